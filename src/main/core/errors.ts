@@ -1,0 +1,34 @@
+/** Every failure Tiller reports to a user: a stable code plus a message naming the file, field or row and what to do. */
+export type TillerErrorCode =
+  | 'file-not-found'
+  | 'file-corrupt'
+  | 'unsupported-architecture'
+  | 'unsupported-tensor-type'
+  | 'shape-mismatch'
+  | 'missing-tokenizer'
+  | 'invalid-model-folder'
+  | 'invalid-argument'
+  | 'empty-prompt'
+  | 'prompt-too-long'
+  | 'provider-unavailable'
+  | 'network-unavailable'
+  | 'cancelled'
+  | 'internal'
+
+export class TillerError extends Error {
+  readonly code: TillerErrorCode
+  /** The file, field or row the error is about, when there is one. */
+  readonly subject: string | undefined
+
+  constructor(code: TillerErrorCode, message: string, options: { subject?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'TillerError'
+    this.code = code
+    this.subject = options.subject
+  }
+}
+
+/** Narrow an unknown thrown value to a TillerError with the given code. */
+export function isTillerError(value: unknown, code?: TillerErrorCode): value is TillerError {
+  return value instanceof TillerError && (code === undefined || value.code === code)
+}

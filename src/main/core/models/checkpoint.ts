@@ -1,0 +1,79 @@
+/**
+ * A Llama-architecture checkpoint in memory: the exporter's input, produced by importers (GGUF, llama2.c, ...).
+ *
+ * Weights use Hugging Face names and layouts (`nn.Linear` weights are `[out, in]`) and Hugging Face's RoPE
+ * convention (rotate_half: dimension i pairs with i + headDim/2). Importers whose source stores Q/K rows in the
+ * interleaved (Meta / llama.cpp) order permute them into this convention before handing the checkpoint over.
+ *
+ * Names:
+ *   model.embed_tokens.weight                          [vocab, hidden]
+ *   model.layers.{l}.input_layernorm.weight            [hidden]
+ *   model.layers.{l}.self_attn.q_proj.weight           [heads * headDim, hidden]
+ *   model.layers.{l}.self_attn.k_proj.weight           [kvHeads * headDim, hidden]
+ *   model.layers.{l}.self_attn.v_proj.weight           [kvHeads * headDim, hidden]
+ *   model.layers.{l}.self_attn.o_proj.weight           [hidden, heads * headDim]
+ *   model.layers.{l}.post_attention_layernorm.weight   [hidden]
+ *   model.layers.{l}.mlp.gate_proj.weight              [intermediate, hidden]
+ *   model.layers.{l}.mlp.up_proj.weight                [intermediate, hidden]
+ *   model.layers.{l}.mlp.down_proj.weight              [hidden, intermediate]
+ *   model.norm.weight                                  [hidden]
+ *   lm_head.weight                                     [vocab, hidden]   (absent when tieWordEmbeddings)
+ */
+export interface LlamaConfig {
+  vocabSize: number
+  hiddenSize: number
+  intermediateSize: number
+  numLayers: number
+  numHeads: number
+  numKeyValueHeads: number
+  headDim: number
+  rmsNormEps: number
+  ropeTheta: number
+  maxPositionEmbeddings: number
+  tieWordEmbeddings: boolean
+  bosTokenId: number
+  eosTokenId: number
+  padTokenId?: number
+}
+
+/** Element type of a stored weight. float16 values are IEEE half bit patterns. */
+export type WeightDType = 'float32' | 'float16'
+
+export interface WeightTensor {
+  dtype: WeightDType
+  shape: number[]
+  data: Float32Array | Uint16Array
+}
+
+export interface LlamaCheckpoint {
+  config: LlamaConfig
+  weights: Map<string, WeightTensor>
+}
+
+/** Tokenizer files written next to the model: the contents of tokenizer.json and tokenizer_config.json. */
+export interface TokenizerFiles {
+  tokenizerJson: Record<string, unknown>
+  tokenizerConfig: Record<string, unknown>
+}
+
+/** The Hugging Face weight names a checkpoint with this config must contain, with their shapes. */
+export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]> {
+  const { hiddenSize: hidden, intermediateSize: inter, numHeads, numKeyValueHeads, headDim, vocabSize } = config
+  const shapes = new Map<string, number[]>()
+  shapes.set('model.embed_tokens.weight', [vocabSize, hidden])
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`
+    shapes.set(`${prefix}.input_layernorm.weight`, [hidden])
+    shapes.set(`${prefix}.self_attn.q_proj.weight`, [numHeads * headDim, hidden])
+    shapes.set(`${prefix}.self_attn.k_proj.weight`, [numKeyValueHeads * headDim, hidden])
+    shapes.set(`${prefix}.self_attn.v_proj.weight`, [numKeyValueHeads * headDim, hidden])
+    shapes.set(`${prefix}.self_attn.o_proj.weight`, [hidden, numHeads * headDim])
+    shapes.set(`${prefix}.post_attention_layernorm.weight`, [hidden])
+    shapes.set(`${prefix}.mlp.gate_proj.weight`, [inter, hidden])
+    shapes.set(`${prefix}.mlp.up_proj.weight`, [inter, hidden])
+    shapes.set(`${prefix}.mlp.down_proj.weight`, [hidden, inter])
+  }
+  shapes.set('model.norm.weight', [hidden])
+  if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [vocabSize, hidden])
+  return shapes
+}
