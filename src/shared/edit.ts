@@ -1,0 +1,95 @@
+/**
+ * Edits: plain, versioned data describing interventions on a decoder's hook sites (DESIGN.md §4).
+ *
+ * Layer indices are 0-based decoder blocks. Vectors live in the site's own space: `width` is the hidden size for
+ * residual and sub-layer outputs, heads × headDim for `attn_heads`, the intermediate size for `mlp_act`.
+ * No class instances: an Edit survives JSON (with Float32Array restored) and structured clone unchanged.
+ */
+
+/** The six hook sites of every decoder block (DESIGN.md §3). */
+export const hookSites = ['resid_pre', 'attn_heads', 'attn_out', 'mlp_act', 'mlp_out', 'resid_post'] as const
+export type HookSite = (typeof hookSites)[number]
+
+/** Which token positions an intervention touches; the runtime turns this into `tiller_edit_mask [batch, seq]`. */
+export type PositionPolicy =
+  | { kind: 'all' }
+  | { kind: 'prompt' }
+  | { kind: 'generated' }
+  | { kind: 'promptPrefix'; count: number }
+  | { kind: 'fromAssistantStart' }
+  | { kind: 'lastPromptToken' }
+
+/**
+ * What an intervention does to the site activation h [width] at a masked position, with strength α:
+ *   add        h + α·v
+ *   addAt      h + α·vectors[i] at the i-th prompt position (front-aligned, prefill only)
+ *   project    keep:   h + α·(B̂ᵀB̂h − h);   remove: h − α·B̂ᵀB̂h      (basis rows orthonormal)
+ *   scale      h + α·(h ⊙ factors)                                      (SADI's h·(1 + δ m))
+ *   spectral   SEA / Φ-SEA (interpolated like project)
+ *   householder HPR (α scales the rotation angle)
+ */
+export type Op =
+  | { kind: 'add'; vector: Float32Array /* [width] */ }
+  | { kind: 'addAt'; vectors: Float32Array /* [count, width] row-major */; count: number }
+  | { kind: 'project'; basis: Float32Array /* [rank, width] orthonormal rows */; rank: number; mode: 'keep' | 'remove' }
+  | { kind: 'scale'; factors: Float32Array /* [width] */ }
+  | {
+      kind: 'spectral'
+      keep: Float32Array /* [keepRank, width] */
+      keepRank: number
+      remove: Float32Array /* [removeRank, width] */
+      removeRank: number
+      merge: 'add' | 'replace'
+      phi: 'identity' | 'squared-exponential' | 'tanh'
+    }
+  | { kind: 'householder'; probe: Float32Array /* [width] */; angleWeights: Record<string, Float32Array> }
+
+export type OpKind = Op['kind']
+
+export interface Intervention {
+  layer: number
+  site: HookSite
+  positions: PositionPolicy
+  op: Op
+}
+
+/** Identifies the model an edit was fitted on; loading an edit checks every field and names the one that differs. */
+export interface ModelFingerprint {
+  architecture: string
+  layers: number
+  hiddenSize: number
+  /** sha256 of tokenizer.json, hex. */
+  tokenizerHash: string
+  /** sha256 of the graph's weights (external data file), hex. */
+  weightsHash: string
+}
+
+export const methodIds = [
+  'actadd',
+  'caa',
+  'mean-diff',
+  'pca-diff',
+  'pca-center',
+  'ablation',
+  'iti',
+  'sadi',
+  'sea',
+  'phi-sea',
+  'hpr',
+] as const
+export type MethodId = (typeof methodIds)[number]
+
+export const editFormatVersion = 1
+
+export interface Edit {
+  version: typeof editFormatVersion
+  id: string
+  method: MethodId
+  /** The method's options as fitted (already merged with defaults). */
+  options: Record<string, unknown>
+  model: ModelFingerprint
+  interventions: Intervention[]
+  /** ISO 8601. */
+  created: string
+  notes: string
+}
