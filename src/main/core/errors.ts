@@ -14,6 +14,7 @@ export type TillerErrorCode =
   | 'empty-prompt'
   | 'prompt-too-long'
   | 'provider-unavailable'
+  | 'model-not-loaded'
   | 'network-unavailable'
   | 'cancelled'
   | 'internal'
