@@ -1,0 +1,219 @@
+import packageJson from '../../../package.json' with { type: 'json' }
+import {
+  parseRequestArgs,
+  type ContractEvent,
+  type ContractService,
+  type EngineStatusReport,
+  type GenerationOptions,
+  type ModelState,
+  type Unsubscribe,
+} from '../../shared/contract.ts'
+import type { ExecutionProviderChoice, LoadedModelInfo, ProviderReport } from '../../shared/engine-status.ts'
+import type { GenerationSummary } from '../../shared/generation.ts'
+import { TillerError } from './errors.ts'
+import { JobRegistry } from './jobs/job-registry.ts'
+
+/**
+ * The engine: the service object behind the contract (DESIGN.md §7). It owns the loaded model and the running
+ * jobs, parses every argument with the contract's schema, and composes the runtime's functions through the
+ * `EngineRuntime` seam, so the transports and the renderer can be tested against a fake runtime and the real
+ * one (`src/main/core/runtime/`) plugs in unchanged. The same object serves Electron's utility process, browser
+ * mode's server and tests.
+ */
+
+/** What the engine needs of a loaded model. */
+export interface EngineModel {
+  info: LoadedModelInfo
+  dispose(): Promise<void> | void
+}
+
+/** One generation request as the engine hands it to the runtime. */
+export interface EngineGenerationRequest {
+  prompt: string
+  chat: boolean
+  options: GenerationOptions
+  onToken(row: number, token: number, text: string): void
+  signal: AbortSignal
+}
+
+/** The runtime functions the engine composes; `realRuntime()` binds them to `src/main/core/runtime/`. */
+export interface EngineRuntime<Model extends EngineModel = EngineModel> {
+  versions(): Promise<{ onnxRuntime: string; transformers: string }>
+  probeProviders(choice: ExecutionProviderChoice): Promise<ProviderReport>
+  loadModel(folder: string, options: { provider: ExecutionProviderChoice }): Promise<Model>
+  /** Render the prompt (chat template when `chat`), generate one row, and summarise it. */
+  generate(model: Model, request: EngineGenerationRequest): Promise<GenerationSummary>
+  /** The embedded default model's folder; throws a TillerError naming the path when it is missing. */
+  defaultModelFolder(): string
+}
+
+/** How an engine is set up. */
+export interface EngineOptions<Model extends EngineModel> {
+  runtime: EngineRuntime<Model>
+  /** Execution provider preference for status and model loading. */
+  provider?: ExecutionProviderChoice
+}
+
+/** The contract's service plus lifecycle calls for whoever hosts the engine. */
+export type Engine = ContractService & {
+  /** Start loading the embedded default model; when it is missing, record why and return null. */
+  loadDefaultModel(): { id: string } | null
+  /** Cancel every job and release the model. */
+  dispose(): Promise<void>
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** Create an engine over `runtime`. Nothing is loaded until `model:load` or `loadDefaultModel()`. */
+export function createEngine<Model extends EngineModel>(options: EngineOptions<Model>): Engine {
+  const { runtime } = options
+  const provider = options.provider ?? 'auto'
+  const listeners = new Set<(event: ContractEvent) => void>()
+  const emit = (event: ContractEvent): void => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event)
+      } catch {
+        // A failing subscriber (a closed socket) must not stop the others or the job that emitted.
+      }
+    }
+  }
+  const jobs = new JobRegistry(emit)
+  let model: Model | null = null
+  let loading: ModelState['loading'] = null
+  let problem: string | null = 'No model is loaded yet. Load a model folder.'
+  let providerReport: Promise<ProviderReport> | null = null
+
+  const modelState = (): ModelState => ({ model: model?.info ?? null, loading, problem })
+  const announceModel = (): void => emit({ name: 'model:changed', payload: modelState() })
+  const probe = (): Promise<ProviderReport> => {
+    // Probing is cheap but not free; the answer does not change while the process lives.
+    providerReport ??= runtime.probeProviders(provider).catch((error: unknown) => {
+      providerReport = null
+      throw error
+    })
+    return providerReport
+  }
+
+  const startLoad = (path: string): { id: string; kind: 'model:load' } => {
+    for (const job of jobs.list('model:load')) jobs.cancel(job.id)
+    const started = jobs.start('model:load', path, async ({ signal, progress }) => {
+      try {
+        progress(null, 'Stopping running generations…')
+        await jobs.cancelAll('generate')
+        progress(null, `Loading ${path}…`)
+        const loaded = await runtime.loadModel(path, { provider })
+        if (signal.aborted) {
+          await loaded.dispose()
+          throw new TillerError('cancelled', `Loading ${path} was cancelled.`)
+        }
+        const previous = model
+        model = loaded
+        problem = null
+        await previous?.dispose()
+        return loaded.info
+      } catch (error) {
+        if (!signal.aborted) problem = `Could not load ${path}: ${errorMessage(error)}`
+        throw error
+      } finally {
+        if (loading?.jobId === started.id) loading = null
+        announceModel()
+      }
+    })
+    loading = { jobId: started.id, path }
+    announceModel()
+    return started
+  }
+
+  const engine: Engine = {
+    async 'engine:status'(args): Promise<EngineStatusReport> {
+      parseRequestArgs('engine:status', args)
+      const [versions, providers] = await Promise.all([runtime.versions(), probe()])
+      return {
+        tillerVersion: packageJson.version,
+        onnxRuntimeVersion: versions.onnxRuntime,
+        transformersVersion: versions.transformers,
+        platform: `${process.platform}-${process.arch}`,
+        providers,
+        model: model?.info ?? null,
+        modelLoading: loading,
+        modelProblem: problem,
+      }
+    },
+
+    async 'model:info'(args) {
+      parseRequestArgs('model:info', args)
+      return modelState()
+    },
+
+    async 'model:load'(args) {
+      const { path } = parseRequestArgs('model:load', args)
+      return startLoad(path)
+    },
+
+    async 'generate:start'(args) {
+      const request = parseRequestArgs('generate:start', args)
+      if (request.prompt.trim() === '') {
+        throw new TillerError('empty-prompt', 'The prompt is empty. Type a prompt to generate from.', {
+          subject: 'prompt',
+        })
+      }
+      const current = model
+      if (current === null || loading !== null) {
+        const reason =
+          loading !== null ? `${loading.path} is still loading; wait for it.` : 'Load a model first.'
+        throw new TillerError('model-not-loaded', `No model is ready to generate. ${reason}`)
+      }
+      const label = request.prompt.length > 60 ? `${request.prompt.slice(0, 57)}…` : request.prompt
+      return jobs.start('generate', label, async ({ id, signal, progress }) => {
+        progress(null, 'Generating…')
+        return runtime.generate(current, {
+          prompt: request.prompt,
+          chat: request.chat,
+          options: request.options,
+          signal,
+          onToken: (row, token, text) =>
+            emit({ name: 'generate:token', payload: { jobId: id, row, token, text } }),
+        })
+      })
+    },
+
+    async 'job:cancel'(args) {
+      const { id } = parseRequestArgs('job:cancel', args)
+      return { cancelled: jobs.cancel(id) }
+    },
+
+    async 'job:list'(args) {
+      parseRequestArgs('job:list', args)
+      return jobs.list()
+    },
+
+    subscribe(listener): Unsubscribe {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+
+    loadDefaultModel() {
+      let folder: string
+      try {
+        folder = runtime.defaultModelFolder()
+      } catch (error) {
+        problem = `No default model: ${errorMessage(error)}`
+        announceModel()
+        return null
+      }
+      return startLoad(folder)
+    },
+
+    async dispose() {
+      for (const job of jobs.list()) jobs.cancel(job.id)
+      await Promise.all(jobs.list().map((job) => jobs.settled(job.id)))
+      await model?.dispose()
+      model = null
+      listeners.clear()
+    },
+  }
+  return engine
+}

@@ -1,0 +1,33 @@
+/**
+ * The names of every request and event in the contract, and nothing else.
+ *
+ * Kept apart from `contract.ts` so the Electron preload can build `window.tiller` from these lists without
+ * bundling the schemas: the lists are the allowlist of what the renderer may call and hear.
+ * `contract.ts` checks at compile time that its table has exactly these keys.
+ */
+
+/** Requests, `domain:verb`: each takes one argument object and answers once. */
+export const requestNames = [
+  'engine:status',
+  'model:info',
+  'model:load',
+  'generate:start',
+  'job:cancel',
+  'job:list',
+] as const
+
+/** Events the engine pushes to every connected client. */
+export const eventNames = ['job:progress', 'job:done', 'generate:token', 'model:changed'] as const
+
+export type RequestName = (typeof requestNames)[number]
+export type EventName = (typeof eventNames)[number]
+
+/** True when `name` is one of the contract's request names (used to reject anything else at a boundary). */
+export function isRequestName(name: unknown): name is RequestName {
+  return typeof name === 'string' && (requestNames as readonly string[]).includes(name)
+}
+
+/** True when `name` is one of the contract's event names. */
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && (eventNames as readonly string[]).includes(name)
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod'
+import type { EventName, RequestName } from './contract-names.ts'
+import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
+import type { GeneratedToken } from './generation.ts'
+import type { ErrorInfo, JobDone, JobInfo, JobProgress, JobStarted } from './jobs.ts'
+
+/**
+ * The one typed table between the renderer (or any client) and the engine (DESIGN.md §7).
+ *
+ * Requests map `domain:verb` to a zod schema for the single argument object and the result type; events map a
+ * name to a payload type. Argument types are inferred from the schemas, so the schema is the only definition:
+ * the engine parses every argument with it at the boundary. Results and event payloads come from the trusted
+ * engine, so they are typed but not parsed. Payloads are plain data (JSON or structured clone), never class
+ * instances. A new capability adds a row here and a name in `contract-names.ts`.
+ */
+
+/** A type carried at compile time only (results and event payloads are not parsed at run time). */
+export interface Typed<T> {
+  readonly type?: T
+}
+
+function typed<T>(): Typed<T> {
+  return {}
+}
+
+/** The model side of the engine's state, pushed as `model:changed` whenever it moves. */
+export interface ModelState {
+  model: LoadedModelInfo | null
+  /** The load job running now, if any. */
+  loading: { jobId: string; path: string } | null
+  /** Why no model is loaded, or why the last load failed: one sentence saying what to do. Null when fine. */
+  problem: string | null
+}
+
+/** `engine:status`: what the first screen shows. */
+export interface EngineStatusReport extends EngineStatus {
+  modelLoading: ModelState['loading']
+  modelProblem: string | null
+}
+
+/** Sampling settings of `generate:start`; defaults apply to omitted fields. */
+export const generationOptionsSchema = z.strictObject({
+  maxTokens: z.int().min(1).max(4096).default(128),
+  /** 0 means greedy decoding. */
+  temperature: z.number().min(0).max(5).default(0.7),
+  /** 0 turns top-k off. */
+  topK: z.int().min(0).max(100_000).default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  repetitionPenalty: z.number().min(0.5).max(3).default(1),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(0),
+  stopStrings: z.array(z.string().min(1).max(200)).max(8).default([]),
+})
+
+export type GenerationOptions = z.output<typeof generationOptionsSchema>
+
+const noArguments = z.strictObject({})
+
+/** The request table. `satisfies` makes a missing or extra row (against `requestNames`) a compile error. */
+export const requests = {
+  'engine:status': { args: noArguments, result: typed<EngineStatusReport>() },
+  'model:info': { args: noArguments, result: typed<ModelState>() },
+  /** Load a model folder (replacing the current model); a job whose result is the model's info. */
+  'model:load': {
+    args: z.strictObject({ path: z.string().trim().min(1, 'Give the path of a model folder.').max(4096) }),
+    result: typed<JobStarted>(),
+  },
+  /** Generate from one prompt with the loaded model; a job streaming `generate:token` events. */
+  'generate:start': {
+    args: z.strictObject({
+      prompt: z.string().max(200_000),
+      /** Apply the model's chat template (user turn + generation prompt). */
+      chat: z.boolean().default(false),
+      options: generationOptionsSchema.default(generationOptionsSchema.parse({})),
+    }),
+    result: typed<JobStarted>(),
+  },
+  'job:cancel': {
+    args: z.strictObject({ id: z.string().min(1).max(200) }),
+    result: typed<{ cancelled: boolean }>(),
+  },
+  'job:list': { args: noArguments, result: typed<JobInfo[]>() },
+} satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
+
+/** The event table. */
+export const events = {
+  'job:progress': typed<JobProgress>(),
+  'job:done': typed<JobDone>(),
+  'generate:token': typed<GeneratedToken>(),
+  'model:changed': typed<ModelState>(),
+} satisfies Record<EventName, Typed<unknown>>
+
+type RequestTable = typeof requests
+
+/** What a caller passes (defaults may be omitted). */
+export type RequestArgs<K extends RequestName> = z.input<RequestTable[K]['args']>
+/** What the engine receives after parsing (defaults filled in). */
+export type ParsedArgs<K extends RequestName> = z.output<RequestTable[K]['args']>
+export type RequestResult<K extends RequestName> = NonNullable<RequestTable[K]['result']['type']>
+export type EventPayload<K extends EventName> = NonNullable<(typeof events)[K]['type']>
+
+/** One event as a tagged value, for transports that carry every event on one stream. */
+export type ContractEvent = { [K in EventName]: { name: K; payload: EventPayload<K> } }[EventName]
+
+/** A request's answer as it crosses a transport: transports never throw for engine failures. */
+export type Outcome<T> = { ok: true; result: T } | { ok: false; error: ErrorInfo }
+
+/** Removes a listener added with `subscribe`/`on`. */
+export type Unsubscribe = () => void
+
+/**
+ * What the engine implements: every request, plus one stream of events. Implementations receive parsed
+ * arguments only through `parseRequestArgs`, so the methods take the caller's raw (input-typed) value.
+ */
+export type ContractService = { [K in RequestName]: (args: RequestArgs<K>) => Promise<RequestResult<K>> } & {
+  subscribe(listener: (event: ContractEvent) => void): Unsubscribe
+}
+
+/**
+ * The raw client surface every carrier provides: Electron's `window.tiller`, the WebSocket bridge, the
+ * in-memory pair. Requests resolve to an Outcome; `on` accepts only contract event names.
+ */
+export type TillerBridge = {
+  [K in RequestName]: (args: RequestArgs<K>) => Promise<Outcome<RequestResult<K>>>
+} & {
+  on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void): Unsubscribe
+}
+
+/**
+ * Parse a request's argument with its schema: the boundary check every engine method runs first.
+ * Throws the zod error; the carrier turns it into an `invalid-argument` ErrorInfo naming the field.
+ */
+export function parseRequestArgs<K extends RequestName>(name: K, args: unknown): ParsedArgs<K> {
+  return requests[name].args.parse(args) as ParsedArgs<K>
+}

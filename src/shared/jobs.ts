@@ -1,0 +1,52 @@
+import type { LoadedModelInfo } from './engine-status.ts'
+import type { GenerationSummary } from './generation.ts'
+
+/** What each kind of job yields when it succeeds. A new long operation adds a row here. */
+export interface JobResults {
+  'model:load': LoadedModelInfo
+  generate: GenerationSummary
+}
+
+export type JobKind = keyof JobResults
+
+/** A failure as it crosses a transport: a stable code, a message saying what to do, and what it is about. */
+export interface ErrorInfo {
+  /** A TillerError code (`invalid-argument`, `file-not-found`, ...) or `internal`. */
+  code: string
+  message: string
+  /** The file, field or row the error is about, when there is one. */
+  subject?: string
+}
+
+/** Returned by every request that starts a job; follow it with `job:progress` and `job:done` events. */
+export interface JobStarted {
+  id: string
+  kind: JobKind
+}
+
+/** A running job as `job:list` reports it. */
+export interface JobInfo {
+  id: string
+  kind: JobKind
+  /** Short human description, e.g. the model folder being loaded. */
+  label: string
+  /** Milliseconds since the Unix epoch. */
+  startedAt: number
+  /** Last reported progress in [0, 1], or null while unknown. */
+  fraction: number | null
+  message: string
+}
+
+/** Event `job:progress`. */
+export interface JobProgress {
+  id: string
+  kind: JobKind
+  fraction: number | null
+  message: string
+}
+
+/** Event `job:done`: exactly one per job, whatever its outcome. */
+export type JobDone =
+  | { [K in JobKind]: { id: string; kind: K; outcome: 'succeeded'; result: JobResults[K] } }[JobKind]
+  | { id: string; kind: JobKind; outcome: 'failed'; error: ErrorInfo }
+  | { id: string; kind: JobKind; outcome: 'cancelled' }
