@@ -1,0 +1,90 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TillerError } from '../../errors.ts'
+import { loadModel as loadGraph } from '../../onnx/external-data.ts'
+import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
+import { fileHash, resolveGraphPath } from './graph-file.ts'
+import type { HookMap } from './hook-map.ts'
+import { locateSites } from './locate.ts'
+import { validateSites } from './validate.ts'
+
+export {
+  hookOutputName,
+  canonicalSite,
+  type HookMap,
+  type LayerSites,
+  type SiteAddress,
+  type SiteLocation,
+} from './hook-map.ts'
+export { resolveGraphPath } from './graph-file.ts'
+
+/**
+ * The hook-site locator's entry point: locate (by structure), validate (a dry run) and cache the sites of a model
+ * folder's graph. The cache lives in `<folder>/.tiller/hooks-<graph hash>.json`; a folder that cannot be written
+ * (a read-only fixture) simply goes uncached.
+ */
+
+/** Element type of the graph's activations: that of its KV cache, else of its logits. */
+export function activationTypeOf(model: ModelProto): 'float32' | 'float16' {
+  const info =
+    model.graph.input.find((input) => input.name.startsWith('past_key_values.')) ??
+    model.graph.output.find((output) => output.name === 'logits')
+  const code = info?.type?.tensorType?.elemType ?? 1
+  const name = elementTypeName(code)
+  if (name !== 'float32' && name !== 'float16') {
+    throw new TillerError(
+      'unsupported-tensor-type',
+      `Activations of type ${name} are not supported (float32 or float16).`,
+    )
+  }
+  return name
+}
+
+function cachePath(folder: string, graphHash: string): string {
+  return join(folder, '.tiller', `hooks-${graphHash.slice(0, 16)}.json`)
+}
+
+async function readCached(path: string, graphHash: string): Promise<HookMap | undefined> {
+  try {
+    const cached = JSON.parse(await readFile(path, 'utf8')) as HookMap
+    return cached.version === 1 && cached.graphHash === graphHash ? cached : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function writeCached(path: string, map: HookMap): Promise<void> {
+  try {
+    await mkdir(join(path, '..'), { recursive: true })
+    const temporary = `${path}.${process.pid}.tmp`
+    await writeFile(temporary, JSON.stringify(map, null, 1))
+    await rename(temporary, path)
+  } catch {
+    // A read-only model folder only loses the cache; the map is recomputed next time.
+  }
+}
+
+/**
+ * The validated hook map of a model folder's graph (`graphFile` relative to the folder; default the folder's
+ * decoder graph). Cached per graph file hash.
+ */
+export async function locateHookSites(
+  folder: string,
+  options: { graphFile?: string; cache?: boolean } = {},
+): Promise<HookMap> {
+  const graphPath = resolveGraphPath(folder, options.graphFile)
+  const graphHash = await fileHash(graphPath)
+  const path = cachePath(folder, graphHash)
+  if (options.cache !== false) {
+    const cached = await readCached(path, graphHash)
+    if (cached !== undefined) return cached
+  }
+  const { model } = await loadGraph(graphPath)
+  const { family, layers } = locateSites(model)
+  const activationType = activationTypeOf(model)
+  // validateSites edits the model it is given, so hand it its own copy.
+  const widths = await validateSites((await loadGraph(graphPath)).model, graphPath, layers, activationType)
+  const map: HookMap = { version: 1, graphHash, family, activationType, layers, widths }
+  if (options.cache !== false) await writeCached(path, map)
+  return map
+}
