@@ -1,0 +1,85 @@
+/**
+ * The Transformers.js tokenizer behind `RenderTokenizer`: loading from a model folder with no network, and the
+ * adapter that renders chat templates to text (RUNTIME-NOTES.md §1.4).
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
+import { TillerError } from '../errors.ts'
+import type { ChatMessage, RenderTokenizer } from './render.ts'
+
+function templateOf(tokenizer: PreTrainedTokenizer): string | undefined {
+  const template: unknown = tokenizer.chat_template
+  if (typeof template === 'string' && template.trim() !== '') return template
+  if (Array.isArray(template)) {
+    const named = template as { name?: unknown; template?: unknown }[]
+    const entry = named.find((item) => item.name === 'default') ?? named[0]
+    if (typeof entry?.template === 'string') return entry.template
+  }
+  return undefined
+}
+
+/** The space token: what " " becomes after a word ("a " minus "a"), else the last token of " " alone. */
+function findSpaceToken(tokenizer: PreTrainedTokenizer): number {
+  const word = tokenizer.encode('a', { add_special_tokens: false })
+  const spaced = tokenizer.encode('a ', { add_special_tokens: false })
+  if (spaced.length === word.length + 1 && word.every((id, index) => spaced[index] === id)) {
+    return spaced[spaced.length - 1] as number
+  }
+  const alone = tokenizer.encode(' ', { add_special_tokens: false })
+  const last = alone[alone.length - 1]
+  if (last === undefined)
+    throw new TillerError('missing-tokenizer', 'The tokenizer has no token for a space.')
+  return last
+}
+
+/** Wrap a Transformers.js tokenizer. */
+export function renderTokenizer(tokenizer: PreTrainedTokenizer): RenderTokenizer {
+  const chatTemplate = templateOf(tokenizer)
+  return {
+    chatTemplate,
+    spaceTokenId: findSpaceToken(tokenizer),
+    encode: (text, addSpecialTokens) => tokenizer.encode(text, { add_special_tokens: addSpecialTokens }),
+    decode: (tokenIds) => tokenizer.decode(tokenIds, { skip_special_tokens: false }),
+    applyChatTemplate(messages: ChatMessage[], addGenerationPrompt: boolean): string {
+      if (chatTemplate === undefined)
+        throw new TillerError('invalid-argument', 'The model has no chat template.')
+      const rendered: unknown = tokenizer.apply_chat_template(messages, {
+        tokenize: false,
+        add_generation_prompt: addGenerationPrompt,
+        chat_template: chatTemplate,
+      })
+      if (typeof rendered !== 'string')
+        throw new TillerError('internal', 'The chat template did not render to text.')
+      return rendered
+    },
+  }
+}
+
+/** Load `tokenizer.json` + `tokenizer_config.json` from a model folder, offline. */
+export async function loadRenderTokenizer(folder: string): Promise<RenderTokenizer> {
+  const path = join(folder, 'tokenizer.json')
+  if (!existsSync(path)) {
+    throw new TillerError(
+      'missing-tokenizer',
+      `No tokenizer.json in ${folder}; copy the model's tokenizer files there.`,
+      {
+        subject: path,
+      },
+    )
+  }
+  env.allowRemoteModels = false
+  try {
+    return renderTokenizer(await AutoTokenizer.from_pretrained(folder))
+  } catch (error) {
+    if (error instanceof TillerError) throw error
+    throw new TillerError(
+      'missing-tokenizer',
+      `Cannot load the tokenizer in ${folder}: ${(error as Error).message}`,
+      {
+        subject: folder,
+        cause: error,
+      },
+    )
+  }
+}
