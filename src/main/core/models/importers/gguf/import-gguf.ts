@@ -1,0 +1,84 @@
+import { basename } from 'node:path'
+
+import type { LlamaCheckpoint, TokenizerFiles } from '../../checkpoint.ts'
+import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
+import { readGgufFile } from './gguf-file.ts'
+import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts'
+import { readLlamaWeights } from './llama-weights.ts'
+import { metadataString } from './metadata-fields.ts'
+import { buildSentencePieceTokenizerFiles } from '../sentencepiece-tokenizer.ts'
+import { sentencePieceVocabularyFromGguf } from './tokenizer.ts'
+
+/** What the imported file was, for reports and provenance. */
+export interface GgufSourceSummary {
+  path: string
+  fileName: string
+  fileSize: number
+  /** GGUF container version (2 or 3). */
+  version: number
+  architecture: string
+  /** `general.name`, when the file has one. */
+  name: string | undefined
+  tensorCount: number
+  /** How many tensors of each GGML type the file holds, e.g. { F32: 11, Q8_0: 38 }. */
+  tensorTypes: Record<string, number>
+  /** True when any weight was dequantized from a block-quantized type (Q8_0, Q4_0). */
+  dequantized: boolean
+  /** Why the classifier is or is not tied to the embedding. */
+  classifier:
+    'tied: output.weight absent' | 'tied: output.weight equals token_embd.weight' | 'separate output.weight'
+  tokenizerModel: string
+  hasChatTemplate: boolean
+}
+
+/** The result of importing a GGUF model: an exporter-ready checkpoint, its tokenizer files and a summary. */
+export interface GgufImport {
+  checkpoint: LlamaCheckpoint
+  tokenizer: TokenizerFiles
+  source: GgufSourceSummary
+}
+
+function countTypes(types: Iterable<number>): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const type of types) counts[ggmlTypeName(type)] = (counts[ggmlTypeName(type)] ?? 0) + 1
+  return counts
+}
+
+/**
+ * Imports a local llama GGUF (v2/v3; F32, F16, BF16, Q8_0, Q4_0 tensors) into a LlamaCheckpoint with Hugging
+ * Face names, `[out, in]` layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the
+ * embedded SentencePiece vocabulary. Bad input throws a TillerError naming the file and field or tensor.
+ */
+export async function importGguf(path: string): Promise<GgufImport> {
+  const file = await readGgufFile(path)
+  assertSupportedLlamaGguf(file)
+  const vocabulary = sentencePieceVocabularyFromGguf(file)
+  const partialConfig = llamaConfigFromGguf(file, vocabulary.pieces.length)
+  const { weights, tieWordEmbeddings } = await readLlamaWeights(file, partialConfig)
+  const types = [...file.tensors.values()].map((tensor) => tensor.type)
+  const tensorTypes = countTypes(types)
+  return {
+    checkpoint: { config: { ...partialConfig, tieWordEmbeddings }, weights },
+    tokenizer: buildSentencePieceTokenizerFiles(vocabulary),
+    source: {
+      path,
+      fileName: basename(path),
+      fileSize: file.fileSize,
+      version: file.version,
+      architecture: metadataString(file, 'general.architecture') ?? 'llama',
+      name: metadataString(file, 'general.name'),
+      tensorCount: file.tensors.size,
+      tensorTypes,
+      dequantized: tensorTypes['Q8_0'] !== undefined || tensorTypes['Q4_0'] !== undefined,
+      classifier: !file.tensors.has('output.weight')
+        ? 'tied: output.weight absent'
+        : tieWordEmbeddings
+          ? 'tied: output.weight equals token_embd.weight'
+          : 'separate output.weight',
+      tokenizerModel: vocabulary.addSpacePrefix
+        ? 'llama (SentencePiece BPE)'
+        : 'llama (SentencePiece BPE, no space prefix)',
+      hasChatTemplate: vocabulary.chatTemplate !== undefined,
+    },
+  }
+}
