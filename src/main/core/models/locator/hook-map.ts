@@ -1,5 +1,4 @@
 import type { HookSite } from '../../../../shared/edit.ts'
-import type { ElementTypeName } from '../../onnx/proto.ts'
 
 /**
  * Where each hook site of each decoder block lives in a graph (DESIGN.md §3).
@@ -28,7 +27,7 @@ export interface HookMap {
   graphHash: string
   family: 'builder' | 'optimum'
   /** Element type of activations in the graph (float16 graphs compute in float16). */
-  activationType: ElementTypeName
+  activationType: 'float32' | 'float16'
   /** Per decoder block, 0-based. */
   layers: LayerSites[]
   widths: SiteWidths

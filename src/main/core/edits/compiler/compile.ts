@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { hookSites, type Edit, type PositionPolicy } from '../../../../shared/edit.ts'
+import { TillerError } from '../../errors.ts'
+import { exposeSites, siteLocation } from '../../models/locator/expose.ts'
+import { graphFileOf } from '../../models/locator/graph-file.ts'
+import { GraphEditor } from '../../models/locator/graph-editor.ts'
+import { canonicalSite, type HookMap, type SiteAddress } from '../../models/locator/hook-map.ts'
+import { locateHookSites, resolveGraphPath } from '../../models/locator/index.ts'
+import { loadModel as loadGraph, saveModel } from '../../onnx/external-data.ts'
+import { checkEdits } from './check-edits.ts'
+import { lowerSite, type PlacedIntervention } from './lower-site.ts'
+import { maskInputName, RuntimeInputs, runtimeInputNames } from './runtime-inputs.ts'
+
+/**
+ * The edit compiler (DESIGN.md §4): lowers edits into a copy of a model folder's graph, written next to the
+ * original external data as `steered-<hash>.onnx` (or `hooked-<hash>.onnx` when it only exposes hooks), cached by
+ * (graph hash, spec hash). The source graph and its weights are never modified.
+ */
+
+/** What to compile: edits to lower (in order; they compose) and sites to expose as hook outputs (after edits). */
+export interface CompileSpec {
+  edits: readonly Edit[]
+  hooks?: readonly SiteAddress[]
+  /** Also expose each edited site's pre-edit value as `hook.{site}.{layer}.input` (for checks and diagnostics). */
+  exposeEditInputs?: boolean
+}
+
+/** A compiled graph and what the runtime must feed it. */
+export interface CompiledGraph {
+  /** Relative to the model folder, e.g. `onnx/steered-0123abcd.onnx`; pass to `loadModel(folder, { graphFile })`. */
+  graphFile: string
+  graphPath: string
+  hookMap: HookMap
+  /** `policies[k]` is the position policy whose mask feeds input `maskInputs[k]`. */
+  policies: PositionPolicy[]
+  maskInputs: string[]
+  /** Whether the graph reads `tiller_token_index` (edits with `addAt`). */
+  usesTokenIndex: boolean
+  /** Whether the graph reads `tiller_strength` (it has edits). */
+  usesStrength: boolean
+  hookOutputs: string[]
+}
+
+const siteOrder = new Map(hookSites.map((site, position) => [site, position]))
+
+function specHash(graphHash: string, spec: CompileSpec): string {
+  const hash = createHash('sha256').update(graphHash)
+  hash.update(
+    JSON.stringify(spec, (_key, value: unknown) =>
+      value instanceof Float32Array
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+        : value,
+    ),
+  )
+  return hash.digest('hex').slice(0, 16)
+}
+
+/** Interventions grouped by physical site, in topological (layer, site) order. */
+function placeInterventions(
+  edits: readonly Edit[],
+): Array<{ address: SiteAddress; placed: PlacedIntervention[] }> {
+  const groups = new Map<string, { address: SiteAddress; placed: PlacedIntervention[] }>()
+  edits.forEach((edit, editPosition) =>
+    edit.interventions.forEach((intervention, position) => {
+      const address = canonicalSite(intervention)
+      const key = `${address.layer}:${address.site}`
+      const group = groups.get(key) ?? { address, placed: [] }
+      group.placed.push({
+        intervention,
+        label: `edits/layers.${address.layer}/${address.site}/${editPosition}.${position}`,
+      })
+      groups.set(key, group)
+    }),
+  )
+  return [...groups.values()].sort(
+    (first, second) =>
+      first.address.layer - second.address.layer ||
+      (siteOrder.get(first.address.site) ?? 0) - (siteOrder.get(second.address.site) ?? 0),
+  )
+}
+
+/**
+ * Compile `spec` for the graph of `folder` (`options.graphFile` relative to it; default the folder's decoder
+ * graph). Returns the compiled graph's file and its runtime inputs.
+ */
+export async function compileGraph(
+  folder: string,
+  spec: CompileSpec,
+  options: { graphFile?: string } = {},
+): Promise<CompiledGraph> {
+  const graphPath = resolveGraphPath(folder, options.graphFile)
+  const hookMap = await locateHookSites(folder, options)
+  checkEdits(spec.edits, hookMap)
+  const { model } = await loadGraph(graphPath)
+  const editor = new GraphEditor(model)
+  const runtime = new RuntimeInputs(editor)
+  const edited = new Map<string, string>()
+  const inputs: SiteAddress[] = []
+  for (const { address, placed } of placeInterventions(spec.edits)) {
+    const location = siteLocation(hookMap.layers, address)
+    const width = hookMap.widths[address.site]
+    const chain = lowerSite(
+      editor,
+      runtime,
+      location,
+      width,
+      hookMap.activationType,
+      placed,
+      spec.exposeEditInputs === true,
+    )
+    edited.set(`${address.layer}:${address.site}`, chain.after)
+    if (chain.before !== undefined && spec.exposeEditInputs === true) {
+      exposeSites(editor, hookMap.layers, [address], { current: () => chain.before, suffix: '.input' })
+      inputs.push(address)
+    }
+  }
+  const hookOutputs = exposeSites(editor, hookMap.layers, spec.hooks ?? [], {
+    current: (address) => {
+      const canonical = canonicalSite(address)
+      return edited.get(`${canonical.layer}:${canonical.site}`)
+    },
+  })
+  hookOutputs.push(...inputs.map((address) => `hook.${address.site}.${address.layer}.input`))
+  const prefix = spec.edits.length > 0 ? 'steered' : 'hooked'
+  const fileName = `${prefix}-${specHash(hookMap.graphHash, spec)}.onnx`
+  const outputPath = join(dirname(graphPath), fileName)
+  if (!existsSync(outputPath)) {
+    try {
+      await saveModel(editor.finish(), outputPath)
+    } catch (error) {
+      if (error instanceof TillerError) throw error
+      throw new TillerError(
+        'invalid-model-folder',
+        `Cannot write the compiled graph ${outputPath} (${(error as Error).message}). Compiled graphs live next to ` +
+          'the model weights: copy or import the model into a writable folder.',
+        { subject: outputPath, cause: error },
+      )
+    }
+  }
+  return {
+    graphFile: graphFileOf(folder, outputPath),
+    graphPath: outputPath,
+    hookMap,
+    policies: runtime.policies,
+    maskInputs: runtime.policies.map((_, index) => maskInputName(index)),
+    usesTokenIndex: runtime.usesTokenIndex,
+    usesStrength: runtime.policies.length > 0,
+    hookOutputs,
+  }
+}
+
+/** Compile edits into a steered graph next to the folder's weights: `compileEdits(folder, edits) → { graphFile }`. */
+export async function compileEdits(
+  folder: string,
+  edits: readonly Edit[],
+  options: { graphFile?: string } = {},
+): Promise<CompiledGraph> {
+  if (edits.length === 0) throw new TillerError('invalid-argument', 'No edits to compile.')
+  return compileGraph(folder, { edits }, options)
+}
+
+export { runtimeInputNames }

@@ -1,0 +1,114 @@
+import type { Intervention, Op } from '../../../../shared/edit.ts'
+import { TillerError } from '../../errors.ts'
+import type { GraphEditor } from '../../models/locator/graph-editor.ts'
+import type { SiteLocation } from '../../models/locator/hook-map.ts'
+import { TensorElementType } from '../../onnx/proto.ts'
+import { lowerAdd, lowerAddAt } from './lower-additive.ts'
+import { lowerProject } from './lower-project.ts'
+import { lowerScale } from './lower-scale.ts'
+import { readsInput, type LoweringContext } from './lowering.ts'
+import type { RuntimeInputs } from './runtime-inputs.ts'
+
+/**
+ * One physical site's edit chain. Interventions at a site apply in order: h₁ = h₀ + δ₁(h₀), h₂ = h₁ + δ₂(h₁), …
+ * Deltas are computed in float32 and cast to the activation type before they are added (METHODS.md §0.3).
+ *
+ * A plain tensor site gets `h' = h + δ` and every original reader is rewired to h'. A fused residual site
+ * (builder family) gets `skip' = skip + δ`: the fused norm then computes both the edited sum (output 3) and its
+ * normalization (output 0), and the fused kernel stays in place.
+ */
+
+/** An intervention placed at one site, with its node-name label. */
+export interface PlacedIntervention {
+  intervention: Intervention
+  label: string
+}
+
+/** The site's value before and after its chain (`before` only when it was computed). */
+export interface SiteChain {
+  before: string | undefined
+  after: string
+}
+
+function lowerOp(context: LoweringContext, input: string, op: Op): string {
+  switch (op.kind) {
+    case 'add':
+      return lowerAdd(context, input, op)
+    case 'addAt':
+      return lowerAddAt(context, input, op)
+    case 'project':
+      return lowerProject(context, input, op)
+    case 'scale':
+      return lowerScale(context, input, op)
+    case 'spectral':
+    case 'householder':
+      throw new TillerError('invalid-argument', `The compiler cannot lower ${op.kind} edits yet.`, {
+        subject: op.kind,
+      })
+  }
+}
+
+/** Build the chain for `placed` (all at `location`). `keepBefore` forces the pre-edit value to be materialized. */
+export function lowerSite(
+  editor: GraphEditor,
+  runtime: RuntimeInputs,
+  location: SiteLocation,
+  width: number,
+  activationType: 'float32' | 'float16',
+  placed: readonly PlacedIntervention[],
+  keepBefore: boolean,
+): SiteChain {
+  const toFloat = (tensor: string, label: string): string =>
+    activationType === 'float32'
+      ? tensor
+      : editor.node('Cast', [tensor], {
+          name: `${label}/to_float32`,
+          attributes: { to: TensorElementType.float32 },
+        })
+  const fromFloat = (tensor: string, label: string): string =>
+    activationType === 'float32'
+      ? tensor
+      : editor.node('Cast', [tensor], {
+          name: `${label}/to_float16`,
+          attributes: { to: TensorElementType.float16 },
+        })
+  const contextFor = (entry: PlacedIntervention): LoweringContext => ({
+    editor,
+    gate: runtime.gate(entry.intervention.positions),
+    width,
+    label: entry.label,
+    tokenIndex: () => runtime.tokenIndex(),
+  })
+
+  if (location.kind === 'tensor') {
+    let current = location.tensor
+    for (const entry of placed) {
+      const { op } = entry.intervention
+      const input = readsInput(op) ? toFloat(current, entry.label) : ''
+      const delta = fromFloat(lowerOp(contextFor(entry), input, op), entry.label)
+      current = editor.node('Add', [current, delta], { name: `${entry.label}/apply` })
+    }
+    editor.rewire(location.tensor, current)
+    return { before: location.tensor, after: current }
+  }
+
+  const node = editor.requireNode(location.node)
+  const root = node.input[location.rootInput] ?? ''
+  let skip = node.input[location.skipInput] ?? ''
+  const needsSum = keepBefore || placed.some((entry) => readsInput(entry.intervention.op))
+  const before = needsSum
+    ? editor.node('Add', [root, skip], { name: `${placed[0]?.label ?? 'edits'}/residual` })
+    : undefined
+  let sum = before
+  placed.forEach((entry, position) => {
+    const { op } = entry.intervention
+    const input = readsInput(op) && sum !== undefined ? toFloat(sum, entry.label) : ''
+    const delta = fromFloat(lowerOp(contextFor(entry), input, op), entry.label)
+    skip = editor.node('Add', [skip, delta], { name: `${entry.label}/apply_skip` })
+    const laterReads = placed.slice(position + 1).some((later) => readsInput(later.intervention.op))
+    if (laterReads && sum !== undefined)
+      sum = editor.node('Add', [sum, delta], { name: `${entry.label}/apply` })
+  })
+  node.input[location.skipInput] = skip
+  return { before, after: editor.fusedSum(location.node) }
+}
