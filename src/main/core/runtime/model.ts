@@ -1,0 +1,188 @@
+/**
+ * A loaded model folder: tokenizer, configuration and one ONNX Runtime session over its decoder graph.
+ *
+ * Folder layouts understood:
+ *   Transformers.js   config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx (+ onnx/model.onnx_data)
+ *   genai builder     genai_config.json (decoder.filename, usually model.onnx), tokenizer files, model.onnx.data
+ */
+import { existsSync, statSync } from 'node:fs'
+import { basename, isAbsolute, join, resolve } from 'node:path'
+import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type * as ort from 'onnxruntime-node'
+import type {
+  ExecutionProviderChoice,
+  ExecutionProviderName,
+  LoadedModelInfo,
+} from '../../../shared/engine-status.ts'
+import { modelFiles } from '../models/graph-contract.ts'
+import { TillerError } from '../errors.ts'
+import { detectGraphFamily } from './graph-family.ts'
+import { readGraphInterface, type CacheLayout, type GraphInterface } from './graph-io.ts'
+import { genaiDecoderFile, readModelConfig, type ModelConfig } from './model-config.ts'
+import { createProviderSession } from './session.ts'
+import { loadTokenizer } from './tokenizer.ts'
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Execution provider preference; default `auto`. */
+  provider?: ExecutionProviderChoice
+  /** An alternative `.onnx` in the same folder (relative to it, or absolute), e.g. a compiled steered graph. */
+  graphFile?: string
+}
+
+/**
+ * A model ready to run. `session`, `graphPath`, `graph` and `cache` change together when {@link replaceGraph}
+ * swaps the graph; everything else is fixed for the folder.
+ */
+export interface LoadedModel {
+  folder: string
+  tokenizer: PreTrainedTokenizer
+  config: ModelConfig
+  session: ort.InferenceSession
+  graphPath: string
+  graph: GraphInterface
+  /** Cache layout and dtype, read from `session.inputMetadata`. */
+  cache: CacheLayout
+  provider: ExecutionProviderName
+  /** The provider that was asked for, used again when the graph is replaced. */
+  providerChoice: ExecutionProviderChoice
+  /** Why the session runs on `provider` rather than the requested one, when it fell back. */
+  providerFallbackReason: string | undefined
+  info: LoadedModelInfo
+  /** Release the session; the model cannot run afterwards. */
+  dispose(): Promise<void>
+}
+
+function resolveFolder(folder: string): string {
+  const absolute = resolve(folder)
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
+    throw new TillerError('file-not-found', `Model folder ${absolute} does not exist; check --model.`, {
+      subject: absolute,
+    })
+  }
+  return absolute
+}
+
+/** Find the decoder graph: the explicit file, then onnx/model.onnx, then the genai decoder file, then model.onnx. */
+function resolveGraphPath(folder: string, config: ModelConfig, graphFile: string | undefined): string {
+  if (graphFile !== undefined) {
+    const path = isAbsolute(graphFile) ? graphFile : join(folder, graphFile)
+    if (!existsSync(path)) {
+      throw new TillerError(
+        'file-not-found',
+        `Graph file ${path} does not exist; compile or export it first.`,
+        {
+          subject: path,
+        },
+      )
+    }
+    return path
+  }
+  const genai = genaiDecoderFile(config)
+  const candidates = [modelFiles.graph, ...(genai === undefined ? [] : [genai]), 'model.onnx']
+  for (const candidate of candidates) {
+    const path = join(folder, candidate)
+    if (existsSync(path)) return path
+  }
+  throw new TillerError(
+    'invalid-model-folder',
+    `${folder} has no decoder graph (looked for ${candidates.join(', ')}); export or import the model into this folder.`,
+    { subject: join(folder, modelFiles.graph) },
+  )
+}
+
+function checkAgainstConfig(config: ModelConfig, graph: GraphInterface, graphPath: string): void {
+  const { cache } = graph
+  if (
+    cache.layers !== config.layers ||
+    cache.kvHeads !== config.kvHeads ||
+    cache.headDim !== config.headDim
+  ) {
+    throw new TillerError(
+      'shape-mismatch',
+      `${graphPath} has a cache of ${cache.layers} layers x ${cache.kvHeads} kv heads x ${cache.headDim} but the ` +
+        `${config.source} says ${config.layers} x ${config.kvHeads} x ${config.headDim}; the folder mixes two models.`,
+      { subject: graphPath },
+    )
+  }
+}
+
+function describeModel(
+  folder: string,
+  config: ModelConfig,
+  graphPath: string,
+  graph: GraphInterface,
+): LoadedModelInfo {
+  return {
+    path: folder,
+    name: basename(folder),
+    architecture: config.architecture,
+    graphFamily: detectGraphFamily(graphPath),
+    layers: graph.cache.layers,
+    hiddenSize: config.hiddenSize,
+    vocabSize: config.vocabSize,
+    dtype: graph.cache.dtype,
+  }
+}
+
+/** Load the model folder `folder`: tokenizer, configuration and a session on the chosen provider. */
+export async function loadModel(folder: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const root = resolveFolder(folder)
+  const config = readModelConfig(root)
+  const tokenizer = await loadTokenizer(root)
+  const graphPath = resolveGraphPath(root, config, options.graphFile)
+  const providerChoice = options.provider ?? 'auto'
+  const created = await createProviderSession(graphPath, providerChoice)
+  let graph: GraphInterface
+  try {
+    graph = readGraphInterface(created.session, graphPath)
+    checkAgainstConfig(config, graph, graphPath)
+  } catch (error) {
+    await created.session.release()
+    throw error
+  }
+  const model: LoadedModel = {
+    folder: root,
+    tokenizer,
+    config,
+    session: created.session,
+    graphPath,
+    graph,
+    cache: graph.cache,
+    provider: created.provider,
+    providerChoice,
+    providerFallbackReason: created.fallbackReason,
+    info: describeModel(root, config, graphPath, graph),
+    dispose: async () => {
+      await model.session.release()
+    },
+  }
+  return model
+}
+
+/**
+ * Swap the decoder graph of `model` for `graphFile` (same folder, same tokenizer and configuration), e.g. a steered
+ * graph compiled from edits. The old session is released only after the new one loaded, so a failed swap leaves the
+ * model usable. Sessions are expensive to create and leak a little native memory each time: swap rarely.
+ */
+export async function replaceGraph(model: LoadedModel, graphFile: string): Promise<void> {
+  const graphPath = resolveGraphPath(model.folder, model.config, graphFile)
+  const created = await createProviderSession(graphPath, model.providerChoice)
+  let graph: GraphInterface
+  try {
+    graph = readGraphInterface(created.session, graphPath)
+    checkAgainstConfig(model.config, graph, graphPath)
+  } catch (error) {
+    await created.session.release()
+    throw error
+  }
+  const previous = model.session
+  model.session = created.session
+  model.graphPath = graphPath
+  model.graph = graph
+  model.cache = graph.cache
+  model.provider = created.provider
+  model.providerFallbackReason = created.fallbackReason
+  model.info = { ...model.info, graphFamily: detectGraphFamily(graphPath), dtype: graph.cache.dtype }
+  await previous.release()
+}

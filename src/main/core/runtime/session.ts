@@ -1,0 +1,70 @@
+/**
+ * ONNX Runtime sessions for decoder graphs: options tuned for a token-by-token loop, and provider fallback.
+ */
+import { availableParallelism } from 'node:os'
+import * as ort from 'onnxruntime-node'
+import type { ExecutionProviderChoice, ExecutionProviderName } from '../../../shared/engine-status.ts'
+import { TillerError } from '../errors.ts'
+import { probeProviders } from './providers.ts'
+
+/** A created session and the provider it runs on. */
+export interface ProviderSession {
+  session: ort.InferenceSession
+  provider: ExecutionProviderName
+  /** Why the session does not run on the provider that was asked for, when it fell back. */
+  fallbackReason: string | undefined
+}
+
+/** Session options for one provider. */
+export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSession.SessionOptions {
+  return {
+    // The CPU provider stays listed so nodes another provider lacks a kernel for still run.
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: availableParallelism(),
+    interOpNumThreads: 1,
+    enableCpuMemArena: true,
+    // Shapes grow by one position every decode step, so memory patterns planned for one shape are rarely reused;
+    // DirectML requires them off.
+    enableMemPattern: false,
+    logSeverityLevel: 3,
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0]?.trim() || error.message : String(error)
+}
+
+/**
+ * Create a session for the graph at `graphPath` on the provider `choice` resolves to. If that provider fails to
+ * create the session, fall back to CPU and say why in `fallbackReason`.
+ */
+export async function createProviderSession(
+  graphPath: string,
+  choice: ExecutionProviderChoice,
+): Promise<ProviderSession> {
+  const report = await probeProviders(choice)
+  let fallbackReason: string | undefined
+  if (choice !== 'auto' && report.active !== choice) {
+    fallbackReason = report.probes.find((probe) => probe.name === choice)?.reason
+  }
+  if (report.active !== 'cpu') {
+    try {
+      const session = await ort.InferenceSession.create(graphPath, sessionOptions(report.active))
+      return { session, provider: report.active, fallbackReason }
+    } catch (error) {
+      fallbackReason = `${report.active} could not load ${graphPath} (${describe(error)}); running on CPU instead.`
+    }
+  }
+  try {
+    const session = await ort.InferenceSession.create(graphPath, sessionOptions('cpu'))
+    return { session, provider: 'cpu', fallbackReason }
+  } catch (error) {
+    throw new TillerError(
+      'file-corrupt',
+      `ONNX Runtime could not load the graph ${graphPath}: ${describe(error)}. Re-export or re-import the model folder.`,
+      { subject: graphPath, cause: error },
+    )
+  }
+}
