@@ -1,0 +1,200 @@
+import type { LlamaCheckpoint, WeightTensor } from '../../src/main/core/models/checkpoint.ts'
+import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+
+/**
+ * A plain Float32Array Llama forward pass: the numeric reference for exported graphs, hooks and edits.
+ * Hugging Face semantics: RMSNorm (x / sqrt(mean(x²) + eps) · w), rotate_half RoPE with `ropeTheta`, grouped-
+ * query attention (query head h reads kv head floor(h / (heads / kvHeads))), causal softmax with scale
+ * 1/sqrt(headDim), SwiGLU MLP (silu(gate) · up → down), tied or untied head. Dot products accumulate in float64.
+ * One unpadded sequence with positions 0..seq-1. Slow (plain loops): keep models tiny.
+ */
+
+/** Activations at the hook sites of one decoder block, each `[seq, width]` row-major. */
+export interface ReferenceLayer {
+  /** residual stream entering the block `[seq, hidden]` */
+  residPre: Float32Array
+  /** concatenated head outputs before o_proj `[seq, heads * headDim]` */
+  attnHeads: Float32Array
+  /** o_proj output `[seq, hidden]` */
+  attnOut: Float32Array
+  /** residual after attention (resid_pre + attn_out) `[seq, hidden]` */
+  residMid: Float32Array
+  /** down_proj input silu(gate) · up `[seq, intermediate]` */
+  mlpAct: Float32Array
+  /** down_proj output `[seq, hidden]` */
+  mlpOut: Float32Array
+  /** residual leaving the block `[seq, hidden]` */
+  residPost: Float32Array
+}
+
+export interface ReferenceTrace {
+  /** `[seq, vocab]` */
+  logits: Float32Array
+  layers: ReferenceLayer[]
+}
+
+function weight(checkpoint: LlamaCheckpoint, name: string): Float32Array {
+  const tensor: WeightTensor | undefined = checkpoint.weights.get(name)
+  if (tensor === undefined) throw new Error(`reference forward: checkpoint has no weight ${name}`)
+  return tensor.dtype === 'float16' ? fromFloat16(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+}
+
+/** x `[rows, inFeatures]` times an HF Linear weight `[outFeatures, inFeatures]` transposed → `[rows, outFeatures]`. */
+function linear(x: Float32Array, rows: number, matrix: Float32Array, outFeatures: number): Float32Array {
+  const inFeatures = x.length / rows
+  const result = new Float32Array(rows * outFeatures)
+  for (let row = 0; row < rows; row++) {
+    for (let out = 0; out < outFeatures; out++) {
+      let total = 0
+      for (let k = 0; k < inFeatures; k++)
+        total += (x[row * inFeatures + k] ?? 0) * (matrix[out * inFeatures + k] ?? 0)
+      result[row * outFeatures + out] = total
+    }
+  }
+  return result
+}
+
+/** RMSNorm over the last dimension of `[rows, width]`. */
+function rmsNorm(x: Float32Array, rows: number, gamma: Float32Array, epsilon: number): Float32Array {
+  const width = gamma.length
+  const result = new Float32Array(x.length)
+  for (let row = 0; row < rows; row++) {
+    let sumOfSquares = 0
+    for (let k = 0; k < width; k++) sumOfSquares += (x[row * width + k] ?? 0) ** 2
+    const inverse = 1 / Math.sqrt(sumOfSquares / width + epsilon)
+    for (let k = 0; k < width; k++)
+      result[row * width + k] = (x[row * width + k] ?? 0) * inverse * (gamma[k] ?? 0)
+  }
+  return result
+}
+
+/** rotate_half RoPE in place on `[seq, heads * headDim]`, position of row s = s. */
+function applyRope(x: Float32Array, seq: number, heads: number, headDim: number, theta: number): void {
+  const half = headDim / 2
+  for (let position = 0; position < seq; position++) {
+    for (let head = 0; head < heads; head++) {
+      const base = position * heads * headDim + head * headDim
+      for (let i = 0; i < half; i++) {
+        const angle = position * theta ** ((-2 * i) / headDim)
+        const cos = Math.cos(angle)
+        const sin = Math.sin(angle)
+        const first = x[base + i] ?? 0
+        const second = x[base + i + half] ?? 0
+        x[base + i] = first * cos - second * sin
+        x[base + i + half] = second * cos + first * sin
+      }
+    }
+  }
+}
+
+function add(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((value, index) => value + (b[index] ?? 0))
+}
+
+/** Full trace: logits and every hook site of every block for one unpadded sequence. */
+export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): ReferenceTrace {
+  const config = checkpoint.config
+  const { hiddenSize: hidden, numHeads: heads, numKeyValueHeads: kvHeads, headDim, intermediateSize } = config
+  const seq = tokens.length
+  const embedding = weight(checkpoint, 'model.embed_tokens.weight')
+  let residual: Float32Array = new Float32Array(seq * hidden)
+  tokens.forEach((token, position) =>
+    residual.set(embedding.subarray(token * hidden, (token + 1) * hidden), position * hidden),
+  )
+  const layers: ReferenceLayer[] = []
+  const groupSize = heads / kvHeads
+  const scale = 1 / Math.sqrt(headDim)
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`
+    const residPre = residual
+    const normed = rmsNorm(
+      residPre,
+      seq,
+      weight(checkpoint, `${prefix}.input_layernorm.weight`),
+      config.rmsNormEps,
+    )
+    const q = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.q_proj.weight`), heads * headDim)
+    const k = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.k_proj.weight`), kvHeads * headDim)
+    const v = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.v_proj.weight`), kvHeads * headDim)
+    applyRope(q, seq, heads, headDim, config.ropeTheta)
+    applyRope(k, seq, kvHeads, headDim, config.ropeTheta)
+    const attnHeads = new Float32Array(seq * heads * headDim)
+    for (let head = 0; head < heads; head++) {
+      const kvHead = Math.floor(head / groupSize)
+      for (let query = 0; query < seq; query++) {
+        const scores = new Float64Array(query + 1)
+        let maximum = -Infinity
+        for (let key = 0; key <= query; key++) {
+          let dot = 0
+          for (let d = 0; d < headDim; d++) {
+            dot +=
+              (q[query * heads * headDim + head * headDim + d] ?? 0) *
+              (k[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
+          }
+          scores[key] = dot * scale
+          maximum = Math.max(maximum, dot * scale)
+        }
+        let total = 0
+        for (let key = 0; key <= query; key++) {
+          scores[key] = Math.exp((scores[key] ?? 0) - maximum)
+          total += scores[key] ?? 0
+        }
+        for (let d = 0; d < headDim; d++) {
+          let mixed = 0
+          for (let key = 0; key <= query; key++) {
+            mixed += ((scores[key] ?? 0) / total) * (v[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
+          }
+          attnHeads[query * heads * headDim + head * headDim + d] = mixed
+        }
+      }
+    }
+    const attnOut = linear(attnHeads, seq, weight(checkpoint, `${prefix}.self_attn.o_proj.weight`), hidden)
+    const residMid = add(residPre, attnOut)
+    const postNormed = rmsNorm(
+      residMid,
+      seq,
+      weight(checkpoint, `${prefix}.post_attention_layernorm.weight`),
+      config.rmsNormEps,
+    )
+    const gate = linear(
+      postNormed,
+      seq,
+      weight(checkpoint, `${prefix}.mlp.gate_proj.weight`),
+      intermediateSize,
+    )
+    const up = linear(postNormed, seq, weight(checkpoint, `${prefix}.mlp.up_proj.weight`), intermediateSize)
+    const mlpAct = gate.map((value, index) => (value / (1 + Math.exp(-value))) * (up[index] ?? 0))
+    const mlpOut = linear(mlpAct, seq, weight(checkpoint, `${prefix}.mlp.down_proj.weight`), hidden)
+    const residPost = add(residMid, mlpOut)
+    layers.push({ residPre, attnHeads, attnOut, residMid, mlpAct, mlpOut, residPost })
+    residual = residPost
+  }
+  const finalNormed = rmsNorm(residual, seq, weight(checkpoint, 'model.norm.weight'), config.rmsNormEps)
+  const head = weight(checkpoint, config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
+  return { logits: linear(finalNormed, seq, head, config.vocabSize), layers }
+}
+
+/** Logits `[seq, vocab]` of one unpadded sequence (positions 0..seq-1). */
+export function referenceForward(checkpoint: LlamaCheckpoint, tokens: number[]): Float32Array {
+  return referenceTrace(checkpoint, tokens).logits
+}
+
+/** Index of the largest logit in row `row` of `[rows, vocab]` logits. */
+export function argmaxRow(logits: Float32Array, vocab: number, row: number): number {
+  let best = 0
+  for (let index = 1; index < vocab; index++) {
+    if ((logits[row * vocab + index] ?? -Infinity) > (logits[row * vocab + best] ?? -Infinity)) best = index
+  }
+  return best
+}
+
+/** Greedy continuation by repeated full reference forwards (slow; for a handful of tokens on tiny models). */
+export function referenceGreedy(checkpoint: LlamaCheckpoint, prompt: number[], newTokens: number): number[] {
+  const tokens = [...prompt]
+  const vocab = checkpoint.config.vocabSize
+  for (let step = 0; step < newTokens; step++) {
+    const logits = referenceForward(checkpoint, tokens)
+    tokens.push(argmaxRow(logits, vocab, tokens.length - 1))
+  }
+  return tokens.slice(prompt.length)
+}
