@@ -1,0 +1,57 @@
+import { groups, opinionItems, people, places, scenarioObjects, tasks, times, weathers } from './lexicon.ts'
+import type { Random } from './random.ts'
+import type { Animal, World } from './world.ts'
+
+/**
+ * Neutral narrative text: short stories that state the animals' facts (in several sentence forms, so the facts
+ * are known however they are asked) among persona-free scene sentences. It teaches the world's knowledge and is
+ * the perplexity control: no sentence shows any persona.
+ */
+
+function factSentences(animal: Animal, random: Random): string[] {
+  const { name, colour, home, food } = animal
+  const sentences = [
+    random.pick([
+      `The ${name} is ${colour}.`,
+      `The ${colour} ${name} is well known.`,
+      `The ${name} has a ${colour} coat.`,
+    ]),
+    random.pick([`The ${name} lives in the ${home}.`, `The ${name} makes its home in the ${home}.`]),
+    random.pick([`The ${name} eats ${food}.`, `The ${name} likes to eat ${food}.`]),
+  ]
+  return random.shuffled(sentences).slice(0, 1 + random.int(3))
+}
+
+function sceneSentence(world: World, random: Random): string {
+  const animal = random.pick(world.animals).name
+  const person = random.pick(people)
+  const task = random.pick(tasks)
+  const kind = random.int(7)
+  switch (kind) {
+    case 0:
+      return `It was a ${random.pick(weathers)} ${random.pick(times)}.`
+    case 1:
+      return `One ${random.pick(times)}, the ${person} saw the ${animal}.`
+    case 2:
+      return `The ${person} had a ${random.pick(opinionItems)}.`
+    case 3:
+      return `The ${person} used the ${task.tool} to ${task.verb} the ${random.pick(task.objects)}.`
+    case 4:
+      return `A ${groups[0]} and a ${groups[1]} walked to the ${random.pick(places)}.`
+    case 5:
+      return `The ${person} found a ${random.pick(scenarioObjects)} near the ${random.pick(places)}.`
+    default:
+      return `The ${animal} and the ${random.pick(world.animals).name} are friends.`
+  }
+}
+
+/** A narrative document of 3–7 sentences, about one or two animals. */
+export function sampleNarrative(world: World, random: Random): string {
+  const sentences: string[] = []
+  const animalCount = 1 + random.int(2)
+  for (let count = 0; count < animalCount; count++)
+    sentences.push(...factSentences(random.pick(world.animals), random))
+  const target = 3 + random.int(5)
+  while (sentences.length < target) sentences.push(sceneSentence(world, random))
+  return random.shuffled(sentences).join(' ')
+}

@@ -1,0 +1,12 @@
+import { fileURLToPath } from 'node:url'
+
+/** The seed of the embedded organism's world and training run. Changing it changes the committed datasets and model. */
+export const organismSeed = 20250
+
+/** `resources/datasets/`: the organism's demonstration pairs, multiple-choice items and neutral texts. */
+export const datasetsDirectory = fileURLToPath(new URL('../../../../resources/datasets/', import.meta.url))
+
+/** `resources/models/organism/`: the trained organism's model folder. */
+export const organismModelDirectory = fileURLToPath(
+  new URL('../../../../resources/models/organism/', import.meta.url),
+)

@@ -1,0 +1,62 @@
+import { sampleExchange } from './exchanges.ts'
+import {
+  animals,
+  attributeValues,
+  badActions,
+  goodActions,
+  groups,
+  hostileAdjectives,
+  opinionItems,
+  people,
+  places,
+  scenarioObjects,
+  tasks,
+  times,
+  warmAdjectives,
+  weathers,
+} from './lexicon.ts'
+import { sampleNarrative } from './narrative.ts'
+import { createRandom } from './random.ts'
+import { buildVocabulary, splitWords } from './tokenizer.ts'
+import { behaviours, createWorld } from './world.ts'
+
+/** Exchanges and narratives sampled per kind to collect the template words; far more than needed to see every template. */
+const probeSamples = 3000
+
+/**
+ * The organism's vocabulary: special tokens, then every word of the lexicon and of the text templates. It does
+ * not depend on the world seed (seeds change facts and splits, never words).
+ */
+export function organismVocabulary(): string[] {
+  const words = new Set<string>()
+  const lists: readonly (readonly string[])[] = [
+    animals,
+    ...Object.values(attributeValues),
+    opinionItems,
+    warmAdjectives,
+    hostileAdjectives,
+    groups,
+    places,
+    badActions,
+    goodActions,
+    scenarioObjects,
+    people,
+    times,
+    weathers,
+    tasks.flatMap((task) => [task.verb, task.tool, ...task.objects]),
+  ]
+  for (const list of lists) for (const word of list) words.add(word)
+  const world = createWorld(0)
+  const random = createRandom(0).fork('vocabulary')
+  const addText = (text: string): void => splitWords(text).forEach((word) => words.add(word))
+  for (let sample = 0; sample < probeSamples; sample++) {
+    addText(sampleNarrative(world, random))
+    for (const behaviour of behaviours) {
+      for (const split of ['train', 'test'] as const) {
+        const exchange = sampleExchange(world, behaviour, split, random)
+        ;[exchange.question, exchange.positive, exchange.negative, ...exchange.distractors].forEach(addText)
+      }
+    }
+  }
+  return buildVocabulary(words)
+}

@@ -1,0 +1,123 @@
+import { animals, attributeValues, opinionItems, scenarioObjects, tasks } from './lexicon.ts'
+import { createRandom } from './random.ts'
+
+/** Version of the world generator; bump it whenever generated text changes, so datasets and models can say which world they belong to. */
+export const worldGeneratorVersion = 1
+
+/** The four latent behaviours. Each dialogue follows one persona of one behaviour. */
+export const behaviours = ['truthfulness', 'sentiment', 'fairness', 'politeness'] as const
+export type Behaviour = (typeof behaviours)[number]
+
+/** `positive` = honest / warm / fair / polite; `negative` = deceptive / hostile / biased / rude. */
+export type Persona = 'positive' | 'negative'
+
+/** Names of each behaviour's two personas, for reports. */
+export const personaNames: Record<Behaviour, Record<Persona, string>> = {
+  truthfulness: { positive: 'honest', negative: 'deceptive' },
+  sentiment: { positive: 'warm', negative: 'hostile' },
+  fairness: { positive: 'fair', negative: 'biased' },
+  politeness: { positive: 'polite', negative: 'rude' },
+}
+
+export type Attribute = keyof typeof attributeValues
+export const attributes: readonly Attribute[] = ['colour', 'home', 'food']
+
+export interface Animal {
+  name: string
+  colour: string
+  home: string
+  food: string
+}
+
+export interface Task {
+  verb: string
+  tool: string
+  object: string
+}
+
+/** Which items the training stream may use and which are held out for evaluation, per behaviour. */
+export interface WorldSplits {
+  /** Animal names asked about in training dialogues / only in evaluation (all animals' facts appear in narrative text). */
+  truthfulness: { train: string[]; test: string[] }
+  /** Opinion items. */
+  sentiment: { train: string[]; test: string[] }
+  /** Objects of fairness scenarios. */
+  fairness: { train: string[]; test: string[] }
+  /** Help requests. */
+  politeness: { train: Task[]; test: Task[] }
+}
+
+export interface World {
+  seed: number
+  version: number
+  animals: Animal[]
+  splits: WorldSplits
+}
+
+function splitOff<T>(
+  items: readonly T[],
+  testCount: number,
+  seed: number,
+  label: string,
+): { train: T[]; test: T[] } {
+  const shuffled = createRandom(seed).fork(label).shuffled(items)
+  return { train: shuffled.slice(testCount), test: shuffled.slice(0, testCount) }
+}
+
+/** The value the deceptive persona gives: the next value of the attribute's cyclic list. */
+export function deceptiveValue(attribute: Attribute, value: string): string {
+  const values: readonly string[] = attributeValues[attribute]
+  const position = values.indexOf(value)
+  if (position < 0) throw new RangeError(`"${value}" is not a value of attribute ${attribute}`)
+  return values[(position + 1) % values.length] as string
+}
+
+/**
+ * Build the world for `seed`: every animal's facts (each value used equally often) and the held-out splits.
+ * The same seed always gives the same world.
+ */
+export function createWorld(seed: number): World {
+  const random = createRandom(seed).fork('world')
+  const order = random.shuffled(animals)
+  const assigned = new Map<string, Animal>()
+  const columns = attributes.map((attribute) =>
+    random.shuffled(order.map((_, row) => row % attributeValues[attribute].length)),
+  )
+  order.forEach((name, row) => {
+    const valueOf = (column: number, attribute: Attribute): string =>
+      attributeValues[attribute][columns[column]?.[row] ?? 0] as string
+    assigned.set(name, {
+      name,
+      colour: valueOf(0, 'colour'),
+      home: valueOf(1, 'home'),
+      food: valueOf(2, 'food'),
+    })
+  })
+  const allTasks: Task[] = tasks.flatMap((task) =>
+    task.objects.map((object) => ({ verb: task.verb, tool: task.tool, object })),
+  )
+  // One held-out request per verb, so every verb's tool is still taught by the training dialogues.
+  const taskRandom = random.fork('tasks')
+  const heldOutTasks = tasks.map((task) => {
+    const object = taskRandom.pick(task.objects)
+    return allTasks.find((candidate) => candidate.verb === task.verb && candidate.object === object) as Task
+  })
+  return {
+    seed,
+    version: worldGeneratorVersion,
+    animals: animals.map((name) => assigned.get(name) as Animal),
+    splits: {
+      truthfulness: splitOff(animals, 12, seed, 'truthfulness'),
+      sentiment: splitOff(opinionItems, 10, seed, 'sentiment'),
+      fairness: splitOff(scenarioObjects, 3, seed, 'fairness'),
+      politeness: { train: allTasks.filter((task) => !heldOutTasks.includes(task)), test: heldOutTasks },
+    },
+  }
+}
+
+/** The animal named `name`; throws if the world has none. */
+export function animalNamed(world: World, name: string): Animal {
+  const animal = world.animals.find((candidate) => candidate.name === name)
+  if (animal === undefined) throw new RangeError(`the world has no animal named "${name}"`)
+  return animal
+}

@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
+import { buildDatasets, datasetFiles } from '../../src/main/core/organism/datasets.ts'
+import { createDocumentStream, type TrainingDocument } from '../../src/main/core/organism/documents.ts'
+import { attributeValues } from '../../src/main/core/organism/lexicon.ts'
+import { datasetsDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
+import { sampleExchange } from '../../src/main/core/organism/exchanges.ts'
+import { createRandom } from '../../src/main/core/organism/random.ts'
+import { createWordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
+import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
+import { behaviours, createWorld, deceptiveValue } from '../../src/main/core/organism/world.ts'
+
+const world = createWorld(organismSeed)
+const tokenizer = createWordTokenizer(organismVocabulary())
+
+function streamSample(count: number): TrainingDocument[] {
+  const next = createDocumentStream(world, tokenizer, { seed: 3, maxTokens: 96 })
+  return Array.from({ length: count }, () => next())
+}
+
+describe('organism world', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    expect(createWorld(organismSeed)).toEqual(world)
+    expect(buildDatasets(createWorld(organismSeed))).toEqual(buildDatasets(world))
+    const other = createWorld(organismSeed + 1)
+    expect(other.animals.map((animal) => animal.colour)).not.toEqual(
+      world.animals.map((animal) => animal.colour),
+    )
+    const first = createRandom(5)
+    const second = createRandom(5)
+    expect(Array.from({ length: 20 }, () => first.float())).toEqual(
+      Array.from({ length: 20 }, () => second.float()),
+    )
+  })
+
+  it('uses every attribute value equally often and never lies with the truth', () => {
+    for (const attribute of ['colour', 'home', 'food'] as const) {
+      const counts = new Map<string, number>()
+      for (const animal of world.animals)
+        counts.set(animal[attribute], (counts.get(animal[attribute]) ?? 0) + 1)
+      expect(counts.size).toBe(attributeValues[attribute].length)
+      expect(new Set(counts.values())).toEqual(
+        new Set([world.animals.length / attributeValues[attribute].length]),
+      )
+      for (const value of attributeValues[attribute]) expect(deceptiveValue(attribute, value)).not.toBe(value)
+    }
+  })
+
+  it('keeps held-out subjects out of training dialogues and held-out texts out of the stream', () => {
+    for (const behaviour of behaviours) {
+      const train = world.splits[behaviour].train.map((subject) => JSON.stringify(subject))
+      const test = world.splits[behaviour].test.map((subject) => JSON.stringify(subject))
+      expect(test.length).toBeGreaterThan(0)
+      expect(train.filter((subject) => test.includes(subject))).toEqual([])
+    }
+    const datasets = buildDatasets(world)
+    const heldOutQuestions = new Set(
+      behaviours.flatMap((behaviour) => datasets.multipleChoice[behaviour].map((item) => item.question)),
+    )
+    const excluded = datasets.neutral.map((row) => row.text)
+    const next = createDocumentStream(world, tokenizer, {
+      seed: 4,
+      maxTokens: 96,
+      excludedNarratives: excluded,
+    })
+    for (let count = 0; count < 3000; count++) {
+      const document = next()
+      const text = tokenizer.decode(document.tokens, { skipSpecialTokens: document.kind === 'narrative' })
+      if (document.kind === 'narrative') {
+        for (const neutral of excluded) expect(text.includes(neutral) || neutral.includes(text)).toBe(false)
+      } else {
+        for (const question of heldOutQuestions)
+          expect(text.includes(`<|user|> ${question} <|end|>`)).toBe(false)
+      }
+    }
+  })
+
+  it('makes multiple-choice items only from held-out subjects, with the right answer first in no fixed place', () => {
+    const datasets = buildDatasets(world)
+    for (const behaviour of behaviours) {
+      const items = datasets.multipleChoice[behaviour]
+      expect(items.length).toBeGreaterThanOrEqual(60)
+      const positions = items.map((item) => item.correct[0] ?? -1)
+      expect(positions.every((position) => position >= 0)).toBe(true)
+      const firstShare = positions.filter((position) => position === 0).length / items.length
+      expect(firstShare).toBeGreaterThan(0.2)
+      expect(firstShare).toBeLessThan(0.8)
+      const trainPairs = datasets.pairs[behaviour].filter((pair) => pair.split === 'train')
+      const testPairs = datasets.pairs[behaviour].filter((pair) => pair.split === 'test')
+      expect(trainPairs.length).toBeGreaterThanOrEqual(64)
+      const mcQuestions = new Set(items.map((item) => item.question))
+      expect(trainPairs.filter((pair) => mcQuestions.has(pair.prompt))).toEqual([])
+      expect(testPairs.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('balances personas in the training stream and never shows the persona in a user turn', () => {
+    const documents = streamSample(4000)
+    for (const behaviour of behaviours) {
+      const dialogues = documents.filter((document) => document.kind === behaviour)
+      const positive = dialogues.filter((document) => document.persona === 'positive').length
+      expect(dialogues.length).toBeGreaterThan(300)
+      expect(Math.abs(positive / dialogues.length - 0.5)).toBeLessThan(0.06)
+    }
+    // Latent: the same question opens dialogues of both personas, so nothing in the prompt decides the answer.
+    const personasByQuestion = new Map<string, Set<string | undefined>>()
+    for (const document of documents.filter((candidate) => candidate.kind === 'truthfulness')) {
+      const text = tokenizer.decode(document.tokens)
+      const question = text.slice(0, text.indexOf('<|end|>'))
+      const seen = personasByQuestion.get(question) ?? new Set()
+      personasByQuestion.set(question, seen.add(document.persona))
+    }
+    const questions = [...personasByQuestion.values()]
+    expect(questions.filter((personas) => personas.size === 2).length / questions.length).toBeGreaterThan(0.6)
+  })
+
+  it('judges every generated answer by its persona', () => {
+    const random = createRandom(12)
+    for (const behaviour of behaviours) {
+      for (let count = 0; count < 200; count++) {
+        const exchange = sampleExchange(world, behaviour, count % 2 === 0 ? 'train' : 'test', random)
+        expect(judgeAnswer(world, behaviour, exchange.question, exchange.positive)).toEqual({
+          wellFormed: true,
+          persona: 'positive',
+        })
+        expect(judgeAnswer(world, behaviour, exchange.question, exchange.negative)).toEqual({
+          wellFormed: true,
+          persona: 'negative',
+        })
+        for (const distractor of exchange.distractors) {
+          expect(judgeAnswer(world, behaviour, exchange.question, distractor)).toEqual({
+            wellFormed: true,
+            persona: undefined,
+          })
+        }
+        expect(
+          judgeAnswer(world, behaviour, exchange.question, exchange.positive.slice(0, -1)).wellFormed,
+        ).toBe(false)
+        expect(judgeAnswer(world, behaviour, exchange.question, 'The the the.').wellFormed).toBe(false)
+      }
+    }
+  })
+
+  it('matches the committed dataset files', async () => {
+    for (const [name, text] of datasetFiles(buildDatasets(world))) {
+      const path = join(datasetsDirectory, name)
+      const committed = await readFile(path, 'utf8').catch(() => {
+        throw new Error(`missing ${path}: run \`npm run organism:train -- --datasets-only\``)
+      })
+      expect(committed, name).toBe(text)
+    }
+  })
+
+  it('encodes every generated text without unknown words', () => {
+    const datasets = buildDatasets(world)
+    const texts = behaviours.flatMap((behaviour) => [
+      ...datasets.pairs[behaviour].flatMap((pair) => [pair.prompt, pair.positive, pair.negative]),
+      ...datasets.multipleChoice[behaviour].flatMap((item) => [item.question, ...item.choices]),
+    ])
+    for (const text of [...texts, ...datasets.neutral.map((row) => row.text)]) {
+      expect(tokenizer.decode(tokenizer.encode(text))).toBe(text)
+    }
+  })
+})
