@@ -1,0 +1,151 @@
+import * as ort from 'onnxruntime-node'
+import type { Edit } from '../../../shared/edit.ts'
+import type { ExecutionProviderChoice } from '../../../shared/engine-status.ts'
+import { TillerError } from '../errors.ts'
+import {
+  generate,
+  type GenerationOptions,
+  type GenerationResult,
+  type TokenEvent,
+} from '../runtime/generate.ts'
+import { loadModel, type LoadedModel } from '../runtime/model.ts'
+import type { ExtraInputs, StepContext } from '../runtime/step-context.ts'
+import { compileEdits, type CompiledGraph } from './compiler/compile.ts'
+import { runtimeInputNames } from './compiler/runtime-inputs.ts'
+import { policyMask, tokenIndices, type PolicyRowInfo } from './positions.ts'
+
+/**
+ * Steered generation: one session on the compiled graph serves every row, each with its own strength
+ * (row strength 0 is the base model, exactly). Several strengths of one prompt run as rows of one batch.
+ */
+
+/** A model running a compiled steered graph. */
+export interface SteeredModel {
+  model: LoadedModel
+  compiled: CompiledGraph
+}
+
+/** Compile `edits` for `folder` and load the steered graph. */
+export async function loadSteeredModel(
+  folder: string,
+  edits: readonly Edit[],
+  options: { provider?: ExecutionProviderChoice } = {},
+): Promise<SteeredModel> {
+  const compiled = await compileEdits(folder, edits)
+  const model = await loadModel(folder, { provider: options.provider, graphFile: compiled.graphFile })
+  return { model, compiled }
+}
+
+/**
+ * The per-step runtime inputs of a compiled graph: `tiller_strength [batch]` from `strengths` (one per row),
+ * one `[batch, seq]` mask per distinct position policy, and `tiller_token_index` when the graph reads it.
+ */
+export function steeringInputs(
+  compiled: CompiledGraph,
+  strengths: readonly number[],
+  rows: PolicyRowInfo = {},
+): ExtraInputs {
+  if (!strengths.every(Number.isFinite)) {
+    throw new TillerError(
+      'invalid-argument',
+      `Strengths must be finite numbers; got ${strengths.join(', ')}.`,
+      {
+        subject: 'strengths',
+      },
+    )
+  }
+  const strength = Float32Array.from(strengths)
+  return (step: StepContext) => {
+    if (step.batch !== strengths.length) {
+      throw new TillerError(
+        'invalid-argument',
+        `${strengths.length} strengths for a batch of ${step.batch} rows.`,
+        {
+          subject: 'strengths',
+        },
+      )
+    }
+    const feeds: Record<string, ort.Tensor> = {}
+    if (compiled.usesStrength)
+      feeds[runtimeInputNames.strength] = new ort.Tensor('float32', strength, [step.batch])
+    compiled.policies.forEach((policy, index) => {
+      const name = compiled.maskInputs[index] ?? ''
+      feeds[name] = new ort.Tensor('float32', policyMask(policy, step, rows), [step.batch, step.sequence])
+    })
+    if (compiled.usesTokenIndex) {
+      feeds[runtimeInputNames.tokenIndex] = new ort.Tensor('int64', tokenIndices(step), [
+        step.batch,
+        step.sequence,
+      ])
+    }
+    return feeds
+  }
+}
+
+/** What to generate with a steered model: prompt rows, one strength per row, and the usual options. */
+export interface SteeredGenerationRequest {
+  rows: number[][]
+  strengths: number[]
+  options: GenerationOptions
+  /** Per-row assistant-turn start (token index) for `fromAssistantStart` policies. */
+  assistantStarts?: number[]
+  onToken?: (event: TokenEvent) => void
+  signal?: AbortSignal
+}
+
+/** Generate every row with its own strength, in one batch. */
+export async function generateSteered(
+  steered: SteeredModel,
+  request: SteeredGenerationRequest,
+): Promise<GenerationResult[]> {
+  if (request.rows.length !== request.strengths.length) {
+    throw new TillerError(
+      'invalid-argument',
+      `${request.rows.length} prompt rows but ${request.strengths.length} strengths; give one strength per row.`,
+      { subject: 'strengths' },
+    )
+  }
+  return generate(steered.model, {
+    rows: request.rows,
+    options: request.options,
+    onToken: request.onToken,
+    signal: request.signal,
+    extraInputs: steeringInputs(steered.compiled, request.strengths, {
+      assistantStarts: request.assistantStarts,
+    }),
+  })
+}
+
+/** One row of a strength comparison. */
+export interface ComparisonRow {
+  strength: number
+  text: string
+  /** Generated token ids. */
+  tokens: number[]
+}
+
+/**
+ * Generate the same prompt at several strengths as rows of one batch with the same seed, so rows differ only
+ * by the edit's strength.
+ */
+export async function compareStrengths(
+  steered: SteeredModel,
+  prompt: number[],
+  strengths: readonly number[],
+  options: GenerationOptions,
+  assistantStart?: number,
+): Promise<ComparisonRow[]> {
+  if (strengths.length === 0)
+    throw new TillerError('invalid-argument', 'Give at least one strength to compare.')
+  const results = await generateSteered(steered, {
+    rows: strengths.map(() => prompt),
+    strengths: [...strengths],
+    options,
+    assistantStarts: assistantStart === undefined ? undefined : strengths.map(() => assistantStart),
+  })
+  return results.map((result, row) => ({
+    strength: strengths[row] ?? 0,
+    text: result.text,
+    tokens: result.generated,
+  }))
+}

@@ -1,0 +1,114 @@
+import { cpSync, existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/edit.ts'
+
+/**
+ * Shared pieces of the compiler, locator, capture and steering tests: writable copies of fixtures, edits built
+ * from interventions, and the direct Float32Array computation of every op (the reference the graph must match).
+ */
+
+export const ortgenaiFixture = '/work/shared/fixtures/ortgenai-tiny-llama-fp16'
+
+/** Copy a fixture folder into a fresh temporary directory (compiled graphs are written next to the weights). */
+export function writableCopy(folder: string): string {
+  if (!existsSync(folder))
+    throw new Error(`Test fixture ${folder} is missing; the shared fixtures must be present.`)
+  const target = join(mkdtempSync(join(tmpdir(), 'tiller-fixture-')), 'model')
+  cpSync(folder, target, { recursive: true, mode: 0 })
+  return target
+}
+
+/** An Edit holding `interventions`, with a placeholder fingerprint (the compiler does not read it). */
+export function editOf(id: string, interventions: Intervention[]): Edit {
+  return {
+    version: 1,
+    id,
+    method: 'caa',
+    options: {},
+    model: { architecture: 'llama', layers: 0, hiddenSize: 0, tokenizerHash: '', weightsHash: '' },
+    interventions,
+    created: '2026-01-01T00:00:00.000Z',
+    notes: '',
+  }
+}
+
+/** Deterministic pseudo-random values in [-1, 1). */
+export function randomVector(length: number, seed: number): Float32Array {
+  let state = seed >>> 0 || 1
+  return Float32Array.from({ length }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 31 - 1
+  })
+}
+
+/** `rank` orthonormal rows of width `width` (Gram–Schmidt on random vectors), `[rank, width]`. */
+export function orthonormalBasis(rank: number, width: number, seed: number): Float32Array {
+  const rows: Float64Array[] = []
+  for (let row = 0; row < rank; row++) {
+    const vector = Float64Array.from(randomVector(width, seed + row))
+    for (const previous of rows) {
+      let dot = 0
+      for (let index = 0; index < width; index++) dot += (vector[index] ?? 0) * (previous[index] ?? 0)
+      for (let index = 0; index < width; index++)
+        vector[index] = (vector[index] ?? 0) - dot * (previous[index] ?? 0)
+    }
+    const norm = Math.hypot(...vector)
+    rows.push(vector.map((value) => value / norm))
+  }
+  const basis = new Float32Array(rank * width)
+  rows.forEach((row, index) => basis.set(Float32Array.from(row), index * width))
+  return basis
+}
+
+/**
+ * One op applied directly to a site value `h` `[width]` at a position with gate `g = α·mask`, `tokenIndex`
+ * the position's real token index (for addAt). Float64 accumulation, float32 result.
+ */
+export function applyOp(op: Op, h: Float32Array, gate: number, tokenIndex: number): Float32Array {
+  const width = h.length
+  const out = Float32Array.from(h)
+  if (op.kind === 'add') for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * (op.vector[i] ?? 0)
+  else if (op.kind === 'addAt') {
+    if (tokenIndex < op.count)
+      for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * (op.vectors[tokenIndex * width + i] ?? 0)
+  } else if (op.kind === 'scale')
+    for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * (h[i] ?? 0) * (op.factors[i] ?? 0)
+  else if (op.kind === 'project') {
+    const projected = new Float64Array(width)
+    for (let row = 0; row < op.rank; row++) {
+      let coordinate = 0
+      for (let i = 0; i < width; i++) coordinate += (h[i] ?? 0) * (op.basis[row * width + i] ?? 0)
+      for (let i = 0; i < width; i++)
+        projected[i] = (projected[i] ?? 0) + coordinate * (op.basis[row * width + i] ?? 0)
+    }
+    for (let i = 0; i < width; i++) {
+      const value = h[i] ?? 0
+      out[i] =
+        op.mode === 'keep' ? value + gate * ((projected[i] ?? 0) - value) : value - gate * (projected[i] ?? 0)
+    }
+  } else throw new Error(`no reference for ${op.kind}`)
+  return out
+}
+
+/** The ops every site is tested with, sized for `width`. */
+export function opsFor(width: number, seed: number): Op[] {
+  return [
+    { kind: 'add', vector: randomVector(width, seed) },
+    { kind: 'addAt', vectors: randomVector(2 * width, seed + 1), count: 2 },
+    { kind: 'project', basis: orthonormalBasis(2, width, seed + 2), rank: 2, mode: 'keep' },
+    { kind: 'project', basis: orthonormalBasis(2, width, seed + 3), rank: 2, mode: 'remove' },
+    { kind: 'scale', factors: randomVector(width, seed + 4) },
+  ]
+}
+
+export const allPositions: PositionPolicy = { kind: 'all' }
+
+/** Largest absolute difference between two arrays of equal length. */
+export function maxDifference(first: ArrayLike<number>, second: ArrayLike<number>): number {
+  if (first.length !== second.length) throw new Error(`length ${first.length} vs ${second.length}`)
+  let worst = 0
+  for (let index = 0; index < first.length; index++)
+    worst = Math.max(worst, Math.abs((first[index] ?? 0) - (second[index] ?? 0)))
+  return worst
+}
