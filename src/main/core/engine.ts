@@ -8,10 +8,16 @@ import {
   type ModelState,
   type Unsubscribe,
 } from '../../shared/contract.ts'
-import type { ExecutionProviderChoice, LoadedModelInfo, ProviderReport } from '../../shared/engine-status.ts'
+import type {
+  ExecutionProviderChoice,
+  ExecutionProviderName,
+  LoadedModelInfo,
+  ProviderReport,
+} from '../../shared/engine-status.ts'
 import type { GenerationSummary } from '../../shared/generation.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
+import type { LoadedModel } from './runtime/model.ts'
 
 /**
  * The engine: the service object behind the contract (DESIGN.md §7). It owns the loaded model and the running
@@ -24,6 +30,10 @@ import { JobRegistry } from './jobs/job-registry.ts'
 /** What the engine needs of a loaded model. */
 export interface EngineModel {
   info: LoadedModelInfo
+  /** The provider the model's session runs on, when the runtime knows it. */
+  provider?: ExecutionProviderName
+  /** Why that differs from the preferred provider, when it fell back. */
+  providerFallbackReason?: string | undefined
   dispose(): Promise<void> | void
 }
 
@@ -64,6 +74,19 @@ export type Engine = ContractService & {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/** The probe report, corrected to the provider the loaded model really runs on when its session fell back. */
+function effectiveProviders(report: ProviderReport, model: EngineModel | null): ProviderReport {
+  const running = model?.provider
+  if (running === undefined || running === report.active) return report
+  const reason = model?.providerFallbackReason
+  return {
+    active: running,
+    probes: report.probes.map((probe) =>
+      probe.name === report.active && reason !== undefined ? { ...probe, reason } : probe,
+    ),
+  }
 }
 
 /** Create an engine over `runtime`. Nothing is loaded until `model:load` or `loadDefaultModel()`. */
@@ -136,7 +159,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
         onnxRuntimeVersion: versions.onnxRuntime,
         transformersVersion: versions.transformers,
         platform: `${process.platform}-${process.arch}`,
-        providers,
+        providers: effectiveProviders(providers, model),
         model: model?.info ?? null,
         modelLoading: loading,
         modelProblem: problem,
@@ -216,4 +239,48 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     },
   }
   return engine
+}
+
+/**
+ * The runtime of `src/main/core/runtime/` behind the engine's seam. Loaded with dynamic imports so hosts that
+ * only need the transport (tests with a fake runtime) never load ONNX Runtime.
+ */
+export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
+  const [providers, models, generation, prompts, versions, defaults] = await Promise.all([
+    import('./runtime/providers.ts'),
+    import('./runtime/model.ts'),
+    import('./runtime/generate.ts'),
+    import('./runtime/prompt.ts'),
+    import('./runtime/versions.ts'),
+    import('./models/default-model.ts'),
+  ])
+  return {
+    versions: versions.runtimeVersions,
+    probeProviders: providers.probeProviders,
+    loadModel: (folder, options) => models.loadModel(folder, { provider: options.provider }),
+    defaultModelFolder: defaults.defaultModelFolder,
+    async generate(model, request) {
+      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
+        chat: request.chat,
+        maxTokens: request.options.maxTokens,
+        contextLength: model.config.maxPositionEmbeddings,
+      })
+      const [row] = await generation.generate(model, {
+        rows: [rendered.ids],
+        options: request.options,
+        signal: request.signal,
+        onToken: (event) => request.onToken(event.row, event.token, event.text),
+      })
+      if (row === undefined) throw new TillerError('internal', 'Generation returned no row for the prompt.')
+      return {
+        text: row.text,
+        finishReason: row.finishReason,
+        promptTokens: row.promptTokens,
+        generatedTokens: row.generated.length,
+        tokensPerSecond: row.timing.tokensPerSecond,
+        prefillMilliseconds: row.timing.prefillMs,
+        decodeMilliseconds: row.timing.decodeMs,
+      }
+    },
+  }
 }

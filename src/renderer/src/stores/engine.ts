@@ -1,0 +1,50 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { EngineStatusReport } from '../../../shared/contract.ts'
+import { useClient } from '../api.ts'
+import { useContractEvent } from '../composables/use-contract-event.ts'
+import { messageOf } from '../errors.ts'
+
+/** The engine's status (versions, providers, model) as the first screen shows it, kept current by events. */
+export const useEngineStore = defineStore('engine', () => {
+  const client = useClient()
+  const status = ref<EngineStatusReport | null>(null)
+  /** Why the status could not be read (no connection, no token). */
+  const error = ref<string | null>(null)
+  /** Why the last `model:load` request was refused (a bad path); load failures arrive in `modelProblem`. */
+  const loadError = ref<string | null>(null)
+  const refreshing = ref(false)
+
+  async function refresh(): Promise<void> {
+    refreshing.value = true
+    try {
+      status.value = await client['engine:status']({})
+      error.value = null
+    } catch (thrown) {
+      error.value = messageOf(thrown)
+    } finally {
+      refreshing.value = false
+    }
+  }
+
+  async function loadModel(path: string): Promise<void> {
+    loadError.value = null
+    try {
+      await client['model:load']({ path })
+    } catch (thrown) {
+      loadError.value = messageOf(thrown)
+    }
+  }
+
+  useContractEvent('model:changed', (state) => {
+    if (status.value === null) return
+    status.value = {
+      ...status.value,
+      model: state.model,
+      modelLoading: state.loading,
+      modelProblem: state.problem,
+    }
+  })
+
+  return { status, error, loadError, refreshing, refresh, loadModel }
+})
