@@ -11,8 +11,9 @@ export interface GoldenCase {
   prompt_tokens: number[]
   tokens: number[]
   text: string
-  logits_per_position: number[][]
-  argmax_per_position: number[]
+  /** Present for some cases only. */
+  logits_per_position?: number[][]
+  argmax_per_position?: number[]
 }
 
 /** GOLDEN.json's contents. */

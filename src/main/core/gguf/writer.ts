@@ -2,34 +2,22 @@ import { randomBytes } from 'node:crypto'
 import { open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
-import { GGMLQuantizationType, GGUFValueType, serializeGgufMetadata } from '@huggingface/gguf'
-import type { GGUFTypedMetadata, MetadataValue } from '@huggingface/gguf'
+import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../errors.ts'
 import { float32ArrayToFloat16Bits } from './float16.ts'
 import { ggmlTensorByteLength, ggmlTypeName, supportedGgmlTypeNames } from './ggml-types.ts'
+import { encodeGgufHeader } from './metadata-encoding.ts'
+import type { GgufMetadataValue } from './metadata-encoding.ts'
+
+export type { GgufMetadataValue, GgufScalarTypeName } from './metadata-encoding.ts'
 
 /**
  * A small GGUF v3 writer: header, typed KV metadata (all value types, including arrays of scalars or strings),
  * tensor infos and aligned tensor data. Used for llama.cpp control vectors and for test models.
  *
- * The header and KV section are serialized by `@huggingface/gguf`; this file adds what that library does not
- * write: validation, tensor infos, padding and the tensor data, written atomically.
+ * `@huggingface/gguf` reads GGUF but writes only (part of) the KV section, so the container is written here.
  */
-
-/** One metadata value with its GGUF type. Arrays give their element type in `elementType`. */
-export type GgufMetadataValue =
-  | {
-      type: 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64'
-      value: number
-    }
-  | { type: 'uint64' | 'int64'; value: bigint }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
-  | { type: 'array'; elementType: GgufScalarTypeName; value: readonly (number | bigint | boolean | string)[] }
-
-/** The scalar (non-array) GGUF value type names. */
-export type GgufScalarTypeName = Exclude<GgufMetadataValue['type'], 'array'>
 
 /**
  * One tensor to write. `shape` is row-major (outermost first, like NumPy); the file stores it reversed
@@ -54,78 +42,8 @@ export interface GgufContent {
 const defaultAlignment = 32
 const maximumTensorNameBytes = 63
 
-const valueTypes: Record<GgufScalarTypeName | 'array', GGUFValueType> = {
-  uint8: GGUFValueType.UINT8,
-  int8: GGUFValueType.INT8,
-  uint16: GGUFValueType.UINT16,
-  int16: GGUFValueType.INT16,
-  uint32: GGUFValueType.UINT32,
-  int32: GGUFValueType.INT32,
-  float32: GGUFValueType.FLOAT32,
-  float64: GGUFValueType.FLOAT64,
-  uint64: GGUFValueType.UINT64,
-  int64: GGUFValueType.INT64,
-  bool: GGUFValueType.BOOL,
-  string: GGUFValueType.STRING,
-  array: GGUFValueType.ARRAY,
-}
-
-const integerRanges: Partial<Record<GgufScalarTypeName, readonly [number, number]>> = {
-  uint8: [0, 0xff],
-  int8: [-0x80, 0x7f],
-  uint16: [0, 0xffff],
-  int16: [-0x8000, 0x7fff],
-  uint32: [0, 0xffffffff],
-  int32: [-0x80000000, 0x7fffffff],
-}
-
-const bigintRanges: Partial<Record<GgufScalarTypeName, readonly [bigint, bigint]>> = {
-  uint64: [0n, 0xffffffffffffffffn],
-  int64: [-0x8000000000000000n, 0x7fffffffffffffffn],
-}
-
 function invalid(message: string, subject: string): TillerError {
   return new TillerError('invalid-argument', message, { subject })
-}
-
-function checkScalar(key: string, type: GgufScalarTypeName, value: unknown): void {
-  const integerRange = integerRanges[type]
-  const bigintRange = bigintRanges[type]
-  const fits =
-    integerRange !== undefined
-      ? typeof value === 'number' &&
-        Number.isInteger(value) &&
-        value >= integerRange[0] &&
-        value <= integerRange[1]
-      : bigintRange !== undefined
-        ? typeof value === 'bigint' && value >= bigintRange[0] && value <= bigintRange[1]
-        : type === 'bool'
-          ? typeof value === 'boolean'
-          : type === 'string'
-            ? typeof value === 'string'
-            : typeof value === 'number'
-  if (!fits) {
-    throw invalid(`GGUF metadata "${key}": ${String(value)} is not a valid ${type} value.`, key)
-  }
-}
-
-function typedMetadataEntry(
-  key: string,
-  entry: GgufMetadataValue,
-): { value: MetadataValue; type: GGUFValueType; subType?: GGUFValueType } {
-  if (entry.type !== 'array') {
-    checkScalar(key, entry.type, entry.value)
-    return { value: entry.value, type: valueTypes[entry.type] }
-  }
-  for (const element of entry.value) checkScalar(key, entry.elementType, element)
-  return { value: [...entry.value], type: GGUFValueType.ARRAY, subType: valueTypes[entry.elementType] }
-}
-
-function checkKey(key: string): void {
-  // The GGUF spec asks for ASCII keys of at most 65535 bytes.
-  if (key.length === 0 || key.length > 65535 || !/^[\x20-\x7e]+$/.test(key)) {
-    throw invalid(`GGUF metadata key "${key}" must be 1-65535 printable ASCII characters.`, key)
-  }
 }
 
 /** The data of a tensor as the bytes to store, after checking its type and length against its shape. */
@@ -234,17 +152,6 @@ function resolveAlignment(content: GgufContent): {
  */
 export function serializeGguf(content: GgufContent): Uint8Array[] {
   const { alignment, metadata } = resolveAlignment(content)
-  const typedMetadata: GGUFTypedMetadata = {
-    version: { value: 3, type: GGUFValueType.UINT32 },
-    tensor_count: { value: BigInt(content.tensors.length), type: GGUFValueType.UINT64 },
-    kv_count: { value: BigInt(metadata.length), type: GGUFValueType.UINT64 },
-  }
-  const typedEntries = typedMetadata as Record<string, unknown>
-  for (const [key, entry] of metadata) {
-    checkKey(key)
-    if (key in typedEntries) throw invalid(`GGUF metadata key "${key}" appears twice.`, key)
-    typedEntries[key] = typedMetadataEntry(key, entry)
-  }
   const names = new Set<string>()
   for (const { name } of content.tensors) {
     const length = new TextEncoder().encode(name).length
@@ -261,14 +168,10 @@ export function serializeGguf(content: GgufContent): Uint8Array[] {
     offsets.push(dataLength)
     dataLength += data.length + padding(data.length, alignment)
   }
-  // Alignment 1 asks the library for the header and KV section without its own trailing padding.
-  const header = serializeGgufMetadata(typedMetadata, { alignment: 1 })
+  const header = encodeGgufHeader(content.tensors.length, metadata)
   const infos = tensorInfoBytes(content.tensors, offsets)
-  const chunks: Uint8Array[] = [
-    header,
-    infos,
-    new Uint8Array(padding(header.length + infos.length, alignment)),
-  ]
+  const headerLength = header.reduce((sum, chunk) => sum + chunk.length, 0) + infos.length
+  const chunks: Uint8Array[] = [...header, infos, new Uint8Array(padding(headerLength, alignment))]
   for (const data of datas) chunks.push(data, new Uint8Array(padding(data.length, alignment)))
   return chunks
 }
