@@ -77,3 +77,15 @@ export function sum(vectors: readonly Float32Array[], width: number): Float32Arr
   }
   return Float32Array.from(total)
 }
+
+/**
+ * `v − (v·u)u`: `v` `[width]` with its component along the unit vector `u` `[width]` removed (directional
+ * ablation's reference formula; `u` must have norm 1).
+ */
+export function removeComponent(v: Float32Array, u: Float32Array): Float32Array {
+  const projection = dot(v, u)
+  const result = new Float32Array(v.length)
+  for (let index = 0; index < v.length; index++)
+    result[index] = (v[index] as number) - projection * (u[index] as number)
+  return result
+}

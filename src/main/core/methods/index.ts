@@ -1,0 +1,81 @@
+/**
+ * The method registry: one entry per implemented method, keyed by `MethodId`, plus `fitEdit`, which turns a fit
+ * into a complete `Edit` with provenance.
+ */
+import { randomUUID } from 'node:crypto'
+import type { ActivationSet } from '../../../shared/activations.ts'
+import { editFormatVersion, type Edit, type MethodId } from '../../../shared/edit.ts'
+import { TillerError } from '../errors.ts'
+import { ablation } from './ablation.ts'
+import { actAdd } from './actadd.ts'
+import { caa } from './caa.ts'
+import { meanDiff } from './mean-diff.ts'
+import type { Method, MethodFit } from './method.ts'
+import { parseOptions } from './method.ts'
+import { pcaCenter } from './pca-center.ts'
+import { pcaDiff } from './pca-diff.ts'
+
+/** The methods this registry implements (the others live in their own registries as they land). */
+export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
+export type AdditiveMethodId = (typeof additiveMethodIds)[number] & MethodId
+
+/** A method with its options type widened, as the registry stores it (each method's schema checks its own). */
+export type AnyMethod = Method<Record<string, unknown>>
+
+/** Every implemented method by id. */
+export const methods = {
+  actadd: actAdd,
+  caa,
+  'mean-diff': meanDiff,
+  'pca-diff': pcaDiff,
+  'pca-center': pcaCenter,
+  ablation,
+} as const satisfies Record<AdditiveMethodId, AnyMethod>
+
+/** Look a method up by a user-given name; unknown names list the known ones. */
+export function methodById(id: string): AnyMethod {
+  const method = (methods as Record<string, AnyMethod | undefined>)[id]
+  if (method === undefined) {
+    throw new TillerError(
+      'invalid-argument',
+      `Unknown method "${id}"; choose one of ${additiveMethodIds.join(', ')}.`,
+      {
+        subject: 'method',
+      },
+    )
+  }
+  return method
+}
+
+/** Provenance an edit carries besides what the fit produced. */
+export interface EditProvenance {
+  notes?: string
+  /** Override for reproducible ids in tests. */
+  id?: string
+  created?: Date
+}
+
+/**
+ * Fit `method` on captured activations and wrap the result as an Edit (options merged with defaults, the model
+ * fingerprint from the activations).
+ */
+export function fitEdit(
+  method: AnyMethod,
+  activations: ActivationSet,
+  options: Record<string, unknown>,
+  provenance: EditProvenance = {},
+): { edit: Edit; fit: MethodFit } {
+  const parsed: Record<string, unknown> = parseOptions(method, options)
+  const fit = method.fit(activations, parsed)
+  const edit: Edit = {
+    version: editFormatVersion,
+    id: provenance.id ?? randomUUID(),
+    method: method.id,
+    options: JSON.parse(JSON.stringify(parsed)) as Record<string, unknown>,
+    model: activations.model,
+    interventions: fit.interventions,
+    created: (provenance.created ?? new Date()).toISOString(),
+    notes: [provenance.notes, ...fit.notes].filter((note) => note !== undefined && note !== '').join('\n'),
+  }
+  return { edit, fit }
+}

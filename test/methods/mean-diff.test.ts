@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import { fitEdit } from '../../src/main/core/methods/index.ts'
+import { meanDiff } from '../../src/main/core/methods/mean-diff.ts'
+import { activationSet, contrastAlong, unitVector } from './synthetic.ts'
+
+describe('mean-diff (METHODS.md §7.3)', () => {
+  it('is mean(h⁺) − mean(h⁻), unnormalized, added at every position', () => {
+    const width = 16
+    const direction = unitVector(width, 11)
+    const { positive, negative } = contrastAlong(direction, 40, 12)
+    const activations = activationSet({
+      site: 'resid_post',
+      selector: 'completionMean',
+      layers: [2],
+      width,
+      positive: [positive],
+      negative: [negative],
+      rows: 40,
+    })
+    const { edit } = fitEdit(meanDiff, activations, {})
+    expect(edit.options).toEqual({ selector: 'completionMean' })
+    const [intervention] = edit.interventions
+    expect(intervention!.positions).toEqual({ kind: 'all' })
+    if (intervention!.op.kind !== 'add') throw new Error('expected add')
+    for (let column = 0; column < width; column++) {
+      let positiveSum = 0
+      let negativeSum = 0
+      for (let row = 0; row < 40; row++) {
+        positiveSum += positive[row * width + column]!
+        negativeSum += negative[row * width + column]!
+      }
+      expect(intervention!.op.vector[column]).toBeCloseTo(positiveSum / 40 - negativeSum / 40, 6)
+    }
+  })
+
+  it('reads the last prompt token with the contrast rendered into the user turn when asked', () => {
+    expect(meanDiff.capture({ layers: [1], selector: 'lastPrompt' }, 4)).toEqual({
+      site: 'resid_post',
+      selector: 'lastPrompt',
+      layers: [1],
+      render: { contrast: 'prompt' },
+    })
+    const activations = activationSet({
+      site: 'resid_post',
+      selector: 'completionMean',
+      layers: [0],
+      width: 1,
+      positive: [Float32Array.of(1)],
+      negative: [Float32Array.of(0)],
+      rows: 1,
+    })
+    expect(() => fitEdit(meanDiff, activations, { selector: 'lastPrompt' })).toThrow(/resid_post\/lastPrompt/)
+    expect(() => fitEdit(meanDiff, activations, { selector: 'middle' })).toThrow(/option "selector"/)
+  })
+})

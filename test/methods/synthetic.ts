@@ -1,0 +1,84 @@
+/**
+ * Synthetic activations for method hand cases: a seeded generator and an ActivationSet builder.
+ */
+import type { ActivationSet, PositionSelector } from '../../src/shared/activations.ts'
+import type { HookSite, ModelFingerprint } from '../../src/shared/edit.ts'
+
+/** A small deterministic PRNG (mulberry32) with a Gaussian draw, so every run sees the same data. */
+export function random(seed: number): { uniform(): number; gaussian(): number } {
+  let state = seed >>> 0
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform())
+  return { uniform, gaussian }
+}
+
+/** A random unit vector `[width]`. */
+export function unitVector(width: number, seed: number): Float32Array {
+  const draw = random(seed)
+  const vector = Float32Array.from({ length: width }, () => draw.gaussian())
+  const length = Math.hypot(...vector)
+  return vector.map((value) => value / length)
+}
+
+export const fingerprint: ModelFingerprint = {
+  architecture: 'llama',
+  layers: 4,
+  hiddenSize: 8,
+  tokenizerHash: 'a'.repeat(64),
+  weightsHash: 'b'.repeat(64),
+}
+
+/** Wrap per-layer `[rows, width]` matrices as an ActivationSet. */
+export function activationSet(options: {
+  site: HookSite
+  selector: PositionSelector
+  layers: number[]
+  width: number
+  positive: Float32Array[]
+  negative: Float32Array[]
+  rows: number
+  rowsPerPair?: number[]
+  model?: ModelFingerprint
+}): ActivationSet {
+  return {
+    exampleIds: Array.from(
+      { length: options.rowsPerPair?.length ?? options.rows },
+      (_, index) => `pair-${index}`,
+    ),
+    dataHash: 'c'.repeat(64),
+    model: options.model ?? { ...fingerprint, hiddenSize: options.width },
+    ...options,
+  }
+}
+
+/**
+ * The repeng hand case (METHODS.md §7.4): h⁺_i = b + c_i v + ε, h⁻_i = b − c_i v + ε' with varying c_i > 0.
+ * @returns positive and negative `[rows, width]`
+ */
+export function contrastAlong(
+  direction: Float32Array,
+  rows: number,
+  seed: number,
+  noise = 0.05,
+): { positive: Float32Array; negative: Float32Array } {
+  const width = direction.length
+  const draw = random(seed)
+  const base = Float32Array.from({ length: width }, () => 3 * draw.gaussian())
+  const positive = new Float32Array(rows * width)
+  const negative = new Float32Array(rows * width)
+  for (let row = 0; row < rows; row++) {
+    const strength = 0.5 + 2.5 * draw.uniform()
+    for (let column = 0; column < width; column++) {
+      const along = strength * (direction[column] as number)
+      positive[row * width + column] = (base[column] as number) + along + noise * draw.gaussian()
+      negative[row * width + column] = (base[column] as number) - along + noise * draw.gaussian()
+    }
+  }
+  return { positive, negative }
+}
