@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
+import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
+import type { RenderedExample } from '../data/render.ts'
+import { compileGraph } from '../edits/compiler/compile.ts'
+import { TillerError } from '../errors.ts'
+import { hookOutputName } from '../models/locator/hook-map.ts'
+import { locateHookSites } from '../models/locator/index.ts'
+import { forwardBatch } from '../runtime/forward.ts'
+import { loadModel, type LoadedModel } from '../runtime/model.ts'
+import { readActivationSet, writeActivationSet } from './activation-file.ts'
+import { isPerToken, selectPositions, type SideSelection } from './selectors.ts'
+
+/**
+ * Activation capture: batched forward passes over a graph that exposes the requested hook outputs, reduced to
+ * the selector's rows batch by batch, so memory holds `[batch, seq, width]` per layer for one batch only.
+ * Results are cached as activation files keyed by (graph hash, data hash, site, selector, layers).
+ */
+
+/** What to capture. */
+export interface CaptureOptions {
+  site: HookSite
+  selector: PositionSelector
+  /** 0-based decoder blocks, ascending. */
+  layers: number[]
+  /** Pairs per forward pass (each pair is two rows); default 8. */
+  batchSize?: number
+  /** sha256 of the demonstration set; default: a hash of the rendered token ids. */
+  dataHash?: string
+  /** The model's fingerprint; default: one derived from the folder (tokenizer hash, graph hash). */
+  fingerprint?: ModelFingerprint
+  /** Where activation files are cached; default `<model folder>/.tiller/activations`. `false` disables the cache. */
+  cacheDirectory?: string | false
+  signal?: AbortSignal
+  onProgress?: (done: number, total: number) => void
+}
+
+function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+function renderedHash(examples: readonly RenderedExample[]): string {
+  return sha256(
+    JSON.stringify(
+      examples.map((example) => [example.id, example.positive.tokenIds, example.negative.tokenIds]),
+    ),
+  )
+}
+
+function folderFingerprint(model: LoadedModel, graphHash: string): ModelFingerprint {
+  const tokenizerPath = join(model.folder, 'tokenizer.json')
+  return {
+    architecture: model.config.architecture,
+    layers: model.config.layers,
+    hiddenSize: model.config.hiddenSize,
+    tokenizerHash: existsSync(tokenizerPath) ? sha256(readFileSync(tokenizerPath)) : '',
+    weightsHash: graphHash,
+  }
+}
+
+/** Average the rows of `output` `[batch, seq, width]` at `columns` of batch row `row` into `target`. */
+function reduceRow(
+  output: Float32Array,
+  sequence: number,
+  width: number,
+  row: number,
+  columns: number[],
+  target: Float32Array,
+): void {
+  const sums = new Float64Array(width)
+  for (const column of columns) {
+    const offset = (row * sequence + column) * width
+    for (let index = 0; index < width; index++)
+      sums[index] = (sums[index] ?? 0) + (output[offset + index] ?? 0)
+  }
+  for (let index = 0; index < width; index++) target[index] = (sums[index] ?? 0) / columns.length
+}
+
+function concatenate(chunks: Float32Array[], length: number): Float32Array {
+  const result = new Float32Array(length)
+  let offset = 0
+  for (const chunk of chunks) {
+    result.set(chunk, offset)
+    offset += chunk.length
+  }
+  return result
+}
+
+/**
+ * Capture `options.site` at `options.layers` for every rendered pair, reading the positions `options.selector`
+ * picks. `model` is any loaded model of the folder; capture runs on its own hooked session (same provider).
+ * @returns an ActivationSet: per layer `[rows, width]` for each side, rows paired across sides
+ */
+export async function captureActivations(
+  model: LoadedModel,
+  examples: readonly RenderedExample[],
+  options: CaptureOptions,
+): Promise<ActivationSet> {
+  if (examples.length === 0)
+    throw new TillerError('invalid-argument', 'No examples to capture; the set is empty.')
+  const hookMap = await locateHookSites(model.folder)
+  const layers = [...new Set(options.layers)].sort((first, second) => first - second)
+  for (const layer of layers) {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= hookMap.layers.length) {
+      throw new TillerError(
+        'invalid-argument',
+        `Layer ${layer} does not exist; the model has layers 0–${hookMap.layers.length - 1}.`,
+        {
+          subject: 'layers',
+        },
+      )
+    }
+  }
+  if (layers.length === 0) throw new TillerError('invalid-argument', 'Choose at least one layer to capture.')
+  const selections = examples.map((example) => selectPositions(options.selector, example))
+  const dataHash = options.dataHash ?? renderedHash(examples)
+  const fingerprint = options.fingerprint ?? folderFingerprint(model, hookMap.graphHash)
+  const cacheKey = sha256(
+    JSON.stringify([hookMap.graphHash, dataHash, options.site, options.selector, layers]),
+  ).slice(0, 24)
+  const cacheDirectory =
+    options.cacheDirectory === undefined
+      ? join(model.folder, '.tiller', 'activations')
+      : options.cacheDirectory
+  const cachePath = cacheDirectory === false ? undefined : join(cacheDirectory, `${cacheKey}.safetensors`)
+  if (cachePath !== undefined && existsSync(cachePath)) return readActivationSet(cachePath)
+
+  const compiled = await compileGraph(model.folder, {
+    edits: [],
+    hooks: layers.map((layer) => ({ layer, site: options.site })),
+  })
+  const hooked = await loadModel(model.folder, {
+    provider: model.providerChoice,
+    graphFile: compiled.graphFile,
+  })
+  const width = hookMap.widths[options.site]
+  const positive: Float32Array[][] = layers.map(() => [])
+  const negative: Float32Array[][] = layers.map(() => [])
+  let rows = 0
+  const batchSize = Math.max(1, options.batchSize ?? 8)
+  try {
+    for (let start = 0; start < examples.length; start += batchSize) {
+      if (options.signal?.aborted) throw new TillerError('cancelled', 'Capture was cancelled.')
+      const batch = examples.slice(start, start + batchSize)
+      const tokenRows = batch.flatMap((example) => [example.positive.tokenIds, example.negative.tokenIds])
+      const fetch = layers.map((layer) => hookOutputName(options.site, layer))
+      const result = await forwardBatch(hooked, tokenRows, { fetch })
+      layers.forEach((layer, layerIndex) => {
+        const output = result.outputs[hookOutputName(options.site, layer)]?.data as Float32Array
+        batch.forEach((_, pairIndex) => {
+          const selection = selections[start + pairIndex] as {
+            positive: SideSelection
+            negative: SideSelection
+          }
+          const sides: Array<[SideSelection, number, Float32Array[]]> = [
+            [selection.positive, 2 * pairIndex, positive[layerIndex] as Float32Array[]],
+            [selection.negative, 2 * pairIndex + 1, negative[layerIndex] as Float32Array[]],
+          ]
+          for (const [side, row, target] of sides) {
+            const padding = result.leftPadding[row] ?? 0
+            const block = new Float32Array(side.rows.length * width)
+            side.rows.forEach((indices, rowIndex) => {
+              const columns = indices.map((index) => padding + index)
+              reduceRow(
+                output,
+                result.sequence,
+                width,
+                row,
+                columns,
+                block.subarray(rowIndex * width, (rowIndex + 1) * width),
+              )
+            })
+            target.push(block)
+          }
+        })
+      })
+      rows += batch.reduce(
+        (total, _, pairIndex) => total + (selections[start + pairIndex]?.positive.rows.length ?? 0),
+        0,
+      )
+      options.onProgress?.(Math.min(examples.length, start + batchSize), examples.length)
+    }
+  } finally {
+    await hooked.dispose()
+  }
+  const set: ActivationSet = {
+    site: options.site,
+    selector: options.selector,
+    layers,
+    width,
+    positive: positive.map((chunks) => concatenate(chunks, rows * width)),
+    negative: negative.map((chunks) => concatenate(chunks, rows * width)),
+    rows,
+    ...(isPerToken(options.selector)
+      ? { rowsPerPair: selections.map((selection) => selection.positive.rows.length) }
+      : {}),
+    exampleIds: examples.map((example) => example.id),
+    dataHash,
+    model: fingerprint,
+  }
+  if (cachePath !== undefined) await writeActivationSet(cachePath, set)
+  return set
+}
