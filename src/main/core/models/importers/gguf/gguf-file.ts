@@ -57,9 +57,11 @@ async function checkPreamble(path: string, fileSize: number): Promise<void> {
   } finally {
     await handle.close()
   }
-  if (fileSize < 8 || preamble.toString('latin1', 0, 4) !== magic) {
+  if (preamble.toString('latin1', 0, 4) !== magic) {
     throw corrupt(path, `does not start with the GGUF magic bytes "GGUF".`)
   }
+  // Magic, version and the two 64-bit counts.
+  if (fileSize < 24) throw corrupt(path, `is truncated: ${fileSize} bytes cannot hold a GGUF header.`)
   const version = preamble.readUInt32LE(4)
   if (version !== 2 && version !== 3) {
     const bigEndian = (version & 0xffff) === 0
@@ -150,7 +152,7 @@ export async function readGgufFile(path: string): Promise<GgufFile> {
   // The parser pads short reads with zeros, so a truncated header parses as garbage that ends past the file.
   const dataOffset = toSafeNumber(path, parsed.tensorDataOffset, 'the tensor data offset')
   if (dataOffset > fileSize) {
-    throw corrupt(path, `is truncated: its header ends at byte ${dataOffset} but the file has ${fileSize}.`)
+    throw corrupt(path, `is truncated: it ends at byte ${fileSize}, inside its metadata or tensor list.`)
   }
   const metadata = new Map<string, MetadataValue>()
   const entries: Record<string, { value: MetadataValue } | undefined> = parsed.typedMetadata

@@ -43,6 +43,16 @@ function mappingOf(name: string, numLayers: number): TensorMapping | undefined {
   return { ...mapping, huggingFaceName: `model.layers.${layer}.${mapping.huggingFaceName}` }
 }
 
+/** The GGUF tensor name of a Hugging Face weight name (the inverse of mappingOf). */
+function ggufNameOf(huggingFaceName: string): string {
+  for (const [ggufName, mapping] of Object.entries(modelTensors)) {
+    if (mapping.huggingFaceName === huggingFaceName) return ggufName
+  }
+  const match = /^model\.layers\.(\d+)\.(.+)$/.exec(huggingFaceName)
+  const entry = Object.entries(layerTensors).find(([, mapping]) => mapping.huggingFaceName === match?.[2])
+  return match === null || entry === undefined ? huggingFaceName : `blk.${match[1]}.${entry[0]}`
+}
+
 function sameWeights(first: WeightTensor, second: WeightTensor): boolean {
   if (first.dtype !== second.dtype || first.data.length !== second.data.length) return false
   return first.data.every((value, index) => Object.is(value, second.data[index]))
@@ -81,11 +91,12 @@ function checkTensorDirectory(file: GgufFile, config: Omit<LlamaConfig, 'tieWord
   }
   for (const name of expected.keys()) {
     if (!present.has(name) && name !== 'lm_head.weight') {
+      const ggufName = ggufNameOf(name)
       throw new TillerError(
         'shape-mismatch',
-        `${file.path}: the weight ${name} is missing although llama.block_count = ${config.numLayers} needs it. ` +
+        `${file.path}: tensor "${ggufName}" is missing although llama.block_count = ${config.numLayers} needs it. ` +
           `The file is incomplete; convert the model again.`,
-        { subject: `${file.path}: ${name}` },
+        { subject: `${file.path}: ${ggufName}` },
       )
     }
   }

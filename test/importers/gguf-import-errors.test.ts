@@ -1,0 +1,214 @@
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { GGMLQuantizationType, gguf } from '@huggingface/gguf'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { isTillerError } from '../../src/main/core/errors.ts'
+import type { TillerErrorCode } from '../../src/main/core/errors.ts'
+import { serializeGguf, writeGgufFile } from '../../src/main/core/gguf/writer.ts'
+import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+import { requireFixture, storiesGgufPath } from './helpers/fixtures.ts'
+import { checkpointToGguf, randomCheckpoint, tinyConfig } from './helpers/gguf-model.ts'
+import type { GgufModelOptions } from './helpers/gguf-model.ts'
+
+/** Imports `path` and returns the TillerError it must fail with (or fails the test). */
+async function importError(
+  path: string,
+): Promise<{ code: TillerErrorCode; message: string; subject?: string }> {
+  const error: unknown = await importGguf(path).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  if (!isTillerError(error)) throw new Error(`expected a TillerError for ${path}, got ${String(error)}`)
+  return { code: error.code, message: error.message, subject: error.subject }
+}
+
+describe('GGUF import refuses bad input with errors naming the file and field', () => {
+  let folder = ''
+  const checkpoint = randomCheckpoint(tinyConfig, 5)
+
+  async function writeModel(name: string, options: GgufModelOptions): Promise<string> {
+    const path = join(folder, `${name}.gguf`)
+    await writeGgufFile(path, checkpointToGguf(checkpoint, options))
+    return path
+  }
+
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'tiller-gguf-errors-'))
+  })
+  afterAll(async () => {
+    if (folder !== '') await rm(folder, { recursive: true, force: true })
+  })
+
+  it('a missing file', async () => {
+    const path = join(folder, 'nowhere.gguf')
+    const error = await importError(path)
+    expect(error.code).toBe('file-not-found')
+    expect(error.message).toContain(path)
+  })
+
+  it('a file that is not GGUF', async () => {
+    const path = join(folder, 'not-gguf.gguf')
+    await writeFile(path, 'GGML this is something else entirely')
+    const error = await importError(path)
+    expect(error.code).toBe('file-corrupt')
+    expect(error.message).toContain(path)
+    expect(error.message).toContain('magic')
+  })
+
+  it('GGUF versions other than 2 and 3', async () => {
+    const original = await readFile(requireFixture(storiesGgufPath))
+    for (const version of [1, 4]) {
+      const path = join(folder, `version-${version}.gguf`)
+      const patched = Buffer.from(original)
+      patched.writeUInt32LE(version, 4)
+      await writeFile(path, patched)
+      const error = await importError(path)
+      expect(error.code).toBe('file-corrupt')
+      expect(error.message).toContain(`version ${version}`)
+      expect(error.message).toContain(path)
+    }
+  })
+
+  it('the real model truncated in its header, KV section, tensor infos and data', async () => {
+    const original = await readFile(requireFixture(storiesGgufPath))
+    const parsed = await gguf(storiesGgufPath, { allowLocalFile: true })
+    const [infoStart, infoEnd] = parsed.tensorInfoByteRange
+    const dataStart = Number(parsed.tensorDataOffset)
+    const cuts = {
+      header: 6,
+      counts: 20,
+      'KV section (first key)': 30,
+      'KV section (token array)': 2000,
+      'tensor infos': Math.floor((infoStart + infoEnd) / 2),
+      'padding before data': infoEnd + 1,
+      'first tensor': dataStart + 100,
+      'last tensor': original.length - 4,
+    }
+    expect(infoStart).toBeGreaterThan(2000)
+    for (const [where, length] of Object.entries(cuts)) {
+      const path = join(folder, `truncated-${length}.gguf`)
+      await writeFile(path, original.subarray(0, length))
+      const error = await importError(path)
+      expect({ where, code: error.code, namesFile: error.message.includes(path) }).toEqual({
+        where,
+        code: 'file-corrupt',
+        namesFile: true,
+      })
+    }
+  })
+
+  it('an architecture other than llama', async () => {
+    const path = await writeModel('qwen', {
+      metadata: { 'general.architecture': { type: 'string', value: 'qwen2' } },
+    })
+    const error = await importError(path)
+    expect(error.code).toBe('unsupported-architecture')
+    expect(error.message).toContain('"qwen2"')
+    expect(error.message).toContain('"llama"')
+    expect(error.subject).toBe(`${path}: general.architecture`)
+  })
+
+  it('a tensor type Tiller cannot read', async () => {
+    const content = checkpointToGguf(checkpoint, { matrixType: GGMLQuantizationType.Q8_0 })
+    const bytes = Buffer.concat(serializeGguf(content))
+    // Re-label blk.0.ffn_up.weight (2 dims) as Q4_K: the type id follows the name, n_dims and two 64-bit dims.
+    const name = Buffer.from('blk.0.ffn_up.weight')
+    const typeOffset = bytes.indexOf(name) + name.length + 4 + 16
+    expect(bytes.readUInt32LE(typeOffset)).toBe(GGMLQuantizationType.Q8_0)
+    bytes.writeUInt32LE(GGMLQuantizationType.Q4_K, typeOffset)
+    const path = join(folder, 'q4k.gguf')
+    await writeFile(path, bytes)
+    const error = await importError(path)
+    expect(error.code).toBe('unsupported-tensor-type')
+    expect(error.message).toContain('"blk.0.ffn_up.weight"')
+    expect(error.message).toContain('Q4_K')
+    expect(error.message).toContain(path)
+  })
+
+  it('tensor shapes that disagree with the metadata', async () => {
+    const path = await writeModel('ffn-mismatch', {
+      metadata: { 'llama.feed_forward_length': { type: 'uint32', value: 128 } },
+    })
+    const error = await importError(path)
+    expect(error.code).toBe('shape-mismatch')
+    expect(error.message).toMatch(/tensor "blk\.0\.ffn_(gate|up|down)\.weight" has shape/)
+    expect(error.message).toContain('llama.feed_forward_length 128')
+  })
+
+  it('a missing tensor, and a tensor a plain llama does not have', async () => {
+    const missing = await importError(
+      await writeModel('missing', { tensors: { 'blk.1.ffn_up.weight': undefined } }),
+    )
+    expect(missing.code).toBe('shape-mismatch')
+    expect(missing.message).toContain('"blk.1.ffn_up.weight" is missing')
+    const bias = {
+      name: 'blk.0.attn_q.bias',
+      type: GGMLQuantizationType.F32,
+      shape: [64],
+      data: new Float32Array(64),
+    }
+    const extra = await importError(await writeModel('bias', { tensors: { 'blk.0.attn_q.bias': bias } }))
+    expect(extra.code).toBe('unsupported-architecture')
+    expect(extra.message).toContain('"blk.0.attn_q.bias"')
+  })
+
+  it('partial rotary embeddings and RoPE scaling', async () => {
+    const partial = await importError(
+      await writeModel('partial-rope', {
+        metadata: { 'llama.rope.dimension_count': { type: 'uint32', value: 8 } },
+      }),
+    )
+    expect(partial.code).toBe('unsupported-architecture')
+    expect(partial.message).toContain('llama.rope.dimension_count = 8')
+    const scaled = await importError(
+      await writeModel('rope-scaling', {
+        metadata: { 'llama.rope.scaling.type': { type: 'string', value: 'yarn' } },
+      }),
+    )
+    expect(scaled.code).toBe('unsupported-architecture')
+    expect(scaled.subject).toContain('llama.rope.scaling.type')
+  })
+
+  it('missing or foreign tokenizer metadata', async () => {
+    const absent = await importError(
+      await writeModel('no-tokenizer', { metadata: { 'tokenizer.ggml.model': undefined } }),
+    )
+    expect(absent.code).toBe('missing-tokenizer')
+    expect(absent.message).toContain('tokenizer.ggml.model')
+    const gpt2 = await importError(
+      await writeModel('gpt2', { metadata: { 'tokenizer.ggml.model': { type: 'string', value: 'gpt2' } } }),
+    )
+    expect(gpt2.code).toBe('missing-tokenizer')
+    expect(gpt2.message).toContain('"gpt2"')
+    const noScores = await importError(
+      await writeModel('no-scores', { metadata: { 'tokenizer.ggml.scores': undefined } }),
+    )
+    expect(noScores.code).toBe('missing-tokenizer')
+    expect(noScores.subject).toContain('tokenizer.ggml.scores')
+  })
+
+  it('a missing or ill-typed model field', async () => {
+    const missing = await importError(
+      await writeModel('no-width', { metadata: { 'llama.embedding_length': undefined } }),
+    )
+    expect(missing.code).toBe('file-corrupt')
+    expect(missing.message).toContain('"llama.embedding_length" is missing')
+    const wrongType = await importError(
+      await writeModel('string-layers', {
+        metadata: { 'llama.block_count': { type: 'string', value: 'five' } },
+      }),
+    )
+    expect(wrongType.code).toBe('file-corrupt')
+    expect(wrongType.subject).toContain('llama.block_count')
+  })
+
+  it('still imports a copy of the real model (the cases above fail for their stated reason only)', async () => {
+    const path = join(folder, 'copy.gguf')
+    await copyFile(requireFixture(storiesGgufPath), path)
+    const imported = await importGguf(path)
+    expect(imported.checkpoint.config.numLayers).toBe(5)
+  })
+})
