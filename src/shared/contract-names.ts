@@ -31,3 +31,8 @@ export function isRequestName(name: unknown): name is RequestName {
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && (eventNames as readonly string[]).includes(name)
 }
+
+/** Electron IPC channel of a request or event: the contract name under Tiller's prefix. */
+export function ipcChannel(name: RequestName | EventName): string {
+  return `tiller/${name}`
+}

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process'
+import type { ExecutionProviderChoice } from '../../shared/engine-status.ts'
+import { createEngine, createRealRuntime } from '../core/engine.ts'
+import { startBrowserServer } from './browser-server.ts'
+
+/**
+ * Browser mode's entry (`npm start` without Electron's binary): the engine in this Node process, the built
+ * renderer and the contract on 127.0.0.1, and the URL with its token printed for the user to open.
+ */
+
+/** How `runBrowserMode` starts. */
+export interface BrowserModeOptions {
+  /** Folder of the built renderer (`out/renderer`). */
+  rendererDirectory: string
+  /** 0 picks a free port. */
+  port: number
+  /** Open the URL in the system browser. */
+  open: boolean
+  /** A model folder to load instead of the embedded default model. */
+  model?: string
+  provider?: ExecutionProviderChoice
+}
+
+function openInBrowser(url: string): void {
+  const command =
+    process.platform === 'darwin'
+      ? ['open', url]
+      : process.platform === 'win32'
+        ? ['cmd', '/c', 'start', '""', url]
+        : ['xdg-open', url]
+  const [program, ...args] = command
+  if (program === undefined) return
+  // Opening a browser is a convenience: without one (a server, CI) the printed URL is enough.
+  const child = spawn(program, args, { stdio: 'ignore', detached: true })
+  child.on('error', () => undefined)
+  child.unref()
+}
+
+/** Start browser mode and keep serving until SIGINT/SIGTERM. Resolves with the URL once it listens. */
+export async function runBrowserMode(options: BrowserModeOptions): Promise<string> {
+  const engine = createEngine({ runtime: await createRealRuntime(), provider: options.provider ?? 'auto' })
+  const server = await startBrowserServer({
+    engine,
+    rendererDirectory: options.rendererDirectory,
+    port: options.port,
+  })
+  if (options.model !== undefined) void engine['model:load']({ path: options.model })
+  else engine.loadDefaultModel()
+
+  process.stdout.write(`Tiller is running in browser mode at ${server.url}\nPress Ctrl+C to stop.\n`)
+  if (options.open) openInBrowser(server.url)
+
+  const stop = (): void => {
+    void Promise.all([server.close(), engine.dispose()]).finally(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return server.url
+}

@@ -1,0 +1,170 @@
+// @vitest-environment happy-dom
+import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import { createPinia } from 'pinia'
+import { afterEach, describe, expect, test } from 'vitest'
+import App from '../../src/renderer/src/App.vue'
+import { setClient } from '../../src/renderer/src/api.ts'
+import { createClient } from '../../src/shared/contract-client.ts'
+import { createFakeBridge, sampleModel, sampleStatus, type FakeBridge } from './fake-bridge.ts'
+
+let wrapper: VueWrapper | null = null
+
+afterEach(() => {
+  wrapper?.unmount()
+  wrapper = null
+})
+
+async function mountApp(fake: FakeBridge): Promise<VueWrapper> {
+  setClient(createClient(fake.bridge))
+  wrapper = mount(App, { global: { plugins: [createPinia()] } })
+  await flushPromises()
+  return wrapper
+}
+
+function loadedStatus() {
+  return { ...sampleStatus(), model: sampleModel(), modelProblem: null }
+}
+
+describe('first screen', () => {
+  test('shows versions, the active provider and why the others were skipped', async () => {
+    const app = await mountApp(createFakeBridge())
+    expect(app.get('[data-testid=execution-provider]').text()).toBe('CPU')
+    expect(app.get('[data-testid=tiller-version]').text()).toBe('9.8.7')
+    expect(app.get('[data-testid=onnx-runtime-version]').text()).toBe('1.30.0')
+    expect(app.get('[data-testid=transformers-version]').text()).toBe('4.3.1')
+    const cuda = app.get('[data-provider=cuda]')
+    expect(cuda.text()).toContain('skipped')
+    expect(cuda.text()).toContain('run npm run setup:cuda')
+    expect(app.get('[data-provider=cpu]').text()).toContain('active')
+  })
+
+  test('without a model it says so and why, and the folder field starts a load', async () => {
+    const fake = createFakeBridge()
+    fake.answers['model:load'] = () => ({ ok: true, result: { id: 'job-1', kind: 'model:load' } })
+    const app = await mountApp(fake)
+    const empty = app.get('[data-testid=no-model]')
+    expect(empty.text()).toContain('No model loaded')
+    expect(empty.text()).toContain('resources/models/organism is missing')
+    await app.get('#model-folder').setValue('/models/organism')
+    await app.get('form.load').trigger('submit')
+    await flushPromises()
+    expect(fake.calls.at(-1)).toEqual({ name: 'model:load', args: { path: '/models/organism' } })
+  })
+
+  test('a refused load shows the engine message', async () => {
+    const fake = createFakeBridge()
+    fake.answers['model:load'] = () => ({
+      ok: false,
+      error: {
+        code: 'invalid-argument',
+        message: 'Invalid path: Give the path of a model folder..',
+        subject: 'path',
+      },
+    })
+    const app = await mountApp(fake)
+    await app.get('#model-folder').setValue('x')
+    await app.get('form.load').trigger('submit')
+    await flushPromises()
+    expect(app.get('form.load .error').text()).toContain('Give the path of a model folder')
+  })
+
+  test('model:changed events move the card from loading to the model details', async () => {
+    const fake = createFakeBridge()
+    const app = await mountApp(fake)
+    fake.emit('model:changed', {
+      model: null,
+      loading: { jobId: 'job-2', path: '/models/organism' },
+      problem: null,
+    })
+    fake.emit('job:progress', {
+      id: 'job-2',
+      kind: 'model:load',
+      fraction: null,
+      message: 'Loading /models/organism…',
+    })
+    await flushPromises()
+    expect(app.get('[data-testid=model-loading]').text()).toBe('Loading /models/organism…')
+    fake.emit('model:changed', { model: sampleModel(), loading: null, problem: null })
+    await flushPromises()
+    const loaded = app.get('[data-testid=model-loaded]')
+    for (const text of ['organism', '/models/organism', 'LlamaForCausalLM', 'optimum', '288', 'float32']) {
+      expect(loaded.text()).toContain(text)
+    }
+    expect(app.find('[data-testid=model-loading]').exists()).toBe(false)
+  })
+
+  test('a generation streams tokens, shows the summary, and cancel asks the engine to stop', async () => {
+    const fake = createFakeBridge(loadedStatus())
+    fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-3', kind: 'generate' } })
+    fake.answers['job:cancel'] = () => ({ ok: true, result: { cancelled: true } })
+    const app = await mountApp(fake)
+    await app.get('#prompt').setValue('Hello')
+    await app.get('.generate form').trigger('submit')
+    await flushPromises()
+    expect(fake.calls.at(-1)).toEqual({
+      name: 'generate:start',
+      args: { prompt: 'Hello', chat: false, options: { maxTokens: 64, temperature: 0.7 } },
+    })
+    fake.emit('generate:token', { jobId: 'job-3', row: 0, token: 11, text: ' wor' })
+    fake.emit('generate:token', { jobId: 'other-job', row: 0, token: 12, text: 'NOISE' })
+    fake.emit('generate:token', { jobId: 'job-3', row: 0, token: 13, text: 'ld' })
+    await flushPromises()
+    expect(app.get('[data-testid=generation-output]').text()).toBe('Hello world')
+
+    const cancel = app.findAll('button').find((button) => button.text() === 'Cancel')
+    expect(cancel).toBeDefined()
+    await cancel?.trigger('click')
+    await flushPromises()
+    expect(fake.calls.at(-1)).toEqual({ name: 'job:cancel', args: { id: 'job-3' } })
+
+    const result = {
+      text: ' world',
+      finishReason: 'cancelled' as const,
+      promptTokens: 2,
+      generatedTokens: 2,
+      tokensPerSecond: 40,
+      prefillMilliseconds: 5,
+      decodeMilliseconds: 50,
+    }
+    fake.emit('job:done', { id: 'job-3', kind: 'generate', outcome: 'succeeded', result })
+    await flushPromises()
+    expect(app.get('[data-testid=generation-summary]').text()).toMatch(
+      /2 tokens · 40\.0 tokens\/s · stopped at\s+cancelled/,
+    )
+    expect(app.findAll('button').some((button) => button.text() === 'Cancel')).toBe(false)
+  })
+
+  test('with streaming off the text appears only when the job is done', async () => {
+    const fake = createFakeBridge(loadedStatus())
+    fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-4', kind: 'generate' } })
+    const app = await mountApp(fake)
+    await app.findAll('input[type=checkbox]')[1]?.setValue(false)
+    await app.get('#prompt').setValue('Hi')
+    await app.get('.generate form').trigger('submit')
+    await flushPromises()
+    fake.emit('generate:token', { jobId: 'job-4', row: 0, token: 1, text: ' there' })
+    await flushPromises()
+    expect(app.get('[data-testid=generation-output]').text()).toBe('Hi')
+    fake.emit('job:done', {
+      id: 'job-4',
+      kind: 'generate',
+      outcome: 'failed',
+      error: { code: 'prompt-too-long', message: 'The prompt plus 64 tokens exceeds the context of 32.' },
+    })
+    await flushPromises()
+    expect(app.get('[data-testid=generation-error]').text()).toContain('exceeds the context')
+  })
+
+  test('an unreachable engine is shown with its reason', async () => {
+    const fake = createFakeBridge()
+    fake.answers['engine:status'] = () => ({
+      ok: false,
+      error: {
+        code: 'unauthorized',
+        message: 'This page needs the token in the address that `npm start` printed.',
+      },
+    })
+    const app = await mountApp(fake)
+    expect(app.get('[data-testid=engine-error]').text()).toContain('needs the token')
+  })
+})
