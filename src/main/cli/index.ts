@@ -14,6 +14,9 @@ const commands: Record<string, CommandLoader> = {
   import: async () => (await import('./commands/import.ts')).importCommand,
   generate: async () => (await import('./commands/generate.ts')).generateCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
+  inspect: async () => (await import('./commands/inspect.ts')).inspectCommand,
+  capture: async () => (await import('./commands/capture.ts')).captureCommand,
+  compare: async () => (await import('./commands/compare.ts')).compareCommand,
 }
 
 async function printHelp(): Promise<void> {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { TillerError } from '../../core/errors.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
+import { loadSteeredModel, readEditsFor, steeringInputs } from '../../core/edits/steered-generation.ts'
 import { generate } from '../../core/runtime/generate.ts'
 import { loadModel } from '../../core/runtime/model.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
@@ -23,6 +24,8 @@ Options:
   --seed S                    sampling seed (default 0)
   --stop TEXT                 stop when the text contains TEXT (repeatable)
   --provider auto|cpu|cuda|dml  execution provider (default auto)
+  --edit FILE                 steer with an edit file (repeat to compose edits)
+  --strength S                the edits' strength (default 1; 0 = the unedited model)
   --json                      print one JSON object instead of streaming text:
                               { text, tokens, generatedTokens, tokensPerSecond, finishReason, provider }`
 
@@ -59,6 +62,8 @@ function parse(args: string[]) {
         stop: { type: 'string', multiple: true },
         provider: { type: 'string', default: 'auto' },
         json: { type: 'boolean', default: false },
+        edit: { type: 'string', multiple: true },
+        strength: { type: 'string' },
       },
     }).values
   } catch (error) {
@@ -96,7 +101,13 @@ export const generateCommand: Command = {
       seed: parseNumber('seed', values.seed, 0, true),
       stopStrings: values.stop ?? [],
     }
-    const model = await loadModel(values.model ?? defaultModelFolder(), { provider })
+    const folder = values.model ?? defaultModelFolder()
+    const strength = parseNumber('strength', values.strength, 1, false)
+    const steering =
+      values.edit === undefined
+        ? undefined
+        : await loadSteeredModel(folder, await readEditsFor(folder, values.edit), { provider })
+    const model = steering?.model ?? (await loadModel(folder, { provider }))
     const controller = new AbortController()
     const interrupt = () => controller.abort()
     process.once('SIGINT', interrupt)
@@ -112,6 +123,7 @@ export const generateCommand: Command = {
         rows: [prompt.ids],
         options,
         signal: controller.signal,
+        extraInputs: steering === undefined ? undefined : steeringInputs(steering.compiled, [strength]),
         onToken: values.json ? undefined : (event) => process.stdout.write(event.text),
       })
       if (result === undefined) throw new TillerError('internal', 'generation returned no row')

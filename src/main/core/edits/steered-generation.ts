@@ -11,6 +11,8 @@ import {
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
 import type { ExtraInputs, StepContext } from '../runtime/step-context.ts'
 import { compileEdits, type CompiledGraph } from './compiler/compile.ts'
+import { readEditFile } from './edit-file.ts'
+import { fingerprintModel } from './fingerprint.ts'
 import { runtimeInputNames } from './compiler/runtime-inputs.ts'
 import { policyMask, tokenIndices, type PolicyRowInfo } from './positions.ts'
 
@@ -34,6 +36,15 @@ export async function loadSteeredModel(
   const compiled = await compileEdits(folder, edits)
   const model = await loadModel(folder, { provider: options.provider, graphFile: compiled.graphFile })
   return { model, compiled }
+}
+
+/** Read edit files for `folder`, refusing any fitted on another model (the message names the differing field). */
+export async function readEditsFor(folder: string, paths: readonly string[]): Promise<Edit[]> {
+  if (paths.length === 0) throw new TillerError('invalid-argument', 'No edit files given; pass --edit FILE.')
+  const fingerprint = await fingerprintModel(folder)
+  const edits: Edit[] = []
+  for (const path of paths) edits.push((await readEditFile(path, fingerprint)).edit)
+  return edits
 }
 
 /**

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util'
+import { hookSites } from '../../../shared/edit.ts'
+import { TillerError } from '../../core/errors.ts'
+import { defaultModelFolder } from '../../core/models/default-model.ts'
+import { locateHookSites, resolveGraphPath } from '../../core/models/locator/index.ts'
+import type { Command } from '../index.ts'
+
+const usage = `Usage: tiller inspect [--model DIR] [--json]
+
+Locate the hook sites of every decoder block (resid_pre, attn_heads, attn_out, mlp_act, mlp_out, resid_post) by
+graph structure, validate them with a short dry run, and print them with their shapes.
+
+Options:
+  --model DIR   model folder (default: the embedded model)
+  --graph FILE  graph file inside the folder (default: its decoder graph)
+  --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }] }`
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        model: { type: 'string' },
+        graph: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }).values
+  } catch (error) {
+    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller inspect --help\`.`)
+  }
+}
+
+/** `tiller inspect`: the located hook sites per layer with their shapes. */
+export const inspectCommand: Command = {
+  summary: 'show the hook sites of every decoder layer with their shapes',
+  usage,
+  async run(args) {
+    const values = parse(args)
+    const folder = values.model ?? defaultModelFolder()
+    const graphPath = resolveGraphPath(folder, values.graph)
+    const map = await locateHookSites(folder, { graphFile: values.graph })
+    const layers = map.layers.map((sites, layer) => ({
+      layer,
+      sites: Object.fromEntries(
+        hookSites.map((site) => {
+          const location = sites[site]
+          const where =
+            location.kind === 'tensor' ? { tensor: location.tensor } : { fusedNode: location.node }
+          return [site, { shape: ['batch', 'sequence', map.widths[site]], ...where }]
+        }),
+      ),
+    }))
+    if (values.json) {
+      const { family, activationType, widths } = map
+      process.stdout.write(
+        JSON.stringify({ model: folder, graph: graphPath, family, activationType, widths, layers }) + '\n',
+      )
+      return 0
+    }
+    const lines = [
+      `${graphPath}: ${map.family} family, ${map.activationType} activations, ${map.layers.length} layers`,
+    ]
+    for (const entry of layers) {
+      lines.push(`layer ${entry.layer}`)
+      for (const site of hookSites) {
+        const location = map.layers[entry.layer]?.[site]
+        const where =
+          location?.kind === 'tensor' ? location.tensor : `${location?.node ?? ''} (residual sum, output 3)`
+        lines.push(`  ${site.padEnd(11)} [batch, sequence, ${map.widths[site]}]  ${where}`)
+      }
+    }
+    process.stdout.write(lines.join('\n') + '\n')
+    return 0
+  },
+}
