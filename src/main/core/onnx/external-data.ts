@@ -7,6 +7,8 @@ import {
   elementTypeName,
   encodeModel,
   onnx,
+  TensorElementType,
+  type ElementTypeName,
   type ModelProto,
   type TensorProto,
 } from './proto.ts'
@@ -82,6 +84,22 @@ export function setExternalData(tensor: TensorProto, info: ExternalDataInfo): vo
     { key: 'offset', value: String(info.offset) },
     { key: 'length', value: String(info.length) },
   ]
+}
+
+/** A tensor proto whose data is already in an external file (dims and element type given here). */
+export function externalTensor(
+  name: string,
+  type: ElementTypeName,
+  dims: readonly number[],
+  info: ExternalDataInfo,
+): TensorProto {
+  const tensor = onnx.TensorProto.create({
+    name,
+    dataType: TensorElementType[type],
+    dims: [...dims],
+  }) as TensorProto
+  setExternalData(tensor, info)
+  return tensor
 }
 
 /**

@@ -1,0 +1,342 @@
+import { float } from '../../onnx/builder.ts'
+import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
+import type { DecoderContext } from './context.ts'
+import { ropeTables } from './rope.ts'
+
+/**
+ * The onnxruntime-genai builder family (RUNTIME-NOTES §2.3): fused contrib ops and the builder's node names.
+ *
+ *   /model/embed_tokens/Gather
+ *   /model/layers.{i}/input_layernorm/LayerNorm      SimplifiedLayerNormalization (layer 0)
+ *   /model/layers.{i}/input_layernorm/SkipLayerNorm  SkipSimplifiedLayerNormalization, output_3 = residual sum
+ *   /model/layers.{i}/attn/{q,k,v}_proj/MatMul, /attn/{q,k}_rotary/RotaryEmbedding (com.microsoft)
+ *   /model/layers.{i}/attn/MultiHeadAttention | GroupQueryAttention   output_0 = heads [B, S, heads·headDim]
+ *   /model/layers.{i}/attn/o_proj/MatMul, /post_attention_layernorm/SkipLayerNorm
+ *   /model/layers.{i}/mlp/{gate,up}_proj/MatMul, /mlp/act_fn/{Sigmoid,Mul}, /mlp/Mul, /mlp/down_proj/MatMul
+ *   /model/layers.{L}/final_norm_layernorm/SkipLayerNorm, /lm_head/MatMul → logits
+ * Norm outputs are named by scope (`/model/layers.{i}/input_layernorm/output_0`, `…/output_3`), other tensors
+ * `{node}/output_{k}`, as in real builder exports (the ortgenai fixture). Layer 0's plain norm is named
+ * `…/LayerNorm`, like the builder's `make_layernorm`.
+ *
+ * Attention variants:
+ *   mha  com.microsoft MultiHeadAttention with the in-graph bias: any head size, left padding, batches with a
+ *        cache at any sequence length. When kv heads < heads, the cache is concatenated in-graph (kvHeads wide, as
+ *        the contract says) and repeated to all heads for MHA.
+ *   gqa  com.microsoft GroupQueryAttention fed the same bias through its attention_bias input, with seqlens_k =
+ *        total − 1 for every row (padding is handled by the bias, not by seqlens). Shares kv heads natively, but
+ *        on CPU it refuses batch > 1 with sequence > 1 when a cache is given ("batch_size must be 1 when
+ *        sequence_length > 1 and past context is given"), so it does not meet the whole contract.
+ */
+export type BuilderAttention = 'mha' | 'gqa'
+
+/** A norm's outputs: the normalized activation and the residual stream after it (input + skip). */
+interface NormOutputs {
+  normed: string
+  /** input + skip (output_3); for the plain first norm, the input itself; '' when not kept (final norm) */
+  sum: string
+}
+
+function rotary(
+  context: DecoderContext,
+  layer: number,
+  which: 'q' | 'k',
+  input: string,
+  heads: number,
+): string {
+  return context.graph.node1({
+    op: 'RotaryEmbedding',
+    domain: 'com.microsoft',
+    name: `/model/layers.${layer}/attn/${which}_rotary/RotaryEmbedding`,
+    inputs: [input, context.inputs.positionIds, 'cos_cache', 'sin_cache'],
+    attributes: { interleaved: 0, num_heads: heads, rotary_embedding_dim: 0 },
+  })
+}
+
+/** The kvHeads-wide cache for `kind`: Concat(past, new) on the sequence axis `[B, kvHeads, total, headDim]`. */
+function concatenatedCache(
+  context: DecoderContext,
+  layer: number,
+  kind: 'key' | 'value',
+  fresh: string,
+): string {
+  const { graph, config, constants } = context
+  const scope = `/model/layers.${layer}/attn/${kind === 'key' ? 'k' : 'v'}_cache`
+  const split = graph.node1({
+    op: 'Reshape',
+    name: `${scope}/Reshape`,
+    inputs: [fresh, constants.int64([0, 0, config.numKeyValueHeads, config.headDim])],
+  }) // [B, S, kvHeads, headDim]
+  const headsFirst = graph.node1({
+    op: 'Transpose',
+    name: `${scope}/Transpose`,
+    inputs: [split],
+    attributes: { perm: [0, 2, 1, 3] },
+  }) // [B, kvHeads, S, headDim]
+  graph.node({
+    op: 'Concat',
+    name: `${scope}/Concat`,
+    inputs: [pastName(layer, kind), headsFirst],
+    outputs: [presentName(layer, kind)],
+    attributes: { axis: 2 },
+  })
+  return presentName(layer, kind)
+}
+
+/** Repeat each kv head heads/kvHeads times: `[B, kvHeads, T, D]` → `[B, heads, T, D]`. */
+function repeatHeads(context: DecoderContext, layer: number, kind: 'key' | 'value', cache: string): string {
+  const { graph, config, constants } = context
+  const scope = `/model/layers.${layer}/attn/${kind === 'key' ? 'k' : 'v'}_repeat`
+  const group = config.numHeads / config.numKeyValueHeads
+  const unsqueezed = graph.node1({
+    op: 'Unsqueeze',
+    name: `${scope}/Unsqueeze`,
+    inputs: [cache, constants.int64([2])],
+  })
+  const expanded = graph.node1({
+    op: 'Expand',
+    name: `${scope}/Expand`,
+    inputs: [unsqueezed, constants.int64([1, 1, group, 1, 1])],
+  }) // [B, kvHeads, group, T, D]
+  return graph.node1({
+    op: 'Reshape',
+    name: `${scope}/Reshape`,
+    inputs: [expanded, constants.int64([0, config.numHeads, -1, config.headDim])],
+  })
+}
+
+function attention(
+  context: DecoderContext,
+  layer: number,
+  variant: BuilderAttention,
+  q: string,
+  k: string,
+  v: string,
+): string {
+  const { graph, config } = context
+  const scope = `/model/layers.${layer}/attn`
+  const scale = float(1 / Math.sqrt(config.headDim))
+  if (variant === 'gqa') {
+    const [heads] = graph.node({
+      op: 'GroupQueryAttention',
+      domain: 'com.microsoft',
+      name: `${scope}/GroupQueryAttention`,
+      inputs: [
+        q,
+        k,
+        v,
+        pastName(layer, 'key'),
+        pastName(layer, 'value'),
+        'seqlens_k',
+        'total_sequence_length',
+        '',
+        '',
+        '',
+        context.attentionBias,
+      ],
+      outputs: [
+        `${scope}/GroupQueryAttention/output_0`,
+        presentName(layer, 'key'),
+        presentName(layer, 'value'),
+      ],
+      attributes: { num_heads: config.numHeads, kv_num_heads: config.numKeyValueHeads, scale },
+    })
+    return heads ?? ''
+  }
+  const name = `${scope}/MultiHeadAttention`
+  const attributes = { num_heads: config.numHeads, scale }
+  if (config.numKeyValueHeads === config.numHeads) {
+    // MHA appends the new keys/values to the cache itself (BNSH past → present), as in the builder's exports.
+    const [heads] = graph.node({
+      op: 'MultiHeadAttention',
+      domain: 'com.microsoft',
+      name,
+      inputs: [q, k, v, '', '', context.attentionBias, pastName(layer, 'key'), pastName(layer, 'value')],
+      outputs: [`${name}/output_0`, presentName(layer, 'key'), presentName(layer, 'value')],
+      attributes,
+    })
+    return heads ?? ''
+  }
+  const keys = repeatHeads(context, layer, 'key', concatenatedCache(context, layer, 'key', k))
+  const values = repeatHeads(context, layer, 'value', concatenatedCache(context, layer, 'value', v))
+  return graph.node1({
+    op: 'MultiHeadAttention',
+    domain: 'com.microsoft',
+    name,
+    inputs: [q, keys, values, '', '', context.attentionBias],
+    attributes,
+  })
+}
+
+/** seqlens_k (int32 [B], total − 1 for every row) and total_sequence_length (int32 scalar) for GQA. */
+function gqaLengths(context: DecoderContext): void {
+  const { graph, constants, inputs } = context
+  const scope = '/model/attn_mask_reformat'
+  const shape = graph.node1({ op: 'Shape', name: `${scope}/Shape`, inputs: [inputs.attentionMask] }) // [2]
+  const batch = graph.node1({
+    op: 'Slice',
+    name: `${scope}/Slice`,
+    inputs: [shape, constants.int64([0]), constants.int64([1])],
+  })
+  const totalVector = graph.node1({
+    op: 'Slice',
+    name: `${scope}/Slice_1`,
+    inputs: [shape, constants.int64([1]), constants.int64([2])],
+  })
+  const last = graph.node1({ op: 'Sub', name: `${scope}/Sub`, inputs: [totalVector, constants.int64([1])] })
+  const perRow = graph.node1({ op: 'Expand', name: `${scope}/Expand`, inputs: [last, batch] })
+  graph.node({
+    op: 'Cast',
+    name: `${scope}/Cast`,
+    inputs: [perRow],
+    outputs: ['seqlens_k'],
+    attributes: { to: 6 },
+  })
+  const totalScalar = graph.node1({
+    op: 'Squeeze',
+    name: `${scope}/Squeeze`,
+    inputs: [totalVector, constants.int64([0])],
+  })
+  graph.node({
+    op: 'Cast',
+    name: `${scope}/Cast_1`,
+    inputs: [totalScalar],
+    outputs: ['total_sequence_length'],
+    attributes: { to: 6 },
+  })
+}
+
+/**
+ * RMSNorm of `residual + skip` (SkipSimplifiedLayerNormalization) or of `residual` alone when there is no skip
+ * (layer 0's input norm, SimplifiedLayerNormalization). `[B, S, hidden]` in and out.
+ */
+function norm(
+  context: DecoderContext,
+  scope: string,
+  weight: string,
+  residual: string,
+  skip: string | undefined,
+  keepSum: boolean,
+): NormOutputs {
+  const { graph, config } = context
+  const epsilon = float(config.rmsNormEps)
+  if (skip === undefined) {
+    graph.node({
+      op: 'SimplifiedLayerNormalization',
+      name: `${scope}/LayerNorm`,
+      inputs: [residual, weight],
+      outputs: [`${scope}/output_0`],
+      attributes: { epsilon, axis: -1, stash_type: 1 },
+    })
+    return { normed: `${scope}/output_0`, sum: residual }
+  }
+  graph.node({
+    op: 'SkipSimplifiedLayerNormalization',
+    domain: 'com.microsoft',
+    name: `${scope}/SkipLayerNorm`,
+    inputs: [residual, skip, weight],
+    outputs: keepSum ? [`${scope}/output_0`, '', '', `${scope}/output_3`] : [`${scope}/output_0`],
+    attributes: { epsilon },
+  })
+  return { normed: `${scope}/output_0`, sum: keepSum ? `${scope}/output_3` : '' }
+}
+
+function matmul(context: DecoderContext, name: string, input: string, weight: string): string {
+  return context.graph.node1({ op: 'MatMul', name, inputs: [input, weight] })
+}
+
+/** Emit the builder-family decoder into `context.graph` (inputs, outputs and attention bias already present). */
+export function buildBuilderFamily(context: DecoderContext, variant: BuilderAttention): void {
+  const { graph, config, weights } = context
+  const tables = ropeTables(config)
+  weights.computed('cos_cache', [tables.positions, tables.half], tables.cos)
+  weights.computed('sin_cache', [tables.positions, tables.half], tables.sin)
+  if (variant === 'gqa') gqaLengths(context)
+  const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
+  const embedded = graph.node1({
+    op: 'Gather',
+    name: '/model/embed_tokens/Gather',
+    inputs: [embedding, context.inputs.inputIds],
+  })
+  let residual = embedded
+  let skip: string | undefined
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const hf = `model.layers.${layer}`
+    const scope = `/model/layers.${layer}`
+    const inputNorm = norm(
+      context,
+      `${scope}/input_layernorm`,
+      weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`),
+      residual,
+      skip,
+      true,
+    )
+    const normed = inputNorm.normed
+    const projection = (which: 'q' | 'k' | 'v'): string =>
+      matmul(
+        context,
+        `${scope}/attn/${which}_proj/MatMul`,
+        normed,
+        weights.transposed(`${hf}.attn.${which}_proj.MatMul.weight`, `${hf}.self_attn.${which}_proj.weight`),
+      )
+    const q = rotary(context, layer, 'q', projection('q'), config.numHeads)
+    const k = rotary(context, layer, 'k', projection('k'), config.numKeyValueHeads)
+    const v = projection('v')
+    const heads = attention(context, layer, variant, q, k, v)
+    const attentionOut = matmul(
+      context,
+      `${scope}/attn/o_proj/MatMul`,
+      heads,
+      weights.transposed(`${hf}.attn.o_proj.MatMul.weight`, `${hf}.self_attn.o_proj.weight`),
+    )
+    const postNorm = norm(
+      context,
+      `${scope}/post_attention_layernorm`,
+      weights.asIs(`${hf}.post_attention_layernorm.weight`, `${hf}.post_attention_layernorm.weight`),
+      inputNorm.sum,
+      attentionOut,
+      true,
+    )
+    const mlpInput = postNorm.normed
+    const gate = matmul(
+      context,
+      `${scope}/mlp/gate_proj/MatMul`,
+      mlpInput,
+      weights.transposed(`${hf}.mlp.gate_proj.MatMul.weight`, `${hf}.mlp.gate_proj.weight`),
+    )
+    const up = matmul(
+      context,
+      `${scope}/mlp/up_proj/MatMul`,
+      mlpInput,
+      weights.transposed(`${hf}.mlp.up_proj.MatMul.weight`, `${hf}.mlp.up_proj.weight`),
+    )
+    const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/mlp/act_fn/Sigmoid`, inputs: [gate] })
+    const activated = graph.node1({ op: 'Mul', name: `${scope}/mlp/act_fn/Mul`, inputs: [gate, sigmoid] })
+    const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
+    const down = matmul(
+      context,
+      `${scope}/mlp/down_proj/MatMul`,
+      neurons,
+      weights.transposed(`${hf}.mlp.down_proj.MatMul.weight`, `${hf}.mlp.down_proj.weight`),
+    )
+    residual = postNorm.sum
+    skip = down
+  }
+  const finalScope = `/model/layers.${config.numLayers}/final_norm_layernorm`
+  const finalNorm = norm(
+    context,
+    finalScope,
+    weights.asIs(`model.layers.${config.numLayers}.final_norm_layernorm.weight`, 'model.norm.weight'),
+    residual,
+    skip,
+    false,
+  )
+  const head = config.tieWordEmbeddings
+    ? weights.transposed('lm_head.MatMul.weight', 'model.embed_tokens.weight')
+    : weights.transposed('lm_head.MatMul.weight', 'lm_head.weight')
+  graph.node({
+    op: 'MatMul',
+    name: '/lm_head/MatMul',
+    inputs: [finalNorm.normed, head],
+    outputs: [graphOutputs.logits],
+  })
+}

@@ -1,0 +1,17 @@
+import type { GraphBuilder } from '../../onnx/builder.ts'
+import type { LlamaConfig } from '../checkpoint.ts'
+import type { Constants } from './constants.ts'
+import type { DecoderInputs } from './decoder-io.ts'
+import type { ExportDType, WeightStore } from './weights.ts'
+
+/** Everything a graph family needs to emit its decoder layers into a graph whose I/O is already declared. */
+export interface DecoderContext {
+  graph: GraphBuilder
+  config: LlamaConfig
+  weights: WeightStore
+  constants: Constants
+  inputs: DecoderInputs
+  floatType: ExportDType
+  /** `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts) */
+  attentionBias: string
+}

@@ -1,0 +1,65 @@
+import type { LlamaConfig } from '../checkpoint.ts'
+import type { GraphFamily } from '../graph-contract.ts'
+import type { ExportDType } from './weights.ts'
+
+/** The attention implementation written into a graph: fused contrib ops (builder) or primitive ops (optimum). */
+export type ExportedAttention = 'mha' | 'gqa' | 'primitive'
+
+/** What Tiller records about how a folder's graph was exported (config.json → "tiller"). */
+export interface ExportRecord {
+  graphFamily: GraphFamily
+  attention: ExportedAttention
+  dtype: ExportDType
+}
+
+/** Version of the "tiller" section of config.json; bump when its meaning changes. */
+export const exportRecordVersion = 1
+
+/** Transformers.js dtype names (RUNTIME-NOTES §1.3) and the graph file each dtype loads. */
+export function graphFileName(dtype: ExportDType): string {
+  return dtype === 'float16' ? 'model_fp16.onnx' : 'model.onnx'
+}
+
+/** config.json in Hugging Face LlamaConfig form, plus the Transformers.js and Tiller sections. */
+export function configJson(config: LlamaConfig, record: ExportRecord): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: config.vocabSize,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numLayers,
+    num_attention_heads: config.numHeads,
+    num_key_value_heads: config.numKeyValueHeads,
+    head_dim: config.headDim,
+    hidden_act: 'silu',
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: null,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    tie_word_embeddings: config.tieWordEmbeddings,
+    attention_bias: false,
+    mlp_bias: false,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId,
+    pad_token_id: config.padTokenId ?? null,
+    torch_dtype: record.dtype,
+    use_cache: true,
+    'transformers.js_config': {
+      use_external_data_format: true,
+      dtype: record.dtype === 'float16' ? 'fp16' : 'fp32',
+      kv_cache_dtype: record.dtype === 'float16' ? 'float16' : 'float32',
+    },
+    tiller: { formatVersion: exportRecordVersion, ...record },
+  }
+}
+
+/** generation_config.json: token ids for generate(); greedy by default. */
+export function generationConfigJson(config: LlamaConfig): Record<string, unknown> {
+  return {
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId,
+    ...(config.padTokenId === undefined ? {} : { pad_token_id: config.padTokenId }),
+    do_sample: false,
+  }
+}

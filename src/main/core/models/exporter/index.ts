@@ -1,0 +1,151 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { TillerError } from '../../errors.ts'
+import { GraphBuilder } from '../../onnx/builder.ts'
+import { ExternalDataWriter, saveModel } from '../../onnx/external-data.ts'
+import type { LlamaCheckpoint, TokenizerFiles } from '../checkpoint.ts'
+import { modelFiles, type GraphFamily } from '../graph-contract.ts'
+import { buildAttentionBias } from './attention-bias.ts'
+import { buildBuilderFamily, type BuilderAttention } from './builder-graph.ts'
+import { Constants } from './constants.ts'
+import type { DecoderContext } from './context.ts'
+import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
+import { configJson, generationConfigJson, graphFileName, type ExportRecord } from './folder-files.ts'
+import { buildOptimumFamily } from './optimum-graph.ts'
+import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
+
+/**
+ * Export a Llama checkpoint as a Transformers.js model folder:
+ *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
+ *   onnx/model.onnx + onnx/model.onnx_data        (float32)
+ *   onnx/model_fp16.onnx + onnx/model_fp16.onnx_data (float16)
+ * in either graph family, meeting the graph contract (graph-contract.ts). The folder is assembled in a
+ * temporary sibling and renamed into place, so a failure never leaves a half-written folder.
+ */
+
+export interface ExportOptions {
+  family: GraphFamily
+  /** Weights, activations and KV cache element type. Default float32. */
+  dtype?: ExportDType
+  /**
+   * Builder family only. 'auto' picks 'mha': com.microsoft MultiHeadAttention with the in-graph bias is the
+   * variant that meets the whole contract (any head size, left-padded batches, multi-token steps over a cache);
+   * GroupQueryAttention refuses batch > 1 with a cache and more than one new token on CPU (builder-graph.ts).
+   */
+  attention?: 'auto' | 'gqa' | 'mha'
+  /** Replace a non-empty `outDir` (default false: refuse). */
+  overwrite?: boolean
+}
+
+function chooseAttention(options: ExportOptions): ExportRecord['attention'] {
+  if (options.family === 'optimum') {
+    if (options.attention === 'gqa' || options.attention === 'mha') {
+      throw new TillerError(
+        'invalid-argument',
+        `attention '${options.attention}' applies to the builder family; the optimum family uses primitive ops.`,
+        { subject: 'attention' },
+      )
+    }
+    return 'primitive'
+  }
+  const requested = options.attention ?? 'auto'
+  return requested === 'auto' ? 'mha' : requested
+}
+
+function checkOutDir(outDir: string, overwrite: boolean): void {
+  if (!existsSync(outDir)) return
+  if (readdirSync(outDir).length > 0 && !overwrite) {
+    throw new TillerError(
+      'invalid-argument',
+      `${outDir} already exists and is not empty; choose another folder or pass overwrite.`,
+      { subject: outDir },
+    )
+  }
+}
+
+/** Build the decoder graph, streaming its weights into `onnx/<graph>_data`; returns nothing, writes both files. */
+async function writeGraph(checkpoint: LlamaCheckpoint, onnxDir: string, record: ExportRecord): Promise<void> {
+  const graphName = graphFileName(record.dtype)
+  const opsets: Record<string, number> =
+    record.graphFamily === 'builder' ? { '': 17, 'com.microsoft': 1 } : { '': 17 }
+  const graph = new GraphBuilder({
+    name: record.graphFamily === 'builder' ? 'tiller_builder_decoder' : 'tiller_optimum_decoder',
+    opsets,
+    tensorName: record.graphFamily === 'optimum' ? (node, index) => `${node}_output_${index}` : undefined,
+  })
+  const data = new ExternalDataWriter(onnxDir, `${graphName}_data`)
+  try {
+    const inputs = declareDecoderInputs(graph, checkpoint.config, record.dtype)
+    declareDecoderOutputs(graph, checkpoint.config, record.dtype)
+    const constants = new Constants(graph, record.dtype)
+    const context: DecoderContext = {
+      graph,
+      config: checkpoint.config,
+      weights: new WeightStore(graph, checkpoint, data, record.dtype),
+      constants,
+      inputs,
+      floatType: record.dtype,
+      attentionBias: buildAttentionBias(graph, constants, inputs, record.dtype),
+    }
+    if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
+    else buildOptimumFamily(context)
+    data.commit()
+  } catch (error) {
+    data.abort()
+    throw error
+  }
+  await saveModel(graph.toModel({ producerName: 'tiller', producerVersion: '1' }), join(onnxDir, graphName))
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n')
+}
+
+/**
+ * Write `checkpoint` and `tokenizer` as a model folder at `outDir`. Throws TillerError('shape-mismatch') naming
+ * the tensor when a weight is missing or mis-shaped, and refuses a non-empty `outDir` unless `overwrite`.
+ */
+export async function exportModelFolder(
+  checkpoint: LlamaCheckpoint,
+  tokenizer: TokenizerFiles,
+  outDir: string,
+  options: ExportOptions,
+): Promise<void> {
+  validateCheckpoint(checkpoint)
+  const record: ExportRecord = {
+    graphFamily: options.family,
+    attention: chooseAttention(options),
+    dtype: options.dtype ?? 'float32',
+  }
+  checkOutDir(outDir, options.overwrite ?? false)
+  mkdirSync(dirname(outDir), { recursive: true })
+  const staging = join(dirname(outDir), `.${basename(outDir)}.export-${process.pid}-${Date.now()}`)
+  mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
+  try {
+    await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
+    writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record))
+    writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
+    writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
+    writeJson(join(staging, modelFiles.tokenizerConfig), tokenizer.tokenizerConfig)
+    if (existsSync(outDir)) {
+      // Swap: move the old folder aside first so a failed rename can restore it.
+      const previous = `${staging}.previous`
+      renameSync(outDir, previous)
+      try {
+        renameSync(staging, outDir)
+      } catch (error) {
+        renameSync(previous, outDir)
+        throw error
+      }
+      rmSync(previous, { recursive: true, force: true })
+    } else {
+      renameSync(staging, outDir)
+    }
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true })
+    throw error
+  }
+}
+
+export type { ExportDType } from './weights.ts'
+export type { ExportRecord } from './folder-files.ts'

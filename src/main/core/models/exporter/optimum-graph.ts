@@ -1,0 +1,214 @@
+import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
+import type { AttributeValue } from '../../onnx/builder.ts'
+import { TensorElementType } from '../../onnx/proto.ts'
+import type { DecoderContext } from './context.ts'
+import { fullWidth, ropeTables } from './rope.ts'
+
+/**
+ * The Optimum / TorchScript family (RUNTIME-NOTES §2.2): primitive ops only, module-scoped node names numbered
+ * per scope (`Add`, `Add_1`, ...) and tensors named `{node}_output_0`.
+ *
+ *   /model/embed_tokens/Gather
+ *   /model/layers.{i}/input_layernorm/{Pow,ReduceMean,Add,Sqrt,Div,Mul,Mul_1}   RMSNorm
+ *   /model/layers.{i}/self_attn/{q,k,v,o}_proj/MatMul
+ *   /model/layers.{i}/self_attn/...   RoPE (Mul, Slice, Neg, Concat, Add), cache Concat on axis 2, repeat-kv,
+ *                                     MatMul·scale + bias, Softmax, MatMul, Transpose, Reshape
+ *   /model/layers.{i}/Add             residual after attention
+ *   /model/layers.{i}/mlp/{gate,up}_proj/MatMul, /mlp/act_fn/{Sigmoid,Mul}, /mlp/Mul, /mlp/down_proj/MatMul
+ *   /model/layers.{i}/Add_1           residual after the block
+ *   /model/norm/..., /lm_head/MatMul → logits
+ * float16 exports compute RMSNorm in float32 between two Casts, as Hugging Face's LlamaRMSNorm does.
+ */
+
+/** Adds one node named `${scope}/${op}` (numbered when taken) and returns its first output. */
+function emit(
+  context: DecoderContext,
+  scope: string,
+  op: string,
+  inputs: string[],
+  attributes?: Record<string, AttributeValue>,
+  outputs?: string[],
+): string {
+  const name = context.graph.uniqueName(`${scope}/${op}`)
+  return context.graph.node1({ op, name, inputs, attributes, outputs })
+}
+
+/** RMSNorm over the last axis: `[B, S, hidden]` → `[B, S, hidden]`. */
+function rmsNorm(context: DecoderContext, scope: string, input: string, weight: string): string {
+  const { constants, config, floatType } = context
+  const upcast = floatType === 'float16'
+  const x = upcast ? emit(context, scope, 'Cast', [input], { to: TensorElementType.float32 }) : input
+  const squared = emit(context, scope, 'Pow', [x, constants.float(2, 'float32')])
+  const variance = emit(context, scope, 'ReduceMean', [squared], { axes: [-1], keepdims: 1 })
+  const shifted = emit(context, scope, 'Add', [variance, constants.float(config.rmsNormEps, 'float32')])
+  const deviation = emit(context, scope, 'Sqrt', [shifted])
+  const inverse = emit(context, scope, 'Div', [constants.float(1, 'float32'), deviation])
+  const normalized = emit(context, scope, 'Mul', [x, inverse])
+  const back = upcast
+    ? emit(context, scope, 'Cast', [normalized], { to: TensorElementType.float16 })
+    : normalized
+  return emit(context, scope, 'Mul', [weight, back])
+}
+
+/** `[B, S, heads·D]` → `[B, heads, S, D]` */
+function splitHeads(context: DecoderContext, scope: string, input: string, heads: number): string {
+  const shape = context.constants.int64([0, 0, heads, context.config.headDim])
+  const split = emit(context, scope, 'Reshape', [input, shape])
+  return emit(context, scope, 'Transpose', [split], { perm: [0, 2, 1, 3] })
+}
+
+/** rotate_half RoPE on `[B, heads, S, D]` with cos/sin `[B, 1, S, D]`. */
+function rope(context: DecoderContext, scope: string, x: string, cos: string, sin: string): string {
+  const { constants, config } = context
+  const half = config.headDim / 2
+  const axis = constants.int64([3])
+  const withCos = emit(context, scope, 'Mul', [x, cos])
+  const first = emit(context, scope, 'Slice', [x, constants.int64([0]), constants.int64([half]), axis])
+  const second = emit(context, scope, 'Slice', [
+    x,
+    constants.int64([half]),
+    constants.int64([config.headDim]),
+    axis,
+  ])
+  const negated = emit(context, scope, 'Neg', [second])
+  const rotated = emit(context, scope, 'Concat', [negated, first], { axis: -1 })
+  const withSin = emit(context, scope, 'Mul', [rotated, sin])
+  return emit(context, scope, 'Add', [withCos, withSin])
+}
+
+/** Repeat kv heads to all heads: `[B, kvHeads, T, D]` → `[B, heads, T, D]` (identity when they are equal). */
+function repeatKv(context: DecoderContext, scope: string, cache: string): string {
+  const { constants, config } = context
+  const group = config.numHeads / config.numKeyValueHeads
+  if (group === 1) return cache
+  const unsqueezed = emit(context, scope, 'Unsqueeze', [cache, constants.int64([2])])
+  const expanded = emit(context, scope, 'Expand', [unsqueezed, constants.int64([1, 1, group, 1, 1])])
+  return emit(context, scope, 'Reshape', [
+    expanded,
+    constants.int64([0, config.numHeads, -1, config.headDim]),
+  ])
+}
+
+/** Self-attention of one layer: normed `[B, S, hidden]` → heads before o_proj `[B, S, heads·D]`. */
+function selfAttention(
+  context: DecoderContext,
+  layer: number,
+  normed: string,
+  rotary: { cos: string; sin: string },
+): string {
+  const { config, weights, constants } = context
+  const hf = `model.layers.${layer}.self_attn`
+  const scope = `/model/layers.${layer}/self_attn`
+  const project = (which: 'q' | 'k' | 'v'): string =>
+    emit(context, `${scope}/${which}_proj`, 'MatMul', [
+      normed,
+      weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
+    ])
+  const q = splitHeads(context, scope, project('q'), config.numHeads)
+  const k = splitHeads(context, scope, project('k'), config.numKeyValueHeads)
+  const v = splitHeads(context, scope, project('v'), config.numKeyValueHeads)
+  const qRotated = rope(context, scope, q, rotary.cos, rotary.sin)
+  const kRotated = rope(context, scope, k, rotary.cos, rotary.sin)
+  const keys = emit(context, scope, 'Concat', [pastName(layer, 'key'), kRotated], { axis: 2 }, [
+    presentName(layer, 'key'),
+  ])
+  const values = emit(context, scope, 'Concat', [pastName(layer, 'value'), v], { axis: 2 }, [
+    presentName(layer, 'value'),
+  ])
+  const keysTransposed = emit(context, scope, 'Transpose', [repeatKv(context, scope, keys)], {
+    perm: [0, 1, 3, 2],
+  })
+  const scores = emit(context, scope, 'MatMul', [qRotated, keysTransposed]) // [B, heads, S, T]
+  const scaled = emit(context, scope, 'Mul', [scores, constants.float(1 / Math.sqrt(config.headDim))])
+  const masked = emit(context, scope, 'Add', [scaled, context.attentionBias])
+  const probabilities = emit(context, scope, 'Softmax', [masked], { axis: -1 })
+  const mixed = emit(context, scope, 'MatMul', [probabilities, repeatKv(context, scope, values)]) // [B, heads, S, D]
+  const sequenceFirst = emit(context, scope, 'Transpose', [mixed], { perm: [0, 2, 1, 3] })
+  return emit(context, scope, 'Reshape', [
+    sequenceFirst,
+    constants.int64([0, 0, config.numHeads * config.headDim]),
+  ])
+}
+
+/** SwiGLU MLP of one layer: normed `[B, S, hidden]` → down_proj output `[B, S, hidden]`. */
+function mlp(context: DecoderContext, layer: number, normed: string): string {
+  const { weights } = context
+  const hf = `model.layers.${layer}.mlp`
+  const scope = `/model/layers.${layer}/mlp`
+  const project = (which: 'gate' | 'up' | 'down', input: string): string =>
+    emit(context, `${scope}/${which}_proj`, 'MatMul', [
+      input,
+      weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
+    ])
+  const gate = project('gate', normed)
+  const sigmoid = emit(context, `${scope}/act_fn`, 'Sigmoid', [gate])
+  const activated = emit(context, `${scope}/act_fn`, 'Mul', [gate, sigmoid])
+  const up = project('up', normed)
+  const neurons = emit(context, scope, 'Mul', [activated, up])
+  return project('down', neurons)
+}
+
+/** Emit the Optimum-family decoder into `context.graph` (inputs, outputs and attention bias already present). */
+export function buildOptimumFamily(context: DecoderContext): void {
+  const { config, weights } = context
+  const tables = ropeTables(config)
+  const cosTable = weights.computed(
+    'model.rotary_emb.cos',
+    [tables.positions, config.headDim],
+    fullWidth(tables.cos, tables.positions, tables.half),
+  )
+  const sinTable = weights.computed(
+    'model.rotary_emb.sin',
+    [tables.positions, config.headDim],
+    fullWidth(tables.sin, tables.positions, tables.half),
+  )
+  const axis1 = context.constants.int64([1])
+  const rotaryScope = '/model/rotary_emb'
+  const cos = emit(context, rotaryScope, 'Unsqueeze', [
+    emit(context, rotaryScope, 'Gather', [cosTable, context.inputs.positionIds]),
+    axis1,
+  ])
+  const sin = emit(context, rotaryScope, 'Unsqueeze', [
+    emit(context, rotaryScope, 'Gather', [sinTable, context.inputs.positionIds]),
+    axis1,
+  ])
+  const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
+  let residual = emit(context, '/model/embed_tokens', 'Gather', [embedding, context.inputs.inputIds])
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const hf = `model.layers.${layer}`
+    const scope = `/model/layers.${layer}`
+    const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
+    const heads = selfAttention(
+      context,
+      layer,
+      rmsNorm(context, `${scope}/input_layernorm`, residual, inputWeight),
+      { cos, sin },
+    )
+    const attentionOut = emit(context, `${scope}/self_attn/o_proj`, 'MatMul', [
+      heads,
+      weights.transposed(`${hf}.self_attn.o_proj.MatMul.weight`, `${hf}.self_attn.o_proj.weight`),
+    ])
+    const middle = emit(context, scope, 'Add', [residual, attentionOut])
+    const postWeight = weights.asIs(
+      `${hf}.post_attention_layernorm.weight`,
+      `${hf}.post_attention_layernorm.weight`,
+    )
+    const mlpOut = mlp(
+      context,
+      layer,
+      rmsNorm(context, `${scope}/post_attention_layernorm`, middle, postWeight),
+    )
+    residual = emit(context, scope, 'Add', [middle, mlpOut])
+  }
+  const finalNormed = rmsNorm(
+    context,
+    '/model/norm',
+    residual,
+    weights.asIs('model.norm.weight', 'model.norm.weight'),
+  )
+  const head = weights.transposed(
+    'lm_head.MatMul.weight',
+    config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+  )
+  emit(context, '/lm_head', 'MatMul', [finalNormed, head], undefined, [graphOutputs.logits])
+}
