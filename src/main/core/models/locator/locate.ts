@@ -54,8 +54,11 @@ function projectionInput(index: GraphIndex, anchor: NodeProto): string | undefin
   const input = anchor.input[0]
   if (input === undefined || input === '') return undefined
   const producer = index.producer(input)
-  if (producer?.opType === 'DynamicQuantizeLinear') return producer.input[0]
-  return input
+  if (producer?.opType !== 'DynamicQuantizeLinear') return input
+  // float16 graphs cast the activation to float32 for DynamicQuantizeLinear; the site is the model-typed tensor.
+  const quantized = producer.input[0] ?? ''
+  const cast = index.producer(quantized)
+  return cast?.opType === 'Cast' ? cast.input[0] : quantized
 }
 
 function findJoin(
