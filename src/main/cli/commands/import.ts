@@ -1,0 +1,106 @@
+import { readdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+
+import { TillerError } from '../../core/errors.ts'
+import { exportModelFolder } from '../../core/models/exporter/index.ts'
+import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
+import type { Command } from '../index.ts'
+
+const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
+
+Convert a local llama GGUF model (F32, F16, BF16, Q8_0 or Q4_0 tensors; embedded SentencePiece tokenizer)
+into an ONNX model folder that Tiller and Transformers.js load. Quantized weights are dequantized.
+
+Options:
+  --out DIR                  the model folder to write (refused if it exists, unless --force)
+  --graph builder|optimum    ONNX graph family (default builder)
+  --dtype float32|float16    weight type of the graph (default float32)
+  --force                    replace DIR if it already exists
+  --json                     print the import summary as one JSON object`
+
+const graphFamilies = ['builder', 'optimum'] as const
+const dtypes = ['float32', 'float16'] as const
+
+function invalidArgument(message: string, subject?: string): TillerError {
+  return new TillerError('invalid-argument', `${message} Run \`tiller import --help\` for the options.`, {
+    ...(subject === undefined ? {} : { subject }),
+  })
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        graph: { type: 'string', default: 'builder' },
+        dtype: { type: 'string', default: 'float32' },
+        force: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    })
+  } catch (error) {
+    throw invalidArgument(`${error instanceof Error ? error.message : String(error)}.`)
+  }
+}
+
+function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  const match = allowed.find((candidate) => candidate === value)
+  if (match === undefined)
+    throw invalidArgument(`--${flag} is "${value}"; use ${allowed.join(' or ')}.`, `--${flag}`)
+  return match
+}
+
+/** `tiller import gguf FILE --out DIR`: GGUF -> checkpoint + tokenizer -> ONNX model folder, atomically. */
+export const importCommand: Command = {
+  summary: 'convert a GGUF model into an ONNX model folder',
+  usage,
+  async run(args) {
+    const { values, positionals } = parse(args)
+    const [format, file, ...extra] = positionals
+    if (format !== 'gguf') {
+      throw invalidArgument(
+        format === undefined
+          ? 'Name the format to import: `tiller import gguf FILE --out DIR`.'
+          : `Unknown format "${format}"; Tiller imports "gguf".`,
+      )
+    }
+    if (file === undefined || extra.length > 0) throw invalidArgument('Give exactly one GGUF FILE.')
+    if (values.out === undefined || values.out === '')
+      throw invalidArgument('--out DIR is required.', '--out')
+    const family = choice('graph', values.graph, graphFamilies)
+    const dtype = choice('dtype', values.dtype, dtypes)
+    const outDir = resolve(values.out)
+    const existing = await readdir(outDir).catch(() => [])
+    if (!values.force && existing.length > 0) {
+      throw invalidArgument(
+        `${outDir} already exists and is not empty; choose another --out or pass --force.`,
+        '--out',
+      )
+    }
+    // The GGUF is read and validated completely before anything is written; the exporter assembles the folder
+    // in a temporary sibling and renames it into place (replacing an old one only once the new one is whole).
+    const imported = await importGguf(resolve(file))
+    await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
+      family,
+      dtype,
+      overwrite: values.force,
+    })
+    const { config } = imported.checkpoint
+    const summary = { source: imported.source, outDir, graph: family, dtype, config }
+    if (values.json) {
+      process.stdout.write(JSON.stringify(summary) + '\n')
+    } else {
+      const types = Object.entries(imported.source.tensorTypes)
+        .map(([type, count]) => `${count} ${type}`)
+        .join(', ')
+      process.stdout.write(
+        `Imported ${imported.source.fileName} (llama, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
+          `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n`,
+      )
+    }
+    return 0
+  },
+}

@@ -1,0 +1,177 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { GGMLQuantizationType } from '@huggingface/gguf'
+import { AutoModelForCausalLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { writeGgufFile } from '../../src/main/core/gguf/writer.ts'
+import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+import { readStoriesGolden, requireFixture, storiesGgufPath } from './helpers/fixtures.ts'
+import { checkpointToGguf, randomCheckpoint, tinyConfig } from './helpers/gguf-model.ts'
+import { llamaForward } from './helpers/llama-forward.ts'
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
+
+function tiller(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(root, 'bin', 'tiller.mjs'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+describe('tiller import gguf', () => {
+  let folder = ''
+  beforeAll(async () => {
+    requireFixture(storiesGgufPath)
+    folder = await mkdtemp(join(tmpdir(), 'tiller-import-cli-'))
+    env.allowRemoteModels = false
+    env.useFSCache = false
+  })
+  afterAll(async () => {
+    if (folder !== '') await rm(folder, { recursive: true, force: true })
+  })
+
+  for (const graph of ['builder', 'optimum'] as const) {
+    it(`writes a ${graph} folder that Transformers.js loads and that reproduces the goldens`, async () => {
+      const outDir = join(folder, graph)
+      const run = tiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--graph', graph)
+      expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
+      expect(run.status).toBe(0)
+      expect(run.stdout).toContain(`${graph} graph`)
+      const config = JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >
+      expect(config).toMatchObject({ num_hidden_layers: 5, hidden_size: 64, tie_word_embeddings: true })
+
+      const golden = readStoriesGolden()
+      const tokenizer = await AutoTokenizer.from_pretrained(outDir)
+      for (const [text, ids] of Object.entries(golden.encode_examples))
+        expect(tokenizer.encode(text)).toEqual(ids)
+      const model = await AutoModelForCausalLM.from_pretrained(outDir, { dtype: 'fp32', device: 'cpu' })
+      try {
+        const goldenCase = golden.cases[0]
+        if (goldenCase?.logits_per_position === undefined) throw new Error('GOLDEN.json case 0 has no logits')
+        const length = goldenCase.prompt_tokens.length
+        const inputIds = new Tensor('int64', BigInt64Array.from(goldenCase.prompt_tokens.map(BigInt)), [
+          1,
+          length,
+        ])
+        const attentionMask = new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length])
+        const { logits } = (await model({ input_ids: inputIds, attention_mask: attentionMask })) as {
+          logits: Tensor
+        }
+        const values = logits.data as Float32Array
+        const worst = goldenCase.logits_per_position
+          .flat()
+          .reduce((maximum, value, index) => Math.max(maximum, Math.abs((values[index] ?? NaN) - value)), 0)
+        expect(worst).toBeLessThan(1e-4)
+        const generated = (await model.generate({
+          input_ids: inputIds,
+          attention_mask: attentionMask,
+          max_new_tokens: 24,
+          do_sample: false,
+        })) as Tensor
+        const tokens = Array.from(generated.data as BigInt64Array, Number)
+        expect(tokens).toEqual(goldenCase.tokens.slice(0, length + 24))
+      } finally {
+        await model.dispose()
+      }
+    })
+  }
+
+  it('imports a float16 GGUF (float16 matrices, float32 norms) into a graph that matches the reference forward', async () => {
+    const path = join(folder, 'tiny-f16.gguf')
+    await writeGgufFile(
+      path,
+      checkpointToGguf(randomCheckpoint(tinyConfig, 9), { matrixType: GGMLQuantizationType.F16 }),
+    )
+    const outDir = join(folder, 'tiny-f16')
+    const run = tiller('import', 'gguf', path, '--out', outDir, '--graph', 'optimum')
+    expect(run.status).toBe(0)
+    const prompt = [1, 259, 262, 270, 5, 290]
+    const expected = llamaForward((await importGguf(path)).checkpoint, prompt)
+    const model = await AutoModelForCausalLM.from_pretrained(outDir, { dtype: 'fp32', device: 'cpu' })
+    try {
+      const inputIds = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length])
+      const attentionMask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length])
+      const { logits } = (await model({ input_ids: inputIds, attention_mask: attentionMask })) as {
+        logits: Tensor
+      }
+      const values = logits.data as Float32Array
+      const worst = expected
+        .flatMap((row) => Array.from(row))
+        .reduce((maximum, value, index) => Math.max(maximum, Math.abs((values[index] ?? NaN) - value)), 0)
+      expect(worst).toBeLessThan(1e-4)
+    } finally {
+      await model.dispose()
+    }
+  })
+
+  it('exits non-zero with one line naming the file for a corrupt GGUF, leaving no folder behind', async () => {
+    const original = await readFile(storiesGgufPath)
+    const corrupt = join(folder, 'cut.gguf')
+    await writeFile(corrupt, original.subarray(0, 20_000))
+    const outDir = join(folder, 'from-corrupt')
+    const run = tiller('import', 'gguf', corrupt, '--out', outDir)
+    expect(run.status).not.toBe(0)
+    expect(run.stdout).toBe('')
+    const lines = run.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm warn'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(corrupt)
+    expect(lines[0]).toContain('truncated')
+    expect(existsSync(outDir)).toBe(false)
+    expect((await readdir(folder)).filter((name) => name.includes('from-corrupt'))).toEqual([])
+  })
+
+  it('refuses to overwrite a non-empty folder without --force, replaces it with --force', async () => {
+    const outDir = join(folder, 'existing')
+    await rm(outDir, { recursive: true, force: true })
+    await import('node:fs/promises').then(({ mkdir }) => mkdir(outDir))
+    await writeFile(join(outDir, 'keep.txt'), 'old')
+    const refused = tiller('import', 'gguf', storiesGgufPath, '--out', outDir)
+    expect(refused.status).not.toBe(0)
+    expect(refused.stderr).toContain('--force')
+    expect(await readdir(outDir)).toEqual(['keep.txt'])
+    const forced = tiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--force', '--json')
+    expect(forced.status).toBe(0)
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      graph: 'builder',
+      dtype: 'float32',
+      source: { tensorCount: 48 },
+    })
+    expect((await readdir(outDir)).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ])
+  })
+
+  it('rejects bad arguments with a message naming the flag', () => {
+    const outDir = join(folder, 'unused')
+    const cases: [string[], string][] = [
+      [['import', 'gguf', storiesGgufPath, '--out', outDir, '--graph', 'tensorrt'], '--graph'],
+      [['import', 'gguf', storiesGgufPath, '--out', outDir, '--dtype', 'int4'], '--dtype'],
+      [['import', 'gguf', storiesGgufPath], '--out'],
+      [['import', 'safetensors', storiesGgufPath, '--out', outDir], '"safetensors"'],
+      [['import', 'gguf', join(folder, 'missing.gguf'), '--out', outDir], 'missing.gguf'],
+    ]
+    for (const [args, mention] of cases) {
+      const run = tiller(...args)
+      expect({ args, status: run.status === 0, mentions: run.stderr.includes(mention) }).toEqual({
+        args,
+        status: false,
+        mentions: true,
+      })
+    }
+    expect(existsSync(outDir)).toBe(false)
+  })
+})
