@@ -1,6 +1,10 @@
 import type { MessageEvent as ElectronMessageEvent } from 'electron'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { serveContract } from '../../shared/contract-port.ts'
-import { createEngine, createRealRuntime } from '../core/engine.ts'
+import { createEngine, createRealRuntime, type EngineModel, type EngineRuntime } from '../core/engine.ts'
+import { defaultModelRelativePath } from '../core/models/default-model.ts'
+import { appPathVariable } from './engine-host-environment.ts'
 import { messagePortMain } from './message-port-main.ts'
 
 /**
@@ -9,10 +13,25 @@ import { messagePortMain } from './message-port-main.ts'
  * served on it, and the embedded default model starts loading.
  */
 
+/**
+ * The bundled engine cannot find the source checkout from its own location, so the main process passes the app
+ * folder (`app.getAppPath()`) in an environment variable; its `resources/models/organism` wins when present, and
+ * the runtime's own lookup (packaged resources) applies otherwise.
+ */
+function withAppDefaultModel<Model extends EngineModel>(runtime: EngineRuntime<Model>): EngineRuntime<Model> {
+  const appPath = process.env[appPathVariable]
+  const candidate = appPath === undefined ? undefined : join(appPath, 'resources', defaultModelRelativePath)
+  return {
+    ...runtime,
+    defaultModelFolder: () =>
+      candidate !== undefined && existsSync(candidate) ? candidate : runtime.defaultModelFolder(),
+  }
+}
+
 async function serve(event: ElectronMessageEvent): Promise<void> {
   const [port] = event.ports
   if (port === undefined) throw new Error('The engine process expected a MessagePort from the main process.')
-  const engine = createEngine({ runtime: await createRealRuntime() })
+  const engine = createEngine({ runtime: withAppDefaultModel(await createRealRuntime()) })
   serveContract(engine, messagePortMain(port))
   port.start()
   engine.loadDefaultModel()

@@ -1,7 +1,8 @@
-import { MessageChannelMain, utilityProcess, type UtilityProcess } from 'electron'
+import { app, MessageChannelMain, utilityProcess, type UtilityProcess } from 'electron'
 import { eventNames, type EventName, type RequestName } from '../../shared/contract-names.ts'
 import { bridgeOverPort } from '../../shared/contract-port.ts'
 import type { EventPayload, Outcome, TillerBridge } from '../../shared/contract.ts'
+import { appPathVariable } from './engine-host-environment.ts'
 import { messagePortMain } from './message-port-main.ts'
 import { builtPaths } from './paths.ts'
 
@@ -36,6 +37,7 @@ export function startEngineProcess(
     const forked = utilityProcess.fork(builtPaths.engineHost, [], {
       serviceName: 'Tiller engine',
       stdio: 'inherit',
+      env: { ...process.env, [appPathVariable]: app.getAppPath() },
     })
     forked.postMessage({ kind: 'connect' }, [port1])
     const connected = bridgeOverPort(messagePortMain(port2))
