@@ -17,6 +17,8 @@ const commands: Record<string, CommandLoader> = {
   inspect: async () => (await import('./commands/inspect.ts')).inspectCommand,
   capture: async () => (await import('./commands/capture.ts')).captureCommand,
   compare: async () => (await import('./commands/compare.ts')).compareCommand,
+  fit: async () => (await import('./commands/fit.ts')).fitCommand,
+  export: async () => (await import('./commands/export.ts')).exportCommand,
 }
 
 async function printHelp(): Promise<void> {

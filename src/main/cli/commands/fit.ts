@@ -1,0 +1,147 @@
+import { parseArgs } from 'node:util'
+import { captureActivations } from '../../core/capture/capture.ts'
+import { hashDemonstrations } from '../../core/data/hash.ts'
+import { readDemonstrationFile } from '../../core/data/jsonl.ts'
+import { contrastPairs } from '../../core/data/pairs.ts'
+import { renderPairs, type RenderOptions } from '../../core/data/render.ts'
+import { loadRenderTokenizer } from '../../core/data/tokenizer.ts'
+import { writeEditFile } from '../../core/edits/edit-file.ts'
+import { fingerprintModel } from '../../core/edits/fingerprint.ts'
+import { TillerError } from '../../core/errors.ts'
+import { additiveMethodIds, fitEdit, methodById } from '../../core/methods/index.ts'
+import { parseOptions } from '../../core/methods/method.ts'
+import { defaultModelFolder } from '../../core/models/default-model.ts'
+import { loadModel } from '../../core/runtime/model.ts'
+import { parseProviderChoice } from '../../core/runtime/providers.ts'
+import type { Command } from '../index.ts'
+import { parseLayerList } from './capture.ts'
+
+const usage = `Usage: tiller fit --method METHOD [--model DIR] --data FILE.jsonl [--layers L[,L...]] --out EDIT.safetensors
+
+Fit an activation edit on demonstration pairs: render them through the model's chat template, capture the
+method's hook site, fit, and write an edit file stamped with the model's fingerprint. Rows whose split is
+"validation" or "test" are left out of the fit.
+
+Methods: ${additiveMethodIds.join(' | ')}
+
+Options:
+  --model DIR          model folder (default: the embedded model)
+  --data FILE          demonstrations (JSONL pairs {id, prompt, positive, negative} or labelled rows)
+  --layers LIST        comma-separated 0-based blocks (default: the method's paper layer scaled to the depth)
+  --out FILE           the edit file to write (.safetensors)
+  --coefficient C      actadd: c baked into the steering tensor (default 5)
+  --selector SEL       mean-diff: completionMean (default) | lastPrompt
+  --system TEXT        system prompt for the chat template
+  --plain-format TEXT  prompt format for models without a chat template (default "{prompt}")
+  --batch-size N       pairs per forward pass (default 8)
+  --provider auto|cpu|cuda|dml
+  --json               print { out, method, layers, interventions, pairs, dataset, notes }`
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        method: { type: 'string' },
+        model: { type: 'string' },
+        data: { type: 'string' },
+        layers: { type: 'string' },
+        out: { type: 'string' },
+        coefficient: { type: 'string' },
+        selector: { type: 'string' },
+        system: { type: 'string' },
+        'plain-format': { type: 'string' },
+        'batch-size': { type: 'string', default: '8' },
+        provider: { type: 'string', default: 'auto' },
+        json: { type: 'boolean', default: false },
+      },
+    }).values
+  } catch (error) {
+    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller fit --help\`.`)
+  }
+}
+
+function invalid(flag: string, value: string | undefined, expected: string): TillerError {
+  return new TillerError('invalid-argument', `--${flag} is "${value ?? ''}"; ${expected}.`, {
+    subject: `--${flag}`,
+  })
+}
+
+/** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
+export const fitCommand: Command = {
+  summary: 'fit an activation edit (actadd, caa, mean-diff, pca-diff, pca-center, ablation)',
+  usage,
+  async run(args) {
+    const values = parse(args)
+    if (values.method === undefined)
+      throw invalid('method', undefined, `use one of ${additiveMethodIds.join(', ')}`)
+    if (values.data === undefined) throw invalid('data', undefined, 'give the demonstration file')
+    if (values.out === undefined) throw invalid('out', undefined, 'give the edit file to write')
+    const method = methodById(values.method)
+    const batchSize = Number(values['batch-size'])
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw invalid('batch-size', values['batch-size'], 'give a positive whole number')
+    }
+    const provider = parseProviderChoice(values.provider)
+    if (provider === undefined) throw invalid('provider', values.provider, 'use auto, cpu, cuda or dml')
+    const input: Record<string, unknown> = {}
+    if (values.layers !== undefined) input.layers = parseLayerList(values.layers)
+    if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
+    if (values.selector !== undefined) input.selector = values.selector
+    const options = parseOptions(method, input)
+
+    const folder = values.model ?? defaultModelFolder()
+    const set = await readDemonstrationFile(values.data)
+    const pairs = contrastPairs(set, 'train')
+    if (pairs.length === 0) {
+      throw new TillerError(
+        'invalid-dataset',
+        `${values.data} has no training rows (split "train" or no split).`,
+      )
+    }
+    const model = await loadModel(folder, { provider })
+    try {
+      const request = method.capture(options, model.config.layers)
+      const render: Partial<RenderOptions> = { ...request.render, systemPrompt: values.system }
+      if (values['plain-format'] !== undefined)
+        render.plain = { prompt: values['plain-format'], completionPrefix: ' ' }
+      const tokenizer = await loadRenderTokenizer(folder)
+      const rendered = renderPairs(pairs, tokenizer, values.data, render)
+      const dataset = hashDemonstrations(set)
+      const activations = await captureActivations(model, rendered.examples, {
+        site: request.site,
+        selector: request.selector,
+        layers: request.layers,
+        batchSize,
+        dataHash: dataset.hash,
+        fingerprint: await fingerprintModel(model.folder),
+      })
+      const { edit, fit } = fitEdit(method, activations, options, {
+        notes: `fitted on ${pairs.length} pairs`,
+      })
+      await writeEditFile(values.out, edit, { chatTemplate: rendered.format, dataset })
+      if (values.json) {
+        const summary = {
+          out: values.out,
+          method: method.id,
+          layers: request.layers,
+          interventions: edit.interventions.length,
+          pairs: pairs.length,
+          dataset,
+          notes: fit.notes,
+        }
+        process.stdout.write(JSON.stringify(summary) + '\n')
+      } else {
+        process.stdout.write(
+          `${method.id}: ${edit.interventions.length} intervention(s) from ${pairs.length} pairs at ` +
+            `${request.site} (${request.selector}), layers ${request.layers.join(', ')}\n`,
+        )
+        for (const note of fit.notes) process.stdout.write(`  ${note}\n`)
+        process.stdout.write(`written to ${values.out}\n`)
+      }
+      return 0
+    } finally {
+      await model.dispose()
+    }
+  },
+}

@@ -1,0 +1,245 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gguf } from '@huggingface/gguf'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../../src/main/cli/index.ts'
+import { hashDemonstrations } from '../../src/main/core/data/hash.ts'
+import { parseDemonstrations } from '../../src/main/core/data/jsonl.ts'
+import { readEditFile } from '../../src/main/core/edits/edit-file.ts'
+import { fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
+import { isTillerError } from '../../src/main/core/errors.ts'
+import type { ModelFingerprint } from '../../src/shared/edit.ts'
+import { norm } from '../../src/shared/vectors.ts'
+import { contrastPairs } from '../../src/main/core/data/pairs.ts'
+import { renderPairs } from '../../src/main/core/data/render.ts'
+import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
+import { referenceTrace } from '../helpers/reference-llama.ts'
+import { buildTinyModel, tinyCheckpoint, tinyConfig } from '../helpers/tiny-models.ts'
+
+const rows = [
+  { id: 'q1', prompt: 'Is fire hot?\n(A) yes (B) no', positive: '(A)', negative: '(B)' },
+  { id: 'q2', prompt: 'Is ice hot?\n(A) yes (B) no', positive: '(B)', negative: '(A)' },
+  { id: 'q3', prompt: 'Is snow cold?\n(A) no (B) yes', positive: '(B)', negative: '(A)' },
+  { id: 'q4', prompt: 'Is tea wet?\n(A) yes (B) no', positive: '(A)', negative: '(B)', split: 'test' },
+]
+
+let folder: string
+let work: string
+let data: string
+let fingerprint: ModelFingerprint
+
+/** Run the CLI, returning its exit code and everything it printed. */
+async function run(args: string[]): Promise<{ code: number; output: string }> {
+  let output = ''
+  const capture = (chunk: string | Uint8Array) => {
+    output += String(chunk)
+    return true
+  }
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture)
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture)
+  const code = await main(args)
+  vi.restoreAllMocks()
+  return { code, output }
+}
+
+beforeAll(async () => {
+  folder = await buildTinyModel({ family: 'builder' })
+  work = mkdtempSync(join(tmpdir(), 'tiller-fit-'))
+  data = join(work, 'pairs.jsonl')
+  writeFileSync(data, rows.map((row) => JSON.stringify(row)).join('\n') + '\n')
+  fingerprint = await fingerprintModel(folder)
+})
+
+afterEach(() => vi.restoreAllMocks())
+
+describe('tiller fit and tiller export', () => {
+  it('fits CAA end to end into an edit file stamped with the model, dataset and template', async () => {
+    const out = join(work, 'caa.safetensors')
+    const { code, output } = await run([
+      'fit',
+      '--method',
+      'caa',
+      '--model',
+      folder,
+      '--data',
+      data,
+      '--layers',
+      '1',
+      '--out',
+      out,
+      '--provider',
+      'cpu',
+      '--json',
+    ])
+    expect(code, output).toBe(0)
+    expect(JSON.parse(output)).toMatchObject({ method: 'caa', layers: [1], interventions: 1, pairs: 3 })
+    const { edit, manifest } = await readEditFile(out, fingerprint)
+    expect(fingerprint).toMatchObject({ layers: tinyConfig.numLayers, hiddenSize: tinyConfig.hiddenSize })
+    expect(edit.model).toEqual(fingerprint)
+    const [intervention] = edit.interventions
+    expect([intervention!.layer, intervention!.site, intervention!.positions.kind]).toEqual([
+      1,
+      'resid_post',
+      'fromAssistantStart',
+    ])
+    if (intervention!.op.kind !== 'add') throw new Error('expected add')
+    expect(intervention!.op.vector.length).toBe(tinyConfig.hiddenSize)
+    // Reference: the plain Float32Array forward pass of the same checkpoint, resid_post[1] at each answer letter.
+    const set = parseDemonstrations(readFileSync(data), data).set
+    const rendered = renderPairs(contrastPairs(set, 'train'), await loadRenderTokenizer(folder), data, {
+      requireAnswerLetter: true,
+    })
+    const checkpoint = tinyCheckpoint({})
+    const width = tinyConfig.hiddenSize
+    const expected = new Float64Array(width)
+    for (const example of rendered.examples) {
+      for (const [sign, side] of [
+        [1, example.positive],
+        [-1, example.negative],
+      ] as const) {
+        const residPost = referenceTrace(checkpoint, side.tokenIds).layers[1]!.residPost
+        for (let column = 0; column < width; column++) {
+          expected[column]! +=
+            (sign * residPost[side.answerLetter! * width + column]!) / rendered.examples.length
+        }
+      }
+    }
+    const scale = Math.max(...expected.map(Math.abs))
+    expect(scale).toBeGreaterThan(0)
+    for (let column = 0; column < width; column++) {
+      expect(Math.abs(intervention!.op.vector[column]! - expected[column]!)).toBeLessThan(1e-4 * scale)
+    }
+    expect(manifest.dataset).toEqual(hashDemonstrations(set))
+    expect(manifest.chatTemplate?.kind).toBe('chat-template')
+    expect(manifest.notes).toContain('fitted on 3 pairs')
+  })
+
+  it('fits pca-diff and exports it as a control vector whose directions equal the edit bit for bit', async () => {
+    const out = join(work, 'pca.safetensors')
+    const fitted = await run([
+      'fit',
+      '--method',
+      'pca-diff',
+      '--model',
+      folder,
+      '--data',
+      data,
+      '--layers',
+      '1',
+      '--out',
+      out,
+      '--provider',
+      'cpu',
+    ])
+    expect(fitted.code, fitted.output).toBe(0)
+    const file = join(work, 'pca.gguf')
+    const exported = await run(['export', '--edit', out, '--gguf', file, '--json'])
+    expect(exported.code, exported.output).toBe(0)
+    expect(JSON.parse(exported.output)).toEqual({
+      out: file,
+      layers: [1],
+      modelHint: fingerprint.architecture,
+    })
+    const parsed = await gguf(file, { allowLocalFile: true })
+    expect(parsed.tensorInfos.map((info) => info.name)).toEqual(['direction.1'])
+    const { edit } = await readEditFile(out)
+    const op = edit.interventions[0]!.op
+    if (op.kind !== 'add') throw new Error('expected add')
+    expect(norm(op.vector)).toBeCloseTo(1, 5)
+    const bytes = readFileSync(file)
+    const start = Number(parsed.tensorDataOffset + parsed.tensorInfos[0]!.offset)
+    expect(
+      Buffer.compare(bytes.subarray(start, start + 4 * op.vector.length), Buffer.from(op.vector.buffer)),
+    ).toBe(0)
+  })
+
+  it('fits ablation (every block, three sites) and ActAdd (raw, padded), and export refuses them with the reason', async () => {
+    const ablation = join(work, 'ablation.safetensors')
+    expect(
+      (
+        await run([
+          'fit',
+          '--method',
+          'ablation',
+          '--model',
+          folder,
+          '--data',
+          data,
+          '--out',
+          ablation,
+          '--provider',
+          'cpu',
+        ])
+      ).code,
+    ).toBe(0)
+    const ablationEdit = (await readEditFile(ablation, fingerprint)).edit
+    expect(ablationEdit.interventions).toHaveLength(tinyConfig.numLayers * 3)
+    const refused = await run(['export', '--edit', ablation, '--gguf', join(work, 'ablation.gguf')])
+    expect(refused.code).toBe(1)
+    expect(refused.output).toMatch(
+      /cannot be written as a llama\.cpp control vector: llama\.cpp only adds vectors, this is project/,
+    )
+
+    const actadd = join(work, 'actadd.safetensors')
+    const fitted = await run([
+      'fit',
+      '--method',
+      'actadd',
+      '--model',
+      folder,
+      '--data',
+      data,
+      '--layers',
+      '0',
+      '--coefficient',
+      '2',
+      '--out',
+      actadd,
+      '--provider',
+      'cpu',
+    ])
+    expect(fitted.code, fitted.output).toBe(0)
+    const actaddEdit = (await readEditFile(actadd, fingerprint)).edit
+    const op = actaddEdit.interventions[0]!.op
+    if (op.kind !== 'addAt') throw new Error('expected addAt')
+    expect(actaddEdit.interventions[0]!.positions).toEqual({ kind: 'promptPrefix', count: op.count })
+    // Both sides start with the same BOS token, so the first row of the steering tensor is exactly zero.
+    expect(Array.from(op.vectors.subarray(0, tinyConfig.hiddenSize)).every((value) => value === 0)).toBe(true)
+    expect(actaddEdit.options).toEqual({ layers: [0], coefficient: 2 })
+  })
+
+  it('refuses bad input with a message naming it', async () => {
+    const bad = join(work, 'bad.jsonl')
+    writeFileSync(bad, '{"id":"a","prompt":"p","positive":"","negative":"b"}\n')
+    const invalid = await run([
+      'fit',
+      '--method',
+      'caa',
+      '--model',
+      folder,
+      '--data',
+      bad,
+      '--out',
+      join(work, 'x.safetensors'),
+    ])
+    expect(invalid.code).toBe(1)
+    expect(invalid.output).toContain(`${bad}:1: "positive" is empty`)
+    const unknown = await run([
+      'fit',
+      '--method',
+      'sea-lion',
+      '--data',
+      data,
+      '--out',
+      join(work, 'x.safetensors'),
+    ])
+    expect(unknown.output).toMatch(/Unknown method "sea-lion"/)
+    await expect(
+      readEditFile(join(work, 'caa.safetensors'), { ...fingerprint, weightsHash: '0'.repeat(64) }),
+    ).rejects.toSatisfy(
+      (error) =>
+        isTillerError(error, 'model-mismatch') && /weightsHash differs/.test((error as Error).message),
+    )
+  })
+})
