@@ -43,7 +43,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [noElectron], patterns: [mainPatterns, { group: ['node:*'], message: 'src/shared is pure TypeScript.' }] },
+        {
+          paths: [noElectron],
+          patterns: [mainPatterns, { group: ['node:*'], message: 'src/shared is pure TypeScript.' }],
+        },
       ],
     },
   },
