@@ -1,66 +1,10 @@
 import { describe, expect, it } from 'vitest'
 
 import {
-  bfloat16BitsToFloat32,
-  float16BitsToFloat32,
-  float32ToFloat16Bits,
-} from '../../src/main/core/gguf/float16.ts'
-import {
   dequantizeBfloat16,
   dequantizeQ4_0,
   dequantizeQ8_0,
 } from '../../src/main/core/models/importers/gguf/dequantize.ts'
-
-describe('float16 conversions', () => {
-  it('decodes hand-picked half bit patterns', () => {
-    const cases: [number, number][] = [
-      [0x3c00, 1],
-      [0xc000, -2],
-      [0x3800, 0.5],
-      [0x7bff, 65504],
-      [0x0001, 2 ** -24],
-      [0x0400, 2 ** -14],
-      [0x3555, 0.333251953125],
-      [0x8000, -0],
-      [0x7c00, Infinity],
-    ]
-    for (const [bits, value] of cases) expect(float16BitsToFloat32(bits)).toBe(value)
-    expect(float16BitsToFloat32(0x7e00)).toBeNaN()
-  })
-
-  it('encodes with round-to-nearest-even, including subnormals and overflow', () => {
-    expect(float32ToFloat16Bits(1)).toBe(0x3c00)
-    expect(float32ToFloat16Bits(-2)).toBe(0xc000)
-    expect(float32ToFloat16Bits(1 / 3)).toBe(0x3555)
-    // 1 + 2^-11 is exactly halfway between 1 and the next half; ties go to the even mantissa (1).
-    expect(float32ToFloat16Bits(1 + 2 ** -11)).toBe(0x3c00)
-    expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02)
-    expect(float32ToFloat16Bits(2 ** -24)).toBe(0x0001)
-    expect(float32ToFloat16Bits(2 ** -26)).toBe(0x0000)
-    expect(float32ToFloat16Bits(3 * 2 ** -25)).toBe(0x0002)
-    expect(float32ToFloat16Bits(70000)).toBe(0x7c00)
-    expect(float32ToFloat16Bits(65519)).toBe(0x7bff)
-    expect(float32ToFloat16Bits(-Infinity)).toBe(0xfc00)
-  })
-
-  it('round-trips every finite half bit pattern', () => {
-    for (let bits = 0; bits < 0x10000; bits++) {
-      if ((bits & 0x7c00) === 0x7c00) continue
-      const back = float32ToFloat16Bits(float16BitsToFloat32(bits))
-      if (back !== bits) throw new Error(`0x${bits.toString(16)} came back as 0x${back.toString(16)}`)
-    }
-  })
-
-  it('decodes bfloat16 as the upper half of a float32', () => {
-    expect(bfloat16BitsToFloat32(0x3f80)).toBe(1)
-    expect(bfloat16BitsToFloat32(0xc040)).toBe(-3)
-    expect(Array.from(dequantizeBfloat16(new Uint16Array([0x3f80, 0x4049, 0x0000])))).toEqual([
-      1,
-      Math.fround(3.140625),
-      0,
-    ])
-  })
-})
 
 describe('block dequantizers', () => {
   it('Q8_0: value = int8 * float16 scale, block by block', () => {
@@ -97,6 +41,11 @@ describe('block dequantizers', () => {
     // Untouched bytes are 0x00: both nibbles decode to (0 - 8) * 2.
     expect(values[2]).toBe(-16)
     expect(values[18]).toBe(-16)
+  })
+
+  it('BF16: each value is the upper half of a float32', () => {
+    const values = dequantizeBfloat16(Uint16Array.from([0x3f80, 0xc040, 0x4049, 0x0000, 0x8000, 0x7f80]))
+    expect(Array.from(values)).toEqual([1, -3, Math.fround(3.140625), 0, -0, Infinity])
   })
 
   it('rejects byte counts that do not match the element count', () => {

@@ -6,7 +6,7 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 import { AutoTokenizer, env } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/main/core/gguf/float16.ts'
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/main/core/onnx/float16.ts'
 import { writeGgufFile } from '../../src/main/core/gguf/writer.ts'
 import type { LlamaCheckpoint } from '../../src/main/core/models/checkpoint.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'

@@ -1,5 +1,5 @@
 import type { LlamaCheckpoint, WeightTensor } from '../../../src/main/core/models/checkpoint.ts'
-import { float16BitsToFloat32Array } from '../../../src/main/core/gguf/float16.ts'
+import { fromFloat16 } from '../../../src/main/core/onnx/float16.ts'
 
 /**
  * A direct Float32Array Llama forward pass over a whole sequence (no cache), in Hugging Face conventions:
@@ -10,7 +10,7 @@ import { float16BitsToFloat32Array } from '../../../src/main/core/gguf/float16.t
 function weight(checkpoint: LlamaCheckpoint, name: string): Float32Array {
   const tensor: WeightTensor | undefined = checkpoint.weights.get(name)
   if (tensor === undefined) throw new Error(`checkpoint has no ${name}`)
-  return tensor.data instanceof Float32Array ? tensor.data : float16BitsToFloat32Array(tensor.data)
+  return tensor.data instanceof Float32Array ? tensor.data : fromFloat16(tensor.data)
 }
 
 /** x `[columns]`, matrix `[rows, columns]` -> `[rows]`. */

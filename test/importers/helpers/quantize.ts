@@ -1,4 +1,4 @@
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/main/core/gguf/float16.ts'
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/main/core/onnx/float16.ts'
 
 /**
  * Reference GGML block quantizers (the rounding of ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref), used

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../errors.ts'
-import { float32ArrayToFloat16Bits } from './float16.ts'
+import { toFloat16 } from '../onnx/float16.ts'
 import { ggmlTensorByteLength, ggmlTypeName, supportedGgmlTypeNames } from './ggml-types.ts'
 import { encodeGgufHeader } from './metadata-encoding.ts'
 import type { GgufMetadataValue } from './metadata-encoding.ts'
@@ -66,8 +66,7 @@ function tensorBytes(tensor: GgufTensorInput): Uint8Array {
     )
   }
   let data = tensor.data
-  if (type === GGMLQuantizationType.F16 && data instanceof Float32Array)
-    data = float32ArrayToFloat16Bits(data)
+  if (type === GGMLQuantizationType.F16 && data instanceof Float32Array) data = toFloat16(data)
   const expectedClass =
     type === GGMLQuantizationType.F32
       ? Float32Array

@@ -1,4 +1,4 @@
-import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../../../gguf/float16.ts'
+import { float16BitsToFloat32 } from '../../../onnx/float16.ts'
 
 /**
  * Dequantizers for the GGML block formats Tiller reads. Each takes the raw little-endian bytes of a tensor and
@@ -10,6 +10,7 @@ import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../../../gguf/float
  */
 
 const blockSize = 32
+const bfloat16Scratch = new DataView(new ArrayBuffer(4))
 
 function checkLength(bytes: Uint8Array, elementCount: number, bytesPerBlock: number, format: string): void {
   if (elementCount % blockSize !== 0 || bytes.length !== (elementCount / blockSize) * bytesPerBlock) {
@@ -53,6 +54,10 @@ export function dequantizeQ4_0(bytes: Uint8Array, elementCount: number): Float32
 /** BF16 bit patterns `[elements]` -> float32 `[elements]` (exact). */
 export function dequantizeBfloat16(bits: Uint16Array): Float32Array {
   const values = new Float32Array(bits.length)
-  for (let index = 0; index < bits.length; index++) values[index] = bfloat16BitsToFloat32(bits[index] ?? 0)
+  for (let index = 0; index < bits.length; index++) {
+    // A bfloat16 is the upper half of a float32.
+    bfloat16Scratch.setUint32(0, (bits[index] ?? 0) << 16)
+    values[index] = bfloat16Scratch.getFloat32(0)
+  }
   return values
 }
