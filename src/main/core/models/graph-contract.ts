@@ -45,4 +45,7 @@ export const modelFiles = {
   tokenizerConfig: 'tokenizer_config.json',
   graph: 'onnx/model.onnx',
   graphData: 'onnx/model.onnx_data',
+  /** The float16 export (Transformers.js dtype 'fp16'); config.json's transformers.js_config.dtype selects it. */
+  graphFloat16: 'onnx/model_fp16.onnx',
+  graphFloat16Data: 'onnx/model_fp16.onnx_data',
 } as const
