@@ -1,5 +1,5 @@
 import type { LlamaConfig } from '../checkpoint.ts'
-import type { GraphFamily } from '../graph-contract.ts'
+import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import type { ExportDType } from './weights.ts'
 
 /** The attention implementation written into a graph: fused contrib ops (builder) or primitive ops (optimum). */
@@ -15,9 +15,9 @@ export interface ExportRecord {
 /** Version of the "tiller" section of config.json; bump when its meaning changes. */
 export const exportRecordVersion = 1
 
-/** Transformers.js dtype names (RUNTIME-NOTES §1.3) and the graph file each dtype loads. */
-export function graphFileName(dtype: ExportDType): string {
-  return dtype === 'float16' ? 'model_fp16.onnx' : 'model.onnx'
+/** The graph file, relative to the folder, that Transformers.js loads for a dtype (RUNTIME-NOTES §1.3). */
+export function graphFilePath(dtype: ExportDType): string {
+  return dtype === 'float16' ? modelFiles.graphFloat16 : modelFiles.graph
 }
 
 /** config.json in Hugging Face LlamaConfig form, plus the Transformers.js and Tiller sections. */

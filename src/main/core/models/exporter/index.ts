@@ -10,7 +10,7 @@ import { buildBuilderFamily, type BuilderAttention } from './builder-graph.ts'
 import { Constants } from './constants.ts'
 import type { DecoderContext } from './context.ts'
 import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
-import { configJson, generationConfigJson, graphFileName, type ExportRecord } from './folder-files.ts'
+import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
 import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
 
@@ -65,7 +65,7 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
 
 /** Build the decoder graph, streaming its weights into `onnx/<graph>_data`; returns nothing, writes both files. */
 async function writeGraph(checkpoint: LlamaCheckpoint, onnxDir: string, record: ExportRecord): Promise<void> {
-  const graphName = graphFileName(record.dtype)
+  const graphName = basename(graphFilePath(record.dtype))
   const opsets: Record<string, number> =
     record.graphFamily === 'builder' ? { '': 17, 'com.microsoft': 1 } : { '': 17 }
   const graph = new GraphBuilder({
