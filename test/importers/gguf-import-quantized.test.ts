@@ -12,7 +12,7 @@ import type { LlamaCheckpoint } from '../../src/main/core/models/checkpoint.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import type { GgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig, tinyVocabulary } from './helpers/gguf-model.ts'
-import { llamaForward } from './helpers/llama-forward.ts'
+import { referenceForward } from '../helpers/reference-llama.ts'
 import { referenceEncode } from './helpers/sentencepiece-reference.ts'
 
 const prompt = [1, 259, 262, 270, 5, 290, 300 - 1, 42]
@@ -23,26 +23,18 @@ function values(checkpoint: LlamaCheckpoint, name: string): Float32Array {
   return data instanceof Float32Array ? data : Float32Array.from(data, float16BitsToFloat32)
 }
 
-function largestLogitGap(first: Float32Array[], second: Float32Array[]): number {
-  return first.reduce(
-    (worst, row, position) =>
-      row.reduce(
-        (inner, value, index) => Math.max(inner, Math.abs(value - (second[position]?.[index] ?? NaN))),
-        worst,
-      ),
-    0,
-  )
+/** Largest absolute difference between two logit arrays `[seq, vocab]`. */
+function largestLogitGap(first: Float32Array, second: Float32Array): number {
+  return first.reduce((worst, value, index) => Math.max(worst, Math.abs(value - (second[index] ?? NaN))), 0)
 }
 
 describe('GGUF import of models written by the Tiller GGUF writer', () => {
   let folder = ''
   const original = randomCheckpoint(tinyConfig, 3)
-  const reference = llamaForward(original, prompt)
-  const logitScale = reference
-    .flatMap((row) => Array.from(row))
-    .reduce((maximum, value) => Math.max(maximum, Math.abs(value)), 0)
+  const reference = referenceForward(original, prompt)
+  const logitScale = reference.reduce((maximum, value) => Math.max(maximum, Math.abs(value)), 0)
   // How far an unrelated model's logits are: quantized imports must stay much closer than this.
-  const unrelatedGap = largestLogitGap(llamaForward(randomCheckpoint(tinyConfig, 4), prompt), reference)
+  const unrelatedGap = largestLogitGap(referenceForward(randomCheckpoint(tinyConfig, 4), prompt), reference)
 
   async function roundTrip(
     name: string,
@@ -71,7 +63,7 @@ describe('GGUF import of models written by the Tiller GGUF writer', () => {
       })
       expect(values(imported.checkpoint, name)).toEqual(weight.data)
     }
-    expect(largestLogitGap(llamaForward(imported.checkpoint, prompt), reference)).toBeLessThan(1e-5)
+    expect(largestLogitGap(referenceForward(imported.checkpoint, prompt), reference)).toBeLessThan(1e-5)
     expect(imported.source).toMatchObject({ tensorTypes: { F32: 21 }, classifier: 'separate output.weight' })
   })
 
@@ -91,7 +83,7 @@ describe('GGUF import of models written by the Tiller GGUF writer', () => {
         equal: true,
       })
     }
-    expect(largestLogitGap(llamaForward(imported.checkpoint, prompt), reference)).toBeLessThan(
+    expect(largestLogitGap(referenceForward(imported.checkpoint, prompt), reference)).toBeLessThan(
       2e-3 * logitScale,
     )
   })
@@ -139,7 +131,7 @@ describe('GGUF import of models written by the Tiller GGUF writer', () => {
         expect({ name, withinBound: worst <= bound }).toEqual({ name, withinBound: true })
         if (weight.shape.length > 1) expect(worst).toBeGreaterThan(0)
       }
-      const gap = largestLogitGap(llamaForward(imported.checkpoint, prompt), reference)
+      const gap = largestLogitGap(referenceForward(imported.checkpoint, prompt), reference)
       expect(gap).toBeGreaterThan(0)
       expect(gap).toBeLessThan(logitTolerance * unrelatedGap)
     })

@@ -4,7 +4,6 @@ import {
   halfSplitToInterleavedRows,
   interleavedToHalfSplitRows,
 } from '../../src/main/core/models/importers/rope-permutation.ts'
-import { applyRotateHalfRope } from './helpers/llama-forward.ts'
 
 /** Deterministic pseudo-random values in [-1, 1). */
 function randomValues(length: number, seed: number): Float32Array {
@@ -21,6 +20,20 @@ function project(matrix: Float32Array, vector: Float32Array): Float32Array {
   return Float32Array.from({ length: rows }, (_, row) =>
     vector.reduce((sum, value, column) => sum + (matrix[row * vector.length + column] ?? 0) * value, 0),
   )
+}
+
+/** Rotates pairs (i, i + headDim/2) of each head in place: Hugging Face's rotate_half rope. */
+function applyRotateHalfRope(vector: Float32Array, headDim: number, position: number, theta: number): void {
+  const half = headDim / 2
+  for (let start = 0; start < vector.length; start += headDim) {
+    for (let index = 0; index < half; index++) {
+      const angle = position * theta ** ((-2 * index) / headDim)
+      const first = vector[start + index] ?? 0
+      const second = vector[start + index + half] ?? 0
+      vector[start + index] = first * Math.cos(angle) - second * Math.sin(angle)
+      vector[start + index + half] = second * Math.cos(angle) + first * Math.sin(angle)
+    }
+  }
 }
 
 /** Rotates adjacent pairs (2i, 2i + 1) of each head in place: llama.cpp's "normal" rope, run.c's rope. */
