@@ -60,7 +60,7 @@ async function checkPreamble(path: string, fileSize: number): Promise<void> {
   if (preamble.toString('latin1', 0, 4) !== magic) {
     throw corrupt(path, `does not start with the GGUF magic bytes "GGUF".`)
   }
-  // Magic, version and the two 64-bit counts.
+  // A v2/v3 header is at least 24 bytes: magic, version and two 64-bit counts.
   if (fileSize < 24) throw corrupt(path, `is truncated: ${fileSize} bytes cannot hold a GGUF header.`)
   const version = preamble.readUInt32LE(4)
   if (version !== 2 && version !== 3) {
