@@ -37,6 +37,7 @@ export interface PlainFormat {
   completionPrefix: string
 }
 
+/** How pairs are rendered; `renderPairs` merges overrides over `defaultRenderOptions`. */
 export interface RenderOptions {
   /** Where the two sides differ: `completion` = the assistant turn; `prompt` = appended to the user turn. */
   contrast: 'completion' | 'prompt'
@@ -52,8 +53,10 @@ export interface RenderOptions {
   maxTokens: number
 }
 
+/** The plain format: the prompt as is, a space, then the completion. */
 export const defaultPlainFormat: PlainFormat = { prompt: '{prompt}', completionPrefix: ' ' }
 
+/** Chat template, contrast in the completion, no padding, no letter search, at most 4096 tokens. */
 export const defaultRenderOptions: RenderOptions = {
   contrast: 'completion',
   format: 'chat',
@@ -88,6 +91,7 @@ export interface RenderedSequence {
   padding: number
 }
 
+/** Both rendered sides of one contrast pair, with the source lines for messages. */
 export interface RenderedExample {
   id: string
   lines: number[]
@@ -101,6 +105,7 @@ export type RenderFormat =
   | { kind: 'plain'; prompt: string; completionPrefix: string }
   | { kind: 'raw' }
 
+/** A rendered demonstration set: what capture consumes, plus the format recorded in edit files. */
 export interface RenderedSet {
   source: string
   format: RenderFormat

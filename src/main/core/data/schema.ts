@@ -11,9 +11,12 @@
 
 /** Where a row may be used. */
 export const splits = ['train', 'validation', 'test'] as const
+/** A row's split name. */
 export type Split = (typeof splits)[number]
 
+/** Labels of labelled rows. */
 export const labels = ['positive', 'negative'] as const
+/** A labelled row's label. */
 export type Label = (typeof labels)[number]
 
 /** Fields every row may carry. `line` is the 1-based line of the JSONL file the row came from. */
@@ -24,18 +27,21 @@ export interface RowCommon {
   tags?: string[]
 }
 
+/** A prompt with a positive and a negative completion. */
 export interface PairRow extends RowCommon {
   prompt: string
   positive: string
   negative: string
 }
 
+/** A prompt with one completion labelled positive or negative. */
 export interface LabelledRow extends RowCommon {
   prompt: string
   completion: string
   label: Label
 }
 
+/** A multiple-choice evaluation item. */
 export interface ChoiceRow extends RowCommon {
   question: string
   choices: string[]
@@ -49,6 +55,7 @@ export type DemonstrationSet =
   | { kind: 'labelled'; source: string; rows: LabelledRow[] }
   | { kind: 'choices'; source: string; rows: ChoiceRow[] }
 
+/** `pairs`, `labelled` or `choices`. */
 export type DemonstrationKind = DemonstrationSet['kind']
 
 /** The fields each kind requires and allows (besides the common ones), in canonical order. */
@@ -67,6 +74,7 @@ export interface ParseLimits {
   maxLineBytes: number
 }
 
+/** Rows up to 64 KiB per line. */
 export const defaultParseLimits: ParseLimits = { maxLineBytes: 64 * 1024 }
 
 /** Why a line was rejected. */

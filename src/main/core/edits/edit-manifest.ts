@@ -54,6 +54,7 @@ const opScalarsSchema = z.discriminatedUnion('kind', [
   }),
   z.object({ kind: z.literal('householder'), angleWeights: z.array(z.string()) }),
 ])
+/** An op's kind and scalar fields, as the manifest stores them. */
 export type OpScalars = z.infer<typeof opScalarsSchema>
 
 const fingerprintSchema = z.object({
@@ -72,6 +73,7 @@ const interventionSchema = z.object({
   /** Op field (`vector`, `basis`, `angle.<key>` …) → tensor name and row-major shape. */
   tensors: z.record(z.string(), z.object({ name: z.string(), shape: z.array(z.number().int().min(0)) })),
 })
+/** One intervention in the manifest: placement, op scalars and the names of its tensors. */
 export type ManifestIntervention = z.infer<typeof interventionSchema>
 
 /** How the demonstrations were rendered at fit time (mirrors `RenderFormat`). */
@@ -81,6 +83,7 @@ const renderFormatSchema = z.union([
   z.object({ kind: z.literal('raw') }),
 ])
 
+/** The manifest's schema (`__metadata__.manifest`, JSON). */
 export const editManifestSchema = z.object({
   format: z.literal(editFileFormat),
   version: z.literal(1),
@@ -103,4 +106,5 @@ export const editManifestSchema = z.object({
   evaluation: z.record(z.string(), z.unknown()).nullable(),
   toolVersion: z.string(),
 })
+/** A parsed manifest. */
 export type EditManifest = z.infer<typeof editManifestSchema>

@@ -27,6 +27,7 @@ const optionsSchema = z.object({
   /** The one block whose resid_pre yields the direction. */
   layers: z.array(z.number().int().min(0)).min(1).max(1).optional(),
 })
+/** ablation options after parsing (defaults merged). */
 export type AblationOptions = z.infer<typeof optionsSchema>
 
 const site = 'resid_pre'

@@ -25,6 +25,7 @@ const optionsSchema = z.object({
   /** c, baked into the vectors (paper: 5 for "Love" − "Hate"). */
   coefficient: z.number().finite(),
 })
+/** ActAdd options after parsing (defaults merged). */
 export type ActAddOptions = z.infer<typeof optionsSchema>
 
 const site = 'resid_pre'

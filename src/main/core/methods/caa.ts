@@ -24,6 +24,7 @@ const optionsSchema = z.object({
   /** Default scales the paper's layer 13 of Llama-2-7B-chat's 32 blocks. */
   layers: z.array(z.number().int().min(0)).min(1).optional(),
 })
+/** CAA options after parsing (defaults merged). */
 export type CaaOptions = z.infer<typeof optionsSchema>
 
 const site = 'resid_post'

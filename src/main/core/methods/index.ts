@@ -17,6 +17,7 @@ import { pcaDiff } from './pca-diff.ts'
 
 /** The methods this registry implements (the others live in their own registries as they land). */
 export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
+/** Ids of the methods in this registry. */
 export type AdditiveMethodId = (typeof additiveMethodIds)[number] & MethodId
 
 /** A method with its options type widened, as the registry stores it (each method's schema checks its own). */

@@ -25,6 +25,7 @@ const optionsSchema = z.object({
   layers: z.array(z.number().int().min(0)).min(1).optional(),
   selector: z.enum(['completionMean', 'lastPrompt']),
 })
+/** mean-diff options after parsing (defaults merged). */
 export type MeanDiffOptions = z.infer<typeof optionsSchema>
 
 const site = 'resid_post'

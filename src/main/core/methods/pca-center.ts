@@ -11,6 +11,7 @@ const optionsSchema = z.object({
   /** Default: repeng's README band, blocks 15…27 of 32, scaled to the model's depth. */
   layers: z.array(z.number().int().min(0)).min(1).optional(),
 })
+/** pca-center options after parsing (defaults merged). */
 export type PcaCenterOptions = z.infer<typeof optionsSchema>
 
 const site = 'resid_post'
