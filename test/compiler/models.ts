@@ -1,3 +1,4 @@
+import { buildTinyModel } from '../helpers/tiny-models.ts'
 import { ortgenaiFixture, writableCopy } from './support.ts'
 
 /**
@@ -16,6 +17,21 @@ export const testModels: TestModel[] = [
   {
     name: 'ortgenai-tiny-llama-fp16',
     create: async () => writableCopy(ortgenaiFixture),
+    activationType: 'float16',
+  },
+  {
+    name: 'tiny builder fp32',
+    create: () => buildTinyModel({ family: 'builder', config: { numLayers: 3 } }),
+    activationType: 'float32',
+  },
+  {
+    name: 'tiny optimum fp32',
+    create: () => buildTinyModel({ family: 'optimum', config: { numLayers: 3 } }),
+    activationType: 'float32',
+  },
+  {
+    name: 'tiny optimum fp16',
+    create: () => buildTinyModel({ family: 'optimum', dtype: 'float16' }),
     activationType: 'float16',
   },
 ]

@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { hookSites, type HookSite } from '../../src/shared/edit.ts'
+import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
+import { hookOutputName } from '../../src/main/core/models/locator/hook-map.ts'
+import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
+import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import { referenceTrace, type ReferenceLayer } from '../helpers/reference-llama.ts'
+import { buildTinyModel, tinyCheckpoint } from '../helpers/tiny-models.ts'
+import { maxDifference } from '../compiler/support.ts'
+
+const referenceField: Record<HookSite, keyof ReferenceLayer> = {
+  resid_pre: 'residPre',
+  attn_heads: 'attnHeads',
+  attn_out: 'attnOut',
+  mlp_act: 'mlpAct',
+  mlp_out: 'mlpOut',
+  resid_post: 'residPost',
+}
+
+describe.each(['builder', 'optimum'] as const)(
+  'located sites carry the reference activations: %s family',
+  (family) => {
+    const opened: LoadedModel[] = []
+    afterAll(async () => {
+      for (const model of opened) await model.dispose()
+    })
+
+    it('every site of every layer equals the Float32Array reference forward pass', async () => {
+      const options = { config: { numLayers: 3 }, seed: 4 }
+      const folder = await buildTinyModel({ family, ...options })
+      const trace = referenceTrace(tinyCheckpoint(options), [1, 70, 71, 72, 73])
+      const hooks = trace.layers.flatMap((_, layer) => hookSites.map((site) => ({ layer, site })))
+      const compiled = await compileGraph(folder, { edits: [], hooks })
+      const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      opened.push(model)
+      const result = await forwardBatch(model, [[1, 70, 71, 72, 73]], { fetch: compiled.hookOutputs })
+      trace.layers.forEach((layer, index) => {
+        for (const site of hookSites) {
+          const actual = result.outputs[hookOutputName(site, index)]?.data as Float32Array
+          expect(
+            maxDifference(actual, layer[referenceField[site]]),
+            `layer ${index} ${site}`,
+          ).toBeLessThanOrEqual(1e-4)
+        }
+      })
+    })
+  },
+)
