@@ -20,6 +20,7 @@ describe('method registry', () => {
   it('names unknown methods and bad options', () => {
     expect(() => methodById('sea-lion')).toThrow(/Unknown method "sea-lion"/)
     expect(() => parseOptions(methods.actadd, { coefficient: 'big' })).toThrow(/option "coefficient"/)
+    expect(() => parseOptions(methods.caa, { coefficient: 2 })).toThrow(/caa has no option "coefficient"/)
   })
 
   it('wraps a fit as a versioned Edit whose options survive JSON', () => {

@@ -23,7 +23,7 @@ import {
   type MethodFit,
 } from './method.ts'
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   /** The one block whose resid_pre yields the direction. */
   layers: z.array(z.number().int().min(0)).min(1).max(1).optional(),
 })

@@ -19,7 +19,7 @@ import {
   type MethodFit,
 } from './method.ts'
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   /** One block; default scales the paper's layer 6 of GPT-2-XL's 48 blocks. */
   layers: z.array(z.number().int().min(0)).min(1).max(1).optional(),
   /** c, baked into the vectors (paper: 5 for "Love" − "Hate"). */

@@ -20,7 +20,7 @@ import {
   type MethodFit,
 } from './method.ts'
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   /** Default scales the paper's layer 13 of Llama-2-7B-chat's 32 blocks. */
   layers: z.array(z.number().int().min(0)).min(1).optional(),
 })

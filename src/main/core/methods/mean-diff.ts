@@ -21,7 +21,7 @@ import {
   type MethodFit,
 } from './method.ts'
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   layers: z.array(z.number().int().min(0)).min(1).optional(),
   selector: z.enum(['completionMean', 'lastPrompt']),
 })

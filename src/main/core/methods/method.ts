@@ -129,6 +129,15 @@ export function parseOptions<Options extends Record<string, unknown>>(
   const result = method.optionsSchema.safeParse({ ...method.defaults, ...input })
   if (!result.success) {
     const issue = result.error.issues[0]
+    if (issue?.code === 'unrecognized_keys') {
+      throw new TillerError(
+        'invalid-argument',
+        `${method.id} has no option ${issue.keys.map((key) => `"${key}"`).join(', ')}.`,
+        {
+          subject: issue.keys[0],
+        },
+      )
+    }
     const field = issue?.path.join('.') ?? ''
     throw new TillerError(
       'invalid-argument',

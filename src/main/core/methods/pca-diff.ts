@@ -7,7 +7,7 @@ import type { ActivationSet } from '../../../shared/activations.ts'
 import { checkActivations, layerAtFraction, resolveLayers, type Method, type MethodFit } from './method.ts'
 import { fitPcaDirections } from './pca-direction.ts'
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   /** Default: repeng's README band, blocks 15…27 of 32, scaled to the model's depth. */
   layers: z.array(z.number().int().min(0)).min(1).optional(),
 })
