@@ -77,6 +77,9 @@ describe('generate on the genai fp16 fixture', () => {
       expect(whole.startsWith(prompt)).toBe(true)
       expect(result.text).toBe(whole.slice(prompt.length))
     }
+    // Without a listener or stop strings the text is decoded once at the end: it must be the same.
+    const quiet = await generate(model, { rows: prompts, options: { maxTokens: 9 } })
+    expect(quiet.map((result) => result.text)).toEqual(results.map((result) => result.text))
   })
 
   it('cancellation stops within one step and returns what was generated', async () => {

@@ -139,23 +139,27 @@ function result(
   }
 }
 
-/** Handle row `row`'s new token; returns the final-text piece for the token event. */
+/**
+ * Handle a row's new token; returns the final-text piece for the token event. With `incremental` false (nobody
+ * streams, no stop strings) text is decoded once when the row finishes instead of token by token.
+ */
 function advanceRow(
   state: RowState,
   stream: TextStream,
   token: number,
   options: ResolvedGenerationOptions,
+  incremental: boolean,
 ): string {
   state.generated.push(token)
-  let text: string
+  let text = ''
   if (options.eosTokenIds.includes(token)) {
     state.finishReason = 'eos'
     text = stream.finish()
-  } else {
+  } else if (incremental) {
     const piece = stream.push(token)
     text = piece.text
     if (piece.stopped) state.finishReason = 'stop'
-  }
+  } else stream.append(token)
   if (state.finishReason === undefined && state.generated.length >= options.maxTokens) {
     state.finishReason = 'length'
     text += stream.finish()
@@ -194,6 +198,7 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
   const logitsRows = new LogitsRows(batch, model.config.vocabSize)
   const fetches = [graphOutputs.logits, ...model.graph.cache.presentNames]
   const nextTokens = request.rows.map((row) => row[row.length - 1] as number)
+  const incremental = request.onToken !== undefined || options.stopStrings.length > 0
 
   let past = emptyCache(model.graph.cache, batch)
   let pastLength = 0
@@ -231,7 +236,7 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
       const token = sampler.pick(logitsRows.lastPosition(logits, row))
       sampler.observe(token)
       nextTokens[row] = token
-      const text = advanceRow(state, streams[row] as TextStream, token, options)
+      const text = advanceRow(state, streams[row] as TextStream, token, options, incremental)
       request.onToken?.({ row, token, text })
     }
     if (isPrefill) prefillEnd = performance.now()

@@ -63,7 +63,31 @@ function resolveFolder(folder: string): string {
   return absolute
 }
 
-/** Find the decoder graph: the explicit file, then onnx/model.onnx, then the genai decoder file, then model.onnx. */
+/** Transformers.js dtype names and the suffix of the graph file each loads (RUNTIME-NOTES §1.3). */
+const dtypeSuffixes: Record<string, string> = {
+  fp32: '',
+  fp16: '_fp16',
+  q8: '_quantized',
+  int8: '_int8',
+  uint8: '_uint8',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+}
+
+/** The graph config.json's `transformers.js_config.dtype` selects, e.g. onnx/model_fp16.onnx for fp16. */
+function transformersGraphFile(config: ModelConfig): string | undefined {
+  const section = config.raw['transformers.js_config']
+  if (typeof section !== 'object' || section === null) return undefined
+  const dtype = (section as Record<string, unknown>)['dtype']
+  const suffix = typeof dtype === 'string' ? dtypeSuffixes[dtype] : undefined
+  return suffix === undefined ? undefined : `onnx/model${suffix}.onnx`
+}
+
+/**
+ * Find the decoder graph: the explicit file; else the one config.json's Transformers.js dtype names; else
+ * onnx/model.onnx, onnx/model_fp16.onnx, the genai decoder file, model.onnx.
+ */
 function resolveGraphPath(folder: string, config: ModelConfig, graphFile: string | undefined): string {
   if (graphFile !== undefined) {
     const path = isAbsolute(graphFile) ? graphFile : join(folder, graphFile)
@@ -79,7 +103,16 @@ function resolveGraphPath(folder: string, config: ModelConfig, graphFile: string
     return path
   }
   const genai = genaiDecoderFile(config)
-  const candidates = [modelFiles.graph, ...(genai === undefined ? [] : [genai]), 'model.onnx']
+  const preferred = transformersGraphFile(config)
+  const candidates = [
+    ...new Set([
+      ...(preferred === undefined ? [] : [preferred]),
+      modelFiles.graph,
+      'onnx/model_fp16.onnx',
+      ...(genai === undefined ? [] : [genai]),
+      'model.onnx',
+    ]),
+  ]
   for (const candidate of candidates) {
     const path = join(folder, candidate)
     if (existsSync(path)) return path

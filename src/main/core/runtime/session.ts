@@ -25,10 +25,13 @@ export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSe
     intraOpNumThreads: availableParallelism(),
     interOpNumThreads: 1,
     enableCpuMemArena: true,
-    // Shapes grow by one position every decode step, so memory patterns planned for one shape are rarely reused;
-    // DirectML requires them off.
+    // Shapes grow by one position every decode step, so memory patterns planned for one shape are rarely reused
+    // (and ORT keeps one per shape); DirectML requires them off.
     enableMemPattern: false,
     logSeverityLevel: 3,
+    // Idle pool threads sleep instead of spinning: a decode step is a burst of small kernels, and spinning threads
+    // fight the JS thread and other processes for cores (measured 2-4x slower per step on a busy 2-core machine).
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   }
 }
 

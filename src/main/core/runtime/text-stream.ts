@@ -65,6 +65,14 @@ export class TextStream {
     return this.release(false)
   }
 
+  /**
+   * Record a generated token without decoding it yet; `finish()` decodes everything recorded at once. For runs
+   * nobody streams and without stop strings, where per-token text is not needed.
+   */
+  append(token: number): void {
+    if (this.stoppedAt === undefined) this.tokens.push(token)
+  }
+
   /** The row finished for another reason: hand out everything still held back. */
   finish(): string {
     if (this.stoppedAt !== undefined) return ''
