@@ -56,6 +56,7 @@ export interface NodeSpec {
   attributes?: Record<string, AttributeValue>
 }
 
+/** How to start a GraphBuilder: opsets, naming, and optionally an existing graph to extend. */
 export interface GraphBuilderOptions {
   name?: string
   /** Opset imports by domain ('' = ai.onnx), e.g. { '': 17, 'com.microsoft': 1 }. */
@@ -69,6 +70,7 @@ export interface GraphBuilderOptions {
   tensorName?: (nodeName: string, index: number) => string
 }
 
+/** Model-level fields written by `GraphBuilder.toModel`. */
 export interface ModelOptions {
   irVersion?: number
   producerName?: string

@@ -13,10 +13,14 @@ export const onnx = onnxProto.onnx
 /** An int64 field as protobufjs hands it over: a number, or a `Long` when decoded. */
 export type Int64 = NonNullable<onnxProto.onnx.ITensorProto['dims']>[number]
 
+/** A node attribute (onnx.AttributeProto fields). */
 export type AttributeProto = onnxProto.onnx.IAttributeProto
+/** An opset import: domain ('' = ai.onnx) and version. */
 export type OperatorSetIdProto = onnxProto.onnx.IOperatorSetIdProto
+/** A key/value pair (metadata, external data entries). */
 export type StringStringEntryProto = onnxProto.onnx.IStringStringEntryProto
 
+/** A tensor (initializer or attribute value); data in rawData, typed fields, or an external file. */
 export interface TensorProto extends onnxProto.onnx.ITensorProto {
   name: string
   dims: Int64[]
@@ -24,10 +28,12 @@ export interface TensorProto extends onnxProto.onnx.ITensorProto {
   externalData: StringStringEntryProto[]
 }
 
+/** A named, typed tensor declaration (graph input, output or value_info). */
 export interface ValueInfoProto extends onnxProto.onnx.IValueInfoProto {
   name: string
 }
 
+/** One node: op type, domain, input and output tensor names, attributes. */
 export interface NodeProto extends onnxProto.onnx.INodeProto {
   name: string
   opType: string
@@ -37,6 +43,7 @@ export interface NodeProto extends onnxProto.onnx.INodeProto {
   attribute: AttributeProto[]
 }
 
+/** A graph: nodes (in topological order), initializers, inputs, outputs and value infos. */
 export interface GraphProto extends onnxProto.onnx.IGraphProto {
   name: string
   node: NodeProto[]
@@ -46,6 +53,7 @@ export interface GraphProto extends onnxProto.onnx.IGraphProto {
   valueInfo: ValueInfoProto[]
 }
 
+/** A model: IR version, opset imports, producer and the main graph. */
 export interface ModelProto extends onnxProto.onnx.IModelProto {
   irVersion: Int64
   opsetImport: OperatorSetIdProto[]
@@ -72,6 +80,7 @@ export const TensorElementType = {
   bfloat16: 16,
 } as const
 
+/** Name of an ONNX element type, e.g. 'float32', 'int64', 'float16'. */
 export type ElementTypeName = keyof typeof TensorElementType
 
 const bytesPerElementByType: Partial<Record<number, number>> = {

@@ -6,6 +6,7 @@ import type { GraphProto, NodeProto } from './proto.ts'
  * Graph surgery helpers. They edit `graph` in place and keep `graph.node` in a valid topological order.
  */
 
+/** Options of `replaceConsumers`. */
 export interface ReplaceOptions {
   /** Names of nodes whose inputs stay untouched (typically the nodes that compute the replacement). */
   except?: Iterable<string>

@@ -23,6 +23,7 @@ import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
  * temporary sibling and renamed into place, so a failure never leaves a half-written folder.
  */
 
+/** How to export: graph family, dtype, attention variant (builder family), overwrite. */
 export interface ExportOptions {
   family: GraphFamily
   /** Weights, activations and KV cache element type. Default float32. */
