@@ -36,6 +36,7 @@ interface NormOutputs {
   sum: string
 }
 
+/** RoPE on `[B, S, heads·headDim]` at position_ids, same shape out. */
 function rotary(
   context: DecoderContext,
   layer: number,
@@ -104,6 +105,7 @@ function repeatHeads(context: DecoderContext, layer: number, kind: 'key' | 'valu
   })
 }
 
+/** q `[B, S, heads·D]`, k and v `[B, S, kvHeads·D]` → concatenated heads `[B, S, heads·D]`; writes present.* */
 function attention(
   context: DecoderContext,
   layer: number,
@@ -240,8 +242,70 @@ function norm(
   return { normed: `${scope}/output_0`, sum: keepSum ? `${scope}/output_3` : '' }
 }
 
+/** `[B, S, in]` · `[in, out]` → `[B, S, out]` */
 function matmul(context: DecoderContext, name: string, input: string, weight: string): string {
   return context.graph.node1({ op: 'MatMul', name, inputs: [input, weight] })
+}
+
+/**
+ * One decoder block. `residual` `[B, S, hidden]` is the stream entering it and `skip` the previous block's MLP
+ * output (undefined for layer 0, whose input norm has nothing to add). Returns the block's un-summed outputs:
+ * the mid-block residual and this block's down_proj output `[B, S, hidden]`, summed by the next norm.
+ */
+function decoderBlock(
+  context: DecoderContext,
+  layer: number,
+  variant: BuilderAttention,
+  residual: string,
+  skip: string | undefined,
+): { residual: string; skip: string } {
+  const { graph, config, weights } = context
+  const hf = `model.layers.${layer}`
+  const scope = `/model/layers.${layer}`
+  const linear = (path: string, input: string, source: string): string =>
+    matmul(
+      context,
+      `${scope}/${path}/MatMul`,
+      input,
+      weights.transposed(`${hf}.${path.replace('/', '.')}.MatMul.weight`, source),
+    )
+  const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
+  const inputNorm = norm(context, `${scope}/input_layernorm`, inputWeight, residual, skip, true)
+  const q = rotary(
+    context,
+    layer,
+    'q',
+    linear('attn/q_proj', inputNorm.normed, `${hf}.self_attn.q_proj.weight`),
+    config.numHeads,
+  )
+  const k = rotary(
+    context,
+    layer,
+    'k',
+    linear('attn/k_proj', inputNorm.normed, `${hf}.self_attn.k_proj.weight`),
+    config.numKeyValueHeads,
+  )
+  const v = linear('attn/v_proj', inputNorm.normed, `${hf}.self_attn.v_proj.weight`)
+  const heads = attention(context, layer, variant, q, k, v)
+  const attentionOut = linear('attn/o_proj', heads, `${hf}.self_attn.o_proj.weight`)
+  const postWeight = weights.asIs(
+    `${hf}.post_attention_layernorm.weight`,
+    `${hf}.post_attention_layernorm.weight`,
+  )
+  const postNorm = norm(
+    context,
+    `${scope}/post_attention_layernorm`,
+    postWeight,
+    inputNorm.sum,
+    attentionOut,
+    true,
+  )
+  const gate = linear('mlp/gate_proj', postNorm.normed, `${hf}.mlp.gate_proj.weight`)
+  const up = linear('mlp/up_proj', postNorm.normed, `${hf}.mlp.up_proj.weight`)
+  const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/mlp/act_fn/Sigmoid`, inputs: [gate] })
+  const activated = graph.node1({ op: 'Mul', name: `${scope}/mlp/act_fn/Mul`, inputs: [gate, sigmoid] })
+  const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
+  return { residual: postNorm.sum, skip: linear('mlp/down_proj', neurons, `${hf}.mlp.down_proj.weight`) }
 }
 
 /** Emit the builder-family decoder into `context.graph` (inputs, outputs and attention bias already present). */
@@ -252,87 +316,31 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
   weights.computed('sin_cache', [tables.positions, tables.half], tables.sin)
   if (variant === 'gqa') gqaLengths(context)
   const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
-  const embedded = graph.node1({
+  let residual = graph.node1({
     op: 'Gather',
     name: '/model/embed_tokens/Gather',
     inputs: [embedding, context.inputs.inputIds],
   })
-  let residual = embedded
   let skip: string | undefined
   for (let layer = 0; layer < config.numLayers; layer++) {
-    const hf = `model.layers.${layer}`
-    const scope = `/model/layers.${layer}`
-    const inputNorm = norm(
-      context,
-      `${scope}/input_layernorm`,
-      weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`),
-      residual,
-      skip,
-      true,
-    )
-    const normed = inputNorm.normed
-    const projection = (which: 'q' | 'k' | 'v'): string =>
-      matmul(
-        context,
-        `${scope}/attn/${which}_proj/MatMul`,
-        normed,
-        weights.transposed(`${hf}.attn.${which}_proj.MatMul.weight`, `${hf}.self_attn.${which}_proj.weight`),
-      )
-    const q = rotary(context, layer, 'q', projection('q'), config.numHeads)
-    const k = rotary(context, layer, 'k', projection('k'), config.numKeyValueHeads)
-    const v = projection('v')
-    const heads = attention(context, layer, variant, q, k, v)
-    const attentionOut = matmul(
-      context,
-      `${scope}/attn/o_proj/MatMul`,
-      heads,
-      weights.transposed(`${hf}.attn.o_proj.MatMul.weight`, `${hf}.self_attn.o_proj.weight`),
-    )
-    const postNorm = norm(
-      context,
-      `${scope}/post_attention_layernorm`,
-      weights.asIs(`${hf}.post_attention_layernorm.weight`, `${hf}.post_attention_layernorm.weight`),
-      inputNorm.sum,
-      attentionOut,
-      true,
-    )
-    const mlpInput = postNorm.normed
-    const gate = matmul(
-      context,
-      `${scope}/mlp/gate_proj/MatMul`,
-      mlpInput,
-      weights.transposed(`${hf}.mlp.gate_proj.MatMul.weight`, `${hf}.mlp.gate_proj.weight`),
-    )
-    const up = matmul(
-      context,
-      `${scope}/mlp/up_proj/MatMul`,
-      mlpInput,
-      weights.transposed(`${hf}.mlp.up_proj.MatMul.weight`, `${hf}.mlp.up_proj.weight`),
-    )
-    const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/mlp/act_fn/Sigmoid`, inputs: [gate] })
-    const activated = graph.node1({ op: 'Mul', name: `${scope}/mlp/act_fn/Mul`, inputs: [gate, sigmoid] })
-    const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
-    const down = matmul(
-      context,
-      `${scope}/mlp/down_proj/MatMul`,
-      neurons,
-      weights.transposed(`${hf}.mlp.down_proj.MatMul.weight`, `${hf}.mlp.down_proj.weight`),
-    )
-    residual = postNorm.sum
-    skip = down
+    ;({ residual, skip } = decoderBlock(context, layer, variant, residual, skip))
   }
-  const finalScope = `/model/layers.${config.numLayers}/final_norm_layernorm`
+  const finalWeight = weights.asIs(
+    `model.layers.${config.numLayers}.final_norm_layernorm.weight`,
+    'model.norm.weight',
+  )
   const finalNorm = norm(
     context,
-    finalScope,
-    weights.asIs(`model.layers.${config.numLayers}.final_norm_layernorm.weight`, 'model.norm.weight'),
+    `/model/layers.${config.numLayers}/final_norm_layernorm`,
+    finalWeight,
     residual,
     skip,
     false,
   )
-  const head = config.tieWordEmbeddings
-    ? weights.transposed('lm_head.MatMul.weight', 'model.embed_tokens.weight')
-    : weights.transposed('lm_head.MatMul.weight', 'lm_head.weight')
+  const head = weights.transposed(
+    'lm_head.MatMul.weight',
+    config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+  )
   graph.node({
     op: 'MatMul',
     name: '/lm_head/MatMul',
