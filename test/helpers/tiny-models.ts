@@ -48,7 +48,10 @@ export function tinyCheckpoint(options: Omit<TinyModelOptions, 'family'>): Llama
   return randomCheckpoint(config, options.seed ?? 1)
 }
 
-/** Export a tiny random model to a fresh folder under the OS temp dir and return the folder's path. */
+/**
+ * Export a tiny random model and return the folder's path: `<fresh temp dir>/tiny-<family>`. The parent is created
+ * for this call alone, so callers clean up with `rmSync(dirname(folder), { recursive: true })`.
+ */
 export async function buildTinyModel(options: TinyModelOptions): Promise<string> {
   const checkpoint = tinyCheckpoint(options)
   const folder = join(mkdtempSync(join(tmpdir(), 'tiller-tiny-')), `tiny-${options.family}`)
