@@ -1,0 +1,242 @@
+/**
+ * `npm run bench -- steer`: what steering costs, measured side by side in one run.
+ *
+ *   1. decode tokens/s of the unsteered graph vs the steered graph with an additive edit on 5 layers (target ≥ 0.95×)
+ *   2. one decode step of a two-row batch (base row at strength 0 + steered row) vs a one-row step (target ≤ 1.4×)
+ *   3. capture tokens/s (hooked forward passes reduced to rows) vs plain prefill tokens/s (target ≥ 0.8×)
+ *
+ * Method: generation is timed with 1 new token and with N new tokens from the same prompt, greedy, median over
+ * repeats, variants interleaved; decode time per token = (T_N − T_1) / (N − 1). Capture and prefill run the same
+ * rows in the same batches; capture's time includes loading its hooked session.
+ *
+ * Models: stories260K imported from ../shared/fixtures on the fly, and a random ~30M-parameter Llama built by the
+ * exporter (hidden 512, 8 layers, vocab 16000). Options: --model DIR (this folder only), --tokens N (default 64),
+ * --repeats R (default 5), --skip-large.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { Edit } from '../../src/shared/edit.ts'
+import { captureActivations } from '../../src/main/core/capture/capture.ts'
+import type { RenderedExample, RenderedSequence } from '../../src/main/core/data/render.ts'
+import { compileEdits } from '../../src/main/core/edits/compiler/compile.ts'
+import { steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
+import { byteTokenizerFiles, byteTokenizerSpecialIds } from '../../src/main/core/models/byte-tokenizer.ts'
+import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
+import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
+import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
+import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
+import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
+import { generate } from '../../src/main/core/runtime/generate.ts'
+import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
+
+interface Settings {
+  tokens: number
+  repeats: number
+}
+
+const stories = resolve(
+  import.meta.dirname,
+  '..',
+  '..',
+  '..',
+  'shared',
+  'fixtures',
+  'stories260K-gguf',
+  'stories260K.gguf',
+)
+
+const largeConfig: LlamaConfig = {
+  vocabSize: 16000,
+  hiddenSize: 512,
+  intermediateSize: 1536,
+  numLayers: 8,
+  numHeads: 8,
+  numKeyValueHeads: 8,
+  headDim: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  maxPositionEmbeddings: 1024,
+  tieWordEmbeddings: true,
+  bosTokenId: byteTokenizerSpecialIds.bos,
+  eosTokenId: byteTokenizerSpecialIds.eos,
+  padTokenId: byteTokenizerSpecialIds.pad,
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((first, second) => first - second)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+async function timeGeneration(
+  model: LoadedModel,
+  rows: number[][],
+  tokens: number,
+  extraInputs?: ExtraInputs,
+): Promise<number> {
+  const start = performance.now()
+  // EOS is disabled (an id no model emits) so every run generates exactly `tokens` tokens.
+  await generate(model, {
+    rows,
+    options: { maxTokens: tokens, temperature: 0, eosTokenIds: [-1] },
+    extraInputs,
+  })
+  return performance.now() - start
+}
+
+/** Milliseconds per decode step, for each variant, measured interleaved. */
+async function decodeStepTimes(
+  variants: Array<{ model: LoadedModel; rows: number[][]; extraInputs?: ExtraInputs }>,
+  settings: Settings,
+): Promise<number[]> {
+  const samples = variants.map(() => [] as number[])
+  for (const variant of variants) await timeGeneration(variant.model, variant.rows, 4, variant.extraInputs)
+  for (let repeat = 0; repeat < settings.repeats; repeat++) {
+    for (const [index, variant] of variants.entries()) {
+      const one = await timeGeneration(variant.model, variant.rows, 1, variant.extraInputs)
+      const many = await timeGeneration(variant.model, variant.rows, settings.tokens, variant.extraInputs)
+      samples[index]?.push((many - one) / (settings.tokens - 1))
+    }
+  }
+  return samples.map(median)
+}
+
+function additiveEdit(hidden: number, layers: number[]): Edit {
+  const vector = Float32Array.from({ length: hidden }, (_, index) => Math.sin(index) * 0.1)
+  return {
+    version: 1,
+    id: 'bench-additive',
+    method: 'mean-diff',
+    options: {},
+    model: { architecture: 'llama', layers: 0, hiddenSize: hidden, tokenizerHash: '', weightsHash: '' },
+    interventions: layers.map((layer) => ({
+      layer,
+      site: 'resid_post',
+      positions: { kind: 'all' },
+      op: { kind: 'add', vector },
+    })),
+    created: new Date(0).toISOString(),
+    notes: '',
+  }
+}
+
+function syntheticExamples(count: number, length: number, vocab: number): RenderedExample[] {
+  const side = (offset: number): RenderedSequence => {
+    const tokenIds = Array.from({ length }, (_, index) => 3 + ((index * 7 + offset) % (vocab - 3)))
+    const promptEnd = Math.floor(length / 2)
+    return {
+      text: '',
+      tokenIds,
+      prompt: { start: 0, end: promptEnd },
+      completion: { start: promptEnd, end: length },
+      lastPromptToken: promptEnd - 1,
+      assistantStart: promptEnd,
+      answerLetter: undefined,
+      padding: 0,
+    }
+  }
+  return Array.from({ length: count }, (_, index) => ({
+    id: `row-${index}`,
+    lines: [index + 1],
+    positive: side(index),
+    negative: side(index + 101),
+  }))
+}
+
+async function benchFolder(label: string, folder: string, settings: Settings): Promise<void> {
+  const map = await locateHookSites(folder)
+  const layers = Array.from({ length: Math.min(5, map.layers.length) }, (_, index) => index)
+  const compiled = await compileEdits(folder, [additiveEdit(map.widths.resid_post, layers)])
+  const base = await loadModel(folder, { provider: 'cpu' })
+  const steered = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+  try {
+    const prompt = [[base.config.bosTokenId ?? 1, 10, 11, 12, 13, 14, 15, 16]]
+    const twoRows = [prompt[0] as number[], prompt[0] as number[]]
+    const [plainStep, steeredStep, pairStep] = await decodeStepTimes(
+      [
+        { model: base, rows: prompt },
+        { model: steered, rows: prompt, extraInputs: steeringInputs(compiled, [1]) },
+        { model: steered, rows: twoRows, extraInputs: steeringInputs(compiled, [0, 1]) },
+      ],
+      settings,
+    )
+    const plainRate = 1000 / (plainStep ?? 1)
+    const steeredRate = 1000 / (steeredStep ?? 1)
+    const vocab = base.config.vocabSize
+    // Enough rows that capture's one-time hooked-session load is a small part of its time.
+    const examples = syntheticExamples(label.startsWith('stories') ? 256 : 32, 48, vocab)
+    const tokens = examples.length * 2 * 48
+    const rows = examples.flatMap((example) => [example.positive.tokenIds, example.negative.tokenIds])
+    const batch = 16
+    await forwardBatch(base, rows.slice(0, batch), { fetch: ['logits'] })
+    const prefillTimes: number[] = []
+    const captureTimes: number[] = []
+    for (let repeat = 0; repeat < Math.max(1, Math.floor(settings.repeats / 2)); repeat++) {
+      let start = performance.now()
+      for (let offset = 0; offset < rows.length; offset += batch)
+        await forwardBatch(base, rows.slice(offset, offset + batch), { fetch: ['logits'] })
+      prefillTimes.push(performance.now() - start)
+      start = performance.now()
+      await captureActivations(base, examples, {
+        site: 'resid_post',
+        selector: 'completionMean',
+        layers,
+        batchSize: batch / 2,
+        cacheDirectory: false,
+      })
+      captureTimes.push(performance.now() - start)
+    }
+    const prefillRate = tokens / (median(prefillTimes) / 1000)
+    const captureRate = tokens / (median(captureTimes) / 1000)
+    const lines = [
+      `${label}`,
+      `  decode, unsteered             ${plainRate.toFixed(1)} tokens/s`,
+      `  decode, additive edit on ${layers.length} layers ${steeredRate.toFixed(1)} tokens/s   ratio ${(steeredRate / plainRate).toFixed(3)} (target ≥ 0.95)`,
+      `  decode step, 1 row            ${(steeredStep ?? 0).toFixed(3)} ms`,
+      `  decode step, 2 rows (0 and 1) ${(pairStep ?? 0).toFixed(3)} ms   ratio ${((pairStep ?? 0) / (steeredStep ?? 1)).toFixed(3)} (target ≤ 1.4)`,
+      `  prefill (logits)              ${prefillRate.toFixed(0)} tokens/s`,
+      `  capture (${layers.length} layers, resid_post) ${captureRate.toFixed(0)} tokens/s   ratio ${(captureRate / prefillRate).toFixed(3)} (target ≥ 0.8)`,
+    ]
+    process.stdout.write(lines.join('\n') + '\n')
+  } finally {
+    await base.dispose()
+    await steered.dispose()
+  }
+}
+
+/** Entry point for `npm run bench -- steer`. */
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      tokens: { type: 'string', default: '64' },
+      repeats: { type: 'string', default: '5' },
+      'skip-large': { type: 'boolean', default: false },
+    },
+  })
+  const settings: Settings = { tokens: Number(values.tokens), repeats: Number(values.repeats) }
+  if (values.model !== undefined) return benchFolder(values.model, resolve(values.model), settings)
+  const scratch = mkdtempSync(join(tmpdir(), 'tiller-bench-steer-'))
+  try {
+    const imported = await importGguf(stories)
+    const storiesFolder = join(scratch, 'stories260K')
+    await exportModelFolder(imported.checkpoint, imported.tokenizer, storiesFolder, { family: 'builder' })
+    await benchFolder('stories260K (builder family)', storiesFolder, settings)
+    if (!values['skip-large']) {
+      const largeFolder = join(scratch, 'random-30M')
+      await exportModelFolder(
+        randomCheckpoint(largeConfig, 7),
+        byteTokenizerFiles(largeConfig.vocabSize),
+        largeFolder,
+        { family: 'builder' },
+      )
+      await benchFolder('random ~30M Llama (builder family, hidden 512, 8 layers)', largeFolder, settings)
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true })
+  }
+}
