@@ -155,11 +155,13 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
   try {
     const prompt = [[base.config.bosTokenId ?? 1, 10, 11, 12, 13, 14, 15, 16]]
     const twoRows = [prompt[0] as number[], prompt[0] as number[]]
-    const [plainStep, steeredStep, pairStep] = await decodeStepTimes(
+    const [plainStep, steeredStep, pairStep, plainPairStep] = await decodeStepTimes(
       [
         { model: base, rows: prompt },
         { model: steered, rows: prompt, extraInputs: steeringInputs(compiled, [1]) },
         { model: steered, rows: twoRows, extraInputs: steeringInputs(compiled, [0, 1]) },
+        // Reference: what a second row costs the unsteered graph (runtime and ONNX Runtime alone).
+        { model: base, rows: twoRows },
       ],
       settings,
     )
@@ -197,6 +199,7 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
       `  decode, additive edit on ${layers.length} layers ${steeredRate.toFixed(1)} tokens/s   ratio ${(steeredRate / plainRate).toFixed(3)} (target ≥ 0.95)`,
       `  decode step, 1 row            ${(steeredStep ?? 0).toFixed(3)} ms`,
       `  decode step, 2 rows (0 and 1) ${(pairStep ?? 0).toFixed(3)} ms   ratio ${((pairStep ?? 0) / (steeredStep ?? 1)).toFixed(3)} (target ≤ 1.4)`,
+      `  (unsteered graph, 2 rows vs 1 row: ${((plainPairStep ?? 0) / (plainStep ?? 1)).toFixed(3)})`,
       `  prefill (logits)              ${prefillRate.toFixed(0)} tokens/s`,
       `  capture (${layers.length} layers, resid_post) ${captureRate.toFixed(0)} tokens/s   ratio ${(captureRate / prefillRate).toFixed(3)} (target ≥ 0.8)`,
     ]
