@@ -7,6 +7,7 @@
  * needs compacting; its result is final from the step it finished.
  */
 import type * as ort from 'onnxruntime-node'
+import type { FinishReason } from '../../../shared/generation.ts'
 import { graphOutputs } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
 import {
@@ -31,7 +32,10 @@ import { RowSampler } from './sampling.ts'
 import type { ExtraInputs, StepContext } from './step-context.ts'
 import { TextStream } from './text-stream.ts'
 
+/** Re-exported so callers of `generate` need one import. */
 export type { GenerationOptions } from './generation-options.ts'
+/** Why a row stopped (the contract's type, shared with clients). */
+export type { FinishReason } from '../../../shared/generation.ts'
 
 /** A token as it is generated; `text` is the newly final text of the row (often empty at a stop-string prefix). */
 export interface TokenEvent {
@@ -51,8 +55,6 @@ export interface GenerationRequest {
   /** Inputs the graph needs beyond the decoder contract, computed per step. */
   extraInputs?: ExtraInputs
 }
-
-export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled'
 
 /** One row's outcome. */
 export interface GenerationResult {
