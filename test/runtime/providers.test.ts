@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadModel } from '../../src/main/core/runtime/model.ts'
 import { bindingFolder, probeProviders } from '../../src/main/core/runtime/providers.ts'
 import { sessionOptions } from '../../src/main/core/runtime/session.ts'
+import { genaiFixture, requireFixture } from './fixtures.ts'
 
 const cudaLibrary = join(bindingFolder(), 'libonnxruntime_providers_cuda.so')
 
@@ -42,5 +44,18 @@ describe('probeProviders', () => {
     expect(sessionOptions('cuda').executionProviders).toEqual(['cuda', 'cpu'])
     expect(sessionOptions('cpu').executionProviders).toEqual(['cpu'])
     expect(sessionOptions('cpu').graphOptimizationLevel).toBe('all')
+  })
+})
+
+describe('loading on a provider that is not there', () => {
+  it('runs on CPU and says why', async () => {
+    if (process.platform === 'win32' || existsSync(cudaLibrary)) return
+    const model = await loadModel(requireFixture(genaiFixture), { provider: 'cuda' })
+    try {
+      expect(model.provider).toBe('cpu')
+      expect(model.providerFallbackReason).toContain('npm run setup:cuda')
+    } finally {
+      await model.dispose()
+    }
   })
 })
