@@ -16,7 +16,8 @@ import { isPerToken, selectPositions, type SideSelection } from './selectors.ts'
 /**
  * Activation capture: batched forward passes over a graph that exposes the requested hook outputs, reduced to
  * the selector's rows batch by batch, so memory holds `[batch, seq, width]` per layer for one batch only.
- * Results are cached as activation files keyed by (graph hash, data hash, site, selector, layers).
+ * Results are cached as activation files keyed by (graph hash, data hash, rendered tokens and positions, site,
+ * selector, layers).
  */
 
 /** What to capture. */
@@ -117,8 +118,11 @@ export async function captureActivations(
   const selections = examples.map((example) => selectPositions(options.selector, example))
   const dataHash = options.dataHash ?? renderedHash(examples)
   const fingerprint = options.fingerprint ?? folderFingerprint(model, hookMap.graphHash)
+  // The rendered tokens and selected positions are part of the key: one data set rendered two ways (contrast
+  // in the prompt or in the completion) gives different activations.
+  const renderKey = sha256(JSON.stringify([renderedHash(examples), selections]))
   const cacheKey = sha256(
-    JSON.stringify([hookMap.graphHash, dataHash, options.site, options.selector, layers]),
+    JSON.stringify([hookMap.graphHash, dataHash, renderKey, options.site, options.selector, layers]),
   ).slice(0, 24)
   const cacheDirectory =
     options.cacheDirectory === undefined
