@@ -1,17 +1,11 @@
 import { parseArgs } from 'node:util'
-import { captureActivations } from '../../core/capture/capture.ts'
-import { hashDemonstrations } from '../../core/data/hash.ts'
-import { readDemonstrationFile } from '../../core/data/jsonl.ts'
-import { contrastPairs } from '../../core/data/pairs.ts'
-import { renderPairs, type RenderOptions } from '../../core/data/render.ts'
-import { loadRenderTokenizer } from '../../core/data/tokenizer.ts'
+import type { RenderOptions } from '../../core/data/render.ts'
 import { writeEditFile } from '../../core/edits/edit-file.ts'
-import { fingerprintModel } from '../../core/edits/fingerprint.ts'
 import { TillerError } from '../../core/errors.ts'
-import { additiveMethodIds, fitEdit, methodById } from '../../core/methods/index.ts'
+import { fitFromDemonstrations } from '../../core/methods/fit-pipeline.ts'
+import { additiveMethodIds, methodById } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
-import { loadModel } from '../../core/runtime/model.ts'
 import { parseProviderChoice } from '../../core/runtime/providers.ts'
 import type { Command } from '../index.ts'
 import { parseLayerList } from './capture.ts'
@@ -89,59 +83,39 @@ export const fitCommand: Command = {
     if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
     if (values.selector !== undefined) input.selector = values.selector
     const options = parseOptions(method, input)
+    const render: Partial<Pick<RenderOptions, 'systemPrompt' | 'plain'>> = { systemPrompt: values.system }
+    if (values['plain-format'] !== undefined)
+      render.plain = { prompt: values['plain-format'], completionPrefix: ' ' }
 
     const folder = values.model ?? defaultModelFolder()
-    const set = await readDemonstrationFile(values.data)
-    const pairs = contrastPairs(set, 'train')
-    if (pairs.length === 0) {
-      throw new TillerError(
-        'invalid-dataset',
-        `${values.data} has no training rows (split "train" or no split).`,
-      )
-    }
-    const model = await loadModel(folder, { provider })
-    try {
-      const request = method.capture(options, model.config.layers)
-      const render: Partial<RenderOptions> = { ...request.render, systemPrompt: values.system }
-      if (values['plain-format'] !== undefined)
-        render.plain = { prompt: values['plain-format'], completionPrefix: ' ' }
-      const tokenizer = await loadRenderTokenizer(folder)
-      const rendered = renderPairs(pairs, tokenizer, values.data, render)
-      const dataset = hashDemonstrations(set)
-      const activations = await captureActivations(model, rendered.examples, {
-        site: request.site,
-        selector: request.selector,
-        layers: request.layers,
-        batchSize,
-        dataHash: dataset.hash,
-        fingerprint: await fingerprintModel(model.folder),
-      })
-      const { edit, fit } = fitEdit(method, activations, options, {
-        notes: `fitted on ${pairs.length} pairs`,
-      })
-      await writeEditFile(values.out, edit, { chatTemplate: rendered.format, dataset })
-      if (values.json) {
-        const summary = {
-          out: values.out,
-          method: method.id,
-          layers: request.layers,
-          interventions: edit.interventions.length,
-          pairs: pairs.length,
-          dataset,
-          notes: fit.notes,
-        }
-        process.stdout.write(JSON.stringify(summary) + '\n')
-      } else {
-        process.stdout.write(
-          `${method.id}: ${edit.interventions.length} intervention(s) from ${pairs.length} pairs at ` +
-            `${request.site} (${request.selector}), layers ${request.layers.join(', ')}\n`,
-        )
-        for (const note of fit.notes) process.stdout.write(`  ${note}\n`)
-        process.stdout.write(`written to ${values.out}\n`)
+    const { edit, summary, extras } = await fitFromDemonstrations({
+      model: { folder, provider },
+      data: values.data,
+      method,
+      options,
+      render,
+      batchSize,
+    })
+    await writeEditFile(values.out, edit, extras)
+    if (values.json) {
+      const printed = {
+        out: values.out,
+        method: summary.method,
+        layers: summary.layers,
+        interventions: summary.interventions,
+        pairs: summary.pairs,
+        dataset: extras.dataset,
+        notes: summary.notes,
       }
-      return 0
-    } finally {
-      await model.dispose()
+      process.stdout.write(JSON.stringify(printed) + '\n')
+    } else {
+      process.stdout.write(
+        `${summary.method}: ${summary.interventions} intervention(s) from ${summary.pairs} pairs at ` +
+          `${summary.site} (${summary.selector}), layers ${summary.layers.join(', ')}\n`,
+      )
+      for (const note of summary.notes) process.stdout.write(`  ${note}\n`)
+      process.stdout.write(`written to ${values.out}\n`)
     }
+    return 0
   },
 }
