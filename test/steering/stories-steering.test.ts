@@ -86,7 +86,7 @@ describe('steering stories260K with a happy/sad mean difference', () => {
     await steered?.model.dispose()
   })
 
-  it('`tiller compare --json` at strength 0 reproduces the golden greedy tokens; strength 2 changes the story', async () => {
+  it('`tiller compare --json` at strength 0 reproduces the golden greedy tokens; strengths ±2 change the story', async () => {
     const editPath = join(folder, 'happy-sad.safetensors')
     await writeEditFile(editPath, edit)
     const generated = onceUponATime.tokens.length - onceUponATime.prompt_tokens.length
@@ -100,7 +100,7 @@ describe('steering stories260K with a happy/sad mean difference', () => {
         '--prompt',
         onceUponATime.prompt,
         '--strengths',
-        '0,2',
+        '-2,0,2',
         '--temperature',
         '0',
         '--max-tokens',
@@ -112,9 +112,10 @@ describe('steering stories260K with a happy/sad mean difference', () => {
     )
     expect(code).toBe(0)
     const rows = JSON.parse(output) as Array<{ strength: number; text: string; tokens: number[] }>
-    expect(rows.map((row) => row.strength)).toEqual([0, 2])
-    expect([...onceUponATime.prompt_tokens, ...(rows[0]?.tokens ?? [])]).toEqual(onceUponATime.tokens)
-    expect(rows[1]?.tokens).not.toEqual(rows[0]?.tokens)
+    expect(rows.map((row) => row.strength)).toEqual([-2, 0, 2])
+    expect([...onceUponATime.prompt_tokens, ...(rows[1]?.tokens ?? [])]).toEqual(onceUponATime.tokens)
+    expect(rows[0]?.tokens).not.toEqual(rows[1]?.tokens)
+    expect(rows[2]?.tokens).not.toEqual(rows[1]?.tokens)
   })
 
   it('positive and negative strengths move sampled stories toward opposite vocabularies (30 seeds)', async () => {

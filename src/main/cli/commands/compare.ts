@@ -23,10 +23,27 @@ Options:
   --provider auto|cpu|cuda|dml
   --json                      print a JSON array with one { strength, text, tokens } row per strength`
 
+/** `--strengths -2,0,2` would read "-2,0,2" as a flag; join a value that starts with a dash to its option. */
+function joinNegativeValues(args: string[]): string[] {
+  const joined: string[] = []
+  for (let index = 0; index < args.length; index++) {
+    const value = args[index + 1]
+    if (
+      (args[index] === '--strengths' || args[index] === '--temperature') &&
+      value !== undefined &&
+      /^-\d/.test(value)
+    ) {
+      joined.push(`${args[index]}=${value}`)
+      index++
+    } else joined.push(args[index] ?? '')
+  }
+  return joined
+}
+
 function parse(args: string[]) {
   try {
     return parseArgs({
-      args,
+      args: joinNegativeValues(args),
       options: {
         model: { type: 'string' },
         edit: { type: 'string', multiple: true },
