@@ -31,7 +31,12 @@ export type PositionPolicy =
 export type Op =
   | { kind: 'add'; vector: Float32Array /* [width] */ }
   | { kind: 'addAt'; vectors: Float32Array /* [count, width] row-major */; count: number }
-  | { kind: 'project'; basis: Float32Array /* [rank, width] orthonormal rows */; rank: number; mode: 'keep' | 'remove' }
+  | {
+      kind: 'project'
+      basis: Float32Array /* [rank, width] orthonormal rows */
+      rank: number
+      mode: 'keep' | 'remove'
+    }
   | { kind: 'scale'; factors: Float32Array /* [width] */ }
   | {
       kind: 'spectral'

@@ -58,7 +58,14 @@ export interface TokenizerFiles {
 
 /** The Hugging Face weight names a checkpoint with this config must contain, with their shapes. */
 export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]> {
-  const { hiddenSize: hidden, intermediateSize: inter, numHeads, numKeyValueHeads, headDim, vocabSize } = config
+  const {
+    hiddenSize: hidden,
+    intermediateSize: inter,
+    numHeads,
+    numKeyValueHeads,
+    headDim,
+    vocabSize,
+  } = config
   const shapes = new Map<string, number[]>()
   shapes.set('model.embed_tokens.weight', [vocabSize, hidden])
   for (let layer = 0; layer < config.numLayers; layer++) {
