@@ -14,10 +14,25 @@ export const requestNames = [
   'generate:start',
   'job:cancel',
   'job:list',
+  'datasets:list',
+  'datasets:preview',
+  'methods:list',
+  'edit:fit',
+  'edits:list',
+  'edit:load',
+  'edit:save',
+  'edit:export-gguf',
+  'chat:compare',
 ] as const
 
 /** Events the engine pushes to every connected client. */
-export const eventNames = ['job:progress', 'job:done', 'generate:token', 'model:changed'] as const
+export const eventNames = [
+  'job:progress',
+  'job:done',
+  'generate:token',
+  'model:changed',
+  'compare:token',
+] as const
 
 export type RequestName = (typeof requestNames)[number]
 export type EventName = (typeof eventNames)[number]

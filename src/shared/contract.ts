@@ -1,8 +1,17 @@
 import { z } from 'zod'
 import type { EventName, RequestName } from './contract-names.ts'
+import { methodIds } from './edit.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
 import type { GeneratedToken } from './generation.ts'
 import type { ErrorInfo, JobDone, JobInfo, JobProgress, JobStarted } from './jobs.ts'
+import type {
+  ComparisonToken,
+  DatasetList,
+  DatasetPreview,
+  EditSummary,
+  MethodList,
+  SavedFile,
+} from './steering.ts'
 
 /**
  * The one typed table between the renderer (or any client) and the engine (DESIGN.md §7).
@@ -59,6 +68,12 @@ export type GenerationOptions = z.output<typeof generationOptionsSchema>
 
 const noArguments = z.strictObject({})
 
+/** A file path from the user: trimmed, not empty. */
+const pathArgument = (what: string) => z.string().trim().min(1, `Give the path of ${what}.`).max(4096)
+
+/** An edit held by the engine, by the id `edit:fit`, `edit:load` or `edits:list` gave. */
+const editIdArgument = z.string().trim().min(1, 'Choose an edit (fit or load one first).').max(200)
+
 /** The request table. `satisfies` makes a missing or extra row (against `requestNames`) a compile error. */
 export const requests = {
   'engine:status': { args: noArguments, result: typed<EngineStatusReport>() },
@@ -83,6 +98,59 @@ export const requests = {
     result: typed<{ cancelled: boolean }>(),
   },
   'job:list': { args: noArguments, result: typed<JobInfo[]>() },
+  /** The bundled demonstration sets, plus the file (or the .jsonl files of the folder) at `path` when given. */
+  'datasets:list': {
+    args: z.strictObject({ path: pathArgument('a demonstration file or folder').optional() }),
+    result: typed<DatasetList>(),
+  },
+  /** The first `limit` rows of a demonstration file and every validation issue with its line number. */
+  'datasets:preview': {
+    args: z.strictObject({
+      path: pathArgument('a demonstration file'),
+      limit: z.int().min(0).max(500).default(20),
+    }),
+    result: typed<DatasetPreview>(),
+  },
+  /** The fitting methods with their options, defaults and the default layers for the loaded model. */
+  'methods:list': { args: noArguments, result: typed<MethodList>() },
+  /** Fit an edit on a demonstration file with the loaded model; a job (render → capture → fit). */
+  'edit:fit': {
+    args: z.strictObject({
+      dataset: pathArgument('a demonstration file'),
+      method: z.enum(methodIds),
+      /** The method's options (checked against its own schema; unknown options are refused by name). */
+      options: z.record(z.string(), z.unknown()).default({}),
+    }),
+    result: typed<JobStarted>(),
+  },
+  /** Edits held this session: fitted ones and loaded files. */
+  'edits:list': { args: noArguments, result: typed<EditSummary[]>() },
+  /** Read an edit file (`.safetensors`, or a llama.cpp control vector `.gguf`) for the loaded model. */
+  'edit:load': {
+    args: z.strictObject({ path: pathArgument('an edit file') }),
+    result: typed<EditSummary>(),
+  },
+  /** Write an edit as a Tiller edit file (`.safetensors`), atomically. */
+  'edit:save': {
+    args: z.strictObject({ id: editIdArgument, path: pathArgument('the edit file to write') }),
+    result: typed<SavedFile>(),
+  },
+  /** Export an additive resid_post edit as a llama.cpp control vector; other edits are refused with the reason. */
+  'edit:export-gguf': {
+    args: z.strictObject({ id: editIdArgument, path: pathArgument('the .gguf file to write') }),
+    result: typed<SavedFile>(),
+  },
+  /** Generate one prompt at several strengths of an edit as rows of one batch; streams `compare:token`. */
+  'chat:compare': {
+    args: z.strictObject({
+      prompt: z.string().max(200_000),
+      chat: z.boolean().default(false),
+      editId: editIdArgument,
+      strengths: z.array(z.number().min(-1000).max(1000)).min(1, 'Give at least one strength.').max(8),
+      options: generationOptionsSchema.default(generationOptionsSchema.parse({})),
+    }),
+    result: typed<JobStarted>(),
+  },
 } satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
 
 /** The event table. */
@@ -91,6 +159,7 @@ export const events = {
   'job:done': typed<JobDone>(),
   'generate:token': typed<GeneratedToken>(),
   'model:changed': typed<ModelState>(),
+  'compare:token': typed<ComparisonToken>(),
 } satisfies Record<EventName, Typed<unknown>>
 
 type RequestTable = typeof requests

@@ -1,10 +1,15 @@
 import type { LoadedModelInfo } from './engine-status.ts'
 import type { GenerationSummary } from './generation.ts'
+import type { ComparisonResult, FitResult } from './steering.ts'
 
 /** What each kind of job yields when it succeeds. A new long operation adds a row here. */
 export interface JobResults {
   'model:load': LoadedModelInfo
   generate: GenerationSummary
+  /** `edit:fit`: render → capture → fit. */
+  fit: FitResult
+  /** `chat:compare`: one prompt at several strengths of an edit. */
+  compare: ComparisonResult
 }
 
 export type JobKind = keyof JobResults

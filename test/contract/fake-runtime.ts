@@ -1,12 +1,16 @@
+import { readFileSync } from 'node:fs'
 import type { EngineGenerationRequest, EngineModel, EngineRuntime } from '../../src/main/core/engine.ts'
 import { TillerError } from '../../src/main/core/errors.ts'
+import { methodById } from '../../src/main/core/methods/index.ts'
+import type { Edit, ModelFingerprint } from '../../src/shared/edit.ts'
 import type { LoadedModelInfo, ProviderReport } from '../../src/shared/engine-status.ts'
 import type { GenerationSummary } from '../../src/shared/generation.ts'
 
 /**
  * A runtime stand-in for transport and engine tests: it "loads" any folder whose name does not contain
  * `missing`, and "generates" the prompt's characters back, one token per character, yielding to the event loop
- * between tokens so cancellation can land mid-generation.
+ * between tokens so cancellation can land mid-generation. A fit adds, at each of the method's layers, a
+ * resid_post vector filled with the dataset's line count; a comparison streams `[α] prompt` per row.
  */
 
 /** The provider report the fake answers with. */
@@ -32,11 +36,26 @@ export function fakeModelInfo(path: string): LoadedModelInfo {
   }
 }
 
+/** The fingerprint of a fake model loaded from `path`. */
+export function fakeFingerprint(path: string): ModelFingerprint {
+  const info = fakeModelInfo(path)
+  return {
+    architecture: info.architecture,
+    layers: info.layers,
+    hiddenSize: info.hiddenSize,
+    tokenizerHash: `tokenizer of ${path}`,
+    weightsHash: `weights of ${path}`,
+  }
+}
+
 /** Counters a test can inspect. */
 export interface FakeRuntimeRecord {
   loads: string[]
   disposed: string[]
+  fits: string[]
 }
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 2))
 
 interface FakeModel extends EngineModel {
   path: string
@@ -47,7 +66,7 @@ export function createFakeRuntime(defaultFolder: string | null = null): {
   runtime: EngineRuntime<FakeModel>
   record: FakeRuntimeRecord
 } {
-  const record: FakeRuntimeRecord = { loads: [], disposed: [] }
+  const record: FakeRuntimeRecord = { loads: [], disposed: [], fits: [] }
   const runtime: EngineRuntime<FakeModel> = {
     async versions() {
       return { onnxRuntime: '0.0.0-fake', transformers: '0.0.0-fake' }
@@ -83,6 +102,74 @@ export function createFakeRuntime(defaultFolder: string | null = null): {
         characters.length < request.prompt.length ? 'length' : 'eos',
         request.prompt.length,
       )
+    },
+    async fingerprint(model) {
+      return fakeFingerprint(model.path)
+    },
+    async fit(model, request) {
+      const lines = readFileSync(request.dataset, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+      const method = methodById(request.method)
+      const capture = method.capture(request.options, model.info.layers)
+      for (const [index, layer] of capture.layers.entries()) {
+        await pause()
+        if (request.signal.aborted) throw new TillerError('cancelled', 'The fit was cancelled.')
+        request.onProgress((index + 1) / capture.layers.length, `Fitted layer ${layer}`)
+      }
+      record.fits.push(request.dataset)
+      const edit: Edit = {
+        version: 1,
+        id: `fake-edit-${record.fits.length}`,
+        method: method.id,
+        options: request.options,
+        model: request.fingerprint,
+        interventions: capture.layers.map((layer) => ({
+          layer,
+          site: 'resid_post',
+          positions: { kind: 'all' },
+          op: { kind: 'add', vector: new Float32Array(model.info.hiddenSize).fill(lines.length) },
+        })),
+        created: new Date(0).toISOString(),
+        notes: `fitted on ${lines.length} lines`,
+      }
+      const dataset = { hash: `hash of ${request.dataset}`, size: lines.length }
+      return {
+        edit,
+        extras: { dataset },
+        summary: {
+          method: method.id,
+          site: capture.site,
+          selector: capture.selector,
+          layers: capture.layers,
+          interventions: edit.interventions.length,
+          pairs: lines.length,
+          dataset: { source: request.dataset, ...dataset },
+          notes: [edit.notes],
+        },
+      }
+    },
+    async compare(_model, request) {
+      const texts = request.strengths.map((strength) => `[${strength}] ${request.prompt}`)
+      const longest = Math.max(...texts.map((text) => text.length))
+      for (let position = 0; position < longest; position++) {
+        await pause()
+        if (request.signal.aborted) throw new TillerError('cancelled', 'The comparison was cancelled.')
+        texts.forEach((text, row) => {
+          const character = text[position]
+          if (character !== undefined) request.onToken(row, character.codePointAt(0) ?? 0, character)
+        })
+      }
+      return {
+        promptTokens: request.prompt.length,
+        tokensPerSecond: 0,
+        rows: texts.map((text, row) => ({
+          strength: request.strengths[row] ?? 0,
+          text,
+          finishReason: 'eos' as const,
+          generatedTokens: text.length,
+        })),
+      }
     },
     defaultModelFolder() {
       if (defaultFolder === null) {

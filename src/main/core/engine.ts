@@ -4,20 +4,26 @@ import {
   type ContractEvent,
   type ContractService,
   type EngineStatusReport,
-  type GenerationOptions,
   type ModelState,
   type Unsubscribe,
 } from '../../shared/contract.ts'
-import type {
-  ExecutionProviderChoice,
-  ExecutionProviderName,
-  LoadedModelInfo,
-  ProviderReport,
-} from '../../shared/engine-status.ts'
-import type { GenerationSummary } from '../../shared/generation.ts'
+import type { ExecutionProviderChoice, ProviderReport } from '../../shared/engine-status.ts'
+import type { JobKind } from '../../shared/jobs.ts'
+import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
+import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
+import { createSteeringRequests } from './engine/steering-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
-import type { LoadedModel } from './runtime/model.ts'
+
+export type {
+  EngineCompareRequest,
+  EngineFit,
+  EngineFitRequest,
+  EngineGenerationRequest,
+  EngineModel,
+  EngineRuntime,
+} from './engine/engine-runtime.ts'
+export { createRealRuntime } from './engine/real-runtime.ts'
 
 /**
  * The engine: the service object behind the contract (DESIGN.md §7). It owns the loaded model and the running
@@ -27,42 +33,19 @@ import type { LoadedModel } from './runtime/model.ts'
  * mode's server and tests.
  */
 
-/** What the engine needs of a loaded model. */
-export interface EngineModel {
-  info: LoadedModelInfo
-  /** The provider the model's session runs on, when the runtime knows it. */
-  provider?: ExecutionProviderName
-  /** Why that differs from the preferred provider, when it fell back. */
-  providerFallbackReason?: string | undefined
-  dispose(): Promise<void> | void
-}
-
-/** One generation request as the engine hands it to the runtime. */
-export interface EngineGenerationRequest {
-  prompt: string
-  chat: boolean
-  options: GenerationOptions
-  onToken(row: number, token: number, text: string): void
-  signal: AbortSignal
-}
-
-/** The runtime functions the engine composes; `realRuntime()` binds them to `src/main/core/runtime/`. */
-export interface EngineRuntime<Model extends EngineModel = EngineModel> {
-  versions(): Promise<{ onnxRuntime: string; transformers: string }>
-  probeProviders(choice: ExecutionProviderChoice): Promise<ProviderReport>
-  loadModel(folder: string, options: { provider: ExecutionProviderChoice }): Promise<Model>
-  /** Render the prompt (chat template when `chat`), generate one row, and summarise it. */
-  generate(model: Model, request: EngineGenerationRequest): Promise<GenerationSummary>
-  /** The embedded default model's folder; throws a TillerError naming the path when it is missing. */
-  defaultModelFolder(): string
-}
-
 /** How an engine is set up. */
 export interface EngineOptions<Model extends EngineModel> {
   runtime: EngineRuntime<Model>
   /** Execution provider preference for status and model loading. */
   provider?: ExecutionProviderChoice
+  /** The bundled demonstration sets; default: `resources/datasets` of the app or checkout (null: none). */
+  datasetsDirectory?: string | null
+  /** Where Save proposes to write new edits; default `~/Tiller/edits`. */
+  editsDirectory?: string
 }
+
+/** Jobs that use the loaded model and stop when another model loads. */
+const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare']
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -124,8 +107,8 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     for (const job of jobs.list('model:load')) jobs.cancel(job.id)
     const started = jobs.start('model:load', path, async ({ signal, progress }) => {
       try {
-        progress(null, 'Stopping running generations…')
-        await jobs.cancelAll('generate')
+        progress(null, 'Stopping work on the current model…')
+        await Promise.all(modelJobKinds.map((kind) => jobs.cancelAll(kind)))
         progress(null, `Loading ${path}…`)
         const loaded = await runtime.loadModel(path, { provider })
         if (signal.aborted) {
@@ -150,7 +133,29 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     return started
   }
 
+  const readyModel = (action: string): Model => {
+    const current = model
+    if (current === null || loading !== null) {
+      const reason =
+        loading !== null ? `${loading.path} is still loading; wait for it.` : 'Load a model first.'
+      throw new TillerError('model-not-loaded', `No model is ready to ${action}. ${reason}`)
+    }
+    return current
+  }
+  const steering = createSteeringRequests({
+    runtime,
+    jobs,
+    emit,
+    currentModel: () => model,
+    readyModel,
+    bundledDatasets:
+      options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory,
+    editsDirectory: options.editsDirectory,
+  })
+
   const engine: Engine = {
+    ...steering,
+
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)
       const [versions, providers] = await Promise.all([runtime.versions(), probe()])
@@ -183,12 +188,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
           subject: 'prompt',
         })
       }
-      const current = model
-      if (current === null || loading !== null) {
-        const reason =
-          loading !== null ? `${loading.path} is still loading; wait for it.` : 'Load a model first.'
-        throw new TillerError('model-not-loaded', `No model is ready to generate. ${reason}`)
-      }
+      const current = readyModel('generate')
       const label = request.prompt.length > 60 ? `${request.prompt.slice(0, 57)}…` : request.prompt
       return jobs.start('generate', label, async ({ id, signal, progress }) => {
         progress(null, 'Generating…')
@@ -239,48 +239,4 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     },
   }
   return engine
-}
-
-/**
- * The runtime of `src/main/core/runtime/` behind the engine's seam. Loaded with dynamic imports so hosts that
- * only need the transport (tests with a fake runtime) never load ONNX Runtime.
- */
-export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
-  const [providers, models, generation, prompts, versions, defaults] = await Promise.all([
-    import('./runtime/providers.ts'),
-    import('./runtime/model.ts'),
-    import('./runtime/generate.ts'),
-    import('./runtime/prompt.ts'),
-    import('./runtime/versions.ts'),
-    import('./models/default-model.ts'),
-  ])
-  return {
-    versions: versions.runtimeVersions,
-    probeProviders: providers.probeProviders,
-    loadModel: (folder, options) => models.loadModel(folder, { provider: options.provider }),
-    defaultModelFolder: defaults.defaultModelFolder,
-    async generate(model, request) {
-      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
-        chat: request.chat,
-        maxTokens: request.options.maxTokens,
-        contextLength: model.config.maxPositionEmbeddings,
-      })
-      const [row] = await generation.generate(model, {
-        rows: [rendered.ids],
-        options: request.options,
-        signal: request.signal,
-        onToken: (event) => request.onToken(event.row, event.token, event.text),
-      })
-      if (row === undefined) throw new TillerError('internal', 'Generation returned no row for the prompt.')
-      return {
-        text: row.text,
-        finishReason: row.finishReason,
-        promptTokens: row.promptTokens,
-        generatedTokens: row.generated.length,
-        tokensPerSecond: row.timing.tokensPerSecond,
-        prefillMilliseconds: row.timing.prefillMs,
-        decodeMilliseconds: row.timing.decodeMs,
-      }
-    },
-  }
 }

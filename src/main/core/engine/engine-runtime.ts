@@ -1,0 +1,83 @@
+/**
+ * The seam between the engine and the runtime (DESIGN.md §7): what the engine needs of a loaded model and the
+ * functions it composes. `createRealRuntime()` (real-runtime.ts) binds them to `src/main/core/runtime/`, the fit
+ * pipeline and the steered generator; tests plug in a fake so transports and the renderer run without ONNX Runtime.
+ */
+import type { GenerationOptions } from '../../../shared/contract.ts'
+import type { Edit, MethodId, ModelFingerprint } from '../../../shared/edit.ts'
+import type {
+  ExecutionProviderChoice,
+  ExecutionProviderName,
+  LoadedModelInfo,
+  ProviderReport,
+} from '../../../shared/engine-status.ts'
+import type { GenerationSummary } from '../../../shared/generation.ts'
+import type { ComparisonResult, FitSummary } from '../../../shared/steering.ts'
+import type { EditFileExtras } from '../edits/edit-file.ts'
+
+/** What the engine needs of a loaded model. */
+export interface EngineModel {
+  info: LoadedModelInfo
+  /** The provider the model's session runs on, when the runtime knows it. */
+  provider?: ExecutionProviderName
+  /** Why that differs from the preferred provider, when it fell back. */
+  providerFallbackReason?: string | undefined
+  dispose(): Promise<void> | void
+}
+
+/** One generation request as the engine hands it to the runtime. */
+export interface EngineGenerationRequest {
+  prompt: string
+  chat: boolean
+  options: GenerationOptions
+  onToken(row: number, token: number, text: string): void
+  signal: AbortSignal
+}
+
+/** One fit as the engine hands it to the runtime; method and options were checked already. */
+export interface EngineFitRequest {
+  /** The demonstration file (JSONL). */
+  dataset: string
+  method: MethodId
+  /** Parsed options (defaults merged). */
+  options: Record<string, unknown>
+  /** The loaded model's fingerprint, computed once per model. */
+  fingerprint: ModelFingerprint
+  onProgress(fraction: number | null, message: string): void
+  signal: AbortSignal
+}
+
+/** A finished fit: the edit, what to report, and what an edit file records about it. */
+export interface EngineFit {
+  edit: Edit
+  summary: FitSummary
+  extras: EditFileExtras
+}
+
+/** One comparison as the engine hands it to the runtime: one prompt, one strength per row of one batch. */
+export interface EngineCompareRequest {
+  edit: Edit
+  prompt: string
+  chat: boolean
+  strengths: number[]
+  options: GenerationOptions
+  onToken(row: number, token: number, text: string): void
+  signal: AbortSignal
+}
+
+/** The runtime functions the engine composes. */
+export interface EngineRuntime<Model extends EngineModel = EngineModel> {
+  versions(): Promise<{ onnxRuntime: string; transformers: string }>
+  probeProviders(choice: ExecutionProviderChoice): Promise<ProviderReport>
+  loadModel(folder: string, options: { provider: ExecutionProviderChoice }): Promise<Model>
+  /** Render the prompt (chat template when `chat`), generate one row, and summarise it. */
+  generate(model: Model, request: EngineGenerationRequest): Promise<GenerationSummary>
+  /** The embedded default model's folder; throws a TillerError naming the path when it is missing. */
+  defaultModelFolder(): string
+  /** What identifies the model's weights and tokenizer, as edits record it. */
+  fingerprint(model: Model): Promise<ModelFingerprint>
+  /** Render the training pairs, capture the method's site, fit. */
+  fit(model: Model, request: EngineFitRequest): Promise<EngineFit>
+  /** Generate the prompt once per strength of the edit, as rows of one batch with one seed. */
+  compare(model: Model, request: EngineCompareRequest): Promise<Omit<ComparisonResult, 'editId'>>
+}

@@ -1,0 +1,141 @@
+/**
+ * The runtime of `src/main/core/runtime/`, the fit pipeline and the steered generator behind the engine's seam.
+ * Loaded with dynamic imports so hosts that only need the transport (tests with a fake runtime) never load ONNX
+ * Runtime.
+ *
+ * Each loaded model keeps at most one steered session (the compiled graph of the edit compared last): comparing
+ * the same edit again reuses it, another edit replaces it, and disposing the model releases it.
+ */
+import type { Edit } from '../../../shared/edit.ts'
+import type { SteeredModel } from '../edits/steered-generation.ts'
+import { TillerError } from '../errors.ts'
+import type { LoadedModel } from '../runtime/model.ts'
+import type { EngineRuntime } from './engine-runtime.ts'
+
+/** The steered session of one base model: which edit it was compiled for, and the session (once loaded). */
+interface SteeredSlot {
+  editId: string
+  steered: Promise<SteeredModel>
+}
+
+/** Create the real runtime. */
+export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
+  const [providers, models, generation, prompts, versions, defaults, fingerprints, pipeline, steering] =
+    await Promise.all([
+      import('../runtime/providers.ts'),
+      import('../runtime/model.ts'),
+      import('../runtime/generate.ts'),
+      import('../runtime/prompt.ts'),
+      import('../runtime/versions.ts'),
+      import('../models/default-model.ts'),
+      import('../edits/fingerprint.ts'),
+      import('../methods/fit-pipeline.ts'),
+      import('../edits/steered-generation.ts'),
+    ])
+  const slots = new WeakMap<LoadedModel, SteeredSlot>()
+
+  const releaseSlot = async (model: LoadedModel): Promise<void> => {
+    const slot = slots.get(model)
+    slots.delete(model)
+    if (slot === undefined) return
+    const steered = await slot.steered.catch(() => null)
+    await steered?.model.dispose()
+  }
+
+  /** The steered session of `edit` on `model`, compiling and loading it when another edit (or none) is there. */
+  const steeredFor = async (model: LoadedModel, edit: Edit): Promise<SteeredModel> => {
+    const slot = slots.get(model)
+    if (slot?.editId === edit.id) return slot.steered
+    await releaseSlot(model)
+    const steered = steering.loadSteeredModel(model.folder, [edit], { provider: model.providerChoice })
+    slots.set(model, { editId: edit.id, steered })
+    // A failed compile must not stick: the next compare tries again.
+    steered.catch(() => {
+      if (slots.get(model)?.steered === steered) slots.delete(model)
+    })
+    return steered
+  }
+
+  return {
+    versions: versions.runtimeVersions,
+    probeProviders: providers.probeProviders,
+    defaultModelFolder: defaults.defaultModelFolder,
+    async loadModel(folder, options) {
+      const loaded = await models.loadModel(folder, { provider: options.provider })
+      const model: LoadedModel = {
+        ...loaded,
+        dispose: async () => {
+          await releaseSlot(model)
+          await loaded.dispose()
+        },
+      }
+      return model
+    },
+
+    async generate(model, request) {
+      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
+        chat: request.chat,
+        maxTokens: request.options.maxTokens,
+        contextLength: model.config.maxPositionEmbeddings,
+      })
+      const [row] = await generation.generate(model, {
+        rows: [rendered.ids],
+        options: request.options,
+        signal: request.signal,
+        onToken: (event) => request.onToken(event.row, event.token, event.text),
+      })
+      if (row === undefined) throw new TillerError('internal', 'Generation returned no row for the prompt.')
+      return {
+        text: row.text,
+        finishReason: row.finishReason,
+        promptTokens: row.promptTokens,
+        generatedTokens: row.generated.length,
+        tokensPerSecond: row.timing.tokensPerSecond,
+        prefillMilliseconds: row.timing.prefillMs,
+        decodeMilliseconds: row.timing.decodeMs,
+      }
+    },
+
+    fingerprint: (model) => fingerprints.fingerprintModel(model.folder),
+
+    async fit(model, request) {
+      return pipeline.fitFromDemonstrations({
+        model,
+        data: request.dataset,
+        method: request.method,
+        options: request.options,
+        fingerprint: request.fingerprint,
+        signal: request.signal,
+        onProgress: (progress) => request.onProgress(progress.fraction, progress.message),
+      })
+    },
+
+    async compare(model, request) {
+      const steered = await steeredFor(model, request.edit)
+      if (request.signal.aborted) throw new TillerError('cancelled', 'The comparison was cancelled.')
+      // The base model's tokenizer and context: the steered graph shares both.
+      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
+        chat: request.chat,
+        maxTokens: request.options.maxTokens,
+        contextLength: model.config.maxPositionEmbeddings,
+      })
+      const results = await steering.generateSteered(steered, {
+        rows: request.strengths.map(() => rendered.ids),
+        strengths: request.strengths,
+        options: request.options,
+        signal: request.signal,
+        onToken: (event) => request.onToken(event.row, event.token, event.text),
+      })
+      return {
+        promptTokens: rendered.ids.length,
+        tokensPerSecond: results[0]?.timing.tokensPerSecond ?? 0,
+        rows: results.map((result, row) => ({
+          strength: request.strengths[row] ?? 0,
+          text: result.text,
+          finishReason: result.finishReason,
+          generatedTokens: result.generated.length,
+        })),
+      }
+    },
+  }
+}
