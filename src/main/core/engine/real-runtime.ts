@@ -7,6 +7,7 @@
  * the same edit again reuses it, another edit replaces it, and disposing the model releases it.
  */
 import type { Edit } from '../../../shared/edit.ts'
+import { fingerprintModel } from '../edits/fingerprint.ts'
 import type { SteeredModel } from '../edits/steered-generation.ts'
 import { TillerError } from '../errors.ts'
 import type { LoadedModel } from '../runtime/model.ts'
@@ -20,18 +21,16 @@ interface SteeredSlot {
 
 /** Create the real runtime. */
 export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
-  const [providers, models, generation, prompts, versions, defaults, fingerprints, pipeline, steering] =
-    await Promise.all([
-      import('../runtime/providers.ts'),
-      import('../runtime/model.ts'),
-      import('../runtime/generate.ts'),
-      import('../runtime/prompt.ts'),
-      import('../runtime/versions.ts'),
-      import('../models/default-model.ts'),
-      import('../edits/fingerprint.ts'),
-      import('../methods/fit-pipeline.ts'),
-      import('../edits/steered-generation.ts'),
-    ])
+  const [providers, models, generation, prompts, versions, defaults, pipeline, steering] = await Promise.all([
+    import('../runtime/providers.ts'),
+    import('../runtime/model.ts'),
+    import('../runtime/generate.ts'),
+    import('../runtime/prompt.ts'),
+    import('../runtime/versions.ts'),
+    import('../models/default-model.ts'),
+    import('../methods/fit-pipeline.ts'),
+    import('../edits/steered-generation.ts'),
+  ])
   const slots = new WeakMap<LoadedModel, SteeredSlot>()
 
   const releaseSlot = async (model: LoadedModel): Promise<void> => {
@@ -96,7 +95,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
       }
     },
 
-    fingerprint: (model) => fingerprints.fingerprintModel(model.folder),
+    fingerprint: (model) => fingerprintModel(model.folder),
 
     async fit(model, request) {
       return pipeline.fitFromDemonstrations({

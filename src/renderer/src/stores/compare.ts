@@ -33,6 +33,8 @@ export const useCompareStore = defineStore('compare', () => {
   const error = ref<string | null>(null)
   const tokensPerSecond = ref<number | null>(null)
   const running = computed(() => jobId.value !== null)
+  /** The prompt as the columns show it before their text: plain completions continue it, chat turns answer it. */
+  const echo = ref('')
 
   /** Reset the strengths for an edit: base, the method's positive default, and its negative when asked for. */
   function resetStrengths(strength: StrengthInfo, withNegative = false): void {
@@ -54,6 +56,7 @@ export const useCompareStore = defineStore('compare', () => {
     error.value = null
     tokensPerSecond.value = null
     message.value = 'Starting…'
+    echo.value = chat.value ? '' : prompt.value
     columns.value = strengths.value.map((strength) => ({
       strength,
       text: '',
@@ -118,6 +121,7 @@ export const useCompareStore = defineStore('compare', () => {
     error,
     tokensPerSecond,
     running,
+    echo,
     resetStrengths,
     addStrength,
     removeStrength,

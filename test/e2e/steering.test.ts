@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
+import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+
+/**
+ * End to end in browser mode on a real model (stories260K, imported from GGUF into a temporary folder): fit a
+ * happy/sad mean difference from a demonstration file added in the Steer view, compare base and steered side by
+ * side, and check the base column is exactly what the Generate panel produces for the same prompt. Screenshots go
+ * to test-output/.
+ */
+
+const chromiumPath = '/usr/bin/chromium'
+const gguf = '/work/shared/fixtures/stories260K-gguf/stories260K.gguf'
+const root = new URL('../../', import.meta.url).pathname
+const outputDirectory = new URL('../../test-output/', import.meta.url).pathname
+const prompt = 'Once upon a time'
+const maxTokens = 48
+
+/** Story openings with a happy and a sad continuation: the contrast the edit learns. */
+const people = [
+  ['Lily', 'park', 'She'],
+  ['Tom', 'garden', 'He'],
+  ['Sam', 'beach', 'He'],
+  ['Mia', 'school', 'She'],
+  ['Ben', 'forest', 'He'],
+  ['Amy', 'house', 'She'],
+  ['Max', 'farm', 'He'],
+  ['Sue', 'lake', 'She'],
+  ['Tim', 'shop', 'He'],
+  ['Zoe', 'zoo', 'She'],
+  ['Jack', 'hill', 'He'],
+  ['Anna', 'river', 'She'],
+] as const
+const happy = [
+  '{p} was very happy. {p} smiled and laughed all day.',
+  '{p} felt so happy and glad. {p} played with a big smile.',
+  '{p} was happy and had lots of fun. {p} laughed and sang.',
+]
+const sad = [
+  '{p} was very sad. {p} cried and cried all day.',
+  '{p} felt so sad and alone. {p} sat down and cried.',
+  '{p} was sad and scared. {p} cried and wanted to go home.',
+]
+
+let server: ChildProcess
+let url: string
+let browser: Browser
+let work: string
+let dataset: string
+
+function demonstrationLines(): string {
+  return people
+    .map(([name, place, pronoun], index) =>
+      JSON.stringify({
+        id: `story-${index + 1}`,
+        prompt: `Once upon a time, there was a little kid named ${name}. ${name} went to the ${place}.`,
+        positive: (happy[index % 3] as string).replaceAll('{p}', pronoun),
+        negative: (sad[index % 3] as string).replaceAll('{p}', pronoun),
+      }),
+    )
+    .join('\n')
+}
+
+/** Start `scripts/start.mjs` in browser mode on `model` and resolve with the URL it prints. */
+function startBrowserMode(model: string): Promise<string> {
+  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolve, reject) => {
+    let printed = ''
+    server.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString('utf8')
+      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
+    server.once('exit', (code) =>
+      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
+    )
+  })
+}
+
+async function columnTexts(page: Page): Promise<{ strength: string | null; label: string; text: string }[]> {
+  return page.getByTestId('compare-column').evaluateAll((columns) =>
+    columns.map((column) => ({
+      strength: column.getAttribute('data-strength'),
+      label: column.querySelector('[data-testid=column-label]')?.textContent?.trim() ?? '',
+      text: column.querySelector('[data-testid=column-text]')?.textContent ?? '',
+    })),
+  )
+}
+
+beforeAll(async () => {
+  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
+    true,
+  )
+  expect(existsSync(gguf), `missing fixture ${gguf}`).toBe(true)
+  mkdirSync(outputDirectory, { recursive: true })
+  work = mkdtempSync(join(tmpdir(), 'tiller-e2e-steer-'))
+  const folder = join(work, 'stories260K')
+  const imported = await importGguf(gguf)
+  await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family: 'builder' })
+  dataset = join(work, 'happy-sad.jsonl')
+  writeFileSync(dataset, demonstrationLines() + '\n')
+  url = await startBrowserMode(folder)
+  // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
+  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  if (server !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve))
+    server.kill('SIGTERM')
+    await exited
+  }
+})
+
+describe('steering in browser mode', () => {
+  test('fit an edit on a demonstration file, then compare: the base column equals plain generation', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } })
+    const problems: string[] = []
+    page.on('pageerror', (error) => problems.push(error.message))
+    await page.goto(url)
+    await page.getByTestId('model-loaded').waitFor()
+
+    // The plain Generate panel, greedy: the reference the base column must reproduce.
+    await page.locator('#prompt').fill(prompt)
+    await page.getByLabel('Max tokens').fill(String(maxTokens))
+    await page.getByLabel('Temperature').fill('0')
+    await page.getByRole('button', { name: 'Generate' }).click()
+    await page.getByTestId('generation-summary').waitFor()
+    const generated = (await page.getByTestId('generation-output').textContent()) ?? ''
+    expect(generated.startsWith(prompt)).toBe(true)
+    const plain = generated.slice(prompt.length)
+    expect(plain.length).toBeGreaterThan(20)
+
+    await page.getByTestId('tab-steer').click()
+    await page.locator('#dataset-path').fill(dataset)
+    await page.getByTestId('dataset-add').click()
+    await expect.poll(() => page.locator('#dataset-select').inputValue()).toBe(dataset)
+    await page.getByTestId('dataset-preview').waitFor()
+    expect(await page.locator('[data-testid=dataset-preview] tbody tr').count()).toBe(8)
+    expect(await page.locator('#method-select').inputValue()).toBe('mean-diff')
+    expect(await page.locator('#fit-layers').getAttribute('placeholder')).toBe('default: 2')
+
+    await page.getByTestId('fit-button').click()
+    await page.getByTestId('fit-summary').waitFor()
+    expect(await page.getByTestId('fit-summary').textContent()).toContain('fitted on 12 pairs')
+    expect(await page.locator('#edit-select option').count()).toBe(1)
+
+    await page.locator('#compare-prompt').fill(prompt)
+    await page.locator('#compare-chat').uncheck()
+    await page.locator('#compare-max-tokens').fill(String(maxTokens))
+    await page.locator('#compare-temperature').fill('0')
+    // Default strengths are 0 and the method's 1; make the change plain to see, both ways.
+    await page.getByRole('button', { name: 'Remove strength 1' }).click()
+    await page.locator('#strength-input').fill('2')
+    await page.locator('#strength-input').press('Enter')
+    await page.getByRole('button', { name: 'Add negative' }).click()
+    await page.getByTestId('compare-button').click()
+    // Every column shows its finish reason once the job is done.
+    await expect
+      .poll(() => page.locator('[data-testid=compare-column] footer').count(), { timeout: 60_000 })
+      .toBe(3)
+    expect(await page.getByTestId('compare-error').count()).toBe(0)
+
+    const columns = await columnTexts(page)
+    expect(columns.map((column) => [column.strength, column.label])).toEqual([
+      ['0', 'base'],
+      ['2', 'steered · α 2'],
+      ['-2', 'steered · α -2'],
+    ])
+    expect(columns[0]?.text).toBe(plain)
+    expect(columns[1]?.text).not.toBe(plain)
+    expect(columns[2]?.text).not.toBe(plain)
+
+    const exported = join(work, 'happy-sad.gguf')
+    await page.locator('#export-path').fill(exported)
+    await page.getByRole('button', { name: 'Export GGUF' }).click()
+    await expect.poll(() => page.getByTestId('file-note').textContent()).toContain('Exported')
+    expect(statSync(exported).size).toBeGreaterThan(256)
+
+    await page.screenshot({ path: `${outputDirectory}steer-compare.png`, fullPage: true })
+    expect(problems).toEqual([])
+  })
+})
