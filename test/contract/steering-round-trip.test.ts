@@ -371,6 +371,17 @@ describe('comparison', () => {
     expect([rowText(0), rowText(1)]).toEqual(['[0] ok', '[1] ok'])
   })
 
+  test('loading another model stops a running comparison', async () => {
+    const { client } = connect()
+    await loaded(client, '/models/first')
+    const editId = await fitted(client)
+    const started = await client['chat:compare']({ prompt: 'y'.repeat(400), editId, strengths: [0, 1] })
+    const done = doneOf(client, started.id)
+    await collectUntil(client, 'compare:token', (token) => token.job === started.id)
+    await client['model:load']({ path: '/models/second' })
+    expect((await done).outcome).toBe('cancelled')
+  })
+
   test('compare refuses an empty prompt, an unknown edit and bad strengths', async () => {
     const { client } = connect()
     await loaded(client)

@@ -153,6 +153,8 @@ describe('Steer view', () => {
     expect(app.get('#fit-layers').attributes('placeholder')).toBe('default: 2')
     expect((app.get('#option-selector').element as HTMLSelectElement).value).toBe('completionMean')
     expect(app.get('[data-testid=no-edits]').text()).toContain('No edit yet')
+    // Until the user types one, the prompt comes from the set, preferring a held-out row.
+    expect((app.get('#compare-prompt').element as HTMLTextAreaElement).value).toBe('How is the bell?')
   })
 
   test('Fit sends the form, follows progress, then offers the edit for comparison at 0 and its default', async () => {

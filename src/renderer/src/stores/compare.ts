@@ -21,6 +21,8 @@ export const maxStrengths = 8
 export const useCompareStore = defineStore('compare', () => {
   const client = useClient()
   const prompt = ref('Tell me about your day.')
+  /** Whether the user typed a prompt; until then the view may suggest one from the chosen demonstrations. */
+  const promptEdited = ref(false)
   const chat = ref(true)
   const maxTokens = ref(48)
   const temperature = ref(0)
@@ -40,6 +42,11 @@ export const useCompareStore = defineStore('compare', () => {
   function resetStrengths(strength: StrengthInfo, withNegative = false): void {
     const positive = strength.default > 0 ? strength.default : Math.max(1, strength.testedRange[1])
     strengths.value = withNegative ? [0, positive, -positive] : [0, positive]
+  }
+
+  /** Offer `text` as the prompt unless the user has typed one. */
+  function suggestPrompt(text: string): void {
+    if (!promptEdited.value && text.trim() !== '') prompt.value = text
   }
 
   function addStrength(value: number): void {
@@ -111,6 +118,7 @@ export const useCompareStore = defineStore('compare', () => {
 
   return {
     prompt,
+    promptEdited,
     chat,
     maxTokens,
     temperature,
@@ -123,6 +131,7 @@ export const useCompareStore = defineStore('compare', () => {
     running,
     echo,
     resetStrengths,
+    suggestPrompt,
     addStrength,
     removeStrength,
     start,
