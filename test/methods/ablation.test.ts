@@ -2,21 +2,20 @@ import { describe, expect, it } from 'vitest'
 import { ablation } from '../../src/main/core/methods/ablation.ts'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
 import { dot, removeComponent } from '../../src/shared/vectors.ts'
-import { activationSet, contrastAlong, random, unitVector } from './synthetic.ts'
+import { contrastAlong, layerSet, random, unitVector } from './synthetic.ts'
 
 const width = 12
 
 function fitted() {
   const direction = unitVector(width, 40)
   const { positive, negative } = contrastAlong(direction, 20, 41)
-  const activations = activationSet({
+  const activations = layerSet({
     site: 'resid_pre',
     selector: 'lastPrompt',
-    layers: [2],
+    layer: 2,
     width,
-    positive: [positive],
-    negative: [negative],
-    rows: 20,
+    positive,
+    negative,
   })
   return { direction, positive, negative, ...fitEdit(ablation, activations, {}) }
 }
@@ -79,14 +78,13 @@ describe('directional ablation (METHODS.md §8.5)', () => {
 
   it('refuses a zero mean difference', () => {
     const same = Float32Array.from({ length: width }, (_, index) => index)
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_pre',
       selector: 'lastPrompt',
-      layers: [1],
+      layer: 1,
       width,
-      positive: [same],
-      negative: [same],
-      rows: 1,
+      positive: same,
+      negative: same,
     })
     expect(() => ablation.fit(activations, {})).toThrow(/resid_pre\[1\] is zero/)
   })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { actAdd } from '../../src/main/core/methods/actadd.ts'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
-import { activationSet, random } from './synthetic.ts'
+import { layerSet, random } from './synthetic.ts'
 
 const width = 6
 
@@ -11,6 +11,25 @@ function promptActivations(n: number, seed: number, bos: Float32Array): Float32A
   const rows = Float32Array.from({ length: n * width }, () => draw.gaussian())
   rows.set(bos, 0)
   return rows
+}
+
+/** resid_pre per-token activations of one layer; `rowsPerPair` defaults to one pair spanning every row. */
+function promptTokenSet(
+  layer: number,
+  positive: Float32Array,
+  negative: Float32Array,
+  rowsPerPair?: number[],
+) {
+  const rows = positive.length / width
+  return layerSet({
+    site: 'resid_pre',
+    selector: 'promptTokens',
+    layer,
+    width,
+    positive,
+    negative,
+    rowsPerPair: rowsPerPair ?? [rows],
+  })
 }
 
 function concat(parts: Float32Array[]): Float32Array {
@@ -29,16 +48,7 @@ describe('ActAdd (METHODS.md §3.7)', () => {
   it('is linear: S = c·(A⁺ − A⁻) exactly on the n positions, with a zero BOS row', () => {
     const positive = promptActivations(4, 1, bos)
     const negative = promptActivations(4, 2, bos)
-    const activations = activationSet({
-      site: 'resid_pre',
-      selector: 'promptTokens',
-      layers: [2],
-      width,
-      positive: [positive],
-      negative: [negative],
-      rows: 4,
-      rowsPerPair: [4],
-    })
+    const activations = promptTokenSet(2, positive, negative)
     const { interventions } = actAdd.fit(activations, { layers: undefined, coefficient: 5 })
     expect(interventions).toHaveLength(1)
     const [intervention] = interventions
@@ -55,29 +65,11 @@ describe('ActAdd (METHODS.md §3.7)', () => {
 
   it('gives an all-zero steering tensor when p⁺ = p⁻ or c = 0', () => {
     const same = promptActivations(3, 3, bos)
-    const identical = activationSet({
-      site: 'resid_pre',
-      selector: 'promptTokens',
-      layers: [0],
-      width,
-      positive: [same],
-      negative: [same],
-      rows: 3,
-      rowsPerPair: [3],
-    })
+    const identical = promptTokenSet(0, same, same)
     const fromIdentical = actAdd.fit(identical, { layers: undefined, coefficient: 5 }).interventions[0]!.op
     if (fromIdentical.kind !== 'addAt') throw new Error('expected addAt')
     expect(fromIdentical.vectors.every((value) => value === 0)).toBe(true)
-    const different = activationSet({
-      site: 'resid_pre',
-      selector: 'promptTokens',
-      layers: [0],
-      width,
-      positive: [same],
-      negative: [promptActivations(3, 4, bos)],
-      rows: 3,
-      rowsPerPair: [3],
-    })
+    const different = promptTokenSet(0, same, promptActivations(3, 4, bos))
     const fromZero = actAdd.fit(different, { layers: undefined, coefficient: 0 }).interventions[0]!.op
     if (fromZero.kind !== 'addAt') throw new Error('expected addAt')
     expect(fromZero.vectors.every((value) => value === 0)).toBe(true)
@@ -88,16 +80,12 @@ describe('ActAdd (METHODS.md §3.7)', () => {
     const firstNegative = promptActivations(3, 6, bos)
     const secondPositive = promptActivations(2, 7, bos)
     const secondNegative = promptActivations(2, 8, bos)
-    const activations = activationSet({
-      site: 'resid_pre',
-      selector: 'promptTokens',
-      layers: [1],
-      width,
-      positive: [concat([firstPositive, secondPositive])],
-      negative: [concat([firstNegative, secondNegative])],
-      rows: 5,
-      rowsPerPair: [3, 2],
-    })
+    const activations = promptTokenSet(
+      1,
+      concat([firstPositive, secondPositive]),
+      concat([firstNegative, secondNegative]),
+      [3, 2],
+    )
     const op = actAdd.fit(activations, { layers: undefined, coefficient: 2 }).interventions[0]!.op
     if (op.kind !== 'addAt') throw new Error('expected addAt')
     expect(op.count).toBe(3)
@@ -119,21 +107,6 @@ describe('ActAdd (METHODS.md §3.7)', () => {
       layers: [6],
       render: { format: 'raw', padToEqualLength: true },
     })
-    expect(() =>
-      fitEdit(
-        actAdd,
-        activationSet({
-          site: 'resid_pre',
-          selector: 'promptTokens',
-          layers: [0],
-          width,
-          positive: [bos],
-          negative: [bos],
-          rows: 1,
-          rowsPerPair: [1],
-        }),
-        { layers: [1, 2] },
-      ),
-    ).toThrow(/layers/)
+    expect(() => fitEdit(actAdd, promptTokenSet(0, bos, bos), { layers: [1, 2] })).toThrow(/layers/)
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { caa } from '../../src/main/core/methods/caa.ts'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
-import { activationSet, fingerprint } from './synthetic.ts'
+import { activationSet, fingerprint, layerSet } from './synthetic.ts'
 
 describe('CAA (METHODS.md §4.6)', () => {
   it('fits the average of the differences of two hand-made pairs, per layer, from the assistant start', () => {
@@ -53,14 +53,13 @@ describe('CAA (METHODS.md §4.6)', () => {
   })
 
   it('refuses activations from another site or selector', () => {
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_pre',
       selector: 'answerLetter',
-      layers: [0],
+      layer: 0,
       width: 1,
-      positive: [Float32Array.of(1)],
-      negative: [Float32Array.of(0)],
-      rows: 1,
+      positive: Float32Array.of(1),
+      negative: Float32Array.of(0),
     })
     expect(() => caa.fit(activations, {})).toThrow(/resid_post\/answerLetter/)
   })

@@ -1,21 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
 import { meanDiff } from '../../src/main/core/methods/mean-diff.ts'
-import { activationSet, contrastAlong, unitVector } from './synthetic.ts'
+import { contrastAlong, layerSet, unitVector } from './synthetic.ts'
 
 describe('mean-diff (METHODS.md §7.3)', () => {
   it('is mean(h⁺) − mean(h⁻), unnormalized, added at every position', () => {
     const width = 16
     const direction = unitVector(width, 11)
     const { positive, negative } = contrastAlong(direction, 40, 12)
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_post',
       selector: 'completionMean',
-      layers: [2],
+      layer: 2,
       width,
-      positive: [positive],
-      negative: [negative],
-      rows: 40,
+      positive,
+      negative,
     })
     const { edit } = fitEdit(meanDiff, activations, {})
     expect(edit.options).toEqual({ selector: 'completionMean' })
@@ -40,14 +39,13 @@ describe('mean-diff (METHODS.md §7.3)', () => {
       layers: [1],
       render: { contrast: 'prompt' },
     })
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_post',
       selector: 'completionMean',
-      layers: [0],
+      layer: 0,
       width: 1,
-      positive: [Float32Array.of(1)],
-      negative: [Float32Array.of(0)],
-      rows: 1,
+      positive: Float32Array.of(1),
+      negative: Float32Array.of(0),
     })
     expect(() => fitEdit(meanDiff, activations, { selector: 'lastPrompt' })).toThrow(/resid_post\/lastPrompt/)
     expect(() => fitEdit(meanDiff, activations, { selector: 'middle' })).toThrow(/option "selector"/)

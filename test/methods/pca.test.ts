@@ -4,7 +4,7 @@ import { pcaCenter } from '../../src/main/core/methods/pca-center.ts'
 import { pcaDiff } from '../../src/main/core/methods/pca-diff.ts'
 import type { ActivationSet } from '../../src/shared/activations.ts'
 import { dot, norm } from '../../src/shared/vectors.ts'
-import { activationSet, contrastAlong, unitVector } from './synthetic.ts'
+import { activationSet, contrastAlong, layerSet, unitVector } from './synthetic.ts'
 
 const width = 24
 
@@ -73,14 +73,13 @@ describe('PCA edge cases', () => {
         positive[row * 8 + column] = row * 3 - column + difference[column]!
       }
     }
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_post',
       selector: 'last',
-      layers: [3],
+      layer: 3,
       width: 8,
-      positive: [positive],
-      negative: [negative],
-      rows: 5,
+      positive,
+      negative,
     })
     let caught: unknown
     try {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { additiveMethodIds, fitEdit, methodById, methods } from '../../src/main/core/methods/index.ts'
 import { parseOptions } from '../../src/main/core/methods/method.ts'
 import { methodIds } from '../../src/shared/edit.ts'
-import { activationSet } from './synthetic.ts'
+import { layerSet } from './synthetic.ts'
 
 describe('method registry', () => {
   it('holds every implemented method under its own id, with defaults that pass its schema', () => {
@@ -24,14 +24,13 @@ describe('method registry', () => {
   })
 
   it('wraps a fit as a versioned Edit whose options survive JSON', () => {
-    const activations = activationSet({
+    const activations = layerSet({
       site: 'resid_post',
       selector: 'last',
-      layers: [1],
+      layer: 1,
       width: 2,
-      positive: [Float32Array.of(1, 0, 2, 0, 3, 1)],
-      negative: [Float32Array.of(0, 0, 0, 0, 0, 0)],
-      rows: 3,
+      positive: Float32Array.of(1, 0, 2, 0, 3, 1),
+      negative: new Float32Array(6),
     })
     const { edit, fit } = fitEdit(methods['pca-diff'], activations, { layers: [1] }, { notes: 'hand case' })
     expect(edit.version).toBe(1)

@@ -34,18 +34,13 @@ export const fingerprint: ModelFingerprint = {
   weightsHash: 'b'.repeat(64),
 }
 
-/** Wrap per-layer `[rows, width]` matrices as an ActivationSet. */
-export function activationSet(options: {
-  site: HookSite
-  selector: PositionSelector
-  layers: number[]
-  width: number
-  positive: Float32Array[]
-  negative: Float32Array[]
-  rows: number
-  rowsPerPair?: number[]
+/** What `activationSet` takes: the set's own fields; ids, data hash and fingerprint are filled in. */
+export type ActivationSetFields = Omit<ActivationSet, 'exampleIds' | 'dataHash' | 'model'> & {
   model?: ModelFingerprint
-}): ActivationSet {
+}
+
+/** Wrap per-layer `[rows, width]` matrices as an ActivationSet. */
+export function activationSet(options: ActivationSetFields): ActivationSet {
   return {
     exampleIds: Array.from(
       { length: options.rowsPerPair?.length ?? options.rows },
@@ -55,6 +50,29 @@ export function activationSet(options: {
     model: options.model ?? { ...fingerprint, hiddenSize: options.width },
     ...options,
   }
+}
+
+/**
+ * One captured layer: `positive` and `negative` are `[rows, width]`, rows read off their length.
+ * @returns an ActivationSet with `layers: [layer]`
+ */
+export function layerSet(options: {
+  site: HookSite
+  selector: PositionSelector
+  layer: number
+  width: number
+  positive: Float32Array
+  negative: Float32Array
+  rowsPerPair?: number[]
+}): ActivationSet {
+  const { layer, positive, negative, ...rest } = options
+  return activationSet({
+    ...rest,
+    layers: [layer],
+    positive: [positive],
+    negative: [negative],
+    rows: positive.length / options.width,
+  })
 }
 
 /**

@@ -19,13 +19,15 @@ import {
   layerAtFraction,
   layerMatrices,
   resolveLayers,
+  singleCapturedLayer,
+  singleLayerOption,
   type Method,
   type MethodFit,
 } from './method.ts'
 
 const optionsSchema = z.strictObject({
   /** The one block whose resid_pre yields the direction. */
-  layers: z.array(z.number().int().min(0)).min(1).max(1).optional(),
+  layers: singleLayerOption,
 })
 /** ablation options after parsing (defaults merged). */
 export type AblationOptions = z.infer<typeof optionsSchema>
@@ -36,10 +38,7 @@ const ablatedSites = ['resid_pre', 'attn_out', 'mlp_out'] as const
 
 function fit(activations: ActivationSet, _options: AblationOptions): MethodFit {
   checkActivations(activations, 'ablation', { site, selector })
-  const layer = activations.layers[0]
-  if (activations.layers.length !== 1 || layer === undefined) {
-    throw new TillerError('invalid-argument', 'ablation fits its direction at exactly one layer.')
-  }
+  const layer = singleCapturedLayer(activations, 'ablation')
   const { positive, negative } = layerMatrices(activations, 0)
   const direction = meanDifference(positive, activations.rows, negative, activations.rows, activations.width)
   const length = norm(direction)

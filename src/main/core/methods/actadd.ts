@@ -15,13 +15,15 @@ import {
   layerAtFraction,
   layerMatrices,
   resolveLayers,
+  singleCapturedLayer,
+  singleLayerOption,
   type Method,
   type MethodFit,
 } from './method.ts'
 
 const optionsSchema = z.strictObject({
   /** One block; default scales the paper's layer 6 of GPT-2-XL's 48 blocks. */
-  layers: z.array(z.number().int().min(0)).min(1).max(1).optional(),
+  layers: singleLayerOption,
   /** c, baked into the vectors (paper: 5 for "Love" − "Hate"). */
   coefficient: z.number().finite(),
 })
@@ -69,10 +71,7 @@ function positionwiseDifference(
 function fit(activations: ActivationSet, options: ActAddOptions): MethodFit {
   checkActivations(activations, 'actadd', { site, selector })
   const rowsPerPair = activations.rowsPerPair
-  const layer = activations.layers[0]
-  if (activations.layers.length !== 1 || layer === undefined) {
-    throw new TillerError('invalid-argument', 'actadd fits at exactly one layer.')
-  }
+  const layer = singleCapturedLayer(activations, 'actadd')
   if (rowsPerPair === undefined || rowsPerPair.reduce((a, b) => a + b, 0) !== activations.rows) {
     throw new TillerError(
       'shape-mismatch',

@@ -8,13 +8,11 @@
  */
 import { z } from 'zod'
 import type { ActivationSet } from '../../../shared/activations.ts'
-import type { Intervention } from '../../../shared/edit.ts'
-import { norm } from '../../../shared/vectors.ts'
-import { meanDifference } from '../linalg/statistics.ts'
+import { meanDifferenceFit } from './mean-difference-fit.ts'
 import {
   checkActivations,
   layerAtFraction,
-  layerMatrices,
+  layersOption,
   resolveLayers,
   type Method,
   type MethodFit,
@@ -22,7 +20,7 @@ import {
 
 const optionsSchema = z.strictObject({
   /** Default scales the paper's layer 13 of Llama-2-7B-chat's 32 blocks. */
-  layers: z.array(z.number().int().min(0)).min(1).optional(),
+  layers: layersOption,
 })
 /** CAA options after parsing (defaults merged). */
 export type CaaOptions = z.infer<typeof optionsSchema>
@@ -32,20 +30,12 @@ const selector = 'answerLetter'
 
 function fit(activations: ActivationSet, _options: CaaOptions): MethodFit {
   checkActivations(activations, 'caa', { site, selector })
-  const interventions: Intervention[] = []
-  const notes: string[] = []
-  activations.layers.forEach((layer, index) => {
-    const { positive, negative } = layerMatrices(activations, index)
-    const vector = meanDifference(positive, activations.rows, negative, activations.rows, activations.width)
-    interventions.push({
-      layer,
-      site,
-      positions: { kind: 'fromAssistantStart' },
-      op: { kind: 'add', vector },
-    })
-    notes.push(`layer ${layer}: ‖v‖ = ${norm(vector).toPrecision(4)} over ${activations.rows} pairs`)
-  })
-  return { interventions, notes }
+  return meanDifferenceFit(
+    activations,
+    site,
+    { kind: 'fromAssistantStart' },
+    ` over ${activations.rows} pairs`,
+  )
 }
 
 /** CAA: answer-letter mean difference at resid_post, applied from the assistant start. */

@@ -9,20 +9,18 @@
  */
 import { z } from 'zod'
 import type { ActivationSet } from '../../../shared/activations.ts'
-import type { Intervention } from '../../../shared/edit.ts'
-import { norm } from '../../../shared/vectors.ts'
-import { meanDifference } from '../linalg/statistics.ts'
+import { meanDifferenceFit } from './mean-difference-fit.ts'
 import {
   checkActivations,
   layerAtFraction,
-  layerMatrices,
+  layersOption,
   resolveLayers,
   type Method,
   type MethodFit,
 } from './method.ts'
 
 const optionsSchema = z.strictObject({
-  layers: z.array(z.number().int().min(0)).min(1).optional(),
+  layers: layersOption,
   selector: z.enum(['completionMean', 'lastPrompt']),
 })
 /** mean-diff options after parsing (defaults merged). */
@@ -32,15 +30,7 @@ const site = 'resid_post'
 
 function fit(activations: ActivationSet, options: MeanDiffOptions): MethodFit {
   checkActivations(activations, 'mean-diff', { site, selector: options.selector })
-  const interventions: Intervention[] = []
-  const notes: string[] = []
-  activations.layers.forEach((layer, index) => {
-    const { positive, negative } = layerMatrices(activations, index)
-    const vector = meanDifference(positive, activations.rows, negative, activations.rows, activations.width)
-    interventions.push({ layer, site, positions: { kind: 'all' }, op: { kind: 'add', vector } })
-    notes.push(`layer ${layer}: ‖v‖ = ${norm(vector).toPrecision(4)}`)
-  })
-  return { interventions, notes }
+  return meanDifferenceFit(activations, site, { kind: 'all' })
 }
 
 /** Mean difference at resid_post, added at all positions. */

@@ -4,7 +4,7 @@
  *
  * `fit` never touches a model or a session, so METHODS.md's hand cases test it directly on synthetic activations.
  */
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
 import type { HookSite, Intervention, MethodId } from '../../../shared/edit.ts'
 import type { RenderOptions } from '../data/render.ts'
@@ -44,6 +44,12 @@ export interface Method<Options extends Record<string, unknown>> {
   capture(options: Options, layerCount: number): CaptureRequest
   fit(activations: ActivationSet, options: Options): MethodFit
 }
+
+/** The `layers` option of a method that fits at one or more blocks (0-based; default: the method's paper layers). */
+export const layersOption = z.array(z.number().int().min(0)).min(1).optional()
+
+/** The `layers` option of a method that fits at exactly one block. */
+export const singleLayerOption = z.array(z.number().int().min(0)).min(1).max(1).optional()
 
 /**
  * The block at `fraction` of the depth, e.g. CAA's layer 13 of 32 → 13/32, clamped to `[0, layerCount − 1]`.
@@ -108,6 +114,19 @@ export function checkActivations(
       )
     }
   })
+}
+
+/** The one captured layer of a method that fits at exactly one block; refuses activations from several. */
+export function singleCapturedLayer(activations: ActivationSet, method: MethodId): number {
+  const layer = activations.layers[0]
+  if (activations.layers.length !== 1 || layer === undefined) {
+    throw new TillerError(
+      'invalid-argument',
+      `${method} fits at exactly one layer; these activations hold layers ${activations.layers.join(', ')}.`,
+      { subject: 'layers' },
+    )
+  }
+  return layer
 }
 
 /** The positive and negative matrices `[rows, width]` of the i-th captured layer. */
