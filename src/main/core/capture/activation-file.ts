@@ -1,13 +1,13 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import type { ActivationSet } from '../../../shared/activations.ts'
 import { TillerError } from '../errors.ts'
+import { writeFileAtomicCreatingFolder } from '../workspace/atomic-write.ts'
 
 /**
  * Activation sets on disk: one `.safetensors` file with F32 tensors `positive.{layer}` / `negative.{layer}`
  * `[rows, width]`, and `__metadata__` holding `format: "tiller-activations"`, `version` and `set` (a JSON string
  * with everything but the matrices: site, selector, layers, width, rows, rowsPerPair, example ids, data hash,
- * model fingerprint). Written atomically (temporary file, then rename).
+ * model fingerprint). Written atomically (temporary file, fsync, rename), its folder created.
  */
 
 const format = 'tiller-activations'
@@ -42,15 +42,7 @@ export async function writeActivationSet(path: string, set: ActivationSet): Prom
   const prefix = Buffer.alloc(8)
   prefix.writeBigUInt64LE(BigInt(headerBytes.length))
   const body = tensors.map(([, values]) => Buffer.from(values.buffer, values.byteOffset, values.byteLength))
-  await mkdir(dirname(path), { recursive: true })
-  const temporary = `${path}.${process.pid}.tmp`
-  try {
-    await writeFile(temporary, Buffer.concat([prefix, headerBytes, ...body]))
-    await rename(temporary, path)
-  } catch (error) {
-    await rm(temporary, { force: true })
-    throw error
-  }
+  await writeFileAtomicCreatingFolder(path, [prefix, headerBytes, ...body])
 }
 
 /** Read an activation set written by {@link writeActivationSet}; a damaged file gives a TillerError naming it. */

@@ -5,8 +5,8 @@
  * a file with any issue, listing them. Blank lines are allowed (they hold no row); a UTF-8 byte-order mark at the
  * start and `\r` line endings are accepted.
  */
-import { readFile } from 'node:fs/promises'
 import { TillerError } from '../errors.ts'
+import { readUserFile } from '../workspace/read-file.ts'
 import {
   defaultParseLimits,
   kindFields,
@@ -328,19 +328,7 @@ export async function readDemonstrationFile(
   path: string,
   limits: ParseLimits = defaultParseLimits,
 ): Promise<DemonstrationSet> {
-  let bytes: Uint8Array
-  try {
-    bytes = await readFile(path)
-  } catch (error) {
-    throw new TillerError(
-      'file-not-found',
-      `Cannot read the demonstration file ${path}: ${(error as Error).message}`,
-      {
-        subject: path,
-        cause: error,
-      },
-    )
-  }
+  const bytes = await readUserFile(path, 'the demonstration file')
   const { set, issues } = parseDemonstrations(bytes, path, limits)
   if (issues.length > 0) {
     throw new TillerError(

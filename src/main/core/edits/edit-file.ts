@@ -7,14 +7,12 @@
  * exactly once with the shape the manifest gives, that widths agree with the model's hidden size, and — when a
  * fingerprint is given — that the edit was fitted on that model. Round trips are bit-exact.
  */
-import { readFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import type { Edit, Intervention, ModelFingerprint, Op } from '../../../shared/edit.ts'
 import { editFormatVersion } from '../../../shared/edit.ts'
 import type { RenderFormat } from '../data/render.ts'
 import { TillerError } from '../errors.ts'
 import { methods, type AnyMethod } from '../methods/index.ts'
-import { writeFileAtomic } from './atomic-write.ts'
 import {
   editFileFormat,
   editManifestSchema,
@@ -25,6 +23,8 @@ import {
   type ManifestIntervention,
   type OpScalars,
 } from './edit-manifest.ts'
+import { readUserFile } from '../workspace/read-file.ts'
+import { writeFileAtomic } from '../workspace/atomic-write.ts'
 import { checkFingerprint } from './fingerprint.ts'
 import { decodeSafetensors, encodeSafetensors, type F32Tensor } from './safetensors.ts'
 
@@ -320,25 +320,20 @@ export function decodeEditFile(bytes: Uint8Array, source: string, expected?: Mod
   return { edit, manifest }
 }
 
-/** Write `edit` to `path` atomically as a Tiller edit file. */
+/** Write `edit` to `path` atomically as a Tiller edit file; an unwritable path gives a TillerError naming it. */
 export async function writeEditFile(path: string, edit: Edit, extras: EditFileExtras = {}): Promise<void> {
-  await writeFileAtomic(path, encodeEditFile(edit, extras))
+  const bytes = encodeEditFile(edit, extras)
+  try {
+    await writeFileAtomic(path, bytes)
+  } catch (error) {
+    throw new TillerError('invalid-argument', `Cannot write ${path}: ${(error as Error).message}`, {
+      subject: path,
+      cause: error,
+    })
+  }
 }
 
 /** Read and validate an edit file; with `expected`, also check it was fitted on that model. */
 export async function readEditFile(path: string, expected?: ModelFingerprint): Promise<EditFile> {
-  let bytes: Uint8Array
-  try {
-    bytes = await readFile(path)
-  } catch (error) {
-    throw new TillerError(
-      'file-not-found',
-      `Cannot read the edit file ${path}: ${(error as Error).message}`,
-      {
-        subject: path,
-        cause: error,
-      },
-    )
-  }
-  return decodeEditFile(bytes, path, expected)
+  return decodeEditFile(await readUserFile(path, 'the edit file'), path, expected)
 }

@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto'
-import { open, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../errors.ts'
 import { toFloat16 } from '../onnx/float16.ts'
+import { writeFileAtomic } from '../workspace/atomic-write.ts'
 import { ggmlTensorByteLength, ggmlTypeName, supportedGgmlTypeNames } from './ggml-types.ts'
 import { encodeGgufHeader } from './metadata-encoding.ts'
 import type { GgufMetadataValue } from './metadata-encoding.ts'
@@ -180,22 +177,5 @@ export function serializeGguf(content: GgufContent): Uint8Array[] {
  * Nothing is left at `path` (or beside it) when serialization or writing fails.
  */
 export async function writeGgufFile(path: string, content: GgufContent): Promise<void> {
-  const chunks = serializeGguf(content)
-  const temporaryPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`)
-  try {
-    const handle = await open(temporaryPath, 'w')
-    try {
-      for (const chunk of chunks) {
-        let written = 0
-        while (written < chunk.length) written += (await handle.write(chunk, written)).bytesWritten
-      }
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporaryPath, path)
-  } catch (error) {
-    await rm(temporaryPath, { force: true })
-    throw error
-  }
+  await writeFileAtomic(path, serializeGguf(content))
 }

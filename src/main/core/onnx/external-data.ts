@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { closeSync, existsSync, openSync, readSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path'
 import { TillerError } from '../errors.ts'
+import { AtomicFileWriter, writeFileAtomic } from '../workspace/atomic-write.ts'
+import { readUserFile } from '../workspace/read-file.ts'
 import {
   decodeModel,
   elementTypeName,
@@ -47,10 +48,6 @@ export interface LoadedModel {
 const pageAlignment = 4096
 const pageAlignmentThreshold = 1 << 20
 const smallAlignment = 64
-
-function temporaryPath(path: string): string {
-  return `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`
-}
 
 /** The external data entries of a tensor (throws for embedded tensors and malformed entries). */
 export function externalDataInfo(tensor: TensorProto): ExternalDataInfo {
@@ -125,29 +122,24 @@ export function resolveLocation(directory: string, location: string): string {
 export class ExternalDataWriter {
   readonly path: string
   readonly location: string
-  private readonly temporary: string
-  private descriptor: number | undefined
+  private readonly file: AtomicFileWriter
   private position = 0
 
   /** `directory` is the graph's directory; `location` the data file name relative to it. */
   constructor(directory: string, location: string) {
     this.location = location
     this.path = resolveLocation(directory, location)
-    this.temporary = temporaryPath(this.path)
-    this.descriptor = openSync(this.temporary, 'w')
+    this.file = new AtomicFileWriter(this.path)
   }
 
   /** Append bytes (padded to the alignment first) and return where they landed. */
   append(bytes: Uint8Array): ExternalDataInfo {
-    if (this.descriptor === undefined) throw new TillerError('internal', `${this.path} is already closed.`)
+    if (this.file.closed) throw new TillerError('internal', `${this.path} is already closed.`)
     const alignment = bytes.byteLength >= pageAlignmentThreshold ? pageAlignment : smallAlignment
     const padding = (alignment - (this.position % alignment)) % alignment
-    if (padding > 0) writeSync(this.descriptor, new Uint8Array(padding), 0, padding, this.position)
+    if (padding > 0) this.file.write(new Uint8Array(padding), this.position)
     const offset = this.position + padding
-    let written = 0
-    while (written < bytes.byteLength) {
-      written += writeSync(this.descriptor, bytes, written, bytes.byteLength - written, offset + written)
-    }
+    this.file.write(bytes, offset)
     this.position = offset + bytes.byteLength
     return { location: this.location, offset, length: bytes.byteLength }
   }
@@ -159,32 +151,18 @@ export class ExternalDataWriter {
 
   /** Flush, close and move the data file into place. */
   commit(): void {
-    if (this.descriptor === undefined) return
-    fsyncSync(this.descriptor)
-    closeSync(this.descriptor)
-    this.descriptor = undefined
-    renameSync(this.temporary, this.path)
+    this.file.commit()
   }
 
   /** Close and delete the temporary file (after a failure). */
   abort(): void {
-    if (this.descriptor !== undefined) closeSync(this.descriptor)
-    this.descriptor = undefined
-    rmSync(this.temporary, { force: true })
+    this.file.abort()
   }
 }
 
 /** Decode a `.onnx` file. External data stays on disk; read it with `readTensorBytes` when needed. */
 export async function loadModel(path: string): Promise<LoadedModel> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(path)
-  } catch (error) {
-    throw new TillerError('file-not-found', `Cannot read ONNX model ${path}: ${(error as Error).message}`, {
-      subject: path,
-      cause: error,
-    })
-  }
+  const bytes = await readUserFile(path, 'ONNX model')
   return { model: decodeModel(bytes, path), path, directory: dirname(path) }
 }
 
@@ -262,19 +240,12 @@ export function checkExternalReferences(model: ModelProto, directory: string): v
 }
 
 /**
- * Save a graph atomically (temporary file, then rename). External references are resolved relative to the new
+ * Save a graph atomically (temporary file, fsync, rename). External references are resolved relative to the new
  * file's directory and must exist there: save edited graphs next to the original data file, which stays as is.
  */
 export async function saveModel(model: ModelProto, path: string): Promise<void> {
   checkExternalReferences(model, dirname(path))
-  const temporary = temporaryPath(path)
-  try {
-    await writeFile(temporary, encodeModel(model))
-    await rename(temporary, path)
-  } catch (error) {
-    await rm(temporary, { force: true })
-    throw error
-  }
+  await writeFileAtomic(path, encodeModel(model))
 }
 
 /**

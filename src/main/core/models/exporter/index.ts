@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { TillerError } from '../../errors.ts'
 import { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, saveModel } from '../../onnx/external-data.ts'
+import { replaceFolderAtomic } from '../../workspace/atomic-write.ts'
 import type { LlamaCheckpoint, TokenizerFiles } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import { buildAttentionBias } from './attention-bias.ts'
@@ -20,7 +21,7 @@ import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
  *   onnx/model.onnx + onnx/model.onnx_data        (float32)
  *   onnx/model_fp16.onnx + onnx/model_fp16.onnx_data (float16)
  * in either graph family, meeting the graph contract (graph-contract.ts). The folder is assembled in a
- * temporary sibling and renamed into place, so a failure never leaves a half-written folder.
+ * temporary sibling and renamed into place (replaceFolderAtomic), so a failure never leaves a half-written folder.
  */
 
 /** How to export: graph family, dtype, attention variant (builder family), overwrite. */
@@ -119,33 +120,14 @@ export async function exportModelFolder(
     dtype: options.dtype ?? 'float32',
   }
   checkOutDir(outDir, options.overwrite ?? false)
-  mkdirSync(dirname(outDir), { recursive: true })
-  const staging = join(dirname(outDir), `.${basename(outDir)}.export-${process.pid}-${Date.now()}`)
-  mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
-  try {
+  await replaceFolderAtomic(outDir, async (staging) => {
+    mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
     await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
     writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record))
     writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
     writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
     writeJson(join(staging, modelFiles.tokenizerConfig), tokenizer.tokenizerConfig)
-    if (existsSync(outDir)) {
-      // Swap: move the old folder aside first so a failed rename can restore it.
-      const previous = `${staging}.previous`
-      renameSync(outDir, previous)
-      try {
-        renameSync(staging, outDir)
-      } catch (error) {
-        renameSync(previous, outDir)
-        throw error
-      }
-      rmSync(previous, { recursive: true, force: true })
-    } else {
-      renameSync(staging, outDir)
-    }
-  } catch (error) {
-    rmSync(staging, { recursive: true, force: true })
-    throw error
-  }
+  })
 }
 
 export type { ExportDType } from './weights.ts'

@@ -1,8 +1,9 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
+import { writeFileAtomicCreatingFolder } from '../../workspace/atomic-write.ts'
 import { fileHash, resolveGraphPath } from './graph-file.ts'
 import type { HookMap } from './hook-map.ts'
 import { locateSites } from './locate.ts'
@@ -55,10 +56,7 @@ async function readCached(path: string, graphHash: string): Promise<HookMap | un
 
 async function writeCached(path: string, map: HookMap): Promise<void> {
   try {
-    await mkdir(join(path, '..'), { recursive: true })
-    const temporary = `${path}.${process.pid}.tmp`
-    await writeFile(temporary, JSON.stringify(map, null, 1))
-    await rename(temporary, path)
+    await writeFileAtomicCreatingFolder(path, JSON.stringify(map, null, 1))
   } catch {
     // A read-only model folder only loses the cache; the map is recomputed next time.
   }
