@@ -2,23 +2,16 @@
  * Model fingerprints: what identifies the model an edit was fitted on (architecture, depth, width, tokenizer and
  * weights hashes), and the check that names the field that differs.
  */
-import { createReadStream, existsSync } from 'node:fs'
-import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { modelFiles } from '../models/graph-contract.ts'
 import { genaiDecoderFile, readModelConfig } from '../runtime/model-config.ts'
+import { hashFile } from '../workspace/file-hash.ts'
 
 /** Fields compared, in the order a mismatch is reported. */
 const fingerprintFields = ['architecture', 'layers', 'hiddenSize', 'tokenizerHash', 'weightsHash'] as const
-
-/** sha256 (hex) of a file, streamed so multi-gigabyte weights never sit in memory. */
-export async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
-}
 
 /**
  * The file holding the decoder's weights: the graph's external data file when there is one, else the graph itself

@@ -6,7 +6,7 @@
  *   genai builder     genai_config.json (decoder.filename, usually model.onnx), tokenizer files, model.onnx.data
  */
 import { existsSync, statSync } from 'node:fs'
-import { basename, isAbsolute, join, resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import type { PreTrainedTokenizer } from '@huggingface/transformers'
 import type * as ort from 'onnxruntime-node'
 import type {
@@ -14,11 +14,11 @@ import type {
   ExecutionProviderName,
   LoadedModelInfo,
 } from '../../../shared/engine-status.ts'
-import { modelFiles } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
 import { detectGraphFamily } from './graph-family.ts'
 import { readGraphInterface, type CacheLayout, type GraphInterface } from './graph-io.ts'
-import { genaiDecoderFile, readModelConfig, type ModelConfig } from './model-config.ts'
+import { resolveDecoderGraph } from './graph-path.ts'
+import { readModelConfig, type ModelConfig } from './model-config.ts'
 import { createProviderSession } from './session.ts'
 import { loadTokenizer } from './tokenizer.ts'
 
@@ -63,67 +63,6 @@ function resolveFolder(folder: string): string {
   return absolute
 }
 
-/** Transformers.js dtype names and the suffix of the graph file each loads (RUNTIME-NOTES §1.3). */
-const dtypeSuffixes: Record<string, string> = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-}
-
-/** The graph config.json's `transformers.js_config.dtype` selects, e.g. onnx/model_fp16.onnx for fp16. */
-function transformersGraphFile(config: ModelConfig): string | undefined {
-  const section = config.raw['transformers.js_config']
-  if (typeof section !== 'object' || section === null) return undefined
-  const dtype = (section as Record<string, unknown>)['dtype']
-  const suffix = typeof dtype === 'string' ? dtypeSuffixes[dtype] : undefined
-  return suffix === undefined ? undefined : `onnx/model${suffix}.onnx`
-}
-
-/**
- * Find the decoder graph: the explicit file; else the one config.json's Transformers.js dtype names; else
- * onnx/model.onnx, onnx/model_fp16.onnx, the genai decoder file, model.onnx.
- */
-function resolveGraphPath(folder: string, config: ModelConfig, graphFile: string | undefined): string {
-  if (graphFile !== undefined) {
-    const path = isAbsolute(graphFile) ? graphFile : join(folder, graphFile)
-    if (!existsSync(path)) {
-      throw new TillerError(
-        'file-not-found',
-        `Graph file ${path} does not exist; compile or export it first.`,
-        {
-          subject: path,
-        },
-      )
-    }
-    return path
-  }
-  const genai = genaiDecoderFile(config)
-  const preferred = transformersGraphFile(config)
-  const candidates = [
-    ...new Set([
-      ...(preferred === undefined ? [] : [preferred]),
-      modelFiles.graph,
-      'onnx/model_fp16.onnx',
-      ...(genai === undefined ? [] : [genai]),
-      'model.onnx',
-    ]),
-  ]
-  for (const candidate of candidates) {
-    const path = join(folder, candidate)
-    if (existsSync(path)) return path
-  }
-  throw new TillerError(
-    'invalid-model-folder',
-    `${folder} has no decoder graph (looked for ${candidates.join(', ')}); export or import the model into this folder.`,
-    { subject: join(folder, modelFiles.graph) },
-  )
-}
-
 function checkAgainstConfig(config: ModelConfig, graph: GraphInterface, graphPath: string): void {
   const { cache } = graph
   if (
@@ -163,7 +102,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
   const root = resolveFolder(folder)
   const config = readModelConfig(root)
   const tokenizer = await loadTokenizer(root)
-  const graphPath = resolveGraphPath(root, config, options.graphFile)
+  const graphPath = resolveDecoderGraph(root, config, options.graphFile)
   const providerChoice = options.provider ?? 'auto'
   const created = await createProviderSession(graphPath, providerChoice)
   let graph: GraphInterface
@@ -199,7 +138,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
  * model usable. Sessions are expensive to create and leak a little native memory each time: swap rarely.
  */
 export async function replaceGraph(model: LoadedModel, graphFile: string): Promise<void> {
-  const graphPath = resolveGraphPath(model.folder, model.config, graphFile)
+  const graphPath = resolveDecoderGraph(model.folder, model.config, graphFile)
   const created = await createProviderSession(graphPath, model.providerChoice)
   let graph: GraphInterface
   try {

@@ -4,7 +4,8 @@ import { TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
 import { writeFileAtomicCreatingFolder } from '../../workspace/atomic-write.ts'
-import { fileHash, resolveGraphPath } from './graph-file.ts'
+import { hashFile } from '../../workspace/file-hash.ts'
+import { resolveGraphPath } from './graph-file.ts'
 import type { HookMap } from './hook-map.ts'
 import { locateSites } from './locate.ts'
 import { validateSites } from './validate.ts'
@@ -71,7 +72,7 @@ export async function locateHookSites(
   options: { graphFile?: string; cache?: boolean } = {},
 ): Promise<HookMap> {
   const graphPath = resolveGraphPath(folder, options.graphFile)
-  const graphHash = await fileHash(graphPath)
+  const graphHash = await hashFile(graphPath)
   const path = cachePath(folder, graphHash)
   if (options.cache !== false) {
     const cached = await readCached(path, graphHash)
