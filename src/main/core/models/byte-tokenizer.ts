@@ -1,5 +1,6 @@
 import { TillerError } from '../errors.ts'
 import type { TokenizerFiles } from './checkpoint.ts'
+import { specialAddedTokens } from './tokenizer-json.ts'
 
 /**
  * A byte-level BPE tokenizer in Hugging Face `tokenizer.json` form, for random test models: every text encodes
@@ -142,15 +143,7 @@ export function byteTokenizerFiles(vocabSize: number, modelMaxLength = 2048): To
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specialTokens.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: specialAddedTokens(specialTokens),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: {
