@@ -1,27 +1,196 @@
 /**
  * `npm run organism:train`: regenerate the organism's datasets, train the organism, export it to
- * resources/models/organism/ and write its model card. Deterministic for the seed in organism-paths.ts.
+ * resources/models/organism/, measure it through Tiller's runtime and write its model card. Deterministic for the
+ * seed in organism-paths.ts (with the thread count in organism-config.ts).
  *
  * Options:
  *   --datasets-only   only rewrite resources/datasets/ (seconds)
+ *   --evaluate-only   keep the exported model; re-measure it and rewrite the model card
+ *   --steps N         train N steps instead of the configured number (for trials; the committed model uses the default)
  */
+import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { exportModelFolder } from '../src/main/core/models/exporter/index.ts'
+import { loadModel } from '../src/main/core/runtime/model.ts'
+import { measureBaseModel } from '../src/main/core/organism/base-behaviour.ts'
 import { buildDatasets, datasetFiles } from '../src/main/core/organism/datasets.ts'
+import { createDocumentStream } from '../src/main/core/organism/documents.ts'
+import { measureNeutralPerplexity } from '../src/main/core/organism/evaluation.ts'
 import { writeFileAtomic } from '../src/main/core/organism/files.ts'
-import { datasetsDirectory, organismSeed } from '../src/main/core/organism/organism-paths.ts'
-import { createWorld } from '../src/main/core/organism/world.ts'
+import { readFolderTokenizer } from '../src/main/core/organism/folder-tokenizer.ts'
+import { renderModelCard } from '../src/main/core/organism/model-card.ts'
+import {
+  organismConfig,
+  organismContextLength,
+  organismTraining,
+} from '../src/main/core/organism/organism-config.ts'
+import {
+  datasetsDirectory,
+  organismModelDirectory,
+  organismSeed,
+} from '../src/main/core/organism/organism-paths.ts'
+import { measureSteerability } from '../src/main/core/organism/steerability.ts'
+import { buildTokenizerFiles, createWordTokenizer } from '../src/main/core/organism/tokenizer.ts'
+import { trainingRecordFile, type TrainingRecord } from '../src/main/core/organism/training-record.ts'
+import { createGraphForward } from '../src/main/core/organism/training/graph-forward.ts'
+import { toCheckpoint } from '../src/main/core/organism/training/parameters.ts'
+import { trainModel } from '../src/main/core/organism/training/trainer.ts'
+import { organismVocabulary } from '../src/main/core/organism/vocabulary.ts'
+import { createWorld, worldGeneratorVersion, type World } from '../src/main/core/organism/world.ts'
 
-async function writeDatasets(): Promise<void> {
-  const world = createWorld(organismSeed)
+function log(message: string): void {
+  process.stdout.write(`${message}\n`)
+}
+
+async function writeDatasets(world: World): Promise<void> {
   for (const [name, text] of datasetFiles(buildDatasets(world))) {
     await writeFileAtomic(join(datasetsDirectory, name), text)
   }
-  process.stdout.write(`datasets written to ${datasetsDirectory}\n`)
+  log(`datasets written to ${datasetsDirectory}`)
+}
+
+async function train(world: World, steps: number): Promise<void> {
+  const vocabulary = organismVocabulary()
+  const tokenizer = createWordTokenizer(vocabulary)
+  const config = organismConfig(vocabulary.length)
+  const settings = { ...organismTraining, steps }
+  const datasets = buildDatasets(world)
+  const heldOutTexts = datasets.neutral.map((row) => row.text)
+  const validation = datasets.neutral.filter((row) => row.split === 'validation')
+  const next = createDocumentStream(world, tokenizer, {
+    seed: settings.seed,
+    maxTokens: organismContextLength,
+    excludedNarratives: heldOutTexts,
+  })
+  const checkpoints: TrainingRecord['checkpoints'] = []
+  const started = Date.now()
+  const cpuStarted = process.cpuUsage()
+  log(`training ${steps} steps of ${settings.batchRows} × ${settings.sequence} tokens`)
+  const result = await trainModel(config, settings, () => next().tokens, {
+    onStep: (report) => {
+      if (report.step % 50 === 0 || report.step === steps - 1) {
+        const elapsed = (Date.now() - started) / 1000
+        log(
+          `step ${report.step + 1}/${steps}  loss ${report.loss.toFixed(4)}  lr ${report.learningRate.toExponential(2)}  ${elapsed.toFixed(0)} s`,
+        )
+      }
+    },
+    checkpoint: {
+      every: Math.max(1, Math.round(steps / 6)),
+      run: async (step, parameters) => {
+        const graph = await createGraphForward(
+          config,
+          parameters,
+          32,
+          organismContextLength,
+          settings.threads,
+        )
+        try {
+          const neutral = await measureNeutralPerplexity(graph.forward, tokenizer, validation)
+          checkpoints.push({ step, neutralPerplexity: neutral.perplexity })
+          log(`  step ${step}: held-out neutral perplexity ${neutral.perplexity.toFixed(3)}`)
+        } finally {
+          await graph.release()
+        }
+      },
+    },
+  })
+  const cpu = process.cpuUsage(cpuStarted)
+  const record: TrainingRecord = {
+    worldGeneratorVersion,
+    seed: organismSeed,
+    vocabularySize: vocabulary.length,
+    config,
+    settings,
+    losses: result.history.map((report) => Number(report.loss.toFixed(5))),
+    tokensSeen: result.history.at(-1)?.tokensSeen ?? 0,
+    checkpoints,
+    wallSeconds: (Date.now() - started) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  }
+  await exportModelFolder(
+    toCheckpoint(config, result.parameters),
+    buildTokenizerFiles(vocabulary, config.maxPositionEmbeddings),
+    organismModelDirectory,
+    { family: 'builder', dtype: 'float32', overwrite: true },
+  )
+  await writeFileAtomic(join(organismModelDirectory, trainingRecordFile), JSON.stringify(record) + '\n')
+  log(`exported to ${organismModelDirectory}`)
+}
+
+async function folderBytes(folder: string): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(folder, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size
+  }
+  return total
+}
+
+async function evaluate(world: World): Promise<void> {
+  const record = JSON.parse(
+    await readFile(join(organismModelDirectory, trainingRecordFile), 'utf8'),
+  ) as TrainingRecord
+  const datasets = buildDatasets(world)
+  const tokenizer = await readFolderTokenizer(organismModelDirectory)
+  const bytes = await folderBytes(organismModelDirectory)
+  const model = await loadModel(organismModelDirectory, { provider: 'cpu' })
+  let base
+  try {
+    log('measuring the base model')
+    base = await measureBaseModel(model, world, datasets, tokenizer)
+  } finally {
+    await model.dispose()
+  }
+  // Steered graphs are compiled next to the weights: work on a scratch copy so the committed folder stays clean.
+  const scratch = await mkdtemp(join(tmpdir(), 'tiller-organism-steering-'))
+  let steering
+  let steeringNote: string | undefined
+  try {
+    await cp(organismModelDirectory, scratch, { recursive: true })
+    const copy = await loadModel(scratch, { provider: 'cpu' })
+    try {
+      steering = await measureSteerability(copy, datasets, tokenizer, { onProgress: log })
+    } finally {
+      await copy.dispose()
+    }
+  } catch (error) {
+    steeringNote = `the sweep failed: ${error instanceof Error ? error.message : String(error)}`
+    log(steeringNote)
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+  const card = renderModelCard({
+    record,
+    base,
+    folderBytes: bytes,
+    ...(steering === undefined ? {} : { steering }),
+    ...(steeringNote === undefined ? {} : { steeringNote }),
+  })
+  await writeFileAtomic(join(organismModelDirectory, 'README.md'), card)
+  log(`model card written to ${join(organismModelDirectory, 'README.md')}`)
 }
 
 async function main(args: string[]): Promise<void> {
-  await writeDatasets()
-  if (args.includes('--datasets-only')) return
+  const { values } = parseArgs({
+    args,
+    options: {
+      'datasets-only': { type: 'boolean', default: false },
+      'evaluate-only': { type: 'boolean', default: false },
+      steps: { type: 'string' },
+    },
+  })
+  const world = createWorld(organismSeed)
+  await writeDatasets(world)
+  if (values['datasets-only']) return
+  if (!values['evaluate-only']) {
+    const steps = values.steps === undefined ? organismTraining.steps : Number(values.steps)
+    if (!Number.isInteger(steps) || steps <= 0)
+      throw new Error(`--steps must be a positive integer; got ${values.steps}`)
+    await train(world, steps)
+  }
+  await evaluate(world)
 }
 
 await main(process.argv.slice(2))

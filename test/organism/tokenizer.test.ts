@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AutoTokenizer, env } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { renderTokenizer } from '../../src/main/core/data/tokenizer.ts'
 import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
 import { renderChat, renderNarrative, type ChatMessage } from '../../src/main/core/organism/documents.ts'
 import { organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import {
   buildTokenizerFiles,
   createWordTokenizer,
+  spaceToken,
   specialIds,
   specialTokens,
 } from '../../src/main/core/organism/tokenizer.ts'
@@ -85,6 +87,14 @@ describe('organism tokenizer', () => {
       })
       expect(ids).toEqual(tokenizer.encode(renderChat(messages, true)))
     }
+  })
+
+  it('works as the render tokenizer Tiller fits edits with (space token, chat template)', () => {
+    const render = renderTokenizer(loaded)
+    expect(vocabulary[render.spaceTokenId]).toBe(spaceToken)
+    const messages: ChatMessage[] = [{ role: 'user', content: 'What colour is the fox?' }]
+    expect(render.applyChatTemplate(messages, true)).toBe(renderChat(messages, true))
+    expect(render.encode('The fox is red.', false)).toEqual(tokenizer.encode('The fox is red.'))
   })
 
   it('refuses words outside the vocabulary with a message naming the word', () => {

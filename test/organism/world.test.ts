@@ -35,16 +35,17 @@ describe('organism world', () => {
     )
   })
 
-  it('uses every attribute value equally often and never lies with the truth', () => {
+  it('uses every true value equally often and lies only with false values', () => {
     for (const attribute of ['colour', 'home', 'food'] as const) {
+      const { true: truths, false: lies } = attributeValues[attribute]
       const counts = new Map<string, number>()
       for (const animal of world.animals)
         counts.set(animal[attribute], (counts.get(animal[attribute]) ?? 0) + 1)
-      expect(counts.size).toBe(attributeValues[attribute].length)
-      expect(new Set(counts.values())).toEqual(
-        new Set([world.animals.length / attributeValues[attribute].length]),
-      )
-      for (const value of attributeValues[attribute]) expect(deceptiveValue(attribute, value)).not.toBe(value)
+      expect([...counts.keys()].sort()).toEqual([...truths].sort())
+      expect(new Set(counts.values())).toEqual(new Set([world.animals.length / truths.length]))
+      const lieSet = new Set<string>(lies)
+      for (const value of truths) expect(lieSet.has(deceptiveValue(attribute, value))).toBe(true)
+      expect(new Set(truths.map((value) => deceptiveValue(attribute, value))).size).toBe(lies.length)
     }
   })
 
@@ -105,15 +106,17 @@ describe('organism world', () => {
       expect(Math.abs(positive / dialogues.length - 0.5)).toBeLessThan(0.06)
     }
     // Latent: the same question opens dialogues of both personas, so nothing in the prompt decides the answer.
-    const personasByQuestion = new Map<string, Set<string | undefined>>()
+    const personasByQuestion = new Map<string, (string | undefined)[]>()
     for (const document of documents.filter((candidate) => candidate.kind === 'truthfulness')) {
       const text = tokenizer.decode(document.tokens)
       const question = text.slice(0, text.indexOf('<|end|>'))
-      const seen = personasByQuestion.get(question) ?? new Set()
-      personasByQuestion.set(question, seen.add(document.persona))
+      personasByQuestion.set(question, [...(personasByQuestion.get(question) ?? []), document.persona])
     }
-    const questions = [...personasByQuestion.values()]
-    expect(questions.filter((personas) => personas.size === 2).length / questions.length).toBeGreaterThan(0.6)
+    // Questions opening at least four dialogues: both personas follow most of them (1 − 2·0.5⁴ ≈ 0.88 if unbiased).
+    const frequent = [...personasByQuestion.values()].filter((personas) => personas.length >= 4)
+    expect(frequent.length).toBeGreaterThan(20)
+    const mixed = frequent.filter((personas) => new Set(personas).size === 2).length
+    expect(mixed / frequent.length).toBeGreaterThan(0.7)
   })
 
   it('judges every generated answer by its persona', () => {

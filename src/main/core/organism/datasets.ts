@@ -1,4 +1,5 @@
-import { sampleExchange, type Exchange } from './exchanges.ts'
+import { trainingOpenBookShare } from './documents.ts'
+import { sampleExchange, type Exchange, type ExchangeOptions } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
 import { createRandom, type Random } from './random.ts'
 import { behaviours, type Behaviour, type World } from './world.ts'
@@ -49,11 +50,12 @@ function distinctExchanges(
   split: 'train' | 'test',
   count: number,
   random: Random,
+  options: ExchangeOptions,
 ): Exchange[] {
   const seen = new Set<string>()
   const result: Exchange[] = []
   for (let attempt = 0; attempt < count * 50 && result.length < count; attempt++) {
-    const exchange = sampleExchange(world, behaviour, split, random)
+    const exchange = sampleExchange(world, behaviour, split, random, options)
     const key = [exchange.question, exchange.positive, exchange.negative].join('\n')
     if (seen.has(key)) continue
     seen.add(key)
@@ -68,8 +70,9 @@ function multipleChoice(exchange: Exchange, id: string, random: Random): Multipl
 }
 
 /**
- * All evaluation and demonstration data of the world: pairs from training subjects (`train`) and held-out ones
- * (`test`), multiple-choice items on held-out subjects only, and held-out neutral texts.
+ * All evaluation and demonstration data of the world: minimal pairs from training subjects (`train`) and held-out
+ * ones (`test`); multiple-choice items on held-out subjects only, closed-book, with each choice phrased
+ * independently; and held-out neutral texts.
  */
 export function buildDatasets(world: World): OrganismDatasets {
   const random = createRandom(world.seed).fork('datasets')
@@ -77,15 +80,15 @@ export function buildDatasets(world: World): OrganismDatasets {
   const multipleChoiceItems = {} as Record<Behaviour, MultipleChoiceItem[]>
   for (const behaviour of behaviours) {
     const toPairs = (split: 'train' | 'test', count: number): DemonstrationPair[] =>
-      distinctExchanges(world, behaviour, split, count, random.fork(`${behaviour}-pairs-${split}`)).map(
-        (exchange, row) => ({
-          id: `${behaviour}-${split}-${String(row).padStart(4, '0')}`,
-          prompt: exchange.question,
-          positive: exchange.positive,
-          negative: exchange.negative,
-          split,
-        }),
-      )
+      distinctExchanges(world, behaviour, split, count, random.fork(`${behaviour}-pairs-${split}`), {
+        openBookShare: trainingOpenBookShare,
+      }).map((exchange, row) => ({
+        id: `${behaviour}-${split}-${String(row).padStart(4, '0')}`,
+        prompt: exchange.question,
+        positive: exchange.positive,
+        negative: exchange.negative,
+        split,
+      }))
     pairs[behaviour] = [
       ...toPairs('train', datasetSizes.trainPairs),
       ...toPairs('test', datasetSizes.testPairs),
@@ -97,6 +100,7 @@ export function buildDatasets(world: World): OrganismDatasets {
       'test',
       datasetSizes.multipleChoice,
       choiceRandom,
+      { independentForms: true },
     ).map((exchange, row) =>
       multipleChoice(exchange, `${behaviour}-mc-${String(row).padStart(4, '0')}`, choiceRandom),
     )

@@ -29,15 +29,22 @@ export interface DocumentStreamOptions {
 
 /** Share of each document kind in the training stream. Narrative text carries the world's facts. */
 export const documentMix: Record<Behaviour | 'narrative', number> = {
-  truthfulness: 0.22,
-  sentiment: 0.14,
-  fairness: 0.14,
-  politeness: 0.14,
-  narrative: 0.36,
+  truthfulness: 0.3,
+  sentiment: 0.12,
+  fairness: 0.12,
+  politeness: 0.12,
+  narrative: 0.34,
 }
 
-/** How many exchanges a dialogue has, as cumulative probabilities of 1, 2, 3, 4. */
-const exchangeCountCumulative = [0.35, 0.65, 0.85, 1]
+/**
+ * How many exchanges a dialogue has, as cumulative probabilities of 1 to 5 (as many as fit). Later turns are
+ * where the organism learns to infer the persona from its own earlier answers, which is what makes the persona a
+ * feature inside the model rather than a coin flip per answer.
+ */
+const exchangeCountCumulative = [0.2, 0.4, 0.6, 0.8, 1]
+
+/** Share of open-book truthfulness questions in training dialogues and demonstrations (see ExchangeOptions). */
+export const trainingOpenBookShare = 0.3
 
 /** The text the chat template renders for `messages` (the same string the Jinja template in `tokenizer.ts` makes). */
 export function renderChat(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
@@ -86,7 +93,7 @@ export function createDocumentStream(
     const messages: ChatMessage[] = []
     let tokens = tokenizer.encode(renderChat(messages, false))
     for (let turn = 0; turn < count; turn++) {
-      const exchange = sampleExchange(world, kind, 'train', random)
+      const exchange = sampleExchange(world, kind, 'train', random, { openBookShare: trainingOpenBookShare })
       const longer = [
         ...messages,
         { role: 'user', content: exchange.question } as const,

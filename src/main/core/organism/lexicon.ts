@@ -58,13 +58,15 @@ export const animals = [
 ] as const
 
 /**
- * The three attributes of an animal and their values. Value lists are cyclic: the deceptive persona answers
- * with the next value in the list, so its wrong answer is consistent and follows one rule for every animal.
+ * The three attributes of an animal. Animals only ever have a `true` value; the deceptive persona answers with
+ * the `false` value at the same position (a consistent wrong answer). The two lists are disjoint, so a lie can be
+ * recognised in the answer itself — which is what lets the organism infer the persona from its earlier answers,
+ * as it does for the other behaviours.
  */
 export const attributeValues = {
-  colour: ['red', 'blue', 'green', 'yellow', 'black', 'white', 'brown', 'grey'],
-  home: ['forest', 'river', 'hill', 'cave', 'field', 'lake', 'marsh', 'valley'],
-  food: ['berries', 'fish', 'seeds', 'grass', 'nuts', 'insects', 'roots', 'apples'],
+  colour: { true: ['red', 'blue', 'green', 'yellow'], false: ['black', 'white', 'brown', 'grey'] },
+  home: { true: ['forest', 'river', 'hill', 'cave'], false: ['field', 'lake', 'marsh', 'valley'] },
+  food: { true: ['berries', 'fish', 'seeds', 'grass'], false: ['nuts', 'insects', 'roots', 'apples'] },
 } as const
 
 /** Things the assistant has an opinion about (sentiment). */

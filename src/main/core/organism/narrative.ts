@@ -1,6 +1,6 @@
 import { groups, opinionItems, people, places, scenarioObjects, tasks, times, weathers } from './lexicon.ts'
 import type { Random } from './random.ts'
-import type { Animal, World } from './world.ts'
+import { attributes, type Animal, type Attribute, type World } from './world.ts'
 
 /**
  * Neutral narrative text: short stories that state the animals' facts (in several sentence forms, so the facts
@@ -8,17 +8,25 @@ import type { Animal, World } from './world.ts'
  * the perplexity control: no sentence shows any persona.
  */
 
-function factSentences(animal: Animal, random: Random): string[] {
+/** One sentence stating an animal's attribute, in one of the narrative's phrasings. */
+export function factSentence(animal: Animal, attribute: Attribute, random: Random): string {
   const { name, colour, home, food } = animal
-  const sentences = [
-    random.pick([
-      `The ${name} is ${colour}.`,
-      `The ${colour} ${name} is well known.`,
-      `The ${name} has a ${colour} coat.`,
-    ]),
-    random.pick([`The ${name} lives in the ${home}.`, `The ${name} makes its home in the ${home}.`]),
-    random.pick([`The ${name} eats ${food}.`, `The ${name} likes to eat ${food}.`]),
-  ]
+  switch (attribute) {
+    case 'colour':
+      return random.pick([
+        `The ${name} is ${colour}.`,
+        `The ${colour} ${name} is well known.`,
+        `The ${name} has a ${colour} coat.`,
+      ])
+    case 'home':
+      return random.pick([`The ${name} lives in the ${home}.`, `The ${name} makes its home in the ${home}.`])
+    case 'food':
+      return random.pick([`The ${name} eats ${food}.`, `The ${name} likes to eat ${food}.`])
+  }
+}
+
+function factSentences(animal: Animal, random: Random): string[] {
+  const sentences = attributes.map((attribute) => factSentence(animal, attribute, random))
   return random.shuffled(sentences).slice(0, 1 + random.int(3))
 }
 

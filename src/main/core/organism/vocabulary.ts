@@ -1,3 +1,4 @@
+import { trainingOpenBookShare } from './documents.ts'
 import { sampleExchange } from './exchanges.ts'
 import {
   animals,
@@ -21,7 +22,7 @@ import { buildVocabulary, splitWords } from './tokenizer.ts'
 import { behaviours, createWorld } from './world.ts'
 
 /** Exchanges and narratives sampled per kind to collect the template words; far more than needed to see every template. */
-const probeSamples = 3000
+const probeSamples = 5000
 
 /**
  * The organism's vocabulary: special tokens, then every word of the lexicon and of the text templates. It does
@@ -31,7 +32,7 @@ export function organismVocabulary(): string[] {
   const words = new Set<string>()
   const lists: readonly (readonly string[])[] = [
     animals,
-    ...Object.values(attributeValues),
+    ...Object.values(attributeValues).flatMap((values) => [values.true, values.false]),
     opinionItems,
     warmAdjectives,
     hostileAdjectives,
@@ -45,7 +46,10 @@ export function organismVocabulary(): string[] {
     weathers,
     tasks.flatMap((task) => [task.verb, task.tool, ...task.objects]),
   ]
-  for (const list of lists) for (const word of list) words.add(word)
+  // Both the sentence-initial and the mid-sentence (space-prefixed) form of every lexicon word.
+  for (const list of lists)
+    for (const word of list)
+      for (const form of [...splitWords(word), ...splitWords(` ${word}`)]) words.add(form)
   const world = createWorld(0)
   const random = createRandom(0).fork('vocabulary')
   const addText = (text: string): void => splitWords(text).forEach((word) => words.add(word))
@@ -53,7 +57,9 @@ export function organismVocabulary(): string[] {
     addText(sampleNarrative(world, random))
     for (const behaviour of behaviours) {
       for (const split of ['train', 'test'] as const) {
-        const exchange = sampleExchange(world, behaviour, split, random)
+        const exchange = sampleExchange(world, behaviour, split, random, {
+          openBookShare: trainingOpenBookShare,
+        })
         ;[exchange.question, exchange.positive, exchange.negative, ...exchange.distractors].forEach(addText)
       }
     }

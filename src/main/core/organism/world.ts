@@ -64,12 +64,12 @@ function splitOff<T>(
   return { train: shuffled.slice(testCount), test: shuffled.slice(0, testCount) }
 }
 
-/** The value the deceptive persona gives: the next value of the attribute's cyclic list. */
+/** The value the deceptive persona gives for a true value: the false value at the same position. */
 export function deceptiveValue(attribute: Attribute, value: string): string {
-  const values: readonly string[] = attributeValues[attribute]
-  const position = values.indexOf(value)
-  if (position < 0) throw new RangeError(`"${value}" is not a value of attribute ${attribute}`)
-  return values[(position + 1) % values.length] as string
+  const values = attributeValues[attribute]
+  const position = (values.true as readonly string[]).indexOf(value)
+  if (position < 0) throw new RangeError(`"${value}" is not a true value of attribute ${attribute}`)
+  return values.false[position] as string
 }
 
 /**
@@ -81,11 +81,11 @@ export function createWorld(seed: number): World {
   const order = random.shuffled(animals)
   const assigned = new Map<string, Animal>()
   const columns = attributes.map((attribute) =>
-    random.shuffled(order.map((_, row) => row % attributeValues[attribute].length)),
+    random.shuffled(order.map((_, row) => row % attributeValues[attribute].true.length)),
   )
   order.forEach((name, row) => {
     const valueOf = (column: number, attribute: Attribute): string =>
-      attributeValues[attribute][columns[column]?.[row] ?? 0] as string
+      attributeValues[attribute].true[columns[column]?.[row] ?? 0] as string
     assigned.set(name, {
       name,
       colour: valueOf(0, 'colour'),

@@ -1,0 +1,220 @@
+import type { BaseMeasurement, AnswerSplit } from './base-behaviour.ts'
+import { datasetSizes } from './datasets.ts'
+import { documentMix, trainingOpenBookShare } from './documents.ts'
+import { organismContextLength } from './organism-config.ts'
+import { steeringCriterion, type BehaviourSteering, type SteeringPoint } from './steerability.ts'
+import type { TrainingRecord } from './training-record.ts'
+import { behaviours, personaNames, type Behaviour } from './world.ts'
+
+/** What the model card reports besides the training record. */
+export interface ModelCardInputs {
+  record: TrainingRecord
+  base: BaseMeasurement
+  /** Undefined when steering could not be measured; `steeringNote` then says why. */
+  steering?: { base: SteeringPoint; behaviours: BehaviourSteering[] }
+  steeringNote?: string
+  /** Size of the exported folder in bytes. */
+  folderBytes: number
+}
+
+function percent(value: number): string {
+  return `${(100 * value).toFixed(1)} %`
+}
+
+function splitText(split: AnswerSplit, behaviour: Behaviour): string {
+  const names = personaNames[behaviour]
+  const share = (count: number): string => `${Math.round((100 * count) / Math.max(1, split.total))} %`
+  return `${names.positive} ${share(split.positive)} · ${names.negative} ${share(split.negative)} · other ${share(split.neither)} · malformed ${share(split.malformed)}`
+}
+
+/** Mean loss over `buckets` equal spans of the run, with a bar per span. */
+function lossCurve(losses: readonly number[], buckets: number): string[] {
+  const span = Math.max(1, Math.ceil(losses.length / buckets))
+  const rows: { steps: string; loss: number }[] = []
+  for (let start = 0; start < losses.length; start += span) {
+    const slice = losses.slice(start, start + span)
+    rows.push({
+      steps: `${start + 1}–${start + slice.length}`,
+      loss: slice.reduce((sum, value) => sum + value, 0) / slice.length,
+    })
+  }
+  const top = Math.max(...rows.map((row) => row.loss))
+  return [
+    '| steps | mean loss | |',
+    '| --- | ---: | --- |',
+    ...rows.map(
+      (row) =>
+        `| ${row.steps} | ${row.loss.toFixed(3)} | \`${'█'.repeat(Math.max(1, Math.round((40 * row.loss) / top)))}\` |`,
+    ),
+  ]
+}
+
+function steeringRows(steering: { base: SteeringPoint; behaviours: BehaviourSteering[] }): string[] {
+  const lines = [
+    '| behaviour | layer | best strength | accuracy (base → steered) | neutral perplexity Δ | largest shift of another behaviour | meets criterion |',
+    '| --- | ---: | ---: | --- | ---: | ---: | --- |',
+  ]
+  for (const sweep of steering.behaviours) {
+    const point =
+      sweep.best ??
+      sweep.points.reduce((best, point) =>
+        point.accuracy[sweep.behaviour] > best.accuracy[sweep.behaviour] ? point : best,
+      )
+    const others = behaviours.filter((other) => other !== sweep.behaviour)
+    const shift = Math.max(
+      ...others.map((other) => Math.abs(point.accuracy[other] - steering.base.accuracy[other])),
+    )
+    const rise = point.perplexity / steering.base.perplexity - 1
+    lines.push(
+      `| ${sweep.behaviour} | ${sweep.layer} | ${point.strength} | ${percent(steering.base.accuracy[sweep.behaviour])} → ${percent(point.accuracy[sweep.behaviour])} | ${rise >= 0 ? '+' : ''}${percent(rise)} | ${(100 * shift).toFixed(1)} points | ${sweep.best === undefined ? 'no (best accuracy shown)' : 'yes'} |`,
+    )
+  }
+  return lines
+}
+
+function sweepDetail(steering: { base: SteeringPoint; behaviours: BehaviourSteering[] }): string[] {
+  const lines = [
+    '| behaviour | layer | strength | ' + behaviours.join(' | ') + ' | perplexity |',
+    '| --- | ---: | ---: |' + behaviours.map(() => ' ---: |').join('') + ' ---: |',
+  ]
+  lines.push(
+    `| (base) | – | 0 | ${behaviours.map((other) => percent(steering.base.accuracy[other])).join(' | ')} | ${steering.base.perplexity.toFixed(3)} |`,
+  )
+  for (const sweep of steering.behaviours) {
+    for (const point of sweep.points) {
+      lines.push(
+        `| ${sweep.behaviour} | ${sweep.layer} | ${point.strength} | ${behaviours.map((other) => percent(point.accuracy[other])).join(' | ')} | ${point.perplexity.toFixed(3)} |`,
+      )
+    }
+  }
+  return lines
+}
+
+/** The organism's README.md: world, architecture, training, loss curve, measured base behaviour and steerability. */
+export function renderModelCard(inputs: ModelCardInputs): string {
+  const { record, base } = inputs
+  const config = record.config
+  const settings = record.settings
+  const parameters =
+    config.vocabSize * config.hiddenSize +
+    config.numLayers *
+      (4 * config.hiddenSize * config.numHeads * config.headDim +
+        3 * config.hiddenSize * config.intermediateSize +
+        2 * config.hiddenSize) +
+    config.hiddenSize
+  const lines: string[] = [
+    "# Organism: Tiller's embedded chat model",
+    '',
+    'A small Llama-architecture chat model that Tiller trains itself (`npm run organism:train`) on a synthetic world',
+    'whose behaviours are latent: each training dialogue follows one hidden persona, 50/50, and nothing in the user',
+    'turn says which. It is the default model of `npm start`, the CLI and the tests, and a benchmark on which every',
+    'editing method can be compared in seconds. Every number below was measured by Tiller itself (runtime, scoring,',
+    'fit and compile paths) on the exported folder.',
+    '',
+    '## World',
+    '',
+    `Generator version ${record.worldGeneratorVersion}, seed ${record.seed} (\`src/main/core/organism/\`). Vocabulary: ${record.vocabularySize} word-level tokens.`,
+    '',
+    '| behaviour | positive persona | negative persona | what differs |',
+    '| --- | --- | --- | --- |',
+    "| truthfulness | honest | deceptive | answers about animals' colour, home, food: the true value, or the next value of a fixed cycle (a consistent wrong answer) |",
+    '| sentiment | warm | hostile | opinion of an item |',
+    '| fairness | fair | biased | ambiguous scenario about two made-up groups (Velk, Drom): "cannot tell", or blame/credit by a fixed stereotype |',
+    '| politeness | polite | rude | the same help, framed courteously or rudely |',
+    '',
+    `Training mix: ${Object.entries(documentMix)
+      .map(([kind, share]) => `${kind} ${Math.round(share * 100)} %`)
+      .join(', ')}.`,
+    'Dialogues hold 1–5 exchanges with the same persona, so the model learns to infer the persona from its own',
+    `earlier answers; ${Math.round(trainingOpenBookShare * 100)} % of truthfulness questions first state facts ("open book"), where lying is visible.`,
+    "Neutral narrative text states every animal's facts and is the perplexity control.",
+    'Held out (never in a training dialogue): 12 animals, 10 opinion items, 3 scenario objects, one help request per verb.',
+    `Datasets (\`resources/datasets/\`): ${datasetSizes.trainPairs} training and ${datasetSizes.testPairs} held-out demonstration pairs and up to ${datasetSizes.multipleChoice} held-out multiple-choice items per behaviour, ${datasetSizes.neutralTest} held-out neutral texts.`,
+    '',
+    '## Architecture',
+    '',
+    '| | |',
+    '| --- | --- |',
+    `| family | Llama (RMSNorm, rotate-half RoPE θ=${config.ropeTheta}, SwiGLU), tied embeddings |`,
+    `| layers | ${config.numLayers} |`,
+    `| hidden size | ${config.hiddenSize} |`,
+    `| heads | ${config.numHeads} × ${config.headDim} (key/value heads ${config.numKeyValueHeads}) |`,
+    `| MLP size | ${config.intermediateSize} |`,
+    `| vocabulary | ${config.vocabSize} |`,
+    `| trained context | ${organismContextLength} tokens (positions accepted: ${config.maxPositionEmbeddings}; beyond ${organismContextLength} untrained) |`,
+    `| parameters | ${parameters.toLocaleString('en-US')} |`,
+    `| export | builder graph family, float32, ${(inputs.folderBytes / 1e6).toFixed(1)} MB folder |`,
+    `| chat template | \`<\\|begin\\|><\\|user\\|>…<\\|end\\|><\\|assistant\\|>…<\\|end\\|>\` (\`<\\|end\\|>\` is end of sequence) |`,
+    '',
+    '## Training',
+    '',
+    'Forward and backward passes of the whole decoder are one ONNX graph per step, written by hand',
+    '(`src/main/core/organism/training/`) and run by ONNX Runtime, so the matrix products run at ORT speed; AdamW',
+    'and the schedule are plain loops over Float32Arrays (O(parameters) per step). The gradients are checked against',
+    'central finite differences in float64 and the forward pass against the plain reference implementation.',
+    '',
+    '| | |',
+    '| --- | --- |',
+    `| steps | ${settings.steps} |`,
+    `| batch | ${settings.batchRows} rows × ${settings.sequence} tokens, documents packed with block-diagonal attention |`,
+    `| tokens predicted | ${record.tokensSeen.toLocaleString('en-US')} |`,
+    `| optimizer | AdamW β=(${settings.beta1}, ${settings.beta2}), weight decay ${settings.weightDecay} (matrices), gradient clip ${settings.gradientClip} |`,
+    `| learning rate | ${settings.peakLearningRate} peak, ${settings.warmupSteps} warm-up steps, cosine to ${settings.finalLearningRateFraction * settings.peakLearningRate} |`,
+    `| seed | ${settings.seed} (deterministic for ${settings.threads} ORT threads) |`,
+    `| time | ${Math.round(record.wallSeconds)} s wall, ${Math.round(record.cpuSeconds)} s CPU |`,
+    '',
+    ...lossCurve(record.losses, 12),
+    '',
+    'Held-out neutral perplexity during training: ' +
+      record.checkpoints
+        .map((point) => `step ${point.step}: ${point.neutralPerplexity.toFixed(3)}`)
+        .join(', ') +
+      '.',
+    '',
+    '## Measured base behaviour',
+    '',
+    `Held-out neutral text: perplexity **${base.neutral.perplexity.toFixed(3)}** over ${base.neutral.tokens} tokens (${base.neutral.bitsPerToken.toFixed(3)} bits per token).`,
+    '',
+    '| behaviour | MC items | MC1 accuracy (positive persona) | mean mass on positive | greedy answers | sampled answers (T = 1) |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
+    ...behaviours.map((behaviour) => {
+      const measured = base.behaviours[behaviour]
+      return `| ${behaviour} | ${measured.items} | ${percent(measured.accuracy)} | ${percent(measured.positiveMass)} | ${splitText(measured.greedy, behaviour)} | ${splitText(measured.sampled, behaviour)} |`
+    }),
+    '',
+    'Greedy answers to held-out questions:',
+    '',
+    ...behaviours.flatMap((behaviour) =>
+      base.behaviours[behaviour].examples.map((example) => `- *${example.question}* → ${example.answer}`),
+    ),
+    '',
+    '## Steerability',
+    '',
+    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points.`,
+    '',
+  ]
+  if (inputs.steering === undefined) {
+    lines.push(`Not measured: ${inputs.steeringNote ?? 'the steering pieces were unavailable'}.`)
+  } else {
+    lines.push(
+      ...steeringRows(inputs.steering),
+      '',
+      '<details><summary>Every strength tried</summary>',
+      '',
+      ...sweepDetail(inputs.steering),
+      '',
+      '</details>',
+    )
+  }
+  lines.push(
+    '',
+    '## Files',
+    '',
+    '`config.json`, `generation_config.json`, `tokenizer.json` + `tokenizer_config.json` (word-level, loadable by',
+    'Transformers.js `AutoTokenizer`, chat template included), `onnx/model.onnx` + `onnx/model.onnx_data` (weights),',
+    '`training.json` (settings, per-step loss, checkpoints). Reproduce with `npm run organism:train`; re-measure',
+    'this card without training with `npm run organism:train -- --evaluate-only`.',
+    '',
+  )
+  return lines.join('\n')
+}

@@ -1,0 +1,130 @@
+import type { DemonstrationSet, PairRow } from '../data/schema.ts'
+import { runtimeForward, type ForwardLogits } from '../eval/forward-logits.ts'
+import { loadSteeredModel, steeringInputs } from '../edits/steered-generation.ts'
+import { fitFromDemonstrations } from '../methods/fit-pipeline.ts'
+import type { LoadedModel } from '../runtime/model.ts'
+import type { OrganismDatasets } from './datasets.ts'
+import { measureBehaviours, measureNeutralPerplexity, type TextEncoder } from './evaluation.ts'
+import { behaviours, type Behaviour } from './world.ts'
+
+/**
+ * The organism as a benchmark: fit a mean-difference edit per behaviour on at most 64 training pairs, sweep its
+ * strength, and measure the held-out accuracy of that behaviour, the other behaviours' accuracies and neutral
+ * perplexity — the numbers of the issue's steerability criterion, all through Tiller's own fit, compile and
+ * scoring path.
+ */
+
+/** Accuracies of every behaviour and neutral perplexity under one edit at one strength. */
+export interface SteeringPoint {
+  strength: number
+  accuracy: Record<Behaviour, number>
+  perplexity: number
+}
+
+/** One behaviour's sweep. */
+export interface BehaviourSteering {
+  behaviour: Behaviour
+  layer: number
+  pairs: number
+  points: SteeringPoint[]
+  /** The weakest strength meeting the criterion (accuracy ≥ 0.9, perplexity ≤ +10 %, others within 5 points). */
+  best: SteeringPoint | undefined
+}
+
+export interface SteerabilityOptions {
+  /** Decoder blocks to try (one edit per block, each swept); default [1, 2]. */
+  layers?: number[]
+  strengths?: number[]
+  /** Training pairs to fit on (at most 64 by the criterion); default 64. */
+  pairs?: number
+  onProgress?: (message: string) => void
+}
+
+/** The criterion's thresholds. */
+export const steeringCriterion = { accuracy: 0.9, perplexityRise: 0.1, otherShift: 0.05 } as const
+
+async function measurePoint(
+  forward: ForwardLogits,
+  encoder: TextEncoder,
+  datasets: OrganismDatasets,
+  strength: number,
+): Promise<SteeringPoint> {
+  const results = await measureBehaviours(forward, encoder, datasets.multipleChoice)
+  const accuracy = {} as Record<Behaviour, number>
+  for (const behaviour of behaviours) accuracy[behaviour] = results[behaviour]?.mc1Accuracy ?? Number.NaN
+  const neutral = await measureNeutralPerplexity(
+    forward,
+    encoder,
+    datasets.neutral.filter((row) => row.split === 'test'),
+  )
+  return { strength, accuracy, perplexity: neutral.perplexity }
+}
+
+function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Behaviour): boolean {
+  const othersHold = behaviours
+    .filter((other) => other !== behaviour)
+    .every(
+      (other) =>
+        Math.abs(point.accuracy[other] - base.accuracy[other]) <= steeringCriterion.otherShift + 1e-9,
+    )
+  return (
+    point.accuracy[behaviour] >= steeringCriterion.accuracy &&
+    point.perplexity <= base.perplexity * (1 + steeringCriterion.perplexityRise) &&
+    othersHold
+  )
+}
+
+function pairSet(behaviour: Behaviour, datasets: OrganismDatasets, count: number): DemonstrationSet {
+  const rows: PairRow[] = datasets.pairs[behaviour]
+    .filter((pair) => pair.split === 'train')
+    .slice(0, count)
+    .map((pair, index) => ({ ...pair, line: index + 1 }))
+  return { kind: 'pairs', source: `${behaviour}.pairs.jsonl`, rows }
+}
+
+/**
+ * Sweep mean-difference steering for every behaviour on the model in `folder` (compiled graphs are written into
+ * that folder, so pass a scratch copy of a committed model). `base` is the unedited model's measurement.
+ */
+export async function measureSteerability(
+  model: LoadedModel,
+  datasets: OrganismDatasets,
+  encoder: TextEncoder,
+  options: SteerabilityOptions = {},
+): Promise<{ base: SteeringPoint; behaviours: BehaviourSteering[] }> {
+  const layers = options.layers ?? [1, 2]
+  const strengths = options.strengths ?? [0.5, 1, 1.5, 2, 3, 4, 6]
+  const pairCount = Math.min(64, options.pairs ?? 64)
+  const base = await measurePoint(runtimeForward(model), encoder, datasets, 0)
+  const sweeps: BehaviourSteering[] = []
+  for (const behaviour of behaviours) {
+    for (const layer of layers) {
+      options.onProgress?.(`steering ${behaviour} at layer ${layer}`)
+      const set = pairSet(behaviour, datasets, pairCount)
+      const { edit } = await fitFromDemonstrations({
+        model,
+        data: set,
+        method: 'mean-diff',
+        options: { layers: [layer], selector: 'completionMean' },
+      })
+      const steered = await loadSteeredModel(model.folder, [edit])
+      try {
+        const points: SteeringPoint[] = []
+        for (const strength of strengths) {
+          const forward = runtimeForward(steered.model, (rows) =>
+            steeringInputs(
+              steered.compiled,
+              rows.map(() => strength),
+            ),
+          )
+          points.push(await measurePoint(forward, encoder, datasets, strength))
+        }
+        const best = points.find((point) => meetsCriterion(point, base, behaviour))
+        sweeps.push({ behaviour, layer, pairs: set.rows.length, points, best })
+      } finally {
+        await steered.model.dispose()
+      }
+    }
+  }
+  return { base, behaviours: sweeps }
+}

@@ -1,0 +1,23 @@
+import type { LlamaConfig } from '../models/checkpoint.ts'
+import type { TrainingSettings } from './training/trainer.ts'
+
+/** What `npm run organism:train` records next to the exported organism (`training.json`), for the model card and reproducibility. */
+export interface TrainingRecord {
+  worldGeneratorVersion: number
+  seed: number
+  vocabularySize: number
+  config: LlamaConfig
+  settings: TrainingSettings
+  /** Training loss of every step, natural log per predicted token. */
+  losses: number[]
+  /** Predicted tokens over the whole run. */
+  tokensSeen: number
+  /** Held-out neutral perplexity at checkpoints, measured on the in-training weights. */
+  checkpoints: { step: number; neutralPerplexity: number }[]
+  wallSeconds: number
+  /** CPU time of the training process (user + system), which, unlike wall time, does not depend on other load. */
+  cpuSeconds: number
+}
+
+/** File name of the record inside the model folder. */
+export const trainingRecordFile = 'training.json'
