@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util'
 import { positionSelectors, type PositionSelector } from '../../../shared/activations.ts'
 import { hookSites, type HookSite } from '../../../shared/edit.ts'
 import { writeActivationSet } from '../../core/capture/activation-file.ts'
@@ -8,11 +7,16 @@ import { readDemonstrationFile } from '../../core/data/jsonl.ts'
 import { contrastPairs } from '../../core/data/pairs.ts'
 import { renderPairs } from '../../core/data/render.ts'
 import { loadRenderTokenizer } from '../../core/data/tokenizer.ts'
-import { TillerError } from '../../core/errors.ts'
-import { defaultModelFolder } from '../../core/models/default-model.ts'
 import { loadModel } from '../../core/runtime/model.ts'
-import { parseProviderChoice } from '../../core/runtime/providers.ts'
 import type { Command } from '../index.ts'
+import {
+  invalidFlag,
+  modelFolderFlag,
+  parseCommandArgs,
+  parseLayerList,
+  positiveIntegerFlag,
+  providerFlag,
+} from './arguments.ts'
 
 const usage = `Usage: tiller capture [--model DIR] --data FILE.jsonl --site SITE --layers L[,L...] [options]
 
@@ -31,40 +35,21 @@ Options:
   --json               print { rows, width, layers, site, selector, dataHash, meanDifferenceNorms, out }`
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        site: { type: 'string' },
-        selector: { type: 'string', default: 'completionMean' },
-        layers: { type: 'string' },
-        contrast: { type: 'string', default: 'completion' },
-        'batch-size': { type: 'string', default: '8' },
-        out: { type: 'string' },
-        provider: { type: 'string', default: 'auto' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller capture --help\`.`)
-  }
-}
-
-function invalid(flag: string, value: string | undefined, expected: string): TillerError {
-  return new TillerError('invalid-argument', `--${flag} is "${value ?? ''}"; ${expected}.`, {
-    subject: `--${flag}`,
-  })
-}
-
-/** Parse "2,3" into layer numbers. */
-export function parseLayerList(value: string | undefined): number[] {
-  const layers = (value ?? '').split(',').map((part) => Number(part.trim()))
-  if (value === undefined || layers.some((layer) => !Number.isInteger(layer) || layer < 0)) {
-    throw invalid('layers', value, 'give comma-separated 0-based layer numbers, e.g. 2,3')
-  }
-  return layers
+  return parseCommandArgs('capture', {
+    args,
+    options: {
+      model: { type: 'string' },
+      data: { type: 'string' },
+      site: { type: 'string' },
+      selector: { type: 'string', default: 'completionMean' },
+      layers: { type: 'string' },
+      contrast: { type: 'string', default: 'completion' },
+      'batch-size': { type: 'string', default: '8' },
+      out: { type: 'string' },
+      provider: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
+    },
+  }).values
 }
 
 /** `tiller capture`: activations of a demonstration set at one site. */
@@ -73,21 +58,18 @@ export const captureCommand: Command = {
   usage,
   async run(args) {
     const values = parse(args)
-    if (values.data === undefined) throw invalid('data', undefined, 'give the demonstration file')
+    if (values.data === undefined) throw invalidFlag('data', undefined, 'give the demonstration file')
     if (!hookSites.includes(values.site as HookSite))
-      throw invalid('site', values.site, `use one of ${hookSites.join(', ')}`)
+      throw invalidFlag('site', values.site, `use one of ${hookSites.join(', ')}`)
     if (!positionSelectors.includes(values.selector as PositionSelector)) {
-      throw invalid('selector', values.selector, `use one of ${positionSelectors.join(', ')}`)
+      throw invalidFlag('selector', values.selector, `use one of ${positionSelectors.join(', ')}`)
     }
     if (values.contrast !== 'completion' && values.contrast !== 'prompt')
-      throw invalid('contrast', values.contrast, 'use completion or prompt')
-    const batchSize = Number(values['batch-size'])
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw invalid('batch-size', values['batch-size'], 'give a positive whole number')
-    const provider = parseProviderChoice(values.provider)
-    if (provider === undefined) throw invalid('provider', values.provider, 'use auto, cpu, cuda or dml')
+      throw invalidFlag('contrast', values.contrast, 'use completion or prompt')
+    const batchSize = positiveIntegerFlag('batch-size', values['batch-size'])
+    const provider = providerFlag(values.provider)
     const layers = parseLayerList(values.layers)
-    const folder = values.model ?? defaultModelFolder()
+    const folder = modelFolderFlag(values.model)
     const set = await readDemonstrationFile(values.data)
     const tokenizer = await loadRenderTokenizer(folder)
     const rendered = renderPairs(contrastPairs(set), tokenizer, values.data, { contrast: values.contrast })

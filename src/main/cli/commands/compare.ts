@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util'
 import { loadSteeredModel, compareStrengths, readEditsFor } from '../../core/edits/steered-generation.ts'
-import { TillerError } from '../../core/errors.ts'
-import { defaultModelFolder } from '../../core/models/default-model.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
-import { parseProviderChoice } from '../../core/runtime/providers.ts'
 import type { Command } from '../index.ts'
+import { modelFolderFlag, numberFlag, parseCommandArgs, promptFlag, providerFlag } from './arguments.ts'
+import { generationFlags, generationFlagsUsage, generationOptions } from './generation-flags.ts'
+
+const defaultMaxTokens = 64
 
 const usage = `Usage: tiller compare [--model DIR] --edit FILE --prompt TEXT --strengths 0,1,2 [options]
 
@@ -17,9 +17,7 @@ Options:
   --prompt TEXT               the prompt
   --strengths LIST            comma-separated strengths, e.g. -2,0,2 (default 0,1)
   --chat                      wrap the prompt as a user turn with the model's chat template
-  --max-tokens N              new tokens at most (default 64)
-  --temperature T             0 = greedy (default 0.7)
-  --top-k K, --top-p P, --repetition-penalty R, --seed S, --stop TEXT (repeatable)
+${generationFlagsUsage(defaultMaxTokens)}
   --provider auto|cpu|cuda|dml
   --json                      print a JSON array with one { strength, text, tokens } row per strength`
 
@@ -41,43 +39,19 @@ function joinNegativeValues(args: string[]): string[] {
 }
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args: joinNegativeValues(args),
-      options: {
-        model: { type: 'string' },
-        edit: { type: 'string', multiple: true },
-        prompt: { type: 'string' },
-        strengths: { type: 'string', default: '0,1' },
-        chat: { type: 'boolean', default: false },
-        'max-tokens': { type: 'string', default: '64' },
-        temperature: { type: 'string', default: '0.7' },
-        'top-k': { type: 'string', default: '0' },
-        'top-p': { type: 'string', default: '1' },
-        'repetition-penalty': { type: 'string', default: '1' },
-        seed: { type: 'string', default: '0' },
-        stop: { type: 'string', multiple: true },
-        provider: { type: 'string', default: 'auto' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller compare --help\`.`)
-  }
-}
-
-function numberFlag(flag: string, value: string, integer = false): number {
-  const parsed = Number(value)
-  if (value.trim() === '' || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed))) {
-    throw new TillerError(
-      'invalid-argument',
-      `--${flag} is "${value}"; give ${integer ? 'an integer' : 'a number'}.`,
-      {
-        subject: `--${flag}`,
-      },
-    )
-  }
-  return parsed
+  return parseCommandArgs('compare', {
+    args: joinNegativeValues(args),
+    options: {
+      model: { type: 'string' },
+      edit: { type: 'string', multiple: true },
+      prompt: { type: 'string' },
+      strengths: { type: 'string', default: '0,1' },
+      chat: { type: 'boolean', default: false },
+      ...generationFlags,
+      provider: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
+    },
+  }).values
 }
 
 /** Parse "-2,0,2" into strengths. */
@@ -91,34 +65,17 @@ export const compareCommand: Command = {
   usage,
   async run(args) {
     const values = parse(args)
-    if (values.prompt === undefined)
-      throw new TillerError('empty-prompt', 'No prompt given; pass --prompt TEXT.', { subject: '--prompt' })
-    const provider = parseProviderChoice(values.provider)
-    if (provider === undefined) {
-      throw new TillerError(
-        'invalid-argument',
-        `--provider is "${values.provider}"; use auto, cpu, cuda or dml.`,
-        { subject: '--provider' },
-      )
-    }
+    const text = promptFlag(values.prompt)
+    const provider = providerFlag(values.provider)
     const strengths = parseStrengths(values.strengths)
-    const folder = values.model ?? defaultModelFolder()
+    const folder = modelFolderFlag(values.model)
     const edits = await readEditsFor(folder, values.edit ?? [])
-    const maxTokens = numberFlag('max-tokens', values['max-tokens'], true)
-    const options = {
-      maxTokens,
-      temperature: numberFlag('temperature', values.temperature),
-      topK: numberFlag('top-k', values['top-k'], true),
-      topP: numberFlag('top-p', values['top-p']),
-      repetitionPenalty: numberFlag('repetition-penalty', values['repetition-penalty']),
-      seed: numberFlag('seed', values.seed, true),
-      stopStrings: values.stop ?? [],
-    }
+    const options = generationOptions(values, { maxTokens: defaultMaxTokens })
     const steered = await loadSteeredModel(folder, edits, { provider })
     try {
-      const prompt = renderPrompt(steered.model.tokenizer, values.prompt, {
+      const prompt = renderPrompt(steered.model.tokenizer, text, {
         chat: values.chat,
-        maxTokens,
+        maxTokens: options.maxTokens,
         contextLength: steered.model.config.maxPositionEmbeddings,
       })
       const rows = await compareStrengths(steered, prompt.ids, strengths, options)

@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util'
 import packageJson from '../../../../package.json' with { type: 'json' }
-import { TillerError } from '../../core/errors.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
-import { parseProviderChoice, probeProviders } from '../../core/runtime/providers.ts'
+import { probeProviders } from '../../core/runtime/providers.ts'
 import { runtimeVersions } from '../../core/runtime/versions.ts'
 import type { Command } from '../index.ts'
+import { parseCommandArgs, providerFlag } from './arguments.ts'
 
 const usage = `Usage: tiller doctor [--provider auto|cpu|cuda|dml] [--json]
 
@@ -24,26 +23,11 @@ export const doctorCommand: Command = {
   summary: 'show versions, the active execution provider and why others were skipped',
   usage,
   async run(args) {
-    let values: { provider: string; json: boolean }
-    try {
-      values = parseArgs({
-        args,
-        options: { provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } },
-      }).values
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error)
-      throw new TillerError('invalid-argument', `${reason}. Run \`tiller doctor --help\` for the options.`)
-    }
-    const choice = parseProviderChoice(values.provider)
-    if (choice === undefined) {
-      throw new TillerError(
-        'invalid-argument',
-        `--provider is "${values.provider}"; use auto, cpu, cuda or dml.`,
-        {
-          subject: '--provider',
-        },
-      )
-    }
+    const { values } = parseCommandArgs('doctor', {
+      args,
+      options: { provider: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } },
+    })
+    const choice = providerFlag(values.provider)
     const [versions, providers] = await Promise.all([runtimeVersions(), probeProviders(choice)])
     const model = defaultModelStatus()
     const report = {

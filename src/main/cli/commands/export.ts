@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util'
 import { exportControlVector } from '../../core/edits/control-vector.ts'
 import { readEditFile } from '../../core/edits/edit-file.ts'
 import { TillerError } from '../../core/errors.ts'
 import type { Command } from '../index.ts'
+import { parseCommandArgs } from './arguments.ts'
 
 const usage = `Usage: tiller export --edit EDIT.safetensors --gguf OUT.gguf [--model-hint NAME]
 
@@ -17,19 +17,15 @@ Options:
   --json               print { out, layers, modelHint }`
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        edit: { type: 'string' },
-        gguf: { type: 'string' },
-        'model-hint': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller export --help\`.`)
-  }
+  return parseCommandArgs('export', {
+    args,
+    options: {
+      edit: { type: 'string' },
+      gguf: { type: 'string' },
+      'model-hint': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  }).values
 }
 
 /** `tiller export`: an edit file → a llama.cpp control-vector GGUF. */

@@ -1,14 +1,17 @@
-import { parseArgs } from 'node:util'
 import type { RenderOptions } from '../../core/data/render.ts'
 import { writeEditFile } from '../../core/edits/edit-file.ts'
-import { TillerError } from '../../core/errors.ts'
 import { fitFromDemonstrations } from '../../core/methods/fit-pipeline.ts'
 import { additiveMethodIds, methodById } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
-import { defaultModelFolder } from '../../core/models/default-model.ts'
-import { parseProviderChoice } from '../../core/runtime/providers.ts'
 import type { Command } from '../index.ts'
-import { parseLayerList } from './capture.ts'
+import {
+  invalidFlag,
+  modelFolderFlag,
+  parseCommandArgs,
+  parseLayerList,
+  positiveIntegerFlag,
+  providerFlag,
+} from './arguments.ts'
 
 const usage = `Usage: tiller fit --method METHOD [--model DIR] --data FILE.jsonl [--layers L[,L...]] --out EDIT.safetensors
 
@@ -32,33 +35,23 @@ Options:
   --json               print { out, method, layers, interventions, pairs, dataset, notes }`
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        method: { type: 'string' },
-        model: { type: 'string' },
-        data: { type: 'string' },
-        layers: { type: 'string' },
-        out: { type: 'string' },
-        coefficient: { type: 'string' },
-        selector: { type: 'string' },
-        system: { type: 'string' },
-        'plain-format': { type: 'string' },
-        'batch-size': { type: 'string', default: '8' },
-        provider: { type: 'string', default: 'auto' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller fit --help\`.`)
-  }
-}
-
-function invalid(flag: string, value: string | undefined, expected: string): TillerError {
-  return new TillerError('invalid-argument', `--${flag} is "${value ?? ''}"; ${expected}.`, {
-    subject: `--${flag}`,
-  })
+  return parseCommandArgs('fit', {
+    args,
+    options: {
+      method: { type: 'string' },
+      model: { type: 'string' },
+      data: { type: 'string' },
+      layers: { type: 'string' },
+      out: { type: 'string' },
+      coefficient: { type: 'string' },
+      selector: { type: 'string' },
+      system: { type: 'string' },
+      'plain-format': { type: 'string' },
+      'batch-size': { type: 'string', default: '8' },
+      provider: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
+    },
+  }).values
 }
 
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
@@ -68,16 +61,12 @@ export const fitCommand: Command = {
   async run(args) {
     const values = parse(args)
     if (values.method === undefined)
-      throw invalid('method', undefined, `use one of ${additiveMethodIds.join(', ')}`)
-    if (values.data === undefined) throw invalid('data', undefined, 'give the demonstration file')
-    if (values.out === undefined) throw invalid('out', undefined, 'give the edit file to write')
+      throw invalidFlag('method', undefined, `use one of ${additiveMethodIds.join(', ')}`)
+    if (values.data === undefined) throw invalidFlag('data', undefined, 'give the demonstration file')
+    if (values.out === undefined) throw invalidFlag('out', undefined, 'give the edit file to write')
     const method = methodById(values.method)
-    const batchSize = Number(values['batch-size'])
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw invalid('batch-size', values['batch-size'], 'give a positive whole number')
-    }
-    const provider = parseProviderChoice(values.provider)
-    if (provider === undefined) throw invalid('provider', values.provider, 'use auto, cpu, cuda or dml')
+    const batchSize = positiveIntegerFlag('batch-size', values['batch-size'])
+    const provider = providerFlag(values.provider)
     const input: Record<string, unknown> = {}
     if (values.layers !== undefined) input.layers = parseLayerList(values.layers)
     if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
@@ -87,7 +76,7 @@ export const fitCommand: Command = {
     if (values['plain-format'] !== undefined)
       render.plain = { prompt: values['plain-format'], completionPrefix: ' ' }
 
-    const folder = values.model ?? defaultModelFolder()
+    const folder = modelFolderFlag(values.model)
     const { edit, summary, extras } = await fitFromDemonstrations({
       model: { folder, provider },
       data: values.data,

@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 
 import { TillerError } from '../../core/errors.ts'
 import { exportModelFolder } from '../../core/models/exporter/index.ts'
 import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
+import { parseCommandArgs } from './arguments.ts'
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
 
@@ -29,21 +29,17 @@ function invalidArgument(message: string, subject?: string): TillerError {
 }
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        graph: { type: 'string', default: 'builder' },
-        dtype: { type: 'string', default: 'float32' },
-        force: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-    })
-  } catch (error) {
-    throw invalidArgument(`${error instanceof Error ? error.message : String(error)}.`)
-  }
+  return parseCommandArgs('import', {
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      graph: { type: 'string', default: 'builder' },
+      dtype: { type: 'string', default: 'float32' },
+      force: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  })
 }
 
 function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

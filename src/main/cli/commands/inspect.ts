@@ -1,9 +1,7 @@
-import { parseArgs } from 'node:util'
 import { hookSites } from '../../../shared/edit.ts'
-import { TillerError } from '../../core/errors.ts'
-import { defaultModelFolder } from '../../core/models/default-model.ts'
 import { locateHookSites, resolveGraphPath } from '../../core/models/locator/index.ts'
 import type { Command } from '../index.ts'
+import { modelFolderFlag, parseCommandArgs } from './arguments.ts'
 
 const usage = `Usage: tiller inspect [--model DIR] [--json]
 
@@ -16,18 +14,14 @@ Options:
   --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }] }`
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        model: { type: 'string' },
-        graph: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new TillerError('invalid-argument', `${(error as Error).message}. Run \`tiller inspect --help\`.`)
-  }
+  return parseCommandArgs('inspect', {
+    args,
+    options: {
+      model: { type: 'string' },
+      graph: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  }).values
 }
 
 /** `tiller inspect`: the located hook sites per layer with their shapes. */
@@ -36,7 +30,7 @@ export const inspectCommand: Command = {
   usage,
   async run(args) {
     const values = parse(args)
-    const folder = values.model ?? defaultModelFolder()
+    const folder = modelFolderFlag(values.model)
     const graphPath = resolveGraphPath(folder, values.graph)
     const map = await locateHookSites(folder, { graphFile: values.graph })
     const layers = map.layers.map((sites, layer) => ({

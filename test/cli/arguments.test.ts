@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import {
+  numberFlag,
+  parseCommandArgs,
+  parseLayerList,
+  positiveIntegerFlag,
+  promptFlag,
+  providerFlag,
+} from '../../src/main/cli/commands/arguments.ts'
+import { generationFlags, generationOptions } from '../../src/main/cli/commands/generation-flags.ts'
+import { isTillerError, type TillerError } from '../../src/main/core/errors.ts'
+
+function failure(run: () => unknown): TillerError {
+  try {
+    run()
+  } catch (error) {
+    if (isTillerError(error)) return error
+    throw error
+  }
+  throw new Error('expected a TillerError')
+}
+
+describe('shared CLI arguments', () => {
+  it('parses strictly and points a bad flag at the command help', () => {
+    const options = { json: { type: 'boolean', default: false } } as const
+    expect(parseCommandArgs('doctor', { args: ['--json'], options }).values.json).toBe(true)
+    const error = failure(() => parseCommandArgs('doctor', { args: ['--jsn'], options }))
+    expect(error.code).toBe('invalid-argument')
+    expect(error.message).toMatch(/'--jsn'.*Run `tiller doctor --help` for the options\.$/)
+  })
+
+  it('reads numbers, integers and fallbacks, naming the flag when a value is wrong', () => {
+    expect(numberFlag('top-p', '0.5')).toBe(0.5)
+    expect(numberFlag('seed', undefined, { fallback: 3, integer: true })).toBe(3)
+    expect(numberFlag('strengths', '-2')).toBe(-2)
+    const fraction = failure(() => numberFlag('seed', '1.5', { integer: true }))
+    expect([fraction.message, fraction.subject]).toEqual(['--seed is "1.5"; give an integer.', '--seed'])
+    expect(failure(() => numberFlag('temperature', ' ')).message).toBe('--temperature is " "; give a number.')
+    expect(failure(() => numberFlag('temperature', undefined)).subject).toBe('--temperature')
+    expect(positiveIntegerFlag('batch-size', '8')).toBe(8)
+    expect(failure(() => positiveIntegerFlag('batch-size', '0')).message).toContain('positive whole number')
+  })
+
+  it('checks providers, prompts and layer lists', () => {
+    expect(providerFlag('cpu')).toBe('cpu')
+    expect(failure(() => providerFlag('gpu')).message).toBe(
+      '--provider is "gpu"; use auto, cpu, cuda or dml.',
+    )
+    expect(promptFlag('')).toBe('')
+    expect(failure(() => promptFlag(undefined)).code).toBe('empty-prompt')
+    expect(parseLayerList('2, 3')).toEqual([2, 3])
+    expect(failure(() => parseLayerList('1,-1')).subject).toBe('--layers')
+  })
+
+  it('turns the sampling flags into generation options with the command default for --max-tokens', () => {
+    const { values } = parseCommandArgs('generate', {
+      args: ['--temperature', '0', '--top-k', '40', '--stop', 'a', '--stop', 'b'],
+      options: generationFlags,
+    })
+    expect(generationOptions(values, { maxTokens: 64 })).toEqual({
+      maxTokens: 64,
+      temperature: 0,
+      topK: 40,
+      topP: 1,
+      repetitionPenalty: 1,
+      seed: 0,
+      stopStrings: ['a', 'b'],
+    })
+    expect(generationOptions({}, { maxTokens: 128 })).toMatchObject({ maxTokens: 128, temperature: 0.7 })
+    expect(failure(() => generationOptions({ 'top-k': '2.5' }, { maxTokens: 1 })).subject).toBe('--top-k')
+  })
+})
