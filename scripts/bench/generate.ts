@@ -12,22 +12,19 @@
  * Options: --model DIR (benchmark this folder only), --tokens N (default 64), --repeats R (default 7),
  * --prefill-tokens P (default 128), --skip-large. Both engines get Tiller's ONNX Runtime session options.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AutoModelForCausalLM, Tensor, type PreTrainedModel } from '@huggingface/transformers'
 import * as ort from 'onnxruntime-node'
-import { byteTokenizerFiles, byteTokenizerSpecialIds } from '../../src/main/core/models/byte-tokenizer.ts'
 import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
-import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
 import type { GraphFamily } from '../../src/main/core/models/graph-contract.ts'
-import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
-import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { sessionOptions } from '../../src/main/core/runtime/session.ts'
 import { configureOfflineTransformers } from '../../src/main/core/runtime/tokenizer.ts'
+import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
+import { median } from './support/timing.ts'
 
 interface Settings {
   tokens: number
@@ -37,34 +34,14 @@ interface Settings {
 
 type Runner = (prompt: number[], newTokens: number) => Promise<number[]>
 
-const stories = resolve(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  'shared',
-  'fixtures',
-  'stories260K-gguf',
-  'stories260K.gguf',
-)
-
 /** A ~110M-parameter Llama: 12 x (4 x 768² + 3 x 768 x 2048) + 32000 x 768 (tied head). */
-const largeConfig: LlamaConfig = {
+const largeConfig = randomLlamaConfig({
   vocabSize: 32000,
   hiddenSize: 768,
   intermediateSize: 2048,
   numLayers: 12,
-  numHeads: 12,
-  numKeyValueHeads: 12,
-  headDim: 64,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
   maxPositionEmbeddings: 2048,
-  tieWordEmbeddings: true,
-  bosTokenId: byteTokenizerSpecialIds.bos,
-  eosTokenId: byteTokenizerSpecialIds.eos,
-  padTokenId: byteTokenizerSpecialIds.pad,
-}
+})
 
 function parameterCount(config: LlamaConfig): number {
   const { hiddenSize: hidden, intermediateSize: inter, numHeads, numKeyValueHeads, headDim } = config
@@ -72,14 +49,6 @@ function parameterCount(config: LlamaConfig): number {
   const layer = attention + 3 * hidden * inter + 2 * hidden
   const head = config.tieWordEmbeddings ? 0 : config.vocabSize * hidden
   return config.numLayers * layer + config.vocabSize * hidden + head + hidden
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 function tillerRunner(model: LoadedModel): Runner {
@@ -255,12 +224,10 @@ export async function run(args: string[]): Promise<void> {
     await benchmarkFolder('Model folder', resolve(values.model), settings)
     return
   }
-  const scratch = mkdtempSync(join(tmpdir(), 'tiller-bench-'))
-  try {
-    const imported = await importGguf(stories)
+  await withScratchFolder('tiller-bench-', async (scratch) => {
     for (const family of ['builder', 'optimum'] as GraphFamily[]) {
       const folder = join(scratch, `stories260K-${family}`)
-      await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family })
+      await exportStories(folder, family)
       await benchmarkFolder(`stories260K (${family} family)`, folder, settings)
     }
     if (!values['skip-large']) {
@@ -268,17 +235,12 @@ export async function run(args: string[]): Promise<void> {
       process.stdout.write(
         `\nBuilding a random ${(parameterCount(largeConfig) / 1e6).toFixed(0)}M-parameter model...\n`,
       )
-      const checkpoint = randomCheckpoint(largeConfig, 7)
-      await exportModelFolder(checkpoint, byteTokenizerFiles(largeConfig.vocabSize), folder, {
-        family: 'builder',
-      })
+      await exportRandomLlama(folder, largeConfig)
       await benchmarkFolder(
         `random ${(parameterCount(largeConfig) / 1e6).toFixed(0)}M (builder family)`,
         folder,
         settings,
       )
     }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true })
-  }
+  })
 }

@@ -13,8 +13,6 @@
  * exporter (hidden 512, 8 layers, vocab 16000). Options: --model DIR (this folder only), --tokens N (default 64),
  * --repeats R (default 5), --skip-large.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Edit } from '../../src/shared/edit.ts'
@@ -22,54 +20,26 @@ import { captureActivations } from '../../src/main/core/capture/capture.ts'
 import type { RenderedExample, RenderedSequence } from '../../src/main/core/data/render.ts'
 import { compileEdits } from '../../src/main/core/edits/compiler/compile.ts'
 import { steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
-import { byteTokenizerFiles, byteTokenizerSpecialIds } from '../../src/main/core/models/byte-tokenizer.ts'
-import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
-import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
-import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
-import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
+import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
+import { elapsedMilliseconds, median } from './support/timing.ts'
 
 interface Settings {
   tokens: number
   repeats: number
 }
 
-const stories = resolve(
-  import.meta.dirname,
-  '..',
-  '..',
-  '..',
-  'shared',
-  'fixtures',
-  'stories260K-gguf',
-  'stories260K.gguf',
-)
-
-const largeConfig: LlamaConfig = {
+const largeConfig = randomLlamaConfig({
   vocabSize: 16000,
   hiddenSize: 512,
   intermediateSize: 1536,
   numLayers: 8,
-  numHeads: 8,
-  numKeyValueHeads: 8,
-  headDim: 64,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
   maxPositionEmbeddings: 1024,
-  tieWordEmbeddings: true,
-  bosTokenId: byteTokenizerSpecialIds.bos,
-  eosTokenId: byteTokenizerSpecialIds.eos,
-  padTokenId: byteTokenizerSpecialIds.pad,
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((first, second) => first - second)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
-}
+})
 
 async function timeGeneration(
   model: LoadedModel,
@@ -77,14 +47,14 @@ async function timeGeneration(
   tokens: number,
   extraInputs?: ExtraInputs,
 ): Promise<number> {
-  const start = performance.now()
   // EOS is disabled (an id no model emits) so every run generates exactly `tokens` tokens.
-  await generate(model, {
-    rows,
-    options: { maxTokens: tokens, temperature: 0, eosTokenIds: [-1] },
-    extraInputs,
-  })
-  return performance.now() - start
+  return elapsedMilliseconds(() =>
+    generate(model, {
+      rows,
+      options: { maxTokens: tokens, temperature: 0, eosTokenIds: [-1] },
+      extraInputs,
+    }),
+  )
 }
 
 /** Milliseconds per decode step, for each variant, measured interleaved. */
@@ -177,19 +147,23 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
     const prefillTimes: number[] = []
     const captureTimes: number[] = []
     for (let repeat = 0; repeat < Math.max(1, Math.floor(settings.repeats / 2)); repeat++) {
-      let start = performance.now()
-      for (let offset = 0; offset < rows.length; offset += batch)
-        await forwardBatch(base, rows.slice(offset, offset + batch), { fetch: ['logits'] })
-      prefillTimes.push(performance.now() - start)
-      start = performance.now()
-      await captureActivations(base, examples, {
-        site: 'resid_post',
-        selector: 'completionMean',
-        layers,
-        batchSize: batch / 2,
-        cacheDirectory: false,
-      })
-      captureTimes.push(performance.now() - start)
+      prefillTimes.push(
+        await elapsedMilliseconds(async () => {
+          for (let offset = 0; offset < rows.length; offset += batch)
+            await forwardBatch(base, rows.slice(offset, offset + batch), { fetch: ['logits'] })
+        }),
+      )
+      captureTimes.push(
+        await elapsedMilliseconds(() =>
+          captureActivations(base, examples, {
+            site: 'resid_post',
+            selector: 'completionMean',
+            layers,
+            batchSize: batch / 2,
+            cacheDirectory: false,
+          }),
+        ),
+      )
     }
     const prefillRate = tokens / (median(prefillTimes) / 1000)
     const captureRate = tokens / (median(captureTimes) / 1000)
@@ -223,23 +197,14 @@ export async function run(args: string[]): Promise<void> {
   })
   const settings: Settings = { tokens: Number(values.tokens), repeats: Number(values.repeats) }
   if (values.model !== undefined) return benchFolder(values.model, resolve(values.model), settings)
-  const scratch = mkdtempSync(join(tmpdir(), 'tiller-bench-steer-'))
-  try {
-    const imported = await importGguf(stories)
+  await withScratchFolder('tiller-bench-steer-', async (scratch) => {
     const storiesFolder = join(scratch, 'stories260K')
-    await exportModelFolder(imported.checkpoint, imported.tokenizer, storiesFolder, { family: 'builder' })
+    await exportStories(storiesFolder, 'builder')
     await benchFolder('stories260K (builder family)', storiesFolder, settings)
     if (!values['skip-large']) {
       const largeFolder = join(scratch, 'random-30M')
-      await exportModelFolder(
-        randomCheckpoint(largeConfig, 7),
-        byteTokenizerFiles(largeConfig.vocabSize),
-        largeFolder,
-        { family: 'builder' },
-      )
+      await exportRandomLlama(largeFolder, largeConfig)
       await benchFolder('random ~30M Llama (builder family, hidden 512, 8 layers)', largeFolder, settings)
     }
-  } finally {
-    rmSync(scratch, { recursive: true, force: true })
-  }
+  })
 }
