@@ -3,11 +3,25 @@
  * at `--help`, the "invalid flag" error, and the flags several commands take (--model, --provider, --prompt,
  * numbers, layer lists).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseArgs, type ParseArgsConfig, type ParseArgsOptionsConfig } from 'node:util'
 import type { ExecutionProviderChoice } from '../../../shared/engine-status.ts'
 import { TillerError } from '../../core/errors.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
 import { parseProviderChoice } from '../../core/runtime/providers.ts'
+
+/** The flags of commands that load a model: --model DIR, --provider (default auto), --json. */
+export const modelFlags = {
+  model: { type: 'string' },
+  provider: { type: 'string', default: 'auto' },
+  json: { type: 'boolean', default: false },
+} as const satisfies ParseArgsOptionsConfig
+
+/** The flags of commands that run a demonstration set through a model: --data, --layers, --batch-size (8). */
+export const demonstrationFlags = {
+  data: { type: 'string' },
+  layers: { type: 'string' },
+  'batch-size': { type: 'string', default: '8' },
+} as const satisfies ParseArgsOptionsConfig
 
 /** What `parseArgs(config)` returns for this config. */
 export type ParsedArguments<Config extends ParseArgsConfig> = ReturnType<typeof parseArgs<Config>>

@@ -10,7 +10,9 @@ import { loadRenderTokenizer } from '../../core/data/tokenizer.ts'
 import { loadModel } from '../../core/runtime/model.ts'
 import type { Command } from '../index.ts'
 import {
+  demonstrationFlags,
   invalidFlag,
+  modelFlags,
   modelFolderFlag,
   parseCommandArgs,
   parseLayerList,
@@ -38,16 +40,12 @@ function parse(args: string[]) {
   return parseCommandArgs('capture', {
     args,
     options: {
-      model: { type: 'string' },
-      data: { type: 'string' },
+      ...modelFlags,
+      ...demonstrationFlags,
       site: { type: 'string' },
       selector: { type: 'string', default: 'completionMean' },
-      layers: { type: 'string' },
       contrast: { type: 'string', default: 'completion' },
-      'batch-size': { type: 'string', default: '8' },
       out: { type: 'string' },
-      provider: { type: 'string', default: 'auto' },
-      json: { type: 'boolean', default: false },
     },
   }).values
 }

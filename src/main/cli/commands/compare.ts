@@ -1,7 +1,14 @@
 import { loadSteeredModel, compareStrengths, readEditsFor } from '../../core/edits/steered-generation.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
 import type { Command } from '../index.ts'
-import { modelFolderFlag, numberFlag, parseCommandArgs, promptFlag, providerFlag } from './arguments.ts'
+import {
+  modelFlags,
+  modelFolderFlag,
+  numberFlag,
+  parseCommandArgs,
+  promptFlag,
+  providerFlag,
+} from './arguments.ts'
 import { generationFlags, generationFlagsUsage, generationOptions } from './generation-flags.ts'
 
 const defaultMaxTokens = 64
@@ -42,14 +49,12 @@ function parse(args: string[]) {
   return parseCommandArgs('compare', {
     args: joinNegativeValues(args),
     options: {
-      model: { type: 'string' },
+      ...modelFlags,
+      ...generationFlags,
       edit: { type: 'string', multiple: true },
       prompt: { type: 'string' },
       strengths: { type: 'string', default: '0,1' },
       chat: { type: 'boolean', default: false },
-      ...generationFlags,
-      provider: { type: 'string', default: 'auto' },
-      json: { type: 'boolean', default: false },
     },
   }).values
 }

@@ -5,7 +5,9 @@ import { additiveMethodIds, methodById } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
 import type { Command } from '../index.ts'
 import {
+  demonstrationFlags,
   invalidFlag,
+  modelFlags,
   modelFolderFlag,
   parseCommandArgs,
   parseLayerList,
@@ -38,18 +40,14 @@ function parse(args: string[]) {
   return parseCommandArgs('fit', {
     args,
     options: {
+      ...modelFlags,
+      ...demonstrationFlags,
       method: { type: 'string' },
-      model: { type: 'string' },
-      data: { type: 'string' },
-      layers: { type: 'string' },
       out: { type: 'string' },
       coefficient: { type: 'string' },
       selector: { type: 'string' },
       system: { type: 'string' },
       'plain-format': { type: 'string' },
-      'batch-size': { type: 'string', default: '8' },
-      provider: { type: 'string', default: 'auto' },
-      json: { type: 'boolean', default: false },
     },
   }).values
 }

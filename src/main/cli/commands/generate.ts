@@ -4,7 +4,14 @@ import { generate } from '../../core/runtime/generate.ts'
 import { loadModel } from '../../core/runtime/model.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
 import type { Command } from '../index.ts'
-import { modelFolderFlag, numberFlag, parseCommandArgs, promptFlag, providerFlag } from './arguments.ts'
+import {
+  modelFlags,
+  modelFolderFlag,
+  numberFlag,
+  parseCommandArgs,
+  promptFlag,
+  providerFlag,
+} from './arguments.ts'
 import { generationFlags, generationFlagsUsage, generationOptions } from './generation-flags.ts'
 
 const defaultMaxTokens = 128
@@ -29,12 +36,10 @@ function parse(args: string[]) {
     args,
     allowPositionals: false,
     options: {
-      model: { type: 'string' },
+      ...modelFlags,
+      ...generationFlags,
       prompt: { type: 'string' },
       chat: { type: 'boolean', default: false },
-      ...generationFlags,
-      provider: { type: 'string', default: 'auto' },
-      json: { type: 'boolean', default: false },
       edit: { type: 'string', multiple: true },
       strength: { type: 'string' },
     },
