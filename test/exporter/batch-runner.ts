@@ -1,7 +1,8 @@
 import * as ort from 'onnxruntime-node'
-import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
+import type { LlamaCheckpoint, LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
 import { pastName, presentName } from '../../src/main/core/models/graph-contract.ts'
 import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { referenceForward } from '../helpers/reference-llama.ts'
 
 /**
  * Drives an exported decoder the way a generation loop does: left-padded rows, attention mask over past + new
@@ -101,4 +102,30 @@ export function maxDifference(
     largest = Number.isNaN(difference) ? Infinity : Math.max(largest, difference)
   }
   return largest
+}
+
+/**
+ * Largest logit difference from the reference forward pass when `long` and `short` run as one two-row batch, the
+ * short row left padded: at prefill, then at one decode step feeding `next[0]` and `next[1]`.
+ */
+export async function paddedPairDeviation(
+  session: ort.InferenceSession,
+  checkpoint: LlamaCheckpoint,
+  rows: { long: number[]; short: number[]; next: [number, number] },
+  cacheType: 'float32' | 'float16' = 'float32',
+): Promise<number> {
+  const { long, short, next } = rows
+  const vocab = checkpoint.config.vocabSize
+  const pads = long.length - short.length
+  const runner = new BatchRunner(session, checkpoint.config, 2, cacheType)
+  const prefill = await runner.step([long, [...new Array<null>(pads).fill(null), ...short]])
+  const longReference = referenceForward(checkpoint, [...long, next[0]])
+  const shortReference = referenceForward(checkpoint, [...short, next[1]])
+  const decode = await runner.step([[next[0]], [next[1]]])
+  return Math.max(
+    maxDifference(prefill, 0, longReference, 0, long.length, vocab),
+    maxDifference(prefill, long.length + pads, shortReference, 0, short.length, vocab),
+    maxDifference(decode, 0, longReference, long.length, 1, vocab),
+    maxDifference(decode, 1, shortReference, short.length, 1, vocab),
+  )
 }

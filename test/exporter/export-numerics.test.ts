@@ -1,11 +1,9 @@
-import { rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import * as ort from 'onnxruntime-node'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { LlamaCheckpoint, LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
-import { buildTinyModel, tinyCheckpoint, type TinyModelOptions } from '../helpers/tiny-models.ts'
+import { describe, expect, it } from 'vitest'
+import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
+import { tinyConfig, type TinyModelOptions } from '../helpers/tiny-models.ts'
 import { referenceForward } from '../helpers/reference-llama.ts'
 import { BatchRunner, maxDifference } from './batch-runner.ts'
+import { useTinySession } from './tiny-session.ts'
 
 /**
  * Exported graphs against the Float32Array reference (test/helpers/reference-llama.ts): prefill, decode with the
@@ -51,45 +49,22 @@ const variants: { label: string; options: Pick<TinyModelOptions, 'family' | 'att
 const prompt = [1, 47, 290, 12, 250, 99, 7, 180]
 const shortPrompt = [1, 220, 31]
 
-function reference(checkpoint: LlamaCheckpoint, tokens: number[]): Float32Array {
-  return referenceForward(checkpoint, tokens)
-}
-
 for (const variant of variants) {
   for (const shape of shapes) {
     describe(`${variant.label}, ${shape.name}`, () => {
-      let checkpoint: LlamaCheckpoint
-      let folder: string
-      let session: ort.InferenceSession
-      let vocab: number
-
-      beforeAll(async () => {
-        const options: TinyModelOptions = {
-          ...variant.options,
-          config: shape.config,
-          tie: shape.tie,
-          seed: 11,
-        }
-        checkpoint = tinyCheckpoint(options)
-        vocab = checkpoint.config.vocabSize
-        folder = await buildTinyModel(options)
-        session = await ort.InferenceSession.create(join(folder, 'onnx', 'model.onnx'))
-      })
-      afterAll(async () => {
-        await session?.release()
-        if (folder) rmSync(dirname(folder), { recursive: true, force: true })
-      })
+      const tiny = useTinySession({ ...variant.options, config: shape.config, tie: shape.tie, seed: 11 })
+      const vocab = shape.config.vocabSize ?? tinyConfig.vocabSize
 
       it('prefill logits equal the reference', async () => {
-        const logits = await new BatchRunner(session, checkpoint.config, 1).step([prompt])
-        expect(maxDifference(logits, 0, reference(checkpoint, prompt), 0, prompt.length, vocab)).toBeLessThan(
-          tolerance,
-        )
+        const logits = await new BatchRunner(tiny.session, tiny.checkpoint.config, 1).step([prompt])
+        expect(
+          maxDifference(logits, 0, referenceForward(tiny.checkpoint, prompt), 0, prompt.length, vocab),
+        ).toBeLessThan(tolerance)
       })
 
       it('decode steps and a multi-token step over the cache equal the reference', async () => {
-        const runner = new BatchRunner(session, checkpoint.config, 1)
-        const expected = reference(checkpoint, prompt)
+        const runner = new BatchRunner(tiny.session, tiny.checkpoint.config, 1)
+        const expected = referenceForward(tiny.checkpoint, prompt)
         await runner.step([prompt.slice(0, 3)])
         const fourth = await runner.step([[prompt[3] ?? 0]])
         expect(maxDifference(fourth, 0, expected, 3, 1, vocab)).toBeLessThan(tolerance)
@@ -101,16 +76,16 @@ for (const variant of variants) {
 
       it('a left-padded two-row batch equals one-row runs at prefill, decode and multi-token steps', async () => {
         const pads = prompt.length - shortPrompt.length
-        const runner = new BatchRunner(session, checkpoint.config, 2)
+        const runner = new BatchRunner(tiny.session, tiny.checkpoint.config, 2)
         const prefill = await runner.step([prompt, [...new Array<null>(pads).fill(null), ...shortPrompt]])
-        const longReference = reference(checkpoint, [...prompt, 5, 6, 70, 71])
-        const shortReference = reference(checkpoint, [...shortPrompt, 8, 9, 80, 81])
+        const longReference = referenceForward(tiny.checkpoint, [...prompt, 5, 6, 70, 71])
+        const shortReference = referenceForward(tiny.checkpoint, [...shortPrompt, 8, 9, 80, 81])
         expect(maxDifference(prefill, 0, longReference, 0, prompt.length, vocab)).toBeLessThan(tolerance)
         expect(
           maxDifference(prefill, prompt.length + pads, shortReference, 0, shortPrompt.length, vocab),
         ).toBeLessThan(tolerance)
 
-        const single = await new BatchRunner(session, checkpoint.config, 1).step([shortPrompt])
+        const single = await new BatchRunner(tiny.session, tiny.checkpoint.config, 1).step([shortPrompt])
         expect(
           maxDifference(prefill, prompt.length + pads, single, 0, shortPrompt.length, vocab),
         ).toBeLessThan(1e-5)

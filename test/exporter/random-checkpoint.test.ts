@@ -3,22 +3,10 @@ import { isTillerError } from '../../src/main/core/errors.ts'
 import { expectedWeightShapes, type LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
 import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
 import { argmaxRow, referenceForward } from '../helpers/reference-llama.ts'
+import { tinyConfig } from '../helpers/tiny-models.ts'
 
-const config: LlamaConfig = {
-  vocabSize: 300,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numLayers: 2,
-  numHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  maxPositionEmbeddings: 128,
-  tieWordEmbeddings: true,
-  bosTokenId: 1,
-  eosTokenId: 2,
-}
+/** The tiny test shape with a vocabulary that is not a multiple of the byte tokenizer's. */
+const config: LlamaConfig = { ...tinyConfig, vocabSize: 300 }
 
 describe('randomCheckpoint', () => {
   it('has every expected weight with its shape and is deterministic per seed', () => {
