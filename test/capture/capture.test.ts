@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { PositionSelector } from '../../src/shared/activations.ts'
+import { positionSelectors, type PositionSelector } from '../../src/shared/activations.ts'
 import { captureActivations } from '../../src/main/core/capture/capture.ts'
 import { readActivationSet } from '../../src/main/core/capture/activation-file.ts'
 import type { RenderedExample, RenderedSequence } from '../../src/main/core/data/render.ts'
@@ -97,16 +97,7 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     await single.dispose()
   })
 
-  const selectors: PositionSelector[] = [
-    'last',
-    'lastPrompt',
-    'completionMean',
-    'completionTokens',
-    'answerLetter',
-    'fromAssistantStart',
-    'promptTokens',
-  ]
-  for (const selector of selectors) {
+  for (const selector of positionSelectors) {
     it(`${selector}: batched capture equals single-row runs read at the selected positions`, async () => {
       const set = await captureActivations(model, examples, {
         site,

@@ -6,16 +6,11 @@ import { describe, expect, it } from 'vitest'
 import { exportControlVector, importControlVector } from '../../src/main/core/edits/control-vector.ts'
 import { isTillerError, type TillerErrorCode } from '../../src/main/core/errors.ts'
 import { writeGgufFile, type GgufMetadataValue } from '../../src/main/core/gguf/writer.ts'
-import type { Edit, Intervention, ModelFingerprint } from '../../src/shared/edit.ts'
+import type { Edit, Intervention } from '../../src/shared/edit.ts'
+import { testFingerprint } from '../helpers/fingerprint.ts'
 
 const width = 6
-const model: ModelFingerprint = {
-  architecture: 'llama',
-  layers: 5,
-  hiddenSize: width,
-  tokenizerHash: '3'.repeat(64),
-  weightsHash: '4'.repeat(64),
-}
+const model = testFingerprint(5, width)
 
 function vector(seed: number): Float32Array {
   return Float32Array.from(

@@ -11,15 +11,10 @@ import {
 import { decodeSafetensors, encodeSafetensors } from '../../src/main/core/edits/safetensors.ts'
 import { isTillerError, type TillerErrorCode } from '../../src/main/core/errors.ts'
 import type { Edit, ModelFingerprint } from '../../src/shared/edit.ts'
+import { testFingerprint } from '../helpers/fingerprint.ts'
 
 const width = 4
-const model: ModelFingerprint = {
-  architecture: 'llama',
-  layers: 3,
-  hiddenSize: width,
-  tokenizerHash: '1'.repeat(64),
-  weightsHash: '2'.repeat(64),
-}
+const model = testFingerprint(3, width)
 
 function values(count: number, seed: number): Float32Array {
   return Float32Array.from(

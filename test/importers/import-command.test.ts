@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 
 import { GGMLQuantizationType } from '@huggingface/gguf'
 import { AutoModelForCausalLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers'
@@ -13,17 +11,8 @@ import { writeGgufFile } from '../../src/main/core/gguf/writer.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { readStoriesGolden, requireFixture, storiesGgufPath } from './helpers/fixtures.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig } from './helpers/gguf-model.ts'
+import { spawnTiller } from '../helpers/cli.ts'
 import { referenceForward } from '../helpers/reference-llama.ts'
-
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
-
-function tiller(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [join(root, 'bin', 'tiller.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
-}
 
 describe('tiller import gguf', () => {
   let folder = ''
@@ -40,7 +29,7 @@ describe('tiller import gguf', () => {
   for (const graph of ['builder', 'optimum'] as const) {
     it(`writes a ${graph} folder that Transformers.js loads and that reproduces the goldens`, async () => {
       const outDir = join(folder, graph)
-      const run = tiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--graph', graph)
+      const run = spawnTiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--graph', graph)
       expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
       expect(run.status).toBe(0)
       expect(run.stdout).toContain(`${graph} graph`)
@@ -93,7 +82,7 @@ describe('tiller import gguf', () => {
       checkpointToGguf(randomCheckpoint(tinyConfig, 9), { matrixType: GGMLQuantizationType.F16 }),
     )
     const outDir = join(folder, 'tiny-f16')
-    const run = tiller('import', 'gguf', path, '--out', outDir, '--graph', 'optimum')
+    const run = spawnTiller('import', 'gguf', path, '--out', outDir, '--graph', 'optimum')
     expect(run.status).toBe(0)
     const prompt = [1, 259, 262, 270, 5, 290]
     const expected = referenceForward((await importGguf(path)).checkpoint, prompt)
@@ -120,7 +109,7 @@ describe('tiller import gguf', () => {
     const corrupt = join(folder, 'cut.gguf')
     await writeFile(corrupt, original.subarray(0, 20_000))
     const outDir = join(folder, 'from-corrupt')
-    const run = tiller('import', 'gguf', corrupt, '--out', outDir)
+    const run = spawnTiller('import', 'gguf', corrupt, '--out', outDir)
     expect(run.status).not.toBe(0)
     expect(run.stdout).toBe('')
     const lines = run.stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('npm warn'))
@@ -136,11 +125,11 @@ describe('tiller import gguf', () => {
     await rm(outDir, { recursive: true, force: true })
     await import('node:fs/promises').then(({ mkdir }) => mkdir(outDir))
     await writeFile(join(outDir, 'keep.txt'), 'old')
-    const refused = tiller('import', 'gguf', storiesGgufPath, '--out', outDir)
+    const refused = spawnTiller('import', 'gguf', storiesGgufPath, '--out', outDir)
     expect(refused.status).not.toBe(0)
     expect(refused.stderr).toContain('--force')
     expect(await readdir(outDir)).toEqual(['keep.txt'])
-    const forced = tiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--force', '--json')
+    const forced = spawnTiller('import', 'gguf', storiesGgufPath, '--out', outDir, '--force', '--json')
     expect(forced.status).toBe(0)
     expect(JSON.parse(forced.stdout)).toMatchObject({
       graph: 'builder',
@@ -166,7 +155,7 @@ describe('tiller import gguf', () => {
       [['import', 'gguf', join(folder, 'missing.gguf'), '--out', outDir], 'missing.gguf'],
     ]
     for (const [args, mention] of cases) {
-      const run = tiller(...args)
+      const run = spawnTiller(...args)
       expect({ args, status: run.status === 0, mentions: run.stderr.includes(mention) }).toEqual({
         args,
         status: false,

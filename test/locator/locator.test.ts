@@ -2,7 +2,6 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { hookSites } from '../../src/shared/edit.ts'
-import { main } from '../../src/main/cli/index.ts'
 import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
 import { steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import { locateHookSites, resolveGraphPath } from '../../src/main/core/models/locator/index.ts'
@@ -10,6 +9,7 @@ import { loadModel as loadGraph, saveModel } from '../../src/main/core/onnx/exte
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import { testModels } from '../compiler/models.ts'
+import { runTiller } from '../helpers/cli.ts'
 import { editOf, randomVector } from '../compiler/support.ts'
 import { writeQuantizedGraph } from './quantize.ts'
 
@@ -37,17 +37,9 @@ describe.each(testModels)('locator: $name', ({ create }) => {
   })
 
   it('`tiller inspect --json` prints the sites per layer with their shapes', async () => {
-    const chunks: string[] = []
-    const write = process.stdout.write.bind(process.stdout)
-    process.stdout.write = ((chunk: string) => chunks.push(String(chunk)) > 0) as typeof process.stdout.write
-    let code: number
-    try {
-      code = await main(['inspect', '--model', folder, '--json'])
-    } finally {
-      process.stdout.write = write
-    }
+    const { code, stdout } = await runTiller(['inspect', '--model', folder, '--json'])
     expect(code).toBe(0)
-    const printed = JSON.parse(chunks.join('')) as {
+    const printed = JSON.parse(stdout) as {
       layers: Array<{ layer: number; sites: Record<string, { shape: unknown[] }> }>
     }
     const map = await locateHookSites(folder)

@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gguf } from '@huggingface/gguf'
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../../src/main/cli/index.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { hashDemonstrations } from '../../src/main/core/data/hash.ts'
 import { parseDemonstrations } from '../../src/main/core/data/jsonl.ts'
 import { readEditFile } from '../../src/main/core/edits/edit-file.ts'
@@ -14,6 +13,7 @@ import { norm } from '../../src/shared/vectors.ts'
 import { contrastPairs } from '../../src/main/core/data/pairs.ts'
 import { renderPairs } from '../../src/main/core/data/render.ts'
 import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
+import { runTiller as run } from '../helpers/cli.ts'
 import { referenceTrace } from '../helpers/reference-llama.ts'
 import { buildTinyModel, tinyCheckpoint, tinyConfig } from '../helpers/tiny-models.ts'
 
@@ -29,18 +29,22 @@ let work: string
 let data: string
 let fingerprint: ModelFingerprint
 
-/** Run the CLI, returning its exit code and everything it printed. */
-async function run(args: string[]): Promise<{ code: number; output: string }> {
-  let output = ''
-  const capture = (chunk: string | Uint8Array) => {
-    output += String(chunk)
-    return true
-  }
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture)
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture)
-  const code = await main(args)
-  vi.restoreAllMocks()
-  return { code, output }
+/** `tiller fit --method <method>` on the tiny model and the pairs, on the CPU, writing `out`. */
+function fitArgs(method: string, out: string, ...extra: string[]): string[] {
+  return [
+    'fit',
+    '--method',
+    method,
+    '--model',
+    folder,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--provider',
+    'cpu',
+    ...extra,
+  ]
 }
 
 beforeAll(async () => {
@@ -51,27 +55,10 @@ beforeAll(async () => {
   fingerprint = await fingerprintModel(folder)
 })
 
-afterEach(() => vi.restoreAllMocks())
-
 describe('tiller fit and tiller export', () => {
   it('fits CAA end to end into an edit file stamped with the model, dataset and template', async () => {
     const out = join(work, 'caa.safetensors')
-    const { code, output } = await run([
-      'fit',
-      '--method',
-      'caa',
-      '--model',
-      folder,
-      '--data',
-      data,
-      '--layers',
-      '1',
-      '--out',
-      out,
-      '--provider',
-      'cpu',
-      '--json',
-    ])
+    const { code, output } = await run(fitArgs('caa', out, '--layers', '1', '--json'))
     expect(code, output).toBe(0)
     expect(JSON.parse(output)).toMatchObject({ method: 'caa', layers: [1], interventions: 1, pairs: 3 })
     const { edit, manifest } = await readEditFile(out, fingerprint)
@@ -117,21 +104,7 @@ describe('tiller fit and tiller export', () => {
 
   it('fits pca-diff and exports it as a control vector whose directions equal the edit bit for bit', async () => {
     const out = join(work, 'pca.safetensors')
-    const fitted = await run([
-      'fit',
-      '--method',
-      'pca-diff',
-      '--model',
-      folder,
-      '--data',
-      data,
-      '--layers',
-      '1',
-      '--out',
-      out,
-      '--provider',
-      'cpu',
-    ])
+    const fitted = await run(fitArgs('pca-diff', out, '--layers', '1'))
     expect(fitted.code, fitted.output).toBe(0)
     const file = join(work, 'pca.gguf')
     const exported = await run(['export', '--edit', out, '--gguf', file, '--json'])
@@ -156,23 +129,7 @@ describe('tiller fit and tiller export', () => {
 
   it('fits ablation (every block, three sites) and ActAdd (raw, padded), and export refuses them with the reason', async () => {
     const ablation = join(work, 'ablation.safetensors')
-    expect(
-      (
-        await run([
-          'fit',
-          '--method',
-          'ablation',
-          '--model',
-          folder,
-          '--data',
-          data,
-          '--out',
-          ablation,
-          '--provider',
-          'cpu',
-        ])
-      ).code,
-    ).toBe(0)
+    expect((await run(fitArgs('ablation', ablation))).code).toBe(0)
     const ablationEdit = (await readEditFile(ablation, fingerprint)).edit
     expect(ablationEdit.interventions).toHaveLength(tinyConfig.numLayers * 3)
     const refused = await run(['export', '--edit', ablation, '--gguf', join(work, 'ablation.gguf')])
@@ -182,23 +139,7 @@ describe('tiller fit and tiller export', () => {
     )
 
     const actadd = join(work, 'actadd.safetensors')
-    const fitted = await run([
-      'fit',
-      '--method',
-      'actadd',
-      '--model',
-      folder,
-      '--data',
-      data,
-      '--layers',
-      '0',
-      '--coefficient',
-      '2',
-      '--out',
-      actadd,
-      '--provider',
-      'cpu',
-    ])
+    const fitted = await run(fitArgs('actadd', actadd, '--layers', '0', '--coefficient', '2'))
     expect(fitted.code, fitted.output).toBe(0)
     const actaddEdit = (await readEditFile(actadd, fingerprint)).edit
     const op = actaddEdit.interventions[0]!.op

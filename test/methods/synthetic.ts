@@ -3,6 +3,7 @@
  */
 import type { ActivationSet, PositionSelector } from '../../src/shared/activations.ts'
 import type { HookSite, ModelFingerprint } from '../../src/shared/edit.ts'
+import { testFingerprint } from '../helpers/fingerprint.ts'
 
 /** A small deterministic PRNG (mulberry32) with a Gaussian draw, so every run sees the same data. */
 export function random(seed: number): { uniform(): number; gaussian(): number } {
@@ -26,13 +27,8 @@ export function unitVector(width: number, seed: number): Float32Array {
   return vector.map((value) => value / length)
 }
 
-export const fingerprint: ModelFingerprint = {
-  architecture: 'llama',
-  layers: 4,
-  hiddenSize: 8,
-  tokenizerHash: 'a'.repeat(64),
-  weightsHash: 'b'.repeat(64),
-}
+/** The fingerprint synthetic sets carry: a 4-block model (width set per set). */
+export const fingerprint: ModelFingerprint = testFingerprint(4, 8)
 
 /** What `activationSet` takes: the set's own fields; ids, data hash and fingerprint are filled in. */
 export type ActivationSetFields = Omit<ActivationSet, 'exampleIds' | 'dataHash' | 'model'> & {

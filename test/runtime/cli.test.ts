@@ -1,20 +1,9 @@
-import { spawnSync } from 'node:child_process'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import { spawnTiller } from '../helpers/cli.ts'
 import { copiedFolder, genaiFixture, requireFixture } from './fixtures.ts'
-
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
-
-function tiller(...args: string[]) {
-  const result = spawnSync(process.execPath, [join(root, 'bin', 'tiller.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
-}
 
 let model: LoadedModel
 
@@ -30,7 +19,7 @@ describe('tiller generate', () => {
   const base = ['generate', '--model', genaiFixture, '--prompt', 'Once upon a time', '--max-tokens', '8']
 
   it('prints one JSON object equal to the library run', async () => {
-    const run = tiller(...base, '--temperature', '0', '--json')
+    const run = spawnTiller(...base, '--temperature', '0', '--json')
     expect(run.stderr).toBe('')
     expect(run.status).toBe(0)
     const output = JSON.parse(run.stdout) as Record<string, unknown>
@@ -47,9 +36,9 @@ describe('tiller generate', () => {
   })
 
   it('streams the same text without --json and honours the seed', async () => {
-    const streamed = tiller(...base, '--seed', '11', '--top-k', '40', '--stop', 'zzzz')
+    const streamed = spawnTiller(...base, '--seed', '11', '--top-k', '40', '--stop', 'zzzz')
     expect(streamed.status).toBe(0)
-    const json = JSON.parse(tiller(...base, '--seed', '11', '--top-k', '40', '--json').stdout) as {
+    const json = JSON.parse(spawnTiller(...base, '--seed', '11', '--top-k', '40', '--json').stdout) as {
       text: string
     }
     expect(streamed.stdout).toBe(json.text + '\n')
@@ -59,19 +48,19 @@ describe('tiller generate', () => {
   it('fails with a message naming the problem for bad input', () => {
     const broken = copiedFolder(genaiFixture, ['tokenizer.json'])
     try {
-      const noTokenizer = tiller('generate', '--model', broken.folder, '--prompt', 'Hi')
+      const noTokenizer = spawnTiller('generate', '--model', broken.folder, '--prompt', 'Hi')
       expect(noTokenizer.status).not.toBe(0)
       expect(noTokenizer.stderr).toContain(join(broken.folder, 'tokenizer.json'))
     } finally {
       broken.cleanup()
     }
-    const empty = tiller('generate', '--model', genaiFixture, '--prompt', '')
+    const empty = spawnTiller('generate', '--model', genaiFixture, '--prompt', '')
     expect(empty.status).not.toBe(0)
     expect(empty.stderr).toContain('prompt is empty')
-    const long = tiller('generate', '--model', genaiFixture, '--prompt', 'Hi', '--max-tokens', '5000')
+    const long = spawnTiller('generate', '--model', genaiFixture, '--prompt', 'Hi', '--max-tokens', '5000')
     expect(long.status).not.toBe(0)
     expect(long.stderr).toContain('max_position_embeddings')
-    const flag = tiller('generate', '--model', genaiFixture, '--prompt', 'Hi', '--temperature', 'warm')
+    const flag = spawnTiller('generate', '--model', genaiFixture, '--prompt', 'Hi', '--temperature', 'warm')
     expect(flag.status).not.toBe(0)
     expect(flag.stderr).toContain('--temperature')
   })
@@ -79,12 +68,12 @@ describe('tiller generate', () => {
 
 describe('tiller doctor', () => {
   it('reports the active provider and a reason for every provider', () => {
-    const run = tiller('doctor', '--json')
+    const run = spawnTiller('doctor', '--json')
     expect(run.status).toBe(0)
     const report = JSON.parse(run.stdout) as { providers: { active: string; probes: { reason: string }[] } }
     expect(['cuda', 'dml', 'cpu']).toContain(report.providers.active)
     expect(report.providers.probes).toHaveLength(3)
-    const text = tiller('doctor')
+    const text = spawnTiller('doctor')
     expect(text.status).toBe(0)
     expect(text.stdout).toContain(`active: ${report.providers.active}`)
     for (const probe of report.providers.probes) expect(text.stdout).toContain(probe.reason)

@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/main/cli/index.ts'
 import { captureActivations } from '../../src/main/core/capture/capture.ts'
 import { hashDemonstrations } from '../../src/main/core/data/hash.ts'
 import { readDemonstrationFile } from '../../src/main/core/data/jsonl.ts'
@@ -21,6 +20,7 @@ import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { Edit } from '../../src/shared/edit.ts'
+import { runTiller } from '../helpers/cli.ts'
 
 /**
  * Steering a real model end to end: stories260K (imported from GGUF), a 16-pair happy/sad story-opening set,
@@ -38,17 +38,6 @@ interface GoldenCase {
   prompt: string
   prompt_tokens: number[]
   tokens: number[]
-}
-
-async function captureStdout(run: () => Promise<number>): Promise<{ code: number; output: string }> {
-  const chunks: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = ((chunk: string) => chunks.push(String(chunk)) > 0) as typeof process.stdout.write
-  try {
-    return { code: await run(), output: chunks.join('') }
-  } finally {
-    process.stdout.write = write
-  }
 }
 
 describe('steering stories260K with a happy/sad mean difference', () => {
@@ -90,26 +79,24 @@ describe('steering stories260K with a happy/sad mean difference', () => {
     const editPath = join(folder, 'happy-sad.safetensors')
     await writeEditFile(editPath, edit)
     const generated = onceUponATime.tokens.length - onceUponATime.prompt_tokens.length
-    const { code, output } = await captureStdout(() =>
-      main([
-        'compare',
-        '--model',
-        folder,
-        '--edit',
-        editPath,
-        '--prompt',
-        onceUponATime.prompt,
-        '--strengths',
-        '-2,0,2',
-        '--temperature',
-        '0',
-        '--max-tokens',
-        String(generated),
-        '--provider',
-        'cpu',
-        '--json',
-      ]),
-    )
+    const { code, stdout: output } = await runTiller([
+      'compare',
+      '--model',
+      folder,
+      '--edit',
+      editPath,
+      '--prompt',
+      onceUponATime.prompt,
+      '--strengths',
+      '-2,0,2',
+      '--temperature',
+      '0',
+      '--max-tokens',
+      String(generated),
+      '--provider',
+      'cpu',
+      '--json',
+    ])
     expect(code).toBe(0)
     const rows = JSON.parse(output) as Array<{ strength: number; text: string; tokens: number[] }>
     expect(rows.map((row) => row.strength)).toEqual([-2, 0, 2])
