@@ -23,6 +23,7 @@ import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { sessionOptions } from '../../src/main/core/runtime/session.ts'
 import { configureOfflineTransformers } from '../../src/main/core/runtime/tokenizer.ts'
+import { benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { median } from './support/timing.ts'
 
@@ -203,13 +204,7 @@ async function benchmarkFolder(label: string, folder: string, settings: Settings
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: {
-      model: { type: 'string' },
-      tokens: { type: 'string', default: '64' },
-      repeats: { type: 'string', default: '7' },
-      'prefill-tokens': { type: 'string', default: '128' },
-      'skip-large': { type: 'boolean', default: false },
-    },
+    options: { ...benchmarkOptions(7), 'prefill-tokens': { type: 'string', default: '128' } },
   })
   const settings: Settings = {
     tokens: Number(values.tokens),

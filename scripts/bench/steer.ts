@@ -25,6 +25,7 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
+import { benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { elapsedMilliseconds, median } from './support/timing.ts'
 
@@ -186,15 +187,7 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
 
 /** Entry point for `npm run bench -- steer`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: 'string' },
-      tokens: { type: 'string', default: '64' },
-      repeats: { type: 'string', default: '5' },
-      'skip-large': { type: 'boolean', default: false },
-    },
-  })
+  const { values } = parseArgs({ args, options: benchmarkOptions(5) })
   const settings: Settings = { tokens: Number(values.tokens), repeats: Number(values.repeats) }
   if (values.model !== undefined) return benchFolder(values.model, resolve(values.model), settings)
   await withScratchFolder('tiller-bench-steer-', async (scratch) => {
