@@ -2,20 +2,18 @@ import { describe, expect, it } from 'vitest'
 import { ablation } from '../../src/main/core/methods/ablation.ts'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
 import { dot, removeComponent } from '../../src/shared/vectors.ts'
-import { contrastAlong, layerSet, random, unitVector } from './synthetic.ts'
+import { contrastCase, layerSet, random } from './synthetic.ts'
 
 const width = 12
 
 function fitted() {
-  const direction = unitVector(width, 40)
-  const { positive, negative } = contrastAlong(direction, 20, 41)
-  const activations = layerSet({
+  const { direction, positive, negative, activations } = contrastCase({
     site: 'resid_pre',
     selector: 'lastPrompt',
     layer: 2,
     width,
-    positive,
-    negative,
+    rows: 20,
+    seed: 40,
   })
   return { direction, positive, negative, ...fitEdit(ablation, activations, {}) }
 }

@@ -1,20 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { fitEdit } from '../../src/main/core/methods/index.ts'
 import { meanDiff } from '../../src/main/core/methods/mean-diff.ts'
-import { contrastAlong, layerSet, unitVector } from './synthetic.ts'
+import { contrastCase, layerSet } from './synthetic.ts'
 
 describe('mean-diff (METHODS.md §7.3)', () => {
   it('is mean(h⁺) − mean(h⁻), unnormalized, added at every position', () => {
     const width = 16
-    const direction = unitVector(width, 11)
-    const { positive, negative } = contrastAlong(direction, 40, 12)
-    const activations = layerSet({
+    const { positive, negative, activations } = contrastCase({
       site: 'resid_post',
       selector: 'completionMean',
       layer: 2,
       width,
-      positive,
-      negative,
+      rows: 40,
+      seed: 11,
     })
     const { edit } = fitEdit(meanDiff, activations, {})
     expect(edit.options).toEqual({ selector: 'completionMean' })

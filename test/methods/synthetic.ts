@@ -96,3 +96,22 @@ export function contrastAlong(
   }
   return { positive, negative }
 }
+
+/**
+ * The hand case at one layer: a random unit `direction` `[width]` (drawn with `seed`) and `rows` pairs contrasting
+ * along it (drawn with `seed + 1`), wrapped as a one-layer set.
+ */
+export function contrastCase(options: {
+  site: HookSite
+  selector: PositionSelector
+  layer: number
+  width: number
+  rows: number
+  seed: number
+}): { direction: Float32Array; positive: Float32Array; negative: Float32Array; activations: ActivationSet } {
+  const { site, selector, layer, width, rows, seed } = options
+  const direction = unitVector(width, seed)
+  const { positive, negative } = contrastAlong(direction, rows, seed + 1)
+  const activations = layerSet({ site, selector, layer, width, positive, negative })
+  return { direction, positive, negative, activations }
+}
