@@ -58,20 +58,18 @@ export function lowerSite(
   placed: readonly PlacedIntervention[],
   keepBefore: boolean,
 ): SiteChain {
-  const toFloat = (tensor: string, label: string): string =>
-    activationType === 'float32'
-      ? tensor
-      : editor.node('Cast', [tensor], {
-          name: `${label}/to_float32`,
-          attributes: { to: TensorElementType.float32 },
-        })
-  const fromFloat = (tensor: string, label: string): string =>
-    activationType === 'float32'
-      ? tensor
-      : editor.node('Cast', [tensor], {
-          name: `${label}/to_float16`,
-          attributes: { to: TensorElementType.float16 },
-        })
+  // Edits compute in float32; a float16 graph casts around them (nothing to do in a float32 graph).
+  const castTo =
+    (target: 'float32' | 'float16') =>
+    (tensor: string, label: string): string =>
+      activationType === 'float32'
+        ? tensor
+        : editor.node('Cast', [tensor], {
+            name: `${label}/to_${target}`,
+            attributes: { to: TensorElementType[target] },
+          })
+  const toFloat = castTo('float32')
+  const fromFloat = castTo('float16')
   const contextFor = (entry: PlacedIntervention): LoweringContext => ({
     editor,
     gate: runtime.gate(entry.intervention.positions),
