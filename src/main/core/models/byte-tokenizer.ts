@@ -1,6 +1,6 @@
 import { TillerError } from '../errors.ts'
 import type { TokenizerFiles } from './checkpoint.ts'
-import { specialAddedTokens } from './tokenizer-json.ts'
+import { bpeModel, byteLevelCharacters, specialAddedTokens } from './tokenizer-json.ts'
 
 /**
  * A byte-level BPE tokenizer in Hugging Face `tokenizer.json` form, for random test models: every text encodes
@@ -36,25 +36,6 @@ const trainingText =
   'One day she saw a big red ball under the tree. "Can I play with it?" she asked her mother. ' +
   'Her mother smiled and said yes. The sun was warm and the birds were singing. They were very happy. ' +
   'The question is what the answer should be, and whether it is true or false. I think that you are right.'
-
-/** GPT-2's reversible byte → printable character map used by ByteLevel pre-tokenizers and decoders. */
-function byteCharacters(): string[] {
-  const printable: number[] = []
-  const ranges: [number, number][] = [
-    [0x21, 0x7e],
-    [0xa1, 0xac],
-    [0xae, 0xff],
-  ]
-  for (const [start, end] of ranges) for (let code = start; code <= end; code++) printable.push(code)
-  const characters: string[] = new Array<string>(256)
-  let extra = 0
-  for (let byte = 0; byte < 256; byte++) {
-    characters[byte] = printable.includes(byte)
-      ? String.fromCharCode(byte)
-      : String.fromCharCode(256 + extra++)
-  }
-  return characters
-}
 
 /** Words as ByteLevel sees them: split before spaces, each word a list of byte characters. */
 function trainingWords(characters: string[]): string[][] {
@@ -124,7 +105,7 @@ export function byteTokenizerFiles(vocabSize: number, modelMaxLength = 2048): To
       { subject: 'vocabSize' },
     )
   }
-  const characters = byteCharacters()
+  const characters = byteLevelCharacters()
   const vocab: Record<string, number> = {}
   specialTokens.forEach((token, id) => (vocab[token] = id))
   characters.forEach((character, byte) => (vocab[character] = firstByteId + byte))
@@ -158,18 +139,12 @@ export function byteTokenizerFiles(vocabSize: number, modelMaxLength = 2048): To
       special_tokens: { [bos]: { id: bos, ids: [byteTokenizerSpecialIds.bos], tokens: [bos] } },
     },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
+    model: bpeModel({
       vocab,
       merges: merges.map(([left, right]) => `${left} ${right}`),
-    },
+      unknownToken: null,
+      ignoreMerges: false,
+    }),
   }
   const tokenizerConfig = {
     tokenizer_class: 'PreTrainedTokenizerFast',
