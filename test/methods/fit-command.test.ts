@@ -14,7 +14,7 @@ import { contrastPairs } from '../../src/main/core/data/pairs.ts'
 import { renderPairs } from '../../src/main/core/data/render.ts'
 import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
 import { runTiller as run } from '../helpers/cli.ts'
-import { referenceTrace } from '../helpers/reference-llama.ts'
+import { referenceMeanDifference } from '../helpers/reference-steering.ts'
 import { buildTinyModel, tinyCheckpoint, tinyConfig } from '../helpers/tiny-models.ts'
 
 const rows = [
@@ -77,21 +77,10 @@ describe('tiller fit and tiller export', () => {
     const rendered = renderPairs(contrastPairs(set, 'train'), await loadRenderTokenizer(folder), data, {
       requireAnswerLetter: true,
     })
-    const checkpoint = tinyCheckpoint({})
     const width = tinyConfig.hiddenSize
-    const expected = new Float64Array(width)
-    for (const example of rendered.examples) {
-      for (const [sign, side] of [
-        [1, example.positive],
-        [-1, example.negative],
-      ] as const) {
-        const residPost = referenceTrace(checkpoint, side.tokenIds).layers[1]!.residPost
-        for (let column = 0; column < width; column++) {
-          expected[column]! +=
-            (sign * residPost[side.answerLetter! * width + column]!) / rendered.examples.length
-        }
-      }
-    }
+    const expected = referenceMeanDifference(tinyCheckpoint({}), rendered.examples, 1, (side) => [
+      side.answerLetter!,
+    ])
     const scale = Math.max(...expected.map(Math.abs))
     expect(scale).toBeGreaterThan(0)
     for (let column = 0; column < width; column++) {
