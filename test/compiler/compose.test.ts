@@ -4,7 +4,7 @@ import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
 import { steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { hookOutputName, type HookMap } from '../../src/main/core/models/locator/hook-map.ts'
-import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { halvesToFloats } from '../../src/shared/float16.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { testModels } from './models.ts'
@@ -42,7 +42,7 @@ describe.each(testModels)('edits compose: $name', ({ create, activationType }) =
 
   // float16 logits arrive as Uint16Array bit patterns (Node 20 has no Float16Array).
   const floats = (data: unknown): Float32Array =>
-    data instanceof Float32Array ? data : fromFloat16(data as Uint16Array)
+    data instanceof Float32Array ? data : halvesToFloats(data as Uint16Array)
 
   beforeAll(async () => {
     folder = await create()

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node'
 import type { LlamaCheckpoint, LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
 import { pastName, presentName } from '../../src/main/core/models/graph-contract.ts'
-import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { halvesToFloats } from '../../src/shared/float16.ts'
 import { referenceForward } from '../helpers/reference-llama.ts'
 
 /**
@@ -81,7 +81,9 @@ export class BatchRunner {
     }
     const logits = outputs.logits
     if (logits === undefined) throw new Error('graph returned no logits')
-    return logits.type === 'float16' ? fromFloat16(logits.data as Uint16Array) : (logits.data as Float32Array)
+    return logits.type === 'float16'
+      ? halvesToFloats(logits.data as Uint16Array)
+      : (logits.data as Float32Array)
   }
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers'
 import { describe, expect, it } from 'vitest'
 import { modelFiles } from '../../src/main/core/models/graph-contract.ts'
-import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { halvesToFloats } from '../../src/shared/float16.ts'
 import type { TinyModelOptions } from '../helpers/tiny-models.ts'
 import { argmaxRow, referenceForward } from '../helpers/reference-llama.ts'
 import { maxDifference, paddedPairDeviation } from './batch-runner.ts'
@@ -49,7 +49,7 @@ for (const variant of variants) {
         })) as { logits: Tensor }
         const logits =
           output.logits.type === 'float16'
-            ? fromFloat16(output.logits.data as Uint16Array)
+            ? halvesToFloats(output.logits.data as Uint16Array)
             : (output.logits.data as Float32Array)
         const vocab = tiny.checkpoint.config.vocabSize
         const expected = referenceForward(tiny.checkpoint, tokens)

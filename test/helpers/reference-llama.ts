@@ -1,5 +1,5 @@
 import type { LlamaCheckpoint, WeightTensor } from '../../src/main/core/models/checkpoint.ts'
-import { fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { halvesToFloats } from '../../src/shared/float16.ts'
 
 /**
  * A plain Float32Array Llama forward pass: the numeric reference for exported graphs, hooks and edits.
@@ -36,7 +36,9 @@ export interface ReferenceTrace {
 function weight(checkpoint: LlamaCheckpoint, name: string): Float32Array {
   const tensor: WeightTensor | undefined = checkpoint.weights.get(name)
   if (tensor === undefined) throw new Error(`reference forward: checkpoint has no weight ${name}`)
-  return tensor.dtype === 'float16' ? fromFloat16(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+  return tensor.dtype === 'float16'
+    ? halvesToFloats(tensor.data as Uint16Array)
+    : (tensor.data as Float32Array)
 }
 
 /** x `[rows, inFeatures]` times an HF Linear weight `[outFeatures, inFeatures]` transposed → `[rows, outFeatures]`. */

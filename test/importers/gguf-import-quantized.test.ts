@@ -6,7 +6,7 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 import { AutoTokenizer, env } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/main/core/onnx/float16.ts'
+import { halfToFloat, floatToHalf } from '../../src/shared/float16.ts'
 import { writeGgufFile } from '../../src/main/core/gguf/writer.ts'
 import type { LlamaCheckpoint } from '../../src/main/core/models/checkpoint.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
@@ -20,7 +20,7 @@ const prompt = [1, 259, 262, 270, 5, 290, 300 - 1, 42]
 function values(checkpoint: LlamaCheckpoint, name: string): Float32Array {
   const data = checkpoint.weights.get(name)?.data
   if (data === undefined) throw new Error(`missing ${name}`)
-  return data instanceof Float32Array ? data : Float32Array.from(data, float16BitsToFloat32)
+  return data instanceof Float32Array ? data : Float32Array.from(data, halfToFloat)
 }
 
 /** Largest absolute difference between two logit arrays `[seq, vocab]`. */
@@ -73,7 +73,7 @@ describe('GGUF import of models written by the Tiller GGUF writer', () => {
     expect(query?.dtype).toBe('float16')
     for (const [name, weight] of original.weights) {
       const expected = Array.from(weight.data, (value) =>
-        weight.shape.length === 1 ? value : float16BitsToFloat32(float32ToFloat16Bits(value)),
+        weight.shape.length === 1 ? value : halfToFloat(floatToHalf(value)),
       )
       expect({
         name,

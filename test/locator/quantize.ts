@@ -6,7 +6,7 @@ import {
   readTensorValues,
   saveModel,
 } from '../../src/main/core/onnx/external-data.ts'
-import { toFloat16, fromFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { floatsToHalves, halvesToFloats } from '../../src/shared/float16.ts'
 import {
   tensorDims,
   TensorElementType,
@@ -52,7 +52,7 @@ function weightOf(
   const [k, n] = tensorDims(tensor)
   const raw = readTensorValues(directory, tensor)
   const values =
-    tensor.dataType === TensorElementType.float16 ? fromFloat16(raw as Uint16Array) : (raw as Float32Array)
+    tensor.dataType === TensorElementType.float16 ? halvesToFloats(raw as Uint16Array) : (raw as Float32Array)
   return { tensor, values, k: k ?? 0, n: n ?? 0 }
 }
 
@@ -169,7 +169,7 @@ function toNBits(model: ModelProto, directory: string, float16: boolean, renameO
     model.graph.initializer.push(makeTensor(`${name}_Q4`, 'uint8', [n, blocks, blockSize / 2], packed))
     model.graph.initializer.push(
       float16
-        ? makeTensor(`${name}_scales`, 'float16', [n * blocks], toFloat16(scales))
+        ? makeTensor(`${name}_scales`, 'float16', [n * blocks], floatsToHalves(scales))
         : makeTensor(`${name}_scales`, 'float32', [n * blocks], scales),
     )
     const output = matmul.output[0] ?? ''

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
 import { float, floats, GraphBuilder } from '../../src/main/core/onnx/builder.ts'
 import { decodeModel, encodeModel } from '../../src/main/core/onnx/proto.ts'
-import { toFloat16 } from '../../src/main/core/onnx/float16.ts'
+import { floatsToHalves } from '../../src/shared/float16.ts'
 import { int64Tensor } from '../../src/main/core/onnx/tensor.ts'
 import { floatData, runModel } from './session.ts'
 
@@ -14,7 +14,7 @@ function buildGraph(): GraphBuilder {
   const graph = new GraphBuilder({ name: 'builder-test', opsets: { '': 17 } })
   graph.input('x', 'float32', ['batch', 3])
   graph.initializer('W', 'float32', [3, 2], Float32Array.from([1, 2, 3, 4, 5, 6]))
-  graph.initializer('half', 'float16', [2], toFloat16(Float32Array.from([0.25, -1])))
+  graph.initializer('half', 'float16', [2], floatsToHalves(Float32Array.from([0.25, -1])))
   graph.initializer('shape', 'int64', [2], BigInt64Array.from([-1n, 1n]))
   graph.initializer('indices', 'int32', [1], Int32Array.from([1]))
   const gemm = graph.node1({

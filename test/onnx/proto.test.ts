@@ -12,12 +12,7 @@ import {
   tensorDims,
   toNumber,
 } from '../../src/main/core/onnx/proto.ts'
-import {
-  float16BitsToFloat32,
-  float32ToFloat16Bits,
-  fromFloat16,
-  toFloat16,
-} from '../../src/main/core/onnx/float16.ts'
+import { halfToFloat, floatToHalf, halvesToFloats, floatsToHalves } from '../../src/shared/float16.ts'
 import { float32Tensor, int64Tensor, tensorValues } from '../../src/main/core/onnx/tensor.ts'
 
 const fixture = '../shared/fixtures/ortgenai-tiny-llama-fp16/model.onnx'
@@ -97,28 +92,28 @@ describe('ModelProto decode/encode', () => {
 
 describe('float16', () => {
   it('converts known values', () => {
-    expect(float32ToFloat16Bits(1)).toBe(0x3c00)
-    expect(float32ToFloat16Bits(-2)).toBe(0xc000)
-    expect(float32ToFloat16Bits(65504)).toBe(0x7bff)
-    expect(float32ToFloat16Bits(70000)).toBe(0x7c00)
-    expect(float32ToFloat16Bits(0.1)).toBe(0x2e66)
-    expect(float32ToFloat16Bits(2 ** -24)).toBe(1)
-    expect(float32ToFloat16Bits(2 ** -26)).toBe(0)
-    expect(float32ToFloat16Bits(Number.NaN) & 0x7c00).toBe(0x7c00)
-    expect(float16BitsToFloat32(0x3555)).toBeCloseTo(0.33325195, 7)
+    expect(floatToHalf(1)).toBe(0x3c00)
+    expect(floatToHalf(-2)).toBe(0xc000)
+    expect(floatToHalf(65504)).toBe(0x7bff)
+    expect(floatToHalf(70000)).toBe(0x7c00)
+    expect(floatToHalf(0.1)).toBe(0x2e66)
+    expect(floatToHalf(2 ** -24)).toBe(1)
+    expect(floatToHalf(2 ** -26)).toBe(0)
+    expect(floatToHalf(Number.NaN) & 0x7c00).toBe(0x7c00)
+    expect(halfToFloat(0x3555)).toBeCloseTo(0.33325195, 7)
   })
 
   it('round-trips every finite half exactly', () => {
     const bits = new Uint16Array(65536).map((_, index) => index)
     const finite = bits.filter((value) => (value & 0x7c00) !== 0x7c00)
-    const back = toFloat16(fromFloat16(finite))
+    const back = floatsToHalves(halvesToFloats(finite))
     expect(Buffer.from(back.buffer).equals(Buffer.from(finite.buffer))).toBe(true)
   })
 
   it('rounds to nearest, ties to even', () => {
     // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to the even mantissa (1).
-    expect(float32ToFloat16Bits(1 + 2 ** -11)).toBe(0x3c00)
-    expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02)
-    expect(float32ToFloat16Bits(1 + 2 ** -11 + 2 ** -20)).toBe(0x3c01)
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00)
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02)
+    expect(floatToHalf(1 + 2 ** -11 + 2 ** -20)).toBe(0x3c01)
   })
 })

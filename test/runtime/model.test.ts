@@ -8,7 +8,7 @@ import { decodeFeeds, layoutRows, prefillFeeds } from '../../src/main/core/runti
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { emptyCache } from '../../src/main/core/runtime/graph-io.ts'
-import { halvesToFloats } from '../../src/main/core/runtime/half.ts'
+import { halvesToFloats } from '../../src/shared/float16.ts'
 import { loadModel, replaceGraph, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { fedPosition, type StepContext } from '../../src/main/core/runtime/step-context.ts'
 import { copiedFolder, genaiFixture, requireFixture } from './fixtures.ts'

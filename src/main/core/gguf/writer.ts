@@ -1,7 +1,7 @@
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../errors.ts'
-import { toFloat16 } from '../onnx/float16.ts'
+import { floatsToHalves } from '../../../shared/float16.ts'
 import { writeFileAtomic } from '../workspace/atomic-write.ts'
 import { ggmlTensorByteLength, ggmlTypeName, supportedGgmlTypeNames } from './ggml-types.ts'
 import { encodeGgufHeader } from './metadata-encoding.ts'
@@ -63,7 +63,7 @@ function tensorBytes(tensor: GgufTensorInput): Uint8Array {
     )
   }
   let data = tensor.data
-  if (type === GGMLQuantizationType.F16 && data instanceof Float32Array) data = toFloat16(data)
+  if (type === GGMLQuantizationType.F16 && data instanceof Float32Array) data = floatsToHalves(data)
   const expectedClass =
     type === GGMLQuantizationType.F32
       ? Float32Array

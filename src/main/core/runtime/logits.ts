@@ -3,7 +3,7 @@
  */
 import type * as ort from 'onnxruntime-node'
 import { TillerError } from '../errors.ts'
-import { halvesToFloats } from './half.ts'
+import { halvesToFloats } from '../../../shared/float16.ts'
 
 /** Reusable float32 rows for the last-position logits of each batch row, `[batch][vocab]`. */
 export class LogitsRows {

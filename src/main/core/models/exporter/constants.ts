@@ -1,5 +1,5 @@
 import type { GraphBuilder } from '../../onnx/builder.ts'
-import { toFloat16 } from '../../onnx/float16.ts'
+import { floatsToHalves } from '../../../../shared/float16.ts'
 import { int64Tensor, makeTensor } from '../../onnx/tensor.ts'
 import type { ExportDType } from './weights.ts'
 
@@ -34,7 +34,7 @@ export class Constants {
     if (cached !== undefined) return cached
     const tensor =
       type === 'float16'
-        ? makeTensor(name, 'float16', [], toFloat16(Float32Array.from([value])))
+        ? makeTensor(name, 'float16', [], floatsToHalves(Float32Array.from([value])))
         : makeTensor(name, 'float32', [], Float32Array.from([value]))
     this.graph.addInitializer(tensor)
     this.cache.set(name, name)

@@ -1,7 +1,7 @@
 import { TillerError } from '../../errors.ts'
 import type { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, externalTensor } from '../../onnx/external-data.ts'
-import { fromFloat16, toFloat16 } from '../../onnx/float16.ts'
+import { halvesToFloats, floatsToHalves } from '../../../../shared/float16.ts'
 import { bytesOf } from '../../onnx/tensor.ts'
 import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
 
@@ -74,7 +74,7 @@ function convert(
   to: ExportDType,
 ): Float32Array | Uint16Array {
   if (from === to) return data
-  return to === 'float16' ? toFloat16(data as Float32Array) : fromFloat16(data as Uint16Array)
+  return to === 'float16' ? floatsToHalves(data as Float32Array) : halvesToFloats(data as Uint16Array)
 }
 
 /**

@@ -1,4 +1,4 @@
-import { float16BitsToFloat32 } from '../../../onnx/float16.ts'
+import { halfToFloat } from '../../../../../shared/float16.ts'
 
 /**
  * Dequantizers for the GGML block formats Tiller reads. Each takes the raw little-endian bytes of a tensor and
@@ -25,7 +25,7 @@ export function dequantizeQ8_0(bytes: Uint8Array, elementCount: number): Float32
   const values = new Float32Array(elementCount)
   for (let block = 0; block < elementCount / blockSize; block++) {
     const start = block * 34
-    const scale = float16BitsToFloat32(view.getUint16(start, true))
+    const scale = halfToFloat(view.getUint16(start, true))
     for (let index = 0; index < blockSize; index++) {
       values[block * blockSize + index] = view.getInt8(start + 2 + index) * scale
     }
@@ -40,7 +40,7 @@ export function dequantizeQ4_0(bytes: Uint8Array, elementCount: number): Float32
   const values = new Float32Array(elementCount)
   for (let block = 0; block < elementCount / blockSize; block++) {
     const start = block * 18
-    const scale = float16BitsToFloat32(view.getUint16(start, true))
+    const scale = halfToFloat(view.getUint16(start, true))
     const base = block * blockSize
     for (let index = 0; index < blockSize / 2; index++) {
       const packed = bytes[start + 2 + index] ?? 0

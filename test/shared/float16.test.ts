@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { floatToHalf, floatsToHalves, halfToFloat, halvesToFloats } from '../../src/main/core/runtime/half.ts'
+import { floatToHalf, floatsToHalves, halfToFloat, halvesToFloats } from '../../src/shared/float16.ts'
 
 /** Reference decoding straight from the IEEE 754 binary16 definition. */
 function reference(bits: number): number {
