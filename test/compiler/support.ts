@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/edit.ts'
@@ -10,12 +10,26 @@ import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/ed
 
 export const ortgenaiFixture = '/work/shared/fixtures/ortgenai-tiny-llama-fp16'
 
-/** Copy a fixture folder into a fresh temporary directory (compiled graphs are written next to the weights). */
+/** Give the owner write permission on `folder` and everything in it (copies keep the read-only source's bits). */
+function makeWritable(folder: string): void {
+  chmodSync(folder, 0o755)
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name)
+    if (entry.isDirectory()) makeWritable(path)
+    else chmodSync(path, 0o644)
+  }
+}
+
+/**
+ * Copy a fixture folder into a fresh temporary directory and make it writable, so compiled graphs and caches are
+ * written inside it as in a user's own model folder.
+ */
 export function writableCopy(folder: string): string {
   if (!existsSync(folder))
     throw new Error(`Test fixture ${folder} is missing; the shared fixtures must be present.`)
   const target = join(mkdtempSync(join(tmpdir(), 'tiller-fixture-')), 'model')
   cpSync(folder, target, { recursive: true, mode: 0 })
+  makeWritable(target)
   return target
 }
 

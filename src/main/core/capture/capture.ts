@@ -10,6 +10,7 @@ import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
 import { forwardBatch } from '../runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
+import { modelCacheFolder } from '../workspace/cache-folders.ts'
 import { readActivationSet, writeActivationSet } from './activation-file.ts'
 import { isPerToken, selectPositions, type SideSelection } from './selectors.ts'
 
@@ -32,7 +33,10 @@ export interface CaptureOptions {
   dataHash?: string
   /** The model's fingerprint; default: one derived from the folder (tokenizer hash, graph hash). */
   fingerprint?: ModelFingerprint
-  /** Where activation files are cached; default `<model folder>/.tiller/activations`. `false` disables the cache. */
+  /**
+   * Where activation files are cached; default `activations/` in the model folder's cache folder (`.tiller/` in
+   * the folder, or Tiller's cache folder for read-only folders: workspace/cache-folders.ts). `false` disables it.
+   */
   cacheDirectory?: string | false
   signal?: AbortSignal
   onProgress?: (done: number, total: number) => void
@@ -126,7 +130,7 @@ export async function captureActivations(
   ).slice(0, 24)
   const cacheDirectory =
     options.cacheDirectory === undefined
-      ? join(model.folder, '.tiller', 'activations')
+      ? join(modelCacheFolder(model.folder), 'activations')
       : options.cacheDirectory
   const cachePath = cacheDirectory === false ? undefined : join(cacheDirectory, `${cacheKey}.safetensors`)
   if (cachePath !== undefined && existsSync(cachePath)) return readActivationSet(cachePath)

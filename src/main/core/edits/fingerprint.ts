@@ -1,42 +1,86 @@
 /**
  * Model fingerprints: what identifies the model an edit was fitted on (architecture, depth, width, tokenizer and
  * weights hashes), and the check that names the field that differs.
+ *
+ * The weights hash is the logical hash a Tiller export records in config.json (`tiller.weightsHash`: the
+ * checkpoint's tensors, whatever the graph family or file layout), so builder and optimum exports of one
+ * checkpoint share a fingerprint. Folders without one (foreign exports, older Tiller exports) are identified by
+ * the sha256 of the decoder's weights file, remembered by (path, size, modification time) in the folder's cache
+ * (`.tiller/weights-hash.json`, or Tiller's cache folder for read-only folders) so it is read once.
+ *
+ * Edits fitted before exports recorded a logical hash carry the weights file's hash. They are still accepted on
+ * a folder whose weights file has that hash, or on any folder exporting the same logical weights as one.
  */
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
+import { recordedWeightsHash } from '../models/exporter/folder-files.ts'
 import { modelFiles } from '../models/graph-contract.ts'
-import { genaiDecoderFile, readModelConfig } from '../runtime/model-config.ts'
+import { resolveDecoderGraph } from '../runtime/graph-path.ts'
+import { readModelConfig, type ModelConfig } from '../runtime/model-config.ts'
+import { modelCacheFolder } from '../workspace/cache-folders.ts'
+import { cachedFileHash, cachedFileHashSync } from '../workspace/file-hash-cache.ts'
 import { hashFile } from '../workspace/file-hash.ts'
 
 /** Fields compared, in the order a mismatch is reported. */
 const fingerprintFields = ['architecture', 'layers', 'hiddenSize', 'tokenizerHash', 'weightsHash'] as const
 
+/** The cache file of weights-file hashes, inside a model folder's cache folder. */
+const weightsHashCacheFile = 'weights-hash.json'
+
+/** Folders fingerprinted by a recorded logical hash, by that hash: where a legacy edit's hash may be checked. */
+const foldersByRecordedHash = new Map<string, Set<string>>()
+
 /**
- * The file holding the decoder's weights: the graph's external data file when there is one, else the graph itself
- * (weights stored inline).
+ * The file holding the decoder's weights: the graph's external data file when there is one (`<graph>_data` or
+ * `<graph>.data`), else the graph itself (weights stored inline).
  */
-function weightsFile(folder: string): string {
-  const config = readModelConfig(folder)
-  const genai = genaiDecoderFile(config)
-  const graphs = [modelFiles.graph, ...(genai === undefined ? [] : [genai]), 'model.onnx']
-  for (const graph of graphs) {
-    const path = join(folder, graph)
-    if (!existsSync(path)) continue
-    for (const data of [`${path}_data`, `${path}.data`]) if (existsSync(data)) return data
-    return path
-  }
-  throw new TillerError(
-    'invalid-model-folder',
-    `${folder} has no decoder graph (looked for ${graphs.join(', ')}).`,
-    {
-      subject: folder,
-    },
-  )
+function weightsFile(folder: string, config: ModelConfig): string {
+  const graph = resolveDecoderGraph(folder, config)
+  for (const data of [`${graph}_data`, `${graph}.data`]) if (existsSync(data)) return data
+  return graph
 }
 
-/** Fingerprint the model folder `folder` (reads config, hashes tokenizer.json and the weights file). */
+function cacheFileOf(folder: string): string {
+  return join(modelCacheFolder(folder), weightsHashCacheFile)
+}
+
+/** sha256 of the folder's weights file, remembered by (path, size, modification time). */
+async function weightsFileHash(folder: string, config: ModelConfig): Promise<string> {
+  return cachedFileHash(weightsFile(folder, config), cacheFileOf(folder))
+}
+
+/**
+ * Whether `legacyHash` (an edit's weights hash from before logical hashes) is the weights-file hash of a folder
+ * fingerprinted with the logical hash `recordedHash`. Reads such a folder's weights once (then remembered).
+ */
+function matchesLegacyHash(recordedHash: string, legacyHash: string): boolean {
+  for (const folder of foldersByRecordedHash.get(recordedHash) ?? []) {
+    try {
+      const path = weightsFile(folder, readModelConfig(folder))
+      if (cachedFileHashSync(path, cacheFileOf(folder)) === legacyHash) return true
+    } catch {
+      // A folder moved or deleted since it was fingerprinted no longer vouches for anything.
+    }
+  }
+  return false
+}
+
+/** The weights hash of `folder`: its recorded logical hash, else its weights file's hash. */
+async function weightsHashOf(folder: string, config: ModelConfig): Promise<string> {
+  const recorded = recordedWeightsHash(config.raw)
+  if (recorded === undefined) return weightsFileHash(folder, config)
+  const folders = foldersByRecordedHash.get(recorded) ?? new Set<string>()
+  folders.add(resolve(folder))
+  foldersByRecordedHash.set(recorded, folders)
+  return recorded
+}
+
+/**
+ * Fingerprint the model folder `folder`: reads its configuration, hashes tokenizer.json, and takes the recorded
+ * logical weights hash or (foreign folders) the weights file's remembered hash.
+ */
 export async function fingerprintModel(folder: string): Promise<ModelFingerprint> {
   const config = readModelConfig(folder)
   const tokenizerPath = join(folder, modelFiles.tokenizer)
@@ -50,23 +94,27 @@ export async function fingerprintModel(folder: string): Promise<ModelFingerprint
     layers: config.layers,
     hiddenSize: config.hiddenSize,
     tokenizerHash: await hashFile(tokenizerPath),
-    weightsHash: await hashFile(weightsFile(folder)),
+    weightsHash: await weightsHashOf(folder, config),
   }
 }
 
 /**
  * Refuse an edit whose fingerprint differs from the model's, naming the first differing field with both values.
+ * A `found` weights hash from before logical hashes is accepted when it is the weights-file hash of a folder
+ * fingerprinted (by `fingerprintModel`, in this process) with `expected`'s logical hash.
+ * @param expected the model's fingerprint
+ * @param found the edit's fingerprint
  * @param source the edit file (or other origin) named in the message
  */
 export function checkFingerprint(expected: ModelFingerprint, found: ModelFingerprint, source: string): void {
   for (const field of fingerprintFields) {
-    if (expected[field] !== found[field]) {
-      throw new TillerError(
-        'model-mismatch',
-        `${source} was fitted for another model: ${field} differs (this model: ${String(expected[field])}, ` +
-          `the edit's: ${String(found[field])}). Fit the edit again on this model.`,
-        { subject: field },
-      )
-    }
+    if (expected[field] === found[field]) continue
+    if (field === 'weightsHash' && matchesLegacyHash(expected.weightsHash, found.weightsHash)) continue
+    throw new TillerError(
+      'model-mismatch',
+      `${source} was fitted for another model: ${field} differs (this model: ${String(expected[field])}, ` +
+        `the edit's: ${String(found[field])}). Fit the edit again on this model.`,
+      { subject: field },
+    )
   }
 }

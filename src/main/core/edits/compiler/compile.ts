@@ -1,22 +1,25 @@
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { isAbsolute, relative, sep } from 'node:path'
 import { hookSites, type Edit, type PositionPolicy } from '../../../../shared/edit.ts'
 import { TillerError } from '../../errors.ts'
+import { cacheFolder, cacheFolderVariable } from '../../workspace/cache-folders.ts'
 import { exposeSites, siteLocation } from '../../models/locator/expose.ts'
 import { graphFileOf } from '../../models/locator/graph-file.ts'
 import { GraphEditor } from '../../models/locator/graph-editor.ts'
+import { writeDerivedGraph } from '../../models/locator/graph-placement.ts'
 import { canonicalSite, type HookMap, type SiteAddress } from '../../models/locator/hook-map.ts'
 import { locateHookSites, resolveGraphPath } from '../../models/locator/index.ts'
-import { loadModel as loadGraph, saveModel } from '../../onnx/external-data.ts'
+import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { checkEdits } from './check-edits.ts'
 import { lowerSite, type PlacedIntervention } from './lower-site.ts'
 import { maskInputName, RuntimeInputs, runtimeInputNames } from './runtime-inputs.ts'
 
 /**
- * The edit compiler (DESIGN.md §4): lowers edits into a copy of a model folder's graph, written next to the
- * original external data as `steered-<hash>.onnx` (or `hooked-<hash>.onnx` when it only exposes hooks), cached by
- * (graph hash, spec hash). The source graph and its weights are never modified.
+ * The edit compiler (DESIGN.md §4): lowers edits into a copy of a model folder's graph, saved as
+ * `steered-<hash>.onnx` (or `hooked-<hash>.onnx` when it only exposes hooks) and reused by that name, a hash of
+ * (graph hash, spec). It is written next to the original external data when Tiller may write into the model
+ * folder, else into the cache with the weights hard-linked (or copied) beside it (models/locator/graph-placement.ts).
+ * The source graph and its weights are never modified.
  */
 
 /** What to compile: edits to lower (in order; they compose) and sites to expose as hook outputs (after edits). */
@@ -29,7 +32,10 @@ export interface CompileSpec {
 
 /** A compiled graph and what the runtime must feed it. */
 export interface CompiledGraph {
-  /** Relative to the model folder, e.g. `onnx/steered-0123abcd.onnx`; pass to `loadModel(folder, { graphFile })`. */
+  /**
+   * What to pass to `loadModel(folder, { graphFile })`: relative to the model folder when the graph was written
+   * inside it (e.g. `onnx/steered-0123abcd.onnx`), else absolute (a graph in the cache).
+   */
   graphFile: string
   graphPath: string
   hookMap: HookMap
@@ -125,22 +131,22 @@ export async function compileGraph(
   hookOutputs.push(...inputs.map((address) => `hook.${address.site}.${address.layer}.input`))
   const prefix = spec.edits.length > 0 ? 'steered' : 'hooked'
   const fileName = `${prefix}-${specHash(hookMap.graphHash, spec)}.onnx`
-  const outputPath = join(dirname(graphPath), fileName)
-  if (!existsSync(outputPath)) {
-    try {
-      await saveModel(editor.finish(), outputPath)
-    } catch (error) {
-      if (error instanceof TillerError) throw error
-      throw new TillerError(
-        'invalid-model-folder',
-        `Cannot write the compiled graph ${outputPath} (${(error as Error).message}). Compiled graphs live next to ` +
-          'the model weights: copy or import the model into a writable folder.',
-        { subject: outputPath, cause: error },
-      )
-    }
+  let outputPath: string
+  try {
+    outputPath = await writeDerivedGraph(folder, graphPath, fileName, editor.finish(), { reuse: true })
+  } catch (error) {
+    if (error instanceof TillerError) throw error
+    throw new TillerError(
+      'invalid-model-folder',
+      `Cannot write the compiled graph ${fileName} for ${graphPath} (${(error as Error).message}). Check that ` +
+        `Tiller's cache folder (${cacheFolder()}, set by ${cacheFolderVariable}) is writable and has space.`,
+      { subject: graphPath, cause: error },
+    )
   }
+  const inside = relative(folder, outputPath)
+  const inFolder = !isAbsolute(inside) && inside.split(sep)[0] !== '..'
   return {
-    graphFile: graphFileOf(folder, outputPath),
+    graphFile: inFolder ? graphFileOf(folder, outputPath) : outputPath,
     graphPath: outputPath,
     hookMap,
     policies: runtime.policies,
@@ -151,7 +157,7 @@ export async function compileGraph(
   }
 }
 
-/** Compile edits into a steered graph next to the folder's weights: `compileEdits(folder, edits) → { graphFile }`. */
+/** Compile edits into a steered graph (beside the folder's weights or in the cache): `compileEdits(folder, edits)`. */
 export async function compileEdits(
   folder: string,
   edits: readonly Edit[],

@@ -20,8 +20,15 @@ export function graphFilePath(dtype: ExportDType): string {
   return dtype === 'float16' ? modelFiles.graphFloat16 : modelFiles.graph
 }
 
-/** config.json in Hugging Face LlamaConfig form, plus the Transformers.js and Tiller sections. */
-export function configJson(config: LlamaConfig, record: ExportRecord): Record<string, unknown> {
+/**
+ * config.json in Hugging Face LlamaConfig form, plus the Transformers.js and Tiller sections.
+ * @param weightsHash the checkpoint's logical weights hash (weights-hash.ts), recorded as `tiller.weightsHash`
+ */
+export function configJson(
+  config: LlamaConfig,
+  record: ExportRecord,
+  weightsHash: string,
+): Record<string, unknown> {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -50,8 +57,19 @@ export function configJson(config: LlamaConfig, record: ExportRecord): Record<st
       dtype: record.dtype === 'float16' ? 'fp16' : 'fp32',
       kv_cache_dtype: record.dtype === 'float16' ? 'float16' : 'float32',
     },
-    tiller: { formatVersion: exportRecordVersion, ...record },
+    tiller: { formatVersion: exportRecordVersion, ...record, weightsHash },
   }
+}
+
+/**
+ * The logical weights hash a Tiller export recorded in its config.json (`raw`, parsed), or undefined for folders
+ * without one (foreign exports, Tiller exports older than the record).
+ */
+export function recordedWeightsHash(raw: Record<string, unknown>): string | undefined {
+  const section = raw['tiller']
+  if (typeof section !== 'object' || section === null) return undefined
+  const hash = (section as Record<string, unknown>)['weightsHash']
+  return typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined
 }
 
 /** generation_config.json: token ids for generate(); greedy by default. */

@@ -13,6 +13,7 @@ import type { DecoderContext } from './context.ts'
 import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
 import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
+import { checkpointWeightsHash } from './weights-hash.ts'
 import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
 
 /**
@@ -20,7 +21,8 @@ import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
  *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
  *   onnx/model.onnx + onnx/model.onnx_data        (float32)
  *   onnx/model_fp16.onnx + onnx/model_fp16.onnx_data (float16)
- * in either graph family, meeting the graph contract (graph-contract.ts). The folder is assembled in a
+ * in either graph family, meeting the graph contract (graph-contract.ts). config.json records the checkpoint's
+ * logical weights hash (weights-hash.ts), the model's identity in fingerprints. The folder is assembled in a
  * temporary sibling and renamed into place (replaceFolderAtomic), so a failure never leaves a half-written folder.
  */
 
@@ -123,7 +125,8 @@ export async function exportModelFolder(
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
     await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
-    writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record))
+    const weightsHash = checkpointWeightsHash(checkpoint, record.dtype)
+    writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record, weightsHash))
     writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
     writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
     writeJson(join(staging, modelFiles.tokenizerConfig), tokenizer.tokenizerConfig)
@@ -132,3 +135,5 @@ export async function exportModelFolder(
 
 export type { ExportDType } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
+export { checkpointWeightsHash } from './weights-hash.ts'
+export { recordedWeightsHash } from './folder-files.ts'

@@ -14,7 +14,7 @@ function configIfReadable(folder: string): ModelConfig | undefined {
  * The decoder graph of a model folder, found exactly as the runtime finds it (`resolveDecoderGraph`): `graphFile`
  * (relative to the folder) when given, else the file config.json's Transformers.js dtype names, `onnx/model.onnx`,
  * `onnx/model_fp16.onnx`, the genai decoder file, `model.onnx`. A folder whose configuration cannot be read is
- * searched by the fixed names. Compiled graphs go into the same directory, next to the external data.
+ * searched by the fixed names. Graphs derived from it go beside it or into the cache (graph-placement.ts).
  */
 export function resolveGraphPath(folder: string, graphFile?: string): string {
   return resolveDecoderGraph(folder, configIfReadable(folder), graphFile)

@@ -4,6 +4,7 @@ import { TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
 import { writeFileAtomicCreatingFolder } from '../../workspace/atomic-write.ts'
+import { modelCacheFolder } from '../../workspace/cache-folders.ts'
 import { hashFile } from '../../workspace/file-hash.ts'
 import { resolveGraphPath } from './graph-file.ts'
 import type { HookMap } from './hook-map.ts'
@@ -22,8 +23,9 @@ export { resolveGraphPath } from './graph-file.ts'
 
 /**
  * The hook-site locator's entry point: locate (by structure), validate (a dry run) and cache the sites of a model
- * folder's graph. The cache lives in `<folder>/.tiller/hooks-<graph hash>.json`; a folder that cannot be written
- * (a read-only fixture) simply goes uncached.
+ * folder's graph. The cache lives in `hooks-<graph hash>.json` of the folder's cache folder: `<folder>/.tiller`,
+ * or Tiller's cache folder for read-only folders and the app's resources (workspace/cache-folders.ts). A cache
+ * that cannot be written is skipped; the map is recomputed next time.
  */
 
 /** Element type of the graph's activations: that of its KV cache, else of its logits. */
@@ -43,7 +45,7 @@ export function activationTypeOf(model: ModelProto): 'float32' | 'float16' {
 }
 
 function cachePath(folder: string, graphHash: string): string {
-  return join(folder, '.tiller', `hooks-${graphHash.slice(0, 16)}.json`)
+  return join(modelCacheFolder(folder), `hooks-${graphHash.slice(0, 16)}.json`)
 }
 
 async function readCached(path: string, graphHash: string): Promise<HookMap | undefined> {
@@ -59,7 +61,7 @@ async function writeCached(path: string, map: HookMap): Promise<void> {
   try {
     await writeFileAtomicCreatingFolder(path, JSON.stringify(map, null, 1))
   } catch {
-    // A read-only model folder only loses the cache; the map is recomputed next time.
+    // An unwritable cache only loses the map; it is recomputed next time.
   }
 }
 
@@ -82,7 +84,13 @@ export async function locateHookSites(
   const { family, layers } = locateSites(model)
   const activationType = activationTypeOf(model)
   // validateSites edits the model it is given, so hand it its own copy.
-  const widths = await validateSites((await loadGraph(graphPath)).model, graphPath, layers, activationType)
+  const widths = await validateSites(
+    (await loadGraph(graphPath)).model,
+    folder,
+    graphPath,
+    layers,
+    activationType,
+  )
   const map: HookMap = { version: 1, graphHash, family, activationType, layers, widths }
   if (options.cache !== false) await writeCached(path, map)
   return map

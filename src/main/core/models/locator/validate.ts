@@ -1,12 +1,11 @@
 import { rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { hookSites, type HookSite } from '../../../../shared/edit.ts'
 import { TillerError } from '../../errors.ts'
-import { saveModel } from '../../onnx/external-data.ts'
 import { elementTypeName, toNumber, type ModelProto, type ValueInfoProto } from '../../onnx/proto.ts'
 import { allSites, exposeSites } from './expose.ts'
 import { GraphEditor } from './graph-editor.ts'
+import { writeDerivedGraph } from './graph-placement.ts'
 import { hookOutputName, type LayerSites, type SiteWidths } from './hook-map.ts'
 
 /**
@@ -100,19 +99,21 @@ function checkInvariant(outputs: Record<string, ort.Tensor>, layer: number, tole
 }
 
 /**
- * Run the validation pass on `model` (decoded from `graphPath`, whose directory holds its external data) and
- * return the measured site widths. Throws a TillerError naming the layer and site on any mismatch.
+ * Run the validation pass on `model` (decoded from `graphPath` of model folder `folder`; its directory holds the
+ * external data) and return the measured site widths. The probe graph is written where derived graphs go
+ * (graph-placement.ts) and removed afterwards. Throws a TillerError naming the layer and site on any mismatch.
  */
 export async function validateSites(
   model: ModelProto,
+  folder: string,
   graphPath: string,
   layers: readonly LayerSites[],
   activationType: 'float32' | 'float16',
 ): Promise<SiteWidths> {
   const editor = new GraphEditor(model)
   const names = exposeSites(editor, layers, allSites(layers.length))
-  const probePath = join(dirname(graphPath), `.tiller-validate-${process.pid}-${Date.now()}.onnx`)
-  await saveModel(editor.finish(), probePath)
+  const probeName = `.tiller-validate-${process.pid}-${Date.now()}.onnx`
+  const probePath = await writeDerivedGraph(folder, graphPath, probeName, editor.finish())
   let outputs: Record<string, ort.Tensor>
   try {
     const session = await ort.InferenceSession.create(probePath, { logSeverityLevel: 3 })

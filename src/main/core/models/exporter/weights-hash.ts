@@ -1,0 +1,61 @@
+/**
+ * The logical weights hash an export records in config.json (`tiller.weightsHash`): what the model computes with,
+ * independent of how a folder stores it. Two exports of one checkpoint share it whatever their graph family,
+ * weight layout (transposed MatMul weights) or external data file; exports in different dtypes do not, since
+ * float16 weights compute differently.
+ *
+ * sha256 over, in order:
+ *   the scheme line `tiller-weights-sha256/1\n`,
+ *   the export dtype line (`float32\n` or `float16\n`),
+ *   for each weight the export writes, by Hugging Face name in code-unit order: the line
+ *   `<name>\t<shape joined by ','>\n`, then its values in the Hugging Face layout (`[out, in]` for Linear) as
+ *   float32 little-endian bytes, after rounding to the export dtype (float16 values widen exactly).
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { endianness } from 'node:os'
+import { floatsToHalves, halvesToFloats } from '../../../../shared/float16.ts'
+import { TillerError } from '../../errors.ts'
+import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
+import type { ExportDType } from './weights.ts'
+
+/** The first line hashed; change it when the scheme changes. */
+export const weightsHashScheme = 'tiller-weights-sha256/1'
+
+/** A tensor's values as the export stores them, widened to float32 `[elements]`. */
+function exportedValues(tensor: WeightTensor, dtype: ExportDType): Float32Array {
+  const floats =
+    tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+  return dtype === 'float16' && tensor.dtype === 'float32' ? halvesToFloats(floatsToHalves(floats)) : floats
+}
+
+/** Feed float32 values `[elements]` to `hash` as little-endian bytes, whatever this machine's byte order. */
+function updateLittleEndian(hash: Hash, values: Float32Array): void {
+  if (endianness() === 'LE') {
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+    return
+  }
+  const bytes = new DataView(new ArrayBuffer(values.byteLength))
+  values.forEach((value, index) => bytes.setFloat32(index * 4, value, true))
+  hash.update(new Uint8Array(bytes.buffer))
+}
+
+/**
+ * The logical weights hash (hex) of `checkpoint` exported as `dtype`. The checkpoint must hold every weight its
+ * config needs (validateCheckpoint); weights beyond those are not exported and not hashed.
+ */
+export function checkpointWeightsHash(checkpoint: LlamaCheckpoint, dtype: ExportDType): string {
+  const hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}\n`)
+  const names = [...expectedWeightShapes(checkpoint.config).keys()].sort()
+  for (const name of names) {
+    const tensor = checkpoint.weights.get(name)
+    if (tensor === undefined) {
+      throw new TillerError(
+        'internal',
+        `Weight ${name} is missing; validate the checkpoint before hashing it.`,
+      )
+    }
+    hash.update(`${name}\t${tensor.shape.join(',')}\n`)
+    updateLittleEndian(hash, exportedValues(tensor, dtype))
+  }
+  return hash.digest('hex')
+}
