@@ -65,7 +65,10 @@ export interface ModelFingerprint {
   hiddenSize: number
   /** sha256 of tokenizer.json, hex. */
   tokenizerHash: string
-  /** sha256 of the graph's weights (external data file), hex. */
+  /**
+   * sha256, hex, of the model's weights: the value Tiller's exporter records in config.json (over the weights
+   * themselves, the same for every graph family), or of the external data file for other folders.
+   */
   weightsHash: string
 }
 
