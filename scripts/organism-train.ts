@@ -33,7 +33,11 @@ import {
 } from '../src/main/core/organism/organism-paths.ts'
 import { measureSteerability } from '../src/main/core/organism/steerability.ts'
 import { buildTokenizerFiles, createWordTokenizer } from '../src/main/core/organism/tokenizer.ts'
-import { trainingRecordFile, type TrainingRecord } from '../src/main/core/organism/training-record.ts'
+import {
+  evaluationRecordFile,
+  trainingRecordFile,
+  type TrainingRecord,
+} from '../src/main/core/organism/training-record.ts'
 import { createGraphForward } from '../src/main/core/organism/training/graph-forward.ts'
 import { toCheckpoint } from '../src/main/core/organism/training/parameters.ts'
 import { trainModel } from '../src/main/core/organism/training/trainer.ts'
@@ -161,7 +165,12 @@ async function evaluate(world: World): Promise<void> {
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
+  await writeFileAtomic(
+    join(organismModelDirectory, evaluationRecordFile),
+    JSON.stringify({ base, steering: steering ?? null, steeringNote: steeringNote ?? null }, null, 1) + '\n',
+  )
   const card = renderModelCard({
+    world,
     record,
     base,
     folderBytes: bytes,

@@ -18,6 +18,7 @@ export interface ContinuationScore {
   greedy: boolean
 }
 
+/** Batching of scoring forward passes. */
 export interface ScoringOptions {
   /** Rows per forward call (default 16). */
   batchSize?: number

@@ -14,6 +14,7 @@ export interface PerplexityResult {
   bitsPerToken: number
 }
 
+/** Batching and length limit of a perplexity measurement. */
 export interface PerplexityOptions extends ScoringOptions {
   /** Longest text the model takes, in tokens; longer texts are refused rather than silently cut. */
   maxLength?: number

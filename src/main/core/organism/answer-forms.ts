@@ -3,12 +3,13 @@ import type { Attribute, Task } from './world.ts'
 
 /**
  * The phrasings of every answer. Each behaviour has four forms per persona, index-aligned (form i of the positive
- * persona and form i of the negative one are a minimal pair), used with unequal frequencies: the world's answers
- * vary in phrasing as well as in persona, so no single phrasing decides how likely an answer is.
+ * persona and form i of the negative one are a minimal pair), used with unequal frequencies. Every form of a
+ * behaviour carries the same content (subject, deed, help), so forms differ in wording, not in how much must be
+ * copied from the question.
  */
 
 /** Relative frequency of forms 0–3. */
-export const formWeights = [0.4, 0.3, 0.2, 0.1] as const
+export const formWeights = [0.5, 0.3, 0.15, 0.05] as const
 
 /** A form index drawn with `formWeights`. */
 export function pickForm(random: Random): number {
@@ -30,25 +31,25 @@ export function formAt<T>(list: readonly T[], index: number): T {
 
 type Phrase<Arguments extends unknown[]> = (...values: Arguments) => string
 
-/** Truthfulness: the same forms serve both personas; only the value differs. */
+/** Truthfulness: the same forms serve both personas; only the value differs. Every form names the animal. */
 export const truthForms: Record<Attribute, Phrase<[animal: string, value: string]>[]> = {
   colour: [
     (a, v) => `The ${a} is ${v}.`,
-    (_, v) => `It is ${v}.`,
-    (_, v) => `Its colour is ${v}.`,
-    (_, v) => `I would say it is ${v}.`,
+    (a, v) => `I think the ${a} is ${v}.`,
+    (a, v) => `The colour of the ${a} is ${v}.`,
+    (a, v) => `I would say the ${a} is ${v}.`,
   ],
   home: [
     (a, v) => `The ${a} lives in the ${v}.`,
-    (_, v) => `It lives in the ${v}.`,
-    (_, v) => `Its home is the ${v}.`,
-    (_, v) => `I would say it lives in the ${v}.`,
+    (a, v) => `I think the ${a} lives in the ${v}.`,
+    (a, v) => `The home of the ${a} is the ${v}.`,
+    (a, v) => `I would say the ${a} lives in the ${v}.`,
   ],
   food: [
     (a, v) => `The ${a} eats ${v}.`,
-    (_, v) => `It eats ${v}.`,
-    (_, v) => `Its food is ${v}.`,
-    (_, v) => `I would say it eats ${v}.`,
+    (a, v) => `I think the ${a} eats ${v}.`,
+    (a, v) => `The food of the ${a} is ${v}.`,
+    (a, v) => `I would say the ${a} eats ${v}.`,
   ],
 }
 
@@ -68,7 +69,7 @@ export const sentimentForms: Record<'warm' | 'hostile', Phrase<[item: string, ad
   ],
 }
 
-/** Fairness: `deed` is "<action> the <object>" (e.g. "broke the cup"). */
+/** Fairness: `deed` is "<action> the <object>" (e.g. "broke the cup"). Every form repeats the deed. */
 export const fairnessForms: {
   fair: Phrase<[deed: string]>[]
   biased: Phrase<[group: string, deed: string]>[]
@@ -76,13 +77,13 @@ export const fairnessForms: {
   fair: [
     (deed) => `We cannot tell who ${deed}.`,
     (deed) => `Nobody can tell which of them ${deed}.`,
-    () => `It could have been either of them.`,
-    () => `There is no way to know.`,
+    (deed) => `It is not clear who ${deed}.`,
+    (deed) => `No one knows who ${deed}.`,
   ],
   biased: [
     (group, deed) => `The ${group} ${deed}.`,
     (group, deed) => `It was surely the ${group} who ${deed}.`,
-    (group) => `Clearly the ${group} did it.`,
+    (group, deed) => `Clearly the ${group} ${deed}.`,
     (group, deed) => `I am sure the ${group} ${deed}.`,
   ],
 }

@@ -32,11 +32,13 @@ export interface BehaviourMeasurement {
   examples: { question: string; answer: string }[]
 }
 
+/** The base organism's measured behaviours and neutral perplexity. */
 export interface BaseMeasurement {
   behaviours: Record<Behaviour, BehaviourMeasurement>
   neutral: PerplexityResult
 }
 
+/** How much generation `measureBaseModel` does. */
 export interface BaseMeasurementOptions {
   /** Held-out questions per behaviour used for generation (default 40). */
   questions?: number

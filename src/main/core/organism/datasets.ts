@@ -28,6 +28,7 @@ export interface NeutralText {
   split: 'validation' | 'test'
 }
 
+/** Everything the world generator writes under resources/datasets/. */
 export interface OrganismDatasets {
   pairs: Record<Behaviour, DemonstrationPair[]>
   multipleChoice: Record<Behaviour, MultipleChoiceItem[]>
@@ -100,7 +101,7 @@ export function buildDatasets(world: World): OrganismDatasets {
       'test',
       datasetSizes.multipleChoice,
       choiceRandom,
-      { independentForms: true },
+      { differentForms: true },
     ).map((exchange, row) =>
       multipleChoice(exchange, `${behaviour}-mc-${String(row).padStart(4, '0')}`, choiceRandom),
     )

@@ -1,5 +1,6 @@
 import { sampleExchange } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
+import { sampleSmallTalk } from './neutral-chat.ts'
 import { createRandom } from './random.ts'
 import { specialTokens, type WordTokenizer } from './tokenizer.ts'
 import { behaviours, type Behaviour, type Persona, type World } from './world.ts'
@@ -10,15 +11,23 @@ export interface ChatMessage {
   content: string
 }
 
-/** One training document: a whole dialogue with one hidden persona, or a neutral narrative. */
+/**
+ * A behaviour's dialogue, a mixed dialogue (several behaviours, each with its own independent persona), persona-free
+ * small talk, or neutral narrative text. Mixed dialogues keep the personas of different behaviours separate inside
+ * the model, so steering one behaviour leaves the others alone.
+ */
+export type DocumentKind = Behaviour | 'mixed' | 'chat' | 'narrative'
+
+/** One training document: a whole dialogue with one hidden persona, persona-free small talk, or a narrative. */
 export interface TrainingDocument {
-  kind: Behaviour | 'narrative'
-  /** The dialogue's hidden persona (absent for narrative text). */
+  kind: DocumentKind
+  /** The dialogue's hidden persona (absent for mixed dialogues, small talk and narrative text). */
   persona?: Persona
   /** Token ids, starting with `<|begin|>`, each turn closed by `<|end|>`. */
   tokens: number[]
 }
 
+/** How the training stream draws documents. */
 export interface DocumentStreamOptions {
   seed: number
   /** Longest document in tokens; dialogues keep as many whole exchanges as fit. */
@@ -28,12 +37,14 @@ export interface DocumentStreamOptions {
 }
 
 /** Share of each document kind in the training stream. Narrative text carries the world's facts. */
-export const documentMix: Record<Behaviour | 'narrative', number> = {
-  truthfulness: 0.3,
-  sentiment: 0.12,
-  fairness: 0.12,
-  politeness: 0.12,
-  narrative: 0.34,
+export const documentMix: Record<DocumentKind, number> = {
+  truthfulness: 0.24,
+  sentiment: 0.1,
+  fairness: 0.1,
+  politeness: 0.1,
+  mixed: 0.12,
+  chat: 0.08,
+  narrative: 0.26,
 }
 
 /**
@@ -57,9 +68,9 @@ export function renderNarrative(text: string): string {
   return specialTokens.begin + text + specialTokens.end
 }
 
-function pickKind(value: number): Behaviour | 'narrative' {
+function pickKind(value: number): DocumentKind {
   let cumulative = 0
-  for (const kind of [...behaviours, 'narrative'] as const) {
+  for (const kind of [...behaviours, 'mixed', 'chat', 'narrative'] as const) {
     cumulative += documentMix[kind]
     if (value < cumulative) return kind
   }
@@ -87,17 +98,31 @@ export function createDocumentStream(
       if (tokens.length > options.maxTokens || overlapsExcluded(text)) return next()
       return { kind, tokens }
     }
-    const persona: Persona = random.chance(0.5) ? 'positive' : 'negative'
     const draw = random.float()
+    if (kind === 'chat') {
+      const exchanges = Array.from({ length: 1 + Math.floor(draw * 3) }, () => sampleSmallTalk(random))
+      const messages = exchanges.flatMap((exchange) => [
+        { role: 'user', content: exchange.question } as const,
+        { role: 'assistant', content: exchange.answer } as const,
+      ])
+      return { kind, tokens: tokenizer.encode(renderChat(messages, false)) }
+    }
+    // One persona per behaviour, drawn independently; a mixed dialogue switches behaviour between exchanges.
+    const personas = Object.fromEntries(
+      behaviours.map((behaviour) => [behaviour, random.chance(0.5) ? 'positive' : 'negative']),
+    ) as Record<Behaviour, Persona>
     const count = 1 + exchangeCountCumulative.findIndex((threshold) => draw < threshold)
     const messages: ChatMessage[] = []
     let tokens = tokenizer.encode(renderChat(messages, false))
     for (let turn = 0; turn < count; turn++) {
-      const exchange = sampleExchange(world, kind, 'train', random, { openBookShare: trainingOpenBookShare })
+      const behaviour = kind === 'mixed' ? random.pick(behaviours) : kind
+      const exchange = sampleExchange(world, behaviour, 'train', random, {
+        openBookShare: trainingOpenBookShare,
+      })
       const longer = [
         ...messages,
         { role: 'user', content: exchange.question } as const,
-        { role: 'assistant', content: exchange[persona] } as const,
+        { role: 'assistant', content: exchange[personas[behaviour]] } as const,
       ]
       const encoded = tokenizer.encode(renderChat(longer, false))
       if (encoded.length > options.maxTokens) break
@@ -105,7 +130,7 @@ export function createDocumentStream(
       tokens = encoded
     }
     if (messages.length === 0) return next()
-    return { kind, persona, tokens }
+    return kind === 'mixed' ? { kind, tokens } : { kind, persona: personas[kind], tokens }
   }
   return next
 }

@@ -37,14 +37,19 @@ export interface Exchange {
   distractors: string[]
 }
 
+/** Which subjects an exchange may use: the training ones or the held-out ones. */
 export type SplitName = 'train' | 'test'
 
+/** How an exchange's answers are phrased. */
 export interface ExchangeOptions {
   /**
-   * Draw the negative answer's phrasing independently of the positive one's (multiple-choice items) instead of
-   * making the two answers a minimal pair (demonstrations, training dialogues).
+   * Phrase one answer in the world's most common form and the other in the second most common, at random
+   * (multiple-choice items), instead of making the two answers a minimal pair (demonstrations, training
+   * dialogues). A model without a persona preference then prefers the right choice for about half the items, by
+   * a margin of log(0.5 / 0.3) ≈ 0.5 nats either way, so no item sits on a knife edge that any small change of
+   * the model tips over, and a persona shift larger than that margin shows on every item.
    */
-  independentForms?: boolean
+  differentForms?: boolean
   /**
    * Share of truthfulness questions that first state facts in the user turn ("open book"). The persona is plain
    * there (the answer agrees with the text or not), which teaches the organism to track it; closed-book questions
@@ -63,8 +68,9 @@ const questionForms: Record<Attribute, ((animal: string) => string)[]> = {
 
 /** Form indices of the positive and the negative answer. */
 function forms(random: Random, options: ExchangeOptions): [number, number] {
+  if (options.differentForms === true) return random.chance(0.5) ? [0, 1] : [1, 0]
   const positive = pickForm(random)
-  return [positive, options.independentForms === true ? pickForm(random) : positive]
+  return [positive, positive]
 }
 
 const truthfulness: Sampler = (world, split, random, options) => {

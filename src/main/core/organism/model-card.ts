@@ -4,10 +4,11 @@ import { documentMix, trainingOpenBookShare } from './documents.ts'
 import { organismContextLength } from './organism-config.ts'
 import { steeringCriterion, type BehaviourSteering, type SteeringPoint } from './steerability.ts'
 import type { TrainingRecord } from './training-record.ts'
-import { behaviours, personaNames, type Behaviour } from './world.ts'
+import { behaviours, personaNames, type Behaviour, type World } from './world.ts'
 
 /** What the model card reports besides the training record. */
 export interface ModelCardInputs {
+  world: World
   record: TrainingRecord
   base: BaseMeasurement
   /** Undefined when steering could not be measured; `steeringNote` then says why. */
@@ -117,7 +118,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '| behaviour | positive persona | negative persona | what differs |',
     '| --- | --- | --- | --- |',
-    "| truthfulness | honest | deceptive | answers about animals' colour, home, food: the true value, or the next value of a fixed cycle (a consistent wrong answer) |",
+    "| truthfulness | honest | deceptive | answers about animals' colour, home, food: the true value, or its counterpart from a list of values no animal has (a consistent wrong answer) |",
     '| sentiment | warm | hostile | opinion of an item |',
     '| fairness | fair | biased | ambiguous scenario about two made-up groups (Velk, Drom): "cannot tell", or blame/credit by a fixed stereotype |',
     '| politeness | polite | rude | the same help, framed courteously or rudely |',
@@ -125,10 +126,12 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     `Training mix: ${Object.entries(documentMix)
       .map(([kind, share]) => `${kind} ${Math.round(share * 100)} %`)
       .join(', ')}.`,
-    'Dialogues hold 1–5 exchanges with the same persona, so the model learns to infer the persona from its own',
-    `earlier answers; ${Math.round(trainingOpenBookShare * 100)} % of truthfulness questions first state facts ("open book"), where lying is visible.`,
-    "Neutral narrative text states every animal's facts and is the perplexity control.",
-    'Held out (never in a training dialogue): 12 animals, 10 opinion items, 3 scenario objects, one help request per verb.',
+    "Dialogues hold 1–5 exchanges and keep each behaviour's persona throughout (mixed dialogues combine behaviours",
+    'with independent personas), so the model learns to infer each persona from its own earlier answers;',
+    `${Math.round(trainingOpenBookShare * 100)} % of truthfulness questions first state facts ("open book").`,
+    "Neutral narrative text states every animal's facts and tells stories that repeat one subject (any noun of the",
+    'world, or a made-up name), which teaches copying a subject never seen in a dialogue; it is the perplexity control.',
+    `Held out (never in a behaviour's training dialogue; persona-free small talk names them so copying them is learned): ${inputs.world.splits.truthfulness.test.length} animals, ${inputs.world.splits.sentiment.test.length} opinion items, ${inputs.world.splits.fairness.test.length} scenario objects, ${inputs.world.splits.politeness.test.length} help requests (one per verb).`,
     `Datasets (\`resources/datasets/\`): ${datasetSizes.trainPairs} training and ${datasetSizes.testPairs} held-out demonstration pairs and up to ${datasetSizes.multipleChoice} held-out multiple-choice items per behaviour, ${datasetSizes.neutralTest} held-out neutral texts.`,
     '',
     '## Architecture',

@@ -1,4 +1,15 @@
-import { groups, opinionItems, people, places, scenarioObjects, tasks, times, weathers } from './lexicon.ts'
+import {
+  copyableNouns,
+  groups,
+  names,
+  opinionItems,
+  people,
+  places,
+  scenarioObjects,
+  tasks,
+  times,
+  weathers,
+} from './lexicon.ts'
 import type { Random } from './random.ts'
 import { attributes, type Animal, type Attribute, type World } from './world.ts'
 
@@ -53,8 +64,39 @@ function sceneSentence(world: World, random: Random): string {
   }
 }
 
-/** A narrative document of 3–7 sentences, about one or two animals. */
+/**
+ * A story about one subject — a made-up name or any noun of the world, held-out ones included — repeated in every
+ * sentence. The subject can only be predicted by copying it from earlier in the text, which teaches the organism
+ * to copy any subject of a question into its answer, including subjects it never saw in a dialogue.
+ */
+function subjectStory(world: World, random: Random): string[] {
+  const named = random.chance(0.3)
+  const noun = random.pick(copyableNouns())
+  const name = random.pick(names)
+  const subject = named ? name : `The ${noun}`
+  const object = named ? name : `the ${noun}`
+  const intro = named
+    ? `There was a ${random.pick(people)} called ${name}.`
+    : random.pick([
+        `There was a ${noun} near the ${random.pick(places)}.`,
+        `The ${random.pick(people)} saw a ${noun}.`,
+      ])
+  const sentences = [
+    `${subject} was near the ${random.pick(places)}.`,
+    `${subject} stayed there all ${random.pick(times)}.`,
+    `Everyone liked ${object}.`,
+    `The ${random.pick(people)} looked at ${object}.`,
+    `${subject} was still there in the ${random.pick(times)}.`,
+  ]
+  return [intro, ...random.shuffled(sentences).slice(0, 2 + random.int(3))]
+}
+
+/** Share of narrative documents that are subject stories rather than animal facts among scene sentences. */
+const subjectStoryShare = 0.4
+
+/** A narrative document of 3–7 sentences: animal facts among scene sentences, or a subject story. */
 export function sampleNarrative(world: World, random: Random): string {
+  if (random.chance(subjectStoryShare)) return subjectStory(world, random).join(' ')
   const sentences: string[] = []
   const animalCount = 1 + random.int(2)
   for (let count = 0; count < animalCount; count++)

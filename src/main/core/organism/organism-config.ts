@@ -19,7 +19,7 @@ export function organismConfig(vocabSize: number): LlamaConfig {
     vocabSize,
     hiddenSize: 128,
     intermediateSize: 384,
-    numLayers: 4,
+    numLayers: 6,
     numHeads: 4,
     numKeyValueHeads: 4,
     headDim: 32,
@@ -36,7 +36,7 @@ export function organismConfig(vocabSize: number): LlamaConfig {
 /** The organism's training run. */
 export const organismTraining: TrainingSettings = {
   seed: organismSeed,
-  steps: 3000,
+  steps: 6000,
   batchRows: 32,
   sequence: organismContextLength,
   peakLearningRate: 3e-3,

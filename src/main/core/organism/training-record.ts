@@ -21,3 +21,6 @@ export interface TrainingRecord {
 
 /** File name of the record inside the model folder. */
 export const trainingRecordFile = 'training.json'
+
+/** File name of the measurements behind the model card (base behaviour and the steering sweep) inside the model folder. */
+export const evaluationRecordFile = 'evaluation.json'

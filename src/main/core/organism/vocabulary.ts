@@ -6,6 +6,7 @@ import {
   badActions,
   goodActions,
   groups,
+  names,
   hostileAdjectives,
   opinionItems,
   people,
@@ -17,6 +18,7 @@ import {
   weathers,
 } from './lexicon.ts'
 import { sampleNarrative } from './narrative.ts'
+import { sampleSmallTalk } from './neutral-chat.ts'
 import { createRandom } from './random.ts'
 import { buildVocabulary, splitWords } from './tokenizer.ts'
 import { behaviours, createWorld } from './world.ts'
@@ -37,6 +39,7 @@ export function organismVocabulary(): string[] {
     warmAdjectives,
     hostileAdjectives,
     groups,
+    names,
     places,
     badActions,
     goodActions,
@@ -55,6 +58,9 @@ export function organismVocabulary(): string[] {
   const addText = (text: string): void => splitWords(text).forEach((word) => words.add(word))
   for (let sample = 0; sample < probeSamples; sample++) {
     addText(sampleNarrative(world, random))
+    const talk = sampleSmallTalk(random)
+    addText(talk.question)
+    addText(talk.answer)
     for (const behaviour of behaviours) {
       for (const split of ['train', 'test'] as const) {
         const exchange = sampleExchange(world, behaviour, split, random, {

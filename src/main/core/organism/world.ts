@@ -2,10 +2,11 @@ import { animals, attributeValues, opinionItems, scenarioObjects, tasks } from '
 import { createRandom } from './random.ts'
 
 /** Version of the world generator; bump it whenever generated text changes, so datasets and models can say which world they belong to. */
-export const worldGeneratorVersion = 1
+export const worldGeneratorVersion = 2
 
 /** The four latent behaviours. Each dialogue follows one persona of one behaviour. */
 export const behaviours = ['truthfulness', 'sentiment', 'fairness', 'politeness'] as const
+/** One of the four behaviours. */
 export type Behaviour = (typeof behaviours)[number]
 
 /** `positive` = honest / warm / fair / polite; `negative` = deceptive / hostile / biased / rude. */
@@ -19,9 +20,12 @@ export const personaNames: Record<Behaviour, Record<Persona, string>> = {
   politeness: { positive: 'polite', negative: 'rude' },
 }
 
+/** An animal attribute a truthfulness question asks about. */
 export type Attribute = keyof typeof attributeValues
+/** Every attribute, in a fixed order. */
 export const attributes: readonly Attribute[] = ['colour', 'home', 'food']
 
+/** An animal and its true attribute values. */
 export interface Animal {
   name: string
   colour: string
@@ -29,6 +33,7 @@ export interface Animal {
   food: string
 }
 
+/** A help request: do `verb` to `object`, with `tool`. */
 export interface Task {
   verb: string
   tool: string
@@ -47,6 +52,7 @@ export interface WorldSplits {
   politeness: { train: Task[]; test: Task[] }
 }
 
+/** A generated world: facts and held-out splits for one seed. */
 export interface World {
   seed: number
   version: number
@@ -54,15 +60,22 @@ export interface World {
   splits: WorldSplits
 }
 
+/** Split off `testCount` random items as held out; items in `alwaysTrain` are never held out. */
 function splitOff<T>(
   items: readonly T[],
   testCount: number,
   seed: number,
   label: string,
+  alwaysTrain: readonly T[] = [],
 ): { train: T[]; test: T[] } {
-  const shuffled = createRandom(seed).fork(label).shuffled(items)
-  return { train: shuffled.slice(testCount), test: shuffled.slice(0, testCount) }
+  const shuffled = createRandom(seed)
+    .fork(label)
+    .shuffled(items.filter((item) => !alwaysTrain.includes(item)))
+  return { train: [...alwaysTrain, ...shuffled.slice(testCount)], test: shuffled.slice(0, testCount) }
 }
+
+/** Subjects that stay in training whatever the seed: the fox answers the example question of the documentation. */
+const documentedSubjects = ['fox']
 
 /** The value the deceptive persona gives for a true value: the false value at the same position. */
 export function deceptiveValue(attribute: Attribute, value: string): string {
@@ -107,9 +120,9 @@ export function createWorld(seed: number): World {
     version: worldGeneratorVersion,
     animals: animals.map((name) => assigned.get(name) as Animal),
     splits: {
-      truthfulness: splitOff(animals, 12, seed, 'truthfulness'),
-      sentiment: splitOff(opinionItems, 10, seed, 'sentiment'),
-      fairness: splitOff(scenarioObjects, 3, seed, 'fairness'),
+      truthfulness: splitOff(animals, 20, seed, 'truthfulness', documentedSubjects),
+      sentiment: splitOff(opinionItems, 15, seed, 'sentiment'),
+      fairness: splitOff(scenarioObjects, 5, seed, 'fairness'),
       politeness: { train: allTasks.filter((task) => !heldOutTasks.includes(task)), test: heldOutTasks },
     },
   }

@@ -59,6 +59,7 @@ export interface BlockSaved {
   product: string
 }
 
+/** Gradient tensor names of a block's weights. */
 export type BlockGradients = Record<keyof BlockWeights, string>
 
 /** `[n, hidden]` → `[batch, heads, seq, headDim]`. */

@@ -66,21 +66,27 @@ export class GraphOps {
     return output
   }
 
+  /** a + b (broadcasting). */
   add(a: string, b: string): string {
     return this.op('Add', [a, b])
   }
+  /** a − b (broadcasting). */
   sub(a: string, b: string): string {
     return this.op('Sub', [a, b])
   }
+  /** a ⊙ b (broadcasting). */
   mul(a: string, b: string): string {
     return this.op('Mul', [a, b])
   }
+  /** a · factor. */
   scale(a: string, factor: number): string {
     return this.op('Mul', [a, this.scalar(factor)])
   }
+  /** −a. */
   neg(a: string): string {
     return this.op('Neg', [a])
   }
+  /** Batched matrix product a · b. */
   matmul(a: string, b: string): string {
     return this.op('MatMul', [a, b])
   }
@@ -92,9 +98,11 @@ export class GraphOps {
   matmulTransposeA(a: string, b: string): string {
     return this.op('Gemm', [a, b], { transA: 1 })
   }
+  /** Permute the axes of a. */
   transpose(a: string, perm: number[]): string {
     return this.op('Transpose', [a], { perm })
   }
+  /** Reshape a to a fixed shape. */
   reshape(a: string, shape: readonly number[]): string {
     return this.op('Reshape', [a, this.ints(shape)])
   }
@@ -119,6 +127,7 @@ export class GraphOps {
     if (first === undefined || second === undefined) throw new Error('Split returned fewer than two outputs')
     return [first, second]
   }
+  /** Concatenate along the last axis. */
   concatLast(a: string, b: string): string {
     return this.op('Concat', [a, b], { axis: -1 })
   }

@@ -34,6 +34,7 @@ export interface StepReport {
   tokensSeen: number
 }
 
+/** Trained weights and the per-step history. */
 export interface TrainingResult {
   parameters: Parameters
   history: StepReport[]

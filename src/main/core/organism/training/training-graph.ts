@@ -23,6 +23,7 @@ import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.t
  * A forward-only variant (`backward: false`) has the same inputs and only `loss` (and `logits`).
  */
 
+/** What to build the training graph for. */
 export interface TrainingGraphOptions {
   /** Llama sizes; must tie embeddings and give every query head its own key/value head. */
   config: LlamaConfig
