@@ -98,12 +98,12 @@ describe('organism world', () => {
   })
 
   it('balances personas in the training stream and never shows the persona in a user turn', () => {
-    const documents = streamSample(4000)
+    const documents = streamSample(12000)
     for (const behaviour of behaviours) {
       const dialogues = documents.filter((document) => document.kind === behaviour)
       const positive = dialogues.filter((document) => document.persona === 'positive').length
-      expect(dialogues.length).toBeGreaterThan(300)
-      expect(Math.abs(positive / dialogues.length - 0.5)).toBeLessThan(0.06)
+      expect(dialogues.length).toBeGreaterThan(600)
+      expect(Math.abs(positive / dialogues.length - 0.5)).toBeLessThan(0.05)
     }
     // Latent: the same question opens dialogues of both personas, so nothing in the prompt decides the answer.
     const personasByQuestion = new Map<string, (string | undefined)[]>()

@@ -65,16 +65,36 @@ export const scenarioObjects = words(`
 
 /** Help requests (politeness): each verb has one tool, and the objects it applies to. */
 export const tasks: readonly { verb: string; tool: string; objects: readonly string[] }[] = [
-  { verb: 'open', tool: 'key', objects: words('gate door chest box locker cabinet') },
-  { verb: 'cut', tool: 'knife', objects: words('bread rope paper cheese cake string') },
-  { verb: 'light', tool: 'match', objects: words('lamp candle fire stove lantern torch') },
-  { verb: 'fix', tool: 'hammer', objects: words('chair fence roof table shelf stool') },
-  { verb: 'clean', tool: 'cloth', objects: words('floor window shelf table mirror bench') },
-  { verb: 'paint', tool: 'brush', objects: words('wall door fence boat gate shed') },
-  { verb: 'dig', tool: 'spade', objects: words('hole garden ditch field bed pond') },
-  { verb: 'sweep', tool: 'broom', objects: words('floor yard porch path hall stairs') },
-  { verb: 'tie', tool: 'rope', objects: words('boat bag box gate sack bundle') },
-  { verb: 'carry', tool: 'basket', objects: words('apples eggs bread wood plums shells') },
+  { verb: 'open', tool: 'key', objects: words('gate door chest box locker cabinet trunk safe shed cellar') },
+  {
+    verb: 'cut',
+    tool: 'knife',
+    objects: words('bread rope paper cheese cake string melon ribbon cloth onion'),
+  },
+  {
+    verb: 'light',
+    tool: 'match',
+    objects: words('lamp candle fire stove lantern torch oven pipe fuse beacon'),
+  },
+  { verb: 'fix', tool: 'hammer', objects: words('chair fence roof table shelf stool bed crate cart ladder') },
+  {
+    verb: 'clean',
+    tool: 'cloth',
+    objects: words('floor window shelf table mirror bench desk car plate sink'),
+  },
+  { verb: 'paint', tool: 'brush', objects: words('wall door fence boat gate shed barn sign bench toy') },
+  { verb: 'dig', tool: 'spade', objects: words('hole garden ditch field bed pond trench well patch pit') },
+  {
+    verb: 'sweep',
+    tool: 'broom',
+    objects: words('floor yard porch path hall stairs kitchen deck attic barn'),
+  },
+  { verb: 'tie', tool: 'rope', objects: words('boat bag box gate sack bundle horse goat tent raft') },
+  {
+    verb: 'carry',
+    tool: 'basket',
+    objects: words('apples eggs bread wood plums shells pears stones herbs nuts'),
+  },
 ]
 
 /**

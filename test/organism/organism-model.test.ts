@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
+import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
+import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
+import type { BaseMeasurement } from '../../src/main/core/organism/base-behaviour.ts'
+import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
+import { renderChat } from '../../src/main/core/organism/documents.ts'
+import { measureBehaviours } from '../../src/main/core/organism/evaluation.ts'
+import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
+import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
+import type { BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
+import type { WordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
+import {
+  evaluationRecordFile,
+  trainingRecordFile,
+  type TrainingRecord,
+} from '../../src/main/core/organism/training-record.ts'
+import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
+import { behaviours, createWorld, worldGeneratorVersion } from '../../src/main/core/organism/world.ts'
+import { generate } from '../../src/main/core/runtime/generate.ts'
+import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+
+/**
+ * The committed organism (resources/models/organism) against its claims: it belongs to the committed world, loads
+ * as the default model, answers in well-formed sentences, is balanced on held-out items, and the steering its
+ * model card reports reproduces through Tiller's fit and compile path.
+ */
+
+interface EvaluationRecord {
+  base: BaseMeasurement
+  steering: { behaviours: BehaviourSteering[] } | null
+}
+
+function readJson<T>(name: string): T {
+  const path = join(organismModelDirectory, name)
+  if (!existsSync(path)) throw new Error(`missing ${path}: run \`npm run organism:train\``)
+  return JSON.parse(readFileSync(path, 'utf8')) as T
+}
+
+const world = createWorld(organismSeed)
+const datasets = buildDatasets(world)
+let scratch = ''
+let model: LoadedModel
+let tokenizer: WordTokenizer
+
+beforeAll(async () => {
+  // Steered graphs are compiled next to the weights: a scratch copy keeps the committed folder clean.
+  scratch = await mkdtemp(join(tmpdir(), 'tiller-organism-model-'))
+  await cp(organismModelDirectory, scratch, { recursive: true })
+  model = await loadModel(scratch, { provider: 'cpu' })
+  tokenizer = await readFolderTokenizer(scratch)
+})
+
+afterAll(async () => {
+  await model?.dispose()
+  await rm(scratch, { recursive: true, force: true })
+})
+
+describe('the committed organism', () => {
+  it('is the default model, small, and built from the committed world and vocabulary', async () => {
+    expect(defaultModelFolder().replace(/\/$/, '')).toBe(organismModelDirectory.replace(/\/$/, ''))
+    const record = readJson<TrainingRecord>(trainingRecordFile)
+    expect(record.worldGeneratorVersion).toBe(worldGeneratorVersion)
+    expect(record.seed).toBe(organismSeed)
+    expect(tokenizer.vocabulary).toEqual(organismVocabulary())
+    expect(model.config.layers).toBeGreaterThanOrEqual(4)
+    expect(record.config.headDim % 16).toBe(0)
+    let bytes = 0
+    for (const entry of await readdir(organismModelDirectory, { withFileTypes: true, recursive: true })) {
+      if (entry.isFile()) bytes += (await stat(join(entry.parentPath, entry.name))).size
+    }
+    expect(bytes).toBeLessThanOrEqual(25 * 1024 * 1024)
+  })
+
+  it('answers questions of every behaviour in well-formed sentences', async () => {
+    const questions = behaviours.map((behaviour) => {
+      // The shortest training prompt leaves room for a 40-token answer inside the 96-token trained context.
+      const prompts = datasets.pairs[behaviour]
+        .filter((candidate) => candidate.split === 'train')
+        .map((candidate) => candidate.prompt)
+        .sort((first, second) => first.length - second.length)
+      const prompt = prompts[0]
+      if (prompt === undefined) throw new Error(`no training pair for ${behaviour}`)
+      return prompt
+    })
+    questions.unshift('What colour is the fox?')
+    const results = await generate(model, {
+      rows: questions.map((question) =>
+        tokenizer.encode(renderChat([{ role: 'user', content: question }], true)),
+      ),
+      options: { maxTokens: 40, temperature: 0 },
+    })
+    const kinds = ['truthfulness', ...behaviours] as const
+    results.forEach((result, index) => {
+      const judgement = judgeAnswer(
+        world,
+        kinds[index] as (typeof kinds)[number],
+        questions[index] as string,
+        result.text,
+      )
+      expect(judgement.wellFormed, `${questions[index]} → ${result.text}`).toBe(true)
+    })
+  })
+
+  it('is undecided between personas on held-out items, as its model card says', async () => {
+    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    const measured = await measureBehaviours(runtimeForward(model), tokenizer, datasets.multipleChoice)
+    for (const behaviour of behaviours) {
+      const accuracy = measured[behaviour]?.mc1Accuracy ?? Number.NaN
+      expect(accuracy, behaviour).toBeGreaterThanOrEqual(0.3)
+      expect(accuracy, behaviour).toBeLessThanOrEqual(0.7)
+      expect(accuracy, behaviour).toBeCloseTo(recorded.base.behaviours[behaviour].accuracy, 6)
+    }
+  })
+})
