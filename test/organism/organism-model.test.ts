@@ -3,7 +3,9 @@ import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadSteeredModel, steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
+import { fitFromDemonstrations } from '../../src/main/core/methods/fit-pipeline.ts'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
 import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
 import type { BaseMeasurement } from '../../src/main/core/organism/base-behaviour.ts'
@@ -114,6 +116,57 @@ describe('the committed organism', () => {
       expect(accuracy, behaviour).toBeGreaterThanOrEqual(0.3)
       expect(accuracy, behaviour).toBeLessThanOrEqual(0.7)
       expect(accuracy, behaviour).toBeCloseTo(recorded.base.behaviours[behaviour].accuracy, 6)
+    }
+  })
+
+  it('reproduces the steering its model card reports (mean difference on 64 pairs, ≥ 90 % held-out accuracy)', async () => {
+    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    if (recorded.steering === null) throw new Error(`${evaluationRecordFile} has no steering sweep`)
+    const claimed = behaviours.flatMap((behaviour) => {
+      const sweep = recorded.steering?.behaviours.find(
+        (candidate) => candidate.behaviour === behaviour && candidate.best !== undefined,
+      )
+      return sweep === undefined ? [] : [sweep]
+    })
+    expect(
+      claimed.length,
+      'the model card reports no behaviour meeting the steering criterion',
+    ).toBeGreaterThan(0)
+    for (const sweep of claimed) {
+      const behaviour = sweep.behaviour
+      const strength = sweep.best?.strength ?? Number.NaN
+      const rows = datasets.pairs[behaviour]
+        .filter((pair) => pair.split === 'train')
+        .slice(0, sweep.pairs)
+        .map((pair, index) => ({ ...pair, line: index + 1 }))
+      expect(rows.length).toBeLessThanOrEqual(64)
+      const { edit } = await fitFromDemonstrations({
+        model,
+        data: { kind: 'pairs', source: `${behaviour}.pairs.jsonl`, rows },
+        method: 'mean-diff',
+        options: { layers: [sweep.layer], selector: 'completionMean' },
+      })
+      const steered = await loadSteeredModel(scratch, [edit], { provider: 'cpu' })
+      try {
+        const inputs = (batch: number[][]) =>
+          steeringInputs(
+            steered.compiled,
+            batch.map(() => strength),
+          )
+        const measured = await measureBehaviours(
+          runtimeForward(steered.model, inputs),
+          tokenizer,
+          datasets.multipleChoice,
+        )
+        expect(measured[behaviour]?.mc1Accuracy, behaviour).toBeGreaterThanOrEqual(0.9)
+        for (const other of behaviours.filter((candidate) => candidate !== behaviour)) {
+          const shift =
+            (measured[other]?.mc1Accuracy ?? Number.NaN) - recorded.base.behaviours[other].accuracy
+          expect(Math.abs(shift), `${behaviour} steering moves ${other}`).toBeLessThanOrEqual(0.05 + 1e-9)
+        }
+      } finally {
+        await steered.model.dispose()
+      }
     }
   })
 })

@@ -38,12 +38,12 @@ export interface DocumentStreamOptions {
 
 /** Share of each document kind in the training stream. Narrative text carries the world's facts. */
 export const documentMix: Record<DocumentKind, number> = {
-  truthfulness: 0.16,
-  sentiment: 0.07,
-  fairness: 0.07,
-  politeness: 0.07,
-  mixed: 0.3,
-  chat: 0.07,
+  truthfulness: 0.24,
+  sentiment: 0.1,
+  fairness: 0.1,
+  politeness: 0.1,
+  mixed: 0.12,
+  chat: 0.08,
   narrative: 0.26,
 }
 

@@ -33,7 +33,7 @@ export interface BehaviourSteering {
 
 /** What `measureSteerability` sweeps. */
 export interface SteerabilityOptions {
-  /** Decoder blocks to try (one edit per block, each swept); default 1–4. */
+  /** Decoder blocks to try (one edit per block, each swept); default every block. */
   layers?: number[]
   strengths?: number[]
   /** Training pairs to fit on (at most 64 by the criterion); default 64. */
@@ -93,7 +93,7 @@ export async function measureSteerability(
   encoder: TextEncoder,
   options: SteerabilityOptions = {},
 ): Promise<{ base: SteeringPoint; behaviours: BehaviourSteering[] }> {
-  const layers = options.layers ?? [1, 2, 3, 4]
+  const layers = options.layers ?? Array.from({ length: model.config.layers }, (_, layer) => layer)
   const strengths = options.strengths ?? [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8]
   const pairCount = Math.min(64, options.pairs ?? 64)
   const base = await measurePoint(runtimeForward(model), encoder, datasets, 0)
