@@ -162,7 +162,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     `| batch | ${settings.batchRows} rows × ${settings.sequence} tokens, documents packed with block-diagonal attention |`,
     `| tokens predicted | ${record.tokensSeen.toLocaleString('en-US')} |`,
     `| optimizer | AdamW β=(${settings.beta1}, ${settings.beta2}), weight decay ${settings.weightDecay} (matrices), gradient clip ${settings.gradientClip} |`,
-    `| learning rate | ${settings.peakLearningRate} peak, ${settings.warmupSteps} warm-up steps, cosine to ${settings.finalLearningRateFraction * settings.peakLearningRate} |`,
+    `| learning rate | ${settings.peakLearningRate} peak, ${settings.warmupSteps} warm-up steps, cosine to ${Number((settings.finalLearningRateFraction * settings.peakLearningRate).toPrecision(3))} |`,
     `| seed | ${settings.seed} (deterministic for ${settings.threads} ORT threads) |`,
     `| time | ${Math.round(record.wallSeconds)} s wall, ${Math.round(record.cpuSeconds)} s CPU |`,
     '',
