@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { contrastPairs } from '../../src/main/core/data/pairs.ts'
 import { renderPairs, type RenderTokenizer } from '../../src/main/core/data/render.ts'
@@ -28,8 +31,10 @@ describe('rendering through the Llama-2 chat template', () => {
 
   it('finds the template and the space token', () => {
     expect(tokenizer.chatTemplate).toContain('[INST]')
-    expect(tokenizer.decode([tokenizer.spaceTokenId]).trim()).toBe('')
-    expect(tokenizer.encode('a ', false)).toEqual([...tokenizer.encode('a', false), tokenizer.spaceTokenId])
+    const space = tokenizer.spaceTokenId
+    if (space === undefined) throw new Error('the Llama tokenizer has no space token')
+    expect(tokenizer.decode([space]).trim()).toBe('')
+    expect(tokenizer.encode('a ', false)).toEqual([...tokenizer.encode('a', false), space])
   })
 
   it('renders prompt as user turn and completion as an open assistant turn with exact spans', () => {
@@ -149,5 +154,59 @@ describe('rendering without a chat template', () => {
       tokenizer.decode(negative.tokenIds.slice(negative.completion.start, negative.completion.end)),
     ).toBe('sadly')
     expect(tokenizer.decode(negative.tokenIds.slice(1, negative.prompt.end))).toBe('Tell me')
+  })
+})
+
+/** A word-piece tokenizer whose pre-tokenizer drops every space, as BERT-style vocabularies do. */
+function spacelessFolder(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'tiller-spaceless-tokenizer-'))
+  const vocab = { '[UNK]': 0, tell: 1, me: 2, very: 3, happily: 4, sadly: 5 }
+  const unknown = { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false }
+  writeFileSync(
+    join(folder, 'tokenizer.json'),
+    JSON.stringify({
+      version: '1.0',
+      added_tokens: [{ ...unknown, normalized: false, special: true }],
+      normalizer: null,
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null,
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: {
+        type: 'WordPiece',
+        unk_token: '[UNK]',
+        continuing_subword_prefix: '##',
+        max_input_chars_per_word: 100,
+        vocab,
+      },
+    }),
+  )
+  writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify({ unk_token: '[UNK]' }))
+  return folder
+}
+
+describe('rendering with a tokenizer that has no space token', () => {
+  let tokenizer: RenderTokenizer
+  beforeAll(async () => {
+    tokenizer = await loadRenderTokenizer(spacelessFolder())
+  })
+
+  it('loads and renders pairs; only padding unequal prompts is refused, naming the row', () => {
+    expect(tokenizer.spaceTokenId).toBeUndefined()
+    const rendered = renderPairs(
+      contrastPairs(pairSet([{ prompt: 'tell me', positive: 'happily', negative: 'sadly' }])),
+      tokenizer,
+      'set.jsonl',
+    )
+    const { positive } = rendered.examples[0]!
+    expect(positive.tokenIds.slice(positive.completion.start, positive.completion.end)).toEqual([4])
+    const unequal = pairSet([{ prompt: '', positive: 'tell me very happily', negative: 'sadly' }])
+    let caught: unknown
+    try {
+      renderPairs(contrastPairs(unequal), tokenizer, 'set.jsonl', { format: 'raw', padToEqualLength: true })
+    } catch (error) {
+      caught = error
+    }
+    expect(isTillerError(caught) && caught.code).toBe('invalid-dataset')
+    expect((caught as Error).message).toMatch(/set\.jsonl:1 .*no space token/)
   })
 })

@@ -91,7 +91,7 @@ describe('organism tokenizer', () => {
 
   it('works as the render tokenizer Tiller fits edits with (space token, chat template)', () => {
     const render = renderTokenizer(loaded)
-    expect(vocabulary[render.spaceTokenId]).toBe(spaceToken)
+    expect(vocabulary[render.spaceTokenId ?? -1]).toBe(spaceToken)
     const messages: ChatMessage[] = [{ role: 'user', content: 'What colour is the fox?' }]
     expect(render.applyChatTemplate(messages, true)).toBe(renderChat(messages, true))
     expect(render.encode('The fox is red.', false)).toEqual(tokenizer.encode('The fox is red.'))

@@ -27,8 +27,8 @@ export interface RenderTokenizer {
   chatTemplate: string | undefined
   /** Render messages through the chat template to text. */
   applyChatTemplate(messages: ChatMessage[], addGenerationPrompt: boolean): string
-  /** The token a bare space becomes after a word (ActAdd's padding token). */
-  spaceTokenId: number
+  /** The token a bare space becomes after a word (ActAdd's padding token); undefined when spaces vanish. */
+  spaceTokenId: number | undefined
 }
 
 /** The format for models without a chat template: `prompt` with `{prompt}` replaced, then prefix + completion. */
@@ -280,9 +280,22 @@ function renderSide(
   }
 }
 
-function padTo(sequence: RenderedSequence, length: number, spaceTokenId: number): RenderedSequence {
+function padTo(
+  sequence: RenderedSequence,
+  length: number,
+  spaceTokenId: number | undefined,
+  where: string,
+): RenderedSequence {
   const padding = length - sequence.tokenIds.length
   if (padding <= 0) return sequence
+  if (spaceTokenId === undefined) {
+    throw new TillerError(
+      'invalid-dataset',
+      `${where}: the two prompts differ in length and this tokenizer has no space token to pad the shorter ` +
+        'one with; give both sides prompts of the same token length.',
+      { subject: where },
+    )
+  }
   const end = sequence.prompt.end + padding
   return {
     ...sequence,
@@ -327,8 +340,8 @@ export function renderPairs(
     let negative = renderSide(tokenizer, pair.negative, options, `${where}, negative side`)
     if (options.padToEqualLength) {
       const length = Math.max(positive.tokenIds.length, negative.tokenIds.length)
-      positive = padTo(positive, length, tokenizer.spaceTokenId)
-      negative = padTo(negative, length, tokenizer.spaceTokenId)
+      positive = padTo(positive, length, tokenizer.spaceTokenId, `${where}, positive side`)
+      negative = padTo(negative, length, tokenizer.spaceTokenId, `${where}, negative side`)
     }
     return { id: pair.id, lines: pair.lines, positive, negative }
   })

@@ -19,18 +19,18 @@ function templateOf(tokenizer: PreTrainedTokenizer): string | undefined {
   return undefined
 }
 
-/** The space token: what " " becomes after a word ("a " minus "a"), else the last token of " " alone. */
-function findSpaceToken(tokenizer: PreTrainedTokenizer): number {
+/**
+ * The space token: what " " becomes after a word ("a " minus "a"), else the last token of " " alone; undefined
+ * for tokenizers that drop spaces (word-level ones), which render everything except ActAdd's padding.
+ */
+function findSpaceToken(tokenizer: PreTrainedTokenizer): number | undefined {
   const word = tokenizer.encode('a', { add_special_tokens: false })
   const spaced = tokenizer.encode('a ', { add_special_tokens: false })
   if (spaced.length === word.length + 1 && word.every((id, index) => spaced[index] === id)) {
     return spaced[spaced.length - 1] as number
   }
   const alone = tokenizer.encode(' ', { add_special_tokens: false })
-  const last = alone[alone.length - 1]
-  if (last === undefined)
-    throw new TillerError('missing-tokenizer', 'The tokenizer has no token for a space.')
-  return last
+  return alone[alone.length - 1]
 }
 
 /** Wrap a Transformers.js tokenizer. */
