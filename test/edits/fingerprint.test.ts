@@ -5,7 +5,11 @@ import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Edit } from '../../src/shared/edit.ts'
 import { writeEditFile } from '../../src/main/core/edits/edit-file.ts'
-import { checkFingerprint, fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
+import {
+  checkFingerprint,
+  fingerprintDifference,
+  fingerprintModel,
+} from '../../src/main/core/edits/fingerprint.ts'
 import {
   compareStrengths,
   loadSteeredModel,
@@ -141,6 +145,9 @@ describe('model fingerprints of Tiller exports', () => {
     await writeEditFile(foreign, { ...edit, model: { ...edit.model, weightsHash: otherData } })
     const error = await refusal(readEditsFor(folders.builder, [foreign]))
     expect(error.message).toContain('weightsHash differs')
+    // The studio's edit list marks models the same way.
+    expect(fingerprintDifference(edit.model, { ...edit.model, weightsHash: builderData })).toBeUndefined()
+    expect(fingerprintDifference(edit.model, { ...edit.model, weightsHash: otherData })).toBe('weightsHash')
     expect(() => checkFingerprint(edit.model, { ...edit.model, weightsHash: 'c'.repeat(64) }, 'x')).toThrow(
       /weightsHash differs/,
     )

@@ -98,6 +98,18 @@ export async function fingerprintModel(folder: string): Promise<ModelFingerprint
   }
 }
 
+/** The first field in which `found` differs from `expected` (legacy weights hashes as `checkFingerprint`). */
+export function fingerprintDifference(
+  expected: ModelFingerprint,
+  found: ModelFingerprint,
+): (typeof fingerprintFields)[number] | undefined {
+  return fingerprintFields.find(
+    (field) =>
+      expected[field] !== found[field] &&
+      !(field === 'weightsHash' && matchesLegacyHash(expected.weightsHash, found.weightsHash)),
+  )
+}
+
 /**
  * Refuse an edit whose fingerprint differs from the model's, naming the first differing field with both values.
  * A `found` weights hash from before logical hashes is accepted when it is the weights-file hash of a folder
@@ -107,14 +119,12 @@ export async function fingerprintModel(folder: string): Promise<ModelFingerprint
  * @param source the edit file (or other origin) named in the message
  */
 export function checkFingerprint(expected: ModelFingerprint, found: ModelFingerprint, source: string): void {
-  for (const field of fingerprintFields) {
-    if (expected[field] === found[field]) continue
-    if (field === 'weightsHash' && matchesLegacyHash(expected.weightsHash, found.weightsHash)) continue
-    throw new TillerError(
-      'model-mismatch',
-      `${source} was fitted for another model: ${field} differs (this model: ${String(expected[field])}, ` +
-        `the edit's: ${String(found[field])}). Fit the edit again on this model.`,
-      { subject: field },
-    )
-  }
+  const field = fingerprintDifference(expected, found)
+  if (field === undefined) return
+  throw new TillerError(
+    'model-mismatch',
+    `${source} was fitted for another model: ${field} differs (this model: ${String(expected[field])}, ` +
+      `the edit's: ${String(found[field])}). Fit the edit again on this model.`,
+    { subject: field },
+  )
 }

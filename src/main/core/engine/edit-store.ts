@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Edit, ModelFingerprint } from '../../../shared/edit.ts'
 import type { EditSummary, StrengthInfo } from '../../../shared/steering.ts'
 import type { EditFileExtras } from '../edits/edit-file.ts'
+import { fingerprintDifference } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { methods, type AnyMethod } from '../methods/index.ts'
 
@@ -32,16 +33,6 @@ export function strengthOfMethod(edit: Edit): StrengthInfo {
   if (method === undefined)
     return { description: 'α scales the edit; 0 is the base model', default: 1, testedRange: [0, 1] }
   return { ...method.strength, testedRange: [...method.strength.testedRange] }
-}
-
-function sameModel(first: ModelFingerprint, second: ModelFingerprint): boolean {
-  return (
-    first.architecture === second.architecture &&
-    first.layers === second.layers &&
-    first.hiddenSize === second.hiddenSize &&
-    first.tokenizerHash === second.tokenizerHash &&
-    first.weightsHash === second.weightsHash
-  )
 }
 
 function fileStem(text: string): string {
@@ -111,7 +102,7 @@ export class EditStore {
       notes: edit.notes,
       dataset: stored.extras.dataset ?? null,
       strength: stored.strength,
-      matchesModel: model === null ? null : sameModel(model, edit.model),
+      matchesModel: model === null ? null : fingerprintDifference(model, edit.model) === undefined,
       suggestedPath: stored.path ?? join(this.directory, `${stem}.safetensors`),
     }
   }
