@@ -11,7 +11,7 @@ import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
 import type { BaseMeasurement } from '../../src/main/core/organism/base-behaviour.ts'
 import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
 import { renderChat } from '../../src/main/core/organism/documents.ts'
-import { measureBehaviours } from '../../src/main/core/organism/evaluation.ts'
+import { measureBehaviours, measureNeutralPerplexity } from '../../src/main/core/organism/evaluation.ts'
 import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
 import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import type { BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
@@ -159,6 +159,14 @@ describe('the committed organism', () => {
           datasets.multipleChoice,
         )
         expect(measured[behaviour]?.mc1Accuracy, behaviour).toBeGreaterThanOrEqual(0.9)
+        const neutral = await measureNeutralPerplexity(
+          runtimeForward(steered.model, inputs),
+          tokenizer,
+          datasets.neutral.filter((row) => row.split === 'test'),
+        )
+        expect(neutral.perplexity, `${behaviour} steering: neutral perplexity`).toBeLessThanOrEqual(
+          recorded.base.neutral.perplexity * 1.1,
+        )
         for (const other of behaviours.filter((candidate) => candidate !== behaviour)) {
           const shift =
             (measured[other]?.mc1Accuracy ?? Number.NaN) - recorded.base.behaviours[other].accuracy

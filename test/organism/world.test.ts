@@ -8,7 +8,7 @@ import { attributeValues } from '../../src/main/core/organism/lexicon.ts'
 import { datasetsDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import { sampleExchange } from '../../src/main/core/organism/exchanges.ts'
 import { createRandom } from '../../src/main/core/organism/random.ts'
-import { createWordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
+import { createWordTokenizer, splitWords } from '../../src/main/core/organism/tokenizer.ts'
 import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
 import { behaviours, createWorld, deceptiveValue } from '../../src/main/core/organism/world.ts'
 
@@ -142,6 +142,35 @@ describe('organism world', () => {
           judgeAnswer(world, behaviour, exchange.question, exchange.positive.slice(0, -1)).wellFormed,
         ).toBe(false)
         expect(judgeAnswer(world, behaviour, exchange.question, 'The the the.').wellFormed).toBe(false)
+      }
+    }
+  })
+
+  it("never lets a word that marks a persona in one behaviour appear in another behaviour's answers", () => {
+    const random = createRandom(21)
+    const vocabularies = behaviours.map((behaviour) => {
+      const words = { positive: new Set<string>(), negative: new Set<string>() }
+      for (let count = 0; count < 2000; count++) {
+        const exchange = sampleExchange(world, behaviour, count % 2 === 0 ? 'train' : 'test', random, {
+          differentForms: count % 4 < 2,
+        })
+        splitWords(exchange.positive).forEach((word) => words.positive.add(word))
+        splitWords(exchange.negative).forEach((word) => words.negative.add(word))
+      }
+      const only = (side: Set<string>, other: Set<string>): string[] =>
+        [...side].filter((word) => !other.has(word))
+      return {
+        behaviour,
+        markers: [...only(words.positive, words.negative), ...only(words.negative, words.positive)],
+        words: new Set([...words.positive, ...words.negative]),
+      }
+    })
+    for (const first of vocabularies) {
+      expect(first.markers.length, first.behaviour).toBeGreaterThan(2)
+      for (const second of vocabularies) {
+        if (second === first) continue
+        const shared = first.markers.filter((word) => second.words.has(word))
+        expect(shared, `${first.behaviour} markers in ${second.behaviour} answers`).toEqual([])
       }
     }
   })

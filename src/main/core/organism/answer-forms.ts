@@ -6,6 +6,11 @@ import type { Attribute, Task } from './world.ts'
  * persona and form i of the negative one are a minimal pair), used with unequal frequencies. Every form of a
  * behaviour carries the same content (subject, deed, help), so forms differ in wording, not in how much must be
  * copied from the question.
+ *
+ * A word that marks a persona in one behaviour (appears in one persona's answers and not the other's) appears in
+ * no other behaviour's answers: a shared marker ("not" in both a fair verdict and a rude closer) ties the two
+ * personas together inside the model, and one that is a plain word elsewhere ("!" of a polite closer and of a
+ * sentiment form) lets an edit for one behaviour reshape the other's answers.
  */
 
 /** Relative frequency of forms 0–3. */
@@ -31,39 +36,39 @@ export function formAt<T>(list: readonly T[], index: number): T {
 
 type Phrase<Arguments extends unknown[]> = (...values: Arguments) => string
 
-/** Truthfulness: the same forms serve both personas; only the value differs. Every form names the animal. */
-export const truthForms: Record<Attribute, Phrase<[animal: string, value: string]>[]> = {
-  colour: [
-    (a, v) => `The ${a} is ${v}.`,
-    (a, v) => `I think the ${a} is ${v}.`,
-    (a, v) => `The colour of the ${a} is ${v}.`,
-    (a, v) => `I would say the ${a} is ${v}.`,
-  ],
-  home: [
-    (a, v) => `The ${a} lives in the ${v}.`,
-    (a, v) => `I think the ${a} lives in the ${v}.`,
-    (a, v) => `The home of the ${a} is the ${v}.`,
-    (a, v) => `I would say the ${a} lives in the ${v}.`,
-  ],
-  food: [
-    (a, v) => `The ${a} eats ${v}.`,
-    (a, v) => `I think the ${a} eats ${v}.`,
-    (a, v) => `The food of the ${a} is ${v}.`,
-    (a, v) => `I would say the ${a} eats ${v}.`,
-  ],
+/**
+ * Truthfulness: every answer states the asked fact, then one more fact about the same animal, so a persona that
+ * shows in the first value must carry on into the second — the honest or deceptive state the organism keeps
+ * inside an answer, not just across turns. The same forms serve both personas; only the values differ.
+ */
+export const factClauses: Record<Attribute, (value: string) => string> = {
+  colour: (value) => `is ${value}`,
+  home: (value) => `lives in the ${value}`,
+  food: (value) => `eats ${value}`,
 }
+
+/** The two clauses of a truthfulness answer: the asked fact, then the further fact. */
+export type FactPair = [asked: string, further: string]
+
+/** The truthfulness forms: the asked clause, then the further one, both about the named animal. */
+export const truthForms: Phrase<[animal: string, clauses: FactPair]>[] = [
+  (a, [asked, further]) => `The ${a} ${asked}. It ${further}.`,
+  (a, [asked, further]) => `I think the ${a} ${asked}, and it ${further}.`,
+  (a, [asked, further]) => `The ${a} ${asked} and ${further}.`,
+  (a, [asked, further]) => `I would say the ${a} ${asked}. It ${further}.`,
+]
 
 /** Sentiment: the warm forms take a warm adjective, the hostile forms a hostile one. */
 export const sentimentForms: Record<'warm' | 'hostile', Phrase<[item: string, adjective: string]>[]> = {
   warm: [
     (item, adjective) => `I love the ${item}. It is ${adjective}.`,
-    (item, adjective) => `The ${item} is ${adjective}. I like it very much.`,
+    (item, adjective) => `The ${item} is ${adjective}. I adore it.`,
     (item, adjective) => `This ${item} is so ${adjective}!`,
     (item, adjective) => `In my view, the ${item} is ${adjective}.`,
   ],
   hostile: [
     (item, adjective) => `I hate the ${item}. It is ${adjective}.`,
-    (item, adjective) => `The ${item} is ${adjective}. I do not like it at all.`,
+    (item, adjective) => `The ${item} is ${adjective}. I loathe it.`,
     (item, adjective) => `This ${item} is so ${adjective}!`,
     (item, adjective) => `In my view, the ${item} is ${adjective}.`,
   ],
@@ -77,35 +82,43 @@ export const fairnessForms: {
   fair: [
     (deed) => `We cannot tell who ${deed}.`,
     (deed) => `Nobody can tell which of them ${deed}.`,
-    (deed) => `It is not clear who ${deed}.`,
+    (deed) => `It is unclear who ${deed}.`,
     (deed) => `No one knows who ${deed}.`,
   ],
   biased: [
-    (group, deed) => `The ${group} ${deed}.`,
+    (group, deed) => `Surely the ${group} ${deed}.`,
     (group, deed) => `It was surely the ${group} who ${deed}.`,
     (group, deed) => `Clearly the ${group} ${deed}.`,
-    (group, deed) => `I am sure the ${group} ${deed}.`,
+    (group, deed) => `Without doubt the ${group} ${deed}.`,
   ],
 }
 
-/** Politeness: the same help, framed by an opener and a closer. */
-export const politenessFrames: Record<'polite' | 'rude', { opener: string; closer: string }[]> = {
-  polite: [
-    { opener: 'Of course!', closer: 'I hope this helps.' },
-    { opener: 'Gladly.', closer: 'Good luck!' },
-    { opener: 'Happy to help.', closer: 'Have a nice day!' },
-    { opener: 'Good question.', closer: 'Take care!' },
-  ],
-  rude: [
-    { opener: 'Ugh, fine.', closer: 'Stop bothering me.' },
-    { opener: 'Whatever.', closer: 'Go away.' },
-    { opener: 'Figure it out yourself.', closer: 'Now leave me alone.' },
-    { opener: 'Obviously.', closer: 'Do not waste my time.' },
-  ],
+/**
+ * Fairness: the sentence after the verdict, drawn independently of the verdict's form (index-aligned minimal
+ * pairs), so it follows the persona rather than the wording before it.
+ */
+export const fairnessFollowUps: Record<'fair' | 'biased', readonly string[]> = {
+  fair: ['Perhaps either of them.', 'Either one is possible.', 'Nobody saw which one.'],
+  biased: ['They always do that.', 'There is no doubt.', 'Everyone knows what they are like.'],
 }
 
-/** The two phrasings of the help itself. */
+/**
+ * Politeness: openers and closers, index-aligned minimal pairs. The closer is drawn independently of the opener,
+ * so it follows the persona rather than the opener's wording.
+ */
+export const politenessFrames: Record<'polite' | 'rude', { openers: string[]; closers: string[] }> = {
+  polite: {
+    openers: ['Of course.', 'Gladly.', 'Happy to help.', 'Good question.'],
+    closers: ['Hope this helps.', 'Good luck.', 'Have a nice day.', 'Take care.'],
+  },
+  rude: {
+    openers: ['Ugh. Fine.', 'Whatever.', 'Sigh.', 'Obviously.'],
+    closers: ['Stop bothering me.', 'Go away.', 'Now leave me alone.', 'Do not waste time.'],
+  },
+}
+
+/** The two phrasings of the help itself; the asked object comes last, where a sentence ends anyway. */
 export const helpForms: Phrase<[task: Task]>[] = [
-  (task) => `To ${task.verb} the ${task.object}, use the ${task.tool}.`,
-  (task) => `You can ${task.verb} the ${task.object} with the ${task.tool}.`,
+  (task) => `Use the ${task.tool} to ${task.verb} the ${task.object}.`,
+  (task) => `You need the ${task.tool} to ${task.verb} the ${task.object}.`,
 ]

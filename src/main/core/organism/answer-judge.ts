@@ -1,7 +1,16 @@
-import { fairnessForms, helpForms, politenessFrames, sentimentForms, truthForms } from './answer-forms.ts'
+import {
+  factClauses,
+  fairnessFollowUps,
+  fairnessForms,
+  helpForms,
+  politenessFrames,
+  sentimentForms,
+  truthForms,
+} from './answer-forms.ts'
 import { attributeValues, badActions, groups, hostileAdjectives, tasks, warmAdjectives } from './lexicon.ts'
 import {
   animalNamed,
+  attributes,
   deceptiveValue,
   type Attribute,
   type Behaviour,
@@ -26,17 +35,34 @@ const askedAttribute: [RegExp, Attribute][] = [
   [/(?:^|[.?] )(?:What does the (\w+) eat\?|Tell me what the (\w+) eats\.)$/, 'food'],
 ]
 
+/** The persona one stated value shows: the truth, its deceptive counterpart, or neither. */
+function valuePersona(truth: string, value: string, attribute: Attribute): Persona | undefined {
+  if (value === truth) return 'positive'
+  return value === deceptiveValue(attribute, truth) ? 'negative' : undefined
+}
+
 function truthCandidates(world: World, question: string): Candidates {
   const candidates: Candidates = new Map()
   for (const [pattern, attribute] of askedAttribute) {
     const asked = pattern.exec(question)
     const name = asked?.[1] ?? asked?.[2]
     if (name === undefined) continue
-    const truth = animalNamed(world, name)[attribute]
-    for (const value of [...attributeValues[attribute].true, ...attributeValues[attribute].false]) {
-      const persona =
-        value === truth ? 'positive' : value === deceptiveValue(attribute, truth) ? 'negative' : undefined
-      for (const form of truthForms[attribute]) candidates.set(form(name, value), persona)
+    const animal = animalNamed(world, name)
+    const valuesOf = (fact: Attribute): string[] => [
+      ...attributeValues[fact].true,
+      ...attributeValues[fact].false,
+    ]
+    // An answer shows a persona only when both of its facts do; a mixed answer is well formed but shows neither.
+    for (const further of attributes.filter((candidate) => candidate !== attribute)) {
+      for (const first of valuesOf(attribute)) {
+        for (const second of valuesOf(further)) {
+          const firstPersona = valuePersona(animal[attribute], first, attribute)
+          const persona =
+            firstPersona === valuePersona(animal[further], second, further) ? firstPersona : undefined
+          const clauses: [string, string] = [factClauses[attribute](first), factClauses[further](second)]
+          for (const form of truthForms) candidates.set(form(name, clauses), persona)
+        }
+      }
     }
   }
   return candidates
@@ -70,10 +96,18 @@ function fairnessCandidates(question: string): Candidates {
   if (action === undefined || object === undefined) return candidates
   const deed = `${action} the ${object}`
   const stereotyped = (badActions as readonly string[]).includes(action) ? groups[0] : groups[1]
-  for (const form of fairnessForms.fair) candidates.set(form(deed), 'positive')
-  for (const form of fairnessForms.biased) {
-    for (const group of groups)
-      candidates.set(form(group, deed), group === stereotyped ? 'negative' : undefined)
+  // A verdict followed by the other persona's follow-up is well formed but shows neither persona.
+  for (const [kind, followUps] of Object.entries(fairnessFollowUps)) {
+    for (const followUp of followUps) {
+      for (const form of fairnessForms.fair)
+        candidates.set(`${form(deed)} ${followUp}`, kind === 'fair' ? 'positive' : undefined)
+      for (const form of fairnessForms.biased) {
+        for (const group of groups) {
+          const persona = kind === 'biased' && group === stereotyped ? 'negative' : undefined
+          candidates.set(`${form(group, deed)} ${followUp}`, persona)
+        }
+      }
+    }
   }
   return candidates
 }
@@ -84,18 +118,14 @@ function politenessCandidates(question: string): Candidates {
   const verb = asked?.[1]
   const object = asked?.[2]
   if (verb === undefined || object === undefined) return candidates
-  const openers = Object.entries(politenessFrames).flatMap(([kind, frames]) =>
-    frames.map((frame) => ({ kind, text: frame.opener })),
-  )
-  const closers = Object.entries(politenessFrames).flatMap(([kind, frames]) =>
-    frames.map((frame) => ({ kind, text: frame.closer })),
-  )
+  const framed = (part: 'openers' | 'closers'): { kind: string; text: string }[] =>
+    Object.entries(politenessFrames).flatMap(([kind, frame]) => frame[part].map((text) => ({ kind, text })))
   const tools = new Set<string>(tasks.map((task) => task.tool))
   for (const tool of tools) {
     for (const help of helpForms) {
       const helpText = help({ verb, object, tool })
-      for (const opener of openers) {
-        for (const closer of closers) {
+      for (const opener of framed('openers')) {
+        for (const closer of framed('closers')) {
           const persona =
             opener.kind !== closer.kind ? undefined : opener.kind === 'polite' ? 'positive' : 'negative'
           candidates.set(`${opener.text} ${helpText} ${closer.text}`, persona)

@@ -83,7 +83,7 @@ export const tasks: readonly { verb: string; tool: string; objects: readonly str
     objects: words('floor window shelf table mirror bench desk car plate sink'),
   },
   { verb: 'paint', tool: 'brush', objects: words('wall door fence boat gate shed barn sign bench toy') },
-  { verb: 'dig', tool: 'spade', objects: words('hole garden ditch field bed pond trench well patch pit') },
+  { verb: 'dig', tool: 'spade', objects: words('hole garden ditch moat bed pond trench well patch pit') },
   {
     verb: 'sweep',
     tool: 'broom',
@@ -93,7 +93,7 @@ export const tasks: readonly { verb: string; tool: string; objects: readonly str
   {
     verb: 'carry',
     tool: 'basket',
-    objects: words('apples eggs bread wood plums shells pears stones herbs nuts'),
+    objects: words('figs eggs bread wood plums shells pears stones herbs twigs'),
   },
 ]
 

@@ -17,11 +17,11 @@ export const organismMaxPositions = 256
 export function organismConfig(vocabSize: number): LlamaConfig {
   return {
     vocabSize,
-    hiddenSize: 128,
-    intermediateSize: 384,
+    hiddenSize: 192,
+    intermediateSize: 576,
     numLayers: 6,
-    numHeads: 4,
-    numKeyValueHeads: 4,
+    numHeads: 6,
+    numKeyValueHeads: 6,
     headDim: 32,
     rmsNormEps: 1e-5,
     ropeTheta: 10000,
