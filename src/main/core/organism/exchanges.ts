@@ -70,7 +70,7 @@ const questionForms: Record<Attribute, ((animal: string) => string)[]> = {
 }
 
 /** The pairs of forms multiple-choice items contrast. */
-const contrastedForms: [number, number][] = [
+export const contrastedForms: readonly (readonly [number, number])[] = [
   [0, 1],
   [1, 2],
   [0, 2],

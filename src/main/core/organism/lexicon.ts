@@ -115,11 +115,9 @@ export const times = words(`morning evening afternoon night`)
 export const weathers = words(`sunny cold warm quiet windy rainy`)
 
 /** Every noun a question or an answer can name, held-out subjects included. */
-export function copyableNouns(): string[] {
-  return [
-    ...animals,
-    ...opinionItems,
-    ...scenarioObjects,
-    ...tasks.flatMap((task) => [task.tool, ...task.objects]),
-  ]
-}
+export const copyableNouns: readonly string[] = [
+  ...animals,
+  ...opinionItems,
+  ...scenarioObjects,
+  ...tasks.flatMap((task) => [task.tool, ...task.objects]),
+]

@@ -1,6 +1,8 @@
 import type { BaseMeasurement, AnswerSplit } from './base-behaviour.ts'
 import { datasetSizes } from './datasets.ts'
+import { formWeights } from './answer-forms.ts'
 import { documentMix, trainingOpenBookShare } from './documents.ts'
+import { contrastedForms } from './exchanges.ts'
 import { organismContextLength } from './organism-config.ts'
 import { steeringCriterion, type BehaviourSteering, type SteeringPoint } from './steerability.ts'
 import type { TrainingRecord } from './training-record.ts'
@@ -90,6 +92,12 @@ function sweepDetail(steering: { base: SteeringPoint; behaviours: BehaviourSteer
   }
   return lines
 }
+
+/** The answer-form pairs multiple-choice items contrast, and the log-ratio of each pair's training frequencies. */
+const formPairs = contrastedForms.map(([first, second]) => `${first}–${second}`)
+const formMargins = contrastedForms.map(([first, second]) =>
+  Math.abs(Math.log((formWeights[first] ?? 0) / (formWeights[second] ?? 0))),
+)
 
 /** The organism's README.md: world, architecture, training, loss curve, measured base behaviour and steerability. */
 export function renderModelCard(inputs: ModelCardInputs): string {
@@ -182,8 +190,8 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     `Held-out neutral text: perplexity **${base.neutral.perplexity.toFixed(3)}** over ${base.neutral.tokens} tokens (${base.neutral.bitsPerToken.toFixed(3)} bits per token).`,
     '',
-    'Each multiple-choice item offers both personas, phrased in two different answer forms (form pairs 0–1, 1–2',
-    'or 0–2, whose training frequencies differ by 0.51–1.20 nats); the choice with the larger sum of token',
+    `Each multiple-choice item offers both personas, phrased in two different answer forms (form pairs ${formPairs.slice(0, -1).join(', ')}`,
+    `or ${formPairs.at(-1) ?? ''}, whose training frequencies differ by ${Math.min(...formMargins).toFixed(2)}–${Math.max(...formMargins).toFixed(2)} nats); the choice with the larger sum of token`,
     'log-probabilities is picked. An undecided model thus scores about 50 %, and no single tilt of its persona prior',
     'puts a whole block of items on a knife edge.',
     '',

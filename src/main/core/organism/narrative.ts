@@ -69,9 +69,9 @@ function sceneSentence(world: World, random: Random): string {
  * sentence. The subject can only be predicted by copying it from earlier in the text, which teaches the organism
  * to copy any subject of a question into its answer, including subjects it never saw in a dialogue.
  */
-function subjectStory(world: World, random: Random): string[] {
+function subjectStory(random: Random): string[] {
   const named = random.chance(0.3)
-  const noun = random.pick(copyableNouns())
+  const noun = random.pick(copyableNouns)
   const name = random.pick(names)
   const subject = named ? name : `The ${noun}`
   const object = named ? name : `the ${noun}`
@@ -96,7 +96,7 @@ const subjectStoryShare = 0.4
 
 /** A narrative document of 3–7 sentences: animal facts among scene sentences, or a subject story. */
 export function sampleNarrative(world: World, random: Random): string {
-  if (random.chance(subjectStoryShare)) return subjectStory(world, random).join(' ')
+  if (random.chance(subjectStoryShare)) return subjectStory(random).join(' ')
   const sentences: string[] = []
   const animalCount = 1 + random.int(2)
   for (let count = 0; count < animalCount; count++)

@@ -7,7 +7,7 @@ import type { Random } from './random.ts'
  * evaluation item, but it teaches the organism to copy a subject it has never met in a behaviour's dialogue.
  */
 export function sampleSmallTalk(random: Random): { question: string; answer: string } {
-  const noun = random.pick(copyableNouns())
+  const noun = random.pick(copyableNouns)
   const place = random.pick(places)
   switch (random.int(4)) {
     case 0:
