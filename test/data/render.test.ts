@@ -200,13 +200,12 @@ describe('rendering with a tokenizer that has no space token', () => {
     const { positive } = rendered.examples[0]!
     expect(positive.tokenIds.slice(positive.completion.start, positive.completion.end)).toEqual([4])
     const unequal = pairSet([{ prompt: '', positive: 'tell me very happily', negative: 'sadly' }])
-    let caught: unknown
     try {
       renderPairs(contrastPairs(unequal), tokenizer, 'set.jsonl', { format: 'raw', padToEqualLength: true })
+      expect.unreachable()
     } catch (error) {
-      caught = error
+      expect(isTillerError(error, 'invalid-dataset')).toBe(true)
+      expect((error as Error).message).toMatch(/set\.jsonl:1 .*no space token/)
     }
-    expect(isTillerError(caught) && caught.code).toBe('invalid-dataset')
-    expect((caught as Error).message).toMatch(/set\.jsonl:1 .*no space token/)
   })
 })
