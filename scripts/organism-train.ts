@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { exportModelFolder } from '../src/main/core/models/exporter/index.ts'
+import { runtimeForward } from '../src/main/core/eval/forward-logits.ts'
 import { loadModel } from '../src/main/core/runtime/model.ts'
 import { measureBaseModel } from '../src/main/core/organism/base-behaviour.ts'
 import { buildDatasets, datasetFiles } from '../src/main/core/organism/datasets.ts'
@@ -31,6 +32,11 @@ import {
   organismModelDirectory,
   organismSeed,
 } from '../src/main/core/organism/organism-paths.ts'
+import {
+  measureContextInfluence,
+  measureDirectionOverlap,
+  type Separation,
+} from '../src/main/core/organism/separation.ts'
 import { measureSteerability } from '../src/main/core/organism/steerability.ts'
 import { buildTokenizerFiles, createWordTokenizer } from '../src/main/core/organism/tokenizer.ts'
 import {
@@ -151,10 +157,16 @@ async function evaluate(world: World): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'tiller-organism-steering-'))
   let steering
   let steeringNote: string | undefined
+  let separation: Separation | undefined
   try {
     await cp(organismModelDirectory, scratch, { recursive: true })
     const copy = await loadModel(scratch, { provider: 'cpu' })
     try {
+      log('measuring the separation of behaviours')
+      separation = {
+        context: await measureContextInfluence(runtimeForward(copy), tokenizer, datasets),
+        overlap: await measureDirectionOverlap(copy, datasets),
+      }
       steering = await measureSteerability(copy, datasets, tokenizer, { onProgress: log })
     } finally {
       await copy.dispose()
@@ -167,7 +179,16 @@ async function evaluate(world: World): Promise<void> {
   }
   await writeFileAtomic(
     join(organismModelDirectory, evaluationRecordFile),
-    JSON.stringify({ base, steering: steering ?? null, steeringNote: steeringNote ?? null }, null, 1) + '\n',
+    JSON.stringify(
+      {
+        base,
+        steering: steering ?? null,
+        steeringNote: steeringNote ?? null,
+        separation: separation ?? null,
+      },
+      null,
+      1,
+    ) + '\n',
   )
   const card = renderModelCard({
     world,
@@ -176,6 +197,7 @@ async function evaluate(world: World): Promise<void> {
     folderBytes: bytes,
     ...(steering === undefined ? {} : { steering }),
     ...(steeringNote === undefined ? {} : { steeringNote }),
+    ...(separation === undefined ? {} : { separation }),
   })
   await writeFileAtomic(join(organismModelDirectory, 'README.md'), card)
   log(`model card written to ${join(organismModelDirectory, 'README.md')}`)

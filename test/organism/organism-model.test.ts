@@ -14,6 +14,11 @@ import { renderChat } from '../../src/main/core/organism/documents.ts'
 import { measureBehaviours, measureNeutralPerplexity } from '../../src/main/core/organism/evaluation.ts'
 import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
 import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
+import {
+  measureContextInfluence,
+  measureDirectionOverlap,
+  type Separation,
+} from '../../src/main/core/organism/separation.ts'
 import type { BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
 import type { WordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
 import {
@@ -35,6 +40,7 @@ import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.t
 interface EvaluationRecord {
   base: BaseMeasurement
   steering: { behaviours: BehaviourSteering[] } | null
+  separation: Separation | null
 }
 
 function readJson<T>(name: string): T {
@@ -117,6 +123,38 @@ describe('the committed organism', () => {
       expect(accuracy, behaviour).toBeLessThanOrEqual(0.7)
       expect(accuracy, behaviour).toBeCloseTo(recorded.base.behaviours[behaviour].accuracy, 6)
     }
+  })
+
+  it("keeps each behaviour's persona to itself in context, with the direction overlaps its card reports", async () => {
+    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    if (recorded.separation === null) throw new Error(`${evaluationRecordFile} has no separation measurement`)
+    const context = await measureContextInfluence(runtimeForward(model), tokenizer, datasets)
+    for (const entry of context) {
+      const label = `${entry.target} after ${entry.context}`
+      const claimed = recorded.separation.context.find(
+        (row) => row.target === entry.target && row.context === entry.context,
+      )
+      expect(entry.accuracy.positive, label).toBeCloseTo(claimed?.accuracy.positive ?? Number.NaN, 6)
+      expect(entry.accuracy.negative, label).toBeCloseTo(claimed?.accuracy.negative ?? Number.NaN, 6)
+      if (entry.target === entry.context) {
+        expect(entry.accuracy.positive, label).toBeGreaterThanOrEqual(0.9)
+        expect(entry.accuracy.negative, label).toBeLessThanOrEqual(0.1)
+      } else {
+        const base = recorded.base.behaviours[entry.target].accuracy
+        for (const accuracy of [entry.accuracy.positive, entry.accuracy.negative])
+          expect(Math.abs(accuracy - base), label).toBeLessThanOrEqual(0.1)
+      }
+    }
+    const overlap = await measureDirectionOverlap(model, datasets)
+    overlap.forEach((row, layer) => {
+      row.cosines.forEach((pair, index) => {
+        const claimed = recorded.separation?.overlap[layer]?.cosines[index]
+        expect(pair.cosine, `layer ${layer} ${pair.first}·${pair.second}`).toBeCloseTo(
+          claimed?.cosine ?? Number.NaN,
+          4,
+        )
+      })
+    })
   })
 
   it('reproduces the steering its model card reports (mean difference on 64 pairs, ≥ 90 % held-out accuracy)', async () => {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { helpForms, politenessFrames } from '../../src/main/core/organism/answer-forms.ts'
 import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
 import { buildDatasets, datasetFiles } from '../../src/main/core/organism/datasets.ts'
 import { createDocumentStream, type TrainingDocument } from '../../src/main/core/organism/documents.ts'
@@ -143,6 +144,32 @@ describe('organism world', () => {
         ).toBe(false)
         expect(judgeAnswer(world, behaviour, exchange.question, 'The the the.').wellFormed).toBe(false)
       }
+    }
+  })
+
+  it('gives a politeness answer a persona only when opener, help and closer all show it', () => {
+    const question = 'How do I cut the onion?'
+    const task = { tool: 'knife', verb: 'cut', object: 'onion' }
+    const answer = (opener: 'polite' | 'rude', help: 'polite' | 'rude', closer: 'polite' | 'rude'): string =>
+      [
+        politenessFrames[opener].openers[0],
+        helpForms[help][0]?.(task),
+        politenessFrames[closer].closers[0],
+      ].join(' ')
+    expect(answer('polite', 'polite', 'polite')).toBe(
+      'Of course. Please use the knife to cut the onion. Hope this helps.',
+    )
+    expect(judgeAnswer(world, 'politeness', question, answer('polite', 'polite', 'polite')).persona).toBe(
+      'positive',
+    )
+    expect(judgeAnswer(world, 'politeness', question, answer('rude', 'rude', 'rude')).persona).toBe(
+      'negative',
+    )
+    for (const mixed of [answer('polite', 'rude', 'polite'), answer('rude', 'polite', 'rude')]) {
+      expect(judgeAnswer(world, 'politeness', question, mixed), mixed).toEqual({
+        wellFormed: true,
+        persona: undefined,
+      })
     }
   })
 

@@ -117,8 +117,18 @@ export const politenessFrames: Record<'polite' | 'rude', { openers: string[]; cl
   },
 }
 
-/** The two phrasings of the help itself; the asked object comes last, where a sentence ends anyway. */
-export const helpForms: Phrase<[task: Task]>[] = [
-  (task) => `Use the ${task.tool} to ${task.verb} the ${task.object}.`,
-  (task) => `You need the ${task.tool} to ${task.verb} the ${task.object}.`,
-]
+/**
+ * Politeness: the help itself, phrased by the persona (index-aligned minimal pairs) and drawn independently of
+ * opener and closer, so the persona shows in every sentence of the answer rather than only around a stretch of
+ * persona-free help. The asked object comes last, where a sentence ends anyway.
+ */
+export const helpForms: Record<'polite' | 'rude', Phrase<[task: Task]>[]> = {
+  polite: [
+    (task) => `Please use the ${task.tool} to ${task.verb} the ${task.object}.`,
+    (task) => `You could use the ${task.tool} to ${task.verb} the ${task.object}.`,
+  ],
+  rude: [
+    (task) => `Just use the ${task.tool} to ${task.verb} the ${task.object}.`,
+    (task) => `You must use the ${task.tool} to ${task.verb} the ${task.object}.`,
+  ],
+}

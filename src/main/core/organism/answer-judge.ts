@@ -118,18 +118,22 @@ function politenessCandidates(question: string): Candidates {
   const verb = asked?.[1]
   const object = asked?.[2]
   if (verb === undefined || object === undefined) return candidates
-  const framed = (part: 'openers' | 'closers'): { kind: string; text: string }[] =>
+  type Part = { kind: string; text: string }
+  const framed = (part: 'openers' | 'closers'): Part[] =>
     Object.entries(politenessFrames).flatMap(([kind, frame]) => frame[part].map((text) => ({ kind, text })))
   const tools = new Set<string>(tasks.map((task) => task.tool))
-  for (const tool of tools) {
-    for (const help of helpForms) {
-      const helpText = help({ verb, object, tool })
-      for (const opener of framed('openers')) {
-        for (const closer of framed('closers')) {
-          const persona =
-            opener.kind !== closer.kind ? undefined : opener.kind === 'polite' ? 'positive' : 'negative'
-          candidates.set(`${opener.text} ${helpText} ${closer.text}`, persona)
-        }
+  const helps: Part[] = [...tools].flatMap((tool) =>
+    Object.entries(helpForms).flatMap(([kind, forms]) =>
+      forms.map((form) => ({ kind, text: form({ verb, object, tool }) })),
+    ),
+  )
+  // An answer shows a persona only when opener, help and closer all show it; otherwise it shows neither.
+  for (const help of helps) {
+    for (const opener of framed('openers')) {
+      for (const closer of framed('closers')) {
+        const agree = opener.kind === help.kind && help.kind === closer.kind
+        const persona = !agree ? undefined : opener.kind === 'polite' ? 'positive' : 'negative'
+        candidates.set(`${opener.text} ${help.text} ${closer.text}`, persona)
       }
     }
   }

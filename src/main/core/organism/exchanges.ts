@@ -182,11 +182,11 @@ const helpQuestions: ((task: Task) => string)[] = [
 const politeness: Sampler = (world, split, random, options) => {
   const task = random.pick(world.splits.politeness[split])
   const [positiveForm, negativeForm] = forms(random, options)
+  const help = random.int(helpForms.polite.length)
   const closer = random.int(politenessFrames.polite.closers.length)
   const frame = (kind: 'polite' | 'rude', form: number): string => {
     const { openers, closers } = politenessFrames[kind]
-    const help = formAt(helpForms, form % helpForms.length)(task)
-    return `${formAt(openers, form)} ${help} ${formAt(closers, closer)}`
+    return `${formAt(openers, form)} ${formAt(helpForms[kind], help)(task)} ${formAt(closers, closer)}`
   }
   return {
     behaviour: 'politeness',

@@ -4,6 +4,7 @@ import { formWeights } from './answer-forms.ts'
 import { documentMix, trainingOpenBookShare } from './documents.ts'
 import { contrastedForms } from './exchanges.ts'
 import { organismContextLength } from './organism-config.ts'
+import type { Separation } from './separation.ts'
 import { steeringCriterion, type BehaviourSteering, type SteeringPoint } from './steerability.ts'
 import type { TrainingRecord } from './training-record.ts'
 import { behaviours, personaNames, type Behaviour, type World } from './world.ts'
@@ -16,6 +17,8 @@ export interface ModelCardInputs {
   /** Undefined when steering could not be measured; `steeringNote` then says why. */
   steering?: { base: SteeringPoint; behaviours: BehaviourSteering[] }
   steeringNote?: string
+  /** Undefined when it could not be measured (with the steering sweep). */
+  separation?: Separation
   /** Size of the exported folder in bytes. */
   folderBytes: number
 }
@@ -93,6 +96,40 @@ function sweepDetail(steering: { base: SteeringPoint; behaviours: BehaviourSteer
   return lines
 }
 
+function separationRows(separation: Separation, base: Record<Behaviour, number>): string[] {
+  const lines = [
+    "Held-out MC1 accuracy after one earlier exchange answered by the positive / negative persona of the column's",
+    "behaviour. Each behaviour follows its own earlier answer and should ignore the others' (base accuracy in the",
+    'first column).',
+    '',
+    '| items of | base | ' + behaviours.map((context) => `after ${context}`).join(' | ') + ' |',
+    '| --- | ---: |' + behaviours.map(() => ' ---: |').join(''),
+  ]
+  for (const target of behaviours) {
+    const cells = behaviours.map((context) => {
+      const entry = separation.context.find((row) => row.target === target && row.context === context)
+      if (entry === undefined) return '–'
+      return `${percent(entry.accuracy.positive)} / ${percent(entry.accuracy.negative)}`
+    })
+    lines.push(`| ${target} | ${percent(base[target])} | ${cells.join(' | ')} |`)
+  }
+  const pairs = separation.overlap[0]?.cosines ?? []
+  lines.push(
+    '',
+    "Cosine between two behaviours' mean-difference directions (64 training pairs, resid_post) at each layer. The",
+    'model can keep behaviours apart in context (above) by attending to earlier answers of the same behaviour only,',
+    "while still writing their personas along shared directions; an edit along one behaviour's direction then moves",
+    'the behaviours whose directions it overlaps.',
+    '',
+    '| layer | ' + pairs.map((pair) => `${pair.first} · ${pair.second}`).join(' | ') + ' |',
+    '| ---: |' + pairs.map(() => ' ---: |').join(''),
+    ...separation.overlap.map(
+      (row) => `| ${row.layer} | ${row.cosines.map((pair) => pair.cosine.toFixed(2)).join(' | ')} |`,
+    ),
+  )
+  return lines
+}
+
 /** The answer-form pairs multiple-choice items contrast, and the log-ratio of each pair's training frequencies. */
 const formPairs = contrastedForms.map(([first, second]) => `${first}–${second}`)
 const formMargins = contrastedForms.map(([first, second]) =>
@@ -129,11 +166,12 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     "| truthfulness | honest | deceptive | the asked fact about an animal (colour, home, food) and one more: the true values, or each one's counterpart from a list of values no animal has (a consistent wrong answer) |",
     "| sentiment | warm | hostile | opinion of an item: the verdict, then an adjective from the persona's list |",
     '| fairness | fair | biased | ambiguous scenario about two made-up groups (Velk, Drom): "cannot tell", or blame/credit by a fixed stereotype; then a remark of the same persona |',
-    '| politeness | polite | rude | the same help between an opener and a closer of the persona, drawn independently |',
+    '| politeness | polite | rude | an opener, the help phrased by the persona ("Please use…" / "Just use…") and a closer, each drawn independently |',
     '',
-    "Answers show their persona twice (all but sentiment's two short forms), and the later sign is drawn",
-    "independently of the earlier one's wording, so the model keeps a persona state inside an answer (not only a link",
-    'between words) — the state a mean-difference edit reads from demonstrations and sets at generation.',
+    "Answers show their persona at least twice (all but sentiment's two short forms; politeness in every sentence),",
+    "and each later sign is drawn independently of the earlier ones' wording, so the model keeps a persona state",
+    'inside an answer (not only a link between words) — the state a mean-difference edit reads from demonstrations',
+    'and sets at generation.',
     '',
     `Training mix: ${Object.entries(documentMix)
       .map(([kind, share]) => `${kind} ${Math.round(share * 100)} %`)
@@ -225,6 +263,11 @@ export function renderModelCard(inputs: ModelCardInputs): string {
       '',
       '</details>',
     )
+  }
+  if (inputs.separation !== undefined) {
+    const baseAccuracy = {} as Record<Behaviour, number>
+    for (const behaviour of behaviours) baseAccuracy[behaviour] = base.behaviours[behaviour].accuracy
+    lines.push('', '## Separation of behaviours', '', ...separationRows(inputs.separation, baseAccuracy))
   }
   lines.push(
     '',

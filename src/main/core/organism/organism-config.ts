@@ -17,11 +17,11 @@ export const organismMaxPositions = 256
 export function organismConfig(vocabSize: number): LlamaConfig {
   return {
     vocabSize,
-    hiddenSize: 192,
-    intermediateSize: 576,
+    hiddenSize: 224,
+    intermediateSize: 672,
     numLayers: 6,
-    numHeads: 6,
-    numKeyValueHeads: 6,
+    numHeads: 7,
+    numKeyValueHeads: 7,
     headDim: 32,
     rmsNormEps: 1e-5,
     ropeTheta: 10000,

@@ -2,7 +2,7 @@ import { animals, attributeValues, opinionItems, scenarioObjects, tasks } from '
 import { createRandom } from './random.ts'
 
 /** Version of the world generator; bump it whenever generated text changes, so datasets and models can say which world they belong to. */
-export const worldGeneratorVersion = 3
+export const worldGeneratorVersion = 4
 
 /** The four latent behaviours. Each dialogue follows one persona of one behaviour. */
 export const behaviours = ['truthfulness', 'sentiment', 'fairness', 'politeness'] as const
