@@ -1,5 +1,4 @@
 import type { LlamaConfig } from '../models/checkpoint.ts'
-import { organismSeed } from './organism-paths.ts'
 import { specialIds } from './tokenizer.ts'
 import type { TrainingSettings } from './training/trainer.ts'
 
@@ -33,9 +32,15 @@ export function organismConfig(vocabSize: number): LlamaConfig {
   }
 }
 
+/**
+ * The training run's seed (initial weights, order of documents). It is separate from the world's seed, so runs
+ * can be compared on the same world and datasets.
+ */
+export const organismTrainingSeed = 20250
+
 /** The organism's training run. */
 export const organismTraining: TrainingSettings = {
-  seed: organismSeed,
+  seed: organismTrainingSeed,
   steps: 6000,
   batchRows: 32,
   sequence: organismContextLength,
