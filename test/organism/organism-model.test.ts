@@ -19,7 +19,7 @@ import {
   measureDirectionOverlap,
   type Separation,
 } from '../../src/main/core/organism/separation.ts'
-import type { BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
+import { trainingPairSet, type BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
 import type { WordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
 import {
   evaluationRecordFile,
@@ -129,6 +129,7 @@ describe('the committed organism', () => {
     const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
     if (recorded.separation === null) throw new Error(`${evaluationRecordFile} has no separation measurement`)
     const context = await measureContextInfluence(runtimeForward(model), tokenizer, datasets)
+    expect(context).toHaveLength(behaviours.length * behaviours.length)
     for (const entry of context) {
       const label = `${entry.target} after ${entry.context}`
       const claimed = recorded.separation.context.find(
@@ -146,6 +147,7 @@ describe('the committed organism', () => {
       }
     }
     const overlap = await measureDirectionOverlap(model, datasets)
+    expect(overlap).toHaveLength(recorded.separation.overlap.length)
     overlap.forEach((row, layer) => {
       row.cosines.forEach((pair, index) => {
         const claimed = recorded.separation?.overlap[layer]?.cosines[index]
@@ -173,14 +175,11 @@ describe('the committed organism', () => {
     for (const sweep of claimed) {
       const behaviour = sweep.behaviour
       const strength = sweep.best?.strength ?? Number.NaN
-      const rows = datasets.pairs[behaviour]
-        .filter((pair) => pair.split === 'train')
-        .slice(0, sweep.pairs)
-        .map((pair, index) => ({ ...pair, line: index + 1 }))
-      expect(rows.length).toBeLessThanOrEqual(64)
+      const set = trainingPairSet(behaviour, datasets, sweep.pairs)
+      expect(set.rows.length).toBeLessThanOrEqual(64)
       const { edit } = await fitFromDemonstrations({
         model,
-        data: { kind: 'pairs', source: `${behaviour}.pairs.jsonl`, rows },
+        data: set,
         method: 'mean-diff',
         options: { layers: [sweep.layer], selector: 'completionMean' },
       })

@@ -96,7 +96,7 @@ function sweepDetail(steering: { base: SteeringPoint; behaviours: BehaviourSteer
   return lines
 }
 
-function separationRows(separation: Separation, base: Record<Behaviour, number>): string[] {
+function separationRows(separation: Separation, base: BaseMeasurement): string[] {
   const lines = [
     "Held-out MC1 accuracy after one earlier exchange answered by the positive / negative persona of the column's",
     "behaviour. Each behaviour follows its own earlier answer and should ignore the others' (base accuracy in the",
@@ -111,7 +111,7 @@ function separationRows(separation: Separation, base: Record<Behaviour, number>)
       if (entry === undefined) return '–'
       return `${percent(entry.accuracy.positive)} / ${percent(entry.accuracy.negative)}`
     })
-    lines.push(`| ${target} | ${percent(base[target])} | ${cells.join(' | ')} |`)
+    lines.push(`| ${target} | ${percent(base.behaviours[target].accuracy)} | ${cells.join(' | ')} |`)
   }
   const pairs = separation.overlap[0]?.cosines ?? []
   lines.push(
@@ -265,9 +265,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     )
   }
   if (inputs.separation !== undefined) {
-    const baseAccuracy = {} as Record<Behaviour, number>
-    for (const behaviour of behaviours) baseAccuracy[behaviour] = base.behaviours[behaviour].accuracy
-    lines.push('', '## Separation of behaviours', '', ...separationRows(inputs.separation, baseAccuracy))
+    lines.push('', '## Separation of behaviours', '', ...separationRows(inputs.separation, base))
   }
   lines.push(
     '',

@@ -1,10 +1,12 @@
 import type { ForwardLogits } from '../eval/forward-logits.ts'
+import { cosine, norm } from '../../../shared/vectors.ts'
 import { evaluateMultipleChoice } from '../eval/multiple-choice.ts'
 import { fitFromDemonstrations } from '../methods/fit-pipeline.ts'
 import type { LoadedModel } from '../runtime/model.ts'
 import type { OrganismDatasets } from './datasets.ts'
 import { renderChat } from './documents.ts'
 import type { TextEncoder } from './evaluation.ts'
+import { trainingPairSet } from './steerability.ts'
 import { behaviours, type Behaviour, type Persona } from './world.ts'
 
 /**
@@ -80,13 +82,6 @@ export async function measureContextInfluence(
   return results
 }
 
-function dot(first: Float32Array, second: Float32Array): number {
-  let sum = 0
-  for (let index = 0; index < first.length; index++)
-    sum += (first[index] as number) * (second[index] as number)
-  return sum
-}
-
 /**
  * Fit each behaviour's mean-difference edit on `pairs` training pairs at every layer (as the steering sweep does,
  * one direction per layer) and compare the directions. Compiles nothing; capture may cache activations beside
@@ -100,13 +95,9 @@ export async function measureDirectionOverlap(
   const layers = Array.from({ length: model.config.layers }, (_, layer) => layer)
   const directions = {} as Record<Behaviour, Float32Array[] /* [layers][width] */>
   for (const behaviour of behaviours) {
-    const rows = datasets.pairs[behaviour]
-      .filter((pair) => pair.split === 'train')
-      .slice(0, pairs)
-      .map((pair, index) => ({ ...pair, line: index + 1 }))
     const { edit } = await fitFromDemonstrations({
       model,
-      data: { kind: 'pairs', source: `${behaviour}.pairs.jsonl`, rows },
+      data: trainingPairSet(behaviour, datasets, pairs),
       method: 'mean-diff',
       options: { layers, selector: 'completionMean' },
     })
@@ -119,13 +110,9 @@ export async function measureDirectionOverlap(
   return layers.map((layer) => {
     const at = (behaviour: Behaviour): Float32Array => directions[behaviour][layer] as Float32Array
     const norms = {} as Record<Behaviour, number>
-    for (const behaviour of behaviours) norms[behaviour] = Math.sqrt(dot(at(behaviour), at(behaviour)))
+    for (const behaviour of behaviours) norms[behaviour] = norm(at(behaviour))
     const cosines = behaviours.flatMap((first, index) =>
-      behaviours.slice(index + 1).map((second) => ({
-        first,
-        second,
-        cosine: dot(at(first), at(second)) / (norms[first] * norms[second]),
-      })),
+      behaviours.slice(index + 1).map((second) => ({ first, second, cosine: cosine(at(first), at(second)) })),
     )
     return { layer, norms, cosines }
   })

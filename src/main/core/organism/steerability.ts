@@ -75,7 +75,12 @@ function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Be
   )
 }
 
-function pairSet(behaviour: Behaviour, datasets: OrganismDatasets, count: number): DemonstrationSet {
+/** The first `count` training pairs of `behaviour`, as the demonstration set an edit is fitted on. */
+export function trainingPairSet(
+  behaviour: Behaviour,
+  datasets: OrganismDatasets,
+  count: number,
+): DemonstrationSet {
   const rows: PairRow[] = datasets.pairs[behaviour]
     .filter((pair) => pair.split === 'train')
     .slice(0, count)
@@ -101,7 +106,7 @@ export async function measureSteerability(
   for (const behaviour of behaviours) {
     for (const layer of layers) {
       options.onProgress?.(`steering ${behaviour} at layer ${layer}`)
-      const set = pairSet(behaviour, datasets, pairCount)
+      const set = trainingPairSet(behaviour, datasets, pairCount)
       const { edit } = await fitFromDemonstrations({
         model,
         data: set,
