@@ -7,10 +7,13 @@
  *   --datasets-only   only rewrite resources/datasets/ (seconds)
  *   --evaluate-only   keep the exported model; re-measure it and rewrite the model card
  *   --steps N         train N steps instead of the configured number (for trials; the committed model uses the default)
+ *   --training-seed N train with another seed for initial weights and document order (same world and datasets),
+ *                     to see how much a result depends on the run
+ *   --output DIR      export and measure in DIR instead of resources/models/organism/ (trials beside the committed model)
  */
 import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { exportModelFolder } from '../src/main/core/models/exporter/index.ts'
 import { runtimeForward } from '../src/main/core/eval/forward-logits.ts'
@@ -61,11 +64,16 @@ async function writeDatasets(world: World): Promise<void> {
   log(`datasets written to ${datasetsDirectory}`)
 }
 
-async function train(world: World, steps: number): Promise<void> {
+async function train(
+  world: World,
+  directory: string,
+  overrides: Pick<typeof organismTraining, 'steps' | 'seed'>,
+): Promise<void> {
   const vocabulary = organismVocabulary()
   const tokenizer = createWordTokenizer(vocabulary)
   const config = organismConfig(vocabulary.length)
-  const settings = { ...organismTraining, steps }
+  const settings = { ...organismTraining, ...overrides }
+  const steps = settings.steps
   const datasets = buildDatasets(world)
   const heldOutTexts = datasets.neutral.map((row) => row.text)
   const validation = datasets.neutral.filter((row) => row.split === 'validation')
@@ -123,11 +131,11 @@ async function train(world: World, steps: number): Promise<void> {
   await exportModelFolder(
     toCheckpoint(config, result.parameters),
     buildTokenizerFiles(vocabulary, config.maxPositionEmbeddings),
-    organismModelDirectory,
+    directory,
     { family: 'builder', dtype: 'float32', overwrite: true },
   )
-  await writeFileAtomic(join(organismModelDirectory, trainingRecordFile), JSON.stringify(record) + '\n')
-  log(`exported to ${organismModelDirectory}`)
+  await writeFileAtomic(join(directory, trainingRecordFile), JSON.stringify(record) + '\n')
+  log(`exported to ${directory}`)
 }
 
 async function folderBytes(folder: string): Promise<number> {
@@ -138,14 +146,12 @@ async function folderBytes(folder: string): Promise<number> {
   return total
 }
 
-async function evaluate(world: World): Promise<void> {
-  const record = JSON.parse(
-    await readFile(join(organismModelDirectory, trainingRecordFile), 'utf8'),
-  ) as TrainingRecord
+async function evaluate(world: World, directory: string): Promise<void> {
+  const record = JSON.parse(await readFile(join(directory, trainingRecordFile), 'utf8')) as TrainingRecord
   const datasets = buildDatasets(world)
-  const tokenizer = await readFolderTokenizer(organismModelDirectory)
-  const bytes = await folderBytes(organismModelDirectory)
-  const model = await loadModel(organismModelDirectory, { provider: 'cpu' })
+  const tokenizer = await readFolderTokenizer(directory)
+  const bytes = await folderBytes(directory)
+  const model = await loadModel(directory, { provider: 'cpu' })
   let base
   try {
     log('measuring the base model')
@@ -159,7 +165,7 @@ async function evaluate(world: World): Promise<void> {
   let steeringNote: string | undefined
   let separation: Separation | undefined
   try {
-    await cp(organismModelDirectory, scratch, { recursive: true })
+    await cp(directory, scratch, { recursive: true })
     const copy = await loadModel(scratch, { provider: 'cpu' })
     try {
       log('measuring the separation of behaviours')
@@ -178,7 +184,7 @@ async function evaluate(world: World): Promise<void> {
     await rm(scratch, { recursive: true, force: true })
   }
   await writeFileAtomic(
-    join(organismModelDirectory, evaluationRecordFile),
+    join(directory, evaluationRecordFile),
     JSON.stringify(
       {
         base,
@@ -199,8 +205,8 @@ async function evaluate(world: World): Promise<void> {
     ...(steeringNote === undefined ? {} : { steeringNote }),
     ...(separation === undefined ? {} : { separation }),
   })
-  await writeFileAtomic(join(organismModelDirectory, 'README.md'), card)
-  log(`model card written to ${join(organismModelDirectory, 'README.md')}`)
+  await writeFileAtomic(join(directory, 'README.md'), card)
+  log(`model card written to ${join(directory, 'README.md')}`)
 }
 
 async function main(args: string[]): Promise<void> {
@@ -210,18 +216,28 @@ async function main(args: string[]): Promise<void> {
       'datasets-only': { type: 'boolean', default: false },
       'evaluate-only': { type: 'boolean', default: false },
       steps: { type: 'string' },
+      'training-seed': { type: 'string' },
+      output: { type: 'string' },
     },
   })
   const world = createWorld(organismSeed)
   await writeDatasets(world)
   if (values['datasets-only']) return
+  const directory = resolve(values.output ?? organismModelDirectory)
   if (!values['evaluate-only']) {
-    const steps = values.steps === undefined ? organismTraining.steps : Number(values.steps)
-    if (!Number.isInteger(steps) || steps <= 0)
-      throw new Error(`--steps must be a positive integer; got ${values.steps}`)
-    await train(world, steps)
+    const steps = positiveInteger('--steps', values.steps, organismTraining.steps)
+    const seed = positiveInteger('--training-seed', values['training-seed'], organismTraining.seed)
+    await train(world, directory, { steps, seed })
   }
-  await evaluate(world)
+  await evaluate(world, directory)
+}
+
+function positiveInteger(option: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
+  const value = Number(text)
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${option} must be a positive integer; got ${text}`)
+  return value
 }
 
 await main(process.argv.slice(2))
