@@ -23,9 +23,12 @@ const micro: LlamaConfig = {
   eosTokenId: 3,
 }
 
+/** The micro configuration with an output head of its own (`lm_head.weight`). */
+const microUntied: LlamaConfig = { ...micro, tieWordEmbeddings: false }
+
 /** Weights large enough that every path of the graph carries signal (the 0.02 initialisation is nearly linear). */
-function liveParameters(seed: number): Map<string, Float32Array> {
-  const parameters = initializeParameters(micro, seed)
+function liveParameters(config: LlamaConfig, seed: number): Map<string, Float32Array> {
+  const parameters = initializeParameters(config, seed)
   for (const [name, values] of parameters) {
     const scale = name.endsWith('norm.weight') ? 1 : 12
     const random = createRandom(seed).fork(name)
@@ -75,32 +78,35 @@ const settings: TrainingSettings = {
   threads: 2,
 }
 
-describe('organism training graph', () => {
+describe.each([
+  ['tied', micro],
+  ['untied', microUntied],
+])('organism training graph, %s output head', (_, config) => {
   it('computes the same logits as the plain reference forward pass, documents packed apart', async () => {
-    const parameters = liveParameters(1)
+    const parameters = liveParameters(config, 1)
     const runner = await createStepRunner({
-      config: micro,
+      config,
       batch: 2,
       sequence: 12,
       floatType: 'float64',
       outputLogits: true,
     })
     try {
-      const { batch, used } = packBatch(documents, micro, 2, 12, 'float64')
+      const { batch, used } = packBatch(documents, config, 2, 12, 'float64')
       expect(used).toBe(3)
       const weights = new Map([...parameters].map(([name, values]) => [name, Float64Array.from(values)]))
       const result = await runner.run(weights, batch)
-      const checkpoint = toCheckpoint(micro, parameters)
+      const checkpoint = toCheckpoint(config, parameters)
       let worst = 0
       documents.forEach((document, index) => {
         const reference = referenceForward(checkpoint, document)
         const { row, offset } = placements[index] as { row: number; offset: number }
         for (let position = 0; position < document.length; position++) {
-          for (let token = 0; token < micro.vocabSize; token++) {
-            const ours = result.logits?.[(row * 12 + offset + position) * micro.vocabSize + token] as number
+          for (let token = 0; token < config.vocabSize; token++) {
+            const ours = result.logits?.[(row * 12 + offset + position) * config.vocabSize + token] as number
             worst = Math.max(
               worst,
-              Math.abs(ours - (reference[position * micro.vocabSize + token] as number)),
+              Math.abs(ours - (reference[position * config.vocabSize + token] as number)),
             )
           }
         }
@@ -112,10 +118,10 @@ describe('organism training graph', () => {
   })
 
   it('computes gradients that match central finite differences (float64)', async () => {
-    const parameters = liveParameters(2)
-    const runner = await createStepRunner({ config: micro, batch: 2, sequence: 12, floatType: 'float64' })
+    const parameters = liveParameters(config, 2)
+    const runner = await createStepRunner({ config, batch: 2, sequence: 12, floatType: 'float64' })
     try {
-      const { batch } = packBatch(documents, micro, 2, 12, 'float64')
+      const { batch } = packBatch(documents, config, 2, 12, 'float64')
       const weights = new Map([...parameters].map(([name, values]) => [name, Float64Array.from(values)]))
       const { gradients } = await runner.run(weights, batch)
       const random = createRandom(3)
@@ -141,11 +147,14 @@ describe('organism training graph', () => {
         }
       }
       expect(checked).toBe(weights.size * 3)
+      expect(weights.has('lm_head.weight')).toBe(!config.tieWordEmbeddings)
     } finally {
       await runner.release()
     }
   })
+})
 
+describe('organism training', () => {
   it('lowers the loss within a few steps and is deterministic for a seed', async () => {
     const first = await trainModel(micro, settings, countingDocuments(9))
     const losses = first.history.map((report) => report.loss)

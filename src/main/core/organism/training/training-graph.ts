@@ -7,7 +7,7 @@ import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.t
 
 /**
  * The organism's training step as one ONNX graph: forward pass, mean cross-entropy and the hand-derived
- * backward pass of a Llama decoder with tied embeddings, so every heavy product runs in ONNX Runtime.
+ * backward pass of a Llama decoder with tied or untied embeddings, so every heavy product runs in ONNX Runtime.
  *
  * Inputs (fixed sizes):
  *   input_ids       int64  [batch, seq]
@@ -25,7 +25,7 @@ import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.t
 
 /** What to build the training graph for. */
 export interface TrainingGraphOptions {
-  /** Llama sizes; must tie embeddings and give every query head its own key/value head. */
+  /** Llama sizes; must give every query head its own key/value head. */
   config: LlamaConfig
   batch: number
   sequence: number
@@ -69,7 +69,6 @@ function blockWeights(layer: number): BlockWeights {
 /** Build the training-step graph. Throws a RangeError for configurations it does not support. */
 export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   const { config, batch, sequence, floatType } = options
-  if (!config.tieWordEmbeddings) throw new RangeError('the training graph expects tied embeddings')
   if (config.numKeyValueHeads !== config.numHeads)
     throw new RangeError('the training graph expects as many key/value heads as heads')
   const ops = new GraphOps(floatType)
@@ -94,6 +93,7 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   const weightShapes = expectedWeightShapes(config)
   for (const [name, dims] of weightShapes) builder.input(name, floatType, dims)
   const embedding = 'model.embed_tokens.weight'
+  const outputWeight = config.tieWordEmbeddings ? embedding : 'lm_head.weight'
   const context = { cos, sin, bias }
   // one-hot(ids) as Equal against 0..vocab-1 (ORT's OneHot has no float64 kernel): ids [m] → [m, vocab].
   const vocabularyIds = builder.addInitializer(
@@ -122,7 +122,7 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   }
   const head = ops.scoped('head', () => {
     const norm = rmsNorm(ops, hidden, 'model.norm.weight', config.rmsNormEps)
-    const logits = linear(ops, norm.output, embedding)
+    const logits = linear(ops, norm.output, outputWeight)
     const logProbabilities = ops.op('LogSoftmax', [logits], { axis: -1 })
     const picked = ops.op('GatherElements', [logProbabilities, ops.reshape(targets, [rows, 1])], { axis: 1 })
     const flatWeights = ops.reshape(lossWeights, [rows, 1])
@@ -140,9 +140,9 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
     // d loss / d logits = weight · (softmax − one-hot(target)).
     const targetOneHot = oneHot(ops.reshape(targets, [rows]))
     const dLogits = ops.mul(ops.sub(ops.op('Exp', [head.logProbabilities]), targetOneHot), head.flatWeights)
-    const throughHead = linearBackward(ops, head.norm.output, embedding, dLogits)
+    const throughHead = linearBackward(ops, head.norm.output, outputWeight, dLogits)
     const throughNorm = rmsNormBackward(ops, head.norm.saved, 'model.norm.weight', throughHead.dx)
-    return { dHidden: throughNorm.dx, dNorm: throughNorm.dGamma, dEmbedding: throughHead.dWeight }
+    return { dHidden: throughNorm.dx, dNorm: throughNorm.dGamma, dOutputWeight: throughHead.dWeight }
   })
 
   // Backward through the blocks, last to first.
@@ -159,10 +159,13 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
       gradients.set(weights[key], result.gradients[key])
     dHidden = result.dInput
   }
-  const dEmbedding = ops.scoped('embedding/backward', () =>
-    ops.add(headBackward.dEmbedding, ops.matmulTransposeA(oneHot(flatIds), dHidden)),
-  )
+  const dEmbedding = ops.scoped('embedding/backward', () => {
+    const throughInput = ops.matmulTransposeA(oneHot(flatIds), dHidden)
+    // A tied head's gradient adds to the input side's; an untied head has its own.
+    return config.tieWordEmbeddings ? ops.add(headBackward.dOutputWeight, throughInput) : throughInput
+  })
   gradients.set(embedding, dEmbedding)
+  if (!config.tieWordEmbeddings) gradients.set(outputWeight, headBackward.dOutputWeight)
   gradients.set('model.norm.weight', headBackward.dNorm)
 
   for (const [name, dims] of weightShapes) {
