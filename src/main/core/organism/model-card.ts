@@ -1,3 +1,4 @@
+import { expectedWeightShapes } from '../models/checkpoint.ts'
 import type { BaseMeasurement, AnswerSplit } from './base-behaviour.ts'
 import { datasetSizes } from './datasets.ts'
 import { formWeights } from './answer-forms.ts'
@@ -141,13 +142,9 @@ export function renderModelCard(inputs: ModelCardInputs): string {
   const { record, base } = inputs
   const config = record.config
   const settings = record.settings
-  const parameters =
-    config.vocabSize * config.hiddenSize +
-    config.numLayers *
-      (4 * config.hiddenSize * config.numHeads * config.headDim +
-        3 * config.hiddenSize * config.intermediateSize +
-        2 * config.hiddenSize) +
-    config.hiddenSize
+  let parameters = 0
+  for (const shape of expectedWeightShapes(config).values())
+    parameters += shape.reduce((product, dim) => product * dim, 1)
   const lines: string[] = [
     "# Organism: Tiller's embedded chat model",
     '',
@@ -188,7 +185,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '| | |',
     '| --- | --- |',
-    `| family | Llama (RMSNorm, rotate-half RoPE θ=${config.ropeTheta}, SwiGLU), tied embeddings |`,
+    `| family | Llama (RMSNorm, rotate-half RoPE θ=${config.ropeTheta}, SwiGLU), ${config.tieWordEmbeddings ? 'tied embeddings' : 'untied embeddings (own output head)'} |`,
     `| layers | ${config.numLayers} |`,
     `| hidden size | ${config.hiddenSize} |`,
     `| heads | ${config.numHeads} × ${config.headDim} (key/value heads ${config.numKeyValueHeads}) |`,
@@ -248,7 +245,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '## Steerability',
     '',
-    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points.`,
+    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from 0.5 to 8, refined in quarter steps wherever the accuracy rises past the threshold.`,
     '',
   ]
   if (inputs.steering === undefined) {

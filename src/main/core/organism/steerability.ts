@@ -75,6 +75,24 @@ function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Be
   )
 }
 
+/**
+ * Strengths between two swept ones where the behaviour's accuracy rises to the criterion's threshold: the weakest
+ * strength reaching it lies in between, and since side effects grow with strength a coarse grid can miss the one
+ * strength that meets the whole criterion. Quarter steps of every such interval; `points` sorted by strength.
+ */
+export function refinementStrengths(points: readonly SteeringPoint[], behaviour: Behaviour): number[] {
+  const strengths: number[] = []
+  for (let index = 1; index < points.length; index++) {
+    const below = points[index - 1]!
+    const reached = points[index]!
+    if (below.accuracy[behaviour] >= steeringCriterion.accuracy) continue
+    if (reached.accuracy[behaviour] < steeringCriterion.accuracy) continue
+    const step = (reached.strength - below.strength) / 4
+    for (let quarter = 1; quarter < 4; quarter++) strengths.push(below.strength + quarter * step)
+  }
+  return strengths
+}
+
 /** The first `count` training pairs of `behaviour`, as the demonstration set an edit is fitted on. */
 export function trainingPairSet(
   behaviour: Behaviour,
@@ -99,7 +117,9 @@ export async function measureSteerability(
   options: SteerabilityOptions = {},
 ): Promise<{ base: SteeringPoint; behaviours: BehaviourSteering[] }> {
   const layers = options.layers ?? Array.from({ length: model.config.layers }, (_, layer) => layer)
-  const strengths = options.strengths ?? [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8]
+  const strengths = [...(options.strengths ?? [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8])].sort(
+    (first, second) => first - second,
+  )
   const pairCount = Math.min(64, options.pairs ?? 64)
   const base = await measurePoint(runtimeForward(model), encoder, datasets, 0)
   const sweeps: BehaviourSteering[] = []
@@ -115,16 +135,20 @@ export async function measureSteerability(
       })
       const steered = await loadSteeredModel(model.folder, [edit])
       try {
-        const points: SteeringPoint[] = []
-        for (const strength of strengths) {
+        const measureStrength = (strength: number): Promise<SteeringPoint> => {
           const forward = runtimeForward(steered.model, (rows) =>
             steeringInputs(
               steered.compiled,
               rows.map(() => strength),
             ),
           )
-          points.push(await measurePoint(forward, encoder, datasets, strength))
+          return measurePoint(forward, encoder, datasets, strength)
         }
+        const points: SteeringPoint[] = []
+        for (const strength of strengths) points.push(await measureStrength(strength))
+        for (const strength of refinementStrengths(points, behaviour))
+          points.push(await measureStrength(strength))
+        points.sort((first, second) => first.strength - second.strength)
         const best = points.find((point) => meetsCriterion(point, base, behaviour))
         sweeps.push({ behaviour, layer, pairs: set.rows.length, points, best })
       } finally {
