@@ -6,7 +6,12 @@ import { documentMix, trainingOpenBookShare } from './documents.ts'
 import { contrastedForms } from './exchanges.ts'
 import { organismContextLength } from './organism-config.ts'
 import type { Separation } from './separation.ts'
-import { steeringCriterion, type BehaviourSteering, type SteeringPoint } from './steerability.ts'
+import {
+  defaultSteeringStrengths,
+  steeringCriterion,
+  type BehaviourSteering,
+  type SteeringPoint,
+} from './steerability.ts'
 import type { TrainingRecord } from './training-record.ts'
 import { behaviours, personaNames, type Behaviour, type World } from './world.ts'
 
@@ -245,7 +250,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '## Steerability',
     '',
-    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from 0.5 to 8, refined in quarter steps wherever the accuracy rises past the threshold.`,
+    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from ${defaultSteeringStrengths[0]} to ${defaultSteeringStrengths.at(-1)}, refined in quarter steps wherever the accuracy rises past the threshold.`,
     '',
   ]
   if (inputs.steering === undefined) {

@@ -41,6 +41,9 @@ export interface SteerabilityOptions {
   onProgress?: (message: string) => void
 }
 
+/** The strengths the sweep tries before refining, ascending. */
+export const defaultSteeringStrengths: readonly number[] = [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8]
+
 /** The criterion's thresholds. */
 export const steeringCriterion = { accuracy: 0.9, perplexityRise: 0.1, otherShift: 0.05 } as const
 
@@ -117,7 +120,7 @@ export async function measureSteerability(
   options: SteerabilityOptions = {},
 ): Promise<{ base: SteeringPoint; behaviours: BehaviourSteering[] }> {
   const layers = options.layers ?? Array.from({ length: model.config.layers }, (_, layer) => layer)
-  const strengths = [...(options.strengths ?? [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8])].sort(
+  const strengths = [...(options.strengths ?? defaultSteeringStrengths)].sort(
     (first, second) => first - second,
   )
   const pairCount = Math.min(64, options.pairs ?? 64)
