@@ -6,12 +6,13 @@
  * Options:
  *   --datasets-only   only rewrite resources/datasets/ (seconds)
  *   --evaluate-only   keep the exported model; re-measure it and rewrite the model card
+ *   --card-only       only re-render the model card from the records beside the model (after editing its text)
  *   --steps N         train N steps instead of the configured number (for trials; the committed model uses the default)
  *   --training-seed N train with another seed for initial weights and document order (same world and datasets),
  *                     to see how much a result depends on the run
  *   --output DIR      export and measure in DIR instead of resources/models/organism/ (trials beside the committed model)
  */
-import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -24,7 +25,7 @@ import { createDocumentStream } from '../src/main/core/organism/documents.ts'
 import { measureNeutralPerplexity } from '../src/main/core/organism/evaluation.ts'
 import { writeFileAtomic } from '../src/main/core/organism/files.ts'
 import { readFolderTokenizer } from '../src/main/core/organism/folder-tokenizer.ts'
-import { renderModelCard } from '../src/main/core/organism/model-card.ts'
+import { modelCardFile, renderFolderModelCard } from '../src/main/core/organism/model-card-folder.ts'
 import {
   organismConfig,
   organismContextLength,
@@ -45,6 +46,7 @@ import { buildTokenizerFiles, createWordTokenizer } from '../src/main/core/organ
 import {
   evaluationRecordFile,
   trainingRecordFile,
+  type EvaluationRecord,
   type TrainingRecord,
 } from '../src/main/core/organism/training-record.ts'
 import { createGraphForward } from '../src/main/core/organism/training/graph-forward.ts'
@@ -138,19 +140,9 @@ async function train(
   log(`exported to ${directory}`)
 }
 
-async function folderBytes(folder: string): Promise<number> {
-  let total = 0
-  for (const entry of await readdir(folder, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size
-  }
-  return total
-}
-
 async function evaluate(world: World, directory: string): Promise<void> {
-  const record = JSON.parse(await readFile(join(directory, trainingRecordFile), 'utf8')) as TrainingRecord
   const datasets = buildDatasets(world)
   const tokenizer = await readFolderTokenizer(directory)
-  const bytes = await folderBytes(directory)
   const model = await loadModel(directory, { provider: 'cpu' })
   let base
   try {
@@ -183,30 +175,19 @@ async function evaluate(world: World, directory: string): Promise<void> {
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
-  await writeFileAtomic(
-    join(directory, evaluationRecordFile),
-    JSON.stringify(
-      {
-        base,
-        steering: steering ?? null,
-        steeringNote: steeringNote ?? null,
-        separation: separation ?? null,
-      },
-      null,
-      1,
-    ) + '\n',
-  )
-  const card = renderModelCard({
-    world,
-    record,
+  const evaluation: EvaluationRecord = {
     base,
-    folderBytes: bytes,
-    ...(steering === undefined ? {} : { steering }),
-    ...(steeringNote === undefined ? {} : { steeringNote }),
-    ...(separation === undefined ? {} : { separation }),
-  })
-  await writeFileAtomic(join(directory, 'README.md'), card)
-  log(`model card written to ${join(directory, 'README.md')}`)
+    steering: steering ?? null,
+    steeringNote: steeringNote ?? null,
+    separation: separation ?? null,
+  }
+  await writeFileAtomic(join(directory, evaluationRecordFile), JSON.stringify(evaluation, null, 1) + '\n')
+  await writeCard(world, directory)
+}
+
+async function writeCard(world: World, directory: string): Promise<void> {
+  await writeFileAtomic(join(directory, modelCardFile), await renderFolderModelCard(world, directory))
+  log(`model card written to ${join(directory, modelCardFile)}`)
 }
 
 async function main(args: string[]): Promise<void> {
@@ -215,6 +196,7 @@ async function main(args: string[]): Promise<void> {
     options: {
       'datasets-only': { type: 'boolean', default: false },
       'evaluate-only': { type: 'boolean', default: false },
+      'card-only': { type: 'boolean', default: false },
       steps: { type: 'string' },
       'training-seed': { type: 'string' },
       output: { type: 'string' },
@@ -224,6 +206,7 @@ async function main(args: string[]): Promise<void> {
   await writeDatasets(world)
   if (values['datasets-only']) return
   const directory = resolve(values.output ?? organismModelDirectory)
+  if (values['card-only']) return writeCard(world, directory)
   if (!values['evaluate-only']) {
     const steps = positiveInteger('--steps', values.steps, organismTraining.steps)
     const seed = positiveInteger('--training-seed', values['training-seed'], organismTraining.seed)

@@ -8,22 +8,19 @@ import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
 import { fitFromDemonstrations } from '../../src/main/core/methods/fit-pipeline.ts'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
 import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
-import type { BaseMeasurement } from '../../src/main/core/organism/base-behaviour.ts'
 import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
 import { renderChat } from '../../src/main/core/organism/documents.ts'
 import { measureBehaviours, measureNeutralPerplexity } from '../../src/main/core/organism/evaluation.ts'
 import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
+import { modelCardFile, renderFolderModelCard } from '../../src/main/core/organism/model-card-folder.ts'
 import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
-import {
-  measureContextInfluence,
-  measureDirectionOverlap,
-  type Separation,
-} from '../../src/main/core/organism/separation.ts'
-import { trainingPairSet, type BehaviourSteering } from '../../src/main/core/organism/steerability.ts'
+import { measureContextInfluence, measureDirectionOverlap } from '../../src/main/core/organism/separation.ts'
+import { trainingPairSet } from '../../src/main/core/organism/steerability.ts'
 import type { WordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
 import {
   evaluationRecordFile,
   trainingRecordFile,
+  type EvaluationRecord,
   type TrainingRecord,
 } from '../../src/main/core/organism/training-record.ts'
 import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
@@ -36,12 +33,6 @@ import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.t
  * as the default model, answers in well-formed sentences, is balanced on held-out items, and the steering its
  * model card reports reproduces through Tiller's fit and compile path.
  */
-
-interface EvaluationRecord {
-  base: BaseMeasurement
-  steering: { behaviours: BehaviourSteering[] } | null
-  separation: Separation | null
-}
 
 function readJson<T>(name: string): T {
   const path = join(organismModelDirectory, name)
@@ -82,6 +73,12 @@ describe('the committed organism', () => {
       if (entry.isFile()) bytes += (await stat(join(entry.parentPath, entry.name))).size
     }
     expect(bytes).toBeLessThanOrEqual(25 * 1024 * 1024)
+  })
+
+  it('has the model card its records and the card template give', async () => {
+    // A card edited by hand, or template text changed without `npm run organism:train -- --card-only`, differs.
+    const committed = readFileSync(join(organismModelDirectory, modelCardFile), 'utf8')
+    expect(committed).toBe(await renderFolderModelCard(world, organismModelDirectory))
   })
 
   it('answers questions of every behaviour in well-formed sentences', async () => {

@@ -25,7 +25,7 @@ export interface ModelCardInputs {
   steeringNote?: string
   /** Undefined when it could not be measured (with the steering sweep). */
   separation?: Separation
-  /** Size of the exported folder in bytes. */
+  /** Size of the exported folder in bytes, the model card aside. */
   folderBytes: number
 }
 
@@ -198,7 +198,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     `| vocabulary | ${config.vocabSize} |`,
     `| trained context | ${organismContextLength} tokens (positions accepted: ${config.maxPositionEmbeddings}; beyond ${organismContextLength} untrained) |`,
     `| parameters | ${parameters.toLocaleString('en-US')} |`,
-    `| export | builder graph family, float32, ${(inputs.folderBytes / 1e6).toFixed(1)} MB folder |`,
+    `| export | builder graph family, float32, ${(inputs.folderBytes / 1e6).toFixed(1)} MB of weights, tokenizer and records |`,
     `| chat template | \`<\\|begin\\|><\\|user\\|>…<\\|end\\|><\\|assistant\\|>…<\\|end\\|>\` (\`<\\|end\\|>\` is end of sequence) |`,
     '',
     '## Training',

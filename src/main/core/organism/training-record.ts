@@ -1,4 +1,7 @@
 import type { LlamaConfig } from '../models/checkpoint.ts'
+import type { BaseMeasurement } from './base-behaviour.ts'
+import type { Separation } from './separation.ts'
+import type { BehaviourSteering, SteeringPoint } from './steerability.ts'
 import type { TrainingSettings } from './training/trainer.ts'
 
 /** What `npm run organism:train` records next to the exported organism (`training.json`), for the model card and reproducibility. */
@@ -24,3 +27,11 @@ export const trainingRecordFile = 'training.json'
 
 /** File name of the measurements behind the model card (base behaviour and the steering sweep) inside the model folder. */
 export const evaluationRecordFile = 'evaluation.json'
+
+/** The measurements behind the model card (`evaluation.json`); null where a measurement failed (the note says why). */
+export interface EvaluationRecord {
+  base: BaseMeasurement
+  steering: { base: SteeringPoint; behaviours: BehaviourSteering[] } | null
+  steeringNote: string | null
+  separation: Separation | null
+}
