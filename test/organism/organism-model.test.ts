@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +12,12 @@ import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
 import { renderChat } from '../../src/main/core/organism/documents.ts'
 import { measureBehaviours, measureNeutralPerplexity } from '../../src/main/core/organism/evaluation.ts'
 import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
-import { modelCardFile, renderFolderModelCard } from '../../src/main/core/organism/model-card-folder.ts'
+import {
+  folderBytes,
+  modelCardFile,
+  readRecord,
+  renderFolderModelCard,
+} from '../../src/main/core/organism/model-card-folder.ts'
 import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import { measureContextInfluence, measureDirectionOverlap } from '../../src/main/core/organism/separation.ts'
 import { trainingPairSet } from '../../src/main/core/organism/steerability.ts'
@@ -33,12 +38,6 @@ import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.t
  * as the default model, answers in well-formed sentences, is balanced on held-out items, and the steering its
  * model card reports reproduces through Tiller's fit and compile path.
  */
-
-function readJson<T>(name: string): T {
-  const path = join(organismModelDirectory, name)
-  if (!existsSync(path)) throw new Error(`missing ${path}: run \`npm run organism:train\``)
-  return JSON.parse(readFileSync(path, 'utf8')) as T
-}
 
 const world = createWorld(organismSeed)
 const datasets = buildDatasets(world)
@@ -62,17 +61,13 @@ afterAll(async () => {
 describe('the committed organism', () => {
   it('is the default model, small, and built from the committed world and vocabulary', async () => {
     expect(defaultModelFolder().replace(/\/$/, '')).toBe(organismModelDirectory.replace(/\/$/, ''))
-    const record = readJson<TrainingRecord>(trainingRecordFile)
+    const record = await readRecord<TrainingRecord>(organismModelDirectory, trainingRecordFile)
     expect(record.worldGeneratorVersion).toBe(worldGeneratorVersion)
     expect(record.seed).toBe(organismSeed)
     expect(tokenizer.vocabulary).toEqual(organismVocabulary())
     expect(model.config.layers).toBeGreaterThanOrEqual(4)
     expect(record.config.headDim % 16).toBe(0)
-    let bytes = 0
-    for (const entry of await readdir(organismModelDirectory, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) bytes += (await stat(join(entry.parentPath, entry.name))).size
-    }
-    expect(bytes).toBeLessThanOrEqual(25 * 1024 * 1024)
+    expect(await folderBytes(organismModelDirectory)).toBeLessThanOrEqual(25 * 1024 * 1024)
   })
 
   it('has the model card its records and the card template give', async () => {
@@ -112,7 +107,7 @@ describe('the committed organism', () => {
   })
 
   it('is undecided between personas on held-out items, as its model card says', async () => {
-    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    const recorded = await readRecord<EvaluationRecord>(organismModelDirectory, evaluationRecordFile)
     const measured = await measureBehaviours(runtimeForward(model), tokenizer, datasets.multipleChoice)
     for (const behaviour of behaviours) {
       const accuracy = measured[behaviour]?.mc1Accuracy ?? Number.NaN
@@ -123,7 +118,7 @@ describe('the committed organism', () => {
   })
 
   it("keeps each behaviour's persona to itself in context, with the direction overlaps its card reports", async () => {
-    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    const recorded = await readRecord<EvaluationRecord>(organismModelDirectory, evaluationRecordFile)
     if (recorded.separation === null) throw new Error(`${evaluationRecordFile} has no separation measurement`)
     const context = await measureContextInfluence(runtimeForward(model), tokenizer, datasets)
     expect(context).toHaveLength(behaviours.length * behaviours.length)
@@ -157,7 +152,7 @@ describe('the committed organism', () => {
   })
 
   it('reproduces the steering its model card reports (mean difference on 64 pairs, ≥ 90 % held-out accuracy)', async () => {
-    const recorded = readJson<EvaluationRecord>(evaluationRecordFile)
+    const recorded = await readRecord<EvaluationRecord>(organismModelDirectory, evaluationRecordFile)
     if (recorded.steering === null) throw new Error(`${evaluationRecordFile} has no steering sweep`)
     const claimed = behaviours.flatMap((behaviour) => {
       const sweep = recorded.steering?.behaviours.find(

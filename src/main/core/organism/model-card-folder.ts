@@ -13,20 +13,18 @@ import type { World } from './world.ts'
 /** File name of the model card inside the model folder. */
 export const modelCardFile = 'README.md'
 
-/**
- * Bytes of every file in `folder` but the model card, so the size the card reports does not depend on the card
- * itself and a re-rendered card is identical to the committed one.
- */
-export async function folderBytesWithoutCard(folder: string): Promise<number> {
+/** Bytes of every file below `folder`, except the files named in `excluded` directly inside it. */
+export async function folderBytes(folder: string, excluded: readonly string[] = []): Promise<number> {
   let total = 0
   for (const entry of await readdir(folder, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || (entry.parentPath === folder && entry.name === modelCardFile)) continue
+    if (!entry.isFile() || (entry.parentPath === folder && excluded.includes(entry.name))) continue
     total += (await stat(join(entry.parentPath, entry.name))).size
   }
   return total
 }
 
-async function readRecord<T>(folder: string, name: string): Promise<T> {
+/** One JSON record of an organism folder (`training.json`, `evaluation.json`), with typed errors naming the file. */
+export async function readRecord<T>(folder: string, name: string): Promise<T> {
   const path = join(folder, name)
   const text = await readFile(path, 'utf8').catch((error: unknown) => {
     throw new TillerError(
@@ -53,7 +51,8 @@ export async function renderFolderModelCard(world: World, folder: string): Promi
     world,
     record,
     base: evaluation.base,
-    folderBytes: await folderBytesWithoutCard(folder),
+    // Without the card, so the size it reports does not depend on itself and a re-render is identical.
+    folderBytes: await folderBytes(folder, [modelCardFile]),
     ...(evaluation.steering === null ? {} : { steering: evaluation.steering }),
     ...(evaluation.steeringNote === null ? {} : { steeringNote: evaluation.steeringNote }),
     ...(evaluation.separation === null ? {} : { separation: evaluation.separation }),
