@@ -11,6 +11,7 @@
  *   --training-seed N train with another seed for initial weights and document order (same world and datasets),
  *                     to see how much a result depends on the run
  *   --output DIR      export and measure in DIR instead of resources/models/organism/ (trials beside the committed model)
+ *   --separation-weight W  weight of the separation term (0: none) instead of the configured one
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,7 +22,7 @@ import { runtimeForward } from '../src/main/core/eval/forward-logits.ts'
 import { loadModel } from '../src/main/core/runtime/model.ts'
 import { measureBaseModel } from '../src/main/core/organism/base-behaviour.ts'
 import { buildDatasets, datasetFiles } from '../src/main/core/organism/datasets.ts'
-import { createDocumentStream } from '../src/main/core/organism/documents.ts'
+import { contrastSpans, createDocumentStream } from '../src/main/core/organism/documents.ts'
 import { measureNeutralPerplexity } from '../src/main/core/organism/evaluation.ts'
 import { writeFileAtomic } from '../src/main/core/organism/files.ts'
 import { readFolderTokenizer } from '../src/main/core/organism/folder-tokenizer.ts'
@@ -53,7 +54,12 @@ import { createGraphForward } from '../src/main/core/organism/training/graph-for
 import { toCheckpoint } from '../src/main/core/organism/training/parameters.ts'
 import { trainModel } from '../src/main/core/organism/training/trainer.ts'
 import { organismVocabulary } from '../src/main/core/organism/vocabulary.ts'
-import { createWorld, worldGeneratorVersion, type World } from '../src/main/core/organism/world.ts'
+import {
+  behaviours,
+  createWorld,
+  worldGeneratorVersion,
+  type World,
+} from '../src/main/core/organism/world.ts'
 
 function log(message: string): void {
   process.stdout.write(`${message}\n`)
@@ -69,12 +75,13 @@ async function writeDatasets(world: World): Promise<void> {
 async function train(
   world: World,
   directory: string,
-  overrides: Pick<typeof organismTraining, 'steps' | 'seed'>,
+  overrides: Pick<typeof organismTraining, 'steps' | 'seed' | 'separation'>,
 ): Promise<void> {
   const vocabulary = organismVocabulary()
   const tokenizer = createWordTokenizer(vocabulary)
   const config = organismConfig(vocabulary.length)
-  const settings = { ...organismTraining, ...overrides }
+  const { separation, ...rest } = { ...organismTraining, ...overrides }
+  const settings = { ...rest, ...(separation === undefined || separation.weight === 0 ? {} : { separation }) }
   const steps = settings.steps
   const datasets = buildDatasets(world)
   const heldOutTexts = datasets.neutral.map((row) => row.text)
@@ -88,12 +95,17 @@ async function train(
   const started = Date.now()
   const cpuStarted = process.cpuUsage()
   log(`training ${steps} steps of ${settings.batchRows} × ${settings.sequence} tokens`)
-  const result = await trainModel(config, settings, () => next().tokens, {
+  const nextText = (): { tokens: number[]; spans: ReturnType<typeof contrastSpans> } => {
+    const document = next()
+    return { tokens: document.tokens, spans: contrastSpans(document) }
+  }
+  const result = await trainModel(config, settings, nextText, {
     onStep: (report) => {
       if (report.step % 50 === 0 || report.step === steps - 1) {
         const elapsed = (Date.now() - started) / 1000
+        const term = report.separation === undefined ? '' : `  separation ${report.separation.toFixed(4)}`
         log(
-          `step ${report.step + 1}/${steps}  loss ${report.loss.toFixed(4)}  lr ${report.learningRate.toExponential(2)}  ${elapsed.toFixed(0)} s`,
+          `step ${report.step + 1}/${steps}  loss ${report.loss.toFixed(4)}${term}  lr ${report.learningRate.toExponential(2)}  ${elapsed.toFixed(0)} s`,
         )
       }
     },
@@ -125,6 +137,13 @@ async function train(
     config,
     settings,
     losses: result.history.map((report) => Number(report.loss.toFixed(5))),
+    ...(settings.separation === undefined
+      ? {}
+      : {
+          separations: result.history.map((report) =>
+            Number((report.separation ?? Number.NaN).toPrecision(4)),
+          ),
+        }),
     tokensSeen: result.history.at(-1)?.tokensSeen ?? 0,
     checkpoints,
     wallSeconds: (Date.now() - started) / 1000,
@@ -200,6 +219,7 @@ async function main(args: string[]): Promise<void> {
       steps: { type: 'string' },
       'training-seed': { type: 'string' },
       output: { type: 'string' },
+      'separation-weight': { type: 'string' },
     },
   })
   const world = createWorld(organismSeed)
@@ -210,7 +230,12 @@ async function main(args: string[]): Promise<void> {
   if (!values['evaluate-only']) {
     const steps = positiveInteger('--steps', values.steps, organismTraining.steps)
     const seed = positiveInteger('--training-seed', values['training-seed'], organismTraining.seed)
-    await train(world, directory, { steps, seed })
+    const weight = values['separation-weight']
+    const separation =
+      weight === undefined
+        ? organismTraining.separation
+        : { groups: behaviours.length, weight: nonNegativeNumber('--separation-weight', weight) }
+    await train(world, directory, { steps, seed, separation })
   }
   await evaluate(world, directory)
 }
@@ -220,6 +245,13 @@ function positiveInteger(option: string, text: string | undefined, fallback: num
   const value = Number(text)
   if (!Number.isInteger(value) || value <= 0)
     throw new Error(`${option} must be a positive integer; got ${text}`)
+  return value
+}
+
+function nonNegativeNumber(option: string, text: string): number {
+  const value = Number(text)
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new Error(`${option} must be a number ≥ 0; got ${text}`)
   return value
 }
 

@@ -18,6 +18,7 @@ import {
   readRecord,
   renderFolderModelCard,
 } from '../../src/main/core/organism/model-card-folder.ts'
+import { separationTermRow } from '../../src/main/core/organism/model-card.ts'
 import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import { measureContextInfluence, measureDirectionOverlap } from '../../src/main/core/organism/separation.ts'
 import { trainingPairSet } from '../../src/main/core/organism/steerability.ts'
@@ -74,6 +75,25 @@ describe('the committed organism', () => {
     // A card edited by hand, or template text changed without `npm run organism:train -- --card-only`, differs.
     const committed = readFileSync(join(organismModelDirectory, modelCardFile), 'utf8')
     expect(committed).toBe(await renderFolderModelCard(world, organismModelDirectory))
+  })
+
+  it('states the separation term in its card when a run had one, and only then', async () => {
+    const record = await readRecord<TrainingRecord>(organismModelDirectory, trainingRecordFile)
+    const plain = { ...record, settings: { ...record.settings } }
+    delete plain.settings.separation
+    delete plain.separations
+    expect(separationTermRow(plain)).toEqual([])
+    const separations = Array.from({ length: 300 }, (_, step) =>
+      step < 100 ? 0.03 : step < 200 ? 0.01 : 2e-5,
+    )
+    const row = separationTermRow({
+      ...plain,
+      settings: { ...plain.settings, separation: { groups: 4, weight: 1.5 } },
+      separations,
+    })
+    expect(row).toHaveLength(1)
+    expect(row[0]).toContain('weight 1.5')
+    expect(row[0]).toContain('0.030 over the first 100 steps, 0.000020 over the last 100')
   })
 
   it('answers questions of every behaviour in well-formed sentences', async () => {

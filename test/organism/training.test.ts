@@ -2,10 +2,15 @@ import { describe, expect, it } from 'vitest'
 import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
 import { packBatch } from '../../src/main/core/organism/training/batches.ts'
 import { initializeParameters, toCheckpoint } from '../../src/main/core/organism/training/parameters.ts'
+import { contrastWeights, type ContrastSpan } from '../../src/main/core/organism/training/separation-term.ts'
 import { createStepRunner } from '../../src/main/core/organism/training/step-runner.ts'
-import { trainModel, type TrainingSettings } from '../../src/main/core/organism/training/trainer.ts'
+import {
+  trainModel,
+  type TrainingSettings,
+  type TrainingText,
+} from '../../src/main/core/organism/training/trainer.ts'
 import { createRandom } from '../../src/main/core/organism/random.ts'
-import { referenceForward } from '../helpers/reference-llama.ts'
+import { referenceForward, referenceTrace } from '../helpers/reference-llama.ts'
 
 const micro: LlamaConfig = {
   vocabSize: 23,
@@ -60,6 +65,11 @@ function countingDocuments(seed: number): () => number[] {
     const length = 3 + random.int(8)
     return [2, ...Array.from({ length }, (_, index) => 4 + ((start - 4 + index) % 19)), 3]
   }
+}
+
+/** Token lists as training texts without contrast spans. */
+function asTexts(next: () => number[]): () => TrainingText {
+  return () => ({ tokens: next() })
 }
 
 const settings: TrainingSettings = {
@@ -156,13 +166,190 @@ describe.each([
 
 describe('organism training', () => {
   it('lowers the loss within a few steps and is deterministic for a seed', async () => {
-    const first = await trainModel(micro, settings, countingDocuments(9))
+    const first = await trainModel(micro, settings, asTexts(countingDocuments(9)))
     const losses = first.history.map((report) => report.loss)
     const early = (losses[0] as number) + (losses[1] as number)
     const late = (losses[losses.length - 1] as number) + (losses[losses.length - 2] as number)
     expect(late).toBeLessThan(early * 0.7)
-    const second = await trainModel(micro, settings, countingDocuments(9))
+    const second = await trainModel(micro, settings, asTexts(countingDocuments(9)))
     expect(second.history.map((report) => report.loss)).toEqual(losses)
     for (const [name, values] of first.parameters) expect(second.parameters.get(name), name).toEqual(values)
+  })
+})
+
+// Contrast spans of `documents`: group 0 has two positive spans and one negative, group 1 one of each, group 2
+// only a positive one (no direction).
+const spans: ContrastSpan[][] = [
+  [
+    { group: 0, sign: 1, start: 1, end: 3 },
+    { group: 1, sign: -1, start: 3, end: 5 },
+  ],
+  [{ group: 0, sign: -1, start: 1, end: 3 }],
+  [
+    { group: 1, sign: 1, start: 1, end: 5 },
+    { group: 0, sign: 1, start: 5, end: 9 },
+    { group: 2, sign: 1, start: 1, end: 2 },
+  ],
+]
+
+describe('organism separation term', () => {
+  it('weighs each span as one example of its side', () => {
+    const { placements } = packBatch(documents, micro, 2, 12, 'float64')
+    const weights = contrastWeights(spans, placements, 3, 24, 12, 'float64')
+    const expected = new Float64Array(3 * 24)
+    // group 0: doc 0 tokens 1–2 (slots 1, 2), doc 2 tokens 5–8 (row 1: slots 17–20), doc 1 tokens 1–2 (slots 7, 8)
+    for (const slot of [1, 2]) expected[slot] = 1 / (2 * 2)
+    for (const slot of [17, 18, 19, 20]) expected[slot] = 1 / (2 * 4)
+    for (const slot of [7, 8]) expected[slot] = -1 / 2
+    // group 1: doc 0 tokens 3–4 (slots 3, 4), doc 2 tokens 1–4 (slots 13–16)
+    for (const slot of [3, 4]) expected[24 + slot] = -1 / 2
+    for (const slot of [13, 14, 15, 16]) expected[24 + slot] = 1 / 4
+    expect(Array.from(weights)).toEqual(Array.from(expected))
+  })
+
+  it('equals the mean squared cosine of the contrasts computed directly, with exact gradients (float64)', async () => {
+    const parameters = liveParameters(micro, 4)
+    const weight = 0.7
+    const runner = await createStepRunner({
+      config: micro,
+      batch: 2,
+      sequence: 12,
+      floatType: 'float64',
+      separation: { groups: 3, weight },
+    })
+    try {
+      const { batch, placements } = packBatch(documents, micro, 2, 12, 'float64')
+      batch.contrastWeights = contrastWeights(spans, placements, 3, 24, 12, 'float64')
+      const weights = new Map([...parameters].map(([name, values]) => [name, Float64Array.from(values)]))
+      const result = await runner.run(weights, batch)
+
+      // Direct: each document's residual stream per layer, the per-span means, their differences and cosines.
+      const traces = documents.map((document) => referenceTrace(toCheckpoint(micro, parameters), document))
+      const hidden = micro.hiddenSize
+      let sum = 0
+      for (let layer = 0; layer < micro.numLayers; layer++) {
+        const differences = [0, 1].map((group) => {
+          const difference = new Float64Array(hidden)
+          spans.forEach((documentSpans, document) => {
+            const states = traces[document]?.layers[layer]?.residPost as Float32Array
+            for (const span of documentSpans.filter((candidate) => candidate.group === group)) {
+              const sameSide = spans
+                .flat()
+                .filter((other) => other.group === group && other.sign === span.sign)
+              const share = span.sign / (sameSide.length * (span.end - span.start))
+              for (let position = span.start; position < span.end; position++)
+                for (let unit = 0; unit < hidden; unit++)
+                  difference[unit] =
+                    (difference[unit] as number) + share * (states[position * hidden + unit] as number)
+            }
+          })
+          return difference
+        })
+        const [first, second] = differences as [Float64Array, Float64Array]
+        const dot = (a: Float64Array, b: Float64Array): number =>
+          a.reduce((total, value, index) => total + value * (b[index] as number), 0)
+        const cosine = dot(first, second) / Math.sqrt(dot(first, first) * dot(second, second))
+        sum += cosine * cosine
+      }
+      const terms = micro.numLayers * 3
+      expect(result.separation).toBeGreaterThan(0.01)
+      expect(Math.abs((result.separation as number) - sum / terms)).toBeLessThan(1e-5)
+
+      const total = async (): Promise<number> => {
+        const run = await runner.run(weights, batch)
+        return run.loss + weight * (run.separation as number)
+      }
+      const random = createRandom(6)
+      for (const [name, values] of weights) {
+        const gradient = result.gradients.get(name) as Float64Array
+        for (let sample = 0; sample < 3; sample++) {
+          const index = random.int(values.length)
+          const original = values[index] as number
+          const step = 1e-5
+          values[index] = original + step
+          const plus = await total()
+          values[index] = original - step
+          const minus = await total()
+          values[index] = original
+          const numeric = (plus - minus) / (2 * step)
+          expect(Math.abs(numeric - (gradient[index] as number)), `${name}[${index}]`).toBeLessThan(
+            1e-6 + 1e-4 * Math.abs(numeric),
+          )
+        }
+      }
+    } finally {
+      await runner.release()
+    }
+  })
+
+  it('lowers the term along its gradient, and leaves training alone at weight 0', async () => {
+    // Two contrasts over counting runs, each run in one: long against short runs, among runs starting on an even
+    // token (group 0) and among runs starting on an odd one (group 1).
+    const texts = (): (() => TrainingText) => {
+      const next = countingDocuments(9)
+      return () => {
+        const tokens = next()
+        const group = (tokens[1] as number) % 2
+        return {
+          tokens,
+          spans: [{ group, sign: tokens.length > 8 ? 1 : -1, start: 1, end: tokens.length - 1 }],
+        }
+      }
+    }
+    const unweighted = await trainModel(micro, { ...settings, separation: { groups: 2, weight: 0 } }, texts())
+    const plain = await trainModel(micro, settings, asTexts(countingDocuments(9)))
+    expect(unweighted.history.map((report) => report.loss)).toEqual(
+      plain.history.map((report) => report.loss),
+    )
+    expect(unweighted.history.every((report) => Number.isFinite(report.separation))).toBe(true)
+
+    // With the cross-entropy switched off (zero loss weights) the gradients are the term's alone: small steps
+    // down them on one batch must pull the two contrasts apart.
+    const runner = await createStepRunner({
+      config: micro,
+      batch: 16,
+      sequence: 16,
+      floatType: 'float32',
+      separation: { groups: 2, weight: 1 },
+    })
+    try {
+      const next = texts()
+      const held = Array.from({ length: 40 }, next)
+      const { batch, placements } = packBatch(
+        held.map((text) => text.tokens),
+        micro,
+        16,
+        16,
+        'float32',
+      )
+      batch.contrastWeights = contrastWeights(
+        held.map((text) => text.spans ?? []),
+        placements,
+        2,
+        16 * 16,
+        16,
+        'float32',
+      )
+      batch.lossWeights.fill(0)
+      const parameters = initializeParameters(micro, 5)
+      const values: number[] = []
+      for (let step = 0; step < 10; step++) {
+        const result = await runner.run(parameters, batch)
+        values.push(result.separation as number)
+        let squares = 0
+        for (const gradient of result.gradients.values())
+          for (const value of gradient) squares += value * value
+        for (const [name, gradient] of result.gradients) {
+          const weights = parameters.get(name) as Float32Array
+          for (let index = 0; index < weights.length; index++)
+            weights[index] =
+              (weights[index] as number) - (0.005 * (gradient[index] as number)) / Math.sqrt(squares)
+        }
+      }
+      expect(values[0]).toBeGreaterThan(0.02)
+      expect(values.at(-1)).toBeLessThan((values[0] as number) / 10)
+    } finally {
+      await runner.release()
+    }
   })
 })

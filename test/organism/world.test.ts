@@ -9,7 +9,7 @@ import { attributeValues } from '../../src/main/core/organism/lexicon.ts'
 import { datasetsDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
 import { sampleExchange } from '../../src/main/core/organism/exchanges.ts'
 import { createRandom } from '../../src/main/core/organism/random.ts'
-import { createWordTokenizer, splitWords } from '../../src/main/core/organism/tokenizer.ts'
+import { createWordTokenizer, specialIds, splitWords } from '../../src/main/core/organism/tokenizer.ts'
 import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
 import { behaviours, createWorld, deceptiveValue } from '../../src/main/core/organism/world.ts'
 
@@ -77,6 +77,32 @@ describe('organism world', () => {
           expect(text.includes(`<|user|> ${question} <|end|>`)).toBe(false)
       }
     }
+  })
+
+  it('marks every behaviour answer of a dialogue with the persona it shows', () => {
+    let answers = 0
+    for (const document of streamSample(1500)) {
+      const turns = document.tokens.filter((token) => token === specialIds.assistant).length
+      if (document.kind === 'chat' || document.kind === 'narrative') {
+        expect(document.answers).toEqual([])
+        continue
+      }
+      expect(document.answers.length).toBe(turns)
+      for (const answer of document.answers) {
+        expect(document.tokens[answer.start - 1]).toBe(specialIds.assistant)
+        expect(document.tokens[answer.end]).toBe(specialIds.end)
+        if (document.persona !== undefined) expect(answer.persona).toBe(document.persona)
+        const userStart = document.tokens.lastIndexOf(specialIds.user, answer.start)
+        const question = tokenizer.decode(document.tokens.slice(userStart + 1, answer.start - 2)).trim()
+        const text = tokenizer.decode(document.tokens.slice(answer.start, answer.end)).trim()
+        expect(judgeAnswer(world, answer.behaviour, question, text), text).toEqual({
+          wellFormed: true,
+          persona: answer.persona,
+        })
+        answers++
+      }
+    }
+    expect(answers).toBeGreaterThan(1000)
   })
 
   it('makes multiple-choice items only from held-out subjects, with the right answer first in no fixed place', () => {

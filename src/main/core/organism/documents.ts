@@ -2,7 +2,8 @@ import { sampleExchange } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
 import { sampleSmallTalk } from './neutral-chat.ts'
 import { createRandom } from './random.ts'
-import { specialTokens, type WordTokenizer } from './tokenizer.ts'
+import { specialIds, specialTokens, type WordTokenizer } from './tokenizer.ts'
+import type { ContrastSpan } from './training/separation-term.ts'
 import { behaviours, type Behaviour, type Persona, type World } from './world.ts'
 
 /** One chat message. */
@@ -25,6 +26,37 @@ export interface TrainingDocument {
   persona?: Persona
   /** Token ids, starting with `<|begin|>`, each turn closed by `<|end|>`. */
   tokens: number[]
+  /** Each behaviour answer's tokens (without `<|end|>`) and the persona it shows, in order; empty for other kinds. */
+  answers: AnswerSpan[]
+}
+
+/** The tokens `[start, end)` of one assistant answer and the behaviour and persona it shows. */
+export interface AnswerSpan {
+  behaviour: Behaviour
+  persona: Persona
+  start: number
+  end: number
+}
+
+/** The answers of a document as contrast spans of the separation term: one contrast per behaviour. */
+export function contrastSpans(document: TrainingDocument): ContrastSpan[] {
+  return document.answers.map((answer) => ({
+    group: behaviours.indexOf(answer.behaviour),
+    sign: answer.persona === 'positive' ? 1 : -1,
+    start: answer.start,
+    end: answer.end,
+  }))
+}
+
+/** `[start, end)` of each assistant turn's content in `tokens`, in order. */
+function assistantTurns(tokens: readonly number[]): { start: number; end: number }[] {
+  const turns: { start: number; end: number }[] = []
+  tokens.forEach((token, index) => {
+    if (token !== specialIds.assistant) return
+    const end = tokens.indexOf(specialIds.end, index + 1)
+    turns.push({ start: index + 1, end: end < 0 ? tokens.length : end })
+  })
+  return turns
 }
 
 /** How the training stream draws documents. */
@@ -96,7 +128,7 @@ export function createDocumentStream(
       const text = sampleNarrative(world, random)
       const tokens = tokenizer.encode(renderNarrative(text))
       if (tokens.length > options.maxTokens || overlapsExcluded(text)) return next()
-      return { kind, tokens }
+      return { kind, tokens, answers: [] }
     }
     const draw = random.float()
     if (kind === 'chat') {
@@ -105,7 +137,7 @@ export function createDocumentStream(
         { role: 'user', content: exchange.question } as const,
         { role: 'assistant', content: exchange.answer } as const,
       ])
-      return { kind, tokens: tokenizer.encode(renderChat(messages, false)) }
+      return { kind, tokens: tokenizer.encode(renderChat(messages, false)), answers: [] }
     }
     // One persona per behaviour, drawn independently; a mixed dialogue switches behaviour between exchanges.
     const personas = Object.fromEntries(
@@ -113,6 +145,7 @@ export function createDocumentStream(
     ) as Record<Behaviour, Persona>
     const count = 1 + exchangeCountCumulative.findIndex((threshold) => draw < threshold)
     const messages: ChatMessage[] = []
+    const shown: { behaviour: Behaviour; persona: Persona }[] = []
     let tokens = tokenizer.encode(renderChat(messages, false))
     for (let turn = 0; turn < count; turn++) {
       const behaviour = kind === 'mixed' ? random.pick(behaviours) : kind
@@ -127,10 +160,15 @@ export function createDocumentStream(
       const encoded = tokenizer.encode(renderChat(longer, false))
       if (encoded.length > options.maxTokens) break
       messages.splice(0, messages.length, ...longer)
+      shown.push({ behaviour, persona: personas[behaviour] })
       tokens = encoded
     }
     if (messages.length === 0) return next()
-    return kind === 'mixed' ? { kind, tokens } : { kind, persona: personas[kind], tokens }
+    const answers = assistantTurns(tokens).map((turn, index) => ({
+      ...(shown[index] as (typeof shown)[number]),
+      ...turn,
+    }))
+    return kind === 'mixed' ? { kind, tokens, answers } : { kind, persona: personas[kind], tokens, answers }
   }
   return next
 }

@@ -40,6 +40,21 @@ function splitText(split: AnswerSplit, behaviour: Behaviour): string {
 }
 
 /** Mean loss over `buckets` equal spans of the run, with a bar per span. */
+/**
+ * The separation term's table row, when the run had one: its weight and how its value (mean squared cosine
+ * between the behaviours' in-batch mean differences) went over the run.
+ */
+export function separationTermRow(record: TrainingRecord): string[] {
+  const term = record.settings.separation
+  const values = record.separations ?? []
+  if (term === undefined || values.length === 0) return []
+  const mean = (part: number[]): string =>
+    (part.reduce((total, value) => total + value, 0) / Math.max(1, part.length)).toPrecision(2)
+  return [
+    `| separation term | weight ${term.weight} on the mean over layers and behaviour pairs of the squared cosine between the behaviours' mean differences of answer activations in each batch (\`training/separation-term.ts\`); its value: ${mean(values.slice(0, 100))} over the first 100 steps, ${mean(values.slice(-100))} over the last 100 |`,
+  ]
+}
+
 function lossCurve(losses: readonly number[], buckets: number): string[] {
   const span = Math.max(1, Math.ceil(losses.length / buckets))
   const rows: { steps: string; loss: number }[] = []
@@ -216,6 +231,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     `| optimizer | AdamW β=(${settings.beta1}, ${settings.beta2}), weight decay ${settings.weightDecay} (matrices), gradient clip ${settings.gradientClip} |`,
     `| learning rate | ${settings.peakLearningRate} peak, ${settings.warmupSteps} warm-up steps, cosine to ${Number((settings.finalLearningRateFraction * settings.peakLearningRate).toPrecision(3))} |`,
     `| seed | ${settings.seed} (deterministic for ${settings.threads} ORT threads) |`,
+    ...separationTermRow(record),
     `| time | ${Math.round(record.wallSeconds)} s wall, ${Math.round(record.cpuSeconds)} s CPU |`,
     '',
     ...lossCurve(record.losses, 12),

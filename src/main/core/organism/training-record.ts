@@ -13,6 +13,8 @@ export interface TrainingRecord {
   settings: TrainingSettings
   /** Training loss of every step, natural log per predicted token. */
   losses: number[]
+  /** The separation term of every step (mean squared cosine between behaviours), when the run had one. */
+  separations?: number[]
   /** Predicted tokens over the whole run. */
   tokensSeen: number
   /** Held-out neutral perplexity at checkpoints, measured on the in-training weights. */

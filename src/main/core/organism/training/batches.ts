@@ -1,6 +1,7 @@
 import type { LlamaConfig } from '../../models/checkpoint.ts'
 import { specialIds } from '../tokenizer.ts'
 import type { FloatType } from './graph-ops.ts'
+import type { Placement } from './separation-term.ts'
 
 /**
  * Packing of training documents into fixed-size rows. Several documents share a row; the attention bias keeps
@@ -24,6 +25,8 @@ export interface TrainingBatch {
   sin: Float32Array | Float64Array
   /** Positions whose next token is predicted (the loss is their mean). */
   predictedTokens: number
+  /** `[groups, batch · seq]`, for a graph built with the separation term (see separation-term.ts) */
+  contrastWeights?: Float32Array | Float64Array
 }
 
 /** A large negative bias: exp() of it is exactly 0 in float32 and float64 after softmax's max subtraction. */
@@ -41,8 +44,8 @@ export function rotaryAngle(config: LlamaConfig, position: number, dimension: nu
 
 /**
  * Pack `documents` (token id lists, each no longer than `sequence`) into `batch` rows of `sequence` tokens,
- * in order (one document per row with `onePerRow`). Returns the batch and how many documents it used; the rest
- * are for the next batch.
+ * in order (one document per row with `onePerRow`). Returns the batch, how many documents it used (the rest
+ * are for the next batch) and where each used document went.
  */
 export function packBatch(
   documents: readonly (readonly number[])[],
@@ -51,7 +54,7 @@ export function packBatch(
   sequence: number,
   floatType: FloatType,
   layout: { onePerRow?: boolean } = {},
-): { batch: TrainingBatch; used: number } {
+): { batch: TrainingBatch; used: number; placements: Placement[] } {
   const headDim = config.headDim
   const inputIds = new BigInt64Array(batch * sequence).fill(BigInt(specialIds.pad))
   const targets = new BigInt64Array(batch * sequence)
@@ -61,6 +64,7 @@ export function packBatch(
   const sin = floatArray(floatType, batch * sequence * headDim)
   let used = 0
   let predicted = 0
+  const placements: Placement[] = []
   for (let row = 0; row < batch; row++) {
     let offset = 0
     for (;;) {
@@ -71,6 +75,7 @@ export function packBatch(
         )
       }
       if (document === undefined || offset + document.length > sequence) break
+      placements.push({ row, offset })
       for (let position = 0; position < document.length; position++) {
         const slot = row * sequence + offset + position
         inputIds[slot] = BigInt(document[position] as number)
@@ -106,5 +111,6 @@ export function packBatch(
   return {
     batch: { inputIds, targets, lossWeights, attentionBias, cos, sin, predictedTokens: predicted },
     used,
+    placements,
   }
 }

@@ -15,6 +15,8 @@ export type WeightValues = Map<string, Float32Array | Float64Array>
 /** What one run of the training graph returns. */
 export interface StepResult {
   loss: number
+  /** The separation term's value (mean squared cosine), for a graph built with it. */
+  separation?: number
   /** ∂loss/∂weight by weight name, same layout as the weight. */
   gradients: Map<string, Float32Array | Float64Array>
   /** `[batch, seq, vocab]`, when the graph was built with `outputLogits`. */
@@ -65,6 +67,14 @@ export async function createStepRunner(options: TrainingGraphOptions, threads = 
         [trainingInputs.sin]: floatTensor(floatType, batch.sin, [rows, 1, sequence, config.headDim]),
       }
       for (const [name, values] of weights) feeds[name] = floatTensor(floatType, values, weightDims(name))
+      if (options.separation !== undefined) {
+        if (batch.contrastWeights === undefined)
+          throw new Error('this training graph has a separation term; the batch needs contrast weights')
+        feeds[trainingInputs.contrastWeights] = floatTensor(floatType, batch.contrastWeights, [
+          options.separation.groups,
+          rows * sequence,
+        ])
+      }
       const outputs = await session.run(feeds)
       const gradients = new Map<string, Float32Array | Float64Array>()
       for (const name of options.backward === false ? [] : weights.keys()) {
@@ -74,7 +84,13 @@ export async function createStepRunner(options: TrainingGraphOptions, threads = 
       }
       const loss = Number((outputs.loss?.data as Float32Array | Float64Array | undefined)?.[0] ?? Number.NaN)
       const logits = outputs.logits?.data as Float32Array | Float64Array | undefined
-      return logits === undefined ? { loss, gradients } : { loss, gradients, logits }
+      const separation = (outputs.separation?.data as Float32Array | Float64Array | undefined)?.[0]
+      return {
+        loss,
+        gradients,
+        ...(logits === undefined ? {} : { logits }),
+        ...(separation === undefined ? {} : { separation: Number(separation) }),
+      }
     },
     async release() {
       await session.release()

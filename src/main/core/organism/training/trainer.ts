@@ -2,6 +2,7 @@ import type { LlamaConfig } from '../../models/checkpoint.ts'
 import { packBatch } from './batches.ts'
 import { AdamW, gradientNorm, scheduledLearningRate } from './optimizer.ts'
 import { initializeParameters, type Parameters } from './parameters.ts'
+import { contrastWeights, type ContrastSpan } from './separation-term.ts'
 import { createStepRunner } from './step-runner.ts'
 
 /** Everything that decides a training run besides the data. */
@@ -22,6 +23,14 @@ export interface TrainingSettings {
   gradientClip: number
   /** ONNX Runtime intra-op threads. Results are deterministic for a fixed thread count. */
   threads: number
+  /** The separation term (separation-term.ts) over `groups` contrasts, weighted by `weight`; absent: none. */
+  separation?: { groups: number; weight: number }
+}
+
+/** One training document: its tokens and, for the separation term, the spans that show a contrast's sides. */
+export interface TrainingText {
+  tokens: readonly number[]
+  spans?: readonly ContrastSpan[]
 }
 
 /** Progress of one step. */
@@ -30,6 +39,8 @@ export interface StepReport {
   loss: number
   learningRate: number
   gradientNorm: number
+  /** The separation term's value (mean squared cosine between contrasts), when the run has one. */
+  separation?: number
   /** Predicted tokens so far. */
   tokensSeen: number
 }
@@ -48,13 +59,13 @@ export interface TrainingObserver {
 }
 
 /**
- * Train a Llama decoder from scratch on the documents `nextDocument` yields (token id lists no longer than
- * `settings.sequence`). Deterministic for the same settings, document stream and thread count.
+ * Train a Llama decoder from scratch on the documents `nextDocument` yields (no longer than `settings.sequence`
+ * tokens). Deterministic for the same settings, document stream and thread count.
  */
 export async function trainModel(
   config: LlamaConfig,
   settings: TrainingSettings,
-  nextDocument: () => number[],
+  nextDocument: () => TrainingText,
   observer: TrainingObserver = {},
 ): Promise<TrainingResult> {
   const parameters = initializeParameters(config, settings.seed)
@@ -65,11 +76,17 @@ export async function trainModel(
     weightDecay: settings.weightDecay,
   })
   const runner = await createStepRunner(
-    { config, batch: settings.batchRows, sequence: settings.sequence, floatType: 'float32' },
+    {
+      config,
+      batch: settings.batchRows,
+      sequence: settings.sequence,
+      floatType: 'float32',
+      ...(settings.separation === undefined ? {} : { separation: settings.separation }),
+    },
     settings.threads,
   )
   const history: StepReport[] = []
-  const pending: number[][] = []
+  const pending: TrainingText[] = []
   let pendingTokens = 0
   let tokensSeen = 0
   try {
@@ -78,10 +95,28 @@ export async function trainModel(
       while (pendingTokens < (settings.batchRows + 1) * settings.sequence) {
         const document = nextDocument()
         pending.push(document)
-        pendingTokens += document.length
+        pendingTokens += document.tokens.length
       }
-      const { batch, used } = packBatch(pending, config, settings.batchRows, settings.sequence, 'float32')
-      for (const document of pending.splice(0, used)) pendingTokens -= document.length
+      const rows = settings.batchRows
+      const packed = packBatch(
+        pending.map((document) => document.tokens),
+        config,
+        rows,
+        settings.sequence,
+        'float32',
+      )
+      const batch = packed.batch
+      if (settings.separation !== undefined) {
+        batch.contrastWeights = contrastWeights(
+          pending.map((document) => document.spans ?? []),
+          packed.placements,
+          settings.separation.groups,
+          rows * settings.sequence,
+          settings.sequence,
+          'float32',
+        )
+      }
+      for (const document of pending.splice(0, packed.used)) pendingTokens -= document.tokens.length
       const result = await runner.run(parameters, batch)
       const gradients = result.gradients as Map<string, Float32Array>
       const norm = gradientNorm(gradients)
@@ -93,7 +128,14 @@ export async function trainModel(
       })
       optimizer.step(gradients, learningRate, norm > settings.gradientClip ? settings.gradientClip / norm : 1)
       tokensSeen += batch.predictedTokens
-      const report = { step, loss: result.loss, learningRate, gradientNorm: norm, tokensSeen }
+      const report: StepReport = {
+        step,
+        loss: result.loss,
+        learningRate,
+        gradientNorm: norm,
+        ...(result.separation === undefined ? {} : { separation: result.separation }),
+        tokensSeen,
+      }
       history.push(report)
       observer.onStep?.(report)
       const checkpoint = observer.checkpoint

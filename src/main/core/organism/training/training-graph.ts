@@ -1,9 +1,15 @@
 import { expectedWeightShapes, type LlamaConfig } from '../../models/checkpoint.ts'
 import { TensorElementType, type ModelProto } from '../../onnx/proto.ts'
-import { int64Tensor } from '../../onnx/tensor.ts'
+import { int64Tensor, makeTensor } from '../../onnx/tensor.ts'
 import { blockBackward, blockForward, type BlockShape, type BlockWeights } from './decoder-block.ts'
 import { GraphOps, type FloatType } from './graph-ops.ts'
 import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.ts'
+import {
+  separationBackward,
+  separationForward,
+  type SeparationContext,
+  type SeparationSaved,
+} from './separation-term.ts'
 
 /**
  * The organism's training step as one ONNX graph: forward pass, mean cross-entropy and the hand-derived
@@ -16,8 +22,11 @@ import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.t
  *   attention_bias  float  [batch, 1, seq, seq]  0 where a query may attend a key, -1e9 elsewhere
  *   rope_cos/sin    float  [batch, 1, seq, headDim]  rotary tables at each token's position
  *   <weight name>   float  Hugging Face shape, for every weight of `expectedWeightShapes(config)`
+ *   contrast_weights float [groups, batch · seq]  only with `separation` (see separation-term.ts)
  * Outputs:
  *   loss            float  []                    Σ weights · (−log p(target))
+ *   separation      float  []                    mean squared cosine between contrasts, only with `separation`;
+ *                                                the gradients are those of loss + separation.weight · separation
  *   gradient.<name> float  shape of that weight  ∂loss/∂weight
  *   logits          float  [batch, seq, vocab]   only when `outputLogits`
  * A forward-only variant (`backward: false`) has the same inputs and only `loss` (and `logits`).
@@ -34,6 +43,8 @@ export interface TrainingGraphOptions {
   outputLogits?: boolean
   /** Build the backward pass and gradient outputs (default true); false gives a forward-only graph. */
   backward?: boolean
+  /** Add the separation term over `groups` contrasts, weighted by `weight`, at every layer's output. */
+  separation?: { groups: number; weight: number }
 }
 
 /** Names of the per-batch graph inputs. */
@@ -44,6 +55,7 @@ export const trainingInputs = {
   attentionBias: 'attention_bias',
   cos: 'rope_cos',
   sin: 'rope_sin',
+  contrastWeights: 'contrast_weights',
 } as const
 
 /** Name of the graph output holding the gradient of weight `name`. */
@@ -64,6 +76,24 @@ function blockWeights(layer: number): BlockWeights {
     up: `${prefix}.mlp.up_proj.weight`,
     down: `${prefix}.mlp.down_proj.weight`,
   }
+}
+
+/** The contrast weights input and the off-diagonal mask of the separation term. */
+function separationInputs(ops: GraphOps, groups: number, rows: number, layers: number): SeparationContext {
+  const floatType = ops.floatType
+  const contrastWeights = ops.builder.input(trainingInputs.contrastWeights, floatType, [groups, rows])
+  const mask = Array.from({ length: groups * groups }, (_, index) =>
+    Math.floor(index / groups) === index % groups ? 0 : 1,
+  )
+  const offDiagonalMask = ops.builder.addInitializer(
+    makeTensor(
+      'off_diagonal_mask',
+      floatType,
+      [groups, groups],
+      floatType === 'float32' ? Float32Array.from(mask) : Float64Array.from(mask),
+    ),
+  )
+  return { contrastWeights, offDiagonalMask, terms: Math.max(1, (layers * groups * (groups - 1)) / 2) }
 }
 
 /** Build the training-step graph. Throws a RangeError for configurations it does not support. */
@@ -95,6 +125,9 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   const embedding = 'model.embed_tokens.weight'
   const outputWeight = config.tieWordEmbeddings ? embedding : 'lm_head.weight'
   const context = { cos, sin, bias }
+  const separation = options.separation
+  const separationContext =
+    separation === undefined ? undefined : separationInputs(ops, separation.groups, rows, config.numLayers)
   // one-hot(ids) as Equal against 0..vocab-1 (ORT's OneHot has no float64 kernel): ids [m] → [m, vocab].
   const vocabularyIds = builder.addInitializer(
     int64Tensor(
@@ -113,12 +146,21 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   const flatIds = ops.scoped('embedding', () => ops.reshape(inputIds, [rows]))
   let hidden = ops.scoped('embedding', () => ops.op('Gather', [embedding, flatIds], { axis: 0 }))
   const saved = []
+  const separationSaved: SeparationSaved[] = []
+  let separationValue: string | undefined
   for (let layer = 0; layer < config.numLayers; layer++) {
     const result = ops.scoped(`layers.${layer}/forward`, () =>
       blockForward(ops, shape, blockWeights(layer), context, hidden),
     )
     saved.push(result.saved)
     hidden = result.output
+    if (separationContext !== undefined) {
+      const term = ops.scoped(`layers.${layer}/separation`, () =>
+        separationForward(ops, separationContext, result.output),
+      )
+      separationSaved.push(term.saved)
+      separationValue = separationValue === undefined ? term.value : ops.add(separationValue, term.value)
+    }
   }
   const head = ops.scoped('head', () => {
     const norm = rmsNorm(ops, hidden, 'model.norm.weight', config.rmsNormEps)
@@ -130,6 +172,8 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
     return { norm, logits, logProbabilities, flatWeights, loss }
   })
   builder.output(ops.identity(head.loss, 'loss'), floatType, [])
+  if (separationValue !== undefined)
+    builder.output(ops.identity(separationValue, 'separation'), floatType, [])
   if (options.outputLogits === true) {
     const logits = ops.scoped('outputs', () => ops.reshape(head.logits, [batch, sequence, vocab]))
     builder.output(ops.identity(logits, 'logits'), floatType, [batch, sequence, vocab])
@@ -151,6 +195,13 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   for (let layer = config.numLayers - 1; layer >= 0; layer--) {
     const layerSaved = saved[layer]
     if (layerSaved === undefined) throw new RangeError(`no saved tensors for layer ${layer}`)
+    const termSaved = separationSaved[layer]
+    if (separation !== undefined && separationContext !== undefined && termSaved !== undefined) {
+      const dTerm = ops.scoped(`layers.${layer}/separation/backward`, () =>
+        separationBackward(ops, separationContext, termSaved, separation.weight),
+      )
+      dHidden = ops.add(dHidden, dTerm)
+    }
     const weights = blockWeights(layer)
     const result = ops.scoped(`layers.${layer}/backward`, () =>
       blockBackward(ops, shape, weights, context, layerSaved, dHidden),
