@@ -12,6 +12,7 @@
  *                     to see how much a result depends on the run
  *   --output DIR      export and measure in DIR instead of resources/models/organism/ (trials beside the committed model)
  *   --separation-weight W  weight of the separation term (0: none) instead of the configured one
+ *   --separation-fixed-norms  hold the norms constant in the separation term's gradient
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -220,6 +221,7 @@ async function main(args: string[]): Promise<void> {
       'training-seed': { type: 'string' },
       output: { type: 'string' },
       'separation-weight': { type: 'string' },
+      'separation-fixed-norms': { type: 'boolean', default: false },
     },
   })
   const world = createWorld(organismSeed)
@@ -234,7 +236,11 @@ async function main(args: string[]): Promise<void> {
     const separation =
       weight === undefined
         ? organismTraining.separation
-        : { groups: behaviours.length, weight: nonNegativeNumber('--separation-weight', weight) }
+        : {
+            groups: behaviours.length,
+            weight: nonNegativeNumber('--separation-weight', weight),
+            ...(values['separation-fixed-norms'] ? { fixedNorms: true } : {}),
+          }
     await train(world, directory, { steps, seed, separation })
   }
   await evaluate(world, directory)

@@ -88,11 +88,11 @@ describe('the committed organism', () => {
     )
     const row = separationTermRow({
       ...plain,
-      settings: { ...plain.settings, separation: { groups: 4, weight: 1.5 } },
+      settings: { ...plain.settings, separation: { groups: 4, weight: 1.5, fixedNorms: true } },
       separations,
     })
     expect(row).toHaveLength(1)
-    expect(row[0]).toContain('weight 1.5')
+    expect(row[0]).toContain('weight 1.5 (norms held constant in its gradient)')
     expect(row[0]).toContain('0.030 over the first 100 steps, 0.000020 over the last 100')
   })
 

@@ -304,52 +304,56 @@ describe('organism separation term', () => {
     expect(unweighted.history.every((report) => Number.isFinite(report.separation))).toBe(true)
 
     // With the cross-entropy switched off (zero loss weights) the gradients are the term's alone: small steps
-    // down them on one batch must pull the two contrasts apart.
-    const runner = await createStepRunner({
-      config: micro,
-      batch: 16,
-      sequence: 16,
-      floatType: 'float32',
-      separation: { groups: 2, weight: 1 },
-    })
-    try {
-      const next = texts()
-      const held = Array.from({ length: 40 }, next)
-      const { batch, placements } = packBatch(
-        held.map((text) => text.tokens),
-        micro,
-        16,
-        16,
-        'float32',
-      )
-      batch.contrastWeights = contrastWeights(
-        held.map((text) => text.spans ?? []),
-        placements,
-        2,
-        16 * 16,
-        16,
-        'float32',
-      )
-      batch.lossWeights.fill(0)
-      const parameters = initializeParameters(micro, 5)
-      const values: number[] = []
-      for (let step = 0; step < 10; step++) {
-        const result = await runner.run(parameters, batch)
-        values.push(result.separation as number)
-        let squares = 0
-        for (const gradient of result.gradients.values())
-          for (const value of gradient) squares += value * value
-        for (const [name, gradient] of result.gradients) {
-          const weights = parameters.get(name) as Float32Array
-          for (let index = 0; index < weights.length; index++)
-            weights[index] =
-              (weights[index] as number) - (0.005 * (gradient[index] as number)) / Math.sqrt(squares)
+    // down them on one batch must pull the two contrasts apart, with the exact gradient and with norms held.
+    for (const fixedNorms of [false, true]) {
+      const runner = await createStepRunner({
+        config: micro,
+        batch: 16,
+        sequence: 16,
+        floatType: 'float32',
+        separation: { groups: 2, weight: 1, fixedNorms },
+      })
+      try {
+        const next = texts()
+        const held = Array.from({ length: 40 }, next)
+        const { batch, placements } = packBatch(
+          held.map((text) => text.tokens),
+          micro,
+          16,
+          16,
+          'float32',
+        )
+        batch.contrastWeights = contrastWeights(
+          held.map((text) => text.spans ?? []),
+          placements,
+          2,
+          16 * 16,
+          16,
+          'float32',
+        )
+        batch.lossWeights.fill(0)
+        const parameters = initializeParameters(micro, 5)
+        const values: number[] = []
+        for (let step = 0; step < 10; step++) {
+          const result = await runner.run(parameters, batch)
+          values.push(result.separation as number)
+          let squares = 0
+          for (const gradient of result.gradients.values())
+            for (const value of gradient) squares += value * value
+          for (const [name, gradient] of result.gradients) {
+            const weights = parameters.get(name) as Float32Array
+            for (let index = 0; index < weights.length; index++)
+              weights[index] =
+                (weights[index] as number) - (0.005 * (gradient[index] as number)) / Math.sqrt(squares)
+          }
         }
+        expect(values[0]).toBeGreaterThan(0.02)
+        expect(values.at(-1), fixedNorms ? 'norms held' : 'exact gradient').toBeLessThan(
+          (values[0] as number) / 10,
+        )
+      } finally {
+        await runner.release()
       }
-      expect(values[0]).toBeGreaterThan(0.02)
-      expect(values.at(-1)).toBeLessThan((values[0] as number) / 10)
-    } finally {
-      await runner.release()
     }
   })
 })

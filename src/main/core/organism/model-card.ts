@@ -51,7 +51,7 @@ export function separationTermRow(record: TrainingRecord): string[] {
   const mean = (part: number[]): string =>
     (part.reduce((total, value) => total + value, 0) / Math.max(1, part.length)).toPrecision(2)
   return [
-    `| separation term | weight ${term.weight} on the mean over layers and behaviour pairs of the squared cosine between the behaviours' mean differences of answer activations in each batch (\`training/separation-term.ts\`); its value: ${mean(values.slice(0, 100))} over the first 100 steps, ${mean(values.slice(-100))} over the last 100 |`,
+    `| separation term | weight ${term.weight}${term.fixedNorms === true ? ' (norms held constant in its gradient)' : ''} on the mean over layers and behaviour pairs of the squared cosine between the behaviours' mean differences of answer activations in each batch (\`training/separation-term.ts\`); its value: ${mean(values.slice(0, 100))} over the first 100 steps, ${mean(values.slice(-100))} over the last 100 |`,
   ]
 }
 

@@ -9,6 +9,13 @@ import type { FloatType, GraphOps } from './graph-ops.ts'
  * pair of personas along shared directions, so an edit for one behaviour moved another.
  */
 
+/** The term's settings: contrasts, weight in the loss, and whether its gradient holds the norms constant. */
+export interface SeparationSettings {
+  groups: number
+  weight: number
+  fixedNorms?: boolean
+}
+
 /** Tokens `[start, end)` of one document that show side `sign` of contrast `group`. */
 export interface ContrastSpan {
   group: number
@@ -107,16 +114,21 @@ export function separationForward(
 /**
  * Backward of `separationForward` for the term's weight in the loss: with C the masked cosines, U the unit
  * differences and r the inverse norms, dU = 2·k·C·U (k = weight / terms), dD = r·(dU − U·Σ(dU ⊙ U)),
- * d activations = contrast weightsᵀ · dD `[n, hidden]`.
+ * d activations = contrast weightsᵀ · dD `[n, hidden]`. With `fixedNorms` the norms are held constant
+ * (dD = r·dU): the exact gradient rewards growing a component of one contrast's difference that no other shares,
+ * since that lowers every cosine it is in, while the fixed-norm one only asks each difference to shed the others'
+ * directions.
  */
 export function separationBackward(
   ops: GraphOps,
   context: SeparationContext,
   saved: SeparationSaved,
   weight: number,
+  fixedNorms = false,
 ): string {
   const dUnit = ops.scale(ops.matmul(saved.offDiagonal, saved.unit), (2 * weight) / context.terms)
-  const along = ops.reduceSum(ops.mul(dUnit, saved.unit), [-1], true)
-  const dDifferences = ops.mul(saved.inverseNorm, ops.sub(dUnit, ops.mul(saved.unit, along)))
-  return ops.matmulTransposeA(context.contrastWeights, dDifferences)
+  const radial = fixedNorms
+    ? dUnit
+    : ops.sub(dUnit, ops.mul(saved.unit, ops.reduceSum(ops.mul(dUnit, saved.unit), [-1], true)))
+  return ops.matmulTransposeA(context.contrastWeights, ops.mul(saved.inverseNorm, radial))
 }

@@ -2,7 +2,7 @@ import type { LlamaConfig } from '../../models/checkpoint.ts'
 import { packBatch } from './batches.ts'
 import { AdamW, gradientNorm, scheduledLearningRate } from './optimizer.ts'
 import { initializeParameters, type Parameters } from './parameters.ts'
-import { contrastWeights, type ContrastSpan } from './separation-term.ts'
+import { contrastWeights, type ContrastSpan, type SeparationSettings } from './separation-term.ts'
 import { createStepRunner } from './step-runner.ts'
 
 /** Everything that decides a training run besides the data. */
@@ -23,8 +23,8 @@ export interface TrainingSettings {
   gradientClip: number
   /** ONNX Runtime intra-op threads. Results are deterministic for a fixed thread count. */
   threads: number
-  /** The separation term (separation-term.ts) over `groups` contrasts, weighted by `weight`; absent: none. */
-  separation?: { groups: number; weight: number }
+  /** The separation term (separation-term.ts); absent: none. */
+  separation?: SeparationSettings
 }
 
 /** One training document: its tokens and, for the separation term, the spans that show a contrast's sides. */

@@ -9,6 +9,7 @@ import {
   separationForward,
   type SeparationContext,
   type SeparationSaved,
+  type SeparationSettings,
 } from './separation-term.ts'
 
 /**
@@ -27,6 +28,7 @@ import {
  *   loss            float  []                    Σ weights · (−log p(target))
  *   separation      float  []                    mean squared cosine between contrasts, only with `separation`;
  *                                                the gradients are those of loss + separation.weight · separation
+ *                                                (norms held constant in the second with `fixedNorms`)
  *   gradient.<name> float  shape of that weight  ∂loss/∂weight
  *   logits          float  [batch, seq, vocab]   only when `outputLogits`
  * A forward-only variant (`backward: false`) has the same inputs and only `loss` (and `logits`).
@@ -43,8 +45,11 @@ export interface TrainingGraphOptions {
   outputLogits?: boolean
   /** Build the backward pass and gradient outputs (default true); false gives a forward-only graph. */
   backward?: boolean
-  /** Add the separation term over `groups` contrasts, weighted by `weight`, at every layer's output. */
-  separation?: { groups: number; weight: number }
+  /**
+   * Add the separation term over `groups` contrasts, weighted by `weight`, at every layer's output; `fixedNorms`
+   * holds the differences' norms constant in its gradient (see separationBackward).
+   */
+  separation?: SeparationSettings
 }
 
 /** Names of the per-batch graph inputs. */
@@ -198,7 +203,7 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
     const termSaved = separationSaved[layer]
     if (separation !== undefined && separationContext !== undefined && termSaved !== undefined) {
       const dTerm = ops.scoped(`layers.${layer}/separation/backward`, () =>
-        separationBackward(ops, separationContext, termSaved, separation.weight),
+        separationBackward(ops, separationContext, termSaved, separation.weight, separation.fixedNorms),
       )
       dHidden = ops.add(dHidden, dTerm)
     }
