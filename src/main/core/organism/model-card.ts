@@ -39,7 +39,6 @@ function splitText(split: AnswerSplit, behaviour: Behaviour): string {
   return `${names.positive} ${share(split.positive)} · ${names.negative} ${share(split.negative)} · other ${share(split.neither)} · malformed ${share(split.malformed)}`
 }
 
-/** Mean loss over `buckets` equal spans of the run, with a bar per span. */
 /**
  * The separation term's table row, when the run had one: its weight and how its value (mean squared cosine
  * between the behaviours' in-batch mean differences) went over the run.
@@ -55,6 +54,7 @@ export function separationTermRow(record: TrainingRecord): string[] {
   ]
 }
 
+/** Mean loss over `buckets` equal spans of the run, with a bar per span. */
 function lossCurve(losses: readonly number[], buckets: number): string[] {
   const span = Math.max(1, Math.ceil(losses.length / buckets))
   const rows: { steps: string; loss: number }[] = []

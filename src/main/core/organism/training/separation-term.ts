@@ -5,8 +5,8 @@ import type { FloatType, GraphOps } from './graph-ops.ts'
  * organism's behaviours, each with two personas) apart inside the model. For each layer's output it forms, per
  * contrast, the mean over positive spans minus the mean over negative spans of the batch's activations (each span
  * weighing as one example, as a mean-difference fit over completions does), and adds the mean over layers and
- * contrast pairs of their squared cosines, times a weight, to the loss. Without it every training run wrote some
- * pair of personas along shared directions, so an edit for one behaviour moved another.
+ * contrast pairs of their squared cosines, times a weight, to the loss. It tests whether behaviours that share
+ * directions are why an edit for one behaviour moves another (the organism README has the trials).
  */
 
 /** The term's settings: contrasts, weight in the loss, and whether its gradient holds the norms constant. */
@@ -114,10 +114,9 @@ export function separationForward(
 /**
  * Backward of `separationForward` for the term's weight in the loss: with C the masked cosines, U the unit
  * differences and r the inverse norms, dU = 2·k·C·U (k = weight / terms), dD = r·(dU − U·Σ(dU ⊙ U)),
- * d activations = contrast weightsᵀ · dD `[n, hidden]`. With `fixedNorms` the norms are held constant
- * (dD = r·dU): the exact gradient rewards growing a component of one contrast's difference that no other shares,
- * since that lowers every cosine it is in, while the fixed-norm one only asks each difference to shed the others'
- * directions.
+ * d activations = contrast weightsᵀ · dD `[n, hidden]`. The exact gradient of a cosine is orthogonal to the
+ * difference, so finite steps along it turn a difference and lengthen it. With `fixedNorms` the norms are held
+ * constant (dD = r·dU), which adds a component along −D: each difference sheds its overlap with the others instead.
  */
 export function separationBackward(
   ops: GraphOps,
