@@ -147,7 +147,7 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     })
   }
 
-  it('caches the activation set as safetensors keyed by graph, data, site, selector and layers', async () => {
+  it('caches the activation set as safetensors keyed by graph, weights, data, site, selector and layers', async () => {
     const cacheDirectory = join(folder, 'activation-cache')
     const first = await captureActivations(model, examples, {
       site,
@@ -169,6 +169,16 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     await captureActivations(model, examples, { site, selector: 'lastPrompt', layers, cacheDirectory })
     expect(readdirSync(cacheDirectory).filter((name) => name.endsWith('.safetensors'))).toHaveLength(2)
     expect(existsSync(join(cacheDirectory, files[0] ?? ''))).toBe(true)
+    // Weights replaced in the same folder (same graph, another weights hash) must not read the old activations.
+    const replaced = await captureActivations(model, examples, {
+      site,
+      selector: 'last',
+      layers,
+      cacheDirectory,
+      fingerprint: { ...first.model, weightsHash: `${first.model.weightsHash}-replaced` },
+    })
+    expect(readdirSync(cacheDirectory).filter((name) => name.endsWith('.safetensors'))).toHaveLength(3)
+    expect(replaced.model.weightsHash).toBe(`${first.model.weightsHash}-replaced`)
   })
 
   it('names the example when a selector has nothing to read', async () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { refinementStrengths, type SteeringPoint } from '../../src/main/core/organism/steerability.ts'
+import {
+  bisectCrossing,
+  crossingIntervals,
+  type SteeringPoint,
+} from '../../src/main/core/organism/steerability.ts'
 
 function point(strength: number, sentiment: number): SteeringPoint {
   return {
@@ -10,14 +14,29 @@ function point(strength: number, sentiment: number): SteeringPoint {
 }
 
 describe('steering sweep refinement', () => {
-  it('adds quarter steps where the accuracy rises to the threshold, and nowhere else', () => {
+  it('finds the intervals where the accuracy rises to the threshold, and nowhere else', () => {
     const points = [point(1, 0.5), point(2, 0.8), point(4, 0.95), point(6, 0.85), point(8, 0.92)]
-    // 2 → 4 and 6 → 8 cross 90 %; 4 → 6 falls, 1 → 2 stays below.
-    expect(refinementStrengths(points, 'sentiment')).toEqual([2.5, 3, 3.5, 6.5, 7, 7.5])
-    expect(refinementStrengths(points, 'truthfulness')).toEqual([])
+    // 2 → 4 and 6 → 8 cross 90 %; 4 → 6 falls, 0 → 1 and 1 → 2 stay below.
+    expect(crossingIntervals(point(0, 0.5), points, 'sentiment')).toEqual([
+      [2, 4],
+      [6, 8],
+    ])
+    expect(crossingIntervals(point(0, 0.5), points, 'truthfulness')).toEqual([])
   })
 
-  it('adds nothing when the first strength already reaches the threshold', () => {
-    expect(refinementStrengths([point(0.5, 0.9), point(1, 1)], 'sentiment')).toEqual([])
+  it('counts the unedited model as strength 0, so a first strength already past the threshold is refined too', () => {
+    expect(crossingIntervals(point(0, 0.5), [point(0.5, 0.9), point(1, 1)], 'sentiment')).toEqual([[0, 0.5]])
+    expect(crossingIntervals(point(0, 0.95), [point(0.5, 0.9), point(1, 1)], 'sentiment')).toEqual([])
+  })
+
+  it('bisects to the weakest strength reaching the threshold', async () => {
+    // Accuracy rises linearly from 50 % at 0 to 100 % at 1: the threshold is reached at 0.8.
+    const measured: number[] = []
+    const points = await bisectCrossing(0, 1, 'sentiment', (strength) => {
+      measured.push(strength)
+      return Promise.resolve(point(strength, 0.5 + strength / 2))
+    })
+    expect(measured).toEqual([0.5, 0.75, 0.875, 0.8125, 0.78125])
+    expect(points.map((entry) => entry.strength)).toEqual(measured)
   })
 })

@@ -125,8 +125,18 @@ export async function captureActivations(
   // The rendered tokens and selected positions are part of the key: one data set rendered two ways (contrast
   // in the prompt or in the completion) gives different activations.
   const renderKey = sha256(JSON.stringify([renderedHash(examples), selections]))
+  // The weights and tokenizer hashes too: a folder whose weights were replaced keeps its graph hash.
   const cacheKey = sha256(
-    JSON.stringify([hookMap.graphHash, dataHash, renderKey, options.site, options.selector, layers]),
+    JSON.stringify([
+      hookMap.graphHash,
+      fingerprint.weightsHash,
+      fingerprint.tokenizerHash,
+      dataHash,
+      renderKey,
+      options.site,
+      options.selector,
+      layers,
+    ]),
   ).slice(0, 24)
   const cacheDirectory =
     options.cacheDirectory === undefined

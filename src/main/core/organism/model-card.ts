@@ -137,10 +137,9 @@ function separationRows(separation: Separation, base: BaseMeasurement): string[]
   const pairs = separation.overlap[0]?.cosines ?? []
   lines.push(
     '',
-    "Cosine between two behaviours' mean-difference directions (64 training pairs, resid_post) at each layer. The",
-    'model can keep behaviours apart in context (above) by attending to earlier answers of the same behaviour only,',
-    "while still writing their personas along shared directions; an edit along one behaviour's direction then moves",
-    'the behaviours whose directions it overlaps.',
+    "Cosine between two behaviours' mean-difference directions (64 training pairs, resid_post) at each layer.",
+    'Overlapping directions let an edit for one behaviour move another; orthogonal ones do not rule it out, since',
+    'the model may read a persona along other directions than the one a mean difference finds.',
     '',
     '| layer | ' + pairs.map((pair) => `${pair.first} · ${pair.second}`).join(' | ') + ' |',
     '| ---: |' + pairs.map(() => ' ---: |').join(''),
@@ -266,7 +265,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '## Steerability',
     '',
-    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from ${defaultSteeringStrengths[0]} to ${defaultSteeringStrengths.at(-1)}, refined in quarter steps wherever the accuracy rises past the threshold.`,
+    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from ${defaultSteeringStrengths[0]} to ${defaultSteeringStrengths.at(-1)}, refined by bisection (five halvings) wherever the accuracy rises past the threshold between two measured strengths, the unedited model counting as strength 0.`,
     '',
   ]
   if (inputs.steering === undefined) {

@@ -16,10 +16,9 @@ import { behaviours, type Behaviour, type Persona } from './world.ts'
  * own behaviour must follow it (that is how the persona is inferred), every other behaviour must not (personas are
  * drawn independently per behaviour in training).
  *
- * In the residual stream: the cosine between two behaviours' mean-difference directions at each layer. The model
- * can keep behaviours apart in context by attending only to earlier answers of the same behaviour while writing
- * every persona along shared directions; such sharing is invisible in context but shows here, and an edit along
- * one behaviour's direction then moves the behaviours that share it.
+ * In the residual stream: the cosine between two behaviours' mean-difference directions at each layer. Sharing
+ * directions is invisible in context but shows here, and lets an edit for one behaviour move another; orthogonal
+ * directions do not rule that out (the organism README has the trials).
  */
 
 /** Held-out MC1 accuracy of `target` after one earlier `context` exchange answered by each persona. */

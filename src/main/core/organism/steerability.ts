@@ -79,21 +79,52 @@ function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Be
 }
 
 /**
- * Strengths between two swept ones where the behaviour's accuracy rises to the criterion's threshold: the weakest
- * strength reaching it lies in between, and since side effects grow with strength a coarse grid can miss the one
- * strength that meets the whole criterion. Quarter steps of every such interval; `points` sorted by strength.
+ * The intervals between two measured strengths (the unedited model counting as strength 0) over which the
+ * behaviour's accuracy rises to the criterion's threshold: the weakest strength reaching it lies inside, and since
+ * side effects grow with strength a coarse grid can miss the one strength that meets the whole criterion.
+ * `points` sorted by strength, all above 0.
  */
-export function refinementStrengths(points: readonly SteeringPoint[], behaviour: Behaviour): number[] {
-  const strengths: number[] = []
-  for (let index = 1; index < points.length; index++) {
-    const below = points[index - 1]!
-    const reached = points[index]!
+export function crossingIntervals(
+  base: SteeringPoint,
+  points: readonly SteeringPoint[],
+  behaviour: Behaviour,
+): [below: number, reached: number][] {
+  const intervals: [number, number][] = []
+  const measured = [base, ...points]
+  for (let index = 1; index < measured.length; index++) {
+    const below = measured[index - 1]!
+    const reached = measured[index]!
     if (below.accuracy[behaviour] >= steeringCriterion.accuracy) continue
     if (reached.accuracy[behaviour] < steeringCriterion.accuracy) continue
-    const step = (reached.strength - below.strength) / 4
-    for (let quarter = 1; quarter < 4; quarter++) strengths.push(below.strength + quarter * step)
+    intervals.push([below.strength, reached.strength])
   }
-  return strengths
+  return intervals
+}
+
+/** Halvings of each crossing interval: the weakest strength reaching the threshold is found to 1/32 of it. */
+const bisectionSteps = 5
+
+/**
+ * Bisect `[below, reached]` for the weakest strength whose accuracy (by `measure`) reaches the threshold, assuming
+ * accuracy at `below` is under it and at `reached` is not. Returns every point measured, in order.
+ */
+export async function bisectCrossing(
+  below: number,
+  reached: number,
+  behaviour: Behaviour,
+  measure: (strength: number) => Promise<SteeringPoint>,
+  steps = bisectionSteps,
+): Promise<SteeringPoint[]> {
+  const measured: SteeringPoint[] = []
+  let low = below
+  let high = reached
+  for (let step = 0; step < steps; step++) {
+    const point = await measure((low + high) / 2)
+    measured.push(point)
+    if (point.accuracy[behaviour] >= steeringCriterion.accuracy) high = point.strength
+    else low = point.strength
+  }
+  return measured
 }
 
 /** The first `count` training pairs of `behaviour`, as the demonstration set an edit is fitted on. */
@@ -149,8 +180,8 @@ export async function measureSteerability(
         }
         const points: SteeringPoint[] = []
         for (const strength of strengths) points.push(await measureStrength(strength))
-        for (const strength of refinementStrengths(points, behaviour))
-          points.push(await measureStrength(strength))
+        for (const [below, reached] of crossingIntervals(base, points, behaviour))
+          points.push(...(await bisectCrossing(below, reached, behaviour, measureStrength)))
         points.sort((first, second) => first.strength - second.strength)
         const best = points.find((point) => meetsCriterion(point, base, behaviour))
         sweeps.push({ behaviour, layer, pairs: set.rows.length, points, best })
