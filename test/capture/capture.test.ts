@@ -6,6 +6,7 @@ import { captureActivations } from '../../src/main/core/capture/capture.ts'
 import { readActivationSet } from '../../src/main/core/capture/activation-file.ts'
 import type { RenderedExample, RenderedSequence } from '../../src/main/core/data/render.ts'
 import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
+import { fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
 import { hookOutputName } from '../../src/main/core/models/locator/hook-map.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
@@ -159,6 +160,8 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     expect(files).toHaveLength(1)
     const stored = await readActivationSet(join(cacheDirectory, files[0] ?? ''))
     expect(stored).toEqual(first)
+    // Without a fingerprint given, the set carries the folder's own (its weights hash, not the graph's).
+    expect(first.model).toEqual(await fingerprintModel(folder))
     const again = await captureActivations(model, examples, {
       site,
       selector: 'last',

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
 import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
 import type { RenderedExample } from '../data/render.ts'
 import { compileGraph } from '../edits/compiler/compile.ts'
+import { fingerprintModel } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
@@ -31,7 +32,7 @@ export interface CaptureOptions {
   batchSize?: number
   /** sha256 of the demonstration set; default: a hash of the rendered token ids. */
   dataHash?: string
-  /** The model's fingerprint; default: one derived from the folder (tokenizer hash, graph hash). */
+  /** The model's fingerprint; default: the folder's (edits/fingerprint.ts: tokenizer and weights hashes). */
   fingerprint?: ModelFingerprint
   /**
    * Where activation files are cached; default `activations/` in the model folder's cache folder (`.tiller/` in
@@ -42,7 +43,7 @@ export interface CaptureOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-function sha256(text: string | Buffer): string {
+function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
@@ -52,17 +53,6 @@ function renderedHash(examples: readonly RenderedExample[]): string {
       examples.map((example) => [example.id, example.positive.tokenIds, example.negative.tokenIds]),
     ),
   )
-}
-
-function folderFingerprint(model: LoadedModel, graphHash: string): ModelFingerprint {
-  const tokenizerPath = join(model.folder, 'tokenizer.json')
-  return {
-    architecture: model.config.architecture,
-    layers: model.config.layers,
-    hiddenSize: model.config.hiddenSize,
-    tokenizerHash: existsSync(tokenizerPath) ? sha256(readFileSync(tokenizerPath)) : '',
-    weightsHash: graphHash,
-  }
 }
 
 /** Average the rows of `output` `[batch, seq, width]` at `columns` of batch row `row` into `target`. */
@@ -121,7 +111,7 @@ export async function captureActivations(
   if (layers.length === 0) throw new TillerError('invalid-argument', 'Choose at least one layer to capture.')
   const selections = examples.map((example) => selectPositions(options.selector, example))
   const dataHash = options.dataHash ?? renderedHash(examples)
-  const fingerprint = options.fingerprint ?? folderFingerprint(model, hookMap.graphHash)
+  const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder))
   // The rendered tokens and selected positions are part of the key: one data set rendered two ways (contrast
   // in the prompt or in the completion) gives different activations.
   const renderKey = sha256(JSON.stringify([renderedHash(examples), selections]))
