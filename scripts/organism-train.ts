@@ -53,7 +53,7 @@ import {
 } from '../src/main/core/organism/training-record.ts'
 import { createGraphForward } from '../src/main/core/organism/training/graph-forward.ts'
 import { toCheckpoint } from '../src/main/core/organism/training/parameters.ts'
-import { trainModel } from '../src/main/core/organism/training/trainer.ts'
+import { trainModel, type TrainingText } from '../src/main/core/organism/training/trainer.ts'
 import { organismVocabulary } from '../src/main/core/organism/vocabulary.ts'
 import {
   behaviours,
@@ -96,7 +96,7 @@ async function train(
   const started = Date.now()
   const cpuStarted = process.cpuUsage()
   log(`training ${steps} steps of ${settings.batchRows} × ${settings.sequence} tokens`)
-  const nextText = (): { tokens: number[]; spans: ReturnType<typeof contrastSpans> } => {
+  const nextText = (): TrainingText => {
     const document = next()
     return { tokens: document.tokens, spans: contrastSpans(document) }
   }

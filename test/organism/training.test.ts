@@ -195,7 +195,7 @@ const spans: ContrastSpan[][] = [
 describe('organism separation term', () => {
   it('weighs each span as one example of its side', () => {
     const { placements } = packBatch(documents, micro, 2, 12, 'float64')
-    const weights = contrastWeights(spans, placements, 3, 24, 12, 'float64')
+    const weights = contrastWeights(spans, placements, 3, 2, 12, 'float64')
     const expected = new Float64Array(3 * 24)
     // group 0: doc 0 tokens 1–2 (slots 1, 2), doc 2 tokens 5–8 (row 1: slots 17–20), doc 1 tokens 1–2 (slots 7, 8)
     for (const slot of [1, 2]) expected[slot] = 1 / (2 * 2)
@@ -219,7 +219,7 @@ describe('organism separation term', () => {
     })
     try {
       const { batch, placements } = packBatch(documents, micro, 2, 12, 'float64')
-      batch.contrastWeights = contrastWeights(spans, placements, 3, 24, 12, 'float64')
+      batch.contrastWeights = contrastWeights(spans, placements, 3, 2, 12, 'float64')
       const weights = new Map([...parameters].map(([name, values]) => [name, Float64Array.from(values)]))
       const result = await runner.run(weights, batch)
 
@@ -327,7 +327,7 @@ describe('organism separation term', () => {
           held.map((text) => text.spans ?? []),
           placements,
           2,
-          16 * 16,
+          16,
           16,
           'float32',
         )

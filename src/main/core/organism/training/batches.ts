@@ -1,7 +1,6 @@
 import type { LlamaConfig } from '../../models/checkpoint.ts'
 import { specialIds } from '../tokenizer.ts'
 import type { FloatType } from './graph-ops.ts'
-import type { Placement } from './separation-term.ts'
 
 /**
  * Packing of training documents into fixed-size rows. Several documents share a row; the attention bias keeps
@@ -27,6 +26,12 @@ export interface TrainingBatch {
   predictedTokens: number
   /** `[groups, batch · seq]`, for a graph built with the separation term (see separation-term.ts) */
   contrastWeights?: Float32Array | Float64Array
+}
+
+/** Where packing put a document: its row and the offset of its first token. */
+export interface Placement {
+  row: number
+  offset: number
 }
 
 /** A large negative bias: exp() of it is exactly 0 in float32 and float64 after softmax's max subtraction. */

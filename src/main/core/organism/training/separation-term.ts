@@ -1,3 +1,4 @@
+import type { Placement } from './batches.ts'
 import type { FloatType, GraphOps } from './graph-ops.ts'
 
 /**
@@ -24,17 +25,11 @@ export interface ContrastSpan {
   end: number
 }
 
-/** Where packing put a document: its row and the offset of its first token. */
-export interface Placement {
-  row: number
-  offset: number
-}
-
 /** A small constant under the square root of a norm, so a contrast absent from the batch gives cosines of 0. */
 const normEpsilon = 1e-12
 
 /**
- * The contrast weights `[groups, batch · seq]`: row g holds +1/(spans · length) on the tokens of each positive
+ * The contrast weights `[groups, rows · sequence]` of a batch packed as `placements`: row g holds +1/(spans · length) on the tokens of each positive
  * span of contrast g and −1/(spans · length) on each negative one, so its product with the activations
  * `[batch · seq, hidden]` is that contrast's mean difference. A contrast missing one side in the batch gets a
  * zero row (no direction, no gradient).
@@ -43,10 +38,11 @@ export function contrastWeights(
   spansByDocument: readonly (readonly ContrastSpan[])[],
   placements: readonly Placement[],
   groups: number,
-  tokens: number,
+  rows: number,
   sequence: number,
   floatType: FloatType,
 ): Float32Array | Float64Array {
+  const tokens = rows * sequence
   const weights =
     floatType === 'float32' ? new Float32Array(groups * tokens) : new Float64Array(groups * tokens)
   const counts = Array.from({ length: groups }, () => ({ positive: 0, negative: 0 }))
@@ -81,12 +77,13 @@ export interface SeparationSaved {
   offDiagonal: string
 }
 
-/** Graph constants the term needs: the contrast weights input and an off-diagonal mask `[groups, groups]`. */
+/** What the term's graph pieces share: the contrast weights input, an off-diagonal mask `[groups, groups]`, settings. */
 export interface SeparationContext {
   contrastWeights: string
   offDiagonalMask: string
   /** Contrast pairs times layers: the count the squared cosines are averaged over. */
   terms: number
+  settings: SeparationSettings
 }
 
 /**
@@ -113,7 +110,7 @@ export function separationForward(
 
 /**
  * Backward of `separationForward` for the term's weight in the loss: with C the masked cosines, U the unit
- * differences and r the inverse norms, dU = 2·k·C·U (k = weight / terms), dD = r·(dU − U·Σ(dU ⊙ U)),
+ * differences and r the inverse norms, dU = 2·k·C·U (k = settings.weight / terms), dD = r·(dU − U·Σ(dU ⊙ U)),
  * d activations = contrast weightsᵀ · dD `[n, hidden]`. The exact gradient of a cosine is orthogonal to the
  * difference, so finite steps along it turn a difference and lengthen it. With `fixedNorms` the norms are held
  * constant (dD = r·dU), which adds a component along −D: each difference sheds its overlap with the others instead.
@@ -122,12 +119,12 @@ export function separationBackward(
   ops: GraphOps,
   context: SeparationContext,
   saved: SeparationSaved,
-  weight: number,
-  fixedNorms = false,
 ): string {
+  const { weight, fixedNorms } = context.settings
   const dUnit = ops.scale(ops.matmul(saved.offDiagonal, saved.unit), (2 * weight) / context.terms)
-  const radial = fixedNorms
-    ? dUnit
-    : ops.sub(dUnit, ops.mul(saved.unit, ops.reduceSum(ops.mul(dUnit, saved.unit), [-1], true)))
+  const radial =
+    fixedNorms === true
+      ? dUnit
+      : ops.sub(dUnit, ops.mul(saved.unit, ops.reduceSum(ops.mul(dUnit, saved.unit), [-1], true)))
   return ops.matmulTransposeA(context.contrastWeights, ops.mul(saved.inverseNorm, radial))
 }

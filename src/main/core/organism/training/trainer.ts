@@ -111,7 +111,7 @@ export async function trainModel(
           pending.map((document) => document.spans ?? []),
           packed.placements,
           settings.separation.groups,
-          rows * settings.sequence,
+          rows,
           settings.sequence,
           'float32',
         )

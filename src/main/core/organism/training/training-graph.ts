@@ -84,8 +84,14 @@ function blockWeights(layer: number): BlockWeights {
 }
 
 /** The contrast weights input and the off-diagonal mask of the separation term. */
-function separationInputs(ops: GraphOps, groups: number, rows: number, layers: number): SeparationContext {
+function separationInputs(
+  ops: GraphOps,
+  settings: SeparationSettings,
+  rows: number,
+  layers: number,
+): SeparationContext {
   const floatType = ops.floatType
+  const groups = settings.groups
   const contrastWeights = ops.builder.input(trainingInputs.contrastWeights, floatType, [groups, rows])
   const mask = Array.from({ length: groups * groups }, (_, index) =>
     Math.floor(index / groups) === index % groups ? 0 : 1,
@@ -98,7 +104,12 @@ function separationInputs(ops: GraphOps, groups: number, rows: number, layers: n
       floatType === 'float32' ? Float32Array.from(mask) : Float64Array.from(mask),
     ),
   )
-  return { contrastWeights, offDiagonalMask, terms: Math.max(1, (layers * groups * (groups - 1)) / 2) }
+  return {
+    contrastWeights,
+    offDiagonalMask,
+    terms: Math.max(1, (layers * groups * (groups - 1)) / 2),
+    settings,
+  }
 }
 
 /** Build the training-step graph. Throws a RangeError for configurations it does not support. */
@@ -130,9 +141,10 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
   const embedding = 'model.embed_tokens.weight'
   const outputWeight = config.tieWordEmbeddings ? embedding : 'lm_head.weight'
   const context = { cos, sin, bias }
-  const separation = options.separation
   const separationContext =
-    separation === undefined ? undefined : separationInputs(ops, separation.groups, rows, config.numLayers)
+    options.separation === undefined
+      ? undefined
+      : separationInputs(ops, options.separation, rows, config.numLayers)
   // one-hot(ids) as Equal against 0..vocab-1 (ORT's OneHot has no float64 kernel): ids [m] → [m, vocab].
   const vocabularyIds = builder.addInitializer(
     int64Tensor(
@@ -201,9 +213,9 @@ export function buildTrainingGraph(options: TrainingGraphOptions): ModelProto {
     const layerSaved = saved[layer]
     if (layerSaved === undefined) throw new RangeError(`no saved tensors for layer ${layer}`)
     const termSaved = separationSaved[layer]
-    if (separation !== undefined && separationContext !== undefined && termSaved !== undefined) {
+    if (separationContext !== undefined && termSaved !== undefined) {
       const dTerm = ops.scoped(`layers.${layer}/separation/backward`, () =>
-        separationBackward(ops, separationContext, termSaved, separation.weight, separation.fixedNorms),
+        separationBackward(ops, separationContext, termSaved),
       )
       dHidden = ops.add(dHidden, dTerm)
     }
