@@ -18,6 +18,8 @@ export type PositionPolicy =
   | { kind: 'promptPrefix'; count: number }
   | { kind: 'fromAssistantStart' }
   | { kind: 'lastPromptToken' }
+  /** The last prompt token and every generated token: "the last position of each forward call" (ITI, HPR). */
+  | { kind: 'lastPromptAndGenerated' }
 
 /**
  * What an intervention does to the site activation h [width] at a masked position, with strength α:
@@ -25,8 +27,8 @@ export type PositionPolicy =
  *   addAt      h + α·vectors[i] at the i-th prompt position (front-aligned, prefill only)
  *   project    keep:   h + α·(B̂ᵀB̂h − h);   remove: h − α·B̂ᵀB̂h      (basis rows orthonormal)
  *   scale      h + α·(h ⊙ factors)                                      (SADI's h·(1 + δ m))
- *   spectral   SEA / Φ-SEA (interpolated like project)
- *   householder HPR (α scales the rotation angle)
+ *   spectral   h + α·(SEA(h) − h), SEA(h) = merge(φ⁻¹(P⁺φ(h)), φ⁻¹(P⁻φ(h))) with P⁺ = U⁺U⁺ᵀ, P⁻ = I − U⁻U⁻ᵀ
+ *   householder HPR: probe-negative tokens rotate toward their reflection by α·γ₁ (norm kept exactly)
  */
 export type Op =
   | { kind: 'add'; vector: Float32Array /* [width] */ }
@@ -40,14 +42,32 @@ export type Op =
   | { kind: 'scale'; factors: Float32Array /* [width] */ }
   | {
       kind: 'spectral'
+      /** U⁺'s top keepRank left singular vectors as orthonormal rows. */
       keep: Float32Array /* [keepRank, width] */
       keepRank: number
+      /** U⁻'s top removeRank left singular vectors as orthonormal rows. */
       remove: Float32Array /* [removeRank, width] */
       removeRank: number
-      merge: 'add' | 'replace'
-      phi: 'identity' | 'squared-exponential' | 'tanh'
+      /**
+       * norm: (h⁺ + h⁻)·‖h‖/‖h⁺ + h⁻‖ per token; average: (h⁺ + h⁻)/2; sum: h⁺ + h⁻ (METHODS.md §1.5).
+       */
+      merge: 'norm' | 'average' | 'sum'
+      /** Φ-SEA's elementwise feature map (METHODS.md §1.8); identity is linear SEA. */
+      phi: 'identity' | 'squared-exponential' | 'tanh' | 'elu'
+      /** paper: φ⁻¹(P φ(h)); code: φ⁻¹(P h), the released inference's behaviour (reproduction only). */
+      phiMode: 'paper' | 'code'
     }
-  | { kind: 'householder'; probe: Float32Array /* [width] */; angleWeights: Record<string, Float32Array> }
+  | {
+      kind: 'householder'
+      /** The probe θ: tokens with θᵀh > 0 are positive and left unchanged. */
+      probe: Float32Array /* [width] */
+      /** Widths of the angle network's layers, input first: [width, …, 1]. */
+      angleWidths: number[]
+      /** Linear layer i's weight, [angleWidths[i + 1], angleWidths[i]] row-major; GELU between layers. */
+      angleWeights: Float32Array[]
+      /** Linear layer i's bias, [angleWidths[i + 1]]. */
+      angleBiases: Float32Array[]
+    }
 
 export type OpKind = Op['kind']
 

@@ -19,7 +19,7 @@ import {
   loadSteeredModel,
   steeringInputs,
 } from '../../src/main/core/edits/steered-generation.ts'
-import { fitFromDemonstrations } from '../../src/main/core/methods/fit-pipeline.ts'
+import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'

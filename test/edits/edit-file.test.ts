@@ -77,8 +77,9 @@ function sampleEdit(): Edit {
           keepRank: 0,
           remove: values(width, 6),
           removeRank: 1,
-          merge: 'add',
+          merge: 'norm',
           phi: 'tanh',
+          phiMode: 'paper',
         },
       },
       {
@@ -88,7 +89,9 @@ function sampleEdit(): Edit {
         op: {
           kind: 'householder',
           probe: values(width, 7),
-          angleWeights: { 'layer0.weight': values(6, 8), bias: values(2, 9) },
+          angleWidths: [width, 2, 1],
+          angleWeights: [values(2 * width, 8), values(2, 10)],
+          angleBiases: [values(2, 9), values(1, 11)],
         },
       },
     ],
@@ -190,8 +193,10 @@ describe('edit files', () => {
       'layers.0.mlp_out.spectral.keep',
       'layers.0.mlp_out.spectral.remove',
       'layers.2.resid_post.householder.probe',
-      'layers.2.resid_post.householder.angle.layer0.weight',
-      'layers.2.resid_post.householder.angle.bias',
+      'layers.2.resid_post.householder.angle.0.weight',
+      'layers.2.resid_post.householder.angle.0.bias',
+      'layers.2.resid_post.householder.angle.1.weight',
+      'layers.2.resid_post.householder.angle.1.bias',
     ])
     // The container itself is standard: 8-byte-aligned data start, header JSON, space padding.
     const bytes = readFileSync(path)

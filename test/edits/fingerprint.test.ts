@@ -16,7 +16,7 @@ import {
   readEditsFor,
 } from '../../src/main/core/edits/steered-generation.ts'
 import { isTillerError } from '../../src/main/core/errors.ts'
-import { fitFromDemonstrations } from '../../src/main/core/methods/fit-pipeline.ts'
+import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
 import { checkpointWeightsHash } from '../../src/main/core/models/exporter/index.ts'
 import { modelFiles } from '../../src/main/core/models/graph-contract.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'

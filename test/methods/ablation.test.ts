@@ -6,7 +6,7 @@ import { contrastCase, layerSet, random } from './synthetic.ts'
 
 const width = 12
 
-function fitted() {
+async function fitted() {
   const { direction, positive, negative, activations } = contrastCase({
     site: 'resid_pre',
     selector: 'lastPrompt',
@@ -15,12 +15,12 @@ function fitted() {
     rows: 20,
     seed: 40,
   })
-  return { direction, positive, negative, ...fitEdit(ablation, activations, {}) }
+  return { direction, positive, negative, ...(await fitEdit(ablation, activations, {})) }
 }
 
 describe('directional ablation (METHODS.md §8.5)', () => {
-  it('removes r̂ = normalized mean difference at resid_pre, attn_out and mlp_out of every block, all positions', () => {
-    const { edit, positive, negative } = fitted()
+  it('removes r̂ = normalized mean difference at resid_pre, attn_out and mlp_out of every block, all positions', async () => {
+    const { edit, positive, negative } = await fitted()
     expect(edit.interventions).toHaveLength(4 * 3)
     expect(edit.interventions.map((intervention) => `${intervention.layer}.${intervention.site}`)).toEqual([
       '0.resid_pre',
@@ -60,8 +60,8 @@ describe('directional ablation (METHODS.md §8.5)', () => {
     }
   })
 
-  it('is idempotent and leaves no component along r̂', () => {
-    const { edit } = fitted()
+  it('is idempotent and leaves no component along r̂', async () => {
+    const { edit } = await fitted()
     const op = edit.interventions[0]!.op
     if (op.kind !== 'project') throw new Error('expected project')
     const draw = random(42)
@@ -74,7 +74,7 @@ describe('directional ablation (METHODS.md §8.5)', () => {
     }
   })
 
-  it('refuses a zero mean difference', () => {
+  it('refuses a zero mean difference', async () => {
     const same = Float32Array.from({ length: width }, (_, index) => index)
     const activations = layerSet({
       site: 'resid_pre',
@@ -84,6 +84,6 @@ describe('directional ablation (METHODS.md §8.5)', () => {
       positive: same,
       negative: same,
     })
-    expect(() => ablation.fit(activations, {})).toThrow(/resid_pre\[1\] is zero/)
+    await expect(async () => ablation.fit(activations, {})).rejects.toThrow(/resid_pre\[1\] is zero/)
   })
 })

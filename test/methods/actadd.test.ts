@@ -45,11 +45,11 @@ function concat(parts: Float32Array[]): Float32Array {
 describe('ActAdd (METHODS.md §3.7)', () => {
   const bos = Float32Array.from({ length: width }, (_, index) => 10 + index)
 
-  it('is linear: S = c·(A⁺ − A⁻) exactly on the n positions, with a zero BOS row', () => {
+  it('is linear: S = c·(A⁺ − A⁻) exactly on the n positions, with a zero BOS row', async () => {
     const positive = promptActivations(4, 1, bos)
     const negative = promptActivations(4, 2, bos)
     const activations = promptTokenSet(2, positive, negative)
-    const { interventions } = actAdd.fit(activations, { layers: undefined, coefficient: 5 })
+    const { interventions } = await actAdd.fit(activations, { layers: undefined, coefficient: 5 })
     expect(interventions).toHaveLength(1)
     const [intervention] = interventions
     expect(intervention!.layer).toBe(2)
@@ -63,19 +63,20 @@ describe('ActAdd (METHODS.md §3.7)', () => {
     expect(Array.from(op.vectors.subarray(0, width))).toEqual(new Array(width).fill(0))
   })
 
-  it('gives an all-zero steering tensor when p⁺ = p⁻ or c = 0', () => {
+  it('gives an all-zero steering tensor when p⁺ = p⁻ or c = 0', async () => {
     const same = promptActivations(3, 3, bos)
     const identical = promptTokenSet(0, same, same)
-    const fromIdentical = actAdd.fit(identical, { layers: undefined, coefficient: 5 }).interventions[0]!.op
+    const fromIdentical = (await actAdd.fit(identical, { layers: undefined, coefficient: 5 }))
+      .interventions[0]!.op
     if (fromIdentical.kind !== 'addAt') throw new Error('expected addAt')
     expect(fromIdentical.vectors.every((value) => value === 0)).toBe(true)
     const different = promptTokenSet(0, same, promptActivations(3, 4, bos))
-    const fromZero = actAdd.fit(different, { layers: undefined, coefficient: 0 }).interventions[0]!.op
+    const fromZero = (await actAdd.fit(different, { layers: undefined, coefficient: 0 })).interventions[0]!.op
     if (fromZero.kind !== 'addAt') throw new Error('expected addAt')
     expect(fromZero.vectors.every((value) => value === 0)).toBe(true)
   })
 
-  it('averages several pairs position by position, each position over the pairs that reach it', () => {
+  it('averages several pairs position by position, each position over the pairs that reach it', async () => {
     const firstPositive = promptActivations(3, 5, bos)
     const firstNegative = promptActivations(3, 6, bos)
     const secondPositive = promptActivations(2, 7, bos)
@@ -86,7 +87,7 @@ describe('ActAdd (METHODS.md §3.7)', () => {
       concat([firstNegative, secondNegative]),
       [3, 2],
     )
-    const op = actAdd.fit(activations, { layers: undefined, coefficient: 2 }).interventions[0]!.op
+    const op = (await actAdd.fit(activations, { layers: undefined, coefficient: 2 })).interventions[0]!.op
     if (op.kind !== 'addAt') throw new Error('expected addAt')
     expect(op.count).toBe(3)
     for (let column = 0; column < width; column++) {
@@ -99,7 +100,7 @@ describe('ActAdd (METHODS.md §3.7)', () => {
     }
   })
 
-  it('captures resid_pre of one layer, rendered raw and padded; refuses several layers', () => {
+  it('captures resid_pre of one layer, rendered raw and padded; refuses several layers', async () => {
     const request = actAdd.capture(actAdd.defaults, 48)
     expect(request).toEqual({
       site: 'resid_pre',
@@ -107,6 +108,6 @@ describe('ActAdd (METHODS.md §3.7)', () => {
       layers: [6],
       render: { format: 'raw', padToEqualLength: true },
     })
-    expect(() => fitEdit(actAdd, promptTokenSet(0, bos, bos), { layers: [1, 2] })).toThrow(/layers/)
+    await expect(fitEdit(actAdd, promptTokenSet(0, bos, bos), { layers: [1, 2] })).rejects.toThrow(/layers/)
   })
 })

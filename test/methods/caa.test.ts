@@ -4,7 +4,7 @@ import { fitEdit } from '../../src/main/core/methods/index.ts'
 import { activationSet, fingerprint, layerSet } from './synthetic.ts'
 
 describe('CAA (METHODS.md §4.6)', () => {
-  it('fits the average of the differences of two hand-made pairs, per layer, from the assistant start', () => {
+  it('fits the average of the differences of two hand-made pairs, per layer, from the assistant start', async () => {
     // Two pairs, width 3, layers 1 and 3. Row r of positive/negative is pair r.
     const positive = [Float32Array.of(1, 2, 3, 5, 0, -1), Float32Array.of(0, 0, 0, 2, 2, 2)]
     const negative = [Float32Array.of(0, 2, 1, 1, 1, 1), Float32Array.of(1, 1, 1, 0, 0, 0)]
@@ -17,7 +17,7 @@ describe('CAA (METHODS.md §4.6)', () => {
       negative,
       rows: 2,
     })
-    const { edit } = fitEdit(caa, activations, {}, { id: 'fixed', created: new Date(0) })
+    const { edit } = await fitEdit(caa, activations, {}, { id: 'fixed', created: new Date(0) })
     expect(edit.method).toBe('caa')
     expect(edit.id).toBe('fixed')
     expect(edit.model).toEqual({ ...fingerprint, hiddenSize: 3 })
@@ -41,7 +41,7 @@ describe('CAA (METHODS.md §4.6)', () => {
     ])
   })
 
-  it('captures resid_post at the answer letter of the paper layer (13 of 32) and needs letters', () => {
+  it('captures resid_post at the answer letter of the paper layer (13 of 32) and needs letters', async () => {
     expect(caa.capture(caa.defaults, 32)).toEqual({
       site: 'resid_post',
       selector: 'answerLetter',
@@ -52,7 +52,7 @@ describe('CAA (METHODS.md §4.6)', () => {
     expect(() => caa.capture({ layers: [32] }, 32)).toThrow(/blocks 0…31/)
   })
 
-  it('refuses activations from another site or selector', () => {
+  it('refuses activations from another site or selector', async () => {
     const activations = layerSet({
       site: 'resid_pre',
       selector: 'answerLetter',
@@ -61,6 +61,6 @@ describe('CAA (METHODS.md §4.6)', () => {
       positive: Float32Array.of(1),
       negative: Float32Array.of(0),
     })
-    expect(() => caa.fit(activations, {})).toThrow(/resid_post\/answerLetter/)
+    await expect(async () => caa.fit(activations, {})).rejects.toThrow(/resid_post\/answerLetter/)
   })
 })

@@ -4,7 +4,7 @@ import { meanDiff } from '../../src/main/core/methods/mean-diff.ts'
 import { contrastCase, layerSet } from './synthetic.ts'
 
 describe('mean-diff (METHODS.md §7.3)', () => {
-  it('is mean(h⁺) − mean(h⁻), unnormalized, added at every position', () => {
+  it('is mean(h⁺) − mean(h⁻), unnormalized, added at every position', async () => {
     const width = 16
     const { positive, negative, activations } = contrastCase({
       site: 'resid_post',
@@ -14,7 +14,7 @@ describe('mean-diff (METHODS.md §7.3)', () => {
       rows: 40,
       seed: 11,
     })
-    const { edit } = fitEdit(meanDiff, activations, {})
+    const { edit } = await fitEdit(meanDiff, activations, {})
     expect(edit.options).toEqual({ selector: 'completionMean' })
     const [intervention] = edit.interventions
     expect(intervention!.positions).toEqual({ kind: 'all' })
@@ -30,7 +30,7 @@ describe('mean-diff (METHODS.md §7.3)', () => {
     }
   })
 
-  it('reads the last prompt token with the contrast rendered into the user turn when asked', () => {
+  it('reads the last prompt token with the contrast rendered into the user turn when asked', async () => {
     expect(meanDiff.capture({ layers: [1], selector: 'lastPrompt' }, 4)).toEqual({
       site: 'resid_post',
       selector: 'lastPrompt',
@@ -45,7 +45,9 @@ describe('mean-diff (METHODS.md §7.3)', () => {
       positive: Float32Array.of(1),
       negative: Float32Array.of(0),
     })
-    expect(() => fitEdit(meanDiff, activations, { selector: 'lastPrompt' })).toThrow(/resid_post\/lastPrompt/)
-    expect(() => fitEdit(meanDiff, activations, { selector: 'middle' })).toThrow(/option "selector"/)
+    await expect(fitEdit(meanDiff, activations, { selector: 'lastPrompt' })).rejects.toThrow(
+      /resid_post\/lastPrompt/,
+    )
+    await expect(fitEdit(meanDiff, activations, { selector: 'middle' })).rejects.toThrow(/option "selector"/)
   })
 })

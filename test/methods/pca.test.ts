@@ -21,32 +21,36 @@ function synthetic(direction: Float32Array, swap = false): ActivationSet {
   })
 }
 
-function vectorOf(activations: ActivationSet, mode: 'pca-diff' | 'pca-center', index: number): Float32Array {
+async function vectorOf(
+  activations: ActivationSet,
+  mode: 'pca-diff' | 'pca-center',
+  index: number,
+): Promise<Float32Array> {
   const method = mode === 'pca-diff' ? pcaDiff : pcaCenter
-  const op = method.fit(activations, {}).interventions[index]!.op
+  const op = (await method.fit(activations, {})).interventions[index]!.op
   if (op.kind !== 'add') throw new Error('expected add')
   return op.vector
 }
 
 describe.each(['pca-diff', 'pca-center'] as const)('%s (METHODS.md §7.4)', (mode) => {
-  it('recovers ±v from h± = b ± c_i v + ε as a unit vector, sign fixed so dir·v > 0', () => {
+  it('recovers ±v from h± = b ± c_i v + ε as a unit vector, sign fixed so dir·v > 0', async () => {
     const direction = unitVector(width, 20)
     const activations = synthetic(direction)
     for (const index of [0, 1]) {
-      const vector = vectorOf(activations, mode, index)
+      const vector = await vectorOf(activations, mode, index)
       expect(norm(vector)).toBeCloseTo(1, 6)
       expect(dot(vector, direction)).toBeGreaterThan(0.99)
     }
   })
 
-  it('flips with the labels: swapping positive and negative gives dir·v < 0', () => {
+  it('flips with the labels: swapping positive and negative gives dir·v < 0', async () => {
     const direction = unitVector(width, 22)
-    expect(dot(vectorOf(synthetic(direction, true), mode, 0), direction)).toBeLessThan(-0.99)
+    expect(dot(await vectorOf(synthetic(direction, true), mode, 0), direction)).toBeLessThan(-0.99)
   })
 
-  it('edits resid_post at every position of each chosen layer', () => {
+  it('edits resid_post at every position of each chosen layer', async () => {
     const method = mode === 'pca-diff' ? pcaDiff : pcaCenter
-    const { interventions } = method.fit(synthetic(unitVector(width, 23)), {})
+    const { interventions } = await method.fit(synthetic(unitVector(width, 23)), {})
     expect(
       interventions.map((intervention) => [
         intervention.layer,
@@ -61,7 +65,7 @@ describe.each(['pca-diff', 'pca-center'] as const)('%s (METHODS.md §7.4)', (mod
 })
 
 describe('PCA edge cases', () => {
-  it('refuses a perfectly constant difference for pca-diff, naming the layer and pointing to mean-diff', () => {
+  it('refuses a perfectly constant difference for pca-diff, naming the layer and pointing to mean-diff', async () => {
     // Dyadic values keep h⁺ − h⁻ exactly equal on every row in float32.
     const difference = Float32Array.of(0.5, -0.25, 1, 0, 0.75, -1, 0.125, 2)
     const direction = difference.map((value) => value / norm(difference))
@@ -90,13 +94,13 @@ describe('PCA edge cases', () => {
     expect(isTillerError(caught, 'invalid-dataset')).toBe(true)
     expect((caught as Error).message).toMatch(/layer 3.*mean-diff/)
     // pca-center still has a direction: ±(h⁺ − h⁻)/2 rows vary in sign.
-    const centre = pcaCenter.fit(activations, {}).interventions[0]!.op
+    const centre = (await pcaCenter.fit(activations, {})).interventions[0]!.op
     if (centre.kind !== 'add') throw new Error('expected add')
     expect(Math.abs(dot(centre.vector, direction))).toBeGreaterThan(0.999)
     expect(dot(centre.vector, direction)).toBeGreaterThan(0)
   })
 
-  it("defaults to repeng's band of layers (blocks 15…27 of 32)", () => {
+  it("defaults to repeng's band of layers (blocks 15…27 of 32)", async () => {
     expect(pcaDiff.capture(pcaDiff.defaults, 32).layers).toEqual([
       15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
     ])

@@ -5,7 +5,7 @@ import { methodIds } from '../../src/shared/edit.ts'
 import { layerSet } from './synthetic.ts'
 
 describe('method registry', () => {
-  it('holds every implemented method under its own id, with defaults that pass its schema', () => {
+  it('holds every implemented method under its own id, with defaults that pass its schema', async () => {
     expect(Object.keys(methods).sort()).toEqual([...additiveMethodIds].sort())
     for (const id of additiveMethodIds) {
       const method = methodById(id)
@@ -17,13 +17,13 @@ describe('method registry', () => {
     }
   })
 
-  it('names unknown methods and bad options', () => {
+  it('names unknown methods and bad options', async () => {
     expect(() => methodById('sea-lion')).toThrow(/Unknown method "sea-lion"/)
     expect(() => parseOptions(methods.actadd, { coefficient: 'big' })).toThrow(/option "coefficient"/)
     expect(() => parseOptions(methods.caa, { coefficient: 2 })).toThrow(/caa has no option "coefficient"/)
   })
 
-  it('wraps a fit as a versioned Edit whose options survive JSON', () => {
+  it('wraps a fit as a versioned Edit whose options survive JSON', async () => {
     const activations = layerSet({
       site: 'resid_post',
       selector: 'last',
@@ -32,7 +32,12 @@ describe('method registry', () => {
       positive: Float32Array.of(1, 0, 2, 0, 3, 1),
       negative: new Float32Array(6),
     })
-    const { edit, fit } = fitEdit(methods['pca-diff'], activations, { layers: [1] }, { notes: 'hand case' })
+    const { edit, fit } = await fitEdit(
+      methods['pca-diff'],
+      activations,
+      { layers: [1] },
+      { notes: 'hand case' },
+    )
     expect(edit.version).toBe(1)
     expect(edit.method).toBe('pca-diff')
     expect(edit.options).toEqual({ layers: [1] })

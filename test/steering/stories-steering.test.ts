@@ -68,7 +68,9 @@ describe('steering stories260K with a happy/sad mean difference', () => {
       fingerprint: await fingerprintModel(folder),
     })
     await model.dispose()
-    edit = fitEdit(methodById('mean-diff'), activations, { selector: 'completionMean', layers: [layer] }).edit
+    edit = (
+      await fitEdit(methodById('mean-diff'), activations, { selector: 'completionMean', layers: [layer] })
+    ).edit
     steered = await loadSteeredModel(folder, [edit], { provider: 'cpu' })
   })
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { RenderOptions } from '../../core/data/render.ts'
 import { writeEditFile } from '../../core/edits/edit-file.ts'
-import { fitFromDemonstrations } from '../../core/methods/fit-pipeline.ts'
+import { fitFromDemonstrations } from '../../core/fitting/fit-pipeline.ts'
 import { additiveMethodIds, methodById } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
 import type { Command } from '../index.ts'

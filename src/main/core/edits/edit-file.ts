@@ -113,17 +113,21 @@ function splitOp(op: Op): { scalars: OpScalars; tensors: Record<string, F32Tenso
     case 'spectral': {
       const width =
         op.keepRank > 0 ? op.keep.length / op.keepRank : op.remove.length / Math.max(1, op.removeRank)
-      const { kind, keepRank, removeRank, merge, phi } = op
+      const { kind, keepRank, removeRank, merge, phi, phiMode } = op
       return {
-        scalars: { kind, keepRank, removeRank, merge, phi },
+        scalars: { kind, keepRank, removeRank, merge, phi, phiMode },
         tensors: { keep: rows(op.keep, keepRank, width), remove: rows(op.remove, removeRank, width) },
       }
     }
     case 'householder': {
       const tensors: Record<string, F32Tensor> = { probe: { shape: [op.probe.length], data: op.probe } }
-      for (const [key, data] of Object.entries(op.angleWeights))
-        tensors[`angle.${key}`] = { shape: [data.length], data }
-      return { scalars: { kind: 'householder', angleWeights: Object.keys(op.angleWeights) }, tensors }
+      op.angleWeights.forEach((data, layer) => {
+        const inputs = op.angleWidths[layer] as number
+        const outputs = op.angleWidths[layer + 1] as number
+        tensors[`angle.${layer}.weight`] = { shape: [outputs, inputs], data }
+        tensors[`angle.${layer}.bias`] = { shape: [outputs], data: op.angleBiases[layer] as Float32Array }
+      })
+      return { scalars: { kind: 'householder', angleWidths: op.angleWidths }, tensors }
     }
   }
 }
@@ -246,9 +250,33 @@ function rebuildOp(
         remove: take('remove', op.removeRank).data,
       }
     case 'householder': {
-      const angleWeights: Record<string, Float32Array> = {}
-      for (const key of op.angleWeights) angleWeights[key] = take(`angle.${key}`, -1).data
-      return { kind: 'householder', probe: take('probe', undefined).data, angleWeights }
+      const probe = take('probe', undefined).data
+      const angleWeights: Float32Array[] = []
+      const angleBiases: Float32Array[] = []
+      for (let layer = 0; layer + 1 < op.angleWidths.length; layer++) {
+        const inputs = op.angleWidths[layer] as number
+        const outputs = op.angleWidths[layer + 1] as number
+        const weight = take(`angle.${layer}.weight`, -1)
+        const bias = take(`angle.${layer}.bias`, -1)
+        if (weight.shape.join(',') !== `${outputs},${inputs}` || bias.shape.join(',') !== `${outputs}`) {
+          throw new TillerError(
+            'shape-mismatch',
+            `angle network layer ${layer} is [${weight.shape.join(', ')}] + [${bias.shape.join(', ')}]; ` +
+              `angleWidths say [${outputs}, ${inputs}] + [${outputs}].`,
+            { subject: `angle.${layer}` },
+          )
+        }
+        angleWeights.push(weight.data)
+        angleBiases.push(bias.data)
+      }
+      if (op.angleWidths[0] !== probe.length) {
+        throw new TillerError(
+          'shape-mismatch',
+          `the angle network reads ${op.angleWidths[0]} values; the probe has ${probe.length}.`,
+          { subject: 'angleWidths' },
+        )
+      }
+      return { kind: 'householder', probe, angleWidths: op.angleWidths, angleWeights, angleBiases }
     }
   }
 }

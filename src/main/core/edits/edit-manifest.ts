@@ -37,6 +37,7 @@ const positionPolicySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('promptPrefix'), count: z.number().int().min(1) }),
   z.object({ kind: z.literal('fromAssistantStart') }),
   z.object({ kind: z.literal('lastPromptToken') }),
+  z.object({ kind: z.literal('lastPromptAndGenerated') }),
 ])
 
 /** An op without its tensors: the kind and its scalar fields. */
@@ -49,10 +50,11 @@ const opScalarsSchema = z.discriminatedUnion('kind', [
     kind: z.literal('spectral'),
     keepRank: z.number().int().min(0),
     removeRank: z.number().int().min(0),
-    merge: z.enum(['add', 'replace']),
-    phi: z.enum(['identity', 'squared-exponential', 'tanh']),
+    merge: z.enum(['norm', 'average', 'sum']),
+    phi: z.enum(['identity', 'squared-exponential', 'tanh', 'elu']),
+    phiMode: z.enum(['paper', 'code']),
   }),
-  z.object({ kind: z.literal('householder'), angleWeights: z.array(z.string()) }),
+  z.object({ kind: z.literal('householder'), angleWidths: z.array(z.number().int().min(1)).min(2) }),
 ])
 /** An op's kind and scalar fields, as the manifest stores them. */
 export type OpScalars = z.infer<typeof opScalarsSchema>

@@ -63,6 +63,8 @@ export function policyCovers(
       return token >= assistantStart
     case 'lastPromptToken':
       return token === promptLength - 1
+    case 'lastPromptAndGenerated':
+      return token >= promptLength - 1
   }
 }
 

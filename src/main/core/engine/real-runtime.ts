@@ -28,7 +28,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     import('../runtime/prompt.ts'),
     import('../runtime/versions.ts'),
     import('../models/default-model.ts'),
-    import('../methods/fit-pipeline.ts'),
+    import('../fitting/fit-pipeline.ts'),
     import('../edits/steered-generation.ts'),
   ])
   const slots = new WeakMap<LoadedModel, SteeredSlot>()

@@ -10,7 +10,7 @@ import { ablation } from './ablation.ts'
 import { actAdd } from './actadd.ts'
 import { caa } from './caa.ts'
 import { meanDiff } from './mean-diff.ts'
-import type { Method, MethodFit } from './method.ts'
+import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
 import { pcaCenter } from './pca-center.ts'
 import { pcaDiff } from './pca-diff.ts'
@@ -60,14 +60,15 @@ export interface EditProvenance {
  * Fit `method` on captured activations and wrap the result as an Edit (options merged with defaults, the model
  * fingerprint from the activations).
  */
-export function fitEdit(
+export async function fitEdit(
   method: AnyMethod,
   activations: ActivationSet,
   options: Record<string, unknown>,
   provenance: EditProvenance = {},
-): { edit: Edit; fit: MethodFit } {
+  context: FitContext = {},
+): Promise<{ edit: Edit; fit: MethodFit }> {
   const parsed: Record<string, unknown> = parseOptions(method, options)
-  const fit = method.fit(activations, parsed)
+  const fit = await method.fit(activations, parsed, context)
   const edit: Edit = {
     version: editFormatVersion,
     id: provenance.id ?? randomUUID(),

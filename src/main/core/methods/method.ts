@@ -31,6 +31,41 @@ export interface StrengthSemantics {
 export interface MethodFit {
   interventions: Intervention[]
   notes: string[]
+  /** Per-layer numbers for plots (probe accuracy, explained variance, …), keyed by what they measure. */
+  diagnostics?: Record<string, Array<{ layer: number; value: number }>>
+}
+
+/**
+ * SEA's neutral activations: the model's own greedy response to each prompt, read at the last token fed to the
+ * model (METHODS.md §1.3). The pipeline generates and captures them when a method asks (`Method.neutral`).
+ */
+export interface NeutralCaptureRequest {
+  site: HookSite
+  /** 0-based decoder blocks, ascending. */
+  layers: number[]
+  /** Greedy tokens generated per prompt before reading the final step. */
+  maxNewTokens: number
+}
+
+/** Neutral activations: per layer `[rows, width]`, one row per prompt. */
+export interface NeutralActivations {
+  site: HookSite
+  layers: number[]
+  width: number
+  rows: number
+  values: Float32Array[]
+}
+
+/**
+ * What a fit may use besides activations and options. Fits stay pure (no model, no session); training loops
+ * report progress and stop when the signal aborts.
+ */
+export interface FitContext {
+  /** Present when the method asked for neutral activations. */
+  neutral?: NeutralActivations
+  signal?: AbortSignal
+  /** `fraction` in [0, 1] of the fit itself. */
+  onProgress?: (fraction: number, message: string) => void
 }
 
 /** One editing method. `Options` is the parsed (defaults-merged) options object. */
@@ -42,7 +77,9 @@ export interface Method<Options extends Record<string, unknown>> {
   defaults: Options
   strength: StrengthSemantics
   capture(options: Options, layerCount: number): CaptureRequest
-  fit(activations: ActivationSet, options: Options): MethodFit
+  /** Neutral activations the fit also needs (SEA); absent for methods that need none. */
+  neutral?(options: Options, layerCount: number): NeutralCaptureRequest | undefined
+  fit(activations: ActivationSet, options: Options, context?: FitContext): MethodFit | Promise<MethodFit>
 }
 
 /** The `layers` option of a method that fits at one or more blocks (0-based; default: the method's paper layers). */

@@ -1,7 +1,7 @@
 import type { ForwardLogits } from '../eval/forward-logits.ts'
 import { cosine, norm } from '../../../shared/vectors.ts'
 import { evaluateMultipleChoice } from '../eval/multiple-choice.ts'
-import { fitFromDemonstrations } from '../methods/fit-pipeline.ts'
+import { fitFromDemonstrations } from '../fitting/fit-pipeline.ts'
 import type { LoadedModel } from '../runtime/model.ts'
 import type { OrganismDatasets } from './datasets.ts'
 import { renderChat } from './documents.ts'

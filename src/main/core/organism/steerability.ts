@@ -1,7 +1,7 @@
 import type { DemonstrationSet, PairRow } from '../data/schema.ts'
 import { runtimeForward, type ForwardLogits } from '../eval/forward-logits.ts'
 import { loadSteeredModel, steeringInputs } from '../edits/steered-generation.ts'
-import { fitFromDemonstrations } from '../methods/fit-pipeline.ts'
+import { fitFromDemonstrations } from '../fitting/fit-pipeline.ts'
 import type { LoadedModel } from '../runtime/model.ts'
 import type { OrganismDatasets } from './datasets.ts'
 import { measureBehaviours, measureNeutralPerplexity, type TextEncoder } from './evaluation.ts'

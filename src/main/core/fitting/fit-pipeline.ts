@@ -20,8 +20,8 @@ import type { EditFileExtras } from '../edits/edit-file.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
-import { fitEdit, methodById, type AnyMethod } from './index.ts'
-import { parseOptions } from './method.ts'
+import { fitEdit, methodById, type AnyMethod } from '../methods/index.ts'
+import { parseOptions } from '../methods/method.ts'
 
 /** Where a fit is: which stage, its overall fraction in [0, 1], and a short message. */
 export interface FitProgress {
@@ -128,7 +128,9 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
     })
     throwIfCancelled(request.signal)
     request.onProgress?.({ stage: 'fit', fraction: stageEnds.capture, message: `Fitting ${method.id}…` })
-    const { edit, fit } = fitEdit(method, activations, options, { notes: `fitted on ${pairs.length} pairs` })
+    const { edit, fit } = await fitEdit(method, activations, options, {
+      notes: `fitted on ${pairs.length} pairs`,
+    })
     const summary: FitSummary = {
       method: method.id,
       site: capture.site,
