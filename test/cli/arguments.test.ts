@@ -8,6 +8,7 @@ import {
   providerFlag,
 } from '../../src/main/cli/commands/arguments.ts'
 import { generationFlags, generationOptions } from '../../src/main/cli/commands/generation-flags.ts'
+import { parseOptionAssignment } from '../../src/main/cli/commands/fit.ts'
 import { isTillerError, type TillerError } from '../../src/main/core/errors.ts'
 
 function failure(run: () => unknown): TillerError {
@@ -68,5 +69,16 @@ describe('shared CLI arguments', () => {
     })
     expect(generationOptions({}, { maxTokens: 128 })).toMatchObject({ maxTokens: 128, temperature: 0.7 })
     expect(failure(() => generationOptions({ 'top-k': '2.5' }, { maxTokens: 1 })).subject).toBe('--top-k')
+  })
+})
+
+describe('tiller fit --option', () => {
+  it('reads NAME=VALUE as JSON when it parses, else as text, and refuses a missing name', () => {
+    expect(parseOptionAssignment('scale=unit')).toEqual({ scale: 'unit' })
+    expect(parseOptionAssignment('keep=0.99')).toEqual({ keep: 0.99 })
+    expect(parseOptionAssignment('layers=[1,2]')).toEqual({ layers: [1, 2] })
+    expect(parseOptionAssignment('centre=false')).toEqual({ centre: false })
+    expect(() => parseOptionAssignment('=3')).toThrow(/NAME=VALUE/)
+    expect(() => parseOptionAssignment('scale')).toThrow(/NAME=VALUE/)
   })
 })

@@ -93,7 +93,7 @@ describe('tiller fit and tiller export', () => {
 
   it('fits pca-diff and exports it as a control vector whose directions equal the edit bit for bit', async () => {
     const out = join(work, 'pca.safetensors')
-    const fitted = await run(fitArgs('pca-diff', out, '--layers', '1'))
+    const fitted = await run(fitArgs('pca-diff', out, '--layers', '1', '--option', 'scale=unit'))
     expect(fitted.code, fitted.output).toBe(0)
     const file = join(work, 'pca.gguf')
     const exported = await run(['export', '--edit', out, '--gguf', file, '--json'])

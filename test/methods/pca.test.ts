@@ -25,9 +25,10 @@ async function vectorOf(
   activations: ActivationSet,
   mode: 'pca-diff' | 'pca-center',
   index: number,
+  scale: 'unit' | 'natural' = 'unit',
 ): Promise<Float32Array> {
   const method = mode === 'pca-diff' ? pcaDiff : pcaCenter
-  const op = (await method.fit(activations, {})).interventions[index]!.op
+  const op = (await method.fit(activations, { scale })).interventions[index]!.op
   if (op.kind !== 'add') throw new Error('expected add')
   return op.vector
 }
@@ -43,6 +44,26 @@ describe.each(['pca-diff', 'pca-center'] as const)('%s (METHODS.md §7.4)', (mod
     }
   })
 
+  it('scales the direction by the mean margin of the pairs along it by default (natural scale)', async () => {
+    const direction = unitVector(width, 24)
+    const activations = synthetic(direction)
+    const unit = await vectorOf(activations, mode, 0)
+    const natural = await vectorOf(activations, mode, 0, 'natural')
+    const positive = activations.positive[0]!
+    const negative = activations.negative[0]!
+    let margin = 0
+    for (let row = 0; row < activations.rows; row++) {
+      const offset = row * width
+      margin +=
+        dot(positive.subarray(offset, offset + width), unit) -
+        dot(negative.subarray(offset, offset + width), unit)
+    }
+    margin /= activations.rows
+    expect(margin).toBeGreaterThan(0)
+    expect(norm(natural)).toBeCloseTo(margin, 4)
+    expect(dot(natural, unit) / norm(natural)).toBeCloseTo(1, 6)
+  })
+
   it('flips with the labels: swapping positive and negative gives dir·v < 0', async () => {
     const direction = unitVector(width, 22)
     expect(dot(await vectorOf(synthetic(direction, true), mode, 0), direction)).toBeLessThan(-0.99)
@@ -50,7 +71,7 @@ describe.each(['pca-diff', 'pca-center'] as const)('%s (METHODS.md §7.4)', (mod
 
   it('edits resid_post at every position of each chosen layer', async () => {
     const method = mode === 'pca-diff' ? pcaDiff : pcaCenter
-    const { interventions } = await method.fit(synthetic(unitVector(width, 23)), {})
+    const { interventions } = await method.fit(synthetic(unitVector(width, 23)), { scale: 'natural' })
     expect(
       interventions.map((intervention) => [
         intervention.layer,
@@ -87,14 +108,14 @@ describe('PCA edge cases', () => {
     })
     let caught: unknown
     try {
-      pcaDiff.fit(activations, {})
+      await pcaDiff.fit(activations, { scale: 'unit' })
     } catch (error) {
       caught = error
     }
     expect(isTillerError(caught, 'invalid-dataset')).toBe(true)
     expect((caught as Error).message).toMatch(/layer 3.*mean-diff/)
     // pca-center still has a direction: ±(h⁺ − h⁻)/2 rows vary in sign.
-    const centre = (await pcaCenter.fit(activations, {})).interventions[0]!.op
+    const centre = (await pcaCenter.fit(activations, { scale: 'unit' })).interventions[0]!.op
     if (centre.kind !== 'add') throw new Error('expected add')
     expect(Math.abs(dot(centre.vector, direction))).toBeGreaterThan(0.999)
     expect(dot(centre.vector, direction)).toBeGreaterThan(0)

@@ -40,7 +40,7 @@ describe('method registry', () => {
     )
     expect(edit.version).toBe(1)
     expect(edit.method).toBe('pca-diff')
-    expect(edit.options).toEqual({ layers: [1] })
+    expect(edit.options).toEqual({ layers: [1], scale: 'natural' })
     expect(edit.notes.split('\n')[0]).toBe('hand case')
     expect(edit.notes).toContain(fit.notes[0])
     expect(Number.isNaN(Date.parse(edit.created))).toBe(false)

@@ -30,6 +30,8 @@ Options:
   --out FILE           the edit file to write (.safetensors)
   --coefficient C      actadd: c baked into the steering tensor (default 5)
   --selector SEL       mean-diff: completionMean (default) | lastPrompt
+  --option NAME=VALUE  any method option (repeatable), e.g. --option scale=unit; VALUE is read as JSON when it
+                       parses (numbers, true/false, [1,2]), else as text
   --system TEXT        system prompt for the chat template
   --plain-format TEXT  prompt format for models without a chat template (default "{prompt}")
   --batch-size N       pairs per forward pass (default 8)
@@ -46,10 +48,26 @@ function parse(args: string[]) {
       out: { type: 'string' },
       coefficient: { type: 'string' },
       selector: { type: 'string' },
+      option: { type: 'string', multiple: true },
       system: { type: 'string' },
       'plain-format': { type: 'string' },
     },
   }).values
+}
+
+/** `--option NAME=VALUE` → { NAME: VALUE }, VALUE as JSON when it parses, else as text. */
+export function parseOptionAssignment(assignment: string): Record<string, unknown> {
+  const separator = assignment.indexOf('=')
+  const name = assignment.slice(0, separator).trim()
+  if (separator < 1 || name === '') {
+    throw invalidFlag('option', assignment, 'write it as NAME=VALUE, e.g. --option scale=unit')
+  }
+  const text = assignment.slice(separator + 1).trim()
+  try {
+    return { [name]: JSON.parse(text) as unknown }
+  } catch {
+    return { [name]: text }
+  }
 }
 
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
@@ -69,6 +87,7 @@ export const fitCommand: Command = {
     if (values.layers !== undefined) input.layers = parseLayerList(values.layers)
     if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
     if (values.selector !== undefined) input.selector = values.selector
+    for (const assignment of values.option ?? []) Object.assign(input, parseOptionAssignment(assignment))
     const options = parseOptions(method, input)
     const render: Partial<Pick<RenderOptions, 'systemPrompt' | 'plain'>> = { systemPrompt: values.system }
     if (values['plain-format'] !== undefined)

@@ -13,6 +13,14 @@ import { layerMatrices, type MethodFit } from './method.ts'
 export type PcaMode = 'pca-diff' | 'pca-center'
 
 /**
+ * How long the fitted vector is. `unit`: repeng's unit direction, whose usable coefficient depends on the model's
+ * residual norm (hundreds on small models). `natural`: the unit direction times the mean margin
+ * mean_i(d̂ᵀh⁺_i − d̂ᵀh⁻_i), so strength 1 moves activations by the pairs' mean separation along d̂ — the same
+ * scale as mean-diff's vector projected on d̂, and a strength range that means the same on every model.
+ */
+export type PcaScale = 'unit' | 'natural'
+
+/**
  * Rows of the training matrix.
  *   pca-diff:   h⁺_i − h⁻_i                              `[rows, width]`
  *   pca-center: h⁺_i − c_i and h⁻_i − c_i, c_i = (h⁺_i + h⁻_i)/2   `[2·rows, width]`
@@ -53,7 +61,7 @@ function fixSign(
   negative: Float32Array,
   rows: number,
   width: number,
-): { direction: Float64Array; greater: number; smaller: number; flipped: boolean } {
+): { direction: Float64Array; greater: number; smaller: number; flipped: boolean; meanMargin: number } {
   const positiveProjections = projectRows(positive, rows, width, direction)
   const negativeProjections = projectRows(negative, rows, width, direction)
   let greater = 0
@@ -72,6 +80,7 @@ function fixSign(
     greater: flipped ? smaller : greater,
     smaller: flipped ? greater : smaller,
     flipped,
+    meanMargin: Math.abs(margin) / rows,
   }
 }
 
@@ -80,7 +89,11 @@ function fixSign(
  * A layer whose training matrix has no variance after centring (e.g. a perfectly constant difference) has no
  * principal direction: that is refused, pointing to mean-diff, rather than returning an arbitrary vector.
  */
-export function fitPcaDirections(activations: ActivationSet, mode: PcaMode): MethodFit {
+export function fitPcaDirections(
+  activations: ActivationSet,
+  mode: PcaMode,
+  scale: PcaScale = 'natural',
+): MethodFit {
   const interventions: Intervention[] = []
   const notes: string[] = []
   const { rows, width } = activations
@@ -97,15 +110,26 @@ export function fitPcaDirections(activations: ActivationSet, mode: PcaMode): Met
       )
     }
     const signed = fixSign(component.direction, positive, negative, rows, width)
+    if (scale === 'natural' && !(signed.meanMargin > 0)) {
+      throw new TillerError(
+        'invalid-dataset',
+        `${mode}: at layer ${layer} the pairs do not separate along the principal direction (mean margin 0), ` +
+          'so it has no natural scale; use scale "unit" or mean-diff for this data.',
+        { subject: `layer ${layer}` },
+      )
+    }
+    const length = scale === 'natural' ? signed.meanMargin : 1
     interventions.push({
       layer,
       site: 'resid_post',
       positions: { kind: 'all' },
-      op: { kind: 'add', vector: Float32Array.from(signed.direction) },
+      op: { kind: 'add', vector: Float32Array.from(signed.direction, (value) => value * length) },
     })
     notes.push(
       `layer ${layer}: explains ${(100 * component.explainedRatio).toFixed(1)} % of the variance; ` +
-        `${signed.greater}/${rows} pairs project higher on the positive side` +
+        `${signed.greater}/${rows} pairs project higher on the positive side; ` +
+        `mean margin ${signed.meanMargin.toPrecision(4)}` +
+        (scale === 'natural' ? ' (the vector length)' : ' (unit vector)') +
         (component.converged ? '' : ` (power iteration stopped after ${component.iterations} steps)`),
     )
   })

@@ -10,6 +10,8 @@ import { fitPcaDirections, type PcaMode } from './pca-direction.ts'
 const optionsSchema = z.strictObject({
   /** Default: repeng's README band, blocks 15…27 of 32, scaled to the model's depth. */
   layers: layersOption,
+  /** natural (default): unit direction × the pairs' mean margin along it; unit: repeng's unit vector. */
+  scale: z.enum(['natural', 'unit']),
 })
 /** Options of pca-diff and pca-center after parsing (defaults merged). */
 export type PcaOptions = z.infer<typeof optionsSchema>
@@ -29,10 +31,11 @@ export function pcaMethod(mode: PcaMode, summary: string): Method<PcaOptions> {
     id: mode,
     summary,
     optionsSchema,
-    defaults: { layers: undefined },
+    defaults: { layers: undefined, scale: 'natural' },
     strength: {
       description:
-        "α is repeng's coeff: h + α·d with d a unit vector (usable scale depends on the residual norm)",
+        'h + α·d at every position; with scale "natural" |d| is the pairs\' mean margin along the direction, so ' +
+        'α = 1 moves activations by that margin (scale "unit": repeng\'s coeff on a unit vector)',
       default: 1,
       testedRange: [-2.2, 2.2],
     },
@@ -42,9 +45,9 @@ export function pcaMethod(mode: PcaMode, summary: string): Method<PcaOptions> {
       layers: resolveLayers(options.layers, defaultLayers(layerCount), layerCount, mode),
       render: { contrast: 'completion' },
     }),
-    fit: (activations) => {
+    fit: (activations, options) => {
       checkActivations(activations, mode, { site, selector })
-      return fitPcaDirections(activations, mode)
+      return fitPcaDirections(activations, mode, options.scale)
     },
   }
 }
