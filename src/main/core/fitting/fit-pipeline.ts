@@ -22,6 +22,7 @@ import { TillerError } from '../errors.ts'
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
 import { fitEdit, methodById, type AnyMethod } from '../methods/index.ts'
 import { parseOptions } from '../methods/method.ts'
+import { smokeCheckEdit } from './smoke-check.ts'
 
 /** Where a fit is: which stage, its overall fraction in [0, 1], and a short message. */
 export interface FitProgress {
@@ -54,6 +55,8 @@ export interface FitRequest {
   fingerprint?: ModelFingerprint
   onProgress?: (progress: FitProgress) => void
   signal?: AbortSignal
+  /** Run the fitted edit on one demonstration and refuse non-finite logits (default true). */
+  smokeCheck?: boolean
 }
 
 /** A finished fit. */
@@ -131,6 +134,16 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
     const { edit, fit } = await fitEdit(method, activations, options, {
       notes: `fitted on ${pairs.length} pairs`,
     })
+    if (request.smokeCheck !== false) {
+      const { default: strength, testedRange } = method.strength
+      await smokeCheckEdit({
+        folder: model.folder,
+        edit,
+        tokens: rendered.examples[0]?.positive.tokenIds ?? [],
+        strengths: [...new Set([strength, ...testedRange])],
+        provider: model.providerChoice,
+      })
+    }
     const summary: FitSummary = {
       method: method.id,
       site: capture.site,
