@@ -7,7 +7,7 @@ import { z } from 'zod'
 import type { MethodDescription, OptionDescription, OptionKind } from '../../../shared/steering.ts'
 import { methods, type AnyMethod } from '../methods/index.ts'
 
-/** What each option means, in one sentence a form can show under the field. */
+/** What shared options mean, for options whose schema carries no `.describe()` sentence of its own. */
 const optionSentences: Record<string, string> = {
   layers: '0-based decoder blocks to fit at; leave empty for the default.',
   coefficient: 'c, multiplied into the steering tensor at fit time.',
@@ -16,6 +16,7 @@ const optionSentences: Record<string, string> = {
 
 type JsonSchema = {
   type?: string | string[]
+  description?: string
   enum?: unknown[]
   items?: JsonSchema
   minimum?: number
@@ -48,7 +49,7 @@ function describeOption(
   const option: OptionDescription = {
     name,
     kind,
-    description: optionSentences[name] ?? name,
+    description: schema.description ?? optionSentences[name] ?? name,
     default: defaults[name] ?? null,
     optional: !required,
   }
