@@ -18,10 +18,17 @@ function fail(edit: Edit, position: number, field: string, problem: string): Til
   )
 }
 
-function checkLength(edit: Edit, position: number, field: string, values: unknown, expected: number): void {
+function checkLength(
+  edit: Edit,
+  position: number,
+  field: string,
+  values: unknown,
+  expected: number,
+  needs = 'the site needs',
+): void {
   if (!(values instanceof Float32Array)) throw fail(edit, position, field, 'is not a Float32Array')
   if (values.length !== expected) {
-    throw fail(edit, position, field, `has ${values.length} values; the site needs ${expected}`)
+    throw fail(edit, position, field, `has ${values.length} values; ${needs} ${expected}`)
   }
   if (!values.every(Number.isFinite)) throw fail(edit, position, field, 'contains NaN or infinite values')
 }
@@ -71,13 +78,13 @@ function checkHouseholder(
 ): void {
   checkLength(edit, position, 'op.probe', op.probe, width)
   const probeSquared = op.probe.reduce((total, value) => total + value * value, 0)
-  // θ = 0 makes the reflection 0/0; a θᵀθ beyond float32 overflows it (METHODS.md §2.9).
-  if (!(probeSquared > 0) || probeSquared > 3e38)
+  // θ = 0 makes the reflection 0/0 (METHODS.md §2.9); 2/θᵀθ must also stay a finite float32.
+  if (!(probeSquared >= 1e-30 && probeSquared <= 1e30))
     throw fail(
       edit,
       position,
       'op.probe',
-      `has squared norm ${probeSquared}; refit the probe (it must be non-zero)`,
+      `has squared norm ${probeSquared}; it must be between 1e-30 and 1e30 (refit the probe)`,
     )
   const widths = op.angleWidths
   if (
@@ -113,8 +120,9 @@ function checkHouseholder(
   for (let layer = 0; layer < layers; layer++) {
     const inputs = widths[layer] ?? 0
     const outputs = widths[layer + 1] ?? 0
-    checkLength(edit, position, `op.angleWeights[${layer}]`, op.angleWeights[layer], outputs * inputs)
-    checkLength(edit, position, `op.angleBiases[${layer}]`, op.angleBiases[layer], outputs)
+    const shape = `angleWidths [${inputs} → ${outputs}] needs`
+    checkLength(edit, position, `op.angleWeights[${layer}]`, op.angleWeights[layer], outputs * inputs, shape)
+    checkLength(edit, position, `op.angleBiases[${layer}]`, op.angleBiases[layer], outputs, shape)
   }
 }
 
