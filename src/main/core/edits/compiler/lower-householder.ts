@@ -63,6 +63,69 @@ function angleNetwork(math: LoweringMath, input: string, op: Householder): strin
   return x
 }
 
+/** Per-token quantities of one activation a `[batch, seq, width]` (each `[batch, seq, 1]`). */
+interface TokenTerms {
+  a: string
+  /** p = θᵀa */
+  p: string
+  /** c = 2p/θᵀθ, so ȧ = a − c·θ */
+  c: string
+  norm: string
+  normSquared: string
+}
+
+/**
+ * The unit rotation direction u `[batch, seq, width]` (0 where none exists) and whether the token can rotate:
+ * v = (1 − cos γ₂)·a − c·θ with 1 − cos γ₂ = clamp(c·p/‖a‖², 1e-7, 2 − 1e-7), else w = θ − (p/‖a‖²)·a.
+ * Each is used only where its norm is at least 1e-6 of ‖a‖ (resp. ‖θ‖) and a ≠ 0, so u is finite everywhere.
+ */
+function rotationDirection(
+  math: LoweringMath,
+  terms: TokenTerms,
+  probe: string,
+  probeNorm: number,
+): { unit: string; rotatable: string } {
+  const { a, p, c, norm, normSquared } = terms
+  const aNonzero = math.op('Greater', [norm, math.scalar(0)], 'a_nonzero')
+  const usable = (vector: string, floor: string, step: string): { unit: string; usable: string } => {
+    const length = math.norm(vector, `${step}_norm`)
+    const large = math.op('GreaterOrEqual', [length, floor], `${step}_large`)
+    return {
+      unit: math.div(vector, length, `${step}_unit`),
+      usable: math.op('And', [aNonzero, large], `${step}_usable`),
+    }
+  }
+  const ratio = math.div(math.mul(c, p, 'cp'), normSquared, 'one_minus_cos_raw')
+  const low = math.op('Max', [ratio, math.scalar(cosineMargin)], 'one_minus_cos_low')
+  const oneMinusCosine = math.op('Min', [low, math.scalar(2 - cosineMargin)], 'one_minus_cos')
+  const direction = usable(
+    math.sub(
+      math.mul(oneMinusCosine, a, 'direction_along_a'),
+      math.mul(c, probe, 'direction_along_probe'),
+      'direction',
+    ),
+    math.mul(norm, math.scalar(degenerate), 'direction_floor'),
+    'direction',
+  )
+  const fallback = usable(
+    math.sub(
+      probe,
+      math.mul(math.div(p, normSquared, 'fallback_coefficient'), a, 'fallback_along_a'),
+      'fallback',
+    ),
+    math.scalar(degenerate * probeNorm),
+    'fallback',
+  )
+  const zero = math.scalar(0)
+  const unit = math.where(
+    direction.usable,
+    direction.unit,
+    math.where(fallback.usable, fallback.unit, zero, 'fallback_or_zero'),
+    'unit',
+  )
+  return { unit, rotatable: math.op('Or', [direction.usable, fallback.usable], 'rotatable') }
+}
+
 export const lowerHouseholder: Lowering<'householder'> = (context, input, op) => {
   const { width } = context
   const math = new LoweringMath(context.editor, context.label, width)
@@ -70,81 +133,25 @@ export const lowerHouseholder: Lowering<'householder'> = (context, input, op) =>
   const probeValues = op.probe.subarray(0, width)
   let probeSquared = 0
   for (const value of probeValues) probeSquared += value * value
-  const probeRow = math.tensor('probe', [width], probeValues)
+  const probe = math.tensor('probe', [width], probeValues)
   const probeColumn = math.tensor('probe_column', [width, 1], probeValues)
 
-  // p = θᵀa [batch, seq, 1]; c = 2p/θᵀθ (θᵀθ > 0 is checked before lowering).
+  // p = θᵀa; c = 2p/θᵀθ (check-edits keeps θᵀθ in [1e-30, 1e30]).
   const p = math.op('MatMul', [a, probeColumn], 'probe_score')
   const positive = math.op('Greater', [p, math.scalar(0)], 'positive')
   const c = math.mul(p, math.scalar(2 / probeSquared), 'reflection_coefficient')
-
-  // γ₁ = α·mask·π·sigmoid(MLP(a)) [batch, seq, 1].
-  const sigmoid = math.op('Sigmoid', [angleNetwork(math, a, op)], 'angle_sigmoid')
-  const angle = math.mul(context.gate, math.mul(sigmoid, math.scalar(Math.PI), 'angle_full'), 'angle')
-
-  // ‖a‖² and 1 − cos γ₂ = clamp(c·p/‖a‖², 1e-7, 2 − 1e-7) [batch, seq, 1].
   const normSquared = math.dot(a, a, 'norm_squared')
   const norm = math.op('Sqrt', [normSquared], 'norm')
-  const oneMinusCosine = math.op(
-    'Min',
-    [
-      math.op(
-        'Max',
-        [math.div(math.mul(c, p, 'cp'), normSquared, 'one_minus_cos_raw'), math.scalar(cosineMargin)],
-        'one_minus_cos_low',
-      ),
-      math.scalar(2 - cosineMargin),
-    ],
-    'one_minus_cos',
+  const { unit, rotatable } = rotationDirection(
+    math,
+    { a, p, c, norm, normSquared },
+    probe,
+    Math.sqrt(probeSquared),
   )
 
-  // Rotation direction v = ȧ − cos γ₂·a = (1 − cos γ₂)·a − c·θ, and the fallback w = θ − (p/‖a‖²)·a.
-  const direction = math.sub(
-    math.mul(oneMinusCosine, a, 'direction_along_a'),
-    math.mul(c, probeRow, 'direction_along_probe'),
-    'direction',
-  )
-  const directionNorm = math.norm(direction, 'direction_norm')
-  const fallback = math.sub(
-    probeRow,
-    math.mul(math.div(p, normSquared, 'fallback_coefficient'), a, 'fallback_along_a'),
-    'fallback',
-  )
-  const fallbackNorm = math.norm(fallback, 'fallback_norm')
-  const aNonzero = math.op('Greater', [norm, math.scalar(0)], 'a_nonzero')
-  const directionUsable = math.op(
-    'And',
-    [
-      aNonzero,
-      math.op(
-        'GreaterOrEqual',
-        [directionNorm, math.mul(norm, math.scalar(degenerate), 'direction_floor')],
-        'direction_large',
-      ),
-    ],
-    'direction_usable',
-  )
-  const fallbackUsable = math.op(
-    'And',
-    [
-      aNonzero,
-      math.op(
-        'GreaterOrEqual',
-        [fallbackNorm, math.scalar(degenerate * Math.sqrt(probeSquared))],
-        'fallback_large',
-      ),
-    ],
-    'fallback_usable',
-  )
-  const zero = math.scalar(0)
-  const unit = math.where(
-    directionUsable,
-    math.div(direction, directionNorm, 'direction_unit'),
-    math.where(fallbackUsable, math.div(fallback, fallbackNorm, 'fallback_unit'), zero, 'fallback_or_zero'),
-    'unit',
-  )
-
-  // â − a = −2 sin²(γ₁/2)·a + sin γ₁·‖a‖·u.
+  // γ₁ = α·mask·π·sigmoid(MLP(a)); â − a = −2 sin²(γ₁/2)·a + sin γ₁·‖a‖·u.
+  const sigmoid = math.op('Sigmoid', [angleNetwork(math, a, op)], 'angle_sigmoid')
+  const angle = math.mul(context.gate, math.mul(sigmoid, math.scalar(Math.PI), 'angle_full'), 'angle')
   const halfSine = math.op('Sin', [math.mul(angle, math.scalar(0.5), 'half_angle')], 'half_sine')
   const alongA = math.mul(
     math.mul(halfSine, halfSine, 'half_sine_squared'),
@@ -153,7 +160,7 @@ export const lowerHouseholder: Lowering<'householder'> = (context, input, op) =>
   )
   const alongUnit = math.mul(math.op('Sin', [angle], 'sine'), norm, 'along_unit_coefficient')
   const change = math.add(math.mul(alongA, a, 'along_a'), math.mul(alongUnit, unit, 'along_unit'), 'change')
-  const rotatable = math.op('Or', [directionUsable, fallbackUsable], 'rotatable')
+  const zero = math.scalar(0)
   const negativeChange = math.where(rotatable, change, zero, 'change_rotatable')
   return math.where(positive, zero, math.finiteOrZero(negativeChange, 'change_finite'), 'delta')
 }
