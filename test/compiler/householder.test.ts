@@ -60,6 +60,15 @@ describe('householder lowering', () => {
     const edited = await runLowering(op, Float32Array.of(-1, 1), Float32Array.of(1), 2)
     expect(edited[0]).toBeCloseTo(0, 6)
     expect(edited[1]).toBeCloseTo(Math.SQRT2, 6)
+    // γ₁ = γ₂ = π/2 (sigmoid(0) = 1/2) lands on the reflection ȧ = (1, 1).
+    const reflection = await runLowering(
+      { ...op, ...constantAngle(2, 0) },
+      Float32Array.of(-1, 1),
+      Float32Array.of(1),
+      2,
+    )
+    expect(reflection[0]).toBeCloseTo(1, 6)
+    expect(reflection[1]).toBeCloseTo(1, 6)
   })
 
   it('matches the float64 reference on random activations; norms, angles and the plane are those of §2.12', async () => {
