@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run setup:cuda`: the one step that fetches ONNX Runtime's CUDA provider libraries on Linux x64.
-// `npm ci` never downloads them (.npmrc skips onnxruntime-node's postinstall) so that installs work offline.
+// `npm ci` never downloads them (the install command sets ONNXRUNTIME_NODE_INSTALL=skip, which onnxruntime-node's
+// postinstall reads) so that installs work offline.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'

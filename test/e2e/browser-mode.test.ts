@@ -56,7 +56,12 @@ beforeAll(async () => {
   mkdirSync(outputDirectory, { recursive: true })
   url = await startBrowserMode()
   // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
-  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] })
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox'],
+    timeout: 0,
+  })
 })
 
 afterAll(async () => {
@@ -71,6 +76,8 @@ afterAll(async () => {
 describe('browser mode end to end', () => {
   test('the first screen shows the execution provider, versions and the loaded model; generation streams', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    // No Playwright deadline (its default is 30 s): a busy machine is slow, and vitest's timeout catches hangs.
+    page.setDefaultTimeout(0)
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(error.message))
     await page.goto(url)
@@ -112,6 +119,8 @@ describe('browser mode end to end', () => {
 
   test('a page opened without the token cannot reach the engine and says what to open', async () => {
     const page = await browser.newPage()
+    // No Playwright deadline (its default is 30 s): a busy machine is slow, and vitest's timeout catches hangs.
+    page.setDefaultTimeout(0)
     await page.goto(url.replace(/\?token=.*/, ''))
     await page.getByTestId('engine-error').waitFor()
     expect(await page.getByTestId('engine-error').textContent()).toContain('token')

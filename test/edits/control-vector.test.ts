@@ -87,7 +87,7 @@ async function foreignFile(
 describe('control vector export', () => {
   it('round-trips an additive resid_post edit bit-exactly, and the file byte-exactly', async () => {
     const special = vector(9)
-    new Uint32Array(special.buffer)[0] = 0x7fc00077 // a NaN with a payload
+    new Uint32Array(special.buffer)[0] = 0x00000001 // the smallest subnormal
     special[1] = -0
     const original = edit([additive(4), additive(1, special), additive(2)])
     const directory = folder()
@@ -174,6 +174,8 @@ describe('control vector export', () => {
         /only adds vectors, this is project/,
       ],
       [additive(2, new Float32Array(4)), /4 values but the model's hidden size is 6/],
+      [additive(2, Float32Array.of(0, 1, Number.NaN, 0, 0, 0)), /value 2 of its vector is NaN/],
+      [additive(3, Float32Array.of(0, 0, 0, 0, 0, -Infinity)), /value 5 of its vector is -Infinity/],
     ]
     for (const [intervention, pattern] of cases) {
       await expectRejection(
@@ -189,6 +191,15 @@ describe('control vector export', () => {
     }
     await expectRejection(exportControlVector(edit([]), path), 'unrepresentable-edit', /no interventions/)
     expect(() => statSync(path)).toThrow()
+  })
+
+  it('names a path it cannot write in one line', async () => {
+    const path = join(folder(), 'missing-folder', 'x.gguf')
+    await expectRejection(
+      exportControlVector(edit([additive(1)]), path),
+      'invalid-argument',
+      /^Cannot write the control vector .*x\.gguf: the folder .*missing-folder does not exist\.$/,
+    )
   })
 })
 

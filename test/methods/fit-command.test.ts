@@ -114,6 +114,12 @@ describe('tiller fit and tiller export', () => {
     expect(
       Buffer.compare(bytes.subarray(start, start + 4 * op.vector.length), Buffer.from(op.vector.buffer)),
     ).toBe(0)
+    // A path in a folder that does not exist is one line, not an ENOENT stack trace.
+    const nowhere = await run(['export', '--edit', out, '--gguf', '/nonexistent/x.gguf'])
+    expect(nowhere.code).toBe(1)
+    expect(nowhere.output).toBe(
+      'tiller export: Cannot write the control vector /nonexistent/x.gguf: the folder /nonexistent does not exist.\n',
+    )
   })
 
   it('fits ablation (every block, three sites) and ActAdd (raw, padded), and export refuses them with the reason', async () => {

@@ -36,6 +36,12 @@ export interface BrowserServer {
   close(): Promise<void>
 }
 
+/**
+ * The largest message a client may send. Requests carry prompts, paths and settings (kilobytes); `ws` refuses a
+ * frame whose header claims more before reading its payload, and drops that client.
+ */
+export const maximumMessageBytes = 64 * 1024 * 1024
+
 function refuse(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
@@ -44,7 +50,7 @@ function refuse(socket: Duplex, status: number, reason: string): void {
 export async function startBrowserServer(options: BrowserServerOptions): Promise<BrowserServer> {
   const token = options.token ?? randomBytes(24).toString('base64url')
   let port = options.port ?? 0
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 })
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: maximumMessageBytes })
 
   const server = createServer((request, response) => {
     if (!isAllowedHost(request, port)) {
@@ -65,12 +71,17 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
   })
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands the upgrade socket over without an error listener: a reset while refusing would end the process.
+    socket.on('error', () => socket.destroy())
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
     if (url.pathname !== contractPath) return refuse(socket, 404, 'Not Found')
     if (!isAllowedHost(request, port)) return refuse(socket, 421, 'Misdirected Request')
     if (!isAllowedOrigin(request, port)) return refuse(socket, 403, 'Forbidden')
     if (!isValidToken(url.searchParams.get('token'), token)) return refuse(socket, 401, 'Unauthorized')
     sockets.handleUpgrade(request, socket, head, (webSocket) => {
+      // A malformed frame (invalid UTF-8, reserved bits or opcodes, no mask, too large) makes `ws` close the socket
+      // and emit 'error'; unheard, that error would end the process. Only this client is dropped.
+      webSocket.on('error', () => webSocket.terminate())
       serveContract(options.engine, webSocketPort(webSocket))
     })
   })

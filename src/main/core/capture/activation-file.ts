@@ -45,7 +45,19 @@ export async function writeActivationSet(path: string, set: ActivationSet): Prom
   await writeFileAtomicCreatingFolder(path, [prefix, headerBytes, ...body])
 }
 
-/** Read an activation set written by {@link writeActivationSet}; a damaged file gives a TillerError naming it. */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0
+}
+
+/**
+ * Read an activation set written by {@link writeActivationSet}. Anything that is not such a file (truncated,
+ * overwritten, a header or description of the wrong shape) gives TillerError('file-corrupt') naming it, never a
+ * raw parse error, so the capture cache can treat it as a miss.
+ */
 export async function readActivationSet(path: string): Promise<ActivationSet> {
   const bytes = await readFile(path)
   const corrupt = (problem: string) =>
@@ -53,33 +65,55 @@ export async function readActivationSet(path: string): Promise<ActivationSet> {
       subject: path,
     })
   if (bytes.length < 8) throw corrupt('is truncated')
-  const headerLength = Number(bytes.readBigUInt64LE(0))
-  if (8 + headerLength > bytes.length) throw corrupt('is truncated')
-  let header: Header
+  const headerLength = bytes.readBigUInt64LE(0)
+  if (8n + headerLength > BigInt(bytes.length)) throw corrupt('is truncated')
+  const base = 8 + Number(headerLength)
+  let header: unknown
+  let rest: unknown
   try {
-    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Header
-  } catch {
+    header = JSON.parse(bytes.subarray(8, base).toString('utf8'))
+    const metadata = isRecord(header) ? header['__metadata__'] : undefined
+    if (!isRecord(metadata) || metadata['format'] !== format || metadata['version'] !== version) {
+      throw corrupt(`is not a ${format} v${version} file`)
+    }
+    rest = JSON.parse(String(metadata['set']))
+  } catch (error) {
+    if (error instanceof TillerError) throw error
     throw corrupt('has an unreadable header')
   }
-  const metadata = header.__metadata__ as Record<string, string> | undefined
-  if (metadata?.format !== format || metadata.version !== version || metadata.set === undefined) {
-    throw corrupt(`is not a ${format} v${version} file`)
+  if (
+    !isRecord(header) ||
+    !isRecord(rest) ||
+    !Array.isArray(rest['layers']) ||
+    !rest['layers'].every(isCount) ||
+    !isCount(rest['rows']) ||
+    !isCount(rest['width'])
+  ) {
+    throw corrupt('has an unreadable description of its activations')
   }
-  const rest = JSON.parse(metadata.set) as Omit<ActivationSet, 'positive' | 'negative'>
-  const base = 8 + headerLength
+  const description = rest as Omit<ActivationSet, 'positive' | 'negative'>
+  const matrixBytes = description.rows * description.width * 4
   const matrix = (name: string): Float32Array => {
-    const entry = header[name] as { dtype: string; data_offsets: [number, number] } | undefined
-    if (entry?.dtype !== 'F32') throw corrupt(`lacks tensor ${name}`)
-    const [start, end] = entry.data_offsets
-    if (base + end > bytes.length || end - start !== rest.rows * rest.width * 4)
+    const entry = header[name]
+    if (!isRecord(entry) || entry['dtype'] !== 'F32') throw corrupt(`lacks tensor ${name}`)
+    const offsets = entry['data_offsets']
+    const [start, end] = Array.isArray(offsets) ? (offsets as unknown[]) : []
+    if (
+      !isCount(start) ||
+      !isCount(end) ||
+      base + end > bytes.length ||
+      end - start !== matrixBytes ||
+      start % 4 !== 0
+    ) {
       throw corrupt(`has a damaged tensor ${name}`)
+    }
     return new Float32Array(
       bytes.buffer.slice(bytes.byteOffset + base + start, bytes.byteOffset + base + end),
     )
   }
   return {
-    ...rest,
-    positive: rest.layers.map((layer) => matrix(`positive.${layer}`)),
-    negative: rest.layers.map((layer) => matrix(`negative.${layer}`)),
+    ...description,
+    positive: description.layers.map((layer) => matrix(`positive.${layer}`)),
+    negative: description.layers.map((layer) => matrix(`negative.${layer}`)),
   }
 }

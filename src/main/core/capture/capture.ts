@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
 import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
 import type { RenderedExample } from '../data/render.ts'
 import { compileGraph } from '../edits/compiler/compile.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
-import { TillerError } from '../errors.ts'
+import { isTillerError, TillerError } from '../errors.ts'
 import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
 import { forwardBatch } from '../runtime/forward.ts'
@@ -133,7 +134,15 @@ export async function captureActivations(
       ? join(modelCacheFolder(model.folder), 'activations')
       : options.cacheDirectory
   const cachePath = cacheDirectory === false ? undefined : join(cacheDirectory, `${cacheKey}.safetensors`)
-  if (cachePath !== undefined && existsSync(cachePath)) return readActivationSet(cachePath)
+  if (cachePath !== undefined && existsSync(cachePath)) {
+    const cached = await readActivationSet(cachePath).catch((error: unknown) => {
+      if (isTillerError(error, 'file-corrupt')) return undefined
+      throw error
+    })
+    if (cached !== undefined) return cached
+    // A damaged cache file (an interrupted disk, a foreign write) is a miss: capture again and replace it.
+    await rm(cachePath, { force: true })
+  }
 
   const compiled = await compileGraph(model.folder, {
     edits: [],

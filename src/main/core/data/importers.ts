@@ -30,7 +30,11 @@ async function readText(path: string): Promise<string> {
 /** Re-validate converted rows through the JSONL validator, mapping its line numbers back to the source's. */
 function validate(rows: Record<string, unknown>[], lines: number[], source: string): DemonstrationSet {
   const bytes = new TextEncoder().encode(rows.map((row) => JSON.stringify(row)).join('\n'))
-  const { set, issues } = parseDemonstrations(bytes, source, { maxLineBytes: Number.MAX_SAFE_INTEGER })
+  // Converted rows can be longer than the source's lines; the row limit still applies.
+  const { set, issues } = parseDemonstrations(bytes, source, {
+    maxLineBytes: Number.MAX_SAFE_INTEGER,
+    maxFileBytes: Number.MAX_SAFE_INTEGER,
+  })
   if (issues.length > 0) {
     const listed = issues
       .slice(0, 20)

@@ -5,8 +5,10 @@
  * a file with any issue, listing them. Blank lines are allowed (they hold no row); a UTF-8 byte-order mark at the
  * start and `\r` line endings are accepted.
  */
+import { stat } from 'node:fs/promises'
 import { TillerError } from '../errors.ts'
 import { readUserFile } from '../workspace/read-file.ts'
+import { filledLines } from './lines.ts'
 import {
   defaultParseLimits,
   kindFields,
@@ -40,20 +42,6 @@ class RowError extends Error {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-function splitLines(bytes: Uint8Array): Uint8Array[] {
-  const lines: Uint8Array[] = []
-  let start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
-  for (let index = start; index <= bytes.length; index++) {
-    if (index === bytes.length || bytes[index] === 0x0a) {
-      let end = index
-      if (end > start && bytes[end - 1] === 0x0d) end--
-      lines.push(bytes.subarray(start, end))
-      start = index + 1
-    }
-  }
-  return lines
-}
 
 /** Byte column (1-based) of the first invalid UTF-8 sequence, found by decoding growing prefixes. */
 function firstInvalidByte(line: Uint8Array): number {
@@ -223,21 +211,53 @@ function choiceRow(row: JsonObject, line: number): ChoiceRow {
 
 const rowParsers = { pairs: pairRow, labelled: labelledRow, choices: choiceRow }
 
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
+
+function tooLarge(source: string, size: number, limits: ParseLimits): TillerError {
+  return new TillerError(
+    'invalid-dataset',
+    `${source} is ${megabytes(size)}, over the ${megabytes(limits.maxFileBytes)} limit for a demonstration file; split it into smaller files.`,
+    { subject: source },
+  )
+}
+
+function tooManyRows(source: string, line: number, limits: ParseLimits): TillerError {
+  return new TillerError(
+    'invalid-dataset',
+    `${source} has more than ${limits.maxRows} rows (the limit for a demonstration file, reached on line ${line}); split it into smaller files.`,
+    { subject: source },
+  )
+}
+
 /**
  * Parse JSONL bytes into a demonstration set. Every line that fails validation is left out of the set and reported
  * in `issues` with its line number; callers decide whether to refuse (the CLI and `readDemonstrationFile` do).
+ * Lines are read one at a time. Throws TillerError('invalid-dataset') naming the limit when the bytes exceed
+ * `limits.maxFileBytes` or hold more than `limits.maxRows` non-blank lines.
  */
 export function parseDemonstrations(
   bytes: Uint8Array,
   source: string,
-  limits: ParseLimits = defaultParseLimits,
+  overrides: Partial<ParseLimits> = {},
 ): ParseResult {
+  const limits: ParseLimits = { ...defaultParseLimits, ...overrides }
   const issues: DemonstrationIssue[] = []
   const rows: (PairRow | LabelledRow | ChoiceRow)[] = []
   const firstLineOfId = new Map<string, number>()
   let kind: DemonstrationKind | undefined
-  splitLines(bytes).forEach((lineBytes, index) => {
-    const line = index + 1
+  if (bytes.length > limits.maxFileBytes) throw tooLarge(source, bytes.length, limits)
+  let rowCount = 0
+  for (const { line, bytes: lineBytes } of filledLines(bytes)) {
+    // Every non-blank line becomes a row or an issue: counting them bounds both.
+    if (++rowCount > limits.maxRows) throw tooManyRows(source, line, limits)
+    parseLine(line, lineBytes)
+  }
+  const set = { kind: kind ?? 'pairs', source, rows } as DemonstrationSet
+  return { set, issues }
+
+  function parseLine(line: number, lineBytes: Uint8Array): void {
     if (lineBytes.length > limits.maxLineBytes) {
       issues.push({
         line,
@@ -308,9 +328,7 @@ export function parseDemonstrations(
       if (!(error instanceof RowError)) throw error
       issues.push({ line, ...error.issue })
     }
-  })
-  const set = { kind: kind ?? 'pairs', source, rows } as DemonstrationSet
-  return { set, issues }
+  }
 }
 
 /** One line per issue, `file:line: message`, at most `limit` lines plus a count of the rest. */
@@ -326,8 +344,15 @@ export function formatIssues(source: string, issues: readonly DemonstrationIssue
  */
 export async function readDemonstrationFile(
   path: string,
-  limits: ParseLimits = defaultParseLimits,
+  overrides: Partial<ParseLimits> = {},
 ): Promise<DemonstrationSet> {
+  const limits: ParseLimits = { ...defaultParseLimits, ...overrides }
+  // Refused before reading, so an oversized file never reaches memory.
+  const size = await stat(path).then(
+    (stats) => stats.size,
+    () => 0,
+  )
+  if (size > limits.maxFileBytes) throw tooLarge(path, size, limits)
   const bytes = await readUserFile(path, 'the demonstration file')
   const { set, issues } = parseDemonstrations(bytes, path, limits)
   if (issues.length > 0) {

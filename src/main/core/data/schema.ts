@@ -72,10 +72,18 @@ export const optionalFields = ['split', 'tags'] as const
 export interface ParseLimits {
   /** Longest accepted line in bytes (UTF-8), excluding the newline. */
   maxLineBytes: number
+  /** Largest accepted file in bytes. */
+  maxFileBytes: number
+  /** Most non-blank lines (rows, valid or not) a file may hold. */
+  maxRows: number
 }
 
-/** Rows up to 64 KiB per line. */
-export const defaultParseLimits: ParseLimits = { maxLineBytes: 64 * 1024 }
+/** Rows up to 64 KiB per line, files up to 64 MiB and 100,000 rows (demonstration sets hold hundreds to thousands). */
+export const defaultParseLimits: ParseLimits = {
+  maxLineBytes: 64 * 1024,
+  maxFileBytes: 64 * 1024 * 1024,
+  maxRows: 100_000,
+}
 
 /** Why a line was rejected. */
 export type IssueCode =

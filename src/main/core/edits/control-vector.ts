@@ -7,6 +7,7 @@
  * an exported file imports back to the same edit.
  */
 import { open } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 import type { Edit, Intervention, MethodId, ModelFingerprint } from '../../../shared/edit.ts'
 import { editFormatVersion, methodIds } from '../../../shared/edit.ts'
@@ -73,6 +74,15 @@ function directions(edit: Edit): Map<number, Float32Array> {
         `the vector has ${op.vector.length} values but the model's hidden size is ${edit.model.hiddenSize}`,
       )
     }
+    const notFinite = op.vector.findIndex((value) => !Number.isFinite(value))
+    if (notFinite >= 0) {
+      throw unrepresentable(
+        index,
+        intervention,
+        `value ${notFinite} of its vector is ${op.vector[notFinite]}; llama.cpp would add it to every activation. ` +
+          'Fit the edit again',
+      )
+    }
     const existing = byLayer.get(layer)
     if (existing === undefined) {
       byLayer.set(layer, op.vector)
@@ -90,7 +100,7 @@ function directions(edit: Edit): Map<number, Float32Array> {
 /**
  * Write an additive `resid_post` edit as a llama.cpp control-vector GGUF (atomically). Refuses, naming the
  * intervention and the reason, any op other than `add`, another site, a position policy other than `all`, layer 0,
- * or a vector of the wrong width.
+ * a vector of the wrong width or with NaN or infinite values. An unwritable path is a TillerError naming it.
  */
 export async function exportControlVector(
   edit: Edit,
@@ -119,7 +129,21 @@ export async function exportControlVector(
     shape: [data.length],
     data,
   }))
-  await writeGgufFile(path, { metadata, tensors })
+  try {
+    await writeGgufFile(path, { metadata, tensors })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `the folder ${dirname(path)} does not exist`
+        : code === 'EISDIR'
+          ? 'it is a folder'
+          : (error as Error).message
+    throw new TillerError('invalid-argument', `Cannot write the control vector ${path}: ${reason}.`, {
+      subject: path,
+      cause: error,
+    })
+  }
 }
 
 function invalid(path: string, problem: string, subject?: string): TillerError {

@@ -17,6 +17,7 @@ import type {
   DatasetRow,
 } from '../../../shared/steering.ts'
 import { parseDemonstrations } from '../data/jsonl.ts'
+import { filledLines } from '../data/lines.ts'
 import { contrastPairs } from '../data/pairs.ts'
 import type { DemonstrationSet } from '../data/schema.ts'
 import { TillerError } from '../errors.ts'
@@ -41,10 +42,11 @@ function isDirectory(path: string): boolean {
 }
 
 /** `{id, text, split?}` rows, or null when any non-blank line is something else. */
-function parseTextRows(content: string): Extract<DatasetRow, { kind: 'text' }>[] | null {
+function parseTextRows(bytes: Uint8Array): Extract<DatasetRow, { kind: 'text' }>[] | null {
   const rows: Extract<DatasetRow, { kind: 'text' }>[] = []
-  const lines = content.split('\n')
-  for (const [index, line] of lines.entries()) {
+  const decoder = new TextDecoder()
+  for (const { line: number, bytes: lineBytes } of filledLines(bytes)) {
+    const line = decoder.decode(lineBytes)
     if (line.trim() === '') continue
     let value: unknown
     try {
@@ -58,7 +60,7 @@ function parseTextRows(content: string): Extract<DatasetRow, { kind: 'text' }>[]
     const id =
       typeof record['id'] === 'string' || typeof record['id'] === 'number' ? String(record['id']) : ''
     const split = typeof record['split'] === 'string' ? record['split'] : null
-    rows.push({ kind: 'text', line: index + 1, id, split, text: record['text'] })
+    rows.push({ kind: 'text', line: number, id, split, text: record['text'] })
   }
   return rows.length > 0 ? rows : null
 }
@@ -86,7 +88,7 @@ async function readDatasetFile(path: string): Promise<ParsedFile> {
   }
   const bytes = await readFile(path)
   const { set, issues } = parseDemonstrations(bytes, path)
-  const textRows = set.rows.length === 0 ? parseTextRows(bytes.toString('utf8')) : null
+  const textRows = set.rows.length === 0 ? parseTextRows(bytes) : null
   return { path, set, issues: textRows === null ? issues : [], textRows }
 }
 

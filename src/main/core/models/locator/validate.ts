@@ -75,6 +75,18 @@ function fail(layer: number, site: HookSite, reason: string): TillerError {
   )
 }
 
+/** ONNX Runtime's own errors (truncated external data, unsupported operators) as one line naming the graph. */
+function runtimeFailure(graphPath: string, error: unknown): TillerError {
+  if (error instanceof TillerError) return error
+  const reason = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ').trim()
+  return new TillerError(
+    'invalid-model-folder',
+    `${graphPath}: ONNX Runtime cannot run the graph to validate its hook sites (${reason}). Check that the ` +
+      `folder holds the complete export, the graph and its external data; export or download it again.`,
+    { subject: graphPath, cause: error },
+  )
+}
+
 function checkInvariant(outputs: Record<string, ort.Tensor>, layer: number, tolerance: number): void {
   const value = (site: HookSite): Float32Array => outputs[hookOutputName(site, layer)]?.data as Float32Array
   const [pre, attention, mlp, post] = [
@@ -123,6 +135,8 @@ export async function validateSites(
     } finally {
       await session.release()
     }
+  } catch (error) {
+    throw runtimeFailure(graphPath, error)
   } finally {
     await rm(probePath, { force: true })
   }

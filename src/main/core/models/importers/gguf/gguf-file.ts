@@ -48,12 +48,21 @@ function corrupt(path: string, detail: string, cause?: unknown): TillerError {
   )
 }
 
-/** Checks magic, byte order and version from the first 8 bytes, before handing the file to the parser. */
+// The smallest encodings after the 24-byte preamble: a tensor info is a name length (8 bytes), a dimension count (4),
+// a type (4) and an offset (8); a metadata entry is a key length (8), a value type (4) and at least one value byte.
+const minimumTensorInfoBytes = 24n
+const minimumKeyValueBytes = 13n
+const preambleBytes = 24
+
+/**
+ * Checks magic, byte order, version and the two counts from the first 24 bytes, before handing the file to the
+ * parser: counts the file cannot hold would make the parser loop over zero padding and allocate for each.
+ */
 async function checkPreamble(path: string, fileSize: number): Promise<void> {
   const handle = await open(path, 'r')
-  const preamble = Buffer.alloc(8)
+  const preamble = Buffer.alloc(preambleBytes)
   try {
-    await handle.read(preamble, 0, 8, 0)
+    await handle.read(preamble, 0, preambleBytes, 0)
   } finally {
     await handle.close()
   }
@@ -71,6 +80,22 @@ async function checkPreamble(path: string, fileSize: number): Promise<void> {
         ? `${path}: is a big-endian GGUF file, which Tiller does not read. Convert it to a little-endian GGUF (the default of llama.cpp's converter).`
         : `${path}: is GGUF version ${version}; Tiller reads versions 2 and 3. Convert it again with a current llama.cpp.`,
       { subject: `${path}: version` },
+    )
+  }
+  const room = BigInt(fileSize - preambleBytes)
+  const tensorCount = preamble.readBigUInt64LE(8)
+  const keyValueCount = preamble.readBigUInt64LE(16)
+  if (tensorCount * minimumTensorInfoBytes > room) {
+    throw corrupt(
+      path,
+      `tensor_count is ${tensorCount}, but its ${fileSize} bytes hold at most ${room / minimumTensorInfoBytes} tensor entries.`,
+    )
+  }
+  if (tensorCount * minimumTensorInfoBytes + keyValueCount * minimumKeyValueBytes > room) {
+    throw corrupt(
+      path,
+      `kv_count is ${keyValueCount}, but with ${tensorCount} tensors its ${fileSize} bytes hold at most ` +
+        `${(room - tensorCount * minimumTensorInfoBytes) / minimumKeyValueBytes} metadata entries.`,
     )
   }
 }

@@ -1,6 +1,7 @@
 import { TillerError } from '../../../errors.ts'
 import type { LlamaConfig } from '../../checkpoint.ts'
 import type { GgufFile } from './gguf-file.ts'
+import { tensorsPerLayer } from './llama-weights.ts'
 import {
   metadataFloat,
   metadataInteger,
@@ -12,6 +13,12 @@ import {
 
 /** The architectures this importer reads (the `general.architecture` values). */
 export const supportedGgufArchitectures: readonly string[] = ['llama']
+
+/**
+ * The longest context imported: the exporter builds RoPE tables for every position (`[positions, headDim / 2]`
+ * cos and sin), 512 MiB at this length for 128-wide heads. Llama 3.1's 131072 fits eight times over.
+ */
+export const maximumContextLength = 1 << 20
 
 function unsupported(file: GgufFile, field: string, detail: string): TillerError {
   return new TillerError('unsupported-architecture', `${file.path}: ${detail}`, {
@@ -55,6 +62,29 @@ export function assertSupportedLlamaGguf(file: GgufFile): void {
       file,
       'llama.attention.head_count',
       'has a different head count per layer, which Tiller does not import.',
+    )
+  }
+}
+
+/**
+ * Counts that size loops and allocations, checked against the file before anything uses them: every layer has its
+ * tensors in the file, and the context is one Tiller can build position tables for.
+ */
+function checkSizes(file: GgufFile, numLayers: number, contextLength: number): void {
+  if (numLayers < 1 || numLayers * tensorsPerLayer > file.tensors.size) {
+    throw new TillerError(
+      'file-corrupt',
+      `${file.path}: llama.block_count = ${numLayers}, but the file holds ${file.tensors.size} tensors and each ` +
+        `llama layer has ${tensorsPerLayer}. The file is damaged; convert the model again.`,
+      { subject: `${file.path}: llama.block_count` },
+    )
+  }
+  if (contextLength < 1 || contextLength > maximumContextLength) {
+    throw unsupported(
+      file,
+      'llama.context_length',
+      `llama.context_length = ${contextLength} is outside 1..${maximumContextLength}, the context lengths Tiller ` +
+        `imports. Set it to the context the model was trained for when converting.`,
     )
   }
 }
@@ -114,17 +144,20 @@ export function llamaConfigFromGguf(
       )
     }
   }
+  const numLayers = metadataInteger(file, 'llama.block_count')
+  const contextLength = metadataInteger(file, 'llama.context_length')
+  checkSizes(file, numLayers, contextLength)
   return {
     vocabSize: vocabularySize,
     hiddenSize,
     intermediateSize: metadataInteger(file, 'llama.feed_forward_length'),
-    numLayers: metadataInteger(file, 'llama.block_count'),
+    numLayers,
     numHeads,
     numKeyValueHeads,
     headDim,
     rmsNormEps: shortestFloat32(metadataFloat(file, 'llama.attention.layer_norm_rms_epsilon')),
     ropeTheta: shortestFloat32(metadataFloat(file, 'llama.rope.freq_base', 10000)),
-    maxPositionEmbeddings: metadataInteger(file, 'llama.context_length'),
+    maxPositionEmbeddings: contextLength,
     bosTokenId,
     eosTokenId,
     ...(padTokenId === undefined ? {} : { padTokenId }),

@@ -26,6 +26,9 @@ const layerTensors: Record<string, TensorMapping> = {
   'ffn_down.weight': { huggingFaceName: 'mlp.down_proj.weight' },
 }
 
+/** Tensors every llama layer has in a GGUF file. */
+export const tensorsPerLayer = Object.keys(layerTensors).length
+
 const modelTensors: Record<string, TensorMapping> = {
   'token_embd.weight': { huggingFaceName: 'model.embed_tokens.weight' },
   'output_norm.weight': { huggingFaceName: 'model.norm.weight' },
