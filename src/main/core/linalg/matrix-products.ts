@@ -1,18 +1,15 @@
 /**
- * The three matrix products a low-rank spectral fit needs, behind one interface with two back ends:
+ * The two matrix products over the width a low-rank spectral fit needs, behind one interface with two back ends:
  *   gram         X Yᵀ                 X, Y `[rows, width]` float32 → `[rows, rows]` float64
- *   congruence   Lᵀ S L               L `[rows, rank]`, S `[rows, rows]` float64 → `[rank, rank]`
  *   combine      C X                  C `[count, rows]` float64, X `[rows, width]` float32 → `[count, width]` float32
  *
  * The JavaScript back end accumulates in float64 and suits small problems (tests, narrow models). Large ones
- * (rows · rows · width in the billions) run as ONNX Runtime MatMul graphs (onnx-products.ts): float32 for the
- * products over the width, float64 for the small congruences.
+ * (rows · rows · width in the billions) run as float32 ONNX Runtime MatMul graphs (onnx-products.ts).
  */
 
 /** Matrix products over row-major typed arrays. */
 export interface MatrixProducts {
   gram(first: Float32Array, second: Float32Array, rows: number, width: number): Promise<Float64Array>
-  congruence(factor: Float64Array, rows: number, rank: number, middle: Float64Array): Promise<Float64Array>
   combine(
     coefficients: Float64Array,
     count: number,
@@ -37,33 +34,6 @@ export const javascriptProducts: MatrixProducts = {
           sum += (left[column] as number) * (second[offset + column] as number)
         }
         result[row * rows + other] = sum
-      }
-    }
-    return Promise.resolve(result)
-  },
-  congruence(factor, rows, rank, middle) {
-    // T = S L `[rows, rank]`, then Lᵀ T.
-    const product = new Float64Array(rows * rank)
-    for (let row = 0; row < rows; row++) {
-      for (let inner = 0; inner < rows; inner++) {
-        const weight = middle[row * rows + inner] as number
-        if (weight === 0) continue
-        const offset = inner * rank
-        for (let column = 0; column < rank; column++) {
-          product[row * rank + column] =
-            (product[row * rank + column] as number) + weight * (factor[offset + column] as number)
-        }
-      }
-    }
-    const result = new Float64Array(rank * rank)
-    for (let row = 0; row < rows; row++) {
-      for (let first = 0; first < rank; first++) {
-        const weight = factor[row * rank + first] as number
-        if (weight === 0) continue
-        for (let second = 0; second < rank; second++) {
-          result[first * rank + second] =
-            (result[first * rank + second] as number) + weight * (product[row * rank + second] as number)
-        }
       }
     }
     return Promise.resolve(result)

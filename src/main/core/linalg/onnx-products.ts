@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime back end of {@link MatrixProducts}: three one- or two-node MatMul graphs with symbolic dimensions,
+ * ONNX Runtime back end of {@link MatrixProducts}: two small MatMul graphs with symbolic dimensions,
  * each opened once on the CPU provider and reused for every layer of a fit.
  */
 import * as ort from 'onnxruntime-node'
@@ -7,7 +7,7 @@ import { GraphBuilder } from '../onnx/builder.ts'
 import { encodeModel } from '../onnx/proto.ts'
 import type { MatrixProducts } from './matrix-products.ts'
 
-type ProductKind = 'gram' | 'congruence' | 'combine'
+type ProductKind = 'gram' | 'combine'
 
 /** X `[rows, width]`, Y `[rows, width]` float32 → X Yᵀ `[rows, rows]`. */
 function gramGraph(): Uint8Array {
@@ -25,23 +25,6 @@ function gramGraph(): Uint8Array {
   return encodeModel(builder.toModel())
 }
 
-/** L `[rows, rank]`, S `[rows, rows]` float64 → Lᵀ S L `[rank, rank]`. */
-function congruenceGraph(): Uint8Array {
-  const builder = new GraphBuilder({ name: 'congruence', opsets: { '': 17 } })
-  builder.input('factor', 'float64', ['rows', 'rank'])
-  builder.input('middle', 'float64', ['rows', 'rows'])
-  const right = builder.node1({ op: 'MatMul', name: 'right', inputs: ['middle', 'factor'] })
-  const transposed = builder.node1({
-    op: 'Transpose',
-    name: 'transpose',
-    inputs: ['factor'],
-    attributes: { perm: [1, 0] },
-  })
-  builder.node({ op: 'MatMul', name: 'left', inputs: [transposed, right], outputs: ['result'] })
-  builder.output('result', 'float64', ['rank', 'rank'])
-  return encodeModel(builder.toModel())
-}
-
 /** C `[count, rows]`, X `[rows, width]` float32 → C X `[count, width]`. */
 function combineGraph(): Uint8Array {
   const builder = new GraphBuilder({ name: 'combine', opsets: { '': 17 } })
@@ -54,7 +37,6 @@ function combineGraph(): Uint8Array {
 
 const graphs: Record<ProductKind, () => Uint8Array> = {
   gram: gramGraph,
-  congruence: congruenceGraph,
   combine: combineGraph,
 }
 
@@ -86,13 +68,6 @@ export function onnxProducts(threads = 2): MatrixProducts {
         second: new ort.Tensor('float32', second, [rows, width]),
       })
       return Float64Array.from(result.data as Float32Array)
-    },
-    async congruence(factor, rows, rank, middle) {
-      const result = await run('congruence', {
-        factor: new ort.Tensor('float64', factor, [rows, rank]),
-        middle: new ort.Tensor('float64', middle, [rows, rows]),
-      })
-      return Float64Array.from(result.data as Float64Array)
     },
     async combine(coefficients, count, matrix, rows, width) {
       const result = await run('combine', {

@@ -11,7 +11,6 @@ import type { HookSite, Intervention, Op } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { javascriptProducts, type MatrixProducts } from '../linalg/matrix-products.ts'
 import { onnxProducts } from '../linalg/onnx-products.ts'
-import { pivotedCholesky } from '../linalg/pivoted-cholesky.ts'
 import { columnMeans } from '../linalg/statistics.ts'
 import { layerMatrices, type MethodFit, type NeutralActivations } from './method.ts'
 import { applyFeatureMap } from './spectral-feature-map.ts'
@@ -41,7 +40,7 @@ export interface SpectralFitSettings {
 /** Below this many multiply-adds per Gram (rows² · width) JavaScript float64 is fast enough and exact. */
 const onnxThreshold = 2 ** 26
 
-/** Relative rounding level of each back end's Grams: the rank and cluster tolerances follow from it. */
+/** Relative rounding level of each back end's Grams: the span and cluster tolerances follow from it. */
 function precisionOf(products: MatrixProducts): number {
   return products === javascriptProducts ? 1e-12 : 1e-6
 }
@@ -149,7 +148,6 @@ export async function fitSpectral(
     removeRank: [],
     keepExplained: [],
     removeExplained: [],
-    neutralRank: [],
     signature: [],
   }
   try {
@@ -165,8 +163,9 @@ export async function fitSpectral(
       }
       const neutralValues = prepare(rawNeutral)
       const gram = await products.gram(neutralValues, neutralValues, rows, width)
-      const cholesky = pivotedCholesky(gram, rows, precision)
-      if (cholesky.rank === 0) {
+      let trace = 0
+      for (let row = 0; row < rows; row++) trace += gram[row * rows + row] as number
+      if (!(trace > 0)) {
         throw new TillerError(
           'invalid-dataset',
           `${method}: the neutral activations at layer ${layer} are all zero${options.centering ? ' after centring' : ''}, ` +
@@ -175,7 +174,7 @@ export async function fitSpectral(
         )
       }
       const subspace = (side: Float32Array, threshold: number) =>
-        singularSubspace(neutralValues, prepare(side), cholesky, rows, width, threshold, precision, products)
+        singularSubspace(neutralValues, gram, prepare(side), rows, width, threshold, precision, products)
       const keep = await subspace(raw.positive, options.positiveVariance)
       const remove = await subspace(raw.negative, options.negativeVariance)
       for (const [name, found] of [
@@ -214,11 +213,10 @@ export async function fitSpectral(
       diagnostics.removeRank?.push({ layer, value: removed.rank })
       diagnostics.keepExplained?.push({ layer, value: kept.explained })
       diagnostics.removeExplained?.push({ layer, value: removed.explained })
-      diagnostics.neutralRank?.push({ layer, value: cholesky.rank })
       diagnostics.signature?.push({ layer, value: layerSignature })
       notes.push(
         `layer ${layer}: keep k⁺ = ${kept.rank} (${(100 * kept.explained).toFixed(2)} % of Σσ²), ` +
-          `remove k⁻ = ${removed.rank} (${(100 * removed.explained).toFixed(2)} %), neutral rank ${cholesky.rank}, ` +
+          `remove k⁻ = ${removed.rank} (${(100 * removed.explained).toFixed(2)} %), ` +
           `signature ${layerSignature.toPrecision(4)}`,
       )
     }
