@@ -30,11 +30,30 @@ Options:
   --out FILE           the edit file to write (.safetensors)
   --coefficient C      actadd: c baked into the steering tensor (default 5)
   --selector SEL       mean-diff: completionMean (default) | lastPrompt
+  --option NAME=VALUE  any other method option, repeatable; VALUE is read as JSON when it parses (numbers,
+                       true/false), else as text. sea / phi-sea: positiveVariance=0.99 (K⁺, in (0, 1)),
+                       negativeVariance=0.99 (K⁻), merge=norm|average|sum, site=resid_post|mlp_out,
+                       neutralMaxNewTokens=64, centering=false; phi-sea also phi=squared-exponential|tanh|elu,
+                       phiMode=paper|code
   --system TEXT        system prompt for the chat template
   --plain-format TEXT  prompt format for models without a chat template (default "{prompt}")
   --batch-size N       pairs per forward pass (default 8)
   --provider auto|cpu|cuda|dml
   --json               print { out, method, layers, interventions, pairs, dataset, notes }`
+
+/** `NAME=VALUE` → [NAME, VALUE read as JSON when it parses, else the text]. */
+function optionAssignment(assignment: string): [string, unknown] {
+  const split = assignment.indexOf('=')
+  if (split <= 0)
+    throw invalidFlag('option', assignment, 'write it as NAME=VALUE, e.g. positiveVariance=0.95')
+  const name = assignment.slice(0, split)
+  const text = assignment.slice(split + 1)
+  try {
+    return [name, JSON.parse(text) as unknown]
+  } catch {
+    return [name, text]
+  }
+}
 
 function parse(args: string[]) {
   return parseCommandArgs('fit', {
@@ -46,6 +65,7 @@ function parse(args: string[]) {
       out: { type: 'string' },
       coefficient: { type: 'string' },
       selector: { type: 'string' },
+      option: { type: 'string', multiple: true },
       system: { type: 'string' },
       'plain-format': { type: 'string' },
     },
@@ -69,6 +89,10 @@ export const fitCommand: Command = {
     if (values.layers !== undefined) input.layers = parseLayerList(values.layers)
     if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
     if (values.selector !== undefined) input.selector = values.selector
+    for (const assignment of values.option ?? []) {
+      const [name, value] = optionAssignment(assignment)
+      input[name] = value
+    }
     const options = parseOptions(method, input)
     const render: Partial<Pick<RenderOptions, 'systemPrompt' | 'plain'>> = { systemPrompt: values.system }
     if (values['plain-format'] !== undefined)
