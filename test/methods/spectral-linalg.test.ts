@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { leadingEigenpairs } from '../../src/main/core/linalg/gram-lanczos.ts'
 import { javascriptProducts } from '../../src/main/core/linalg/matrix-products.ts'
+import { onnxProducts } from '../../src/main/core/linalg/onnx-products.ts'
 import { symmetricEigen } from '../../src/main/core/linalg/symmetric-eigen.ts'
 import { cutOff } from '../../src/main/core/methods/spectral-subspace.ts'
 import { jacobiEigen } from './dense-reference.ts'
@@ -134,6 +135,38 @@ describe('leadingEigenpairs (Lanczos in the Gram inner product)', () => {
         cutOff: (values, total) => cutOff(values, 0.9, 1e-12, total),
       }),
     ).toBeUndefined()
+  })
+})
+
+describe('onnxProducts', () => {
+  it('computes Grams (blocked when symmetric) and combinations as float64 JavaScript does', async () => {
+    const rows = 600
+    const width = 12
+    const first = gaussianRows(rows, width, 3)
+    const second = gaussianRows(rows, width, 4)
+    const products = onnxProducts(1)
+    try {
+      for (const [x, y] of [
+        [first, first],
+        [first, second],
+      ] as const) {
+        const viaOnnx = await products.gram(x, y, rows, width)
+        const reference = await javascriptProducts.gram(x, y, rows, width)
+        let largest = 0
+        viaOnnx.forEach(
+          (value, index) => (largest = Math.max(largest, Math.abs(value - (reference[index] as number)))),
+        )
+        expect(largest).toBeLessThan(1e-4)
+      }
+      const coefficients = Float64Array.from({ length: 2 * rows }, (_, index) => Math.sin(index))
+      const combined = await products.combine(coefficients, 2, first, rows, width)
+      const reference = await javascriptProducts.combine(coefficients, 2, first, rows, width)
+      combined.forEach((value, index) =>
+        expect(Math.abs(value - (reference[index] as number))).toBeLessThan(1e-3),
+      )
+    } finally {
+      await products.release()
+    }
   })
 })
 

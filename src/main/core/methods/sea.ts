@@ -4,7 +4,8 @@
  * h ← merge(P⁺h, P⁻h) with P⁺ = U⁺U⁺ᵀ, P⁻ = I − U⁻U⁻ᵀ, at every position.
  *
  * Activations: positive/negative = resid_post at the last token of prompt + answer; neutral = the model's own
- * greedy answer to the prompt, read at the last token fed to the model (capture/neutral.ts).
+ * greedy answer to the prompt, read at the last token fed to the model (capture/neutral.ts). Every layer, the last
+ * included, reads the true block output (the released code reads the final-norm output at the last layer, §0.1).
  *
  * Defaults: the last ⌈21/32 · L⌉ blocks (the released truthfulness run edits the last 21 of 32), K⁺ = K⁻ = 0.99.
  * The released script uses 0.998 with N = 2000 demonstrations; with Tiller's tens to hundreds of pairs 0.998 keeps
