@@ -3,8 +3,9 @@
  * cross-covariances Ω± = H H±ᵀ / N of neutral activations H with positive and negative ones, cut at the
  * explained-variance shares K±, become one `spectral` op (keep = top k⁺ of Ω⁺, remove = top k⁻ of Ω⁻).
  *
- * Pure: activations in, interventions out. The d×d matrices are never formed (spectral-subspace.ts); products
- * over the width run in ONNX Runtime when the problem is large, in float64 JavaScript otherwise.
+ * No model and no session of it: activations in, interventions out. The d×d matrices are never formed
+ * (spectral-subspace.ts); products over the width run in ONNX Runtime when the problem is large, in float64
+ * JavaScript otherwise.
  */
 import type { ActivationSet } from '../../../shared/activations.ts'
 import type { HookSite, Intervention, Op } from '../../../shared/edit.ts'
