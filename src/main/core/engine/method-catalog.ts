@@ -12,6 +12,14 @@ const optionSentences: Record<string, string> = {
   layers: '0-based decoder blocks to fit at; leave empty for the default.',
   coefficient: 'c, multiplied into the steering tensor at fit time.',
   selector: 'Which tokens are read: the mean over the completion, or the last prompt token.',
+  positiveVariance: 'K⁺ in (0, 1): keep the fewest top directions of Ω⁺ explaining this share of Σσ².',
+  negativeVariance: 'K⁻ in (0, 1): remove the fewest top directions of Ω⁻ explaining this share of Σσ².',
+  merge: 'How the kept and removed projections combine: norm (keep ‖h‖), average or sum.',
+  site: 'Where the edit is applied: resid_post (where it was estimated) or mlp_out (the released code).',
+  neutralMaxNewTokens: 'Greedy tokens generated per prompt for the neutral activations.',
+  centering: 'Subtract each matrix’s mean over samples first (off in the paper’s runs).',
+  phi: 'The elementwise feature map φ of Φ-SEA.',
+  phiMode: 'paper: φ⁻¹(Pφ(h)); code: φ⁻¹(Ph), the released inference (reproduction only).',
 }
 
 type JsonSchema = {

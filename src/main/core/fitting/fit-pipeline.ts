@@ -10,6 +10,7 @@ import type { Edit, ModelFingerprint } from '../../../shared/edit.ts'
 import type { ExecutionProviderChoice } from '../../../shared/engine-status.ts'
 import type { FitSummary } from '../../../shared/steering.ts'
 import { captureActivations } from '../capture/capture.ts'
+import { captureNeutral } from '../capture/neutral.ts'
 import { hashDemonstrations } from '../data/hash.ts'
 import { readDemonstrationFile } from '../data/jsonl.ts'
 import { contrastPairs } from '../data/pairs.ts'
@@ -21,12 +22,12 @@ import { fingerprintModel } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
 import { fitEdit, methodById, type AnyMethod } from '../methods/index.ts'
-import { parseOptions } from '../methods/method.ts'
+import { parseOptions, type FitContext } from '../methods/method.ts'
 import { smokeCheckEdit } from './smoke-check.ts'
 
 /** Where a fit is: which stage, its overall fraction in [0, 1], and a short message. */
 export interface FitProgress {
-  stage: 'render' | 'capture' | 'fit'
+  stage: 'render' | 'capture' | 'neutral' | 'fit'
   fraction: number
   message: string
 }
@@ -67,8 +68,11 @@ export interface FitOutcome {
   extras: EditFileExtras
 }
 
-/** Share of the progress bar each stage ends at; capture fills the span between render and fit. */
-const stageEnds = { render: 0.05, capture: 0.95 } as const
+/**
+ * Share of the progress bar each stage ends at; capture fills the span between render and fit, or its first half
+ * when the method also needs neutral activations (greedy generations, the slower part).
+ */
+const stageEnds = { render: 0.05, capture: 0.95, captureBeforeNeutral: 0.35 } as const
 
 function isLoadedModel(model: FitRequest['model']): model is LoadedModel {
   return 'session' in model
@@ -104,6 +108,8 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
   const model = owned ?? (request.model as LoadedModel)
   try {
     const capture = method.capture(options, model.config.layers)
+    const neutralRequest = method.neutral?.(options, model.config.layers)
+    const captureEnd = neutralRequest === undefined ? stageEnds.capture : stageEnds.captureBeforeNeutral
     request.onProgress?.({ stage: 'render', fraction: 0, message: `Rendering ${pairs.length} pairs…` })
     const tokenizer = await loadRenderTokenizer(model.folder)
     const rendered = renderPairs(pairs, tokenizer, set.source, { ...capture.render, ...request.render })
@@ -114,26 +120,54 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
       fraction: stageEnds.render,
       message: `Capturing ${capture.site} at layer ${capture.layers.join(', ')}…`,
     })
+    const fingerprint = request.fingerprint ?? (await fingerprintModel(model.folder))
     const activations = await captureActivations(model, rendered.examples, {
       site: capture.site,
       selector: capture.selector,
       layers: capture.layers,
       batchSize: request.batchSize,
       dataHash: dataset.hash,
-      fingerprint: request.fingerprint ?? (await fingerprintModel(model.folder)),
+      fingerprint,
       signal: request.signal,
       onProgress: (done, total) =>
         request.onProgress?.({
           stage: 'capture',
-          fraction: stageEnds.render + ((stageEnds.capture - stageEnds.render) * done) / total,
+          fraction: stageEnds.render + ((captureEnd - stageEnds.render) * done) / total,
           message: `Captured ${done} of ${total} pairs`,
         }),
     })
     throwIfCancelled(request.signal)
+    const context: FitContext = { signal: request.signal }
+    if (neutralRequest !== undefined) {
+      request.onProgress?.({
+        stage: 'neutral',
+        fraction: captureEnd,
+        message: `Generating neutral responses (up to ${neutralRequest.maxNewTokens} tokens each)…`,
+      })
+      context.neutral = await captureNeutral(model, rendered.examples, {
+        site: neutralRequest.site,
+        layers: neutralRequest.layers,
+        maxNewTokens: neutralRequest.maxNewTokens,
+        batchSize: request.batchSize,
+        fingerprint,
+        signal: request.signal,
+        onProgress: (done, total) =>
+          request.onProgress?.({
+            stage: 'neutral',
+            fraction: captureEnd + ((stageEnds.capture - captureEnd) * done) / total,
+            message: `Neutral responses for ${done} of ${total} prompts`,
+          }),
+      })
+      throwIfCancelled(request.signal)
+    }
     request.onProgress?.({ stage: 'fit', fraction: stageEnds.capture, message: `Fitting ${method.id}…` })
-    const { edit, fit } = await fitEdit(method, activations, options, {
-      notes: `fitted on ${pairs.length} pairs`,
-    })
+    const { edit, fit } = await fitEdit(
+      method,
+      activations,
+      options,
+      { notes: `fitted on ${pairs.length} pairs` },
+      context,
+    )
     if (request.smokeCheck !== false) {
       const { default: strength, testedRange } = method.strength
       await smokeCheckEdit({

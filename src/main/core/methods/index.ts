@@ -14,11 +14,17 @@ import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
 import { pcaCenter } from './pca-center.ts'
 import { pcaDiff } from './pca-diff.ts'
+import { phiSea } from './phi-sea.ts'
+import { sea } from './sea.ts'
 
 /** The methods this registry implements (the others live in their own registries as they land). */
 export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
+/** The spectral-editing methods (SEA, Φ-SEA). */
+export const spectralMethodIds = ['sea', 'phi-sea'] as const
+/** Every method this registry implements, in registry order. */
+export const implementedMethodIds = [...additiveMethodIds, ...spectralMethodIds] as const
 /** Ids of the methods in this registry. */
-export type AdditiveMethodId = (typeof additiveMethodIds)[number] & MethodId
+export type AdditiveMethodId = (typeof implementedMethodIds)[number] & MethodId
 
 /** A method with its options type widened, as the registry stores it (each method's schema checks its own). */
 export type AnyMethod = Method<Record<string, unknown>>
@@ -31,6 +37,8 @@ export const methods = {
   'pca-diff': pcaDiff,
   'pca-center': pcaCenter,
   ablation,
+  sea,
+  'phi-sea': phiSea,
 } as const satisfies Record<AdditiveMethodId, AnyMethod>
 
 /** Look a method up by a user-given name; unknown names list the known ones. */
@@ -39,7 +47,7 @@ export function methodById(id: string): AnyMethod {
   if (method === undefined) {
     throw new TillerError(
       'invalid-argument',
-      `Unknown method "${id}"; choose one of ${additiveMethodIds.join(', ')}.`,
+      `Unknown method "${id}"; choose one of ${implementedMethodIds.join(', ')}.`,
       {
         subject: 'method',
       },

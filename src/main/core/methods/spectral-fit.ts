@@ -1,0 +1,228 @@
+/**
+ * The fit shared by SEA and Φ-SEA (METHODS.md §1.4): per layer, the left singular vectors of the
+ * cross-covariances Ω± = H H±ᵀ / N of neutral activations H with positive and negative ones, cut at the
+ * explained-variance shares K±, become one `spectral` op (keep = top k⁺ of Ω⁺, remove = top k⁻ of Ω⁻).
+ *
+ * No model and no session of it: activations in, interventions out. The d×d matrices are never formed
+ * (spectral-subspace.ts); products over the width run in ONNX Runtime when the problem is large, in float64
+ * JavaScript otherwise.
+ */
+import type { ActivationSet } from '../../../shared/activations.ts'
+import type { HookSite, Intervention, Op } from '../../../shared/edit.ts'
+import { TillerError } from '../errors.ts'
+import { javascriptProducts, type MatrixProducts } from '../linalg/matrix-products.ts'
+import { onnxProducts } from '../linalg/onnx-products.ts'
+import { columnMeans } from '../linalg/statistics.ts'
+import { layerMatrices, type MethodFit, type NeutralActivations } from './method.ts'
+import { applyFeatureMap } from './spectral-feature-map.ts'
+import { singularSubspace } from './spectral-subspace.ts'
+
+type SpectralOp = Extract<Op, { kind: 'spectral' }>
+
+/** What the spectral fit needs from a method's parsed options. */
+export interface SpectralFitOptions {
+  site: HookSite
+  /** K⁺ in (0, 1). */
+  positiveVariance: number
+  /** K⁻ in (0, 1). */
+  negativeVariance: number
+  merge: SpectralOp['merge']
+  phi: SpectralOp['phi']
+  phiMode: SpectralOp['phiMode']
+  /** Subtract each matrix's mean over samples first (a deviation from the released code, METHODS.md §1.4). */
+  centering: boolean
+}
+
+/** Back-end choice: which matrix products to use (default: by problem size). */
+export interface SpectralFitSettings {
+  products?: MatrixProducts
+}
+
+/** Below this many multiply-adds per Gram (rows² · width) JavaScript float64 is fast enough and exact. */
+const onnxThreshold = 2 ** 26
+
+/** Relative rounding level of each back end's Grams: the span and cluster tolerances follow from it. */
+function precisionOf(products: MatrixProducts): number {
+  return products === javascriptProducts ? 1e-12 : 1e-6
+}
+
+function checkFinite(values: Float32Array, width: number, what: string, layer: number, ids: string[]): void {
+  for (let index = 0; index < values.length; index++) {
+    if (!Number.isFinite(values[index] as number)) {
+      const row = Math.floor(index / width)
+      throw new TillerError(
+        'invalid-dataset',
+        `${what} activations at layer ${layer}, row ${row} (${ids[row] ?? `pair ${row}`}) contain ` +
+          `${String(values[index])}; the model overflowed on that example — remove it or use a float32 model.`,
+        { subject: ids[row] ?? `row ${row}` },
+      )
+    }
+  }
+}
+
+function centred(values: Float32Array, rows: number, width: number): Float32Array {
+  const means = columnMeans(values, rows, width)
+  const result = new Float32Array(values.length)
+  for (let index = 0; index < values.length; index++) {
+    result[index] = (values[index] as number) - (means[index % width] as number)
+  }
+  return result
+}
+
+/** SEA's layer-selection signature: Σ singular values of X Yᵀ / N = [mean⁺, mean⁻] `[width, 2]`. */
+function signature(positive: Float32Array, negative: Float32Array, rows: number, width: number): number {
+  const positiveMean = columnMeans(positive, rows, width)
+  const negativeMean = columnMeans(negative, rows, width)
+  let aa = 0
+  let ab = 0
+  let bb = 0
+  for (let column = 0; column < width; column++) {
+    const a = positiveMean[column] as number
+    const b = negativeMean[column] as number
+    aa += a * a
+    ab += a * b
+    bb += b * b
+  }
+  // Eigenvalues of the 2×2 Gram [[aa, ab], [ab, bb]] are the squared singular values.
+  const half = (aa + bb) / 2
+  const spread = Math.sqrt(Math.max(0, ((aa - bb) / 2) ** 2 + ab * ab))
+  return Math.sqrt(Math.max(0, half + spread)) + Math.sqrt(Math.max(0, half - spread))
+}
+
+function neutralMatrix(
+  neutral: NeutralActivations | undefined,
+  activations: ActivationSet,
+  layer: number,
+  method: string,
+): Float32Array {
+  if (neutral === undefined) {
+    throw new TillerError(
+      'invalid-argument',
+      `${method} needs neutral activations (the model's own responses); fit through the fit pipeline.`,
+    )
+  }
+  if (neutral.rows !== activations.rows || neutral.width !== activations.width) {
+    throw new TillerError(
+      'shape-mismatch',
+      `${method}: neutral activations are [${neutral.rows}, ${neutral.width}] but the pairs give ` +
+        `[${activations.rows}, ${activations.width}]; capture one neutral row per pair on the same model.`,
+    )
+  }
+  const index = neutral.layers.indexOf(layer)
+  const values = neutral.values[index]
+  if (index < 0 || values?.length !== neutral.rows * neutral.width) {
+    throw new TillerError(
+      'shape-mismatch',
+      `${method}: neutral activations lack layer ${layer}; capture them at layers ${activations.layers.join(', ')}.`,
+      { subject: `layer ${layer}` },
+    )
+  }
+  return values
+}
+
+/**
+ * Fit one spectral op per captured layer.
+ * @param activations positive/negative `[rows, width]` per layer, one row per pair (selector 'last')
+ * @param neutral one row per pair per layer, same rows and width
+ */
+export async function fitSpectral(
+  method: 'sea' | 'phi-sea',
+  activations: ActivationSet,
+  neutral: NeutralActivations | undefined,
+  options: SpectralFitOptions,
+  settings: SpectralFitSettings = {},
+): Promise<MethodFit> {
+  const { rows, width } = activations
+  if (rows < 2) {
+    throw new TillerError(
+      'invalid-dataset',
+      `${method} needs at least 2 pairs to estimate a cross-covariance; got ${rows}. Add training pairs.`,
+    )
+  }
+  const products =
+    settings.products ?? (rows * rows * width >= onnxThreshold ? onnxProducts() : javascriptProducts)
+  const precision = precisionOf(products)
+  const interventions: Intervention[] = []
+  const notes: string[] = []
+  const diagnostics: Required<MethodFit>['diagnostics'] = {
+    keepRank: [],
+    removeRank: [],
+    keepExplained: [],
+    removeExplained: [],
+    signature: [],
+  }
+  try {
+    for (const [index, layer] of activations.layers.entries()) {
+      const raw = layerMatrices(activations, index)
+      const rawNeutral = neutralMatrix(neutral, activations, layer, method)
+      checkFinite(rawNeutral, width, 'neutral', layer, activations.exampleIds)
+      checkFinite(raw.positive, width, 'positive', layer, activations.exampleIds)
+      checkFinite(raw.negative, width, 'negative', layer, activations.exampleIds)
+      const prepare = (values: Float32Array): Float32Array => {
+        const mapped = applyFeatureMap(options.phi, values)
+        return options.centering ? centred(mapped, rows, width) : mapped
+      }
+      const neutralValues = prepare(rawNeutral)
+      const gram = await products.gram(neutralValues, neutralValues, rows, width)
+      let trace = 0
+      for (let row = 0; row < rows; row++) trace += gram[row * rows + row] as number
+      if (!(trace > 0)) {
+        throw new TillerError(
+          'invalid-dataset',
+          `${method}: the neutral activations at layer ${layer} are all zero${options.centering ? ' after centring' : ''}, ` +
+            'so there is no subspace to keep or remove; check the model and the prompts.',
+          { subject: `layer ${layer}` },
+        )
+      }
+      const subspace = (side: Float32Array, threshold: number) =>
+        singularSubspace(neutralValues, gram, prepare(side), rows, width, threshold, precision, products)
+      const keep = await subspace(raw.positive, options.positiveVariance)
+      const remove = await subspace(raw.negative, options.negativeVariance)
+      for (const [name, found] of [
+        ['positive', keep],
+        ['negative', remove],
+      ] as const) {
+        if (found === undefined) {
+          throw new TillerError(
+            'invalid-dataset',
+            `${method}: at layer ${layer} the ${name} activations do not co-vary with the neutral ones ` +
+              `(all singular values are 0)${options.centering ? '; with centring on, equal rows cancel — turn centring off' : ''}. ` +
+              'Check that the pairs differ and the activations are not zero.',
+            { subject: `layer ${layer}` },
+          )
+        }
+      }
+      const kept = keep as NonNullable<typeof keep>
+      const removed = remove as NonNullable<typeof remove>
+      interventions.push({
+        layer,
+        site: options.site,
+        positions: { kind: 'all' },
+        op: {
+          kind: 'spectral',
+          keep: kept.basis,
+          keepRank: kept.rank,
+          remove: removed.basis,
+          removeRank: removed.rank,
+          merge: options.merge,
+          phi: options.phi,
+          phiMode: options.phiMode,
+        },
+      })
+      const layerSignature = signature(raw.positive, raw.negative, rows, width)
+      diagnostics.keepRank?.push({ layer, value: kept.rank })
+      diagnostics.removeRank?.push({ layer, value: removed.rank })
+      diagnostics.keepExplained?.push({ layer, value: kept.explained })
+      diagnostics.removeExplained?.push({ layer, value: removed.explained })
+      diagnostics.signature?.push({ layer, value: layerSignature })
+      notes.push(
+        `layer ${layer}: keep k⁺ = ${kept.rank} (${(100 * kept.explained).toFixed(2)} % of Σσ²), ` +
+          `remove k⁻ = ${removed.rank} (${(100 * removed.explained).toFixed(2)} %), ` +
+          `signature ${layerSignature.toPrecision(4)}`,
+      )
+    }
+  } finally {
+    if (settings.products === undefined) await products.release()
+  }
+  return { interventions, notes, diagnostics }
+}
