@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from '@huggingface/transformers'
@@ -19,7 +20,7 @@ import { resolveGraphPath } from '../../src/main/core/models/locator/graph-file.
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import { cacheFolderVariable } from '../../src/main/core/workspace/cache-folders.ts'
-import { runTiller } from '../helpers/cli.ts'
+import { runTiller, type CliRun } from '../helpers/cli.ts'
 import { buildTinyModel } from '../helpers/tiny-models.ts'
 import { editOf, maxDifference, orthonormalBasis, randomVector } from '../compiler/support.ts'
 import { cacheShapeOf, runStep, stepContext, type CacheShape, type StepOutput } from './raw-steps.ts'
@@ -74,11 +75,12 @@ const models = [
     name: 'tiny builder model',
     create: () => buildTinyModel({ family: 'builder', seed: 7 }),
     scale: 3,
+    temporary: true,
   },
-  { name: 'organism', create: async () => defaultModelFolder(), scale: 1 },
+  { name: 'organism', create: async () => defaultModelFolder(), scale: 1, temporary: false },
 ]
 
-describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
+describe.each(models)('export --onnx of the $name', ({ create, scale, temporary }) => {
   let folder: string
   let width: number
   let cache: CacheShape
@@ -98,10 +100,13 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
       model: fingerprint,
     })
   })
+  afterAll(() => {
+    if (temporary) rmSync(dirname(folder), { recursive: true, force: true })
+  })
 
   const cases = [
     {
-      name: 'add at all positions',
+      name: 'add at all',
       strength: 1.5,
       interventions: (w: number, s: number): Omit<Intervention, 'layer'>[] => [
         {
@@ -112,7 +117,7 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
       ],
     },
     {
-      name: 'scale at the last prompt token',
+      name: 'scale at lastPromptToken',
       strength: 0.8,
       interventions: (w: number): Omit<Intervention, 'layer'>[] => [
         {
@@ -123,7 +128,7 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
       ],
     },
     {
-      name: 'project (remove) at the last prompt token and generated tokens',
+      name: 'project at lastPromptAndGenerated',
       strength: 1,
       interventions: (w: number): Omit<Intervention, 'layer'>[] => [
         {
@@ -134,21 +139,26 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
       ],
     },
     {
-      name: 'addAt on a prompt prefix, add on generated and scale on prompt tokens (three masks, token index)',
+      name: 'four masks and addAt',
       strength: -1.2,
       interventions: (w: number, s: number): Omit<Intervention, 'layer'>[] => [
         {
           site: 'resid_pre',
-          positions: { kind: 'promptPrefix', count: 2 },
+          positions: { kind: 'all' },
           op: { kind: 'addAt', vectors: randomVector(2 * w, 14).map((v) => v * s), count: 2 },
         },
         {
           site: 'attn_out',
+          positions: { kind: 'promptPrefix', count: 3 },
+          op: { kind: 'add', vector: randomVector(w, 17).map((v) => v * s) },
+        },
+        {
+          site: 'mlp_out',
           positions: { kind: 'generated' },
           op: { kind: 'add', vector: randomVector(w, 15).map((v) => v * s) },
         },
         {
-          site: 'mlp_out',
+          site: 'resid_post',
           positions: { kind: 'prompt' },
           op: { kind: 'scale', factors: randomVector(w, 16) },
         },
@@ -156,7 +166,7 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
     },
   ]
 
-  it.each(cases)('$name: logits equal the compiled graph at the same strength', async (testCase) => {
+  it.each(cases)('$name: the logits equal the compiled graph at the same strength', async (testCase) => {
     const steeringEdit = await edit('case', testCase.interventions(width, scale))
     const out = await exportEdit(folder, steeringEdit, testCase.strength)
     const compiled = await compileEdits(folder, [steeringEdit])
@@ -235,5 +245,126 @@ describe.each(models)('export --onnx of the $name', ({ create, scale }) => {
     } finally {
       await Promise.all([steered.model.dispose(), plain.dispose()])
     }
+  })
+})
+
+describe('tiller export --onnx on the command line', () => {
+  let folder: string
+  let other: string
+  let editPath: string
+  let digest: () => string
+
+  beforeAll(async () => {
+    process.env[cacheFolderVariable] = join(work, 'cache')
+    folder = await buildTinyModel({ family: 'optimum', seed: 8 })
+    other = await buildTinyModel({ family: 'optimum', seed: 9 })
+    const fingerprint = await fingerprintModel(folder)
+    editPath = join(work, 'cli.safetensors')
+    const vector = randomVector(fingerprint.hiddenSize, 21)
+    await writeEditFile(editPath, {
+      ...editOf('cli', [
+        { layer: 0, site: 'resid_post', positions: { kind: 'all' }, op: { kind: 'add', vector } },
+      ]),
+      model: fingerprint,
+    })
+    digest = () =>
+      ['onnx/model.onnx', 'onnx/model.onnx_data']
+        .map((file) =>
+          createHash('sha256')
+            .update(readFileSync(join(folder, file)))
+            .digest('hex'),
+        )
+        .join(',')
+  })
+  afterAll(() => {
+    rmSync(dirname(folder), { recursive: true, force: true })
+    rmSync(dirname(other), { recursive: true, force: true })
+  })
+
+  /** A failed run: non-zero exit, one line on stderr matching `pattern`, nothing on stdout. */
+  function expectOneLineError(run: CliRun, pattern: RegExp): void {
+    expect(run.code).not.toBe(0)
+    expect(run.stdout).toBe('')
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(run.stderr).toMatch(pattern)
+  }
+
+  it('writes the folder, refuses to overwrite it without --force, and leaves the source as it was', async () => {
+    const before = digest()
+    const out = join(work, 'cli-out')
+    const args = ['export', '--edit', editPath, '--onnx', out, '--model', folder, '--strength', '-0.5']
+    const first = await runTiller([...args, '--json'])
+    expect(first.code).toBe(0)
+    expect(JSON.parse(first.stdout)).toEqual({
+      out,
+      graph: 'onnx/model.onnx',
+      dataFiles: ['onnx/model.onnx_data'],
+      strength: -0.5,
+    })
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>
+    expect(config['transformers.js_config']).toMatchObject({ use_external_data_format: true })
+    expectOneLineError(await runTiller(args), /already exists and is not empty.*--force/)
+    const forced = await runTiller([...args, '--force', '--strength', '2'])
+    expect(forced.code).toBe(0)
+    expect(forced.stdout).toMatch(/at strength 2\n/)
+    const record = JSON.parse(readFileSync(join(out, 'tiller-edit.json'), 'utf8')) as {
+      strength: { value: number }
+      masks: unknown[]
+    }
+    expect(record.strength.value).toBe(2)
+    expect(record.masks).toHaveLength(1)
+    expect(digest()).toBe(before)
+  })
+
+  it('refuses bad input with one line each', async () => {
+    const out = join(work, 'refused')
+    const model = ['--model', folder]
+    expectOneLineError(
+      await runTiller(['export', '--edit', join(work, 'missing.safetensors'), '--onnx', out, ...model]),
+      /Cannot read .*missing\.safetensors/,
+    )
+    expectOneLineError(
+      await runTiller(['export', '--edit', editPath, '--onnx', out, '--model', other]),
+      /was fitted for another model: weightsHash differs/,
+    )
+    expectOneLineError(
+      await runTiller([
+        'export',
+        '--edit',
+        editPath,
+        '--onnx',
+        out,
+        '--gguf',
+        join(work, 'x.gguf'),
+        ...model,
+      ]),
+      /exactly one of --gguf/,
+    )
+    expectOneLineError(
+      await runTiller(['export', '--edit', editPath, '--onnx', folder, '--force', ...model]),
+      /is or contains the model folder/,
+    )
+    expectOneLineError(
+      await runTiller(['export', '--edit', editPath, '--onnx', out, '--strength', 'strong', ...model]),
+      /--strength is "strong"/,
+    )
+    const assistant = join(work, 'assistant.safetensors')
+    const fingerprint = await fingerprintModel(folder)
+    await writeEditFile(assistant, {
+      ...editOf('assistant', [
+        {
+          layer: 0,
+          site: 'resid_post',
+          positions: { kind: 'fromAssistantStart' },
+          op: { kind: 'add', vector: randomVector(fingerprint.hiddenSize, 22) },
+        },
+      ]),
+      model: fingerprint,
+    })
+    expectOneLineError(
+      await runTiller(['export', '--edit', assistant, '--onnx', out, ...model]),
+      /fromAssistantStart/,
+    )
+    expect(existsSync(out)).toBe(false)
   })
 })
