@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
+import { logitsAsFloat32 } from '../../src/main/core/runtime/logits.ts'
 import type { StepContext } from '../../src/main/core/runtime/step-context.ts'
 
 /**
@@ -48,7 +49,7 @@ export function stepContext(step: 0 | 1): StepContext {
   }
 }
 
-/** What one run returned: logits `[batch, seq, vocab]` and the present tensors renamed as the next step's past. */
+/** What one run returned: logits `[batch, seq, vocab]` as float32 (exact for float16 graphs) and the present tensors renamed as the next step's past. */
 export interface StepOutput {
   logits: Float32Array
   past: Record<string, ort.Tensor>
@@ -78,8 +79,13 @@ function plainFeeds(
     feeds['input_ids'] = int64(ids, [batch, width])
     feeds['attention_mask'] = int64(mask, [batch, width])
     feeds['position_ids'] = int64(positions, [batch, width])
-    for (const name of session.inputNames.filter((input) => input.startsWith('past_key_values'))) {
-      feeds[name] = new ort.Tensor('float32', new Float32Array(0), [batch, cache.kvHeads, 0, cache.headDim])
+    for (const entry of session.inputMetadata) {
+      if (!entry.name.startsWith('past_key_values')) continue
+      const dims = [batch, cache.kvHeads, 0, cache.headDim]
+      const half = entry.isTensor && entry.type === 'float16'
+      feeds[entry.name] = half
+        ? new ort.Tensor('float16', new Uint16Array(0), dims)
+        : new ort.Tensor('float32', new Float32Array(0), dims)
     }
   } else {
     const mask = prompts.flatMap((_, index) =>
@@ -107,5 +113,7 @@ export async function runStep(
   for (const [name, tensor] of Object.entries(outputs)) {
     if (name.startsWith('present')) past[name.replace(/^present/, 'past_key_values')] = tensor
   }
-  return { logits: outputs['logits']?.data as Float32Array, past }
+  const logits = outputs['logits']
+  if (logits === undefined) throw new Error('the graph returned no logits')
+  return { logits: logitsAsFloat32(logits), past }
 }

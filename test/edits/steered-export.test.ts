@@ -72,8 +72,14 @@ async function twoSteps(
 
 const models = [
   {
-    name: 'tiny builder model',
-    create: () => buildTinyModel({ family: 'builder', seed: 7 }),
+    name: 'tiny optimum model',
+    create: () => buildTinyModel({ family: 'optimum', seed: 7 }),
+    scale: 3,
+    temporary: true,
+  },
+  {
+    name: 'tiny float16 builder model',
+    create: () => buildTinyModel({ family: 'builder', dtype: 'float16', seed: 7 }),
     scale: 3,
     temporary: true,
   },
