@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -20,15 +19,22 @@ import { resolveGraphPath } from '../../src/main/core/models/locator/graph-file.
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import { cacheFolderVariable } from '../../src/main/core/workspace/cache-folders.ts'
-import { runTiller, type CliRun } from '../helpers/cli.ts'
 import { buildTinyModel } from '../helpers/tiny-models.ts'
-import { editOf, maxDifference, orthonormalBasis, randomVector } from '../compiler/support.ts'
+import {
+  editOf,
+  maxDifference,
+  ortgenaiFixture,
+  orthonormalBasis,
+  randomVector,
+  writableCopy,
+} from '../compiler/support.ts'
 import { cacheShapeOf, runStep, stepContext, type CacheShape, type StepOutput } from './raw-steps.ts'
 
 /**
  * `tiller export --onnx`: the exported folder takes only the base model's inputs, its logits equal the compiled
  * steered graph's (fed the runtime's masks) at prefill and one decode step, strength 0 is the base model bit for
- * bit, and it generates in Transformers.js and Tiller's plain runtime exactly like steered generation.
+ * bit, and it generates in Transformers.js and Tiller's plain runtime exactly like steered generation (the command
+ * line is in steered-export-cli.test.ts).
  */
 
 env.allowRemoteModels = false
@@ -254,123 +260,47 @@ describe.each(models)('export --onnx of the $name', ({ create, scale, temporary 
   })
 })
 
-describe('tiller export --onnx on the command line', () => {
+describe('export --onnx of a foreign onnxruntime-genai export (float16, no config.json)', () => {
   let folder: string
-  let other: string
-  let editPath: string
-  let digest: () => string
 
-  beforeAll(async () => {
+  beforeAll(() => {
     process.env[cacheFolderVariable] = join(work, 'cache')
-    folder = await buildTinyModel({ family: 'optimum', seed: 8 })
-    other = await buildTinyModel({ family: 'optimum', seed: 9 })
+    folder = writableCopy(ortgenaiFixture)
+  })
+  afterAll(() => rmSync(dirname(folder), { recursive: true, force: true }))
+
+  it('takes the graph inputs as they were and matches the compiled graph', async () => {
     const fingerprint = await fingerprintModel(folder)
-    editPath = join(work, 'cli.safetensors')
-    const vector = randomVector(fingerprint.hiddenSize, 21)
-    await writeEditFile(editPath, {
-      ...editOf('cli', [
-        { layer: 0, site: 'resid_post', positions: { kind: 'all' }, op: { kind: 'add', vector } },
-      ]),
-      model: fingerprint,
-    })
-    digest = () =>
-      ['onnx/model.onnx', 'onnx/model.onnx_data']
-        .map((file) =>
-          createHash('sha256')
-            .update(readFileSync(join(folder, file)))
-            .digest('hex'),
-        )
-        .join(',')
-  })
-  afterAll(() => {
-    rmSync(dirname(folder), { recursive: true, force: true })
-    rmSync(dirname(other), { recursive: true, force: true })
-  })
-
-  /** A failed run: non-zero exit, one line on stderr matching `pattern`, nothing on stdout. */
-  function expectOneLineError(run: CliRun, pattern: RegExp): void {
-    expect(run.code).not.toBe(0)
-    expect(run.stdout).toBe('')
-    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1)
-    expect(run.stderr).toMatch(pattern)
-  }
-
-  it('writes the folder, refuses to overwrite it without --force, and leaves the source as it was', async () => {
-    const before = digest()
-    const out = join(work, 'cli-out')
-    const args = ['export', '--edit', editPath, '--onnx', out, '--model', folder, '--strength', '-0.5']
-    const first = await runTiller([...args, '--json'])
-    expect(first.code).toBe(0)
-    expect(JSON.parse(first.stdout)).toEqual({
-      out,
-      graph: 'onnx/model.onnx',
-      dataFiles: ['onnx/model.onnx_data'],
-      strength: -0.5,
-    })
-    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>
-    expect(config['transformers.js_config']).toMatchObject({ use_external_data_format: true })
-    expectOneLineError(await runTiller(args), /already exists and is not empty.*--force/)
-    const forced = await runTiller([...args, '--force', '--strength', '2'])
-    expect(forced.code).toBe(0)
-    expect(forced.stdout).toMatch(/at strength 2\n/)
-    const record = JSON.parse(readFileSync(join(out, 'tiller-edit.json'), 'utf8')) as {
-      strength: { value: number }
-      masks: unknown[]
-    }
-    expect(record.strength.value).toBe(2)
-    expect(record.masks).toHaveLength(1)
-    expect(digest()).toBe(before)
-  })
-
-  it('refuses bad input with one line each', async () => {
-    const out = join(work, 'refused')
-    const model = ['--model', folder]
-    expectOneLineError(
-      await runTiller(['export', '--edit', join(work, 'missing.safetensors'), '--onnx', out, ...model]),
-      /Cannot read .*missing\.safetensors/,
-    )
-    expectOneLineError(
-      await runTiller(['export', '--edit', editPath, '--onnx', out, '--model', other]),
-      /was fitted for another model: weightsHash differs/,
-    )
-    expectOneLineError(
-      await runTiller([
-        'export',
-        '--edit',
-        editPath,
-        '--onnx',
-        out,
-        '--gguf',
-        join(work, 'x.gguf'),
-        ...model,
-      ]),
-      /exactly one of --gguf/,
-    )
-    expectOneLineError(
-      await runTiller(['export', '--edit', editPath, '--onnx', folder, '--force', ...model]),
-      /is or contains the model folder/,
-    )
-    expectOneLineError(
-      await runTiller(['export', '--edit', editPath, '--onnx', out, '--strength', 'strong', ...model]),
-      /--strength is "strong"/,
-    )
-    const assistant = join(work, 'assistant.safetensors')
-    const fingerprint = await fingerprintModel(folder)
-    await writeEditFile(assistant, {
-      ...editOf('assistant', [
+    const steeringEdit: Edit = {
+      ...editOf('genai', [
         {
-          layer: 0,
-          site: 'resid_post',
-          positions: { kind: 'fromAssistantStart' },
-          op: { kind: 'add', vector: randomVector(fingerprint.hiddenSize, 22) },
+          layer: 1,
+          site: 'mlp_out',
+          positions: { kind: 'lastPromptAndGenerated' },
+          op: { kind: 'add', vector: randomVector(fingerprint.hiddenSize, 31) },
         },
       ]),
       model: fingerprint,
-    })
-    expectOneLineError(
-      await runTiller(['export', '--edit', assistant, '--onnx', out, ...model]),
-      /fromAssistantStart/,
-    )
-    expect(existsSync(out)).toBe(false)
+    }
+    const out = await exportEdit(folder, steeringEdit, 2)
+    expect(existsSync(join(out, 'onnx', 'model.onnx_data'))).toBe(true)
+    const compiled = await compileEdits(folder, [steeringEdit])
+    const exported = await ort.InferenceSession.create(graphOf(out))
+    const reference = await ort.InferenceSession.create(compiled.graphPath)
+    const base = await ort.InferenceSession.create(resolveGraphPath(folder))
+    const cache = { kvHeads: 1, headDim: 16 }
+    try {
+      expect(exported.inputNames).toEqual(base.inputNames)
+      const inputs = steeringInputs(compiled, [2, 2])
+      const expected = await twoSteps(reference, cache, (step) => inputs(stepContext(step)))
+      const actual = await twoSteps(exported, cache)
+      const unedited = await twoSteps(base, cache)
+      for (const step of [0, 1] as const) {
+        expect(maxDifference(actual[step].logits, expected[step].logits)).toBe(0)
+        expect(maxDifference(actual[step].logits, unedited[step].logits)).toBeGreaterThan(0)
+      }
+    } finally {
+      await Promise.all([exported.release(), reference.release(), base.release()])
+    }
   })
 })
