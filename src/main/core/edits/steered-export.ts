@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
-import { basename, join, relative, resolve, sep } from 'node:path'
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import type { PositionPolicy } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { graphFileOf, resolveGraphPath } from '../models/locator/graph-file.ts'
@@ -62,7 +62,7 @@ const unlimitedCopy = Number.MAX_SAFE_INTEGER
 
 function isInside(parent: string, child: string): boolean {
   const path = relative(parent, child)
-  return path === '' || (path !== '..' && !path.startsWith(`..${sep}`) && !path.startsWith('/'))
+  return path === '' || (path !== '..' && !path.startsWith(`..${sep}`) && !isAbsolute(path))
 }
 
 /** Refuse an output folder that is a file, non-empty without `force`, or would swallow the source folder. */
