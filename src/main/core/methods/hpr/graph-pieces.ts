@@ -1,0 +1,131 @@
+/**
+ * Graph pieces shared by HPR's training graphs (probe and angle network): GELU in its erf form with its
+ * derivative, a stable softplus, and the AdamW update, all written as ONNX nodes so the whole step (forward,
+ * hand-derived backward, optimizer) runs inside ONNX Runtime.
+ */
+import type { GraphOps } from '../../organism/training/graph-ops.ts'
+
+/** Names of the per-step scalar inputs the AdamW update reads. */
+export const optimizerInputs = {
+  learningRate: 'learning_rate',
+  /** 1 / (1 − β₁ᵗ) for the step t being taken. */
+  firstCorrection: 'first_correction',
+  /** 1 / (1 − β₂ᵗ). */
+  secondCorrection: 'second_correction',
+} as const
+
+/** AdamW constants baked into the graph. */
+export interface AdamWConstants {
+  beta1: number
+  beta2: number
+  epsilon: number
+  weightDecay: number
+}
+
+/** Graph input names of a parameter's optimizer state and output names of its updated values. */
+export function stateNames(parameter: string): {
+  first: string
+  second: string
+  next: string
+  nextFirst: string
+  nextSecond: string
+} {
+  return {
+    first: `${parameter}.first`,
+    second: `${parameter}.second`,
+    next: `${parameter}.next`,
+    nextFirst: `${parameter}.first.next`,
+    nextSecond: `${parameter}.second.next`,
+  }
+}
+
+/** Declare the three optimizer scalars as graph inputs. */
+export function declareOptimizerInputs(ops: GraphOps): void {
+  for (const name of Object.values(optimizerInputs)) ops.builder.input(name, ops.floatType, [])
+}
+
+/**
+ * One AdamW update (decoupled weight decay, as PyTorch's AdamW): m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g²,
+ * p' = p·(1 − lr·λ) − lr · (m'·c₁) / (sqrt(v'·c₂) + ε). Declares the state inputs, outputs p', m', v'.
+ */
+export function adamWUpdate(
+  ops: GraphOps,
+  parameter: string,
+  gradient: string,
+  dims: readonly number[],
+  constants: AdamWConstants,
+): void {
+  const names = stateNames(parameter)
+  const builder = ops.builder
+  const first = builder.input(names.first, ops.floatType, dims)
+  const second = builder.input(names.second, ops.floatType, dims)
+  const nextFirst = ops.add(ops.scale(first, constants.beta1), ops.scale(gradient, 1 - constants.beta1))
+  const nextSecond = ops.add(
+    ops.scale(second, constants.beta2),
+    ops.scale(ops.mul(gradient, gradient), 1 - constants.beta2),
+  )
+  const numerator = ops.mul(nextFirst, optimizerInputs.firstCorrection)
+  const denominator = ops.add(
+    ops.op('Sqrt', [ops.mul(nextSecond, optimizerInputs.secondCorrection)]),
+    ops.scalar(constants.epsilon),
+  )
+  const step = ops.mul(ops.op('Div', [numerator, denominator]), optimizerInputs.learningRate)
+  const decayed =
+    constants.weightDecay === 0
+      ? parameter
+      : ops.sub(parameter, ops.mul(ops.scale(parameter, constants.weightDecay), optimizerInputs.learningRate))
+  const next = ops.sub(decayed, step)
+  for (const [value, name] of [
+    [next, names.next],
+    [nextFirst, names.nextFirst],
+    [nextSecond, names.nextSecond],
+  ] as const) {
+    builder.output(ops.identity(value, name), ops.floatType, dims)
+  }
+}
+
+/**
+ * erf(x). float32 graphs use ONNX's Erf; ONNX Runtime has no float64 Erf, so float64 graphs (gradient checks)
+ * evaluate erf(x) = (2/√π)·e^{−x²}·Σₙ 2ⁿx^{2n+1}/(2n+1)!!, a series of positive terms (no cancellation) accurate to
+ * double precision for |x| ≤ 6, with x clamped there (erf(±6) rounds to ±1 in float64).
+ */
+function erf(ops: GraphOps, x: string): string {
+  if (ops.floatType === 'float32') return ops.op('Erf', [x])
+  const clamped = ops.op('Clip', [x, ops.scalar(-6), ops.scalar(6)])
+  const square = ops.mul(clamped, clamped)
+  const terms = 130
+  const coefficients = [1]
+  for (let n = 1; n < terms; n++) coefficients.push(((coefficients[n - 1] as number) * 2) / (2 * n + 1))
+  // Horner: Σ cₙ yⁿ with y = x².
+  let sum = ops.scalar(coefficients[terms - 1] as number)
+  for (let n = terms - 2; n >= 0; n--)
+    sum = ops.add(ops.mul(sum, square), ops.scalar(coefficients[n] as number))
+  const gaussian = ops.op('Exp', [ops.neg(square)])
+  return ops.mul(ops.mul(ops.scale(clamped, 2 / Math.sqrt(Math.PI)), gaussian), sum)
+}
+
+/** What GELU keeps for its backward pass. */
+export interface GeluSaved {
+  input: string
+  /** Φ(x) = (1 + erf(x/√2)) / 2 */
+  cumulative: string
+}
+
+/** GELU(x) = x·Φ(x), the erf form (PyTorch's default). Any shape. */
+export function gelu(ops: GraphOps, x: string): { output: string; saved: GeluSaved } {
+  const cumulative = ops.scale(ops.add(erf(ops, ops.scale(x, Math.SQRT1_2)), ops.scalar(1)), 0.5)
+  return { output: ops.mul(x, cumulative), saved: { input: x, cumulative } }
+}
+
+/** Backward of GELU: dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^{−x²/2}/√(2π). */
+export function geluBackward(ops: GraphOps, saved: GeluSaved, dy: string): string {
+  const x = saved.input
+  const density = ops.scale(ops.op('Exp', [ops.scale(ops.mul(x, x), -0.5)]), 1 / Math.sqrt(2 * Math.PI))
+  return ops.mul(dy, ops.add(saved.cumulative, ops.mul(x, density)))
+}
+
+/** softplus(x) = log(1 + eˣ) = max(x, 0) + log(1 + e^{−|x|}), stable for large |x|. Any shape. */
+export function softplus(ops: GraphOps, x: string): string {
+  const tail = ops.op('Log', [ops.add(ops.scalar(1), ops.op('Exp', [ops.neg(ops.op('Abs', [x]))]))])
+  return ops.add(ops.op('Relu', [x]), tail)
+}
