@@ -1,7 +1,7 @@
 import type { RenderOptions } from '../../core/data/render.ts'
 import { writeEditFile } from '../../core/edits/edit-file.ts'
 import { fitFromDemonstrations } from '../../core/fitting/fit-pipeline.ts'
-import { additiveMethodIds, methodById } from '../../core/methods/index.ts'
+import { additiveMethodIds, methodById, trainedMethodIds } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
 import type { Command } from '../index.ts'
 import {
@@ -21,7 +21,7 @@ Fit an activation edit on demonstration pairs: render them through the model's c
 method's hook site, fit, and write an edit file stamped with the model's fingerprint. Rows whose split is
 "validation" or "test" are left out of the fit.
 
-Methods: ${additiveMethodIds.join(' | ')}
+Methods: ${[...additiveMethodIds, ...trainedMethodIds].join(' | ')}
 
 Options:
   --model DIR          model folder (default: the embedded model)
@@ -54,12 +54,12 @@ function parse(args: string[]) {
 
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
 export const fitCommand: Command = {
-  summary: 'fit an activation edit (actadd, caa, mean-diff, pca-diff, pca-center, ablation)',
+  summary: 'fit an activation edit (actadd, caa, mean-diff, pca-diff, pca-center, ablation, hpr)',
   usage,
   async run(args) {
     const values = parse(args)
     if (values.method === undefined)
-      throw invalidFlag('method', undefined, `use one of ${additiveMethodIds.join(', ')}`)
+      throw invalidFlag('method', undefined, `use one of ${[...additiveMethodIds, ...trainedMethodIds].join(', ')}`)
     if (values.data === undefined) throw invalidFlag('data', undefined, 'give the demonstration file')
     if (values.out === undefined) throw invalidFlag('out', undefined, 'give the edit file to write')
     const method = methodById(values.method)

@@ -128,9 +128,21 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
     })
     throwIfCancelled(request.signal)
     request.onProgress?.({ stage: 'fit', fraction: stageEnds.capture, message: `Fitting ${method.id}…` })
-    const { edit, fit } = await fitEdit(method, activations, options, {
-      notes: `fitted on ${pairs.length} pairs`,
-    })
+    const { edit, fit } = await fitEdit(
+      method,
+      activations,
+      options,
+      { notes: `fitted on ${pairs.length} pairs` },
+      {
+        signal: request.signal,
+        onProgress: (fraction, message) =>
+          request.onProgress?.({
+            stage: 'fit',
+            fraction: stageEnds.capture + (1 - stageEnds.capture) * fraction,
+            message,
+          }),
+      },
+    )
     const summary: FitSummary = {
       method: method.id,
       site: capture.site,

@@ -9,6 +9,7 @@ import { TillerError } from '../errors.ts'
 import { ablation } from './ablation.ts'
 import { actAdd } from './actadd.ts'
 import { caa } from './caa.ts'
+import { hpr } from './hpr.ts'
 import { meanDiff } from './mean-diff.ts'
 import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
@@ -19,6 +20,10 @@ import { pcaDiff } from './pca-diff.ts'
 export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
 /** Ids of the methods in this registry. */
 export type AdditiveMethodId = (typeof additiveMethodIds)[number] & MethodId
+/** Methods that train small networks on the activations (ONNX training graphs). */
+export const trainedMethodIds = ['hpr'] as const
+/** Ids of the trained methods. */
+export type TrainedMethodId = (typeof trainedMethodIds)[number] & MethodId
 
 /** A method with its options type widened, as the registry stores it (each method's schema checks its own). */
 export type AnyMethod = Method<Record<string, unknown>>
@@ -31,7 +36,8 @@ export const methods = {
   'pca-diff': pcaDiff,
   'pca-center': pcaCenter,
   ablation,
-} as const satisfies Record<AdditiveMethodId, AnyMethod>
+  hpr,
+} as const satisfies Record<AdditiveMethodId | TrainedMethodId, AnyMethod>
 
 /** Look a method up by a user-given name; unknown names list the known ones. */
 export function methodById(id: string): AnyMethod {
@@ -39,7 +45,7 @@ export function methodById(id: string): AnyMethod {
   if (method === undefined) {
     throw new TillerError(
       'invalid-argument',
-      `Unknown method "${id}"; choose one of ${additiveMethodIds.join(', ')}.`,
+      `Unknown method "${id}"; choose one of ${[...additiveMethodIds, ...trainedMethodIds].join(', ')}.`,
       {
         subject: 'method',
       },
