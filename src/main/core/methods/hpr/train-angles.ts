@@ -1,8 +1,10 @@
 /**
  * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly in one
  * ONNX graph (angle-graph.ts) against the target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives.
- * Each layer keeps the network of the epoch its probe was taken from, as the released code keeps one checkpoint
- * (probe and angle network together) chosen by probe accuracy.
+ * Each layer keeps the network of the epoch with the lowest validation angle error. (The released code keeps one
+ * checkpoint of all modules chosen by probe accuracy; probes and angle networks share no parameters, so each is
+ * chosen here by its own validation measure — an easily separated layer's probe peaks in the first epoch, long
+ * before its angle network has learned anything.)
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
@@ -14,19 +16,13 @@ import { clampedAngle, type LayerPairs, type TokenPairs } from './token-pairs.ts
 import type { PhaseProgress } from './train-probes.ts'
 import { copyRow, epochBatches, throwIfCancelled, type HprTrainingSettings } from './training-settings.ts'
 
-/** A layer to train an angle network for, with the epoch whose network to keep. */
-export interface AngleTask {
-  pairs: LayerPairs
-  keepEpoch: number
-}
-
 /** A trained angle network. */
 export interface AngleResult {
   layer: number
   /** Linear layer i's weight [widths[i + 1], widths[i]] row-major. */
   weights: Float32Array[]
   biases: Float32Array[]
-  /** Mean squared angle error on the kept validation rows (both sides) at the kept epoch. */
+  /** Mean squared angle error on the kept validation rows (both sides) at the kept epoch (the lowest). */
   validationError: number
   keptEpoch: number
 }
@@ -85,7 +81,7 @@ function stackRows(
 /** Mean squared angle error of each layer's network over the kept validation rows (both sides). */
 async function validationErrors(
   session: ort.InferenceSession,
-  tasks: AngleTask[],
+  tasks: LayerPairs[],
   goals: Goal[],
   rows: readonly number[],
   widths: readonly number[],
@@ -98,7 +94,7 @@ async function validationErrors(
     const part = rows.slice(start, start + chunk)
     const feeds: Record<string, ort.Tensor> = {}
     for (const [name, parameter] of parameters) feeds[name] = floatTensor(parameter.values, parameter.dims)
-    const stacks = tasks.map((task, slot) => stackRows(task.pairs, goals[slot] as Goal, part, width, 1))
+    const stacks = tasks.map((task, slot) => stackRows(task, goals[slot] as Goal, part, width, 1))
     stacks.forEach((stack, slot) => {
       feeds[angleNames.input(slot)] = floatTensor(stack.input, [2 * part.length, width])
     })
@@ -112,13 +108,13 @@ async function validationErrors(
       }
     })
   }
-  return tasks.map((task, slot) => (sums[slot] as number) / (2 * task.pairs.keptValidation))
+  return tasks.map((task, slot) => (sums[slot] as number) / (2 * task.keptValidation))
 }
 
 /** Train angle networks of `widths` for `tasks`. */
 export async function trainAngles(
   pairs: TokenPairs,
-  tasks: AngleTask[],
+  tasks: LayerPairs[],
   widths: readonly number[],
   settings: HprTrainingSettings,
   context: FitContext,
@@ -140,11 +136,11 @@ export async function trainAngles(
   try {
     const parameters = new Map<string, GraphParameter>()
     tasks.forEach((task, slot) => {
-      for (const [name, parameter] of initialAngleNetwork(task.pairs.layer, slot, widths, settings.seed)) {
+      for (const [name, parameter] of initialAngleNetwork(task.layer, slot, widths, settings.seed)) {
         parameters.set(name, parameter)
       }
     })
-    const goals = tasks.map((task) => targets(task.pairs, pairs.rows, width))
+    const goals = tasks.map((task) => targets(task, pairs.rows, width))
     const optimizer = new GraphOptimizer(trainer, parameters, settings.adamW)
     const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
     const totalSteps = stepsPerEpoch * settings.epochs
@@ -164,7 +160,7 @@ export async function trainAngles(
         throwIfCancelled(context)
         const feeds: Record<string, ort.Tensor> = {}
         tasks.forEach((task, slot) => {
-          const stack = stackRows(task.pairs, goals[slot] as Goal, batch, width, count)
+          const stack = stackRows(task, goals[slot] as Goal, batch, width, count)
           feeds[angleNames.input(slot)] = floatTensor(stack.input, [2 * batch.length, width])
           feeds[angleNames.target(slot)] = floatTensor(stack.target, [2 * batch.length])
           feeds[angleNames.weight(slot)] = floatTensor(stack.weight, [2 * batch.length])
@@ -178,7 +174,6 @@ export async function trainAngles(
         )
       }
       epochLosses.push(lossSum / batches.length)
-      if (!tasks.some((task) => task.keepEpoch === epoch)) continue
       const errors = await validationErrors(
         evaluator,
         tasks,
@@ -188,19 +183,21 @@ export async function trainAngles(
         optimizer.parameters,
       )
       tasks.forEach((task, slot) => {
-        if (task.keepEpoch !== epoch) return
+        const error = errors[slot] as number
+        const kept = networks[slot]
+        if (kept !== undefined && !(error < kept.validationError)) return
         const current = (name: string): Float32Array =>
           (optimizer.parameters.get(name) as GraphParameter).values.slice()
         const linears = widths.length - 1
         networks[slot] = {
-          layer: task.pairs.layer,
+          layer: task.layer,
           weights: Array.from({ length: linears }, (_, linear) =>
             current(angleNames.linearWeight(slot, linear)),
           ),
           biases: Array.from({ length: linears }, (_, linear) =>
             current(angleNames.linearBias(slot, linear)),
           ),
-          validationError: errors[slot] as number,
+          validationError: error,
           keptEpoch: epoch,
         }
       })

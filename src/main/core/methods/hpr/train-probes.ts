@@ -1,6 +1,6 @@
 /**
  * Phase 1 of HPR's fit: a probe θ for every candidate layer, trained jointly in one ONNX graph (probe-graph.ts),
- * each layer's best epoch chosen by its validation probe accuracy (METHODS.md §2.5–2.6).
+ * each layer's best epoch chosen by its validation probe accuracy (METHODS.md §2.5–2.6; ties: the later epoch).
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
@@ -156,7 +156,8 @@ export async function trainProbes(
       const accuracies = await validationAccuracy(evaluator, layers, pairs.validationRows, width, current)
       accuracies.forEach((accuracy, slot) => {
         const entry = best[slot] as ProbeResult
-        if (accuracy > entry.accuracy) {
+        // Ties go to the later epoch: same accuracy, more training (a wider margin).
+        if (accuracy >= entry.accuracy) {
           entry.accuracy = accuracy
           entry.bestEpoch = epoch
           entry.probe = current.slice(slot * width, (slot + 1) * width)

@@ -119,10 +119,7 @@ export async function trainHpr(
       )
     }
   }
-  const tasks = chosen.map((probe) => ({
-    pairs: candidates.find((entry) => entry.layer === probe.layer) as LayerPairs,
-    keepEpoch: probe.bestEpoch,
-  }))
+  const tasks = chosen.map((probe) => candidates.find((entry) => entry.layer === probe.layer) as LayerPairs)
   const anglePhase = await trainAngles(
     pairs,
     tasks,
