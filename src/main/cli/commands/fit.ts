@@ -59,7 +59,11 @@ export const fitCommand: Command = {
   async run(args) {
     const values = parse(args)
     if (values.method === undefined)
-      throw invalidFlag('method', undefined, `use one of ${[...additiveMethodIds, ...trainedMethodIds].join(', ')}`)
+      throw invalidFlag(
+        'method',
+        undefined,
+        `use one of ${[...additiveMethodIds, ...trainedMethodIds].join(', ')}`,
+      )
     if (values.data === undefined) throw invalidFlag('data', undefined, 'give the demonstration file')
     if (values.out === undefined) throw invalidFlag('out', undefined, 'give the edit file to write')
     const method = methodById(values.method)
