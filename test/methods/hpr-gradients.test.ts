@@ -19,6 +19,7 @@ import {
   gradientOutput,
   probeNames,
 } from '../../src/main/core/methods/hpr/probe-graph.ts'
+import { initialAngleNetwork } from '../../src/main/core/methods/hpr/initialization.ts'
 import { paperAdamW } from '../../src/main/core/methods/hpr/training-settings.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
 import { createRandom } from '../../src/main/core/organism/random.ts'
@@ -239,5 +240,70 @@ describe('HPR training graphs', () => {
     expect(trained.some((value, position) => value !== initial[position])).toBe(true)
     await gradientSession.release()
     await trainSession.release()
+  })
+
+  it('takes the same steps unrolled in one graph as one step per run', async () => {
+    const widths = angleWidths(16)
+    const layers = 2
+    const runs = 3
+    const batches = Array.from({ length: runs }, (_, run) => {
+      const rows = 4 + run
+      const feeds: Record<string, ort.Tensor> = {}
+      for (let slot = 0; slot < layers; slot++) {
+        feeds[angleNames.input(slot)] = new ort.Tensor('float32', Float32Array.from(normals(rows * 16)), [
+          rows,
+          16,
+        ])
+        feeds[angleNames.target(slot)] = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: rows }, () => random.float() * 2),
+          [rows],
+        )
+        feeds[angleNames.weight(slot)] = new ort.Tensor(
+          'float32',
+          new Float32Array(rows).fill(1 / (rows * layers)),
+          [rows],
+        )
+      }
+      return feeds
+    })
+    const rates = [0.01, 0.02, 0.015]
+    const start = () => {
+      const parameters = new Map<string, GraphParameter>()
+      for (let slot = 0; slot < layers; slot++) {
+        for (const [name, parameter] of initialAngleNetwork(slot, slot, widths, 9))
+          parameters.set(name, parameter)
+      }
+      return parameters
+    }
+    const build = (steps: number) =>
+      openSession(
+        buildAngleTrainingGraph({
+          layers,
+          widths,
+          floatType: 'float32',
+          mode: 'train',
+          adamW: paperAdamW,
+          steps,
+        }),
+        1,
+      )
+    const single = await build(1)
+    const unrolled = await build(runs)
+    const oneByOne = new GraphOptimizer(single, start(), paperAdamW)
+    const separateLosses: number[] = []
+    for (let run = 0; run < runs; run++)
+      separateLosses.push(
+        await oneByOne.step(batches[run] as Record<string, ort.Tensor>, rates[run] as number),
+      )
+    const together = new GraphOptimizer(unrolled, start(), paperAdamW)
+    const jointLosses = await together.steps(unrolled, batches, rates)
+    jointLosses.forEach((loss, run) => expect(loss).toBeCloseTo(separateLosses[run] as number, 6))
+    for (const [name, parameter] of oneByOne.parameters) {
+      const joint = together.parameters.get(name)?.values as Float32Array
+      parameter.values.forEach((value, index) => expect(joint[index]).toBeCloseTo(value, 6))
+    }
+    await single.release()
+    await unrolled.release()
   })
 })

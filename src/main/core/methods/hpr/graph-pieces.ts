@@ -14,6 +14,14 @@ export const optimizerInputs = {
   secondCorrection: 'second_correction',
 } as const
 
+/**
+ * The name of per-step input `name` for the `step`-th of several optimizer steps unrolled in one graph: the name
+ * itself for the first step, `name#step` after it.
+ */
+export function stepInput(name: string, step: number): string {
+  return step === 0 ? name : `${name}#${step}`
+}
+
 /** AdamW constants baked into the graph. */
 export interface AdamWConstants {
   beta1: number
@@ -39,15 +47,83 @@ export function stateNames(parameter: string): {
   }
 }
 
-/** Declare the three optimizer scalars as graph inputs. */
-export function declareOptimizerInputs(ops: GraphOps): void {
-  for (const name of Object.values(optimizerInputs)) ops.builder.input(name, ops.floatType, [])
+/** Declare the three optimizer scalars of each of `steps` unrolled steps as graph inputs. */
+export function declareOptimizerInputs(ops: GraphOps, steps = 1): void {
+  for (let step = 0; step < steps; step++) {
+    for (const name of Object.values(optimizerInputs))
+      ops.builder.input(stepInput(name, step), ops.floatType, [])
+  }
+}
+
+/** A parameter and its two moments, as tensor names inside a graph. */
+export interface OptimizerState {
+  parameter: string
+  first: string
+  second: string
+}
+
+/** Declare the moment inputs of `parameter` (itself already an input). */
+export function declareOptimizerState(
+  ops: GraphOps,
+  parameter: string,
+  dims: readonly number[],
+): OptimizerState {
+  const names = stateNames(parameter)
+  return {
+    parameter,
+    first: ops.builder.input(names.first, ops.floatType, dims),
+    second: ops.builder.input(names.second, ops.floatType, dims),
+  }
 }
 
 /**
- * One AdamW update (decoupled weight decay, as PyTorch's AdamW): m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g²,
- * p' = p·(1 − lr·λ) − lr · (m'·c₁) / (sqrt(v'·c₂) + ε). Declares the state inputs, outputs p', m', v'.
+ * One AdamW update (decoupled weight decay, as PyTorch's AdamW) with the scalars of unrolled step `step`:
+ * m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g², p' = p·(1 − lr·λ) − lr · (m'·c₁) / (sqrt(v'·c₂) + ε).
  */
+export function adamWStep(
+  ops: GraphOps,
+  state: OptimizerState,
+  gradient: string,
+  constants: AdamWConstants,
+  step = 0,
+): OptimizerState {
+  const learningRate = stepInput(optimizerInputs.learningRate, step)
+  const first = ops.add(ops.scale(state.first, constants.beta1), ops.scale(gradient, 1 - constants.beta1))
+  const second = ops.add(
+    ops.scale(state.second, constants.beta2),
+    ops.scale(ops.mul(gradient, gradient), 1 - constants.beta2),
+  )
+  const numerator = ops.mul(first, stepInput(optimizerInputs.firstCorrection, step))
+  const denominator = ops.add(
+    ops.op('Sqrt', [ops.mul(second, stepInput(optimizerInputs.secondCorrection, step))]),
+    ops.scalar(constants.epsilon),
+  )
+  const update = ops.mul(ops.op('Div', [numerator, denominator]), learningRate)
+  const decayed =
+    constants.weightDecay === 0
+      ? state.parameter
+      : ops.sub(state.parameter, ops.mul(ops.scale(state.parameter, constants.weightDecay), learningRate))
+  return { parameter: ops.sub(decayed, update), first, second }
+}
+
+/** Output the final state of `parameter` as `.next`, `.first.next`, `.second.next`. */
+export function outputOptimizerState(
+  ops: GraphOps,
+  parameter: string,
+  state: OptimizerState,
+  dims: readonly number[],
+): void {
+  const names = stateNames(parameter)
+  for (const [value, name] of [
+    [state.parameter, names.next],
+    [state.first, names.nextFirst],
+    [state.second, names.nextSecond],
+  ] as const) {
+    ops.builder.output(ops.identity(value, name), ops.floatType, dims)
+  }
+}
+
+/** One AdamW update of `parameter` by `gradient`: declares the moment inputs and outputs the updated state. */
 export function adamWUpdate(
   ops: GraphOps,
   parameter: string,
@@ -55,33 +131,8 @@ export function adamWUpdate(
   dims: readonly number[],
   constants: AdamWConstants,
 ): void {
-  const names = stateNames(parameter)
-  const builder = ops.builder
-  const first = builder.input(names.first, ops.floatType, dims)
-  const second = builder.input(names.second, ops.floatType, dims)
-  const nextFirst = ops.add(ops.scale(first, constants.beta1), ops.scale(gradient, 1 - constants.beta1))
-  const nextSecond = ops.add(
-    ops.scale(second, constants.beta2),
-    ops.scale(ops.mul(gradient, gradient), 1 - constants.beta2),
-  )
-  const numerator = ops.mul(nextFirst, optimizerInputs.firstCorrection)
-  const denominator = ops.add(
-    ops.op('Sqrt', [ops.mul(nextSecond, optimizerInputs.secondCorrection)]),
-    ops.scalar(constants.epsilon),
-  )
-  const step = ops.mul(ops.op('Div', [numerator, denominator]), optimizerInputs.learningRate)
-  const decayed =
-    constants.weightDecay === 0
-      ? parameter
-      : ops.sub(parameter, ops.mul(ops.scale(parameter, constants.weightDecay), optimizerInputs.learningRate))
-  const next = ops.sub(decayed, step)
-  for (const [value, name] of [
-    [next, names.next],
-    [nextFirst, names.nextFirst],
-    [nextSecond, names.nextSecond],
-  ] as const) {
-    builder.output(ops.identity(value, name), ops.floatType, dims)
-  }
+  const state = declareOptimizerState(ops, parameter, dims)
+  outputOptimizerState(ops, parameter, adamWStep(ops, state, gradient, constants), dims)
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node'
 import { encodeModel, type ModelProto } from '../../onnx/proto.ts'
 import type { FloatType } from '../../organism/training/graph-ops.ts'
-import { optimizerInputs, stateNames, type AdamWConstants } from './graph-pieces.ts'
+import { optimizerInputs, stateNames, stepInput, type AdamWConstants } from './graph-pieces.ts'
 
 /** A float32 parameter with its dims. */
 export interface GraphParameter {
@@ -43,7 +43,7 @@ export class GraphOptimizer {
   readonly parameters: Map<string, GraphParameter>
   private readonly first = new Map<string, Float32Array>()
   private readonly second = new Map<string, Float32Array>()
-  private steps = 0
+  private stepCount = 0
 
   constructor(
     private readonly session: ort.InferenceSession,
@@ -59,27 +59,44 @@ export class GraphOptimizer {
 
   /** One forward/backward/AdamW step on `batch` at `learningRate`; returns the batch loss before the update. */
   async step(batch: Record<string, ort.Tensor>, learningRate: number): Promise<number> {
-    this.steps++
+    return (await this.steps(this.session, [batch], [learningRate]))[0] as number
+  }
+
+  /**
+   * `batches.length` consecutive steps in one run of `session` (a graph with that many steps unrolled), the k-th
+   * on `batches[k]` at `learningRates[k]`; returns each step's loss.
+   */
+  async steps(
+    session: ort.InferenceSession,
+    batches: ReadonlyArray<Record<string, ort.Tensor>>,
+    learningRates: readonly number[],
+  ): Promise<number[]> {
     const scalar = (value: number): ort.Tensor => new ort.Tensor('float32', new Float32Array([value]), [])
-    const feeds: Record<string, ort.Tensor> = {
-      ...batch,
-      [optimizerInputs.learningRate]: scalar(learningRate),
-      [optimizerInputs.firstCorrection]: scalar(1 / (1 - this.constants.beta1 ** this.steps)),
-      [optimizerInputs.secondCorrection]: scalar(1 / (1 - this.constants.beta2 ** this.steps)),
-    }
+    const feeds: Record<string, ort.Tensor> = {}
+    batches.forEach((batch, step) => {
+      this.stepCount++
+      for (const [name, tensor] of Object.entries(batch)) feeds[stepInput(name, step)] = tensor
+      feeds[stepInput(optimizerInputs.learningRate, step)] = scalar(learningRates[step] as number)
+      feeds[stepInput(optimizerInputs.firstCorrection, step)] = scalar(
+        1 / (1 - this.constants.beta1 ** this.stepCount),
+      )
+      feeds[stepInput(optimizerInputs.secondCorrection, step)] = scalar(
+        1 / (1 - this.constants.beta2 ** this.stepCount),
+      )
+    })
     for (const [name, parameter] of this.parameters) {
       const names = stateNames(name)
       feeds[name] = floatTensor(parameter.values, parameter.dims)
       feeds[names.first] = floatTensor(this.first.get(name) as Float32Array, parameter.dims)
       feeds[names.second] = floatTensor(this.second.get(name) as Float32Array, parameter.dims)
     }
-    const outputs = await this.session.run(feeds)
+    const outputs = await session.run(feeds)
     for (const [name, parameter] of this.parameters) {
       const names = stateNames(name)
       parameter.values = outputs[names.next]?.data as Float32Array
       this.first.set(name, outputs[names.nextFirst]?.data as Float32Array)
       this.second.set(name, outputs[names.nextSecond]?.data as Float32Array)
     }
-    return Number((outputs.loss?.data as Float32Array)[0])
+    return batches.map((_, step) => Number((outputs[stepInput('loss', step)]?.data as Float32Array)[0]))
   }
 }

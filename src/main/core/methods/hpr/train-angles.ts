@@ -34,6 +34,12 @@ export interface AnglePhase {
   epochLosses: number[]
 }
 
+/**
+ * Optimizer steps unrolled per graph run: the parameters and moments cross into and out of the runtime once per
+ * run instead of once per step.
+ */
+export const stepsPerRun = 8
+
 /** Target angles per token row of each side. */
 interface Goal {
   positive: Float32Array
@@ -122,16 +128,23 @@ export async function trainAngles(
 ): Promise<AnglePhase> {
   const { width } = pairs
   const count = tasks.length
-  const trainer = await openSession(
-    buildAngleTrainingGraph({
+  // One session per unrolled step count: `stepsPerRun` for most runs, fewer for an epoch's last.
+  const trainers = new Map<number, ort.InferenceSession>()
+  const trainer = async (steps: number): Promise<ort.InferenceSession> => {
+    const existing = trainers.get(steps)
+    if (existing !== undefined) return existing
+    const model = buildAngleTrainingGraph({
       layers: count,
       widths,
       floatType: 'float32',
       mode: 'train',
       adamW: settings.adamW,
-    }),
-    settings.threads,
-  )
+      steps,
+    })
+    const session = await openSession(model, settings.threads)
+    trainers.set(steps, session)
+    return session
+  }
   const evaluator = await openSession(buildAngleEvaluationGraph(count, widths), settings.threads)
   try {
     const parameters = new Map<string, GraphParameter>()
@@ -141,7 +154,7 @@ export async function trainAngles(
       }
     })
     const goals = tasks.map((task) => targets(task, pairs.rows, width))
-    const optimizer = new GraphOptimizer(trainer, parameters, settings.adamW)
+    const optimizer = new GraphOptimizer(await trainer(stepsPerRun), parameters, settings.adamW)
     const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
     const totalSteps = stepsPerEpoch * settings.epochs
     const schedule = learningRateSchedule(
@@ -156,17 +169,23 @@ export async function trainAngles(
     for (let epoch = 0; epoch < settings.epochs; epoch++) {
       let lossSum = 0
       const batches = epochBatches(pairs.trainRows, settings.batchSize, settings.seed, epoch)
-      for (const batch of batches) {
+      for (let start = 0; start < batches.length; start += stepsPerRun) {
         throwIfCancelled(context)
-        const feeds: Record<string, ort.Tensor> = {}
-        tasks.forEach((task, slot) => {
-          const stack = stackRows(task, goals[slot] as Goal, batch, width, count)
-          feeds[angleNames.input(slot)] = floatTensor(stack.input, [2 * batch.length, width])
-          feeds[angleNames.target(slot)] = floatTensor(stack.target, [2 * batch.length])
-          feeds[angleNames.weight(slot)] = floatTensor(stack.weight, [2 * batch.length])
+        const run = batches.slice(start, start + stepsPerRun)
+        const feeds = run.map((batch) => {
+          const feed: Record<string, ort.Tensor> = {}
+          tasks.forEach((task, slot) => {
+            const stack = stackRows(task, goals[slot] as Goal, batch, width, count)
+            feed[angleNames.input(slot)] = floatTensor(stack.input, [2 * batch.length, width])
+            feed[angleNames.target(slot)] = floatTensor(stack.target, [2 * batch.length])
+            feed[angleNames.weight(slot)] = floatTensor(stack.weight, [2 * batch.length])
+          })
+          return feed
         })
-        lossSum += await optimizer.step(feeds, learningRateAt(schedule, step))
-        step++
+        const rates = run.map((_, index) => learningRateAt(schedule, step + index))
+        const losses = await optimizer.steps(await trainer(run.length), feeds, rates)
+        lossSum += losses.reduce((sum, loss) => sum + loss, 0)
+        step += run.length
         progress(
           step,
           totalSteps,
@@ -204,7 +223,7 @@ export async function trainAngles(
     }
     return { networks: networks.map((network) => network as AngleResult), epochLosses }
   } finally {
-    await trainer.release()
+    for (const session of trainers.values()) await session.release()
     await evaluator.release()
   }
 }
