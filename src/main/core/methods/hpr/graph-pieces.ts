@@ -5,14 +5,34 @@
  */
 import type { GraphOps } from '../../organism/training/graph-ops.ts'
 
-/** Names of the per-step scalar inputs the AdamW update reads. */
+/**
+ * Names of the per-step scalar inputs the AdamW update reads (`optimizerScalars` computes them): PyTorch's
+ * update p − (lr/b₁)·m / (sqrt(v)/sqrt(b₂) + ε) with bias corrections bᵢ = 1 − βᵢᵗ, rearranged as
+ * p − stepSize·m / (sqrt(v) + ε̂) so the graph does two fewer passes over the parameters.
+ */
 export const optimizerInputs = {
-  learningRate: 'learning_rate',
-  /** 1 / (1 − β₁ᵗ) for the step t being taken. */
-  firstCorrection: 'first_correction',
-  /** 1 / (1 − β₂ᵗ). */
-  secondCorrection: 'second_correction',
+  /** lr·sqrt(b₂)/b₁ */
+  stepSize: 'step_size',
+  /** ε·sqrt(b₂) */
+  epsilon: 'scaled_epsilon',
+  /** 1 − lr·λ, the decoupled weight decay's factor. */
+  decay: 'decay_factor',
 } as const
+
+/** The optimizer scalars of 1-based step `step` at `learningRate`. */
+export function optimizerScalars(
+  constants: AdamWConstants,
+  step: number,
+  learningRate: number,
+): Record<(typeof optimizerInputs)[keyof typeof optimizerInputs], number> {
+  const firstCorrection = 1 - constants.beta1 ** step
+  const secondRoot = Math.sqrt(1 - constants.beta2 ** step)
+  return {
+    [optimizerInputs.stepSize]: (learningRate * secondRoot) / firstCorrection,
+    [optimizerInputs.epsilon]: constants.epsilon * secondRoot,
+    [optimizerInputs.decay]: 1 - learningRate * constants.weightDecay,
+  }
+}
 
 /**
  * The name of per-step input `name` for the `step`-th of several optimizer steps unrolled in one graph: the name
@@ -78,7 +98,7 @@ export function declareOptimizerState(
 
 /**
  * One AdamW update (decoupled weight decay, as PyTorch's AdamW) with the scalars of unrolled step `step`:
- * m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g², p' = p·(1 − lr·λ) − lr · (m'·c₁) / (sqrt(v'·c₂) + ε).
+ * m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g², p' = p·(1 − lr·λ) − stepSize · m' / (sqrt(v') + ε̂).
  */
 export function adamWStep(
   ops: GraphOps,
@@ -87,22 +107,17 @@ export function adamWStep(
   constants: AdamWConstants,
   step = 0,
 ): OptimizerState {
-  const learningRate = stepInput(optimizerInputs.learningRate, step)
   const first = ops.add(ops.scale(state.first, constants.beta1), ops.scale(gradient, 1 - constants.beta1))
   const second = ops.add(
     ops.scale(state.second, constants.beta2),
     ops.scale(ops.mul(gradient, gradient), 1 - constants.beta2),
   )
-  const numerator = ops.mul(first, stepInput(optimizerInputs.firstCorrection, step))
-  const denominator = ops.add(
-    ops.op('Sqrt', [ops.mul(second, stepInput(optimizerInputs.secondCorrection, step))]),
-    ops.scalar(constants.epsilon),
-  )
-  const update = ops.mul(ops.op('Div', [numerator, denominator]), learningRate)
+  const denominator = ops.add(ops.op('Sqrt', [second]), stepInput(optimizerInputs.epsilon, step))
+  const update = ops.mul(ops.op('Div', [first, denominator]), stepInput(optimizerInputs.stepSize, step))
   const decayed =
     constants.weightDecay === 0
       ? state.parameter
-      : ops.sub(state.parameter, ops.mul(ops.scale(state.parameter, constants.weightDecay), learningRate))
+      : ops.mul(state.parameter, stepInput(optimizerInputs.decay, step))
   return { parameter: ops.sub(decayed, update), first, second }
 }
 

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node'
 import { encodeModel, type ModelProto } from '../../onnx/proto.ts'
 import type { FloatType } from '../../organism/training/graph-ops.ts'
-import { optimizerInputs, stateNames, stepInput, type AdamWConstants } from './graph-pieces.ts'
+import { optimizerScalars, stateNames, stepInput, type AdamWConstants } from './graph-pieces.ts'
 
 /** A float32 parameter with its dims. */
 export interface GraphParameter {
@@ -76,13 +76,8 @@ export class GraphOptimizer {
     batches.forEach((batch, step) => {
       this.stepCount++
       for (const [name, tensor] of Object.entries(batch)) feeds[stepInput(name, step)] = tensor
-      feeds[stepInput(optimizerInputs.learningRate, step)] = scalar(learningRates[step] as number)
-      feeds[stepInput(optimizerInputs.firstCorrection, step)] = scalar(
-        1 / (1 - this.constants.beta1 ** this.stepCount),
-      )
-      feeds[stepInput(optimizerInputs.secondCorrection, step)] = scalar(
-        1 / (1 - this.constants.beta2 ** this.stepCount),
-      )
+      const scalars = optimizerScalars(this.constants, this.stepCount, learningRates[step] as number)
+      for (const [name, value] of Object.entries(scalars)) feeds[stepInput(name, step)] = scalar(value)
     })
     for (const [name, parameter] of this.parameters) {
       const names = stateNames(name)
