@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import { additiveMethodIds, fitEdit, methodById, methods } from '../../src/main/core/methods/index.ts'
+import {
+  additiveMethodIds,
+  fitEdit,
+  methodById,
+  methods,
+  trainedMethodIds,
+} from '../../src/main/core/methods/index.ts'
 import { parseOptions } from '../../src/main/core/methods/method.ts'
 import { methodIds } from '../../src/shared/edit.ts'
 import { layerSet } from './synthetic.ts'
 
 describe('method registry', () => {
   it('holds every implemented method under its own id, with defaults that pass its schema', async () => {
-    expect(Object.keys(methods).sort()).toEqual([...additiveMethodIds].sort())
-    for (const id of additiveMethodIds) {
+    const implemented = [...additiveMethodIds, ...trainedMethodIds]
+    expect(Object.keys(methods).sort()).toEqual([...implemented].sort())
+    for (const id of implemented) {
       const method = methodById(id)
       expect(method.id).toBe(id)
       expect((methodIds as readonly string[]).includes(id)).toBe(true)
