@@ -211,6 +211,20 @@ describe('HPR fit', () => {
     expect(fractions.at(-1)).toBe(1)
   })
 
+  it('edits the last position of each forward call in generation mode', async () => {
+    const fit = await hpr.fit(
+      syntheticSet(20, 3, 8),
+      options({ epochs: 1, positions: 'lastPromptAndGenerated' }),
+    )
+    expect(fit.interventions.map((intervention) => intervention.positions)).toEqual([
+      { kind: 'lastPromptAndGenerated' },
+      { kind: 'lastPromptAndGenerated' },
+    ])
+    expect(fit.notes.join('\n')).toMatch(
+      /token pairs dropped as ≥ 75 % equal \(shared prefix\): 20 at every layer/,
+    )
+  })
+
   it('refuses fewer than two demonstrations', async () => {
     const refused = await refusal(hpr.fit(syntheticSet(1, 4, 3), options()) as Promise<unknown>)
     expect(refused.code).toBe('invalid-dataset')

@@ -13,6 +13,7 @@ import type { ActivationSet } from '../../../shared/activations.ts'
 import type { Intervention, PositionPolicy } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { angleWidths, trainHpr } from './hpr/training.ts'
+import { equalShareLimit, type TokenPairs } from './hpr/token-pairs.ts'
 import { paperAdamW } from './hpr/training-settings.ts'
 import {
   checkActivations,
@@ -52,6 +53,16 @@ export const chanceAccuracy = 0.55
 
 function positionPolicy(positions: HprOptions['positions']): PositionPolicy {
   return positions === 'all' ? { kind: 'all' } : { kind: 'lastPromptAndGenerated' }
+}
+
+/** How many token pairs the 75 % rule dropped, per layer (one number when every layer dropped the same). */
+function droppedNote(pairs: TokenPairs): string {
+  const dropped = pairs.layers.map((entry) => pairs.rows - entry.keptTrain - entry.keptValidation)
+  const same = dropped.every((count) => count === dropped[0])
+  const counts = same
+    ? `${dropped[0]} at every layer`
+    : pairs.layers.map((entry, index) => `layer ${entry.layer} ${dropped[index]}`).join(', ')
+  return `token pairs dropped as ≥ ${equalShareLimit * 100} % equal (shared prefix): ${counts}`
 }
 
 function formatted(value: number): string {
@@ -99,6 +110,7 @@ async function fit(
   const notes = [
     `hpr: ${result.pairs.trainDemonstrations} training / ${result.pairs.validationDemonstrations} validation ` +
       `demonstrations, ${result.pairs.trainRows.length} / ${result.pairs.validationRows.length} token pairs`,
+    droppedNote(result.pairs),
     `validation probe accuracy: ${result.probes.map((entry) => `layer ${entry.layer} ${formatted(entry.accuracy)}`).join(', ')}`,
     ...result.skipped.map((note) => `hpr: ${note}`),
     `edited layers (top ${options.topK} by validation probe accuracy): ${result.networks.map((network) => network.layer).join(', ')}`,
