@@ -65,6 +65,7 @@ export async function run(args: string[]): Promise<void> {
     `hpr-train: ${pairs} token pairs, ${layers} layers of width ${width}, ${epochs} epochs, ${threads} threads\n`,
   )
   const start = performance.now()
+  const cpuStart = process.cpuUsage()
   let angleStart: number | undefined
   const result = await trainHpr(
     activations,
@@ -86,12 +87,15 @@ export async function run(args: string[]): Promise<void> {
     },
   )
   const end = performance.now()
+  const cpu = process.cpuUsage(cpuStart)
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6
   const steps = Math.ceil(result.pairs.trainRows.length / 16) * epochs
   const angleSeconds = (end - (angleStart ?? end)) / 1000
   process.stdout.write(
     `  probes (${layers} layers):          ${(((angleStart ?? end) - start) / 1000).toFixed(1)} s\n` +
       `  angle networks (${layers} layers):  ${angleSeconds.toFixed(1)} s, ${steps} steps, ${((angleSeconds * 1000) / steps).toFixed(2)} ms/step\n` +
-      `  total:                       ${((end - start) / 1000).toFixed(1)} s (target ≤ 60 s)\n` +
+      `  total:                       ${((end - start) / 1000).toFixed(1)} s wall (target ≤ 60 s), ${cpuSeconds.toFixed(1)} s CPU ` +
+      `(an idle machine with ${threads} cores needs between CPU/${threads} and CPU)\n` +
       `  final losses: probes ${result.probeLosses.at(-1)?.toFixed(4)}, angles ${result.angleLosses.at(-1)?.toFixed(4)}; ` +
       `validation accuracy ${result.probes.map((probe) => probe.accuracy.toFixed(3)).join(', ')}\n`,
   )
