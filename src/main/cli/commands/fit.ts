@@ -72,7 +72,7 @@ export function parseOptionAssignment(assignment: string): Record<string, unknow
 
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
 export const fitCommand: Command = {
-  summary: 'fit an activation edit (actadd, caa, mean-diff, pca-diff, pca-center, ablation, sea, phi-sea)',
+  summary: `fit an activation edit (${implementedMethodIds.join(', ')})`,
   usage,
   async run(args) {
     const values = parse(args)

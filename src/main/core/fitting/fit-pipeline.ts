@@ -137,7 +137,15 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
         }),
     })
     throwIfCancelled(request.signal)
-    const context: FitContext = { signal: request.signal }
+    const context: FitContext = {
+      signal: request.signal,
+      onProgress: (fraction, message) =>
+        request.onProgress?.({
+          stage: 'fit',
+          fraction: stageEnds.capture + (1 - stageEnds.capture) * fraction,
+          message,
+        }),
+    }
     if (neutralRequest !== undefined) {
       request.onProgress?.({
         stage: 'neutral',

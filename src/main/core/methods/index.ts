@@ -9,6 +9,7 @@ import { TillerError } from '../errors.ts'
 import { ablation } from './ablation.ts'
 import { actAdd } from './actadd.ts'
 import { caa } from './caa.ts'
+import { hpr } from './hpr.ts'
 import { meanDiff } from './mean-diff.ts'
 import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
@@ -17,14 +18,12 @@ import { pcaDiff } from './pca-diff.ts'
 import { phiSea } from './phi-sea.ts'
 import { sea } from './sea.ts'
 
-/** The methods this registry implements (the others live in their own registries as they land). */
+/** The additive and projection baselines. */
 export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
-/** The spectral-editing methods (SEA, Φ-SEA). */
-export const spectralMethodIds = ['sea', 'phi-sea'] as const
 /** Every method this registry implements, in registry order. */
-export const implementedMethodIds = [...additiveMethodIds, ...spectralMethodIds] as const
-/** Ids of the methods in this registry. */
-export type AdditiveMethodId = (typeof implementedMethodIds)[number] & MethodId
+export const implementedMethodIds = [...additiveMethodIds, 'sea', 'phi-sea', 'hpr'] as const
+/** Ids of the implemented methods. */
+export type ImplementedMethodId = (typeof implementedMethodIds)[number] & MethodId
 
 /** A method with its options type widened, as the registry stores it (each method's schema checks its own). */
 export type AnyMethod = Method<Record<string, unknown>>
@@ -39,7 +38,8 @@ export const methods = {
   ablation,
   sea,
   'phi-sea': phiSea,
-} as const satisfies Record<AdditiveMethodId, AnyMethod>
+  hpr,
+} as const satisfies Record<ImplementedMethodId, AnyMethod>
 
 /** Look a method up by a user-given name; unknown names list the known ones. */
 export function methodById(id: string): AnyMethod {
