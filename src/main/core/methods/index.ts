@@ -9,14 +9,25 @@ import { TillerError } from '../errors.ts'
 import { ablation } from './ablation.ts'
 import { actAdd } from './actadd.ts'
 import { caa } from './caa.ts'
+import { iti } from './iti.ts'
 import { meanDiff } from './mean-diff.ts'
 import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
 import { pcaCenter } from './pca-center.ts'
 import { pcaDiff } from './pca-diff.ts'
+import { sadi } from './sadi.ts'
 
 /** The methods this registry implements (the others live in their own registries as they land). */
-export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
+export const additiveMethodIds = [
+  'actadd',
+  'caa',
+  'mean-diff',
+  'pca-diff',
+  'pca-center',
+  'ablation',
+  'iti',
+  'sadi',
+] as const
 /** Ids of the methods in this registry. */
 export type AdditiveMethodId = (typeof additiveMethodIds)[number] & MethodId
 
@@ -31,6 +42,8 @@ export const methods = {
   'pca-diff': pcaDiff,
   'pca-center': pcaCenter,
   ablation,
+  iti,
+  sadi,
 } as const satisfies Record<AdditiveMethodId, AnyMethod>
 
 /** Look a method up by a user-given name; unknown names list the known ones. */
