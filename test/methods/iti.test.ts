@@ -26,12 +26,14 @@ function plantedSet(
   const negative = layers.map(() => Float32Array.from({ length: pairs * width }, () => draw.gaussian()))
   planted.forEach(({ layerIndex, head }, index) => {
     const direction = unitVector(headDim, 100 + index)
+    const plantedPositive = positive[layerIndex] as Float32Array
+    const plantedNegative = negative[layerIndex] as Float32Array
     for (let pair = 0; pair < pairs; pair++) {
       for (let dimension = 0; dimension < headDim; dimension++) {
         const offset = pair * width + head * headDim + dimension
         const along = shift * (direction[dimension] as number)
-        ;(positive[layerIndex] as Float32Array)[offset] += along
-        ;(negative[layerIndex] as Float32Array)[offset] -= along
+        plantedPositive[offset] = (plantedPositive[offset] as number) + along
+        plantedNegative[offset] = (plantedNegative[offset] as number) - along
       }
     }
   })
