@@ -2,12 +2,25 @@
  * Edits: plain, versioned data describing interventions on a decoder's hook sites (DESIGN.md §4).
  *
  * Layer indices are 0-based decoder blocks. Vectors live in the site's own space: `width` is the hidden size for
- * residual and sub-layer outputs, heads × headDim for `attn_heads`, the intermediate size for `mlp_act`.
+ * residual and sub-layer outputs, heads × headDim for `attn_heads`, the intermediate size for `mlp_gate` and
+ * `mlp_act`.
  * No class instances: an Edit survives JSON (with Float32Array restored) and structured clone unchanged.
  */
 
-/** The six hook sites of every decoder block (DESIGN.md §3). */
-export const hookSites = ['resid_pre', 'attn_heads', 'attn_out', 'mlp_act', 'mlp_out', 'resid_post'] as const
+/**
+ * The seven hook sites of every decoder block (DESIGN.md §3, METHODS.md §0.1), in topological order. `mlp_gate` is
+ * the gated MLP's non-linearity output act(gate_proj x) before the product with up_proj x; `mlp_act` is that
+ * product, the input of down_proj.
+ */
+export const hookSites = [
+  'resid_pre',
+  'attn_heads',
+  'attn_out',
+  'mlp_gate',
+  'mlp_act',
+  'mlp_out',
+  'resid_post',
+] as const
 export type HookSite = (typeof hookSites)[number]
 
 /** Which token positions an intervention touches; the runtime turns this into `tiller_edit_mask [batch, seq]`. */

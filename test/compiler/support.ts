@@ -2,6 +2,8 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/edit.ts'
+import { householderEdit } from '../helpers/reference-householder.ts'
+import { spectralReference } from '../helpers/reference-spectral.ts'
 
 /**
  * Shared pieces of the compiler, locator, capture and steering tests: writable copies of fixtures, edits built
@@ -101,7 +103,10 @@ export function applyOp(op: Op, h: Float32Array, gate: number, tokenIndex: numbe
       out[i] =
         op.mode === 'keep' ? value + gate * ((projected[i] ?? 0) - value) : value - gate * (projected[i] ?? 0)
     }
-  } else throw new Error(`no reference for ${op.kind}`)
+  } else if (op.kind === 'spectral') {
+    const edited = spectralReference(op, h)
+    for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * ((edited[i] ?? 0) - (h[i] ?? 0))
+  } else out.set(householderEdit(op, h, gate))
   return out
 }
 

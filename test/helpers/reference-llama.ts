@@ -19,6 +19,8 @@ export interface ReferenceLayer {
   attnOut: Float32Array
   /** residual after attention (resid_pre + attn_out) `[seq, hidden]` */
   residMid: Float32Array
+  /** the MLP non-linearity's output silu(gate), before the product with up `[seq, intermediate]` */
+  mlpGate: Float32Array
   /** down_proj input silu(gate) · up `[seq, intermediate]` */
   mlpAct: Float32Array
   /** down_proj output `[seq, hidden]` */
@@ -165,10 +167,11 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
       intermediateSize,
     )
     const up = linear(postNormed, seq, weight(checkpoint, `${prefix}.mlp.up_proj.weight`), intermediateSize)
-    const mlpAct = gate.map((value, index) => (value / (1 + Math.exp(-value))) * (up[index] ?? 0))
+    const mlpGate = gate.map((value) => value / (1 + Math.exp(-value)))
+    const mlpAct = mlpGate.map((value, index) => value * (up[index] ?? 0))
     const mlpOut = linear(mlpAct, seq, weight(checkpoint, `${prefix}.mlp.down_proj.weight`), hidden)
     const residPost = add(residMid, mlpOut)
-    layers.push({ residPre, attnHeads, attnOut, residMid, mlpAct, mlpOut, residPost })
+    layers.push({ residPre, attnHeads, attnOut, residMid, mlpGate, mlpAct, mlpOut, residPost })
     residual = residPost
   }
   const finalNormed = rmsNorm(residual, seq, weight(checkpoint, 'model.norm.weight'), config.rmsNormEps)

@@ -24,10 +24,17 @@ describe.each(testModels)('locator: $name', ({ create }) => {
     graphFile = resolveGraphPath(folder).slice(folder.length + 1)
   })
 
-  it('finds all six sites of every layer, validates them and caches the map per graph hash', async () => {
+  it('finds all seven sites of every layer, validates them and caches the map per graph hash', async () => {
     const map = await locateHookSites(folder)
     expect(map.layers.length).toBeGreaterThanOrEqual(2)
-    for (const sites of map.layers) expect(Object.keys(sites).sort()).toEqual([...hookSites].sort())
+    for (const sites of map.layers) {
+      expect(Object.keys(sites).sort()).toEqual([...hookSites].sort())
+      // act(gate) is the product's other factor: a plain tensor distinct from the product itself.
+      expect(sites.mlp_gate.kind).toBe('tensor')
+      expect(sites.mlp_gate).not.toEqual(sites.mlp_act)
+    }
+    expect(map.widths.mlp_gate).toBe(map.widths.mlp_act)
+    expect(map.widths.mlp_act).toBeGreaterThan(map.widths.resid_post)
     expect(map.widths.resid_pre).toBe(map.widths.resid_post)
     expect(map.widths.attn_out).toBe(map.widths.resid_post)
     expect(map.widths.mlp_out).toBe(map.widths.resid_post)
@@ -45,6 +52,7 @@ describe.each(testModels)('locator: $name', ({ create }) => {
     const map = await locateHookSites(folder)
     expect(printed.layers).toHaveLength(map.layers.length)
     expect(printed.layers[0]?.sites.mlp_act?.shape).toEqual(['batch', 'sequence', map.widths.mlp_act])
+    expect(printed.layers[0]?.sites.mlp_gate?.shape).toEqual(['batch', 'sequence', map.widths.mlp_gate])
   })
 
   for (const variant of variants) {
@@ -56,6 +64,8 @@ describe.each(testModels)('locator: $name', ({ create }) => {
       expect(map.layers).toHaveLength(plain.layers.length)
       // The float activation entering MatMulInteger is found behind its DynamicQuantizeLinear.
       expect(map.layers[0]?.mlp_act).toEqual(plain.layers[0]?.mlp_act)
+      // The gate activation sits between two quantized projections; its tensor is the float graph's.
+      expect(map.layers.map((sites) => sites.mlp_gate)).toEqual(plain.layers.map((sites) => sites.mlp_gate))
       const vector = randomVector(map.widths.resid_post, 2)
       const compiled = await compileGraph(
         folder,
@@ -63,6 +73,12 @@ describe.each(testModels)('locator: $name', ({ create }) => {
           edits: [
             editOf('q', [
               { layer: 0, site: 'resid_post', positions: { kind: 'all' }, op: { kind: 'add', vector } },
+              {
+                layer: 1,
+                site: 'mlp_gate',
+                positions: { kind: 'all' },
+                op: { kind: 'scale', factors: randomVector(map.widths.mlp_gate, 3) },
+              },
             ]),
           ],
         },

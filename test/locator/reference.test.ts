@@ -12,6 +12,7 @@ const referenceField: Record<HookSite, keyof ReferenceLayer> = {
   resid_pre: 'residPre',
   attn_heads: 'attnHeads',
   attn_out: 'attnOut',
+  mlp_gate: 'mlpGate',
   mlp_act: 'mlpAct',
   mlp_out: 'mlpOut',
   resid_post: 'residPost',

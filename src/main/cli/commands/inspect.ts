@@ -5,8 +5,8 @@ import { modelFolderFlag, parseCommandArgs } from './arguments.ts'
 
 const usage = `Usage: tiller inspect [--model DIR] [--json]
 
-Locate the hook sites of every decoder block (resid_pre, attn_heads, attn_out, mlp_act, mlp_out, resid_post) by
-graph structure, validate them with a short dry run, and print them with their shapes.
+Locate the hook sites of every decoder block (resid_pre, attn_heads, attn_out, mlp_gate, mlp_act, mlp_out,
+resid_post) by graph structure, validate them with a short dry run, and print them with their shapes.
 
 Options:
   --model DIR   model folder (default: the embedded model)

@@ -17,6 +17,7 @@ export const siteSemantics: Record<HookSite, string> = {
   resid_pre: 'residual stream entering block l (HF hidden_states[l])',
   attn_heads: 'concatenated attention head outputs before o_proj, [heads*head_dim]',
   attn_out: 'attention sub-layer output after o_proj, before the residual add',
+  mlp_gate: 'gated MLP non-linearity output act(gate_proj x), before the product with up_proj x',
   mlp_act: 'input of down_proj (SwiGLU: act(gate) * up)',
   mlp_out: 'MLP sub-layer output after down_proj, before the residual add',
   resid_post: 'residual stream leaving block l (HF hidden_states[l+1], before any final norm)',

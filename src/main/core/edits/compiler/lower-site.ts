@@ -1,11 +1,12 @@
 import type { Intervention, Op } from '../../../../shared/edit.ts'
-import { TillerError } from '../../errors.ts'
 import type { GraphEditor } from '../../models/locator/graph-editor.ts'
 import type { SiteLocation } from '../../models/locator/hook-map.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
 import { lowerAdd, lowerAddAt } from './lower-additive.ts'
+import { lowerHouseholder } from './lower-householder.ts'
 import { lowerProject } from './lower-project.ts'
 import { lowerScale } from './lower-scale.ts'
+import { lowerSpectral } from './lower-spectral.ts'
 import { readsInput, type LoweringContext } from './lowering.ts'
 import type { RuntimeInputs } from './runtime-inputs.ts'
 
@@ -41,10 +42,9 @@ function lowerOp(context: LoweringContext, input: string, op: Op): string {
     case 'scale':
       return lowerScale(context, input, op)
     case 'spectral':
+      return lowerSpectral(context, input, op)
     case 'householder':
-      throw new TillerError('invalid-argument', `The compiler cannot lower ${op.kind} edits yet.`, {
-        subject: op.kind,
-      })
+      return lowerHouseholder(context, input, op)
   }
 }
 

@@ -14,7 +14,7 @@ export type SiteLocation =
   | { kind: 'tensor'; tensor: string }
   | { kind: 'fusedResidual'; node: string; rootInput: number; skipInput: number }
 
-/** The six sites of one decoder block. */
+/** The seven sites of one decoder block. */
 export type LayerSites = Record<HookSite, SiteLocation>
 
 /** Widths of each site's last dimension, as measured by the validation pass. */
@@ -22,7 +22,8 @@ export type SiteWidths = Record<HookSite, number>
 
 /** The located and validated hook sites of one graph file. */
 export interface HookMap {
-  version: 1
+  /** 2 since `mlp_gate` exists: maps cached by version 1 lack it and are recomputed. */
+  version: 2
   /** sha256 of the graph file (the `.onnx` without external data), hex. */
   graphHash: string
   family: 'builder' | 'optimum'

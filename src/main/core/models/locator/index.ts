@@ -51,7 +51,7 @@ function cachePath(folder: string, graphHash: string): string {
 async function readCached(path: string, graphHash: string): Promise<HookMap | undefined> {
   try {
     const cached = JSON.parse(await readFile(path, 'utf8')) as HookMap
-    return cached.version === 1 && cached.graphHash === graphHash ? cached : undefined
+    return cached.version === 2 && cached.graphHash === graphHash ? cached : undefined
   } catch {
     return undefined
   }
@@ -91,7 +91,7 @@ export async function locateHookSites(
     layers,
     activationType,
   )
-  const map: HookMap = { version: 1, graphHash, family, activationType, layers, widths }
+  const map: HookMap = { version: 2, graphHash, family, activationType, layers, widths }
   if (options.cache !== false) await writeCached(path, map)
   return map
 }

@@ -3,6 +3,7 @@ import { TillerError } from '../../errors.ts'
 import { GraphIndex } from '../../onnx/graph-index.ts'
 import type { ModelProto, NodeProto } from '../../onnx/proto.ts'
 import type { LayerSites, SiteLocation } from './hook-map.ts'
+import { locateGateActivation } from './mlp-gate.ts'
 import { fusedResidualOps, linearOps, passThroughOps, projectionRole } from './node-names.ts'
 
 /**
@@ -12,7 +13,9 @@ import { fusedResidualOps, linearOps, passThroughOps, projectionRole } from './n
  *   2. from each anchor's output, walk forward through casts, bias and dequantization arithmetic to the residual
  *      join: a binary Add with a non-constant second input (optimum family) or a fused Skip*LayerNorm (builder
  *      family). The walked tensor is the sub-layer output (`attn_out`, `mlp_out`);
- *   3. the join's other input is the residual entering the sub-layer; the join after the MLP is `resid_post`.
+ *   3. the join's other input is the residual entering the sub-layer; the join after the MLP is `resid_post`;
+ *   4. `mlp_act` is the gated product act(gate)·up: its non-linear input is `mlp_gate` (mlp-gate.ts). Every
+ *      architecture Tiller loads has a gated MLP, so a model without one fails here, naming the site.
  * Consistency checks (the MLP join reads the attention join's sum; block l reads block l-1's output) turn a
  * graph the locator does not understand into an error naming the layer and site instead of a wrong answer.
  */
@@ -166,7 +169,7 @@ function anchorsByLayer(index: GraphIndex): Map<number, { attention?: NodeProto;
 }
 
 /**
- * Locate the six hook sites of every decoder block of `model` by graph structure. Throws a TillerError naming
+ * Locate the seven hook sites of every decoder block of `model` by graph structure. Throws a TillerError naming
  * the layer and site when a site cannot be found.
  */
 export function locateSites(model: ModelProto): { family: 'builder' | 'optimum'; layers: LayerSites[] } {
@@ -196,6 +199,8 @@ export function locateSites(model: ModelProto): { family: 'builder' | 'optimum';
         `the MLP's residual add does not read the attention's residual sum`,
       )
     }
+    const gate = locateGateActivation(index, mlp.input)
+    if ('problem' in gate) throw siteError(layer, ['mlp_gate'], gate.problem)
     const previous = layers[layer - 1]
     const residPre = residualLocation(index, attentionRoot)
     if (previous !== undefined && !sameLocation(previous.resid_post, residPre)) {
@@ -206,6 +211,7 @@ export function locateSites(model: ModelProto): { family: 'builder' | 'optimum';
       resid_pre: previous?.resid_post ?? residPre,
       attn_heads: { kind: 'tensor', tensor: attention.input },
       attn_out: { kind: 'tensor', tensor: attention.output },
+      mlp_gate: { kind: 'tensor', tensor: gate.tensor },
       mlp_act: { kind: 'tensor', tensor: mlp.input },
       mlp_out: { kind: 'tensor', tensor: mlp.output },
       resid_post: joinOutputLocation(mlp.join),

@@ -10,7 +10,8 @@ import { hookOutputName, type LayerSites, type SiteWidths } from './hook-map.ts'
 
 /**
  * The locator's validation pass (RUNTIME-NOTES §2.6 step 4): expose every site, run a 3-token prompt and check
- * shapes `[1, 3, width]` (one width per site kind across layers, residual widths equal) and the invariant
+ * shapes `[1, 3, width]` (one width per site kind across layers, residual widths equal, the gate as wide as the
+ * MLP product) and the invariant
  * `resid_post[l] = resid_pre[l] + attn_out[l] + mlp_out[l]`.
  */
 
@@ -145,5 +146,8 @@ export async function validateSites(
     if (complete[site] !== complete.resid_post)
       throw fail(0, site, `width ${complete[site]} is not the hidden size ${complete.resid_post}`)
   }
+  // act(gate) and up are multiplied element-wise, so the gate has the intermediate size of the product.
+  if (complete.mlp_gate !== complete.mlp_act)
+    throw fail(0, 'mlp_gate', `width ${complete.mlp_gate} is not the intermediate size ${complete.mlp_act}`)
   return complete
 }
