@@ -156,4 +156,22 @@ describe('ITI and SADI on the organism', () => {
       (input, index, layerIndex) => ((masked[layerIndex]?.[index] ?? 0) === 0 ? input : 10 * input),
     )
   })
+
+  it('SADI-NEURON: masked mlp_gate elements are (1 + δ)× at the last prompt token, strength 0 exact', async () => {
+    const { edit, result, zero, one } = await fitAndRun('sadi', { variant: 'neuron', topK: 5, delta: 2 })
+    expect(edit.interventions.every(({ site }) => site === 'mlp_gate')).toBe(true)
+    expect(zero).toEqual(baseLogits)
+    expect(one.every(Number.isFinite)).toBe(true)
+    expect(one).not.toEqual(baseLogits)
+    const masked = edit.interventions.map(({ op }) => (op.kind === 'scale' ? op.factors : new Float32Array()))
+    expect(masked.reduce((total, factors) => total + factors.filter((value) => value === 2).length, 0)).toBe(
+      5,
+    )
+    checkSites(
+      edit,
+      result,
+      (position) => position === prompt.length - 1,
+      (input, index, layerIndex) => ((masked[layerIndex]?.[index] ?? 0) === 0 ? input : 3 * input),
+    )
+  })
 })

@@ -101,6 +101,31 @@ describe('SADI (METHODS.md §6)', () => {
     ])
   })
 
+  it('NEURON ranks single mlp_gate elements and scales them at the last prompt token', async () => {
+    // Layer 0 D = (0.2, −3, 1.5), layer 1 D = (2, 0.1, −0.4): the top 3 signed are 2, 1.5, 0.2.
+    const set = {
+      ...differenceSet('mlp_out', [
+        [0.2, -3, 1.5],
+        [2, 0.1, -0.4],
+      ]),
+      site: 'mlp_gate' as const,
+    }
+    const { edit, fit } = await fitEdit(methods.sadi, set, { variant: 'neuron', topK: 3 })
+    expect(edit.interventions.map((entry) => [entry.layer, entry.site, entry.positions.kind])).toEqual([
+      [0, 'mlp_gate', 'lastPromptToken'],
+      [1, 'mlp_gate', 'lastPromptToken'],
+    ])
+    const factors = edit.interventions.map((entry) =>
+      entry.op.kind === 'scale' ? Array.from(entry.op.factors) : [],
+    )
+    expect(factors).toEqual([
+      [29, 0, 29],
+      [29, 0, 0],
+    ])
+    expect(fit.notes.join('\n')).toContain('large gains')
+    expect(methods.sadi.capture(parseOptions(methods.sadi, { variant: 'neuron' }), 4).site).toBe('mlp_gate')
+  })
+
   it('with δ = 0 the edit is the identity', async () => {
     const set = differenceSet('mlp_out', [[1, 2, 3]])
     const { edit } = await fitEdit(methods.sadi, set, { variant: 'hidden', topK: 3, delta: 0 })
@@ -141,9 +166,5 @@ describe('SADI (METHODS.md §6)', () => {
     )
     await expect(fitEdit(methods.sadi, set, { variant: 'head' })).rejects.toThrow(/attn_heads\/last/)
     expect(() => parseOptions(methods.sadi, { rank: 'loudest' })).toThrow(/option "rank"/)
-    // NEURON needs the mlp_gate site; until the graph exposes it the method says so instead of editing mlp_act.
-    expect(() => methods.sadi.capture(parseOptions(methods.sadi, { variant: 'neuron' }), 4)).toThrow(
-      /option "variant" neuron needs the mlp_gate hook site/,
-    )
   })
 })

@@ -50,30 +50,20 @@ export const variantDefaults: Record<Variant, { topK: number; delta: number }> =
 const selector = 'last'
 
 /** The hook site each variant reads and edits. */
-export function variantSite(variant: Variant): HookSite {
-  switch (variant) {
-    case 'head':
-      return 'attn_heads'
-    case 'hidden':
-      return 'mlp_out'
-    case 'neuron':
-      throw new TillerError(
-        'invalid-argument',
-        'sadi: option "variant" neuron needs the mlp_gate hook site (the MLP non-linearity output), which this ' +
-          'build does not expose yet; use variant head or hidden.',
-        { subject: 'variant' },
-      )
-  }
+export const variantSites: Record<Variant, HookSite> = {
+  head: 'attn_heads',
+  neuron: 'mlp_gate',
+  hidden: 'mlp_out',
 }
 
 function fit(activations: ActivationSet, options: SadiOptions): MethodFit {
-  const site = variantSite(options.variant)
+  const site = variantSites[options.variant]
   checkActivations(activations, 'sadi', { site, selector })
   requirePairs(activations, 'sadi')
   requireFinite(activations, 'sadi')
   requireTwoClasses(activations, 'sadi')
   const unitWidth = options.variant === 'head' ? headLayout(activations, 'sadi').headDim : 1
-  const unitName = options.variant === 'head' ? 'head' : 'element'
+  const unitName = { head: 'head', neuron: 'neuron', hidden: 'element' }[options.variant]
   const { topK, delta } = { ...variantDefaults[options.variant], ...definedOnly(options) }
   const scores = unitScores(activations, unitWidth)
   if (topK > scores.length) {
@@ -154,7 +144,7 @@ export const sadi: Method<SadiOptions> = {
     testedRange: [0, 1],
   },
   capture: (options, layerCount) => ({
-    site: variantSite(options.variant),
+    site: variantSites[options.variant],
     selector,
     layers: resolveLayers(
       options.layers,
