@@ -30,6 +30,8 @@ Options:
   --out FILE           the edit file to write (.safetensors)
   --coefficient C      actadd: c baked into the steering tensor (default 5)
   --selector SEL       mean-diff: completionMean (default) | lastPrompt
+  --option NAME=VALUE  any method option, repeatable; numbers and true/false are parsed
+                       (iti: topHeads, alpha, positions, seed; sadi: variant, topK, delta, rank)
   --system TEXT        system prompt for the chat template
   --plain-format TEXT  prompt format for models without a chat template (default "{prompt}")
   --batch-size N       pairs per forward pass (default 8)
@@ -46,15 +48,34 @@ function parse(args: string[]) {
       out: { type: 'string' },
       coefficient: { type: 'string' },
       selector: { type: 'string' },
+      option: { type: 'string', multiple: true },
       system: { type: 'string' },
       'plain-format': { type: 'string' },
     },
   }).values
 }
 
+/** `--option NAME=VALUE`: a number or true/false when the value reads as one, else the text. */
+function methodOption(entry: string): Record<string, unknown> {
+  const separator = entry.indexOf('=')
+  if (separator <= 0) throw invalidFlag('option', entry, 'write NAME=VALUE, e.g. --option topK=8')
+  const name = entry.slice(0, separator)
+  const text = entry.slice(separator + 1)
+  const number = Number(text)
+  const value =
+    text === 'true'
+      ? true
+      : text === 'false'
+        ? false
+        : text.trim() !== '' && Number.isFinite(number)
+          ? number
+          : text
+  return { [name]: value }
+}
+
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
 export const fitCommand: Command = {
-  summary: 'fit an activation edit (actadd, caa, mean-diff, pca-diff, pca-center, ablation)',
+  summary: `fit an activation edit (${additiveMethodIds.join(', ')})`,
   usage,
   async run(args) {
     const values = parse(args)
@@ -69,6 +90,7 @@ export const fitCommand: Command = {
     if (values.layers !== undefined) input.layers = parseLayerList(values.layers)
     if (values.coefficient !== undefined) input.coefficient = Number(values.coefficient)
     if (values.selector !== undefined) input.selector = values.selector
+    for (const entry of values.option ?? []) Object.assign(input, methodOption(entry))
     const options = parseOptions(method, input)
     const render: Partial<Pick<RenderOptions, 'systemPrompt' | 'plain'>> = { systemPrompt: values.system }
     if (values['plain-format'] !== undefined)
