@@ -93,7 +93,7 @@ function headSamples(
   return { features, labels }
 }
 
-/** One head's probe result and, once selected, its direction and spread. */
+/** One head's validation accuracy; `layerIndex` indexes the captured layers. */
 interface HeadScore {
   layerIndex: number
   head: number
