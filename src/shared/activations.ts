@@ -35,6 +35,8 @@ export interface ActivationSet {
   /** 0-based decoder blocks, ascending. */
   layers: number[]
   width: number
+  /** `attn_heads` sets: the model's query heads; a row's width is heads × headDim, head h at [h·headDim, (h+1)·headDim). */
+  heads?: number
   /** One matrix per entry of `layers`, `[rows, width]` row-major. */
   positive: Float32Array[]
   negative: Float32Array[]

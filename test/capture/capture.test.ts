@@ -184,6 +184,17 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     expect(replaced.model.weightsHash).toBe(`${first.model.weightsHash}-replaced`)
   })
 
+  it('records the head count of attn_heads sets (and keeps it through the cache), and only theirs', async () => {
+    const cacheDirectory = join(folder, 'heads-cache')
+    const options = { site: 'attn_heads', selector: 'last', layers, cacheDirectory } as const
+    const captured = await captureActivations(model, examples, options)
+    expect(captured.heads).toBe(model.config.heads)
+    expect(captured.width).toBe(model.config.heads * model.config.headDim)
+    expect(await captureActivations(model, examples, options)).toEqual(captured)
+    const residual = await captureActivations(model, examples, { ...options, site, cacheDirectory: false })
+    expect(residual.heads).toBeUndefined()
+  })
+
   it('names the example when a selector has nothing to read', async () => {
     const broken: RenderedExample = {
       id: 'no-letter',

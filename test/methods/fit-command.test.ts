@@ -145,6 +145,28 @@ describe('tiller fit and tiller export', () => {
     expect(actaddEdit.options).toEqual({ layers: [0], coefficient: 2 })
   })
 
+  it('passes method options through --option NAME=VALUE (SADI-HIDDEN here) and names bad ones', async () => {
+    const sadi = join(work, 'sadi.safetensors')
+    const fitted = await run(
+      fitArgs('sadi', sadi, '--option', 'variant=hidden', '--option', 'topK=3', '--option', 'rank=absolute'),
+    )
+    expect(fitted.code, fitted.output).toBe(0)
+    const edit = (await readEditFile(sadi, fingerprint)).edit
+    expect(edit.options).toMatchObject({ variant: 'hidden', topK: 3, rank: 'absolute' })
+    expect(edit.interventions.every((entry) => entry.site === 'mlp_out')).toBe(true)
+    const masked = edit.interventions.reduce(
+      (total, entry) =>
+        total + (entry.op.kind === 'scale' ? entry.op.factors.filter((value) => value === 9).length : 0),
+      0,
+    )
+    expect(masked).toBe(3)
+    const zero = await run(fitArgs('sadi', sadi, '--option', 'topK=0'))
+    expect(zero.code).toBe(1)
+    expect(zero.output).toMatch(/sadi: option "topK"/)
+    const shapeless = await run(fitArgs('iti', sadi, '--option', 'topHeads'))
+    expect(shapeless.output).toMatch(/--option is "topHeads"; write it as NAME=VALUE/)
+  })
+
   it('refuses bad input with a message naming it', async () => {
     const bad = join(work, 'bad.jsonl')
     writeFileSync(bad, '{"id":"a","prompt":"p","positive":"","negative":"b"}\n')

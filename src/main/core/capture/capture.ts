@@ -84,6 +84,20 @@ function concatenate(chunks: Float32Array[], length: number): Float32Array {
   return result
 }
 
+/** The query heads of an `attn_heads` capture (undefined for other sites); the width must split into them. */
+function headsOf(model: LoadedModel, site: HookSite, width: number): number | undefined {
+  if (site !== 'attn_heads') return undefined
+  const heads = model.config.heads
+  if (width % heads !== 0) {
+    throw new TillerError(
+      'shape-mismatch',
+      `${model.folder}: attn_heads is ${width} wide, which does not split into the config's ${heads} heads.`,
+      { subject: 'num_attention_heads' },
+    )
+  }
+  return heads
+}
+
 /**
  * Capture `options.site` at `options.layers` for every rendered pair, reading the positions `options.selector`
  * picks. `model` is any loaded model of the folder; capture runs on its own hooked session (same provider).
@@ -110,6 +124,7 @@ export async function captureActivations(
     }
   }
   if (layers.length === 0) throw new TillerError('invalid-argument', 'Choose at least one layer to capture.')
+  const heads = headsOf(model, options.site, hookMap.widths[options.site])
   const selections = examples.map((example) => selectPositions(options.selector, example))
   const dataHash = options.dataHash ?? renderedHash(examples)
   const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder))
@@ -127,6 +142,8 @@ export async function captureActivations(
       options.site,
       options.selector,
       layers,
+      // attn_heads sets record their head count; files written before they did must not be read back.
+      ...(heads === undefined ? [] : [heads]),
     ]),
   ).slice(0, 24)
   const cacheDirectory =
@@ -207,6 +224,7 @@ export async function captureActivations(
     selector: options.selector,
     layers,
     width,
+    ...(heads === undefined ? {} : { heads }),
     positive: positive.map((chunks) => concatenate(chunks, rows * width)),
     negative: negative.map((chunks) => concatenate(chunks, rows * width)),
     rows,

@@ -10,18 +10,20 @@ import { ablation } from './ablation.ts'
 import { actAdd } from './actadd.ts'
 import { caa } from './caa.ts'
 import { hpr } from './hpr.ts'
+import { iti } from './iti.ts'
 import { meanDiff } from './mean-diff.ts'
 import type { FitContext, Method, MethodFit } from './method.ts'
 import { parseOptions } from './method.ts'
 import { pcaCenter } from './pca-center.ts'
 import { pcaDiff } from './pca-diff.ts'
 import { phiSea } from './phi-sea.ts'
+import { sadi } from './sadi.ts'
 import { sea } from './sea.ts'
 
 /** The additive and projection baselines. */
 export const additiveMethodIds = ['actadd', 'caa', 'mean-diff', 'pca-diff', 'pca-center', 'ablation'] as const
 /** Every method this registry implements, in registry order. */
-export const implementedMethodIds = [...additiveMethodIds, 'sea', 'phi-sea', 'hpr'] as const
+export const implementedMethodIds = [...additiveMethodIds, 'sea', 'phi-sea', 'hpr', 'iti', 'sadi'] as const
 /** Ids of the implemented methods. */
 export type ImplementedMethodId = (typeof implementedMethodIds)[number] & MethodId
 
@@ -39,6 +41,8 @@ export const methods = {
   sea,
   'phi-sea': phiSea,
   hpr,
+  iti,
+  sadi,
 } as const satisfies Record<ImplementedMethodId, AnyMethod>
 
 /** Look a method up by a user-given name; unknown names list the known ones. */
