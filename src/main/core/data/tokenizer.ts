@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
-import { chatTemplateOf, registerTemplateSource, renderChatTemplate } from './chat-template.ts'
+import { chatTemplateOf, registerTemplateSource, renderChatTemplate } from '../models/chat-template.ts'
 import type { ChatMessage, RenderTokenizer } from './render.ts'
 
 /**

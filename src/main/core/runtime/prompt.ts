@@ -4,7 +4,7 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
-import { chatTemplateOf, renderChatTemplate } from '../data/chat-template.ts'
+import { chatTemplateOf, renderChatTemplate } from '../models/chat-template.ts'
 
 /** Format for `--chat` on models without a chat template; `{prompt}` is replaced by the user's text. */
 export const defaultPlainChatFormat = 'User: {prompt}\nAssistant:'

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { modelFiles } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
-import { registerTemplateSource } from '../data/chat-template.ts'
+import { registerTemplateSource } from '../models/chat-template.ts'
 
 /** Never reach the network and never write a cache: model folders are complete and read-only to Tiller. */
 export function configureOfflineTransformers(): void {

@@ -8,7 +8,7 @@ import { readLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
 import { buildSentencePieceTokenizerFiles } from '../sentencepiece-tokenizer.ts'
 import { sentencePieceVocabularyFromGguf } from './tokenizer.ts'
-import { renderTemplateText } from '../../../data/chat-template.ts'
+import { renderTemplateText } from '../../chat-template.ts'
 import type { SentencePieceVocabulary } from '../sentencepiece-tokenizer.ts'
 
 /** What the imported file was, for reports and provenance. */

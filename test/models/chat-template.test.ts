@@ -8,12 +8,12 @@ import {
   renderChatTemplate,
   renderTemplateText,
   type TemplateMessage,
-} from '../../src/main/core/data/chat-template.ts'
+} from '../../src/main/core/models/chat-template.ts'
 import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
 import { TillerError } from '../../src/main/core/errors.ts'
 import { renderPrompt } from '../../src/main/core/runtime/prompt.ts'
 import { loadTokenizer } from '../../src/main/core/runtime/tokenizer.ts'
-import { llamaFolder, requireFixture } from './fixtures.ts'
+import { llamaFolder, requireFixture } from '../data/fixtures.ts'
 
 const organismFolder = join(import.meta.dirname, '../../resources/models/organism')
 
