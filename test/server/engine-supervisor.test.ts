@@ -75,4 +75,24 @@ describe('browser mode with an engine that stops responding', () => {
       .poll(() => done.find((job) => job.id === after.id)?.outcome, { timeout: 30_000 })
       .toBe('succeeded')
   })
+
+  test('an engine that exits is restarted, and its running job fails saying so', async () => {
+    const client = await connectClient()
+    const done: JobDone[] = []
+    client.on('job:done', (payload) => done.push(payload))
+    const finished = (id: string) => done.find((job) => job.id === id)
+    const load = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(load.id)?.outcome, { timeout: 30_000 }).toBe('succeeded')
+    const restartsBefore = engine.restarts()
+    const crashing = await client['generate:start']({ prompt: 'crash', options: { maxTokens: 2 } })
+    await expect
+      .poll(() => finished(crashing.id), { timeout: 30_000 })
+      .toMatchObject({
+        outcome: 'failed',
+        error: { code: 'engine-exited', message: expect.stringContaining('exited (code 3)') },
+      })
+    expect(engine.restarts()).toBe(restartsBefore + 1)
+    const reload = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(reload.id)?.outcome, { timeout: 30_000 }).toBe('succeeded')
+  })
 })

@@ -32,6 +32,9 @@ export interface SupervisorOptions {
 export type SupervisedEngine = ContractService & { restarts(): number; dispose(): Promise<void> }
 
 const notResponding = 'engine-not-responding'
+const exited = 'engine-exited'
+/** Restarts before giving up on an engine that cannot start (a broken installation would loop forever). */
+const maximumRestarts = 5
 
 class EngineFailure extends Error {
   constructor(
@@ -93,7 +96,18 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
       lastAnswer = Date.now()
       ready = true
     })
-    worker.on('error', (error) => report(`The Tiller engine failed: ${error.message}`))
+    const current = worker
+    current.on('error', (error) => report(`The Tiller engine failed: ${error.message}`))
+    // A crash (an uncaught error, a native fault) ends the thread: restart as for a hang.
+    current.on('exit', (code) => {
+      if (!stopped && current === worker) {
+        restart(
+          exited,
+          `The engine exited (code ${code}) and was restarted; run it again.`,
+          'Tiller engine exited',
+        )
+      }
+    })
     bridge = bridgeOverPort(workerPort(worker))
     for (const name of eventNames) {
       bridge.on(name, (payload) => emit({ name, payload } as ContractEvent))
@@ -102,29 +116,44 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
     ready = false
   }
 
-  const restart = (): void => {
-    const seconds = Math.round(unresponsive / 1000)
-    const reason = `The engine stopped responding for ${seconds} s and was restarted; run it again.`
-    report(`Tiller engine not responding (no heartbeat for ${seconds} s); restarting it.`)
-    for (const fail of [...inFlight]) fail(new EngineFailure(notResponding, reason))
+  const restart = (code: string, reason: string, headline: string): void => {
+    const giveUp = restarts >= maximumRestarts
+    report(
+      giveUp
+        ? `${headline}; it was restarted ${restarts} times, so Tiller stops trying.`
+        : `${headline}; restarting it.`,
+    )
+    const why = giveUp ? reason.replace(/ and was restarted; run it again\.$/, '; restart Tiller.') : reason
+    for (const fail of [...inFlight]) fail(new EngineFailure(code, why))
     inFlight.clear()
     for (const [id, kind] of [...running]) {
       emit({
         name: 'job:done',
-        payload: { id, kind, outcome: 'failed', error: { code: notResponding, message: reason } },
+        payload: { id, kind, outcome: 'failed', error: { code, message: why } },
       })
     }
     running.clear()
     void worker.terminate()
+    if (giveUp) {
+      stopped = true
+      clearInterval(timer)
+      return
+    }
     restarts += 1
     start()
   }
 
-  start()
   const timer = setInterval(() => {
-    if (Date.now() - lastAnswer > (ready ? unresponsive : startup)) restart()
-    else worker.postMessage({ channel: 'heartbeat', beat: ++beat } satisfies WorkerMessage)
+    if (Date.now() - lastAnswer > (ready ? unresponsive : startup)) {
+      const seconds = Math.round((ready ? unresponsive : startup) / 1000)
+      restart(
+        notResponding,
+        `The engine stopped responding for ${seconds} s and was restarted; run it again.`,
+        `Tiller engine not responding (no heartbeat for ${seconds} s)`,
+      )
+    } else worker.postMessage({ channel: 'heartbeat', beat: ++beat } satisfies WorkerMessage)
   }, heartbeat)
+  start()
 
   const service: Record<string, unknown> = {
     subscribe(listener: (event: ContractEvent) => void): Unsubscribe {
@@ -141,7 +170,8 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
   for (const name of requestNames) {
     service[name] = (args: unknown) =>
       new Promise((resolve, reject) => {
-        if (stopped) return reject(new EngineFailure('disconnected', 'The engine was stopped.'))
+        if (stopped)
+          return reject(new EngineFailure('disconnected', 'The engine is stopped; restart Tiller.'))
         inFlight.add(reject)
         const send = bridge[name] as (
           value: unknown,
