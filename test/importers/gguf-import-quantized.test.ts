@@ -144,6 +144,27 @@ describe('GGUF import of models written by the Tiller GGUF writer', () => {
     expect(imported.source.classifier).toBe('tied: output.weight absent')
   })
 
+  it('refuses a chat template that runs away or raises, naming the GGUF', async () => {
+    const runaway = '{% for i in range(100000000) %}x{% endfor %}'
+    await expect(
+      roundTrip('runaway-template', {
+        metadata: { 'tokenizer.chat_template': { type: 'string', value: runaway } },
+      }),
+    ).rejects.toThrow(
+      `The chat template in ${join(folder, 'runaway-template.gguf')} (tokenizer.chat_template) was stopped: ` +
+        'it asked for range() of 100000000 items',
+    )
+    const raising = "{{ raise_exception('System role not supported') }}"
+    await expect(
+      roundTrip('raising-template', {
+        metadata: { 'tokenizer.chat_template': { type: 'string', value: raising } },
+      }),
+    ).rejects.toMatchObject({
+      code: 'invalid-chat-template',
+      subject: `${join(folder, 'raising-template.gguf')} (tokenizer.chat_template)`,
+    })
+  })
+
   it('converts the tokenizer: run.c-style BPE results, control tokens, chat template, no-BOS option', async () => {
     const template = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
     const imported = await roundTrip('tokenizer', {

@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   AtomicFileWriter,
-  replaceFolderAtomic,
   temporarySibling,
   writeFileAtomic,
   writeFileAtomicCreatingFolder,
 } from '../../src/main/core/workspace/atomic-write.ts'
+import { replaceFolderAtomic } from '../../src/main/core/workspace/folder-swap.ts'
 import { readUserFile } from '../../src/main/core/workspace/read-file.ts'
 import { isTillerError } from '../../src/main/core/errors.ts'
 

@@ -9,6 +9,7 @@ export type TillerErrorCode =
   | 'invalid-model-folder'
   | 'invalid-argument'
   | 'invalid-dataset'
+  | 'invalid-chat-template'
   | 'model-mismatch'
   | 'unrepresentable-edit'
   | 'empty-prompt'

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import type { ExecutionProviderChoice } from '../../shared/engine-status.ts'
-import { createEngine, createRealRuntime } from '../core/engine.ts'
 import { startBrowserServer } from './browser-server.ts'
+import { superviseEngine } from './engine-supervisor.ts'
 
 /**
- * Browser mode's entry (`npm start` without Electron's binary): the engine in this Node process, the built
- * renderer and the contract on 127.0.0.1, and the URL with its token printed for the user to open.
+ * Browser mode's entry (`npm start` without Electron's binary): the engine in a watched worker thread (restarted
+ * when it stops responding, engine-supervisor.ts), the built renderer and the contract on 127.0.0.1, and the URL
+ * with its token printed for the user to open.
  */
 
 /** How `runBrowserMode` starts. */
@@ -38,15 +39,15 @@ function openInBrowser(url: string): void {
 
 /** Start browser mode and keep serving until SIGINT/SIGTERM. Resolves with the URL once it listens. */
 export async function runBrowserMode(options: BrowserModeOptions): Promise<string> {
-  const engine = createEngine({ runtime: await createRealRuntime(), provider: options.provider ?? 'auto' })
+  const engine = superviseEngine({
+    entry: new URL('./engine-worker.ts', import.meta.url),
+    settings: { model: options.model, provider: options.provider ?? 'auto' },
+  })
   const server = await startBrowserServer({
     engine,
     rendererDirectory: options.rendererDirectory,
     port: options.port,
   })
-  if (options.model !== undefined) void engine['model:load']({ path: options.model })
-  else engine.loadDefaultModel()
-
   process.stdout.write(`Tiller is running in browser mode at ${server.url}\nPress Ctrl+C to stop.\n`)
   if (options.open) openInBrowser(server.url)
 

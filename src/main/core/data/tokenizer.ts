@@ -6,18 +6,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
+import { chatTemplateOf, registerTemplateSource, renderChatTemplate } from '../models/chat-template.ts'
 import type { ChatMessage, RenderTokenizer } from './render.ts'
-
-function templateOf(tokenizer: PreTrainedTokenizer): string | undefined {
-  const template: unknown = tokenizer.chat_template
-  if (typeof template === 'string' && template.trim() !== '') return template
-  if (Array.isArray(template)) {
-    const named = template as { name?: unknown; template?: unknown }[]
-    const entry = named.find((item) => item.name === 'default') ?? named[0]
-    if (typeof entry?.template === 'string') return entry.template
-  }
-  return undefined
-}
 
 /**
  * The space token: what " " becomes after a word ("a " minus "a"), else the last token of " " alone; undefined
@@ -35,7 +25,7 @@ function findSpaceToken(tokenizer: PreTrainedTokenizer): number | undefined {
 
 /** Wrap a Transformers.js tokenizer. */
 export function renderTokenizer(tokenizer: PreTrainedTokenizer): RenderTokenizer {
-  const chatTemplate = templateOf(tokenizer)
+  const chatTemplate = chatTemplateOf(tokenizer)
   return {
     chatTemplate,
     spaceTokenId: findSpaceToken(tokenizer),
@@ -44,14 +34,7 @@ export function renderTokenizer(tokenizer: PreTrainedTokenizer): RenderTokenizer
     applyChatTemplate(messages: ChatMessage[], addGenerationPrompt: boolean): string {
       if (chatTemplate === undefined)
         throw new TillerError('invalid-argument', 'The model has no chat template.')
-      const rendered: unknown = tokenizer.apply_chat_template(messages, {
-        tokenize: false,
-        add_generation_prompt: addGenerationPrompt,
-        chat_template: chatTemplate,
-      })
-      if (typeof rendered !== 'string')
-        throw new TillerError('internal', 'The chat template did not render to text.')
-      return rendered
+      return renderChatTemplate(tokenizer, chatTemplate, messages, addGenerationPrompt)
     },
   }
 }
@@ -69,8 +52,9 @@ export async function loadRenderTokenizer(folder: string): Promise<RenderTokeniz
     )
   }
   env.allowRemoteModels = false
+  let tokenizer: PreTrainedTokenizer
   try {
-    return renderTokenizer(await AutoTokenizer.from_pretrained(folder))
+    tokenizer = await AutoTokenizer.from_pretrained(folder)
   } catch (error) {
     if (error instanceof TillerError) throw error
     throw new TillerError(
@@ -82,4 +66,6 @@ export async function loadRenderTokenizer(folder: string): Promise<RenderTokeniz
       },
     )
   }
+  registerTemplateSource(tokenizer, join(folder, 'tokenizer_config.json'))
+  return renderTokenizer(tokenizer)
 }

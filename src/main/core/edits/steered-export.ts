@@ -14,7 +14,7 @@ import {
 } from '../onnx/external-data.ts'
 import type { ModelProto } from '../onnx/proto.ts'
 import { isExternal } from '../onnx/tensor.ts'
-import { replaceFolderAtomic } from '../workspace/atomic-write.ts'
+import { replaceFolderAtomic } from '../workspace/folder-swap.ts'
 import { mirrorFile } from '../workspace/mirror-file.ts'
 import { compileEdits } from './compiler/compile.ts'
 import type { EditFile } from './edit-file.ts'

@@ -21,6 +21,7 @@ import { resolveDecoderGraph } from './graph-path.ts'
 import { readModelConfig, type ModelConfig } from './model-config.ts'
 import { createProviderSession } from './session.ts'
 import { loadTokenizer } from './tokenizer.ts'
+import { recoverFolder } from '../workspace/folder-swap.ts'
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -55,6 +56,8 @@ export interface LoadedModel {
 
 function resolveFolder(folder: string): string {
   const absolute = resolve(folder)
+  // A re-import killed between its two renames leaves the folder aside; opening it puts it back.
+  recoverFolder(absolute)
   if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
     throw new TillerError('file-not-found', `Model folder ${absolute} does not exist; check --model.`, {
       subject: absolute,

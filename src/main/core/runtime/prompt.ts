@@ -4,6 +4,7 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
+import { chatTemplateOf, renderChatTemplate } from '../models/chat-template.ts'
 
 /** Format for `--chat` on models without a chat template; `{prompt}` is replaced by the user's text. */
 export const defaultPlainChatFormat = 'User: {prompt}\nAssistant:'
@@ -29,13 +30,6 @@ export interface RenderedPrompt {
   usedChatTemplate: boolean
 }
 
-function hasChatTemplate(tokenizer: PreTrainedTokenizer): boolean {
-  const template: unknown = tokenizer.chat_template
-  return (
-    (typeof template === 'string' && template.length > 0) || (Array.isArray(template) && template.length > 0)
-  )
-}
-
 /**
  * Render `prompt` for `tokenizer`. Throws TillerError 'empty-prompt' for an empty (or blank) prompt and
  * 'prompt-too-long' when the prompt plus `maxTokens` exceeds `contextLength`.
@@ -51,11 +45,9 @@ export function renderPrompt(
     })
   }
   let rendered: RenderedPrompt
-  if (options.chat === true && hasChatTemplate(tokenizer)) {
-    const text = tokenizer.apply_chat_template([{ role: 'user', content: prompt }], {
-      add_generation_prompt: true,
-      tokenize: false,
-    })
+  const template = options.chat === true ? chatTemplateOf(tokenizer) : undefined
+  if (template !== undefined) {
+    const text = renderChatTemplate(tokenizer, template, [{ role: 'user', content: prompt }], true)
     // The template writes special tokens (BOS, role markers) itself.
     rendered = { text, ids: tokenizer.encode(text, { add_special_tokens: false }), usedChatTemplate: true }
   } else if (options.chat === true) {

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { modelFiles } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
+import { registerTemplateSource } from '../models/chat-template.ts'
 
 /** Never reach the network and never write a cache: model folders are complete and read-only to Tiller. */
 export function configureOfflineTransformers(): void {
@@ -28,8 +29,9 @@ export async function loadTokenizer(folder: string): Promise<PreTrainedTokenizer
     }
   }
   configureOfflineTransformers()
+  let tokenizer: PreTrainedTokenizer
   try {
-    return await AutoTokenizer.from_pretrained(folder, { local_files_only: true })
+    tokenizer = await AutoTokenizer.from_pretrained(folder, { local_files_only: true })
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     throw new TillerError(
@@ -39,4 +41,6 @@ export async function loadTokenizer(folder: string): Promise<PreTrainedTokenizer
       { subject: join(folder, modelFiles.tokenizer), cause: error },
     )
   }
+  registerTemplateSource(tokenizer, join(folder, modelFiles.tokenizerConfig))
+  return tokenizer
 }

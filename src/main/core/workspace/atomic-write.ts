@@ -1,14 +1,14 @@
 /**
- * Atomic writes (DESIGN.md §6): a file or folder is assembled under a hidden temporary name beside its target,
+ * Atomic writes (DESIGN.md §6): a file is assembled under a hidden temporary name beside its target,
  * flushed to disk, then renamed over the target, so a crash at any moment leaves either the old content or the
- * complete new one, never a half-written file. The temporary sits in the target's folder because a rename is only
+ * complete new one, never a half-written file (whole folders: `folder-swap.ts`). The temporary sits in the target's folder because a rename is only
  * atomic within one file system.
  *
  * Failures are rethrown as they came (after the temporary is removed); callers that face a user wrap them in a
  * TillerError that says what to do for their file.
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
@@ -105,39 +105,5 @@ export class AtomicFileWriter {
     if (this.descriptor !== undefined) closeSync(this.descriptor)
     this.descriptor = undefined
     rmSync(this.temporary, { force: true })
-  }
-}
-
-/**
- * Build a folder with `build(staging)` in a temporary sibling of `target`, then move it into place. An existing
- * `target` is moved aside first and removed only once the new folder stands in its place (restored if that rename
- * fails), so `target` is always either the old folder or the complete new one. The staging folder is removed when
- * `build` fails. `target`'s parent folder is created.
- */
-export async function replaceFolderAtomic(
-  target: string,
-  build: (staging: string) => Promise<void>,
-): Promise<void> {
-  await mkdir(dirname(target), { recursive: true })
-  const staging = temporarySibling(target, 'staging')
-  await mkdir(staging)
-  try {
-    await build(staging)
-    if (existsSync(target)) {
-      const previous = temporarySibling(target, 'previous')
-      renameSync(target, previous)
-      try {
-        renameSync(staging, target)
-      } catch (error) {
-        renameSync(previous, target)
-        throw error
-      }
-      rmSync(previous, { recursive: true, force: true })
-    } else {
-      renameSync(staging, target)
-    }
-  } catch (error) {
-    rmSync(staging, { recursive: true, force: true })
-    throw error
   }
 }

@@ -12,9 +12,10 @@ import type { RuntimeInputs } from './runtime-inputs.ts'
 
 /**
  * One physical site's edit chain. Interventions at a site apply in order: h₁ = h₀ + δ₁(h₀), h₂ = h₁ + δ₂(h₁), …
- * Deltas are computed in float32 and cast to the activation type before they are added (METHODS.md §0.3).
+ * Deltas are computed in float32 (METHODS.md §0.3).
  *
- * A plain tensor site gets `h' = h + δ` and every original reader is rewired to h'. A fused residual site
+ * A plain tensor site gets `h' = h + δ` and every original reader is rewired to h'; in a float16 graph the add
+ * happens where it leaves the base numerics untouched at strength 0 (see `isEmbedding`). A fused residual site
  * (builder family) gets `skip' = skip + δ`: the fused norm then computes both the edited sum (output 3) and its
  * normalization (output 0), and the fused kernel stays in place.
  */
@@ -48,6 +49,21 @@ function lowerOp(context: LoweringContext, input: string, op: Op): string {
   }
 }
 
+/**
+ * Whether `tensor` of a float16 graph is the token embedding: the output of a Gather (or a graph input). The CPU
+ * provider runs that Gather in float16 and layer 0's float16 norm reads it directly. A float16 Add placed there has
+ * no CPU kernel: ONNX Runtime runs it in float32 and, with its cast back dropped, the norm becomes an isolated
+ * float16 node between float32 ones, which it moves to float32 as well, changing the base numerics at strength 0.
+ * Everywhere else the float16 Add stays: it joins float32 regions ONNX Runtime already runs there, and measured
+ * bit-exact at every other site of both families (test/compiler/float16-strength-zero.test.ts), whereas explicit
+ * casts there were not (at attn_out with the site exposed as a hook, their rounding is kept where ONNX Runtime
+ * drops its own).
+ */
+function isEmbedding(editor: GraphEditor, tensor: string): boolean {
+  const producer = editor.model.graph.node.find((node) => node.output.includes(tensor))
+  return producer === undefined || ((producer.domain ?? '') === '' && producer.opType === 'Gather')
+}
+
 /** Build the chain for `placed` (all at `location`). `keepBefore` forces the pre-edit value to be materialized. */
 export function lowerSite(
   editor: GraphEditor,
@@ -78,16 +94,36 @@ export function lowerSite(
     tokenIndex: () => runtime.tokenIndex(),
   })
 
-  if (location.kind === 'tensor') {
-    let current = location.tensor
+  // Each delta cast to the activation type and added at the site: h₁ = h₀ + cast(δ₁(h₀)), ...
+  const chainAtSite = (site: string): string => {
+    let current = site
     for (const entry of placed) {
       const { op } = entry.intervention
       const input = readsInput(op) ? toFloat(current, entry.label) : ''
       const delta = fromFloat(lowerOp(contextFor(entry), input, op), entry.label)
       current = editor.node('Add', [current, delta], { name: `${entry.label}/apply` })
     }
-    editor.rewire(location.tensor, current)
-    return { before: location.tensor, after: current }
+    return current
+  }
+  // The whole chain in float32 between one explicit cast in and one back (x → float32 → + 0 → float16 is exact);
+  // explicit casts are kept by ONNX Runtime, so every original node keeps its precision.
+  const chainInFloat32 = (site: string): string => {
+    let current = toFloat(site, placed[0]?.label ?? 'edits')
+    for (const entry of placed) {
+      const { op } = entry.intervention
+      const delta = lowerOp(contextFor(entry), readsInput(op) ? current : '', op)
+      current = editor.node('Add', [current, delta], { name: `${entry.label}/apply` })
+    }
+    return fromFloat(current, `${placed[placed.length - 1]?.label ?? 'edits'}/result`)
+  }
+
+  if (location.kind === 'tensor') {
+    const after =
+      activationType === 'float16' && isEmbedding(editor, location.tensor)
+        ? chainInFloat32(location.tensor)
+        : chainAtSite(location.tensor)
+    editor.rewire(location.tensor, after)
+    return { before: location.tensor, after }
   }
 
   const node = editor.requireNode(location.node)

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path'
 import { TillerError } from '../../errors.ts'
 import { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, saveModel } from '../../onnx/external-data.ts'
-import { replaceFolderAtomic } from '../../workspace/atomic-write.ts'
+import { recoverFolder, replaceFolderAtomic } from '../../workspace/folder-swap.ts'
 import type { LlamaCheckpoint, TokenizerFiles } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import { buildAttentionBias } from './attention-bias.ts'
@@ -121,6 +121,8 @@ export async function exportModelFolder(
     attention: chooseAttention(options),
     dtype: options.dtype ?? 'float32',
   }
+  // An import killed mid-swap left the old folder aside: put it back before deciding whether outDir is taken.
+  recoverFolder(outDir)
   checkOutDir(outDir, options.overwrite ?? false)
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })

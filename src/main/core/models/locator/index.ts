@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
-import { writeFileAtomicCreatingFolder } from '../../workspace/atomic-write.ts'
 import { modelCacheFolder } from '../../workspace/cache-folders.ts'
 import { hashFile } from '../../workspace/file-hash.ts'
 import { resolveGraphPath } from './graph-file.ts'
+import { readCachedHookMap, writeCachedHookMap, type GraphSites } from './hook-cache.ts'
 import type { HookMap } from './hook-map.ts'
 import { locateSites } from './locate.ts'
 import { validateSites } from './validate.ts'
@@ -24,8 +23,8 @@ export { resolveGraphPath } from './graph-file.ts'
 /**
  * The hook-site locator's entry point: locate (by structure), validate (a dry run) and cache the sites of a model
  * folder's graph. The cache lives in `hooks-<graph hash>.json` of the folder's cache folder: `<folder>/.tiller`,
- * or Tiller's cache folder for read-only folders and the app's resources (workspace/cache-folders.ts). A cache
- * that cannot be written is skipped; the map is recomputed next time.
+ * or Tiller's cache folder for read-only folders and the app's resources (workspace/cache-folders.ts). A cached map
+ * is checked against the graph before use (hook-cache.ts); one that fails is recomputed and rewritten.
  */
 
 /** Element type of the graph's activations: that of its KV cache, else of its logits. */
@@ -48,23 +47,6 @@ function cachePath(folder: string, graphHash: string): string {
   return join(modelCacheFolder(folder), `hooks-${graphHash.slice(0, 16)}.json`)
 }
 
-async function readCached(path: string, graphHash: string): Promise<HookMap | undefined> {
-  try {
-    const cached = JSON.parse(await readFile(path, 'utf8')) as HookMap
-    return cached.version === 2 && cached.graphHash === graphHash ? cached : undefined
-  } catch {
-    return undefined
-  }
-}
-
-async function writeCached(path: string, map: HookMap): Promise<void> {
-  try {
-    await writeFileAtomicCreatingFolder(path, JSON.stringify(map, null, 1))
-  } catch {
-    // An unwritable cache only loses the map; it is recomputed next time.
-  }
-}
-
 /**
  * The validated hook map of a model folder's graph (`graphFile` relative to the folder; default the folder's
  * decoder graph). Cached per graph file hash.
@@ -76,13 +58,20 @@ export async function locateHookSites(
   const graphPath = resolveGraphPath(folder, options.graphFile)
   const graphHash = await hashFile(graphPath)
   const path = cachePath(folder, graphHash)
+  const { model } = await loadGraph(graphPath)
+  let sites: GraphSites | undefined
+  const graphSites = (): GraphSites => {
+    sites ??= { located: locateSites(model), activationType: activationTypeOf(model) }
+    return sites
+  }
   if (options.cache !== false) {
-    const cached = await readCached(path, graphHash)
+    const cached = await readCachedHookMap(path, graphHash, folder, graphSites)
     if (cached !== undefined) return cached
   }
-  const { model } = await loadGraph(graphPath)
-  const { family, layers } = locateSites(model)
-  const activationType = activationTypeOf(model)
+  const {
+    located: { family, layers },
+    activationType,
+  } = graphSites()
   // validateSites edits the model it is given, so hand it its own copy.
   const widths = await validateSites(
     (await loadGraph(graphPath)).model,
@@ -92,6 +81,6 @@ export async function locateHookSites(
     activationType,
   )
   const map: HookMap = { version: 2, graphHash, family, activationType, layers, widths }
-  if (options.cache !== false) await writeCached(path, map)
+  if (options.cache !== false) await writeCachedHookMap(path, map)
   return map
 }

@@ -8,6 +8,8 @@ import { readLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
 import { buildSentencePieceTokenizerFiles } from '../sentencepiece-tokenizer.ts'
 import { sentencePieceVocabularyFromGguf } from './tokenizer.ts'
+import { renderTemplateText } from '../../chat-template.ts'
+import type { SentencePieceVocabulary } from '../sentencepiece-tokenizer.ts'
 
 /** What the imported file was, for reports and provenance. */
 export interface GgufSourceSummary {
@@ -44,6 +46,30 @@ function countTypes(types: Iterable<number>): Record<string, number> {
   return counts
 }
 
+/** A short conversation every chat template must render: user, assistant, user, then the generation prompt. */
+const sampleConversation = [
+  { role: 'user', content: 'Hello.' },
+  { role: 'assistant', content: 'Hi.' },
+  { role: 'user', content: 'How are you?' },
+]
+
+/**
+ * Render the GGUF's chat template once, under the same limits as every later render, so a template that does not
+ * parse, raises, or runs away is refused at import with the GGUF named rather than when the model is first used.
+ */
+function checkChatTemplate(path: string, vocabulary: SentencePieceVocabulary): void {
+  if (vocabulary.chatTemplate === undefined) return
+  const piece = (id: number | undefined) => (id === undefined ? undefined : vocabulary.pieces[id])
+  renderTemplateText(vocabulary.chatTemplate, `${path} (tokenizer.chat_template)`, {
+    messages: sampleConversation,
+    add_generation_prompt: true,
+    tools: null,
+    documents: null,
+    bos_token: piece(vocabulary.bosId),
+    eos_token: piece(vocabulary.eosId),
+  })
+}
+
 /**
  * Imports a local llama GGUF (v2/v3; F32, F16, BF16, Q8_0, Q4_0 tensors) into a LlamaCheckpoint with Hugging
  * Face names, `[out, in]` layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the
@@ -53,6 +79,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
   const file = await readGgufFile(path)
   assertSupportedLlamaGguf(file)
   const vocabulary = sentencePieceVocabularyFromGguf(file)
+  checkChatTemplate(path, vocabulary)
   const partialConfig = llamaConfigFromGguf(file, vocabulary.pieces.length)
   const { weights, tieWordEmbeddings } = await readLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { WebSocket } from 'ws'
+import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
+import { superviseEngine, type SupervisedEngine } from '../../src/main/server/engine-supervisor.ts'
+import { webSocketPort } from '../../src/main/server/websocket-port.ts'
+import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
+import { bridgeOverPort } from '../../src/shared/contract-port.ts'
+import type { JobDone } from '../../src/shared/jobs.ts'
+
+let directory = ''
+let engine: SupervisedEngine
+let server: BrowserServer
+const reports: string[] = []
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'tiller-supervisor-'))
+  writeFileSync(join(directory, 'index.html'), '<!doctype html><title>Tiller</title>')
+  engine = superviseEngine({
+    entry: new URL('./helpers/blocking-engine-worker.ts', import.meta.url),
+    heartbeatMilliseconds: 50,
+    // Long enough that a healthy worker on a heavily loaded machine is never taken for a hung one.
+    unresponsiveMilliseconds: 15_000,
+    report: (message) => reports.push(message),
+  })
+  server = await startBrowserServer({ engine, rendererDirectory: directory })
+})
+
+afterAll(async () => {
+  await server.close()
+  await engine.dispose()
+  rmSync(directory, { recursive: true, force: true })
+})
+
+async function connectClient(): Promise<TillerClient> {
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/contract?token=${server.token}`, {
+    headers: { origin: `http://127.0.0.1:${server.port}` },
+  })
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve)
+    socket.once('error', reject)
+  })
+  return createClient(bridgeOverPort(webSocketPort(socket)))
+}
+
+describe('browser mode with an engine that stops responding', () => {
+  test('the blocked job fails with the reason, the engine restarts and answers again', async () => {
+    const client = await connectClient()
+    const done: JobDone[] = []
+    client.on('job:done', (payload) => done.push(payload))
+    const finished = (id: string) => done.find((job) => job.id === id)?.outcome
+    const load = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(load.id), { timeout: 120_000 }).toBe('succeeded')
+
+    // Works before: a normal generation finishes.
+    const first = await client['generate:start']({ prompt: 'hi', options: { maxTokens: 2 } })
+    await expect.poll(() => done.find((job) => job.id === first.id)?.outcome).toBe('succeeded')
+
+    const blocked = await client['generate:start']({ prompt: 'hang', options: { maxTokens: 2 } })
+    await expect
+      .poll(() => done.find((job) => job.id === blocked.id), { timeout: 120_000 })
+      .toMatchObject({
+        outcome: 'failed',
+        error: { code: 'engine-not-responding' },
+      })
+    expect(reports.some((report) => report.includes('engine not responding'))).toBe(true)
+    expect(engine.restarts()).toBe(1)
+
+    // The restarted engine answers: the model is loaded again and generation works.
+    const reload = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(reload.id), { timeout: 120_000 }).toBe('succeeded')
+    const after = await client['generate:start']({ prompt: 'ok', options: { maxTokens: 2 } })
+    await expect
+      .poll(() => done.find((job) => job.id === after.id)?.outcome, { timeout: 120_000 })
+      .toBe('succeeded')
+  })
+
+  test('an engine that exits is restarted, and its running job fails saying so', async () => {
+    const client = await connectClient()
+    const done: JobDone[] = []
+    client.on('job:done', (payload) => done.push(payload))
+    const finished = (id: string) => done.find((job) => job.id === id)
+    const load = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(load.id)?.outcome, { timeout: 120_000 }).toBe('succeeded')
+    const restartsBefore = engine.restarts()
+    const crashing = await client['generate:start']({ prompt: 'crash', options: { maxTokens: 2 } })
+    await expect
+      .poll(() => finished(crashing.id), { timeout: 120_000 })
+      .toMatchObject({
+        outcome: 'failed',
+        error: { code: 'engine-exited', message: expect.stringContaining('exited (code 3)') },
+      })
+    expect(engine.restarts()).toBe(restartsBefore + 1)
+    const reload = await client['model:load']({ path: '/models/fake' })
+    await expect.poll(() => finished(reload.id)?.outcome, { timeout: 120_000 }).toBe('succeeded')
+  })
+})
