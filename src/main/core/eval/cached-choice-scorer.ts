@@ -1,6 +1,12 @@
 import * as ort from 'onnxruntime-node'
 import { graphInputs, graphOutputs } from '../models/graph-contract.ts'
-import { checkTokenIds, logitsToKeepFeed, prefillFeeds, layoutRows, requireExtraInputs } from '../runtime/feeds.ts'
+import {
+  checkTokenIds,
+  logitsToKeepFeed,
+  prefillFeeds,
+  layoutRows,
+  requireExtraInputs,
+} from '../runtime/feeds.ts'
 import { emptyCache } from '../runtime/graph-io.ts'
 import { logitsAsFloat32 } from '../runtime/logits.ts'
 import type { LoadedModel } from '../runtime/model.ts'
@@ -63,7 +69,10 @@ function choiceFeeds(
 }
 
 /** A ChoiceScorer on a loaded model (plain or steered) that reuses each prompt's KV cache across its choices. */
-export function cachedChoiceScorer(model: LoadedModel, inputsFor: StrengthInputs = () => undefined): ChoiceScorer {
+export function cachedChoiceScorer(
+  model: LoadedModel,
+  inputsFor: StrengthInputs = () => undefined,
+): ChoiceScorer {
   const { graph } = model
   const fetch = [graphOutputs.logits, ...graph.cache.presentNames]
   return async (items, strengths) => {
@@ -113,10 +122,13 @@ export function cachedChoiceScorer(model: LoadedModel, inputsFor: StrengthInputs
         promptLengths: rows.map(() => promptLength),
         isPrefill: false,
       }
-      Object.assign(feeds, inputsFor(
+      Object.assign(
+        feeds,
+        inputsFor(
           strengths.flatMap((strength) => item.choices.map(() => strength)),
           promptLength,
-        )?.(choiceContext) ?? {})
+        )?.(choiceContext) ?? {},
+      )
       const continued = await model.session.run(feeds, [graphOutputs.logits])
       const choiceLogits = logitsAsFloat32(continued[graphOutputs.logits] as ort.Tensor)
 
@@ -126,7 +138,9 @@ export function cachedChoiceScorer(model: LoadedModel, inputsFor: StrengthInputs
           item.choices.map((choice, choiceIndex) => {
             // The prompt's last position predicts the first choice token; the choice pass predicts the rest.
             const promptOffset = (strengthIndex * promptLength + promptLength - 1) * vocab
-            let total = logSoftmaxAt(promptLogits, promptOffset, vocab, scratch)[choice[0] as number] as number
+            let total = logSoftmaxAt(promptLogits, promptOffset, vocab, scratch)[
+              choice[0] as number
+            ] as number
             const row = strengthIndex * choiceCount + choiceIndex
             for (let index = 1; index < choice.length; index++) {
               const offset = (row * width + index - 1) * vocab

@@ -59,7 +59,9 @@ export interface ChanceLevels {
 }
 
 /** What a scorer with no preference among choices gets on average, item by item. */
-export function chanceLevels(items: readonly { choices: readonly unknown[]; correct: readonly number[] }[]): ChanceLevels {
+export function chanceLevels(
+  items: readonly { choices: readonly unknown[]; correct: readonly number[] }[],
+): ChanceLevels {
   const count = Math.max(1, items.length)
   let mc1 = 0
   let mc3 = 0

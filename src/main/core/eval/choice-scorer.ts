@@ -56,7 +56,10 @@ export function continuationLogProbability(
  * the rows of consecutive items fill batches of up to `batchRows` (an item's rows are never split, so every
  * item's choices and strengths share one forward call).
  */
-export function rowChoiceScorer(forward: StrengthForward, options: { batchRows?: number } = {}): ChoiceScorer {
+export function rowChoiceScorer(
+  forward: StrengthForward,
+  options: { batchRows?: number } = {},
+): ChoiceScorer {
   const batchRows = options.batchRows ?? 32
   return async (items, strengths) => {
     const scores: number[][][] = []

@@ -39,9 +39,16 @@ export function checkChoiceItems(items: readonly CheckedChoiceItem[], source: st
       }
       seen.set(key, index)
     })
-    const outside = item.correct.find((index) => !Number.isInteger(index) || index < 0 || index >= item.choices.length)
+    const outside = item.correct.find(
+      (index) => !Number.isInteger(index) || index < 0 || index >= item.choices.length,
+    )
     if (outside !== undefined) {
-      throw refuse(source, item.id, 'correct', `index ${outside} is not one of the ${item.choices.length} choices.`)
+      throw refuse(
+        source,
+        item.id,
+        'correct',
+        `index ${outside} is not one of the ${item.choices.length} choices.`,
+      )
     }
     if (item.correct.length === 0 || new Set(item.correct).size >= item.choices.length) {
       throw refuse(source, item.id, 'correct', 'needs at least one right and one wrong choice.')

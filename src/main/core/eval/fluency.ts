@@ -117,7 +117,11 @@ export async function fluencyAtStrengths(
     // Row (t, s) = t·S + s: each text's strengths sit next to each other.
     const rows = slice.flatMap((text) => strengths.map(() => text.tokens))
     const rowStrengths = slice.flatMap(() => [...strengths])
-    const result = await forward(rows, rowStrengths, rows.map(() => 1))
+    const result = await forward(
+      rows,
+      rowStrengths,
+      rows.map(() => 1),
+    )
     const { logits, vocab, sequence } = result
     const base = new Float64Array(vocab)
     const edited = new Float64Array(vocab)
