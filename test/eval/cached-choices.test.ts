@@ -130,7 +130,7 @@ describe.each(['builder', 'optimum'] as const)(
       expect(points[0]?.klFromBase).toBe(0)
       expect(points[1]?.klFromBase).toBeGreaterThan(0)
       expect(points[2]?.klFromBase).toBeGreaterThan(points[1]?.klFromBase as number)
-      expect(points[0]?.shift.remainsTrue + (points[0]?.shift.remainsFalse ?? 0)).toBe(1)
+      expect((points[0]?.shift.remainsTrue ?? 0) + (points[0]?.shift.remainsFalse ?? 0)).toBe(1)
       const shift = points[2]?.shift
       expect(
         (shift?.falseToTrue ?? 0) +

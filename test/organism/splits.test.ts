@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { splitByIdHash } from '../../src/main/core/organism/datasets.ts'
+import { splitByIdHash } from '../../src/main/core/data/id-split.ts'
 import { datasetsDirectory } from '../../src/main/core/organism/organism-paths.ts'
 import { behaviours } from '../../src/main/core/organism/world.ts'
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { splitByIdHash, validationTestHalves } from '../data/id-split.ts'
 import { trainingOpenBookShare } from './documents.ts'
 import { sampleExchange, type Exchange, type ExchangeOptions } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
@@ -76,23 +76,6 @@ function multipleChoice(exchange: Exchange, id: string, random: Random): Omit<Mu
 }
 
 /**
- * Split items half and half into validation and test by the sha256 of their ids: the half with the smaller
- * hashes (ties impossible, ids are distinct) is validation. It depends on the ids alone, so regenerating the
- * datasets gives the same split and drawing items consumes no randomness.
- */
-export function splitByIdHash<Item extends { id: string }>(
-  items: readonly Item[],
-): (Item & { split: 'validation' | 'test' })[] {
-  const hash = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex')
-  const ranked = [...items].sort((first, second) => (hash(first.id) < hash(second.id) ? -1 : 1))
-  const validation = new Set(ranked.slice(0, Math.floor(items.length / 2)).map((item) => item.id))
-  return items.map((item) => ({
-    ...item,
-    split: validation.has(item.id) ? ('validation' as const) : ('test' as const),
-  }))
-}
-
-/**
  * All evaluation and demonstration data of the world: minimal pairs from training subjects (`train`) and held-out
  * ones (`test`); multiple-choice items on held-out subjects only, closed-book, with each choice phrased
  * independently, half for validation (choosing settings) and half for test (reporting); and held-out neutral texts.
@@ -117,13 +100,15 @@ export function buildDatasets(world: World): OrganismDatasets {
       ...toPairs('test', datasetSizes.testPairs),
     ]
     const choiceRandom = random.fork(`${behaviour}-mc`)
+    // Half validation, half test, by the sha256 of the id.
     multipleChoiceItems[behaviour] = splitByIdHash(
       distinctExchanges(world, behaviour, 'test', datasetSizes.multipleChoice, choiceRandom, {
         differentForms: true,
       }).map((exchange, row) =>
         multipleChoice(exchange, `${behaviour}-mc-${String(row).padStart(4, '0')}`, choiceRandom),
       ),
-    )
+      validationTestHalves,
+    ) as MultipleChoiceItem[]
   }
   const neutralRandom = random.fork('neutral')
   const texts = new Set<string>()
