@@ -28,7 +28,7 @@ wrong one, or the first).`
 
 /** The flags of data-set imports. */
 export interface DatasetFlags {
-  out: string | undefined
+  out?: string | undefined
   to: string | undefined
   negatives: string | undefined
   force: boolean
