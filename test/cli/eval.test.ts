@@ -10,6 +10,7 @@ import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
 import { evaluateMultipleChoice } from '../../src/main/core/eval/multiple-choice.ts'
 import { perplexity } from '../../src/main/core/eval/perplexity.ts'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
+import type { MultipleChoiceItem } from '../../src/main/core/organism/datasets.ts'
 import { encodeChoiceItems } from '../../src/main/core/organism/evaluation.ts'
 import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
@@ -60,10 +61,7 @@ describe('tiller eval', () => {
       const rows = (await readFile(items, 'utf8'))
         .trim()
         .split('\n')
-        .map(
-          (line) =>
-            JSON.parse(line) as { id: string; question: string; choices: string[]; correct: number[] },
-        )
+        .map((line) => JSON.parse(line) as MultipleChoiceItem)
       const reference = await evaluateMultipleChoice(
         runtimeForward(model),
         encodeChoiceItems(tokenizer, rows),
