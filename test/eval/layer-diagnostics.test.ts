@@ -12,7 +12,7 @@ function activationSet(layers: number[], positive: number[][][], negative: numbe
   const rows = positive[0]?.length ?? 0
   return {
     site: 'resid_post',
-    selector: { kind: 'lastPromptToken' } as ActivationSet['selector'],
+    selector: 'lastPrompt',
     layers,
     width: 2,
     positive: positive.map((matrix) => Float32Array.from(matrix.flat())),
