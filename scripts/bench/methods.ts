@@ -19,8 +19,18 @@ import type { Edit } from '../../src/shared/edit.ts'
 import { loadSteeredModel } from '../../src/main/core/edits/steered-generation.ts'
 import { encodeChoiceItems } from '../../src/main/core/organism/evaluation.ts'
 import { sweepStrengths, type SweepPoint } from '../../src/main/core/eval/strength-sweep.ts'
-import { steeredChoiceScorer, steeredForward } from '../../src/main/core/eval/steered-scoring.ts'
-import type { EncodedText } from '../../src/main/core/eval/fluency.ts'
+import {
+  plainChoiceScorer,
+  steeredChoiceScorer,
+  steeredForward,
+} from '../../src/main/core/eval/steered-scoring.ts'
+import {
+  fluencyAtStrengths,
+  type EncodedText,
+  type StrengthFluency,
+} from '../../src/main/core/eval/fluency.ts'
+import { summarizeChoices, type ChoiceSummary } from '../../src/main/core/eval/choice-summary.ts'
+import { shiftTable } from '../../src/main/core/eval/shift-table.ts'
 import type { EncodedChoiceItem } from '../../src/main/core/eval/choice-scorer.ts'
 import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
 import { methods } from '../../src/main/core/methods/index.ts'
@@ -62,13 +72,13 @@ function encodeSets(datasets: OrganismDatasets, tokenizer: { encode(text: string
     items[behaviour] = { validation: of('validation'), test: of('test') }
   }
   // The neutral texts as the organism was trained on them (begin and end tokens around the narrative).
-  // The first 50 validation and 100 test texts keep the sweep short.
+  // The first 30 validation and 100 test texts keep the sweep short.
   const neutral = (split: 'validation' | 'test', count: number) =>
     datasets.neutral
       .filter((row) => row.split === split)
       .slice(0, count)
       .map((row) => ({ text: row.text, tokens: tokenizer.encode(renderNarrative(row.text)) }))
-  return { items, neutral: { validation: neutral('validation', 50), test: neutral('test', 100) } }
+  return { items, neutral: { validation: neutral('validation', 30), test: neutral('test', 100) } }
 }
 
 /** Validation sweep of one fitted edit: MC1 of the target and neutral perplexity at every strength. */
@@ -93,26 +103,42 @@ async function validate(
   }
 }
 
-/** Test numbers of the chosen edit: every behaviour's test items and the test neutral texts at [0, strength]. */
+/** The base model's test summaries per behaviour: strength 0 is the base exactly, so every method shares them. */
+type BaseSummaries = Record<Behaviour, ChoiceSummary>
+
+async function baseSummaries(model: LoadedModel, sets: EncodedSets): Promise<BaseSummaries> {
+  const result = {} as BaseSummaries
+  for (const behaviour of behaviours) {
+    const items = sets.items[behaviour].test
+    const scores = await plainChoiceScorer(model)(items, [0])
+    result[behaviour] = summarizeChoices(
+      items,
+      scores.map((item) => item[0] ?? []),
+    )
+  }
+  return result
+}
+
+/** Test numbers of the chosen edit at `strength`: every behaviour's test items, and the test neutral texts. */
 async function test(
   folder: string,
   edit: Edit,
   sets: EncodedSets,
   strength: number,
-): Promise<Record<Behaviour, SweepPoint[]>> {
+): Promise<{ choices: BaseSummaries; neutral: StrengthFluency[] }> {
   const steered = await loadSteeredModel(folder, [edit], { provider: 'cpu' })
   try {
-    const result = {} as Record<Behaviour, SweepPoint[]>
+    const choices = {} as BaseSummaries
     for (const behaviour of behaviours) {
-      result[behaviour] = await sweepStrengths({
-        scorer: steeredChoiceScorer(steered),
-        forward: steeredForward(steered),
-        items: sets.items[behaviour].test,
-        texts: behaviour === behaviours[0] ? sets.neutral.test : [],
-        strengths: [strength],
-      })
+      const items = sets.items[behaviour].test
+      const scores = await steeredChoiceScorer(steered)(items, [strength])
+      choices[behaviour] = summarizeChoices(
+        items,
+        scores.map((item) => item[0] ?? []),
+      )
     }
-    return result
+    const neutral = await fluencyAtStrengths(steeredForward(steered), sets.neutral.test, [0, strength])
+    return { choices, neutral }
   } finally {
     await steered.model.dispose()
   }
@@ -128,6 +154,7 @@ interface Candidate {
 
 async function benchMethod(
   model: LoadedModel,
+  base: BaseSummaries,
   datasets: OrganismDatasets,
   sets: EncodedSets,
   behaviour: Behaviour,
@@ -166,26 +193,26 @@ async function benchMethod(
     return row
   }
   const measured = await test(model.folder, best.edit, sets, best.strength)
-  const target = measured[behaviour]
-  const [base, edited] = target as [SweepPoint, SweepPoint]
-  const neutral = measured[behaviours[0]] as [SweepPoint, SweepPoint]
   let sideEffect = { behaviour: '', points: 0 }
   for (const other of behaviours.filter((name) => name !== behaviour)) {
-    const [otherBase, otherEdited] = measured[other] as [SweepPoint, SweepPoint]
-    const change = 100 * (otherEdited.choices.mc1.value - otherBase.choices.mc1.value)
+    const change = 100 * (measured.choices[other].mc1.value - base[other].mc1.value)
     if (Math.abs(change) >= Math.abs(sideEffect.points)) sideEffect = { behaviour: other, points: change }
   }
+  const [neutralBase, neutralEdited] = measured.neutral as [StrengthFluency, StrengthFluency]
   return {
     ...row,
     layer: best.layer,
     strength: best.strength,
     fitSeconds: best.fitSeconds,
     validationMc1: best.validationAccuracy,
-    base: base.choices,
-    edited: edited.choices,
-    shift: edited.shift,
-    perplexity: [neutral[0].fluency?.perplexity ?? Number.NaN, neutral[1].fluency?.perplexity ?? Number.NaN],
-    kl: neutral[1].klFromBase ?? Number.NaN,
+    base: base[behaviour],
+    edited: measured.choices[behaviour],
+    shift: shiftTable(
+      base[behaviour].items.map((item) => item.mc1),
+      measured.choices[behaviour].items.map((item) => item.mc1),
+    ),
+    perplexity: [neutralBase.fluency.perplexity, neutralEdited.fluency.perplexity],
+    kl: neutralEdited.klFromBase,
     sideEffect,
   }
 }
@@ -228,11 +255,16 @@ export async function run(args: string[]): Promise<void> {
     const datasets = buildDatasets(createWorld(organismSeed))
     const sets = encodeSets(datasets, tokenizer)
     const rows: MethodRow[] = []
+    const out = resolve(values.out)
+    await mkdir(dirname(out), { recursive: true })
     try {
+      const base = await baseSummaries(model, sets)
       for (const behaviour of chosen) {
         for (const methodId of methodIds) {
           log(`${behaviour} · ${methodId}`)
-          rows.push(await benchMethod(model, datasets, sets, behaviour, methodId, grid))
+          rows.push(await benchMethod(model, base, datasets, sets, behaviour, methodId, grid))
+          // Rows so far, so an interrupted run keeps what it measured.
+          await writeFile(`${out.replace(/\.md$/, '')}.partial.json`, JSON.stringify({ grid, rows }) + '\n')
         }
       }
     } finally {
@@ -248,8 +280,6 @@ export async function run(args: string[]): Promise<void> {
       minutes: (performance.now() - started) / 60000,
     })
     process.stdout.write(table)
-    const out = resolve(values.out)
-    await mkdir(dirname(out), { recursive: true })
     await writeFile(out, table)
     // The rows with per-item scores, for re-analysis without rerunning.
     await writeFile(out.replace(/\.md$/, '') + '.json', JSON.stringify({ grid, rows }) + '\n')
