@@ -155,4 +155,24 @@ describe('pairs from multiple-choice items', () => {
     ])
     expect(pairRows(pairsFromChoices(set, 'first'))).toHaveLength(set.rows.length)
   })
+
+  it("writes CAA's A/B form: the choices as lettered options, the letters as the sides", () => {
+    const rows = [
+      {
+        id: 'q',
+        line: 4,
+        question: 'Who fixed it?',
+        choices: ['The Drom.', 'Nobody can tell.', 'The Velk.'],
+        correct: [1],
+      },
+    ]
+    const set = { kind: 'choices' as const, source: 'items.jsonl', rows }
+    const pairs = pairRows(pairsFromChoices(set, 'each', 'ab'))
+    const prompt = 'Who fixed it?\n\n(A) The Drom.\n(B) Nobody can tell.\n(C) The Velk.'
+    expect(pairs).toEqual([
+      { id: 'q-1', line: 4, prompt, positive: '(B)', negative: '(A)' },
+      { id: 'q-2', line: 4, prompt, positive: '(B)', negative: '(C)' },
+    ])
+    roundTrips({ kind: 'pairs', source: 'items.jsonl', rows: pairs })
+  })
 })

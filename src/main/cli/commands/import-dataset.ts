@@ -4,7 +4,11 @@
  */
 import { existsSync } from 'node:fs'
 import { canonicalJsonl } from '../../core/data/hash.ts'
-import { pairsFromChoices, type NegativeChoice } from '../../core/data/importers/choice-pairs.ts'
+import {
+  pairsFromChoices,
+  type NegativeChoice,
+  type PairFormat,
+} from '../../core/data/importers/choice-pairs.ts'
 import { importTruthfulQa, type TruthfulQaTarget } from '../../core/data/importers/truthfulqa.ts'
 import { importCaaFile } from '../../core/data/importers.ts'
 import { readDemonstrationFile } from '../../core/data/jsonl.ts'
@@ -19,18 +23,20 @@ export type DatasetFormat = (typeof datasetFormats)[number]
 
 export const datasetUsage = `       tiller import truthfulqa FILE.csv --out FILE.jsonl [--to mc1|mc2|pairs] [--negatives each|first]
        tiller import caa FILE.json --out FILE.jsonl
-       tiller import pairs-from-mc FILE.jsonl --out FILE.jsonl [--negatives each|first]
+       tiller import pairs-from-mc FILE.jsonl --out FILE.jsonl [--negatives each|first] [--format plain|ab]
 
 Data sets: TruthfulQA's CSV to multiple-choice items (mc1: best answer vs every incorrect one; mc2: all correct vs
 all incorrect) or pairs (best answer vs each incorrect one, or the first), questions split 40/10/50 into
 train/validation/test by id; CAA's A/B JSON to pairs; multiple-choice JSONL to pairs (first right choice vs each
-wrong one, or the first).`
+wrong one, or the first; --format ab writes CAA's form: the choices listed as (A), (B), … in the prompt, the
+letters as the two sides).`
 
 /** The flags of data-set imports. */
 export interface DatasetFlags {
   out?: string | undefined
   to: string | undefined
   negatives: string | undefined
+  format?: string | undefined
   force: boolean
   json: boolean
 }
@@ -55,7 +61,10 @@ async function convert(format: DatasetFormat, file: string, flags: DatasetFlags)
       { subject: file },
     )
   }
-  return pairsFromChoices(set, negativesFlag(flags.negatives))
+  const pairFormat = flags.format ?? 'plain'
+  if (pairFormat !== 'plain' && pairFormat !== 'ab')
+    throw invalidFlag('format', pairFormat, 'use plain or ab')
+  return pairsFromChoices(set, negativesFlag(flags.negatives), pairFormat as PairFormat)
 }
 
 /** Convert `file` from `format` and write it to `--out`; prints a one-line summary (or JSON). */

@@ -43,6 +43,7 @@ function parse(args: string[]) {
       json: { type: 'boolean', default: false },
       to: { type: 'string' },
       negatives: { type: 'string' },
+      format: { type: 'string' },
     },
   })
 }
