@@ -150,6 +150,42 @@ interface Candidate {
   edit: Edit
   fitSeconds: number
   validationAccuracy: number
+  unit: number
+}
+
+/** Whether every intervention adds a vector of norm 1. */
+function isUnitDirection(edit: Edit): boolean {
+  return edit.interventions.every((entry) => {
+    if (entry.op.kind !== 'add') return false
+    let total = 0
+    for (const value of entry.op.vector) total += value * value
+    return Math.abs(Math.sqrt(total) - 1) < 1e-3
+  })
+}
+
+const meanDifferenceNorms = new Map<string, number>()
+
+/** ‖mean difference‖ of the behaviour's training pairs at `layer` (the mean-diff method's vector), memoised. */
+async function meanDifferenceNorm(
+  model: LoadedModel,
+  set: ReturnType<typeof trainingPairSet>,
+  behaviour: Behaviour,
+  layer: number,
+): Promise<number> {
+  const key = `${behaviour}:${layer}`
+  const known = meanDifferenceNorms.get(key)
+  if (known !== undefined) return known
+  const { edit } = await fitFromDemonstrations({
+    model,
+    data: set,
+    method: 'mean-diff',
+    options: { layers: [layer] },
+  })
+  const op = edit.interventions[0]?.op
+  let total = 0
+  if (op?.kind === 'add') for (const value of op.vector) total += value * value
+  meanDifferenceNorms.set(key, Math.sqrt(total))
+  return Math.sqrt(total)
 }
 
 async function benchMethod(
@@ -176,7 +212,16 @@ async function benchMethod(
       return row
     }
     const fitSeconds = (performance.now() - started) / 1000
-    const points = await validate(model.folder, edit, sets, behaviour, grid.strengths)
+    // A unit-norm direction (repeng's PCA vectors) takes the mean difference's norm as its strength unit, so the
+    // grid means the same displacement for every additive method.
+    const unit = isUnitDirection(edit) ? await meanDifferenceNorm(model, set, behaviour, layer) : 1
+    const points = await validate(
+      model.folder,
+      edit,
+      sets,
+      behaviour,
+      grid.strengths.map((strength) => strength * unit),
+    )
     const base = points[0] as SweepPoint
     const baseline = base.fluency?.perplexity ?? Number.NaN
     for (const point of points.slice(1)) {
@@ -184,7 +229,7 @@ async function benchMethod(
       if (perplexity > baseline * (1 + perplexityRise)) continue
       const accuracy = point.choices.mc1.value
       if (best === undefined || accuracy > best.validationAccuracy)
-        best = { layer, strength: point.strength, edit, fitSeconds, validationAccuracy: accuracy }
+        best = { layer, strength: point.strength, edit, fitSeconds, validationAccuracy: accuracy, unit }
     }
     row.pairs = set.rows.length
   }
@@ -201,6 +246,7 @@ async function benchMethod(
   const [neutralBase, neutralEdited] = measured.neutral as [StrengthFluency, StrengthFluency]
   return {
     ...row,
+    ...(best.unit === 1 ? {} : { unit: best.unit }),
     layer: best.layer,
     strength: best.strength,
     fitSeconds: best.fitSeconds,
@@ -214,6 +260,17 @@ async function benchMethod(
     perplexity: [neutralBase.fluency.perplexity, neutralEdited.fluency.perplexity],
     kl: neutralEdited.klFromBase,
     sideEffect,
+  }
+}
+
+function tableSettings(grid: Grid, sets: EncodedSets) {
+  return {
+    ...grid,
+    perplexityRise,
+    validationItems: sets.items[behaviours[0]].validation.length,
+    testItems: sets.items[behaviours[0]].test.length,
+    validationTexts: sets.neutral.validation.length,
+    testTexts: sets.neutral.test.length,
   }
 }
 
@@ -265,18 +322,20 @@ export async function run(args: string[]): Promise<void> {
           rows.push(await benchMethod(model, base, datasets, sets, behaviour, methodId, grid))
           // Rows so far, so an interrupted run keeps what it measured.
           await writeFile(`${out.replace(/\.md$/, '')}.partial.json`, JSON.stringify({ grid, rows }) + '\n')
+          await writeFile(
+            `${out.replace(/\.md$/, '')}.partial.md`,
+            formatMethodTable(rows, {
+              ...tableSettings(grid, sets),
+              minutes: (performance.now() - started) / 60000,
+            }),
+          )
         }
       }
     } finally {
       await model.dispose()
     }
     const table = formatMethodTable(rows, {
-      ...grid,
-      perplexityRise,
-      validationItems: sets.items[behaviours[0]].validation.length,
-      testItems: sets.items[behaviours[0]].test.length,
-      validationTexts: sets.neutral.validation.length,
-      testTexts: sets.neutral.test.length,
+      ...tableSettings(grid, sets),
       minutes: (performance.now() - started) / 60000,
     })
     process.stdout.write(table)

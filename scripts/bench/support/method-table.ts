@@ -8,6 +8,8 @@ export interface MethodRow {
   behaviour: string
   method: string
   failure?: string
+  /** The strength unit of a unit-norm direction: ‖mean difference‖ at the layer (1 otherwise). */
+  unit?: number
   pairs?: number
   layer?: number
   strength?: number
@@ -50,11 +52,12 @@ function line(row: MethodRow): string {
   const [basePerplexity, editedPerplexity] = row.perplexity ?? [Number.NaN, Number.NaN]
   const side = row.sideEffect ?? { behaviour: '', points: 0 }
   return (
-    `| ${row.behaviour} | ${row.method} | ${row.layer} | ${row.strength} | ${percent(row.validationMc1 ?? Number.NaN)} ` +
+    `| ${row.behaviour} | ${row.method} | ${row.layer} | ${Number((row.strength ?? Number.NaN).toPrecision(4))} | ${percent(row.validationMc1 ?? Number.NaN)} ` +
     `| ${percent(row.base.mc1.value)} | ${interval(row.edited.mc1)} | ${interval(row.edited.mc2)} | ${percent(row.edited.chance.mc1)} ` +
     `| ${percent(row.shift.falseToTrue)} / ${percent(row.shift.trueToFalse)} ` +
     `| ${basePerplexity.toFixed(3)} → ${editedPerplexity.toFixed(3)} | ${(row.kl ?? Number.NaN).toFixed(4)} ` +
-    `| ${side.points >= 0 ? '+' : ''}${side.points.toFixed(1)} (${side.behaviour}) | ${(row.fitSeconds ?? Number.NaN).toFixed(2)} | |`
+    `| ${side.points >= 0 ? '+' : ''}${side.points.toFixed(1)} (${side.behaviour}) | ${(row.fitSeconds ?? Number.NaN).toFixed(2)} ` +
+    `| ${row.unit === undefined ? '' : `unit-norm direction; grid × ‖mean diff‖ (${row.unit.toFixed(1)})`} |`
   )
 }
 
