@@ -340,6 +340,8 @@ export async function run(args: string[]): Promise<void> {
     })
     process.stdout.write(table)
     await writeFile(out, table)
+    await rm(`${out.replace(/\.md$/, '')}.partial.json`, { force: true })
+    await rm(`${out.replace(/\.md$/, '')}.partial.md`, { force: true })
     // The rows with per-item scores, for re-analysis without rerunning.
     await writeFile(out.replace(/\.md$/, '') + '.json', JSON.stringify({ grid, rows }) + '\n')
     log(`written to ${out}`)
