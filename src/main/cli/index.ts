@@ -19,6 +19,7 @@ const commands: Record<string, CommandLoader> = {
   compare: async () => (await import('./commands/compare.ts')).compareCommand,
   fit: async () => (await import('./commands/fit.ts')).fitCommand,
   export: async () => (await import('./commands/export.ts')).exportCommand,
+  eval: async () => (await import('./commands/eval.ts')).evalCommand,
 }
 
 async function printHelp(): Promise<void> {

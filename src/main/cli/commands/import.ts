@@ -6,6 +6,7 @@ import { exportModelFolder } from '../../core/models/exporter/index.ts'
 import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
 import { parseCommandArgs } from './arguments.ts'
+import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
 
@@ -17,7 +18,9 @@ Options:
   --graph builder|optimum    ONNX graph family (default builder)
   --dtype float32|float16    weight type of the graph (default float32)
   --force                    replace DIR if it already exists
-  --json                     print the import summary as one JSON object`
+  --json                     print the import summary as one JSON object
+
+${datasetUsage}`
 
 const graphFamilies = ['builder', 'optimum'] as const
 const dtypes = ['float32', 'float16'] as const
@@ -38,6 +41,9 @@ function parse(args: string[]) {
       dtype: { type: 'string', default: 'float32' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      negatives: { type: 'string' },
+      format: { type: 'string' },
     },
   })
 }
@@ -51,16 +57,25 @@ function choice<T extends string>(flag: string, value: string, allowed: readonly
 
 /** `tiller import gguf FILE --out DIR`: GGUF -> checkpoint + tokenizer -> ONNX model folder, atomically. */
 export const importCommand: Command = {
-  summary: 'convert a GGUF model into an ONNX model folder',
+  summary: 'convert a GGUF model into an ONNX model folder, or a data set into Tiller JSONL',
   usage,
   async run(args) {
     const { values, positionals } = parse(args)
     const [format, file, ...extra] = positionals
+    const dataset = datasetFormats.find((name) => name === format)
+    if (dataset !== undefined) {
+      if (file === undefined || extra.length > 0) throw invalidArgument(`Give exactly one ${dataset} FILE.`)
+      return importDataset(dataset as DatasetFormat, file, {
+        ...values,
+        to: values.to,
+        negatives: values.negatives,
+      })
+    }
     if (format !== 'gguf') {
       throw invalidArgument(
         format === undefined
           ? 'Name the format to import: `tiller import gguf FILE --out DIR`.'
-          : `Unknown format "${format}"; Tiller imports "gguf".`,
+          : `Unknown format "${format}"; Tiller imports "gguf", ${datasetFormats.map((name) => `"${name}"`).join(', ')}.`,
       )
     }
     if (file === undefined || extra.length > 0) throw invalidArgument('Give exactly one GGUF FILE.')

@@ -1,26 +1,12 @@
 import { TillerError } from '../errors.ts'
+import { choiceMetrics } from './choice-metrics.ts'
+import type { EncodedChoiceItem } from './choice-scorer.ts'
+import type { ChoiceItemResult } from './choice-summary.ts'
 import type { ForwardLogits } from './forward-logits.ts'
 import { scoreContinuations, type ScoringOptions } from './log-likelihood.ts'
 
-/** A multiple-choice item as token ids: the rendered prompt and each choice's continuation tokens. */
-export interface EncodedChoiceItem {
-  id: string
-  prompt: number[]
-  choices: number[][]
-  /** Indices of the right choices. */
-  correct: number[]
-}
-
-/** Scores and verdicts of one item. */
-export interface ChoiceItemResult {
-  id: string
-  /** Σ log p of each choice's tokens given the prompt. */
-  scores: number[]
-  /** MC1: the best right choice scores strictly above every wrong one. */
-  mc1: boolean
-  /** MC2: probability mass of the right choices among all choices (normalised over the choices only). */
-  mc2: number
-}
+export type { EncodedChoiceItem } from './choice-scorer.ts'
+export type { ChoiceItemResult } from './choice-summary.ts'
 
 /** Results of a multiple-choice evaluation. */
 export interface MultipleChoiceResult {
@@ -29,16 +15,14 @@ export interface MultipleChoiceResult {
   mc1Accuracy: number
   /** Mean mc2. */
   mc2Mean: number
-}
-
-function logSumExp(values: readonly number[]): number {
-  const max = Math.max(...values)
-  return max + Math.log(values.reduce((sum, value) => sum + Math.exp(value - max), 0))
+  /** Mean mc3. */
+  mc3Mean: number
 }
 
 /**
- * Score every choice of every item (sum of log p of the choice tokens given the prompt, METHODS §9.1) and compute
- * MC1 accuracy and MC2 mass. All choices of all items go through `forward` in batches.
+ * Score every choice of every item, each as its own row (prompt + choice), and compute MC1, MC2 and MC3 per item
+ * (METHODS §9.1) and their means. All choices of all items go through `forward` in batches. The reference path:
+ * `cachedChoiceScorer` reuses the prompt's cache instead and is tested against this.
  */
 export async function evaluateMultipleChoice(
   forward: ForwardLogits,
@@ -66,16 +50,15 @@ export async function evaluateMultipleChoice(
   let cursor = 0
   const results = items.map((item) => {
     const scores = item.choices.map(() => scored[cursor++]?.logProbability ?? Number.NaN)
-    const right = scores.filter((_, index) => item.correct.includes(index))
-    const wrong = scores.filter((_, index) => !item.correct.includes(index))
-    const mc1 = Math.max(...right) > Math.max(...wrong)
-    const mc2 = Math.exp(logSumExp(right) - logSumExp(scores))
-    return { id: item.id, scores, mc1, mc2 }
+    return { id: item.id, scores, ...choiceMetrics(scores, item.correct) }
   })
   const count = Math.max(1, results.length)
+  const mean = (value: (result: ChoiceItemResult) => number): number =>
+    results.reduce((sum, result) => sum + value(result), 0) / count
   return {
     items: results,
-    mc1Accuracy: results.filter((result) => result.mc1).length / count,
-    mc2Mean: results.reduce((sum, result) => sum + result.mc2, 0) / count,
+    mc1Accuracy: mean((result) => (result.mc1 ? 1 : 0)),
+    mc2Mean: mean((result) => result.mc2),
+    mc3Mean: mean((result) => result.mc3),
   }
 }

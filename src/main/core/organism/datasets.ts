@@ -1,3 +1,4 @@
+import { splitByIdHash, validationTestHalves } from '../data/id-split.ts'
 import { trainingOpenBookShare } from './documents.ts'
 import { sampleExchange, type Exchange, type ExchangeOptions } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
@@ -13,12 +14,16 @@ export interface DemonstrationPair {
   split: 'train' | 'test'
 }
 
-/** A multiple-choice evaluation item in Tiller's dataset format; `correct` lists the indices of right choices. */
+/**
+ * A multiple-choice evaluation item in Tiller's dataset format; `correct` lists the indices of right choices.
+ * `validation` items are for choosing layers, strengths and K; `test` items only for reporting.
+ */
 export interface MultipleChoiceItem {
   id: string
   question: string
   choices: string[]
   correct: number[]
+  split: 'validation' | 'test'
 }
 
 /** A neutral narrative text for perplexity, never trained on. */
@@ -65,7 +70,7 @@ function distinctExchanges(
   return result
 }
 
-function multipleChoice(exchange: Exchange, id: string, random: Random): MultipleChoiceItem {
+function multipleChoice(exchange: Exchange, id: string, random: Random): Omit<MultipleChoiceItem, 'split'> {
   const choices = random.shuffled([exchange.positive, exchange.negative, ...exchange.distractors])
   return { id, question: exchange.question, choices, correct: [choices.indexOf(exchange.positive)] }
 }
@@ -73,7 +78,7 @@ function multipleChoice(exchange: Exchange, id: string, random: Random): Multipl
 /**
  * All evaluation and demonstration data of the world: minimal pairs from training subjects (`train`) and held-out
  * ones (`test`); multiple-choice items on held-out subjects only, closed-book, with each choice phrased
- * independently; and held-out neutral texts.
+ * independently, half for validation (choosing settings) and half for test (reporting); and held-out neutral texts.
  */
 export function buildDatasets(world: World): OrganismDatasets {
   const random = createRandom(world.seed).fork('datasets')
@@ -95,16 +100,15 @@ export function buildDatasets(world: World): OrganismDatasets {
       ...toPairs('test', datasetSizes.testPairs),
     ]
     const choiceRandom = random.fork(`${behaviour}-mc`)
-    multipleChoiceItems[behaviour] = distinctExchanges(
-      world,
-      behaviour,
-      'test',
-      datasetSizes.multipleChoice,
-      choiceRandom,
-      { differentForms: true },
-    ).map((exchange, row) =>
-      multipleChoice(exchange, `${behaviour}-mc-${String(row).padStart(4, '0')}`, choiceRandom),
-    )
+    // Half validation, half test, by the sha256 of the id.
+    multipleChoiceItems[behaviour] = splitByIdHash(
+      distinctExchanges(world, behaviour, 'test', datasetSizes.multipleChoice, choiceRandom, {
+        differentForms: true,
+      }).map((exchange, row) =>
+        multipleChoice(exchange, `${behaviour}-mc-${String(row).padStart(4, '0')}`, choiceRandom),
+      ),
+      validationTestHalves,
+    ) as MultipleChoiceItem[]
   }
   const neutralRandom = random.fork('neutral')
   const texts = new Set<string>()
