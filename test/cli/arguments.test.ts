@@ -70,6 +70,57 @@ describe('shared CLI arguments', () => {
     expect(generationOptions({}, { maxTokens: 128 })).toMatchObject({ maxTokens: 128, temperature: 0.7 })
     expect(failure(() => generationOptions({ 'top-k': '2.5' }, { maxTokens: 1 })).subject).toBe('--top-k')
   })
+
+  it("names the flag, not the engine's option field, when a sampling value is out of range", () => {
+    const cases: [Record<string, string>, string, string][] = [
+      [{ 'max-tokens': '0' }, '--max-tokens', '--max-tokens is 0; it must be a positive integer.'],
+      [{ temperature: '-1' }, '--temperature', '--temperature is -1; it must be a number ≥ 0 (0 = greedy).'],
+      [{ 'top-p': '0' }, '--top-p', '--top-p is 0; it must be in (0, 1] (1 = off).'],
+      [{ 'top-k': '-3' }, '--top-k', '--top-k is -3; it must be an integer ≥ 0 (0 = off).'],
+      [
+        { 'repetition-penalty': '0' },
+        '--repetition-penalty',
+        '--repetition-penalty is 0; it must be a number > 0 (1 = off).',
+      ],
+    ]
+    for (const [values, subject, message] of cases) {
+      const error = failure(() => generationOptions(values, { maxTokens: 8 }))
+      expect([error.code, error.subject, error.message]).toEqual(['invalid-argument', subject, message])
+    }
+  })
+
+  it('refuses empty layer items instead of reading them as layer 0', () => {
+    for (const value of ['', ' ', '1,,2', '1,', ',3']) {
+      const error = failure(() => parseLayerList(value))
+      expect([error.subject, error.message]).toEqual([
+        '--layers',
+        `--layers is "${value}"; give comma-separated 0-based layer numbers, e.g. 2,3.`,
+      ])
+    }
+  })
+
+  it('takes negative numbers as values of flags that take one', () => {
+    const options = {
+      strength: { type: 'string' },
+      strengths: { type: 'string' },
+      temperature: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    } as const
+    const parsed = parseCommandArgs('compare', {
+      args: ['--strengths', '-2,0,2', '--strength', '-1', '--temperature', '-.5', '--json'],
+      options,
+    })
+    expect(parsed.values).toEqual({ strengths: '-2,0,2', strength: '-1', temperature: '-.5', json: true })
+    expect(parsed.positionals).toEqual([])
+    // A boolean flag takes no value, so a negative number after it stays what it was: an unexpected argument.
+    expect(failure(() => parseCommandArgs('compare', { args: ['--json', '-1'], options })).message).toMatch(
+      /'-1'/,
+    )
+    // A flag-like word is still not a value.
+    expect(failure(() => parseCommandArgs('compare', { args: ['--strength', '--json'], options })).code).toBe(
+      'invalid-argument',
+    )
+  })
 })
 
 describe('tiller fit --option', () => {

@@ -80,6 +80,10 @@ describe('browser mode end to end', () => {
     page.setDefaultTimeout(0)
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(error.message))
+    // Browser mode's policy allows no inline script or style; a violation would show only in the console.
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) problems.push(message.text())
+    })
     await page.goto(url)
 
     await expect.poll(() => page.getByTestId('execution-provider').textContent()).toBe('CPU')

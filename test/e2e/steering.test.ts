@@ -134,6 +134,10 @@ describe('steering in browser mode', () => {
     page.setDefaultTimeout(0)
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(error.message))
+    // Browser mode's policy allows no inline script or style; a violation would show only in the console.
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) problems.push(message.text())
+    })
     await page.goto(url)
     await page.getByTestId('model-loaded').waitFor()
 

@@ -375,8 +375,9 @@ describe('edit files', () => {
     const folder = mkdtempSync(join(tmpdir(), 'tiller-edit-'))
     const path = join(folder, 'edit.safetensors')
     writeFileSync(path, 'old')
+    // The message names the file given, not the hidden temporary the atomic write failed on.
     await expect(writeEditFile(join(folder, 'missing', 'e.safetensors'), sampleEdit())).rejects.toThrow(
-      /Cannot write/,
+      `Cannot write ${join(folder, 'missing', 'e.safetensors')}: the folder ${join(folder, 'missing')} does not exist.`,
     )
     await writeEditFile(path, sampleEdit())
     expect(readdirSync(folder)).toEqual(['edit.safetensors'])

@@ -49,6 +49,14 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     expect(error.message).toContain(path)
   })
 
+  it('a folder given instead of the file', async () => {
+    const error = await importError(folder)
+    expect(error.code).toBe('invalid-argument')
+    expect(error.message).toBe(
+      `${folder} is a folder, not a GGUF file; give the path of the .gguf file itself.`,
+    )
+  })
+
   it('a file that is not GGUF', async () => {
     const path = join(folder, 'not-gguf.gguf')
     await writeFile(path, 'GGML this is something else entirely')

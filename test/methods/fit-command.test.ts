@@ -122,6 +122,46 @@ describe('tiller fit and tiller export', () => {
     )
   })
 
+  it('generates with the exported .gguf as with the edit file, at negative strengths, and refuses a strength that overflows', async () => {
+    const out = join(work, 'steer.safetensors')
+    expect((await run(fitArgs('pca-diff', out, '--layers', '1'))).code).toBe(0)
+    const vector = join(work, 'steer.gguf')
+    expect((await run(['export', '--edit', out, '--gguf', vector])).code).toBe(0)
+    const generateWith = (edit: string, strength: string) =>
+      run([
+        'generate',
+        '--model',
+        folder,
+        '--provider',
+        'cpu',
+        '--prompt',
+        'Is fire hot?',
+        '--max-tokens',
+        '4',
+        '--temperature',
+        '0',
+        '--edit',
+        edit,
+        '--strength',
+        strength,
+        '--json',
+      ])
+    const tokensOf = (output: string) => (JSON.parse(output) as { generatedTokens: number[] }).generatedTokens
+    for (const strength of ['-4', '6']) {
+      const fromEdit = await generateWith(out, strength)
+      expect(fromEdit.code, fromEdit.output).toBe(0)
+      const fromVector = await generateWith(vector, strength)
+      expect(fromVector.code, fromVector.output).toBe(0)
+      expect(tokensOf(fromVector.output)).toEqual(tokensOf(fromEdit.output))
+    }
+    // Float32 overflows at this strength: the logits are NaN, and no token may silently become token 0.
+    const overflow = await generateWith(vector, '1e38')
+    expect(overflow.code).toBe(1)
+    expect(overflow.output).toMatch(
+      /^tiller generate: At strength 1e\+38 of the edits, the steered model's logits are (NaN|all 0) at new token 1 \(row 0\), so no token can be chosen: the edit drives the activations out of range\. Lower the strength\.\n$/,
+    )
+  })
+
   it('fits ablation (every block, three sites) and ActAdd (raw, padded), and export refuses them with the reason', async () => {
     const ablation = join(work, 'ablation.safetensors')
     expect((await run(fitArgs('ablation', ablation))).code).toBe(0)

@@ -115,4 +115,26 @@ describe('renderPrompt', () => {
     expect((error as Error).message).toMatch(/32/)
     expect((error as Error).message).toContain('max_position_embeddings')
   })
+
+  it('says when the prompt alone fills the context, instead of advising --max-tokens 0', () => {
+    const prompt = 'word '.repeat(40)
+    const length = tokenizer.encode(prompt).length
+    const message = (contextLength: number) => {
+      try {
+        renderPrompt(tokenizer, prompt, { maxTokens: 4, contextLength })
+      } catch (error) {
+        expect(isTillerError(error, 'prompt-too-long')).toBe(true)
+        return (error as Error).message
+      }
+      throw new Error(`a ${length}-token prompt fitted a context of ${contextLength}`)
+    }
+    for (const contextLength of [length - 5, length]) {
+      expect(message(contextLength)).toBe(
+        `The prompt is ${length} tokens, which fills the model's whole context (max_position_embeddings ` +
+          `${contextLength}) and leaves no room for a new token; shorten it to at most ${contextLength - 1} tokens.`,
+      )
+    }
+    // One token of room: lowering --max-tokens is the advice, with the number that fits.
+    expect(message(length + 1)).toContain('lower --max-tokens to at most 1.')
+  })
 })

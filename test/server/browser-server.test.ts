@@ -87,6 +87,33 @@ describe('browser mode server', () => {
     expect((await get('/..%2f..%2f..%2fetc%2fpasswd')).status).toBe(403)
   })
 
+  test('sends its content security policy and forbids framing as HTTP headers, on every answer', async () => {
+    for (const path of [
+      '/',
+      '/assets/app.js',
+      '/settings',
+      '/assets/missing.js',
+      '/..%2f..%2fetc%2fpasswd',
+    ]) {
+      const { headers } = await get(path)
+      expect(headers['x-frame-options'], path).toBe('DENY')
+      const policy = String(headers['content-security-policy'])
+      const directives = new Map(
+        policy.split(';').map((directive) => {
+          const [name, ...values] = directive.trim().split(/\s+/)
+          return [name, values] as const
+        }),
+      )
+      expect(directives.get('frame-ancestors'), path).toEqual(["'none'"])
+      expect(directives.get('script-src'), path).toEqual(["'self'"])
+      expect(directives.get('style-src'), path).toEqual(["'self'"])
+      expect(directives.get('default-src'), path).toEqual(["'self'"])
+      expect(directives.get('object-src'), path).toEqual(["'none'"])
+      expect(policy, path).not.toContain('unsafe')
+    }
+    expect((await get('/', 'attacker.example:80')).headers['x-frame-options']).toBe('DENY')
+  })
+
   test('answers only to its own Host name', async () => {
     expect((await get('/', 'attacker.example:80')).status).toBe(421)
     expect((await get('/', `localhost:${server.port}`)).status).toBe(200)

@@ -20,8 +20,31 @@ const contentTypes: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 }
 
-/** Headers every answer carries: no caching of per-run pages, no MIME sniffing, no token in referrers. */
+/**
+ * The content security policy of browser mode, sent as a header: a `<meta>` policy cannot forbid framing
+ * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script
+ * or style: Vite links its CSS as files, and Vue's `:style` bindings set properties through the CSSOM, which
+ * `style-src` does not govern. `'self'` covers the contract's WebSocket on the same host and port.
+ */
+export const contentSecurityPolicy = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+/**
+ * Headers every answer carries: the content security policy, no framing (`X-Frame-Options` for browsers that
+ * predate `frame-ancestors`), no caching of per-run pages, no MIME sniffing, no token in referrers.
+ */
 export const commonHeaders: Record<string, string> = {
+  'Content-Security-Policy': contentSecurityPolicy,
+  'X-Frame-Options': 'DENY',
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',

@@ -35,11 +35,36 @@ export function parseCommandArgs<Config extends ParseArgsConfig>(
   config: Config,
 ): ParsedArguments<Config> {
   try {
-    return parseArgs(config)
+    return parseArgs({ ...config, args: joinNegativeValues(config) } as Config)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
     throw new TillerError('invalid-argument', `${reason}. Run \`tiller ${command} --help\` for the options.`)
   }
+}
+
+/** A value that starts like a negative number: -1, -0.5, -.5, -2,0,2, -Infinity. */
+const negativeNumber = /^-(\d|\.\d|Infinity)/
+
+/**
+ * `--flag -2` as `--flag=-2` for flags that take a value: parseArgs otherwise calls a value starting with a dash
+ * ambiguous, and `--strength -1` or `--strengths -2,0,2` are ordinary values here (no flag starts with a digit).
+ */
+function joinNegativeValues(config: ParseArgsConfig): string[] | undefined {
+  const args = config.args
+  if (args === undefined) return undefined
+  const joined: string[] = []
+  for (let index = 0; index < args.length; index++) {
+    const argument = args[index] as string
+    const next = args[index + 1]
+    const option = argument.startsWith('--') ? config.options?.[argument.slice(2)] : undefined
+    if (option?.type === 'string' && next !== undefined && negativeNumber.test(next)) {
+      joined.push(`${argument}=${next}`)
+      index++
+    } else {
+      joined.push(argument)
+    }
+  }
+  return joined
 }
 
 /** The error for a flag whose value is wrong or missing: `--flag is "value"; <expected>.` */
@@ -96,10 +121,15 @@ export function promptFlag(value: string | undefined): string {
   return value
 }
 
-/** `--layers 2,3`: comma-separated 0-based layer numbers. */
+/** `--layers 2,3`: comma-separated 0-based layer numbers; an empty item (`""`, `1,,2`) is refused, not read as 0. */
 export function parseLayerList(value: string | undefined): number[] {
-  const layers = (value ?? '').split(',').map((part) => Number(part.trim()))
-  if (value === undefined || layers.some((layer) => !Number.isInteger(layer) || layer < 0)) {
+  const parts = (value ?? '').split(',').map((part) => part.trim())
+  const layers = parts.map(Number)
+  if (
+    value === undefined ||
+    parts.some((part) => part === '') ||
+    layers.some((layer) => !Number.isInteger(layer) || layer < 0)
+  ) {
     throw invalidFlag('layers', value, 'give comma-separated 0-based layer numbers, e.g. 2,3')
   }
   return layers

@@ -3,7 +3,8 @@
  * their conversion to GenerationOptions (not a command itself).
  */
 import type { ParseArgsOptionsConfig } from 'node:util'
-import type { GenerationOptions } from '../../core/runtime/generation-options.ts'
+import { isTillerError, TillerError } from '../../core/errors.ts'
+import { resolveGenerationOptions, type GenerationOptions } from '../../core/runtime/generation-options.ts'
 import { numberFlag } from './arguments.ts'
 
 /** The parseArgs options of the sampling flags; absent flags take `generationOptions`' defaults. */
@@ -16,6 +17,16 @@ export const generationFlags = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
 } as const satisfies ParseArgsOptionsConfig
+
+/** The flag of each checked GenerationOptions field. */
+const flagOfField: Record<string, string> = {
+  maxTokens: 'max-tokens',
+  temperature: 'temperature',
+  topK: 'top-k',
+  topP: 'top-p',
+  repetitionPenalty: 'repetition-penalty',
+  seed: 'seed',
+}
 
 /** The usage lines of the sampling flags, with the command's default for --max-tokens. */
 export function generationFlagsUsage(maxTokens: number): string {
@@ -49,7 +60,7 @@ export function generationOptions(
   values: GenerationFlagValues,
   defaults: { maxTokens: number },
 ): GenerationOptions & { maxTokens: number } {
-  return {
+  const options = {
     maxTokens: numberFlag('max-tokens', values['max-tokens'], {
       fallback: defaults.maxTokens,
       integer: true,
@@ -61,4 +72,20 @@ export function generationOptions(
     seed: numberFlag('seed', values.seed, { fallback: 0, integer: true }),
     stopStrings: values.stop ?? [],
   }
+  // The engine's checks name its fields (options.maxTokens); at the command line they name the flag.
+  try {
+    resolveGenerationOptions(options, [])
+  } catch (error) {
+    const field = isTillerError(error, 'invalid-argument')
+      ? error.subject?.replace(/^options\./, '')
+      : undefined
+    const flag = field === undefined ? undefined : flagOfField[field]
+    if (flag === undefined) throw error
+    throw new TillerError(
+      'invalid-argument',
+      (error as TillerError).message.replace(`options.${field}`, `--${flag}`),
+      { subject: `--${flag}`, cause: error },
+    )
+  }
+  return options
 }

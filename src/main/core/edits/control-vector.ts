@@ -7,12 +7,12 @@
  * an exported file imports back to the same edit.
  */
 import { open } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 import type { Edit, Intervention, MethodId, ModelFingerprint } from '../../../shared/edit.ts'
 import { editFormatVersion, methodIds } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { writeGgufFile, type GgufMetadataValue } from '../gguf/writer.ts'
+import { writeFailureReason } from '../workspace/write-failure.ts'
 import { checkFingerprint } from './fingerprint.ts'
 import { readGgufFile, type GgufFile } from '../models/importers/gguf/gguf-file.ts'
 
@@ -132,13 +132,7 @@ export async function exportControlVector(
   try {
     await writeGgufFile(path, { metadata, tensors })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const reason =
-      code === 'ENOENT' || code === 'ENOTDIR'
-        ? `the folder ${dirname(path)} does not exist`
-        : code === 'EISDIR'
-          ? 'it is a folder'
-          : (error as Error).message
+    const reason = writeFailureReason(path, error)
     throw new TillerError('invalid-argument', `Cannot write the control vector ${path}: ${reason}.`, {
       subject: path,
       cause: error,

@@ -25,6 +25,7 @@ import {
 } from './edit-manifest.ts'
 import { readUserFile } from '../workspace/read-file.ts'
 import { writeFileAtomic } from '../workspace/atomic-write.ts'
+import { writeFailureReason } from '../workspace/write-failure.ts'
 import { checkFingerprint } from './fingerprint.ts'
 import { decodeSafetensors, encodeSafetensors, type F32Tensor } from './safetensors.ts'
 
@@ -354,7 +355,7 @@ export async function writeEditFile(path: string, edit: Edit, extras: EditFileEx
   try {
     await writeFileAtomic(path, bytes)
   } catch (error) {
-    throw new TillerError('invalid-argument', `Cannot write ${path}: ${(error as Error).message}`, {
+    throw new TillerError('invalid-argument', `Cannot write ${path}: ${writeFailureReason(path, error)}.`, {
       subject: path,
       cause: error,
     })

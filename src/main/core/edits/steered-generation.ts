@@ -11,6 +11,7 @@ import {
 import { loadModel, type LoadedModel } from '../runtime/model.ts'
 import type { ExtraInputs, StepContext } from '../runtime/step-context.ts'
 import { compileEdits, type CompiledGraph } from './compiler/compile.ts'
+import { importControlVector } from './control-vector.ts'
 import { readEditFile } from './edit-file.ts'
 import { fingerprintModel } from './fingerprint.ts'
 import { runtimeInputNames } from './compiler/runtime-inputs.ts'
@@ -38,12 +39,21 @@ export async function loadSteeredModel(
   return { model, compiled }
 }
 
-/** Read edit files for `folder`, refusing any fitted on another model (the message names the differing field). */
+/**
+ * Read edit files for `folder`, refusing any fitted on another model (the message names the differing field). A
+ * `.gguf` path is a llama.cpp control vector and is imported, as the engine's `edit:load` does.
+ */
 export async function readEditsFor(folder: string, paths: readonly string[]): Promise<Edit[]> {
   if (paths.length === 0) throw new TillerError('invalid-argument', 'No edit files given; pass --edit FILE.')
   const fingerprint = await fingerprintModel(folder)
   const edits: Edit[] = []
-  for (const path of paths) edits.push((await readEditFile(path, fingerprint)).edit)
+  for (const path of paths) {
+    edits.push(
+      path.toLowerCase().endsWith('.gguf')
+        ? await importControlVector(path, { model: fingerprint })
+        : (await readEditFile(path, fingerprint)).edit,
+    )
+  }
   return edits
 }
 
@@ -56,17 +66,18 @@ export function steeringInputs(
   strengths: readonly number[],
   rows: PolicyRowInfo = {},
 ): ExtraInputs {
-  if (!strengths.every(Number.isFinite)) {
+  // The graph takes float32 strengths: beyond its range a finite number becomes infinite.
+  if (!strengths.every((strength) => Number.isFinite(Math.fround(strength)))) {
     throw new TillerError(
       'invalid-argument',
-      `Strengths must be finite numbers; got ${strengths.join(', ')}.`,
+      `Strengths must be finite float32 numbers (magnitude below 3.4e38); got ${strengths.join(', ')}.`,
       {
         subject: 'strengths',
       },
     )
   }
   const strength = Float32Array.from(strengths)
-  return (step: StepContext) => {
+  const inputs: ExtraInputs = (step: StepContext) => {
     if (step.batch !== strengths.length) {
       throw new TillerError(
         'invalid-argument',
@@ -91,6 +102,9 @@ export function steeringInputs(
     }
     return feeds
   }
+  inputs.describeRow = (row) =>
+    compiled.usesStrength ? `strength ${strengths[row]} of the edits` : undefined
+  return inputs
 }
 
 /** What to generate with a steered model: prompt rows, one strength per row, and the usual options. */

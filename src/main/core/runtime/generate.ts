@@ -171,6 +171,48 @@ function advanceRow(
 }
 
 /**
+ * Logits that rank no token: NaN or infinite values (argmax would silently answer token 0), or, in a steered row,
+ * one value across the whole vocabulary (an edit at a huge strength overflows the RMSNorm, which then outputs
+ * zeros). Throws a TillerError naming the row and what it runs.
+ */
+function checkRankable(
+  logits: Float32Array,
+  row: number,
+  position: number,
+  extraInputs: ExtraInputs | undefined,
+): void {
+  let bad: number | undefined
+  let minimum = Infinity
+  let maximum = -Infinity
+  for (const value of logits) {
+    if (!Number.isFinite(value)) {
+      bad = value
+      break
+    }
+    minimum = Math.min(minimum, value)
+    maximum = Math.max(maximum, value)
+  }
+  const steering = extraInputs?.describeRow?.(row)
+  const flat = bad === undefined && steering !== undefined && logits.length > 1 && minimum === maximum
+  if (bad === undefined && !flat) return
+  const found = bad === undefined ? `all ${maximum}` : String(bad)
+  if (steering !== undefined) {
+    throw new TillerError(
+      'invalid-argument',
+      `At ${steering}, the steered model's logits are ${found} at new token ${position + 1} (row ${row}), so no ` +
+        `token can be chosen: the edit drives the activations out of range. Lower the strength.`,
+      { subject: 'strength' },
+    )
+  }
+  throw new TillerError(
+    'internal',
+    `The model's logits are ${found} at new token ${position + 1} (row ${row}), so no token can be chosen; its ` +
+      `weights or graph are broken. Export or download the model again.`,
+    { subject: 'logits' },
+  )
+}
+
+/**
  * Generate continuations for every row of `request.rows` in one batch.
  * Under greedy decoding each row's tokens equal a one-row run of the same prompt; under sampling too, since every
  * row draws from its own generator seeded with `options.seed`.
@@ -235,7 +277,9 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
       const state = states[row] as RowState
       if (state.finishReason !== undefined) continue
       const sampler = samplers[row] as RowSampler
-      const token = sampler.pick(logitsRows.lastPosition(logits, row))
+      const rowLogits = logitsRows.lastPosition(logits, row)
+      checkRankable(rowLogits, row, state.generated.length, request.extraInputs)
+      const token = sampler.pick(rowLogits)
       sampler.observe(token)
       nextTokens[row] = token
       const text = advanceRow(state, streams[row] as TextStream, token, options, incremental)

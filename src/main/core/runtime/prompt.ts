@@ -67,12 +67,22 @@ export function renderPrompt(
     rendered = { text: prompt, ids: tokenizer.encode(prompt), usedChatTemplate: false }
   }
   const total = rendered.ids.length + options.maxTokens
+  if (rendered.ids.length >= options.contextLength) {
+    // No --max-tokens helps: even one new token would not fit.
+    throw new TillerError(
+      'prompt-too-long',
+      `The prompt is ${rendered.ids.length} tokens, which fills the model's whole context ` +
+        `(max_position_embeddings ${options.contextLength}) and leaves no room for a new token; shorten it to at ` +
+        `most ${options.contextLength - 1} tokens.`,
+      { subject: 'prompt' },
+    )
+  }
   if (total > options.contextLength) {
     throw new TillerError(
       'prompt-too-long',
       `The prompt is ${rendered.ids.length} tokens and ${options.maxTokens} more were asked for (${total} in all), ` +
         `but the model's context (max_position_embeddings) is ${options.contextLength}; shorten the prompt or ` +
-        `lower --max-tokens to at most ${Math.max(0, options.contextLength - rendered.ids.length)}.`,
+        `lower --max-tokens to at most ${options.contextLength - rendered.ids.length}.`,
       { subject: 'prompt' },
     )
   }

@@ -30,8 +30,13 @@ export interface StepContext {
 export type FedPosition =
   { kind: 'padding' } | { kind: 'prompt'; index: number } | { kind: 'generated'; index: number }
 
-/** Callers' extra graph inputs for a step, e.g. `{ tiller_strength: Tensor [batch] }`. */
-export type ExtraInputs = (step: StepContext) => Record<string, ort.Tensor>
+/**
+ * Callers' extra graph inputs for a step, e.g. `{ tiller_strength: Tensor [batch] }`. `describeRow` says what a row
+ * runs (e.g. "strength 2 of the edits"), for errors about that row.
+ */
+export type ExtraInputs = ((step: StepContext) => Record<string, ort.Tensor>) & {
+  describeRow?: (row: number) => string | undefined
+}
 
 /** Classify position `offset` (0 ≤ offset < context.sequence) fed for row `row` in this step. */
 export function fedPosition(context: StepContext, row: number, offset: number): FedPosition {

@@ -166,6 +166,13 @@ function tensorEntries(
  */
 export async function readGgufFile(path: string): Promise<GgufFile> {
   const stats = await stat(path).catch(() => undefined)
+  if (stats?.isDirectory() === true) {
+    throw new TillerError(
+      'invalid-argument',
+      `${path} is a folder, not a GGUF file; give the path of the .gguf file itself.`,
+      { subject: path },
+    )
+  }
   if (stats === undefined || !stats.isFile()) {
     throw new TillerError('file-not-found', `${path}: no such file. Check the path of the GGUF model.`, {
       subject: path,
