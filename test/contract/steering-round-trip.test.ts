@@ -217,8 +217,11 @@ describe('fitting and the edit store', () => {
       expect.stringContaining('layer 7 does not exist'),
     ])
     await refusal(client['edit:fit']({ dataset: join(work, 'none.jsonl'), method: 'caa' }), 'file-not-found')
-    const unknown = await refusal(client['edit:fit']({ dataset, method: 'sea' }), 'invalid-argument')
-    expect(unknown.message).toContain('Unknown method "sea"')
+    const unknown = await refusal(
+      client['edit:fit']({ dataset, method: 'repe' as 'sea' }),
+      'invalid-argument',
+    )
+    expect(unknown.message).toContain('method')
   })
 
   test('a fit is a job with progress; its edit is listed, saved, loaded back and exported', async () => {
