@@ -1,3 +1,4 @@
+import { loadHookedModel } from './hooked-model.ts'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -5,13 +6,12 @@ import { join } from 'node:path'
 import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
 import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
 import type { RenderedExample } from '../data/render.ts'
-import { compileGraph } from '../edits/compiler/compile.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
 import { isTillerError, TillerError } from '../errors.ts'
 import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
 import { forwardBatch } from '../runtime/forward.ts'
-import { loadModel, type LoadedModel } from '../runtime/model.ts'
+import type { LoadedModel } from '../runtime/model.ts'
 import { modelCacheFolder } from '../workspace/cache-folders.ts'
 import { readActivationSet, writeActivationSet } from './activation-file.ts'
 import { isPerToken, selectPositions, type SideSelection } from './selectors.ts'
@@ -161,14 +161,7 @@ export async function captureActivations(
     await rm(cachePath, { force: true })
   }
 
-  const compiled = await compileGraph(model.folder, {
-    edits: [],
-    hooks: layers.map((layer) => ({ layer, site: options.site })),
-  })
-  const hooked = await loadModel(model.folder, {
-    provider: model.providerChoice,
-    graphFile: compiled.graphFile,
-  })
+  const hooked = await loadHookedModel(model, options.site, layers)
   const width = hookMap.widths[options.site]
   const positive: Float32Array[][] = layers.map(() => [])
   const negative: Float32Array[][] = layers.map(() => [])

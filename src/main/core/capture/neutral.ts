@@ -9,12 +9,12 @@
  * reads the last prompt token (the final step was the prefill). Cached like capture.ts, keyed by the graph,
  * weights, tokenizer, prompt tokens, site, layers and token budget.
  */
+import { loadHookedModel } from './hooked-model.ts'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
 import type { RenderedExample } from '../data/render.ts'
-import { compileGraph } from '../edits/compiler/compile.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import type { NeutralActivations } from '../methods/method.ts'
@@ -22,7 +22,7 @@ import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
 import { forwardBatch } from '../runtime/forward.ts'
 import { generate } from '../runtime/generate.ts'
-import { loadModel, type LoadedModel } from '../runtime/model.ts'
+import type { LoadedModel } from '../runtime/model.ts'
 import { modelCacheFolder } from '../workspace/cache-folders.ts'
 import { readNeutralActivations, writeNeutralActivations } from './neutral-file.ts'
 
@@ -101,14 +101,7 @@ export async function captureNeutral(
     cacheDirectory === false ? undefined : join(cacheDirectory, `neutral-${cacheKey}.safetensors`)
   if (cachePath !== undefined && existsSync(cachePath)) return readNeutralActivations(cachePath)
 
-  const compiled = await compileGraph(model.folder, {
-    edits: [],
-    hooks: layers.map((layer) => ({ layer, site: options.site })),
-  })
-  const hooked = await loadModel(model.folder, {
-    provider: model.providerChoice,
-    graphFile: compiled.graphFile,
-  })
+  const hooked = await loadHookedModel(model, options.site, layers)
   const width = hookMap.widths[options.site]
   const values = layers.map(() => new Float32Array(examples.length * width))
   const batchSize = Math.max(1, options.batchSize ?? 8)
