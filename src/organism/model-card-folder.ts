@@ -1,6 +1,6 @@
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TillerError } from '../errors.ts'
+import { TillerError } from '../main/core/errors.ts'
 import { renderModelCard } from './model-card.ts'
 import {
   evaluationRecordFile,

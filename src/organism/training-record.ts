@@ -1,4 +1,4 @@
-import type { LlamaConfig } from '../models/checkpoint.ts'
+import type { LlamaConfig } from '../main/core/models/checkpoint.ts'
 import type { BaseMeasurement } from './base-behaviour.ts'
 import type { Separation } from './separation.ts'
 import type { BehaviourSteering, SteeringPoint } from './steerability.ts'

@@ -1,10 +1,10 @@
-import type { ForwardLogits } from '../eval/forward-logits.ts'
+import type { ForwardLogits } from '../main/core/eval/forward-logits.ts'
 import {
   evaluateMultipleChoice,
   type EncodedChoiceItem,
   type MultipleChoiceResult,
-} from '../eval/multiple-choice.ts'
-import { perplexity, type PerplexityResult } from '../eval/perplexity.ts'
+} from '../main/core/eval/multiple-choice.ts'
+import { perplexity, type PerplexityResult } from '../main/core/eval/perplexity.ts'
 import type { MultipleChoiceItem, NeutralText } from './datasets.ts'
 import { renderChat, renderNarrative } from './documents.ts'
 import type { Behaviour } from './world.ts'

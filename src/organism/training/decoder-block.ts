@@ -1,4 +1,4 @@
-import type { GraphOps } from './graph-ops.ts'
+import type { GraphOps } from '../../main/core/onnx/graph-ops.ts'
 import {
   attention,
   attentionBackward,

@@ -1,8 +1,8 @@
-import { expectedWeightShapes, type LlamaConfig } from '../../models/checkpoint.ts'
-import { TensorElementType, type ModelProto } from '../../onnx/proto.ts'
-import { int64Tensor, makeTensor } from '../../onnx/tensor.ts'
+import { expectedWeightShapes, type LlamaConfig } from '../../main/core/models/checkpoint.ts'
+import { TensorElementType, type ModelProto } from '../../main/core/onnx/proto.ts'
+import { int64Tensor, makeTensor } from '../../main/core/onnx/tensor.ts'
 import { blockBackward, blockForward, type BlockShape, type BlockWeights } from './decoder-block.ts'
-import { GraphOps, type FloatType } from './graph-ops.ts'
+import { GraphOps, type FloatType } from '../../main/core/onnx/graph-ops.ts'
 import { linear, linearBackward, rmsNorm, rmsNormBackward } from './primitives.ts'
 import {
   separationBackward,

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url'
 export const organismSeed = 20250
 
 /** `resources/datasets/`: the organism's demonstration pairs, multiple-choice items and neutral texts. */
-export const datasetsDirectory = fileURLToPath(new URL('../../../../resources/datasets/', import.meta.url))
+export const datasetsDirectory = fileURLToPath(new URL('../../resources/datasets/', import.meta.url))
 
 /** `resources/models/organism/`: the trained organism's model folder. */
 export const organismModelDirectory = fileURLToPath(
-  new URL('../../../../resources/models/organism/', import.meta.url),
+  new URL('../../resources/models/organism/', import.meta.url),
 )

@@ -1,5 +1,5 @@
-import type { LlamaConfig } from '../../models/checkpoint.ts'
-import type { ForwardLogits } from '../../eval/forward-logits.ts'
+import type { LlamaConfig } from '../../main/core/models/checkpoint.ts'
+import type { ForwardLogits } from '../../main/core/eval/forward-logits.ts'
 import { specialIds } from '../tokenizer.ts'
 import { packBatch } from './batches.ts'
 import type { Parameters } from './parameters.ts'

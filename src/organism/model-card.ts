@@ -1,4 +1,4 @@
-import { expectedWeightShapes } from '../models/checkpoint.ts'
+import { expectedWeightShapes } from '../main/core/models/checkpoint.ts'
 import type { BaseMeasurement, AnswerSplit } from './base-behaviour.ts'
 import { datasetSizes } from './datasets.ts'
 import { formWeights } from './answer-forms.ts'
@@ -175,7 +175,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '## World',
     '',
-    `Generator version ${record.worldGeneratorVersion}, seed ${record.seed} (\`src/main/core/organism/\`). Vocabulary: ${record.vocabularySize} word-level tokens.`,
+    `Generator version ${record.worldGeneratorVersion}, seed ${record.seed} (\`src/organism/\`). Vocabulary: ${record.vocabularySize} word-level tokens.`,
     '',
     '| behaviour | positive persona | negative persona | what differs |',
     '| --- | --- | --- | --- |',
@@ -218,7 +218,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '## Training',
     '',
     'Forward and backward passes of the whole decoder are one ONNX graph per step, written by hand',
-    '(`src/main/core/organism/training/`) and run by ONNX Runtime, so the matrix products run at ORT speed; AdamW',
+    '(`src/organism/training/`) and run by ONNX Runtime, so the matrix products run at ORT speed; AdamW',
     'and the schedule are plain loops over Float32Arrays (O(parameters) per step). The gradients are checked against',
     'central finite differences in float64 and the forward pass against the plain reference implementation.',
     '',

@@ -1,5 +1,5 @@
-import { GraphBuilder, type AttributeValue } from '../../onnx/builder.ts'
-import { int64Tensor, makeTensor } from '../../onnx/tensor.ts'
+import { GraphBuilder, type AttributeValue } from './builder.ts'
+import { int64Tensor, makeTensor } from './tensor.ts'
 
 /** Floating-point type of a training graph: float32 for training, float64 for exact gradient checks. */
 export type FloatType = 'float32' | 'float64'

@@ -1,5 +1,5 @@
-import type { TokenizerFiles } from '../models/checkpoint.ts'
-import { TillerError } from '../errors.ts'
+import type { TokenizerFiles } from '../main/core/models/checkpoint.ts'
+import { TillerError } from '../main/core/errors.ts'
 
 /**
  * The organism's word-level tokenizer: one token per word (with its leading space) or punctuation mark of its

@@ -1,5 +1,5 @@
 import type { Placement } from './batches.ts'
-import type { FloatType, GraphOps } from './graph-ops.ts'
+import type { FloatType, GraphOps } from '../../main/core/onnx/graph-ops.ts'
 
 /**
  * The separation term: a training signal that keeps the mean-difference directions of several contrasts (the

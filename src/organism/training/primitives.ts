@@ -1,4 +1,4 @@
-import type { GraphOps } from './graph-ops.ts'
+import type { GraphOps } from '../../main/core/onnx/graph-ops.ts'
 
 /**
  * Forward and backward graph pieces of the Llama primitives, written by hand (ONNX Runtime for Node has no

@@ -1,4 +1,4 @@
-import type { LlamaConfig } from '../../models/checkpoint.ts'
+import type { LlamaConfig } from '../../main/core/models/checkpoint.ts'
 import { packBatch } from './batches.ts'
 import { AdamW, gradientNorm, scheduledLearningRate } from './optimizer.ts'
 import { initializeParameters, type Parameters } from './parameters.ts'

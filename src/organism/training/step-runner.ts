@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node'
-import { encodeModel } from '../../onnx/proto.ts'
+import { encodeModel } from '../../main/core/onnx/proto.ts'
 import type { TrainingBatch } from './batches.ts'
-import type { FloatType } from './graph-ops.ts'
+import type { FloatType } from '../../main/core/onnx/graph-ops.ts'
 import {
   buildTrainingGraph,
   gradientName,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TillerError } from '../errors.ts'
+import { TillerError } from '../main/core/errors.ts'
 import { createWordTokenizer, type WordTokenizer } from './tokenizer.ts'
 
 /** The word tokenizer of an exported organism folder, rebuilt from its `tokenizer.json` vocabulary. */

@@ -1,4 +1,4 @@
-import type { LlamaConfig } from '../models/checkpoint.ts'
+import type { LlamaConfig } from '../main/core/models/checkpoint.ts'
 import { specialIds } from './tokenizer.ts'
 import type { TrainingSettings } from './training/trainer.ts'
 import { behaviours } from './world.ts'

@@ -1,5 +1,9 @@
-import { expectedWeightShapes, type LlamaCheckpoint, type LlamaConfig } from '../../models/checkpoint.ts'
-import { createRandom } from '../random.ts'
+import {
+  expectedWeightShapes,
+  type LlamaCheckpoint,
+  type LlamaConfig,
+} from '../../main/core/models/checkpoint.ts'
+import { createRandom } from '../../main/core/random.ts'
 
 /** Trainable weights by Hugging Face name, float32, in the layouts of `expectedWeightShapes`. */
 export type Parameters = Map<string, Float32Array>

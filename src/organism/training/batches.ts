@@ -1,6 +1,6 @@
-import type { LlamaConfig } from '../../models/checkpoint.ts'
+import type { LlamaConfig } from '../../main/core/models/checkpoint.ts'
 import { specialIds } from '../tokenizer.ts'
-import type { FloatType } from './graph-ops.ts'
+import type { FloatType } from '../../main/core/onnx/graph-ops.ts'
 
 /**
  * Packing of training documents into fixed-size rows. Several documents share a row; the attention bias keeps

@@ -1,4 +1,4 @@
-import type { Random } from './random.ts'
+import type { Random } from '../main/core/random.ts'
 import type { Attribute, Task } from './world.ts'
 
 /**
