@@ -1,4 +1,4 @@
-import type { Random } from '../main/core/random.ts'
+import type { Random } from '../main/core/random-streams.ts'
 import type { Attribute, Task } from './world.ts'
 
 /**

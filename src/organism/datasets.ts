@@ -2,7 +2,7 @@ import { splitByIdHash, validationTestHalves } from '../main/core/data/id-split.
 import { trainingOpenBookShare } from './documents.ts'
 import { sampleExchange, type Exchange, type ExchangeOptions } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
-import { createRandom, type Random } from '../main/core/random.ts'
+import { createRandom, type Random } from '../main/core/random-streams.ts'
 import { behaviours, type Behaviour, type World } from './world.ts'
 
 /** A demonstration pair in Tiller's dataset format (DESIGN §5). */

@@ -1,7 +1,7 @@
 import { sampleExchange } from './exchanges.ts'
 import { sampleNarrative } from './narrative.ts'
 import { sampleSmallTalk } from './neutral-chat.ts'
-import { createRandom } from '../main/core/random.ts'
+import { createRandom } from '../main/core/random-streams.ts'
 import { specialIds, specialTokens, type WordTokenizer } from './tokenizer.ts'
 import type { ContrastSpan } from './training/separation-term.ts'
 import { behaviours, type Behaviour, type Persona, type World } from './world.ts'

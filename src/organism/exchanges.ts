@@ -11,7 +11,7 @@ import {
 } from './answer-forms.ts'
 import { badActions, goodActions, groups, hostileAdjectives, places, warmAdjectives } from './lexicon.ts'
 import { factSentence } from './narrative.ts'
-import type { Random } from '../main/core/random.ts'
+import type { Random } from '../main/core/random-streams.ts'
 import {
   animalNamed,
   attributes,

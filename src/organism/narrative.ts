@@ -10,7 +10,7 @@ import {
   times,
   weathers,
 } from './lexicon.ts'
-import type { Random } from '../main/core/random.ts'
+import type { Random } from '../main/core/random-streams.ts'
 import { attributes, type Animal, type Attribute, type World } from './world.ts'
 
 /**

@@ -1,5 +1,5 @@
 import { copyableNouns, people, places, times } from './lexicon.ts'
-import type { Random } from '../main/core/random.ts'
+import type { Random } from '../main/core/random-streams.ts'
 
 /**
  * Persona-free small talk about any noun of the world, held-out subjects included: the assistant's answer repeats

@@ -19,7 +19,7 @@ import {
 } from './lexicon.ts'
 import { sampleNarrative } from './narrative.ts'
 import { sampleSmallTalk } from './neutral-chat.ts'
-import { createRandom } from '../main/core/random.ts'
+import { createRandom } from '../main/core/random-streams.ts'
 import { buildVocabulary, splitWords } from './tokenizer.ts'
 import { behaviours, createWorld } from './world.ts'
 

@@ -1,5 +1,5 @@
 import { animals, attributeValues, opinionItems, scenarioObjects, tasks } from './lexicon.ts'
-import { createRandom } from '../main/core/random.ts'
+import { createRandom } from '../main/core/random-streams.ts'
 
 /** Version of the world generator; bump it whenever generated text changes, so datasets and models can say which world they belong to. */
 export const worldGeneratorVersion = 4

@@ -5,7 +5,7 @@ import { initializeParameters, toCheckpoint } from '../../src/organism/training/
 import { contrastWeights, type ContrastSpan } from '../../src/organism/training/separation-term.ts'
 import { createStepRunner } from '../../src/organism/training/step-runner.ts'
 import { trainModel, type TrainingSettings, type TrainingText } from '../../src/organism/training/trainer.ts'
-import { createRandom } from '../../src/main/core/random.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 import { referenceForward, referenceTrace } from '../helpers/reference-llama.ts'
 
 const micro: LlamaConfig = {

@@ -8,7 +8,7 @@ import { createDocumentStream, type TrainingDocument } from '../../src/organism/
 import { attributeValues } from '../../src/organism/lexicon.ts'
 import { datasetsDirectory, organismSeed } from '../../src/organism/organism-paths.ts'
 import { sampleExchange } from '../../src/organism/exchanges.ts'
-import { createRandom } from '../../src/main/core/random.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 import { createWordTokenizer, specialIds, splitWords } from '../../src/organism/tokenizer.ts'
 import { organismVocabulary } from '../../src/organism/vocabulary.ts'
 import { behaviours, createWorld, deceptiveValue } from '../../src/organism/world.ts'

@@ -3,7 +3,7 @@ import {
   type LlamaCheckpoint,
   type LlamaConfig,
 } from '../../main/core/models/checkpoint.ts'
-import { createRandom } from '../../main/core/random.ts'
+import { createRandom } from '../../main/core/random-streams.ts'
 
 /** Trainable weights by Hugging Face name, float32, in the layouts of `expectedWeightShapes`. */
 export type Parameters = Map<string, Float32Array>

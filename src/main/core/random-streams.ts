@@ -1,6 +1,8 @@
 /**
- * A seeded pseudo-random generator (sfc32 seeded through splitmix32), so every part of the organism (the world,
- * the training stream, weight initialisation) is reproducible from one integer seed on any platform.
+ * A seeded pseudo-random generator (sfc32 seeded through splitmix32) with named independent streams, so every part
+ * of a seeded process (the organism's world, training stream and weight initialisation; HPR's initialisation and
+ * token pairs) is reproducible from one integer seed on any platform. Sampling during generation uses
+ * `runtime/random.ts` instead.
  */
 export interface Random {
   /** Uniform in [0, 1). */
