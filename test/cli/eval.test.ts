@@ -89,6 +89,24 @@ describe('tiller eval', () => {
     expect(run.stdout).toMatch(/\n\| 0 \| \d+\.\d \[\d+\.\d, \d+\.\d\] \|/)
   })
 
+  it('measures fluency on the bundled neutral texts when neither --model nor --text is given', async () => {
+    const bundled = await runTiller(['eval', '--data', items, '--json'])
+    expect(bundled.stderr).toBe('')
+    expect(bundled.code).toBe(0)
+    const explicit = await runTiller([
+      'eval',
+      '--data',
+      items,
+      '--text',
+      'resources/datasets/neutral.jsonl',
+      '--json',
+    ])
+    expect(explicit.code).toBe(0)
+    const fluency = (JSON.parse(bundled.stdout) as SetEvaluation).points[0]?.fluency
+    expect(fluency?.bytes).toBeGreaterThan(0)
+    expect(fluency).toEqual((JSON.parse(explicit.stdout) as SetEvaluation).points[0]?.fluency)
+  })
+
   it('refuses bad input with one line naming the item or field', async () => {
     const cases: [string[], RegExp][] = [
       [
