@@ -8,6 +8,12 @@ const mainPatterns = {
   group: ['**/main/**', '@main/*'],
   message: 'The renderer and shared code never import from src/main.',
 }
+// The organism (world generator, trainer, model card) consumes the engine; the app never trains.
+const organismPatterns = {
+  group: ['**/organism/**', '**/organism'],
+  message:
+    'Only scripts and tests import src/organism: the app, engine, renderer and shared code never train.',
+}
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'out/**', 'dist/**', 'resources/**', 'test-output/**'] },
@@ -35,7 +41,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/main/core/**', 'src/main/server/**', 'src/main/cli/**', 'test/**', 'scripts/**'],
+    files: ['src/main/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [organismPatterns] }] },
+  },
+  {
+    files: ['src/main/core/**', 'src/main/server/**', 'src/main/cli/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: [organismPatterns] }] },
+  },
+  {
+    files: ['src/organism/**', 'test/**', 'scripts/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [noElectron] }] },
   },
   {
@@ -45,7 +59,11 @@ export default tseslint.config(
         'error',
         {
           paths: [noElectron],
-          patterns: [mainPatterns, { group: ['node:*'], message: 'src/shared is pure TypeScript.' }],
+          patterns: [
+            mainPatterns,
+            organismPatterns,
+            { group: ['node:*'], message: 'src/shared is pure TypeScript.' },
+          ],
         },
       ],
     },
@@ -53,6 +71,8 @@ export default tseslint.config(
   {
     files: ['src/renderer/**'],
     languageOptions: { globals: { ...globals.browser } },
-    rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: [mainPatterns] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [noElectron], patterns: [mainPatterns, organismPatterns] }],
+    },
   },
 )

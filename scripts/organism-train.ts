@@ -21,46 +21,33 @@ import { parseArgs } from 'node:util'
 import { exportModelFolder } from '../src/main/core/models/exporter/index.ts'
 import { runtimeForward } from '../src/main/core/eval/forward-logits.ts'
 import { loadModel } from '../src/main/core/runtime/model.ts'
-import { measureBaseModel } from '../src/main/core/organism/base-behaviour.ts'
-import { buildDatasets, datasetFiles } from '../src/main/core/organism/datasets.ts'
-import { contrastSpans, createDocumentStream } from '../src/main/core/organism/documents.ts'
-import { measureNeutralPerplexity } from '../src/main/core/organism/evaluation.ts'
-import { writeFileAtomic } from '../src/main/core/organism/files.ts'
-import { readFolderTokenizer } from '../src/main/core/organism/folder-tokenizer.ts'
-import { modelCardFile, renderFolderModelCard } from '../src/main/core/organism/model-card-folder.ts'
-import {
-  organismConfig,
-  organismContextLength,
-  organismTraining,
-} from '../src/main/core/organism/organism-config.ts'
-import {
-  datasetsDirectory,
-  organismModelDirectory,
-  organismSeed,
-} from '../src/main/core/organism/organism-paths.ts'
+import { measureBaseModel } from '../src/organism/base-behaviour.ts'
+import { buildDatasets, datasetFiles } from '../src/organism/datasets.ts'
+import { contrastSpans, createDocumentStream } from '../src/organism/documents.ts'
+import { measureNeutralPerplexity } from '../src/organism/evaluation.ts'
+import { writeFileAtomic } from '../src/organism/files.ts'
+import { readFolderTokenizer } from '../src/organism/folder-tokenizer.ts'
+import { modelCardFile, renderFolderModelCard } from '../src/organism/model-card-folder.ts'
+import { organismConfig, organismContextLength, organismTraining } from '../src/organism/organism-config.ts'
+import { datasetsDirectory, organismModelDirectory, organismSeed } from '../src/organism/organism-paths.ts'
 import {
   measureContextInfluence,
   measureDirectionOverlap,
   type Separation,
-} from '../src/main/core/organism/separation.ts'
-import { measureSteerability } from '../src/main/core/organism/steerability.ts'
-import { buildTokenizerFiles, createWordTokenizer } from '../src/main/core/organism/tokenizer.ts'
+} from '../src/organism/separation.ts'
+import { measureSteerability } from '../src/organism/steerability.ts'
+import { buildTokenizerFiles, createWordTokenizer } from '../src/organism/tokenizer.ts'
 import {
   evaluationRecordFile,
   trainingRecordFile,
   type EvaluationRecord,
   type TrainingRecord,
-} from '../src/main/core/organism/training-record.ts'
-import { createGraphForward } from '../src/main/core/organism/training/graph-forward.ts'
-import { toCheckpoint } from '../src/main/core/organism/training/parameters.ts'
-import { trainModel, type TrainingText } from '../src/main/core/organism/training/trainer.ts'
-import { organismVocabulary } from '../src/main/core/organism/vocabulary.ts'
-import {
-  behaviours,
-  createWorld,
-  worldGeneratorVersion,
-  type World,
-} from '../src/main/core/organism/world.ts'
+} from '../src/organism/training-record.ts'
+import { createGraphForward } from '../src/organism/training/graph-forward.ts'
+import { toCheckpoint } from '../src/organism/training/parameters.ts'
+import { trainModel, type TrainingText } from '../src/organism/training/trainer.ts'
+import { organismVocabulary } from '../src/organism/vocabulary.ts'
+import { behaviours, createWorld, worldGeneratorVersion, type World } from '../src/organism/world.ts'
 
 function log(message: string): void {
   process.stdout.write(`${message}\n`)

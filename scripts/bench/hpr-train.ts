@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import type { ActivationSet } from '../../src/shared/activations.ts'
 import { paperAdamW } from '../../src/main/core/methods/hpr/training-settings.ts'
 import { trainHpr } from '../../src/main/core/methods/hpr/training.ts'
-import { createRandom } from '../../src/main/core/organism/random.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 
 function syntheticActivations(pairs: number, width: number, layers: number): ActivationSet {
   const random = createRandom(1)

@@ -10,7 +10,7 @@ import { renderPairs, type RenderedExample } from '../../src/main/core/data/rend
 import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
 import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
 import { hookOutputName } from '../../src/main/core/models/locator/hook-map.ts'
-import { organismModelDirectory } from '../../src/main/core/organism/organism-paths.ts'
+import { organismModelDirectory } from '../../src/organism/organism-paths.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'

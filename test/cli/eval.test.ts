@@ -10,9 +10,9 @@ import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
 import { evaluateMultipleChoice } from '../../src/main/core/eval/multiple-choice.ts'
 import { perplexity } from '../../src/main/core/eval/perplexity.ts'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
-import type { MultipleChoiceItem } from '../../src/main/core/organism/datasets.ts'
-import { encodeChoiceItems } from '../../src/main/core/organism/evaluation.ts'
-import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
+import type { MultipleChoiceItem } from '../../src/organism/datasets.ts'
+import { encodeChoiceItems } from '../../src/organism/evaluation.ts'
+import { readFolderTokenizer } from '../../src/organism/folder-tokenizer.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import { editOf, randomVector } from '../compiler/support.ts'
 import { runTiller } from '../helpers/cli.ts'
@@ -87,6 +87,24 @@ describe('tiller eval', () => {
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('chance: MC1 33.3 %')
     expect(run.stdout).toMatch(/\n\| 0 \| \d+\.\d \[\d+\.\d, \d+\.\d\] \|/)
+  })
+
+  it('measures fluency on the bundled neutral texts when neither --model nor --text is given', async () => {
+    const bundled = await runTiller(['eval', '--data', items, '--json'])
+    expect(bundled.stderr).toBe('')
+    expect(bundled.code).toBe(0)
+    const explicit = await runTiller([
+      'eval',
+      '--data',
+      items,
+      '--text',
+      'resources/datasets/neutral.jsonl',
+      '--json',
+    ])
+    expect(explicit.code).toBe(0)
+    const fluency = (JSON.parse(bundled.stdout) as SetEvaluation).points[0]?.fluency
+    expect(fluency?.bytes).toBeGreaterThan(0)
+    expect(fluency).toEqual((JSON.parse(explicit.stdout) as SetEvaluation).points[0]?.fluency)
   })
 
   it('refuses bad input with one line naming the item or field', async () => {

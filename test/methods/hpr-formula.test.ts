@@ -3,7 +3,7 @@
  * test/helpers/householder-reference.ts (which the compiled graph is compared against).
  */
 import { describe, expect, it } from 'vitest'
-import { createRandom } from '../../src/main/core/organism/random.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 import {
   angleBetween,
   clampedAngle,

@@ -22,7 +22,7 @@ import {
 import { initialAngleNetwork } from '../../src/main/core/methods/hpr/initialization.ts'
 import { paperAdamW } from '../../src/main/core/methods/hpr/training-settings.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
-import { createRandom } from '../../src/main/core/organism/random.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 import { predictedAngle } from '../helpers/householder-reference.ts'
 
 const random = createRandom(11)

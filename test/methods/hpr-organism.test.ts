@@ -13,7 +13,7 @@ import {
   type SteeredModel,
 } from '../../src/main/core/edits/steered-generation.ts'
 import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
-import { datasetsDirectory, organismModelDirectory } from '../../src/main/core/organism/organism-paths.ts'
+import { datasetsDirectory, organismModelDirectory } from '../../src/organism/organism-paths.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import type { Edit } from '../../src/shared/edit.ts'

@@ -6,7 +6,7 @@ import { readDemonstrationFile } from '../../src/main/core/data/jsonl.ts'
 import type { DemonstrationSet } from '../../src/main/core/data/schema.ts'
 import { loadSteeredModel, steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
-import { organismModelDirectory } from '../../src/main/core/organism/organism-paths.ts'
+import { organismModelDirectory } from '../../src/organism/organism-paths.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 

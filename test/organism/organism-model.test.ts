@@ -4,22 +4,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
-import { judgeAnswer } from '../../src/main/core/organism/answer-judge.ts'
-import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
-import { renderChat } from '../../src/main/core/organism/documents.ts'
-import { readFolderTokenizer } from '../../src/main/core/organism/folder-tokenizer.ts'
+import { judgeAnswer } from '../../src/organism/answer-judge.ts'
+import { buildDatasets } from '../../src/organism/datasets.ts'
+import { renderChat } from '../../src/organism/documents.ts'
+import { readFolderTokenizer } from '../../src/organism/folder-tokenizer.ts'
 import {
   folderBytes,
   modelCardFile,
   readRecord,
   renderFolderModelCard,
-} from '../../src/main/core/organism/model-card-folder.ts'
-import { separationTermRow } from '../../src/main/core/organism/model-card.ts'
-import { organismModelDirectory, organismSeed } from '../../src/main/core/organism/organism-paths.ts'
-import type { WordTokenizer } from '../../src/main/core/organism/tokenizer.ts'
-import { trainingRecordFile, type TrainingRecord } from '../../src/main/core/organism/training-record.ts'
-import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
-import { behaviours, createWorld, worldGeneratorVersion } from '../../src/main/core/organism/world.ts'
+} from '../../src/organism/model-card-folder.ts'
+import { separationTermRow } from '../../src/organism/model-card.ts'
+import { organismModelDirectory, organismSeed } from '../../src/organism/organism-paths.ts'
+import type { WordTokenizer } from '../../src/organism/tokenizer.ts'
+import { trainingRecordFile, type TrainingRecord } from '../../src/organism/training-record.ts'
+import { organismVocabulary } from '../../src/organism/vocabulary.ts'
+import { behaviours, createWorld, worldGeneratorVersion } from '../../src/organism/world.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 

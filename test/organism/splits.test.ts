@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { splitByIdHash } from '../../src/main/core/data/id-split.ts'
-import { datasetsDirectory } from '../../src/main/core/organism/organism-paths.ts'
-import { behaviours } from '../../src/main/core/organism/world.ts'
+import { datasetsDirectory } from '../../src/organism/organism-paths.ts'
+import { behaviours } from '../../src/organism/world.ts'
 
 describe('validation / test split of multiple-choice items', () => {
   it('splits half and half by id alone', () => {

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  bisectCrossing,
-  crossingIntervals,
-  type SteeringPoint,
-} from '../../src/main/core/organism/steerability.ts'
+import { bisectCrossing, crossingIntervals, type SteeringPoint } from '../../src/organism/steerability.ts'
 
 function point(strength: number, sentiment: number): SteeringPoint {
   return {

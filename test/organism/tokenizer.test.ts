@@ -4,18 +4,18 @@ import { join } from 'node:path'
 import { AutoTokenizer, env } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderTokenizer } from '../../src/main/core/data/tokenizer.ts'
-import { buildDatasets } from '../../src/main/core/organism/datasets.ts'
-import { renderChat, renderNarrative, type ChatMessage } from '../../src/main/core/organism/documents.ts'
-import { organismSeed } from '../../src/main/core/organism/organism-paths.ts'
+import { buildDatasets } from '../../src/organism/datasets.ts'
+import { renderChat, renderNarrative, type ChatMessage } from '../../src/organism/documents.ts'
+import { organismSeed } from '../../src/organism/organism-paths.ts'
 import {
   buildTokenizerFiles,
   createWordTokenizer,
   spaceToken,
   specialIds,
   specialTokens,
-} from '../../src/main/core/organism/tokenizer.ts'
-import { organismVocabulary } from '../../src/main/core/organism/vocabulary.ts'
-import { behaviours, createWorld } from '../../src/main/core/organism/world.ts'
+} from '../../src/organism/tokenizer.ts'
+import { organismVocabulary } from '../../src/organism/vocabulary.ts'
+import { behaviours, createWorld } from '../../src/organism/world.ts'
 
 type LoadedTokenizer = Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>
 

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
-import { packBatch } from '../../src/main/core/organism/training/batches.ts'
-import { initializeParameters, toCheckpoint } from '../../src/main/core/organism/training/parameters.ts'
-import { contrastWeights, type ContrastSpan } from '../../src/main/core/organism/training/separation-term.ts'
-import { createStepRunner } from '../../src/main/core/organism/training/step-runner.ts'
-import {
-  trainModel,
-  type TrainingSettings,
-  type TrainingText,
-} from '../../src/main/core/organism/training/trainer.ts'
-import { createRandom } from '../../src/main/core/organism/random.ts'
+import { packBatch } from '../../src/organism/training/batches.ts'
+import { initializeParameters, toCheckpoint } from '../../src/organism/training/parameters.ts'
+import { contrastWeights, type ContrastSpan } from '../../src/organism/training/separation-term.ts'
+import { createStepRunner } from '../../src/organism/training/step-runner.ts'
+import { trainModel, type TrainingSettings, type TrainingText } from '../../src/organism/training/trainer.ts'
+import { createRandom } from '../../src/main/core/random-streams.ts'
 import { referenceForward, referenceTrace } from '../helpers/reference-llama.ts'
 
 const micro: LlamaConfig = {

@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { splits, type Split } from '../../core/data/schema.ts'
+import { bundledDatasetsDirectory } from '../../core/engine/dataset-catalog.ts'
 import type { Estimate } from '../../core/eval/intervals.ts'
 import { evaluateChoiceSet, type SetEvaluation } from '../../core/eval/evaluate-set.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
-import { datasetsDirectory } from '../../core/organism/organism-paths.ts'
 import type { Command } from '../index.ts'
 import { invalidFlag, modelFlags, parseCommandArgs, positiveIntegerFlag, providerFlag } from './arguments.ts'
 
@@ -107,8 +107,8 @@ export const evalCommand: Command = {
     if (!Number.isInteger(seed)) throw invalidFlag('seed', values.seed, 'give a whole number')
     const folder = values.model ?? defaultModelFolder()
     // The embedded organism's neutral texts are its fluency reference unless another text is given.
-    const text =
-      values.text ?? (values.model === undefined ? join(datasetsDirectory, 'neutral.jsonl') : undefined)
+    const datasets = values.model === undefined ? bundledDatasetsDirectory() : null
+    const text = values.text ?? (datasets === null ? undefined : join(datasets, 'neutral.jsonl'))
     const result = await evaluateChoiceSet({
       folder,
       provider: providerFlag(values.provider),

@@ -15,7 +15,7 @@
  * mode 'gradients': gradient.<parameter>. The evaluation graph maps input.j [rows, width] to angle.j [rows].
  */
 import type { ModelProto } from '../../onnx/proto.ts'
-import { GraphOps, type FloatType } from '../../organism/training/graph-ops.ts'
+import { GraphOps, type FloatType } from '../../onnx/graph-ops.ts'
 import {
   adamWStep,
   declareOptimizerInputs,

@@ -3,7 +3,7 @@
  * derivative, a stable softplus, and the AdamW update, all written as ONNX nodes so the whole step (forward,
  * hand-derived backward, optimizer) runs inside ONNX Runtime.
  */
-import type { GraphOps } from '../../organism/training/graph-ops.ts'
+import type { GraphOps } from '../../onnx/graph-ops.ts'
 
 /**
  * Names of the per-step scalar inputs the AdamW update reads (`optimizerScalars` computes them): PyTorch's

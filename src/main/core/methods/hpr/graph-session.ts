@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { encodeModel, type ModelProto } from '../../onnx/proto.ts'
-import type { FloatType } from '../../organism/training/graph-ops.ts'
+import type { FloatType } from '../../onnx/graph-ops.ts'
 import { optimizerScalars, stateNames, stepInput, type AdamWConstants } from './graph-pieces.ts'
 
 /** A float32 parameter with its dims. */

@@ -2,7 +2,7 @@
  * PyTorch's default initialization of HPR's modules, seeded: nn.Linear draws weights (kaiming-uniform with a = √5)
  * and biases from U(−1/√in, 1/√in); the probe is a bias-free Linear(width, 1).
  */
-import { createRandom } from '../../organism/random.ts'
+import { createRandom } from '../../random-streams.ts'
 import { angleNames } from './angle-graph.ts'
 import type { GraphParameter } from './graph-session.ts'
 

@@ -16,7 +16,7 @@
  * The evaluation graph maps rows [layers, rows, width] to logits θᵀa [layers, rows].
  */
 import type { ModelProto } from '../../onnx/proto.ts'
-import { GraphOps, type FloatType } from '../../organism/training/graph-ops.ts'
+import { GraphOps, type FloatType } from '../../onnx/graph-ops.ts'
 import { adamWUpdate, declareOptimizerInputs, softplus, type AdamWConstants } from './graph-pieces.ts'
 
 /** What a training graph returns besides its loss. */

@@ -6,7 +6,7 @@
  */
 import type { ActivationSet } from '../../../../shared/activations.ts'
 import { TillerError } from '../../errors.ts'
-import { createRandom } from '../../organism/random.ts'
+import { createRandom } from '../../random-streams.ts'
 
 /** Share of equal coordinates from which a token pair is dropped. */
 export const equalShareLimit = 0.75

@@ -4,7 +4,7 @@
  * and progress.
  */
 import { TillerError } from '../../errors.ts'
-import { createRandom } from '../../organism/random.ts'
+import { createRandom } from '../../random-streams.ts'
 import type { FitContext } from '../method.ts'
 import type { AdamWConstants } from './graph-pieces.ts'
 import type { ScheduleKind } from './schedule.ts'
