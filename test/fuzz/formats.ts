@@ -28,6 +28,7 @@ import {
   randomValues,
   tinyConfig,
 } from '../importers/helpers/gguf-model.ts'
+import { ggufIntegerFields } from './gguf-fields.ts'
 import { concat } from './mutator.ts'
 import type { FuzzFormat } from './harness.ts'
 
@@ -107,9 +108,10 @@ export const ggufModelFormat: FuzzFormat = {
     const tensorCount = 9 * tinyConfig.numLayers + 3
     const headerChunks = chunks.slice(0, chunks.length - 2 * tensorCount)
     const focus = headerChunks.reduce((sum, chunk) => sum + chunk.length, 0)
+    const seed = concat(chunks)
     return {
-      seeds: [concat(chunks)],
-      focus: [focus],
+      seeds: [seed],
+      focus: [{ prefix: focus, fields: ggufIntegerFields(seed) }],
       structure: 'bytes',
       async read(bytes, _, folder) {
         const path = join(folder, 'model.gguf')
@@ -128,6 +130,7 @@ export const controlVectorFormat: FuzzFormat = {
     await rm(folder, { recursive: true, force: true })
     return {
       seeds: [seed],
+      focus: [{ prefix: 0, fields: ggufIntegerFields(seed) }],
       structure: 'bytes',
       async read(bytes, _, caseFolder) {
         const path = join(caseFolder, 'vector.gguf')

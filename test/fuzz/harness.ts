@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { isTillerError } from '../../src/main/core/errors.ts'
-import { Random, caseSeed, mutateBytes, mutateJsonText } from './mutator.ts'
+import { Random, caseSeed, mutateBytes, mutateJsonText, type MutationFocus } from './mutator.ts'
 
 /**
  * Runs fuzz cases in-process. A case passes when the reader returns or throws a TillerError; any other exception,
@@ -19,8 +19,8 @@ export interface FuzzTarget {
   /** Valid inputs built with Tiller's own writers. */
   seeds: readonly Uint8Array[]
   structure: Structure
-  /** Per seed, how many leading bytes hold structure rather than bulk data (0: the whole input). */
-  focus?: readonly number[]
+  /** Per seed, where byte mutations should land (default: anywhere). */
+  focus?: readonly MutationFocus[]
   /** Read `bytes` (seed `seedIndex` damaged) in a fresh folder; resolves or throws. */
   read(bytes: Uint8Array, seedIndex: number, folder: string): Promise<unknown>
   dispose?(): Promise<void>
@@ -77,7 +77,7 @@ function packSafetensors(header: string, body: Uint8Array): Uint8Array {
 export function mutateInput(target: FuzzTarget, random: Random): { bytes: Uint8Array; seedIndex: number } {
   const seedIndex = random.below(target.seeds.length)
   const seed = target.seeds[seedIndex] as Uint8Array
-  const focus = target.focus?.[seedIndex] ?? 0
+  const focus = target.focus?.[seedIndex]
   const structural = random.chance(0.5)
   if (structural && target.structure === 'json') {
     const text = mutateJsonText(new TextDecoder().decode(seed), random)

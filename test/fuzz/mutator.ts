@@ -69,10 +69,43 @@ function position(random: Random, length: number, focus: number): number {
   return random.below(limit)
 }
 
+/** An integer field of a binary format: its byte offset and width. */
+export interface IntegerField {
+  offset: number
+  width: 4 | 8
+}
+
+/** Where mutations land: a structured prefix to favour, and known integer fields to overwrite. */
+export interface MutationFocus {
+  /** Leading bytes holding structure (a GGUF header); 0 for the whole input. */
+  prefix: number
+  fields: readonly IntegerField[]
+}
+
+const noFocus: MutationFocus = { prefix: 0, fields: [] }
+
+function overwrite(bytes: Uint8Array, at: number, width: number, value: bigint): Uint8Array {
+  const copy = bytes.slice()
+  for (let byte = 0; byte < width && at + byte < copy.length; byte++) {
+    copy[at + byte] = Number((value >> BigInt(8 * byte)) & 0xffn)
+  }
+  return copy
+}
+
 /** One byte-level mutation of `bytes` (a new array; the input is left alone). */
-export function mutateBytesOnce(bytes: Uint8Array, random: Random, focus = 0): Uint8Array {
-  const at = position(random, bytes.length, focus)
-  switch (random.below(6)) {
+export function mutateBytesOnce(
+  bytes: Uint8Array,
+  random: Random,
+  focus: MutationFocus = noFocus,
+): Uint8Array {
+  const at = position(random, bytes.length, focus.prefix)
+  const action = random.below(focus.fields.length > 0 ? 8 : 6)
+  if (action >= 6) {
+    // A known field overwritten with a boundary value (wrapped to its width), on the valid layout.
+    const field = random.pick(focus.fields)
+    return overwrite(bytes, field.offset, field.width, random.pick(boundaryIntegers))
+  }
+  switch (action) {
     case 0: {
       const copy = bytes.slice()
       if (copy.length > 0) copy[at] = (copy[at] ?? 0) ^ (1 << random.below(8))
@@ -89,21 +122,14 @@ export function mutateBytesOnce(bytes: Uint8Array, random: Random, focus = 0): U
       ])
     case 3:
       return bytes.slice(0, at)
-    default: {
-      // An integer field overwritten in place, 4 or 8 bytes little-endian (GGUF and safetensors use both).
-      const copy = bytes.slice()
-      const value = random.pick(boundaryIntegers)
-      const width = random.chance(0.5) ? 4 : 8
-      for (let byte = 0; byte < width && at + byte < copy.length; byte++) {
-        copy[at + byte] = Number((value >> BigInt(8 * byte)) & 0xffn)
-      }
-      return copy
-    }
+    default:
+      // Anywhere, as if it were a 4- or 8-byte little-endian integer (GGUF and safetensors use both).
+      return overwrite(bytes, at, random.chance(0.5) ? 4 : 8, random.pick(boundaryIntegers))
   }
 }
 
 /** One to three byte-level mutations. */
-export function mutateBytes(bytes: Uint8Array, random: Random, focus = 0): Uint8Array {
+export function mutateBytes(bytes: Uint8Array, random: Random, focus: MutationFocus = noFocus): Uint8Array {
   let result = bytes
   const count = 1 + random.below(3)
   for (let step = 0; step < count; step++) result = mutateBytesOnce(result, random, focus)
@@ -205,12 +231,10 @@ export function mutateJsonText(text: string, random: Random): string | undefined
     if (action === 0 && !Array.isArray(container)) {
       delete container[key as string]
     } else if (action === 1 && !Array.isArray(container)) {
-      // A duplicated key: the same name again with another value, written raw after serialization.
-      const entries = Object.entries(container)
+      // A duplicated key: the value becomes raw text `old,"key":other`, so the key appears twice.
       const other = JSON.stringify(replacement(random, old, raws))
-      entries.push([`${rawMarker}dup`, `${JSON.stringify(key)}:${other}`])
-      for (const entryKey of Object.keys(container)) delete container[entryKey]
-      for (const [entryKey, entryValue] of entries) container[entryKey] = entryValue
+      raws.push(`${JSON.stringify(old)},${JSON.stringify(key)}:${other}`)
+      container[key as string] = `${rawMarker}${raws.length - 1}`
     } else {
       ;(container as Record<string | number, Json>)[key] = replacement(random, old, raws)
     }
@@ -218,11 +242,11 @@ export function mutateJsonText(text: string, random: Random): string | undefined
   return splice(JSON.stringify(value), raws)
 }
 
+/** Replaces raw markers with their text; a raw text may hold markers of its own, hence a few passes. */
 function splice(text: string, raws: readonly string[]): string {
-  return text
-    .replace(
-      /"\\u0000dup":"((?:[^"\\]|\\.)*)"/g,
-      (_, escaped: string) => JSON.parse(`"${escaped}"`) as string,
-    )
-    .replace(/"\\u0000raw(\d+)"/g, (_, index: string) => raws[Number(index)] ?? 'null')
+  let result = text
+  for (let pass = 0; pass < 4 && result.includes('\\u0000raw'); pass++) {
+    result = result.replace(/"\\u0000raw(\d+)"/g, (_, index: string) => raws[Number(index)] ?? 'null')
+  }
+  return result
 }
