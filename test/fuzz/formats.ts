@@ -18,6 +18,7 @@ import { checkExternalReferences } from '../../src/main/core/onnx/external-data.
 import { decodeModel } from '../../src/main/core/onnx/proto.ts'
 import { readModelConfig } from '../../src/main/core/runtime/model-config.ts'
 import { loadTokenizer } from '../../src/main/core/runtime/tokenizer.ts'
+import { loadRenderTokenizer } from '../../src/main/core/data/tokenizer.ts'
 import type { ActivationSet } from '../../src/shared/activations.ts'
 import type { Edit } from '../../src/shared/edit.ts'
 import { testFingerprint } from '../helpers/fingerprint.ts'
@@ -128,14 +129,16 @@ export const controlVectorFormat: FuzzFormat = {
     const folder = await scratchFolder()
     const seed = await written(join(folder, 'seed.gguf'), (path) => exportControlVector(sampleEdit(), path))
     await rm(folder, { recursive: true, force: true })
+    const focus = { prefix: 0, fields: ggufIntegerFields(seed) }
+    // The same file twice: imported for a given model (seed 0) and on its own (seed 1), two different paths.
     return {
-      seeds: [seed],
-      focus: [{ prefix: 0, fields: ggufIntegerFields(seed) }],
+      seeds: [seed, seed],
+      focus: [focus, focus],
       structure: 'bytes',
-      async read(bytes, _, caseFolder) {
+      async read(bytes, seedIndex, caseFolder) {
         const path = join(caseFolder, 'vector.gguf')
         await writeFile(path, bytes)
-        return importControlVector(path, { model: testFingerprint(3, width) })
+        return importControlVector(path, seedIndex === 0 ? { model: testFingerprint(3, width) } : {})
       },
     }
   },
@@ -227,21 +230,36 @@ export const jsonlFormat: FuzzFormat = {
   },
 }
 
-const folderFiles = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const
+const folderFiles = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'genai_config.json'] as const
 
-/** config.json, tokenizer.json and tokenizer_config.json of a tiny model folder; one is damaged per case. */
+/** The onnxruntime-genai fixture, for a genai_config.json seed (folders without a config.json read it instead). */
+const genaiFolder = join(import.meta.dirname, '../../../shared/fixtures/ortgenai-tiny-llama-fp16')
+
+/**
+ * config.json, tokenizer.json, tokenizer_config.json of a tiny model folder and a genai_config.json; one is damaged
+ * per case, then the folder's configuration is read and its tokenizer loaded both ways Tiller loads it (the runtime's
+ * and the renderer's) and used (encode, decode, chat template).
+ */
 export const modelJsonFormat: FuzzFormat = {
   name: 'model-json',
   async prepare() {
     const model = await buildTinyModel({ family: 'builder' })
-    const seeds = folderFiles.map((file) => new Uint8Array(readFileSync(join(model, file))))
+    const sourceOf = (file: string) => join(file === 'genai_config.json' ? genaiFolder : model, file)
+    const seeds = folderFiles.map((file) => new Uint8Array(readFileSync(sourceOf(file))))
     return {
       seeds,
       structure: 'json',
       async read(bytes, seedIndex, folder) {
-        for (const [index, file] of folderFiles.entries()) {
-          if (index === seedIndex) await writeFile(join(folder, file), bytes)
-          else await copyFile(join(model, file), join(folder, file))
+        const damaged = folderFiles[seedIndex] as string
+        // A folder has config.json or (onnxruntime-genai exports) genai_config.json; the damaged one decides which.
+        const present = folderFiles.filter(
+          (file) =>
+            file === damaged ||
+            (file !== 'genai_config.json' && !(damaged === 'genai_config.json' && file === 'config.json')),
+        )
+        for (const file of present) {
+          if (file === damaged) await writeFile(join(folder, file), bytes)
+          else await copyFile(sourceOf(file), join(folder, file))
         }
         readModelConfig(folder)
         // Transformers.js warns on the console about each damaged tokenizer class name; hundreds of cases would
@@ -249,7 +267,14 @@ export const modelJsonFormat: FuzzFormat = {
         const warn = console.warn
         console.warn = () => undefined
         try {
-          return await loadTokenizer(folder)
+          await loadTokenizer(folder)
+          const tokenizer = await loadRenderTokenizer(folder)
+          const tokens = tokenizer.encode('Fuzz the tokenizer, ünïcode too.', true)
+          tokenizer.decode(tokens)
+          if (tokenizer.chatTemplate !== undefined) {
+            tokenizer.applyChatTemplate([{ role: 'user', content: 'Hello?' }], true)
+          }
+          return tokens
         } finally {
           console.warn = warn
         }
