@@ -70,7 +70,11 @@ async function main(argv: readonly string[]): Promise<number> {
               refused: result.outcome === 'refused' ? 1 : 0,
             }
     } else {
-      summary = await fuzzFormat(format, options.cases, options.seed)
+      // The case under way, on stderr: a synchronous hang blocks every guard, and this names the case it is in.
+      summary = await fuzzFormat(format, options.cases, options.seed, undefined, (caseIndex) =>
+        process.stderr.write(`\r${format.name}: case ${caseIndex} started `),
+      )
+      process.stderr.write('\n')
     }
     const { findings, parsed, refused } = summary
     process.stdout.write(

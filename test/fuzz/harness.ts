@@ -164,11 +164,13 @@ export async function fuzzFormat(
   cases: number,
   runSeed: number,
   limits: GuardLimits = defaultGuardLimits,
+  onCaseStart?: (caseIndex: number) => void,
 ): Promise<FuzzSummary> {
   const target = await format.prepare()
   const summary: FuzzSummary = { findings: [], parsed: 0, refused: 0 }
   try {
     for (let caseIndex = 0; caseIndex < cases; caseIndex++) {
+      onCaseStart?.(caseIndex)
       const result = await runCase(format.name, target, runSeed, caseIndex, limits)
       if (result.outcome === 'finding') summary.findings.push(result.finding)
       else summary[result.outcome]++
