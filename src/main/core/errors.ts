@@ -37,3 +37,18 @@ export class TillerError extends Error {
 export function isTillerError(value: unknown, code?: TillerErrorCode): value is TillerError {
   return value instanceof TillerError && (code === undefined || value.code === code)
 }
+
+/**
+ * A short, safe rendering of a value read from a user's file, for error messages: strings and numbers as they are
+ * (cut to a few dozen characters), the kind for arrays and objects. `String()` of a deeply nested array recurses once per level
+ * and overflows the stack; an error message must never be what crashes.
+ */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value === null) return 'null'
+  if (value === undefined) return 'missing'
+  if (typeof value === 'object') return 'an object'
+  if (value === '') return 'an empty string'
+  const text = String(value)
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
 import { chatTemplateOf, registerTemplateSource, renderChatTemplate } from '../models/chat-template.ts'
+import { checkTokenizerWorks } from '../models/tokenizer-check.ts'
 import type { ChatMessage, RenderTokenizer } from './render.ts'
 
 /**
@@ -66,6 +67,7 @@ export async function loadRenderTokenizer(folder: string): Promise<RenderTokeniz
       },
     )
   }
+  checkTokenizerWorks(tokenizer, folder)
   registerTemplateSource(tokenizer, join(folder, 'tokenizer_config.json'))
   return renderTokenizer(tokenizer)
 }

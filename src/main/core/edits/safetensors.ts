@@ -5,7 +5,7 @@
  * aligned), then one byte buffer that the tensors tile exactly. `__metadata__` maps strings to strings.
  * Tensor data is copied byte for byte, so NaN payloads and signed zeros survive a round trip.
  */
-import { TillerError } from '../errors.ts'
+import { describeValue, TillerError } from '../errors.ts'
 
 /** One F32 tensor, row-major. */
 export interface F32Tensor {
@@ -128,7 +128,7 @@ function parseEntry(name: string, value: unknown, source: string): HeaderEntry {
   if (entry.dtype !== 'F32') {
     throw new TillerError(
       'unsupported-tensor-type',
-      `${source}: tensor ${name} has dtype ${String(entry.dtype)}; Tiller edit files hold F32 tensors only.`,
+      `${source}: tensor ${name} has dtype ${describeValue(entry.dtype)}; Tiller edit files hold F32 tensors only.`,
       { subject: name },
     )
   }

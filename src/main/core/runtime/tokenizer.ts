@@ -7,6 +7,7 @@ import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/trans
 import { modelFiles } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
 import { registerTemplateSource } from '../models/chat-template.ts'
+import { checkTokenizerWorks } from '../models/tokenizer-check.ts'
 
 /** Never reach the network and never write a cache: model folders are complete and read-only to Tiller. */
 export function configureOfflineTransformers(): void {
@@ -41,6 +42,7 @@ export async function loadTokenizer(folder: string): Promise<PreTrainedTokenizer
       { subject: join(folder, modelFiles.tokenizer), cause: error },
     )
   }
+  checkTokenizerWorks(tokenizer, folder)
   registerTemplateSource(tokenizer, join(folder, modelFiles.tokenizerConfig))
   return tokenizer
 }
