@@ -4,13 +4,14 @@ import { join } from 'node:path'
 import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/edit.ts'
 import { householderEdit } from '../helpers/reference-householder.ts'
 import { spectralReference } from '../helpers/reference-spectral.ts'
+import { sharedFixture } from '../helpers/shared-fixtures.ts'
 
 /**
  * Shared pieces of the compiler, locator, capture and steering tests: writable copies of fixtures, edits built
  * from interventions, and the direct Float32Array computation of every op (the reference the graph must match).
  */
 
-export const ortgenaiFixture = '/work/shared/fixtures/ortgenai-tiny-llama-fp16'
+export const ortgenaiFixture = sharedFixture('ortgenai-tiny-llama-fp16')
 
 /** Give the owner write permission on `folder` and everything in it (copies keep the read-only source's bits). */
 function makeWritable(folder: string): void {

@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+import { sharedFixture } from '../helpers/shared-fixtures.ts'
 
 /**
  * End to end in browser mode on a real model (stories260K, imported from GGUF into a temporary folder): fit a
@@ -15,7 +16,7 @@ import { importGguf } from '../../src/main/core/models/importers/gguf/import-ggu
  */
 
 const chromiumPath = '/usr/bin/chromium'
-const gguf = '/work/shared/fixtures/stories260K-gguf/stories260K.gguf'
+const gguf = sharedFixture('stories260K-gguf/stories260K.gguf')
 const root = new URL('../../', import.meta.url).pathname
 const outputDirectory = new URL('../../test-output/', import.meta.url).pathname
 const prompt = 'Once upon a time'

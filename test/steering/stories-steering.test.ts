@@ -21,6 +21,7 @@ import { importGguf } from '../../src/main/core/models/importers/gguf/import-ggu
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { Edit } from '../../src/shared/edit.ts'
 import { runTiller } from '../helpers/cli.ts'
+import { sharedFixture } from '../helpers/shared-fixtures.ts'
 
 /**
  * Steering a real model end to end: stories260K (imported from GGUF), a 16-pair happy/sad story-opening set,
@@ -28,8 +29,8 @@ import { runTiller } from '../helpers/cli.ts'
  * text exactly, and positive/negative strengths move sampled stories toward each side's vocabulary.
  */
 
-const gguf = '/work/shared/fixtures/stories260K-gguf/stories260K.gguf'
-const golden = '/work/shared/fixtures/stories260K/GOLDEN.json'
+const gguf = sharedFixture('stories260K-gguf/stories260K.gguf')
+const golden = sharedFixture('stories260K/GOLDEN.json')
 const pairs = join(import.meta.dirname, 'fixtures', 'happy-sad.jsonl')
 const happyWords = /\b(happy|smiled|smile|laughed|laugh|fun|played|glad|excited|joy)\b/g
 const sadWords = /\b(sad|cried|cry|crying|scared|hurt|alone|angry|upset|tears)\b/g

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { sharedFixture } from '../../helpers/shared-fixtures.ts'
 
 /** The stories260K GGUF (ggml-org conversion of Karpathy's stories260K, F32). */
-export const storiesGgufPath = '/work/shared/fixtures/stories260K-gguf/stories260K.gguf'
+export const storiesGgufPath = sharedFixture('stories260K-gguf/stories260K.gguf')
 /** Goldens computed from the same weights with a run.c re-implementation. */
-export const storiesGoldenPath = '/work/shared/fixtures/stories260K/GOLDEN.json'
+export const storiesGoldenPath = sharedFixture('stories260K/GOLDEN.json')
 
 /** One greedy generation case of GOLDEN.json. */
 export interface GoldenCase {
