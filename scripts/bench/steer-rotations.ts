@@ -23,6 +23,7 @@ import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
 import { benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { elapsedMilliseconds, median } from './support/timing.ts'
+import { orthonormalize } from '../../src/main/core/linalg/gram-schmidt.ts'
 
 const largeConfig = randomLlamaConfig({
   vocabSize: 16000,
@@ -39,21 +40,9 @@ function waves(length: number, seed: number, scale = 1): Float32Array {
 
 /** `rank` orthonormal rows `[rank, width]`: Gram–Schmidt on deterministic vectors. */
 function orthonormalRows(rank: number, width: number, seed: number): Float32Array {
-  const rows: Float64Array[] = []
-  for (let row = 0; row < rank; row++) {
-    const vector = Float64Array.from(waves(width, seed + row))
-    for (const previous of rows) {
-      let dot = 0
-      for (let index = 0; index < width; index++) dot += (vector[index] ?? 0) * (previous[index] ?? 0)
-      for (let index = 0; index < width; index++)
-        vector[index] = (vector[index] ?? 0) - dot * (previous[index] ?? 0)
-    }
-    const norm = Math.hypot(...vector)
-    rows.push(vector.map((value) => value / norm))
-  }
-  const basis = new Float32Array(rank * width)
-  rows.forEach((row, index) => basis.set(Float32Array.from(row), index * width))
-  return basis
+  const vectors = new Float32Array(rank * width)
+  for (let row = 0; row < rank; row++) vectors.set(waves(width, seed + row), row * width)
+  return orthonormalize(vectors, rank, width).basis
 }
 
 function spectralOp(width: number, phi: 'identity' | 'squared-exponential'): Op {

@@ -1,13 +1,9 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadSteeredModel, steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import { runtimeForward } from '../../src/main/core/eval/forward-logits.ts'
 import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
 import { buildDatasets } from '../../src/organism/datasets.ts'
 import { measureBehaviours, measureNeutralPerplexity } from '../../src/organism/evaluation.ts'
-import { readFolderTokenizer } from '../../src/organism/folder-tokenizer.ts'
 import { readRecord } from '../../src/organism/model-card-folder.ts'
 import { organismModelDirectory, organismSeed } from '../../src/organism/organism-paths.ts'
 import { measureContextInfluence, measureDirectionOverlap } from '../../src/organism/separation.ts'
@@ -15,7 +11,8 @@ import { trainingPairSet } from '../../src/organism/steerability.ts'
 import type { WordTokenizer } from '../../src/organism/tokenizer.ts'
 import { evaluationRecordFile, type EvaluationRecord } from '../../src/organism/training-record.ts'
 import { behaviours, createWorld } from '../../src/organism/world.ts'
-import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import type { LoadedModel } from '../../src/main/core/runtime/model.ts'
+import { openScratchOrganism, type ScratchOrganism } from './scratch-organism.ts'
 
 /**
  * The committed organism's measured claims, re-measured (`npm run test:slow`, minutes on two cores): it is
@@ -28,18 +25,15 @@ const datasets = buildDatasets(world)
 let scratch = ''
 let model: LoadedModel
 let tokenizer: WordTokenizer
+let organism: ScratchOrganism | undefined
 
 beforeAll(async () => {
-  // Steered graphs are compiled next to the weights: a scratch copy keeps the committed folder clean.
-  scratch = await mkdtemp(join(tmpdir(), 'tiller-organism-claims-'))
-  await cp(organismModelDirectory, scratch, { recursive: true })
-  model = await loadModel(scratch, { provider: 'cpu' })
-  tokenizer = await readFolderTokenizer(scratch)
+  organism = await openScratchOrganism('tiller-organism-claims-')
+  ;({ folder: scratch, model, tokenizer } = organism)
 })
 
 afterAll(async () => {
-  await model?.dispose()
-  await rm(scratch, { recursive: true, force: true })
+  await organism?.close()
 })
 
 describe("the committed organism's measured claims", () => {

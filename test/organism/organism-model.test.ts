@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs'
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultModelFolder } from '../../src/main/core/models/default-model.ts'
 import { judgeAnswer } from '../../src/organism/answer-judge.ts'
 import { buildDatasets } from '../../src/organism/datasets.ts'
 import { renderChat } from '../../src/organism/documents.ts'
-import { readFolderTokenizer } from '../../src/organism/folder-tokenizer.ts'
 import {
   folderBytes,
   modelCardFile,
@@ -21,7 +18,8 @@ import { trainingRecordFile, type TrainingRecord } from '../../src/organism/trai
 import { organismVocabulary } from '../../src/organism/vocabulary.ts'
 import { behaviours, createWorld, worldGeneratorVersion } from '../../src/organism/world.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
-import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import type { LoadedModel } from '../../src/main/core/runtime/model.ts'
+import { openScratchOrganism, type ScratchOrganism } from './scratch-organism.ts'
 
 /**
  * The committed organism (resources/models/organism), cheap checks: it belongs to the committed world, loads as the
@@ -32,21 +30,17 @@ import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.t
 
 const world = createWorld(organismSeed)
 const datasets = buildDatasets(world)
-let scratch = ''
 let model: LoadedModel
 let tokenizer: WordTokenizer
+let organism: ScratchOrganism | undefined
 
 beforeAll(async () => {
-  // Steered graphs are compiled next to the weights: a scratch copy keeps the committed folder clean.
-  scratch = await mkdtemp(join(tmpdir(), 'tiller-organism-model-'))
-  await cp(organismModelDirectory, scratch, { recursive: true })
-  model = await loadModel(scratch, { provider: 'cpu' })
-  tokenizer = await readFolderTokenizer(scratch)
+  organism = await openScratchOrganism('tiller-organism-model-')
+  ;({ model, tokenizer } = organism)
 })
 
 afterAll(async () => {
-  await model?.dispose()
-  await rm(scratch, { recursive: true, force: true })
+  await organism?.close()
 })
 
 describe('the committed organism', () => {

@@ -16,6 +16,7 @@ import { angleWidths, trainHpr } from './hpr/training.ts'
 import { equalShareLimit, type TokenPairs } from './hpr/token-pairs.ts'
 import { paperAdamW } from './hpr/training-settings.ts'
 import {
+  allLayers,
   checkActivations,
   layersOption,
   resolveLayers,
@@ -168,12 +169,7 @@ export const hpr: Method<HprOptions> = {
   capture: (options, layerCount) => ({
     site,
     selector,
-    layers: resolveLayers(
-      options.layers,
-      Array.from({ length: layerCount }, (_, layer) => layer),
-      layerCount,
-      'hpr',
-    ),
+    layers: resolveLayers(options.layers, allLayers(layerCount), layerCount, 'hpr'),
     render: { contrast: 'completion' },
   }),
   fit,

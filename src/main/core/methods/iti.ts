@@ -26,6 +26,7 @@ import {
 } from './activation-checks.ts'
 import { fitLogisticProbe, probeAccuracy, type ProbeSamples } from './logistic-probe.ts'
 import {
+  allLayers,
   checkActivations,
   layersOption,
   resolveLayers,
@@ -240,12 +241,7 @@ export const iti: Method<ItiOptions> = {
   capture: (options, layerCount) => ({
     site,
     selector,
-    layers: resolveLayers(
-      options.layers,
-      Array.from({ length: layerCount }, (_, layer) => layer),
-      layerCount,
-      'iti',
-    ),
+    layers: resolveLayers(options.layers, allLayers(layerCount), layerCount, 'iti'),
     render: { contrast: 'completion' },
   }),
   fit,

@@ -96,6 +96,11 @@ export function layerAtFraction(fraction: number, layerCount: number): number {
   return Math.min(layerCount - 1, Math.max(0, Math.round(fraction * layerCount)))
 }
 
+/** Every block of a model with `layerCount` blocks, `[0, …, layerCount − 1]`. */
+export function allLayers(layerCount: number): number[] {
+  return Array.from({ length: layerCount }, (_, layer) => layer)
+}
+
 /** Check user-chosen layers against the model's depth; `single` methods take exactly one. */
 export function resolveLayers(
   chosen: readonly number[] | undefined,

@@ -17,7 +17,14 @@ import type { HookSite, Intervention } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { headLayout, requireFinite, requirePairs, requireTwoClasses } from './activation-checks.ts'
 import { topUnits, unitScores } from './sadi-mask.ts'
-import { checkActivations, layersOption, resolveLayers, type Method, type MethodFit } from './method.ts'
+import {
+  allLayers,
+  checkActivations,
+  layersOption,
+  resolveLayers,
+  type Method,
+  type MethodFit,
+} from './method.ts'
 
 const variants = ['head', 'neuron', 'hidden'] as const
 type Variant = (typeof variants)[number]
@@ -146,12 +153,7 @@ export const sadi: Method<SadiOptions> = {
   capture: (options, layerCount) => ({
     site: variantSites[options.variant],
     selector,
-    layers: resolveLayers(
-      options.layers,
-      Array.from({ length: layerCount }, (_, layer) => layer),
-      layerCount,
-      'sadi',
-    ),
+    layers: resolveLayers(options.layers, allLayers(layerCount), layerCount, 'sadi'),
     render: { contrast: 'completion' },
   }),
   fit,
