@@ -1,4 +1,6 @@
 import vue from '@vitejs/plugin-vue'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { configDefaults, defineConfig } from 'vitest/config'
 
 /** Files `npm run test:slow` runs and `npm test` leaves out: claims that take minutes to re-measure. */
@@ -8,8 +10,13 @@ export const slowTestFiles = 'test/**/*.slow.test.ts'
 // one and must still pass. Model tests build ONNX sessions; two cores run them best one file at a time per worker.
 const hangTimeout = 600_000
 
+/** Tests never read or write the user's own workspace: each run gets its own folder (removed by the global setup). */
+const testWorkspace = join(tmpdir(), `tiller-test-workspace-${process.pid}`)
+
 /** Options both configurations share. */
 export const sharedTestOptions = {
+  env: { TILLER_WORKSPACE: testWorkspace },
+  globalSetup: 'test/helpers/test-workspace-setup.ts',
   testTimeout: hangTimeout,
   hookTimeout: hangTimeout,
   expect: { poll: { timeout: hangTimeout } },

@@ -38,3 +38,7 @@ describe('workspace root', () => {
     expect(existsSync(workspaceSettingsPath(root))).toBe(false)
   })
 })
+
+test('the test run has its own workspace, never the user one', () => {
+  expect(workspaceRoot()).toContain('tiller-test-workspace-')
+})
