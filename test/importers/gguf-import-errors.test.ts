@@ -119,21 +119,52 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     expect(error.subject).toBe(`${path}: general.architecture`)
   })
 
-  it('a tensor type Tiller cannot read', async () => {
+  /** The serialized test model with blk.0.ffn_up.weight (2 dims) re-labelled as `type`, written to `name`. */
+  async function relabelled(name: string, type: GGMLQuantizationType): Promise<string> {
     const content = checkpointToGguf(checkpoint, { matrixType: GGMLQuantizationType.Q8_0 })
     const bytes = Buffer.concat(serializeGguf(content))
-    // Re-label blk.0.ffn_up.weight (2 dims) as Q4_K: the type id follows the name, n_dims and two 64-bit dims.
-    const name = Buffer.from('blk.0.ffn_up.weight')
-    const typeOffset = bytes.indexOf(name) + name.length + 4 + 16
+    // The type id follows the name, n_dims and two 64-bit dims.
+    const tensorName = Buffer.from('blk.0.ffn_up.weight')
+    const typeOffset = bytes.indexOf(tensorName) + tensorName.length + 4 + 16
     expect(bytes.readUInt32LE(typeOffset)).toBe(GGMLQuantizationType.Q8_0)
-    bytes.writeUInt32LE(GGMLQuantizationType.Q4_K, typeOffset)
-    const path = join(folder, 'q4k.gguf')
+    bytes.writeUInt32LE(type, typeOffset)
+    const path = join(folder, name)
     await writeFile(path, bytes)
-    const error = await importError(path)
+    return path
+  }
+
+  for (const [label, type] of [
+    ['IQ2_XXS', GGMLQuantizationType.IQ2_XXS],
+    ['TQ1_0', GGMLQuantizationType.TQ1_0],
+    ['Q8_K', GGMLQuantizationType.Q8_K],
+  ] as const) {
+    it(`a tensor type Tiller cannot read (${label}): one line naming the tensor, the type and what to do`, async () => {
+      const path = await relabelled(`${label}.gguf`, type)
+      const error = await importError(path)
+      expect(error.code).toBe('unsupported-tensor-type')
+      expect(error.subject).toBe(`${path}: blk.0.ffn_up.weight`)
+      expect(error.message).toContain('"blk.0.ffn_up.weight"')
+      expect(error.message).toContain(`type ${label},`)
+      expect(error.message).toContain(path)
+      expect(error.message).toContain('llama-quantize --allow-requantize IN.gguf OUT.gguf Q4_K_M')
+      expect(error.message.split('\n')).toHaveLength(1)
+    })
+  }
+
+  it('an unknown type id', async () => {
+    const error = await importError(await relabelled('type-99.gguf', 99 as GGMLQuantizationType))
     expect(error.code).toBe('unsupported-tensor-type')
-    expect(error.message).toContain('"blk.0.ffn_up.weight"')
-    expect(error.message).toContain('Q4_K')
-    expect(error.message).toContain(path)
+    expect(error.message).toContain('type 99,')
+  })
+
+  it('a K-quant tensor whose rows are not whole super-blocks of 256', async () => {
+    // ffn_up rows hold hidden_size = 64 elements: a quarter of one Q4_K super-block.
+    const path = await relabelled('q4k-rows.gguf', GGMLQuantizationType.Q4_K)
+    const error = await importError(path)
+    expect(error.code).toBe('file-corrupt')
+    expect(error.message).toContain(
+      'tensor "blk.0.ffn_up.weight" has 64 elements per row, not whole Q4_K blocks of 256',
+    )
   })
 
   it('tensor shapes that disagree with the metadata', async () => {

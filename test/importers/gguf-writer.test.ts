@@ -186,7 +186,13 @@ describe('GGUF v3 writer', () => {
         subject: 'short',
       },
       {
-        tensors: [{ name: 'q4k', type: GGMLQuantizationType.Q4_K, shape: [256], data: new Uint8Array(144) }],
+        tensors: [
+          { name: 'iq2', type: GGMLQuantizationType.IQ2_XXS, shape: [256], data: new Uint8Array(66) },
+        ],
+        subject: 'iq2',
+      },
+      {
+        tensors: [{ name: 'q4k', type: GGMLQuantizationType.Q4_K, shape: [128], data: new Uint8Array(72) }],
         subject: 'q4k',
       },
       {

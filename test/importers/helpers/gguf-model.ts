@@ -4,14 +4,14 @@ import type { LlamaCheckpoint, LlamaConfig, WeightTensor } from '../../../src/ma
 import { expectedWeightShapes } from '../../../src/main/core/models/checkpoint.ts'
 import { halfSplitToInterleavedRows } from '../../../src/main/core/models/importers/rope-permutation.ts'
 import type { GgufContent, GgufMetadataValue, GgufTensorInput } from '../../../src/main/core/gguf/writer.ts'
-import { quantizeQ4_0, quantizeQ8_0 } from './quantize.ts'
+import { quantizers } from './quantize.ts'
 
 /**
  * Tiny llama test models in GGUF form: a random Hugging Face-convention checkpoint, written the way llama.cpp's
  * converter writes it (q/k rows interleaved, GGUF tensor names, ne0-first dims, SentencePiece vocabulary).
  */
 
-/** A 2-layer model whose rows (hidden 64, intermediate 96) are whole blocks of 32, as Q8_0/Q4_0 need. */
+/** A 2-layer model whose rows (hidden 64, intermediate 96) are whole blocks of 32, as the legacy types need. */
 export const tinyConfig: LlamaConfig = {
   vocabSize: 300,
   hiddenSize: 64,
@@ -107,6 +107,8 @@ export function ggufTensorName(name: string): string {
 export interface GgufModelOptions {
   /** Type of the 2-D weight matrices (norms are always F32, as llama.cpp writes them). */
   matrixType?: GGMLQuantizationType
+  /** Per-tensor types by GGUF name, over matrixType (as llama-quantize's mixes give token_embd and ffn_down their own). */
+  tensorTypes?: Record<string, GGMLQuantizationType>
   /** Metadata entries to add or replace (by key); an undefined value removes the key. */
   metadata?: Record<string, GgufMetadataValue | undefined>
   /** Per-tensor overrides by GGUF name (replace the tensor input), or undefined to leave a tensor out. */
@@ -119,14 +121,8 @@ function encodeMatrix(
   shape: number[],
   type: GGMLQuantizationType,
 ): GgufTensorInput {
-  switch (type) {
-    case GGMLQuantizationType.Q8_0:
-      return { name, type, shape, data: quantizeQ8_0(values) }
-    case GGMLQuantizationType.Q4_0:
-      return { name, type, shape, data: quantizeQ4_0(values) }
-    default:
-      return { name, type, shape, data: values }
-  }
+  const encoder = quantizers.get(type)
+  return { name, type, shape, data: encoder === undefined ? values : encoder(values) }
 }
 
 /** The GGUF content llama.cpp's converter would write for this checkpoint. */
@@ -178,7 +174,9 @@ export function checkpointToGguf(checkpoint: LlamaCheckpoint, options: GgufModel
       values = halfSplitToInterleavedRows(values, config.numKeyValueHeads, config.headDim)
     }
     const type =
-      weight.shape.length === 1 ? GGMLQuantizationType.F32 : (options.matrixType ?? GGMLQuantizationType.F32)
+      weight.shape.length === 1
+        ? GGMLQuantizationType.F32
+        : (options.tensorTypes?.[ggufName] ?? options.matrixType ?? GGMLQuantizationType.F32)
     tensors.push(encodeMatrix(ggufName, values, weight.shape, type))
   }
   for (const [name, override] of Object.entries(options.tensors ?? {})) {

@@ -10,8 +10,9 @@ import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from 
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
 
-Convert a local llama GGUF model (F32, F16, BF16, Q8_0 or Q4_0 tensors; embedded SentencePiece tokenizer)
-into an ONNX model folder that Tiller and Transformers.js load. Quantized weights are dequantized.
+Convert a local llama GGUF model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+IQ4_NL or IQ4_XS tensors; embedded SentencePiece tokenizer) into an ONNX model folder that Tiller and
+Transformers.js load. Quantized weights are dequantized.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
@@ -109,7 +110,10 @@ export const importCommand: Command = {
         .join(', ')
       process.stdout.write(
         `Imported ${imported.source.fileName} (llama, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
-          `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n`,
+          `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n` +
+          (imported.source.dequantized
+            ? `Dequantized the ${imported.source.dequantizedTypes.join(', ')} weights; the graph holds them as ${dtype}.\n`
+            : ''),
       )
     }
     return 0

@@ -58,7 +58,7 @@ function tensorBytes(tensor: GgufTensorInput): Uint8Array {
   if (byteLength === undefined) {
     throw invalid(
       `GGUF tensor "${name}": type ${ggmlTypeName(type)} with ${elementsPerRow} elements per row cannot be written ` +
-        `(supported: ${supportedGgmlTypeNames.join(', ')}; quantized rows must be whole blocks of 32).`,
+        `(supported: ${supportedGgmlTypeNames.join(', ')}; quantized rows must be whole blocks: 32 elements, or 256 for K-quants and IQ4_XS).`,
       name,
     )
   }

@@ -1,63 +1,58 @@
-import { halfToFloat } from '../../../../../shared/float16.ts'
+import { GGMLQuantizationType } from '@huggingface/gguf'
+
+import {
+  dequantizeQ4_0,
+  dequantizeQ4_1,
+  dequantizeQ5_0,
+  dequantizeQ5_1,
+  dequantizeQ8_0,
+} from './dequantize-legacy.ts'
+import {
+  dequantizeQ2_K,
+  dequantizeQ3_K,
+  dequantizeQ4_K,
+  dequantizeQ5_K,
+  dequantizeQ6_K,
+} from './dequantize-k.ts'
+import { dequantizeIQ4_NL, dequantizeIQ4_XS } from './dequantize-iq.ts'
+
+export { dequantizeQ4_0, dequantizeQ8_0 } from './dequantize-legacy.ts'
 
 /**
- * Dequantizers for the GGML block formats Tiller reads. Each takes the raw little-endian bytes of a tensor and
- * its element count and returns the values in storage order: `[elements]` -> Float32Array `[elements]`.
- *
- * Q8_0 block (34 bytes, 32 elements): float16 scale d, then 32 int8 q; value = q * d.
- * Q4_0 block (18 bytes, 32 elements): float16 scale d, then 16 bytes; byte j holds element j in its low nibble and
- * element j + 16 in its high nibble; value = (nibble - 8) * d.
+ * The block dequantizer of each GGML type Tiller reads: raw little-endian tensor bytes and the element count ->
+ * float32 values in storage order (`[elements]`), written into `output` when given. The per-family files
+ * (dequantize-legacy, dequantize-k, dequantize-iq) document each layout.
  */
+export type BlockDequantizer = (
+  bytes: Uint8Array,
+  elementCount: number,
+  output?: Float32Array,
+) => Float32Array
 
-const blockSize = 32
-const bfloat16Scratch = new DataView(new ArrayBuffer(4))
+const dequantizers = new Map<number, BlockDequantizer>([
+  [GGMLQuantizationType.Q4_0, dequantizeQ4_0],
+  [GGMLQuantizationType.Q4_1, dequantizeQ4_1],
+  [GGMLQuantizationType.Q5_0, dequantizeQ5_0],
+  [GGMLQuantizationType.Q5_1, dequantizeQ5_1],
+  [GGMLQuantizationType.Q8_0, dequantizeQ8_0],
+  [GGMLQuantizationType.Q2_K, dequantizeQ2_K],
+  [GGMLQuantizationType.Q3_K, dequantizeQ3_K],
+  [GGMLQuantizationType.Q4_K, dequantizeQ4_K],
+  [GGMLQuantizationType.Q5_K, dequantizeQ5_K],
+  [GGMLQuantizationType.Q6_K, dequantizeQ6_K],
+  [GGMLQuantizationType.IQ4_NL, dequantizeIQ4_NL],
+  [GGMLQuantizationType.IQ4_XS, dequantizeIQ4_XS],
+])
 
-function checkLength(bytes: Uint8Array, elementCount: number, bytesPerBlock: number, format: string): void {
-  if (elementCount % blockSize !== 0 || bytes.length !== (elementCount / blockSize) * bytesPerBlock) {
-    throw new RangeError(`${format}: ${bytes.length} bytes cannot hold ${elementCount} elements`)
-  }
+/** The dequantizer of a block-quantized GGML type, or undefined for float types and types Tiller cannot read. */
+export function blockDequantizer(type: number): BlockDequantizer | undefined {
+  return dequantizers.get(type)
 }
 
-/** Q8_0 bytes `[elements / 32 * 34]` -> float32 `[elements]`. */
-export function dequantizeQ8_0(bytes: Uint8Array, elementCount: number): Float32Array {
-  checkLength(bytes, elementCount, 34, 'Q8_0')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const values = new Float32Array(elementCount)
-  for (let block = 0; block < elementCount / blockSize; block++) {
-    const start = block * 34
-    const scale = halfToFloat(view.getUint16(start, true))
-    for (let index = 0; index < blockSize; index++) {
-      values[block * blockSize + index] = view.getInt8(start + 2 + index) * scale
-    }
-  }
-  return values
-}
-
-/** Q4_0 bytes `[elements / 32 * 18]` -> float32 `[elements]`. */
-export function dequantizeQ4_0(bytes: Uint8Array, elementCount: number): Float32Array {
-  checkLength(bytes, elementCount, 18, 'Q4_0')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const values = new Float32Array(elementCount)
-  for (let block = 0; block < elementCount / blockSize; block++) {
-    const start = block * 18
-    const scale = halfToFloat(view.getUint16(start, true))
-    const base = block * blockSize
-    for (let index = 0; index < blockSize / 2; index++) {
-      const packed = bytes[start + 2 + index] ?? 0
-      values[base + index] = ((packed & 0x0f) - 8) * scale
-      values[base + index + blockSize / 2] = ((packed >> 4) - 8) * scale
-    }
-  }
-  return values
-}
-
-/** BF16 bit patterns `[elements]` -> float32 `[elements]` (exact). */
+/** BF16 bit patterns `[elements]` -> float32 `[elements]` (exact: a bfloat16 is the upper half of a float32). */
 export function dequantizeBfloat16(bits: Uint16Array): Float32Array {
   const values = new Float32Array(bits.length)
-  for (let index = 0; index < bits.length; index++) {
-    // A bfloat16 is the upper half of a float32.
-    bfloat16Scratch.setUint32(0, (bits[index] ?? 0) << 16)
-    values[index] = bfloat16Scratch.getFloat32(0)
-  }
+  const words = new Uint32Array(values.buffer)
+  for (let index = 0; index < bits.length; index++) words[index] = (bits[index] as number) << 16
   return values
 }

@@ -146,10 +146,12 @@ function tensorEntries(
         `is truncated: tensor "${info.name}" needs bytes ${offset}..${offset + byteLength} but the file has ${fileSize}.`,
       )
     }
-    if (ggmlTypeLayout(info.dtype) !== undefined && byteLength === undefined) {
+    const layout = ggmlTypeLayout(info.dtype)
+    if (layout !== undefined && byteLength === undefined) {
       throw corrupt(
         path,
-        `tensor "${info.name}" has ${elementsPerRow} elements per row, not whole ${ggmlTypeName(info.dtype)} blocks.`,
+        `tensor "${info.name}" has ${elementsPerRow} elements per row, not whole ${ggmlTypeName(info.dtype)} ` +
+          `blocks of ${layout.blockSize}.`,
       )
     }
     if (tensors.has(info.name)) throw corrupt(path, `tensor "${info.name}" appears twice.`)
@@ -219,8 +221,8 @@ export function assertReadableTensor(
     throw new TillerError(
       'unsupported-tensor-type',
       `${file.path}: tensor "${tensor.name}" has type ${ggmlTypeName(tensor.type)}, which Tiller cannot read ` +
-        `(supported: ${supportedGgmlTypeNames.join(', ')}). Convert the original model again with one of ` +
-        `those types (llama.cpp's convert_hf_to_gguf.py --outtype f16, or q8_0).`,
+        `(it reads ${supportedGgmlTypeNames.join(', ')}). Download the Q4_K_M, Q5_K_M, Q6_K or Q8_0 file of ` +
+        `this model, or re-quantize it with llama.cpp: llama-quantize --allow-requantize IN.gguf OUT.gguf Q4_K_M.`,
       { subject: `${file.path}: ${tensor.name}` },
     )
   }

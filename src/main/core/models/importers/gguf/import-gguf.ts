@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 
 import type { LlamaCheckpoint, TokenizerFiles } from '../../checkpoint.ts'
 import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
+import { blockDequantizer } from './dequantize.ts'
 import { readGgufFile } from './gguf-file.ts'
 import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts'
 import { readLlamaWeights } from './llama-weights.ts'
@@ -24,8 +25,10 @@ export interface GgufSourceSummary {
   tensorCount: number
   /** How many tensors of each GGML type the file holds, e.g. { F32: 11, Q8_0: 38 }. */
   tensorTypes: Record<string, number>
-  /** True when any weight was dequantized from a block-quantized type (Q8_0, Q4_0). */
+  /** True when any weight was dequantized from a block-quantized type (Q4_K, Q8_0, ...). */
   dequantized: boolean
+  /** The block-quantized types that were dequantized to float32, by name in GGML type order (["Q4_K", "Q6_K"]). */
+  dequantizedTypes: string[]
   /** Why the classifier is or is not tied to the embedding. */
   classifier:
     'tied: output.weight absent' | 'tied: output.weight equals token_embd.weight' | 'separate output.weight'
@@ -71,9 +74,10 @@ function checkChatTemplate(path: string, vocabulary: SentencePieceVocabulary): v
 }
 
 /**
- * Imports a local llama GGUF (v2/v3; F32, F16, BF16, Q8_0, Q4_0 tensors) into a LlamaCheckpoint with Hugging
- * Face names, `[out, in]` layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the
- * embedded SentencePiece vocabulary. Bad input throws a TillerError naming the file and field or tensor.
+ * Imports a local llama GGUF (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
+ * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) into a LlamaCheckpoint with Hugging Face names, `[out, in]`
+ * layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the embedded SentencePiece
+ * vocabulary. Bad input throws a TillerError naming the file and field or tensor.
  */
 export async function importGguf(path: string): Promise<GgufImport> {
   const file = await readGgufFile(path)
@@ -84,6 +88,10 @@ export async function importGguf(path: string): Promise<GgufImport> {
   const { weights, tieWordEmbeddings } = await readLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)
   const tensorTypes = countTypes(types)
+  const dequantizedTypes = [...new Set(types)]
+    .filter((type) => blockDequantizer(type) !== undefined)
+    .sort((first, second) => first - second)
+    .map(ggmlTypeName)
   return {
     checkpoint: { config: { ...partialConfig, tieWordEmbeddings }, weights },
     tokenizer: buildSentencePieceTokenizerFiles(vocabulary),
@@ -96,7 +104,8 @@ export async function importGguf(path: string): Promise<GgufImport> {
       name: metadataString(file, 'general.name'),
       tensorCount: file.tensors.size,
       tensorTypes,
-      dequantized: tensorTypes['Q8_0'] !== undefined || tensorTypes['Q4_0'] !== undefined,
+      dequantized: dequantizedTypes.length > 0,
+      dequantizedTypes,
       classifier: !file.tensors.has('output.weight')
         ? 'tied: output.weight absent'
         : tieWordEmbeddings

@@ -4,6 +4,7 @@ import { TillerError } from '../../../errors.ts'
 import { expectedWeightShapes } from '../../checkpoint.ts'
 import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
 import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
+import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile } from './gguf-file.ts'
 import { readGgufTensor } from './tensor-data.ts'
 
@@ -79,6 +80,8 @@ function checkTensorDirectory(file: GgufFile, config: Omit<LlamaConfig, 'tieWord
         { subject: `${file.path}: ${tensor.name}` },
       )
     }
+    // Refused here, before any tensor data is read, rather than part-way through the import.
+    assertReadableTensor(file, tensor)
     present.add(mapping.huggingFaceName)
     const shape = expected.get(mapping.huggingFaceName) ?? []
     if (formatShape(shape) !== formatShape(tensor.shape)) {

@@ -3,8 +3,9 @@ import type { FileHandle } from 'node:fs/promises'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
+import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import type { WeightTensor } from '../../checkpoint.ts'
-import { dequantizeBfloat16, dequantizeQ4_0, dequantizeQ8_0 } from './dequantize.ts'
+import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
 
@@ -30,8 +31,9 @@ async function readBytes(handle: FileHandle, offset: number, length: number): Pr
 
 /**
  * Reads one tensor's data from an open GGUF file as a weight with the tensor's row-major shape.
- * F32 stays float32 and F16 stays float16 (bit patterns, lossless); BF16, Q8_0 and Q4_0 are dequantized to
- * float32. Other types throw TillerError('unsupported-tensor-type') naming the tensor and its type.
+ * F32 stays float32 and F16 stays float16 (bit patterns, lossless); BF16 and every block-quantized type Tiller
+ * reads (ggml-types.ts) are dequantized to float32. Other types throw TillerError('unsupported-tensor-type')
+ * naming the tensor and its type.
  */
 export async function readGgufTensor(
   file: GgufFile,
@@ -50,14 +52,13 @@ export async function readGgufTensor(
       return { dtype: 'float16', shape, data: new Uint16Array(bytes.buffer) }
     case GGMLQuantizationType.BF16:
       return { dtype: 'float32', shape, data: dequantizeBfloat16(new Uint16Array(bytes.buffer)) }
-    case GGMLQuantizationType.Q8_0:
-      return { dtype: 'float32', shape, data: dequantizeQ8_0(bytes, elementCount) }
-    case GGMLQuantizationType.Q4_0:
-      return { dtype: 'float32', shape, data: dequantizeQ4_0(bytes, elementCount) }
-    default:
-      throw new TillerError(
-        'internal',
-        `${file.path}: no reader for tensor "${tensor.name}" of type ${tensor.type}.`,
-      )
   }
+  const dequantize = blockDequantizer(tensor.type)
+  if (dequantize === undefined) {
+    throw new TillerError(
+      'internal',
+      `${file.path}: no reader for tensor "${tensor.name}" of type ${ggmlTypeName(tensor.type)}.`,
+    )
+  }
+  return { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
 }

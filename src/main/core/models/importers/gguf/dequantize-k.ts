@@ -1,0 +1,189 @@
+import { blockCount, halfAt, outputFor, signedBytes } from './block-bytes.ts'
+
+/**
+ * Dequantizers for ggml's K-quants: super-blocks of 256 elements split into sub-blocks of 16 or 32, each with a
+ * small integer scale (and for Q2_K/Q4_K/Q5_K a minimum) that multiplies a float16 super-block scale. Byte
+ * layouts (ggml-common.h), offsets within one super-block:
+ *
+ *   Q2_K  84 bytes: scales[16] @0 (low nibble scale, high nibble min, per 16 elements), qs[64] @16 (2-bit),
+ *         d @80, dmin @82.                   value = d * scale * q - dmin * min
+ *   Q3_K 110 bytes: hmask[32] @0 (third bit), qs[64] @32 (low 2 bits), scales[12] @96 (16 six-bit scales,
+ *         offset by 32), d @108.             value = d * (scale - 32) * (q - 4)
+ *   Q4_K 144 bytes: d @0, dmin @2, scales[12] @4 (8 six-bit scales and 8 mins, get_scale_min_k4 packing),
+ *         qs[128] @16.                       value = d * scale * q - dmin * min
+ *   Q5_K 176 bytes: d @0, dmin @2, scales[12] @4, qh[32] @16 (fifth bit), qs[128] @48.   as Q4_K, q in 0..31
+ *   Q6_K 210 bytes: ql[128] @0 (low 4 bits), qh[64] @128 (high 2 bits), scales[16] int8 @192, d @208.
+ *                                            value = d * scale * (q - 32)
+ *
+ * The 2-, 4- and 6-bit quants are interleaved in 128-element halves: byte l of a 32-byte run holds element l of
+ * the first sub-run in its lowest bits and element l + 32 (+ 64, + 96) in its higher bits. Integer scale times
+ * float16 is exact in float32 and the final value is rounded once, as in ggml's dequantize_row_*.
+ * Signature of each: bytes `[elements / 256 * bytesPerBlock]`, element count -> float32 `[elements]`.
+ */
+
+const superBlock = 256
+
+/**
+ * The 6-bit scale and min of 32-element sub-block `index` (0..7) of a Q4_K/Q5_K super-block, from its 12 packed
+ * bytes at `offset`: sub-blocks 0..3 keep both in the low 6 bits of bytes 0..3 and 4..7; sub-blocks 4..7 keep
+ * their low 4 bits in the nibbles of bytes 8..11 and their top 2 bits in the spare top bits of bytes 0..7.
+ */
+export function scaleAndMinK4(bytes: Uint8Array, offset: number, index: number): [number, number] {
+  if (index < 4) {
+    return [(bytes[offset + index] as number) & 63, (bytes[offset + index + 4] as number) & 63]
+  }
+  const packed = bytes[offset + index + 4] as number
+  const scale = (packed & 0x0f) | (((bytes[offset + index - 4] as number) >> 6) << 4)
+  const minimum = (packed >> 4) | (((bytes[offset + index] as number) >> 6) << 4)
+  return [scale, minimum]
+}
+
+/** The sixteen signed 6-bit scales of a Q3_K super-block (each stored plus 32) from 12 bytes at `offset`. */
+export function scalesQ3K(bytes: Uint8Array, offset: number, target: Int8Array): Int8Array {
+  for (let index = 0; index < 16; index++) {
+    const lowByte = bytes[offset + (index % 8)] as number
+    const low = index < 8 ? lowByte & 0x0f : lowByte >> 4
+    const high = ((bytes[offset + 8 + (index % 4)] as number) >> (2 * Math.floor(index / 4))) & 3
+    target[index] = (low | (high << 4)) - 32
+  }
+  return target
+}
+
+export function dequantizeQ2_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const blocks = blockCount(bytes, elementCount, superBlock, 84, 'Q2_K')
+  const values = outputFor(elementCount, output, 'Q2_K')
+  for (let index = 0; index < blocks; index++) {
+    const start = index * 84
+    const scale = halfAt(bytes, start + 80)
+    const minimumScale = halfAt(bytes, start + 82)
+    for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
+      const quants = start + 16 + 32 * halfIndex
+      for (let run = 0; run < 4; run++) {
+        const shift = 2 * run
+        for (let part = 0; part < 2; part++) {
+          const packedScale = bytes[start + 8 * halfIndex + 2 * run + part] as number
+          const step = scale * (packedScale & 0x0f)
+          const offset = minimumScale * (packedScale >> 4)
+          const base = index * superBlock + 128 * halfIndex + 32 * run + 16 * part
+          for (let l = 0; l < 16; l++) {
+            values[base + l] = step * (((bytes[quants + 16 * part + l] as number) >> shift) & 3) - offset
+          }
+        }
+      }
+    }
+  }
+  return values
+}
+
+export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const blocks = blockCount(bytes, elementCount, superBlock, 110, 'Q3_K')
+  const values = outputFor(elementCount, output, 'Q3_K')
+  const scales = new Int8Array(16)
+  for (let index = 0; index < blocks; index++) {
+    const start = index * 110
+    const scale = halfAt(bytes, start + 108)
+    scalesQ3K(bytes, start + 96, scales)
+    for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
+      const quants = start + 32 + 32 * halfIndex
+      for (let run = 0; run < 4; run++) {
+        const shift = 2 * run
+        // The third bit of element (128 * halfIndex + 32 * run + l) is bit (4 * halfIndex + run) of hmask[l].
+        const mask = 1 << (4 * halfIndex + run)
+        for (let part = 0; part < 2; part++) {
+          const step = scale * (scales[8 * halfIndex + 2 * run + part] as number)
+          const base = index * superBlock + 128 * halfIndex + 32 * run + 16 * part
+          for (let l = 0; l < 16; l++) {
+            const low = ((bytes[quants + 16 * part + l] as number) >> shift) & 3
+            const high = (bytes[start + 16 * part + l] as number) & mask
+            values[base + l] = step * (high === 0 ? low - 4 : low)
+          }
+        }
+      }
+    }
+  }
+  return values
+}
+
+export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const blocks = blockCount(bytes, elementCount, superBlock, 144, 'Q4_K')
+  const values = outputFor(elementCount, output, 'Q4_K')
+  for (let index = 0; index < blocks; index++) {
+    const start = index * 144
+    const scale = halfAt(bytes, start)
+    const minimumScale = halfAt(bytes, start + 2)
+    for (let chunk = 0; chunk < 4; chunk++) {
+      const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
+      const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
+      const lowStep = scale * lowScale
+      const lowOffset = minimumScale * lowMinimum
+      const highStep = scale * highScale
+      const highOffset = minimumScale * highMinimum
+      const quants = start + 16 + 32 * chunk
+      const base = index * superBlock + 64 * chunk
+      for (let l = 0; l < 32; l++) {
+        const packed = bytes[quants + l] as number
+        values[base + l] = lowStep * (packed & 0x0f) - lowOffset
+        values[base + 32 + l] = highStep * (packed >> 4) - highOffset
+      }
+    }
+  }
+  return values
+}
+
+export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const blocks = blockCount(bytes, elementCount, superBlock, 176, 'Q5_K')
+  const values = outputFor(elementCount, output, 'Q5_K')
+  for (let index = 0; index < blocks; index++) {
+    const start = index * 176
+    const scale = halfAt(bytes, start)
+    const minimumScale = halfAt(bytes, start + 2)
+    for (let chunk = 0; chunk < 4; chunk++) {
+      const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
+      const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
+      const lowStep = scale * lowScale
+      const lowOffset = minimumScale * lowMinimum
+      const highStep = scale * highScale
+      const highOffset = minimumScale * highMinimum
+      const quants = start + 48 + 32 * chunk
+      const base = index * superBlock + 64 * chunk
+      for (let l = 0; l < 32; l++) {
+        const packed = bytes[quants + l] as number
+        const high = (bytes[start + 16 + l] as number) >> (2 * chunk)
+        values[base + l] = lowStep * ((packed & 0x0f) | ((high & 1) << 4)) - lowOffset
+        values[base + 32 + l] = highStep * ((packed >> 4) | ((high & 2) << 3)) - highOffset
+      }
+    }
+  }
+  return values
+}
+
+export function dequantizeQ6_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const blocks = blockCount(bytes, elementCount, superBlock, 210, 'Q6_K')
+  const values = outputFor(elementCount, output, 'Q6_K')
+  const signed = signedBytes(bytes)
+  for (let index = 0; index < blocks; index++) {
+    const start = index * 210
+    const scale = halfAt(bytes, start + 208)
+    for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
+      const low = start + 64 * halfIndex
+      const high = start + 128 + 32 * halfIndex
+      const scales = start + 192 + 8 * halfIndex
+      const base = index * superBlock + 128 * halfIndex
+      for (let l = 0; l < 32; l++) {
+        const group = l >> 4
+        const lowFirst = bytes[low + l] as number
+        const lowSecond = bytes[low + l + 32] as number
+        const highBits = bytes[high + l] as number
+        const q1 = ((lowFirst & 0x0f) | ((highBits & 3) << 4)) - 32
+        const q2 = ((lowSecond & 0x0f) | (((highBits >> 2) & 3) << 4)) - 32
+        const q3 = ((lowFirst >> 4) | (((highBits >> 4) & 3) << 4)) - 32
+        const q4 = ((lowSecond >> 4) | (((highBits >> 6) & 3) << 4)) - 32
+        values[base + l] = scale * (signed[scales + group] as number) * q1
+        values[base + l + 32] = scale * (signed[scales + group + 2] as number) * q2
+        values[base + l + 64] = scale * (signed[scales + group + 4] as number) * q3
+        values[base + l + 96] = scale * (signed[scales + group + 6] as number) * q4
+      }
+    }
+  }
+  return values
+}
