@@ -19,14 +19,15 @@ function fitGroup(values: Float32Array, indices: Uint8Array, tries: number): num
   const score = (inverse: number, store: boolean) => {
     let cross = 0
     let squares = 0
-    values.forEach((value, index) => {
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index] as number
       const level = nearestCodebookIndex(iq4Codebook, inverse * value)
       if (store) indices[index] = level
       const q = iq4Codebook[level] as number
       const weight = value * value
       cross += weight * q * value
       squares += weight * q * q
-    })
+    }
     return { cross, squares }
   }
   const initial = tries > 0 ? -extreme / first : extreme / first

@@ -102,25 +102,26 @@ export function symmetricLevels(values: Float32Array, half: number, levels: Uint
     levels.fill(0)
     return 0
   }
+  const trial = new Uint8Array(values.length)
   const fit = (inverse: number) => {
     let cross = 0
     let squares = 0
-    const trial = new Uint8Array(values.length)
-    values.forEach((value, index) => {
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index] as number
       const level = clamp(nearestInt(inverse * value), -half, half - 1)
       trial[index] = level + half
       cross += value * value * value * level
       squares += value * value * level * level
-    })
-    return { trial, cross, squares }
+    }
+    return { cross, squares }
   }
   const first = fit(-half / extreme)
-  levels.set(first.trial)
+  levels.set(trial)
   let scale = first.squares > 0 ? first.cross / first.squares : 0
   let best = scale * first.cross
   for (let step = -9; step <= 9; step++) {
     if (step === 0) continue
-    const { trial, cross, squares } = fit(-(half + 0.1 * step) / extreme)
+    const { cross, squares } = fit(-(half + 0.1 * step) / extreme)
     if (squares > 0 && cross * cross > best * squares) {
       levels.set(trial)
       scale = cross / squares
