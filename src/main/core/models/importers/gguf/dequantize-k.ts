@@ -87,15 +87,16 @@ export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?:
       const quants = start + 32 + 32 * halfIndex
       for (let run = 0; run < 4; run++) {
         const shift = 2 * run
-        // The third bit of element (128 * halfIndex + 32 * run + l) is bit (4 * halfIndex + run) of hmask[l].
-        const mask = 1 << (4 * halfIndex + run)
+        // The third bit of element (128 * halfIndex + 32 * run + l) is bit (4 * halfIndex + run) of hmask[l];
+        // a clear bit means q - 4 (computed without a branch: the bits are as good as random).
+        const bit = 4 * halfIndex + run
         for (let part = 0; part < 2; part++) {
           const step = scale * (scales[8 * halfIndex + 2 * run + part] as number)
           const base = index * superBlock + 128 * halfIndex + 32 * run + 16 * part
           for (let l = 0; l < 16; l++) {
             const low = ((bytes[quants + 16 * part + l] as number) >> shift) & 3
-            const high = (bytes[start + 16 * part + l] as number) & mask
-            values[base + l] = step * (high === 0 ? low - 4 : low)
+            const high = ((bytes[start + 16 * part + l] as number) >> bit) & 1
+            values[base + l] = step * (low + 4 * high - 4)
           }
         }
       }
