@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import { GGMLQuantizationType } from '@huggingface/gguf'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { isTillerError, type TillerError } from '../../src/main/core/errors.ts'
@@ -102,6 +103,22 @@ describe('GGUF import checks counts and sizes against the file first', () => {
       expect(error.message).toContain(expected)
       expect(error.message).toContain(path)
     }
+  })
+
+  it('K-quant tensor data that runs past the end of the file, before any tensor is read', async () => {
+    // Hidden 256 so that rows are whole Q4_K super-blocks; the file loses the last 100 bytes of its last tensor.
+    const config = { ...tinyConfig, hiddenSize: 256, intermediateSize: 256, headDim: 64 }
+    const content = checkpointToGguf(randomCheckpoint(config, 8), { matrixType: GGMLQuantizationType.Q4_K })
+    const path = join(folder, 'q4k-truncated.gguf')
+    await writeGgufFile(path, content)
+    const whole = await readFile(path)
+    await writeFile(path, whole.subarray(0, whole.length - 100))
+    const last = content.tensors[content.tensors.length - 1]
+    expect(last?.type).toBe(GGMLQuantizationType.Q4_K)
+    const error = await importError(path)
+    expect(error.code).toBe('file-corrupt')
+    expect(error.message).toContain(`is truncated: tensor "${last?.name}" needs bytes`)
+    expect(error.message).toContain(`the file has ${whole.length - 100}`)
   })
 
   it('the unpatched model imports with the largest context allowed, so the refusals are about the values', async () => {
