@@ -104,6 +104,28 @@ describe('tiller import gguf', () => {
     }
   })
 
+  it('imports a Q4_K_M-style GGUF (Q4_K matrices, Q6_K output and ffn_down) and says which types it dequantized', async () => {
+    const config = { ...tinyConfig, hiddenSize: 256, intermediateSize: 256, headDim: 64 }
+    const path = join(folder, 'tiny-q4km.gguf')
+    await writeGgufFile(
+      path,
+      checkpointToGguf(randomCheckpoint(config, 10), {
+        matrixType: GGMLQuantizationType.Q4_K,
+        tensorTypes: {
+          'output.weight': GGMLQuantizationType.Q6_K,
+          'blk.0.ffn_down.weight': GGMLQuantizationType.Q6_K,
+        },
+      }),
+    )
+    const outDir = join(folder, 'tiny-q4km')
+    const run = spawnTiller('import', 'gguf', path, '--out', outDir)
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
+    expect(run.status).toBe(0)
+    expect(run.stdout).toContain('tensors 14 Q4_K, 5 F32, 2 Q6_K')
+    expect(run.stdout).toContain('Dequantized the Q4_K, Q6_K weights; the graph holds them as float32.')
+    expect(existsSync(join(outDir, 'config.json'))).toBe(true)
+  })
+
   it('exits non-zero with one line naming the file for a corrupt GGUF, leaving no folder behind', async () => {
     const original = await readFile(storiesGgufPath)
     const corrupt = join(folder, 'cut.gguf')
