@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isTillerError } from '../../src/main/core/errors.ts'
 import type { TillerErrorCode } from '../../src/main/core/errors.ts'
 import { serializeGguf, writeGgufFile } from '../../src/main/core/gguf/writer.ts'
+import { readGgufFile } from '../../src/main/core/models/importers/gguf/gguf-file.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { requireFixture, storiesGgufPath } from './helpers/fixtures.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig } from './helpers/gguf-model.ts'
@@ -164,6 +165,23 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     expect(error.code).toBe('file-corrupt')
     expect(error.message).toContain(
       'tensor "blk.0.ffn_up.weight" has 64 elements per row, not whole Q4_K blocks of 256',
+    )
+  })
+
+  it('a block scale that is not a finite number (a damaged quantized tensor)', async () => {
+    const path = join(folder, 'infinite-scale.gguf')
+    await writeGgufFile(path, checkpointToGguf(checkpoint, { matrixType: GGMLQuantizationType.Q8_0 }))
+    const tensor = (await readGgufFile(path)).tensors.get('blk.1.ffn_down.weight')
+    if (tensor === undefined) throw new Error('blk.1.ffn_down.weight missing')
+    const bytes = await readFile(path)
+    // The fourth 34-byte Q8_0 block of a [64, 96] tensor starts row 1; its float16 scale becomes +infinity.
+    bytes.writeUInt16LE(0x7c00, tensor.offset + 3 * 34)
+    await writeFile(path, bytes)
+    const error = await importError(path)
+    expect(error.code).toBe('file-corrupt')
+    expect(error.subject).toBe(`${path}: blk.1.ffn_down.weight`)
+    expect(error.message).toContain(
+      '"blk.1.ffn_down.weight" (Q8_0) holds a NaN or infinite value at row 1, column 0',
     )
   })
 

@@ -44,21 +44,61 @@ export async function readGgufTensor(
   const bytes = await readBytes(handle, tensor.offset, tensor.byteLength)
   const elementCount = tensor.shape.reduce((product, size) => product * size, 1)
   const shape = [...tensor.shape]
+  let weight: WeightTensor
   switch (tensor.type) {
     case GGMLQuantizationType.F32:
       // Typed arrays are little-endian on every platform Tiller runs on, as GGUF is.
-      return { dtype: 'float32', shape, data: new Float32Array(bytes.buffer) }
+      weight = { dtype: 'float32', shape, data: new Float32Array(bytes.buffer) }
+      break
     case GGMLQuantizationType.F16:
-      return { dtype: 'float16', shape, data: new Uint16Array(bytes.buffer) }
+      weight = { dtype: 'float16', shape, data: new Uint16Array(bytes.buffer) }
+      break
     case GGMLQuantizationType.BF16:
-      return { dtype: 'float32', shape, data: dequantizeBfloat16(new Uint16Array(bytes.buffer)) }
+      weight = { dtype: 'float32', shape, data: dequantizeBfloat16(new Uint16Array(bytes.buffer)) }
+      break
+    default: {
+      const dequantize = blockDequantizer(tensor.type)
+      if (dequantize === undefined) {
+        throw new TillerError(
+          'internal',
+          `${file.path}: no reader for tensor "${tensor.name}" of type ${ggmlTypeName(tensor.type)}.`,
+        )
+      }
+      weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+    }
   }
-  const dequantize = blockDequantizer(tensor.type)
-  if (dequantize === undefined) {
-    throw new TillerError(
-      'internal',
-      `${file.path}: no reader for tensor "${tensor.name}" of type ${ggmlTypeName(tensor.type)}.`,
-    )
+  assertFinite(file, tensor, weight)
+  return weight
+}
+
+/** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */
+function firstNonFinite(weight: WeightTensor): number {
+  const { data } = weight
+  if (weight.dtype === 'float16') {
+    // A float16 with all exponent bits set is an infinity or a NaN.
+    for (let index = 0; index < data.length; index++) {
+      if (((data[index] as number) & 0x7c00) === 0x7c00) return index
+    }
+    return -1
   }
-  return { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+  for (let index = 0; index < data.length; index++) {
+    if (!Number.isFinite(data[index])) return index
+  }
+  return -1
+}
+
+/**
+ * Refuses weights holding NaN or infinity, as llama.cpp's loader does (ggml_validate_row_data): in a quantized
+ * tensor they come from a damaged float16 block scale, and they would turn every logit into NaN.
+ */
+function assertFinite(file: GgufFile, tensor: GgufTensorEntry, weight: WeightTensor): void {
+  const index = firstNonFinite(weight)
+  if (index < 0) return
+  const columns = tensor.shape[tensor.shape.length - 1] ?? 1
+  throw new TillerError(
+    'file-corrupt',
+    `${file.path}: tensor "${tensor.name}" (${ggmlTypeName(tensor.type)}) holds a NaN or infinite value at row ` +
+      `${Math.floor(index / columns)}, column ${index % columns}. The file is damaged; download or convert it again.`,
+    { subject: `${file.path}: ${tensor.name}` },
+  )
 }
