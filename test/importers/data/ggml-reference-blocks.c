@@ -1,3 +1,17 @@
+/*
+ * Writes ggml-reference-blocks.json: 512 deterministic inputs and, for every block type Tiller reads, the bytes
+ * ggml's quantize_row_*_ref writes for them and the floats ggml's dequantize_row_* returns for those bytes.
+ * test/importers/quantize-reference.test.ts checks Tiller's decoders and test encoders against them.
+ *
+ * Built against ggml (github.com/ggml-org/ggml, commit d99724f2b141fed9e1a9f402213506c081433465) with its
+ * quantization file alone; the few ggml functions that file references but these paths never call are stubbed:
+ *
+ *   gcc -O1 -ffp-contract=off -std=gnu11 -I $GGML/include -I $GGML/src -I $GGML/src/ggml-cpu \
+ *       -c $GGML/src/ggml-quants.c -o quants.o
+ *   gcc -O1 -ffp-contract=off -std=gnu11 -I $GGML/include -I $GGML/src -DGGML_COMMON_DECL_C \
+ *       ggml-reference-blocks.c quants.o -lm -o reference-blocks
+ *   ./reference-blocks > ggml-reference-blocks.json && npx prettier --write ggml-reference-blocks.json
+ */
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -5,6 +19,13 @@
 #include "ggml.h"
 #include "ggml-quants.h"
 #include "ggml-common.h"
+#include <stdlib.h>
+
+/* Referenced by ggml-quants.c outside the reference quantizers; never reached here. */
+void ggml_abort(const char * file, int line, const char * fmt, ...) { (void)fmt; fprintf(stderr, "abort %s:%d\n", file, line); abort(); }
+size_t ggml_row_size(enum ggml_type type, int64_t ne) { (void)type; (void)ne; abort(); }
+const char * ggml_type_name(enum ggml_type type) { (void)type; return "?"; }
+size_t ggml_type_size(enum ggml_type type) { (void)type; abort(); }
 /* Deterministic inputs: an LCG mapped to a Box-Muller normal, times 0.02, plus a few extreme rows. */
 static uint32_t state = 12345;
 static float uniform01(void) { state = state * 1664525u + 1013904223u; return (state + 1.0) / 4294967296.0; }
