@@ -311,5 +311,8 @@ describe('Chat screen', () => {
     expect(listed[0]?.text()).toContain('(cannot open)')
     expect(replyTexts(app)).toEqual([['Field.', 'Forest.']])
     expect(app.get('[data-testid=chat-turn]').text()).toContain('truthful × 1.5')
+    // An opened conversation is not a first run: no suggestion lands in the box.
+    expect(app.find('[data-testid=suggestions]').exists()).toBe(false)
+    expect((app.get('#chat-message').element as HTMLTextAreaElement).value).toBe('')
   })
 })

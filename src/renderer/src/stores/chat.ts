@@ -44,6 +44,8 @@ export const useChatStore = defineStore('chat', () => {
   const datasets = ref<DatasetEntry[]>([])
   const quickFitJob = ref<string | null>(null)
   const quickFitMessage = ref('')
+  /** Whether the saved conversations were read (and the latest opened) since the screen opened. */
+  const initialized = ref(false)
   /** Tokens that arrived before `chat:send` answered with their job id. */
   const early = new Map<string, { column: 'base' | 'steered'; text: string }[]>()
 
@@ -80,6 +82,7 @@ export const useChatStore = defineStore('chat', () => {
     await Promise.all([refreshList(), refreshEdits(), refreshDatasets()])
     const latest = conversations.value.find((entry) => entry.problem === null)
     if (latest !== undefined && current.value.turns.length === 0) await open(latest.id)
+    initialized.value = true
   }
 
   async function open(id: string): Promise<void> {
@@ -291,6 +294,7 @@ export const useChatStore = defineStore('chat', () => {
     quickFitMessage,
     sending,
     enabledEdits,
+    initialized,
     initialize,
     refreshList,
     refreshEdits,
