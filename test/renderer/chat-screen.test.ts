@@ -241,6 +241,42 @@ describe('Chat screen', () => {
     expect(replyTexts(app)).toEqual([['The fox lives in the field.']])
   })
 
+  test('the sampling drawer sets the options the next message is generated with', async () => {
+    const fake = chatBridge()
+    const app = await openChat(fake)
+    await app.get('[data-testid=sampling-button]').trigger('click')
+    await flushPromises()
+    const field = (id: string) => {
+      const input = document.querySelector<HTMLInputElement>(`#${id}`)
+      if (input === null) throw new Error(`the drawer has no #${id}`)
+      return input
+    }
+    for (const [id, value] of [
+      ['sampling-temperature', '0.8'],
+      ['sampling-top-k', '40'],
+      ['sampling-seed', '1234'],
+      ['sampling-max-tokens', '32'],
+    ] as const) {
+      const input = field(id)
+      input.value = value
+      input.dispatchEvent(new Event('input'))
+      input.dispatchEvent(new Event('blur'))
+      await flushPromises()
+    }
+    expect(app.text()).toContain('temperature 0.8 · seed 1234 · max 32 tokens')
+    await app.get('[data-testid=send-button]').trigger('click')
+    await flushPromises()
+    expect(sends(fake)[0]?.['options']).toEqual({
+      maxTokens: 32,
+      temperature: 0.8,
+      topK: 40,
+      topP: 1,
+      repetitionPenalty: 1,
+      seed: 1234,
+      stopStrings: [],
+    })
+  })
+
   test('a refused message comes back to the composer with the engine’s reason', async () => {
     const fake = chatBridge()
     fake.answers['chat:send'] = () => ({
