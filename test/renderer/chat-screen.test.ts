@@ -347,6 +347,14 @@ describe('Chat screen', () => {
     expect(listed[0]?.text()).toContain('(cannot open)')
     expect(replyTexts(app)).toEqual([['Field.', 'Forest.']])
     expect(app.get('[data-testid=chat-turn]').text()).toContain('truthful × 1.5')
+    // Changing the opened conversation's settings saves it; opening it did not.
+    expect(fake.calls.filter((call) => call.name === 'chat:save')).toHaveLength(0)
+    useChatStore().current.systemPrompt = 'Be very brief.'
+    await expect.poll(() => fake.calls.filter((call) => call.name === 'chat:save').length).toBe(1)
+    const resaved = fake.calls.find((call) => call.name === 'chat:save')?.args as {
+      conversation: Conversation
+    }
+    expect(resaved.conversation).toMatchObject({ id: 'fox', systemPrompt: 'Be very brief.' })
     // An opened conversation is not a first run: no suggestion lands in the box.
     expect(app.find('[data-testid=suggestions]').exists()).toBe(false)
     expect((app.get('#chat-message').element as HTMLTextAreaElement).value).toBe('')

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { computed, ref } from 'vue'
+import { computed, ref, watch } from 'vue'
 import type {
   ChatEditSetting,
   ChatSendResult,
@@ -245,6 +245,22 @@ export const useChatStore = defineStore('chat', () => {
       error.value = messageOf(thrown)
     }
   }
+
+  // Settings changed between replies (system prompt, stack, sampling) are saved too, shortly after the last change;
+  // opening another conversation is not a change.
+  let settingsTimer: ReturnType<typeof setTimeout> | undefined
+  watch(
+    () =>
+      [
+        current.value.id,
+        JSON.stringify([current.value.systemPrompt, current.value.edits, current.value.sampling]),
+      ] as const,
+    ([id], [previousId]) => {
+      if (id !== previousId || sending.value || current.value.turns.length === 0) return
+      clearTimeout(settingsTimer)
+      settingsTimer = setTimeout(() => void save(), 600)
+    },
+  )
 
   useContractEvent('chat:token', (token) => appendToken(token.job, token.column, token.text))
   useContractEvent('job:progress', (event) => {
