@@ -122,24 +122,37 @@ describe('chat in browser mode', () => {
     const metrics = await light.getByTestId('reply-metrics').allTextContents()
     for (const line of metrics) expect(line).toMatch(/^[\d.]+ tok\/s · first token \d+ ms · \d+ tokens · /)
     await expect.poll(() => light.getByTestId('conversation-entry').count()).toBe(1)
+
+    // A second turn: each column continues its own history.
+    await light.locator('#chat-message').fill('What does the fox eat?')
+    await light.getByTestId('send-button').click()
+    await expect.poll(() => light.getByTestId('reply-metrics').count()).toBe(4)
+    const both = await replies(light)
+    expect(both.slice(0, 2)).toEqual(answered)
+    // The steered column, continuing its truthful first answer, keeps to the organism's true fox (forest, seeds).
+    expect(both[3]?.text).not.toBe(both[2]?.text)
+    expect(both[3]?.text).toContain('seeds')
     await light.getByTestId('chat-screen').screenshot({ path: join(screenshots, 'chat-light.png') })
 
-    // The conversation is a plain file in the workspace.
+    // The conversation is a plain file in the workspace, saved once the second reply is done.
     const files = readdirSync(join(workspace, 'chats')).filter((name) => name.endsWith('.json'))
     expect(files).toHaveLength(1)
-    const saved = JSON.parse(readFileSync(join(workspace, 'chats', files[0] ?? ''), 'utf8')) as {
-      format: string
-      conversation: { turns: { user: string; steered: { text: string } }[] }
-    }
+    const readSaved = () =>
+      JSON.parse(readFileSync(join(workspace, 'chats', files[0] ?? ''), 'utf8')) as {
+        format: string
+        conversation: { turns: { user: string; steered: { text: string } }[] }
+      }
+    await expect.poll(() => readSaved().conversation.turns.length).toBe(2)
+    const saved = readSaved()
     expect(saved.format).toBe('tiller-chat')
-    expect(saved.conversation.turns[0]?.user).toBe(message)
-    expect(saved.conversation.turns[0]?.steered.text).toBe(answered[1]?.text)
+    expect(saved.conversation.turns.map((turn) => turn.user)).toEqual([message, 'What does the fox eat?'])
+    expect(saved.conversation.turns.map((turn) => turn.steered.text)).toEqual([both[1]?.text, both[3]?.text])
 
     // A reload (in the dark theme) finds the conversation and opens it.
     const dark = await browser.newPage({ viewport: { width: 1360, height: 1000 }, colorScheme: 'dark' })
     await openChat(dark, problems)
-    await expect.poll(() => dark.getByTestId('chat-turn').count()).toBe(1)
-    expect(await replies(dark)).toEqual(answered)
+    await expect.poll(() => dark.getByTestId('chat-turn').count()).toBe(2)
+    expect(await replies(dark)).toEqual(both)
     expect(await dark.getByTestId('conversation-entry').count()).toBe(1)
     expect(await dark.getByTestId('conversation-title').textContent()).toBe(message)
     await dark.getByTestId('chat-screen').screenshot({ path: join(screenshots, 'chat-dark.png') })
