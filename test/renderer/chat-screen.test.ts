@@ -277,6 +277,26 @@ describe('Chat screen', () => {
     })
   })
 
+  test('regenerating a sampled reply draws a fresh seed; a greedy one keeps it', async () => {
+    const fake = chatBridge()
+    const app = await openChat(fake)
+    const chat = useChatStore()
+    await app.get('[data-testid=send-button]').trigger('click')
+    await flushPromises()
+    await finishTurn(fake, 'chat-job-1', 'Field.', null)
+    await app.get('[data-testid=regenerate]').trigger('click')
+    await flushPromises()
+    expect(sends(fake).map((args) => (args['options'] as { seed: number }).seed)).toEqual([0, 0])
+    await finishTurn(fake, 'chat-job-2', 'Field.', null)
+    chat.current.sampling = { ...chat.current.sampling, temperature: 0.9, seed: 7 }
+    await app.get('[data-testid=regenerate]').trigger('click')
+    await flushPromises()
+    const third = sends(fake)[2]?.['options'] as { seed: number; temperature: number }
+    expect(third.temperature).toBe(0.9)
+    expect(third.seed).not.toBe(7)
+    expect(chat.current.turns.at(-1)?.seed).toBe(third.seed)
+  })
+
   test('a refused message comes back to the composer with the engine’s reason', async () => {
     const fake = chatBridge()
     fake.answers['chat:send'] = () => ({

@@ -143,7 +143,11 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   /** Send `message` (default: the draft) after the conversation's turns. */
-  async function send(message: string = draft.value): Promise<void> {
+  /** `seed` overrides the conversation's seed for this reply (a regenerated sample); the turn records it. */
+  async function send(
+    message: string = draft.value,
+    seed: number = current.value.sampling.seed,
+  ): Promise<void> {
     if (sending.value || message.trim() === '') return
     error.value = null
     note.value = null
@@ -156,7 +160,7 @@ export const useChatStore = defineStore('chat', () => {
       base: null,
       steered: null,
       steeredWith: edits.filter((edit) => edit.enabled),
-      seed: current.value.sampling.seed,
+      seed,
     })
     pending.value = { jobId: null, base: '', steered: '', steering }
     progress.value = 'Starting…'
@@ -167,7 +171,7 @@ export const useChatStore = defineStore('chat', () => {
         history,
         message,
         edits,
-        options: { ...current.value.sampling, stopStrings: [...current.value.sampling.stopStrings] },
+        options: { ...current.value.sampling, seed, stopStrings: [...current.value.sampling.stopStrings] },
       })
       if (pending.value !== null) pending.value.jobId = started.id
       for (const token of early.get(started.id) ?? []) appendToken(started.id, token.column, token.text)
@@ -186,12 +190,17 @@ export const useChatStore = defineStore('chat', () => {
     if (id !== null && id !== undefined) await client['job:cancel']({ id })
   }
 
-  /** Generate the last turn's replies again (with the current edits and sampling). */
+  /**
+   * Generate the last turn's replies again with the current edits and sampling. When sampling (temperature above 0)
+   * a fresh seed draws a new sample for both columns; greedy replies keep the seed, which does not matter to them.
+   */
   async function regenerate(): Promise<void> {
     const last = current.value.turns.at(-1)
     if (sending.value || last === undefined) return
     current.value.turns.pop()
-    await send(last.user)
+    const sampling = current.value.sampling
+    const seed = sampling.temperature > 0 ? Math.floor(Math.random() * 2 ** 32) : sampling.seed
+    await send(last.user, seed)
   }
 
   /** Replace user message `index` with `text` and run the conversation again from there. */
