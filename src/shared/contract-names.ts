@@ -23,6 +23,11 @@ export const requestNames = [
   'edit:save',
   'edit:export-gguf',
   'chat:compare',
+  'chat:list',
+  'chat:load',
+  'chat:save',
+  'chat:delete',
+  'chat:send',
 ] as const
 
 /** Events the engine pushes to every connected client. */
@@ -32,6 +37,7 @@ export const eventNames = [
   'generate:token',
   'model:changed',
   'compare:token',
+  'chat:token',
 ] as const
 
 export type RequestName = (typeof requestNames)[number]

@@ -1,4 +1,12 @@
 import { z } from 'zod'
+import {
+  chatEditSettingSchema,
+  conversationIdSchema,
+  conversationSchema,
+  type ChatToken,
+  type Conversation,
+  type ConversationEntry,
+} from './chat.ts'
 import type { EventName, RequestName } from './contract-names.ts'
 import { methodIds } from './edit.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
@@ -151,6 +159,43 @@ export const requests = {
     }),
     result: typed<JobStarted>(),
   },
+  /** Saved conversations of the workspace's `chats` folder, newest first; unreadable files listed with why. */
+  'chat:list': { args: noArguments, result: typed<ConversationEntry[]>() },
+  'chat:load': { args: z.strictObject({ id: conversationIdSchema }), result: typed<Conversation>() },
+  /** Write a conversation to `chats/<id>.json` atomically (replacing the saved one with that id). */
+  'chat:save': {
+    args: z.strictObject({ conversation: conversationSchema }),
+    result: typed<ConversationEntry>(),
+  },
+  'chat:delete': {
+    args: z.strictObject({ id: conversationIdSchema }),
+    result: typed<{ deleted: boolean }>(),
+  },
+  /**
+   * Answer the next user message in both columns as two rows of one batch with one seed: the base model on the
+   * base column's history, the stacked edits (each at its strength, switched-off ones at 0) on the steered
+   * column's. With no edit switched on, only the base column. A job streaming `chat:token`.
+   */
+  'chat:send': {
+    args: z.strictObject({
+      systemPrompt: z.string().max(20_000).default(''),
+      /** Earlier exchanges; `steered` null where that turn had no steered reply (the base reply stands in). */
+      history: z
+        .array(
+          z.strictObject({
+            user: z.string().max(200_000),
+            base: z.string().max(200_000),
+            steered: z.string().max(200_000).nullable(),
+          }),
+        )
+        .max(1000)
+        .default([]),
+      message: z.string().max(200_000),
+      edits: z.array(chatEditSettingSchema).max(8, 'Stack at most 8 edits.').default([]),
+      options: generationOptionsSchema.default(generationOptionsSchema.parse({})),
+    }),
+    result: typed<JobStarted>(),
+  },
 } satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
 
 /** The event table. */
@@ -160,6 +205,7 @@ export const events = {
   'generate:token': typed<GeneratedToken>(),
   'model:changed': typed<ModelState>(),
   'compare:token': typed<ComparisonToken>(),
+  'chat:token': typed<ChatToken>(),
 } satisfies Record<EventName, Typed<unknown>>
 
 type RequestTable = typeof requests

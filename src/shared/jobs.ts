@@ -1,3 +1,4 @@
+import type { ChatSendResult } from './chat.ts'
 import type { LoadedModelInfo } from './engine-status.ts'
 import type { GenerationSummary } from './generation.ts'
 import type { ComparisonResult, FitResult } from './steering.ts'
@@ -10,6 +11,8 @@ export interface JobResults {
   fit: FitResult
   /** `chat:compare`: one prompt at several strengths of an edit. */
   compare: ComparisonResult
+  /** `chat:send`: the next reply of both chat columns. */
+  chat: ChatSendResult
 }
 
 export type JobKind = keyof JobResults

@@ -10,7 +10,8 @@ import type { GenerationSummary } from '../../src/shared/generation.ts'
  * A runtime stand-in for transport and engine tests: it "loads" any folder whose name does not contain
  * `missing`, and "generates" the prompt's characters back, one token per character, yielding to the event loop
  * between tokens so cancellation can land mid-generation. A fit adds, at each of the method's layers, a
- * resid_post vector filled with the dataset's line count; a comparison streams `[α] prompt` per row.
+ * resid_post vector filled with the dataset's line count; a comparison streams `[α] prompt` per row; a chat reply
+ * streams `base: <message> (turn n)` and, with edits, `steered [α, ...]: <message> (turn n)`.
  */
 
 /** The provider report the fake answers with. */
@@ -169,6 +170,41 @@ export function createFakeRuntime(defaultFolder: string | null = null): {
           finishReason: 'eos' as const,
           generatedTokens: text.length,
         })),
+      }
+    },
+    async chat(_model, request) {
+      const turn = request.history.length + 1
+      const texts = [`base: ${request.message} (turn ${turn})`]
+      if (request.edits.length > 0) {
+        const strengths = request.edits.map((entry) => entry.strength).join(', ')
+        texts.push(`steered [${strengths}]: ${request.message} (turn ${turn})`)
+      }
+      const columns = ['base', 'steered'] as const
+      const longest = Math.max(...texts.map((text) => text.length))
+      for (let position = 0; position < longest; position++) {
+        await pause()
+        if (request.signal.aborted) throw new TillerError('cancelled', 'The reply was cancelled.')
+        texts.forEach((text, row) => {
+          const character = text[position]
+          if (character !== undefined) request.onToken(columns[row] ?? 'base', character)
+        })
+      }
+      const reply = (text: string) => ({
+        text,
+        finishReason: 'eos' as const,
+        generatedTokens: text.length,
+        tokensPerSecond: 100,
+        timeToFirstTokenMs: 5,
+      })
+      return {
+        base: reply(texts[0] ?? ''),
+        steered: texts[1] === undefined ? null : reply(texts[1]),
+        seed: request.options.seed,
+        promptTokens: {
+          base: request.message.length,
+          steered: texts[1] === undefined ? null : request.message.length,
+        },
+        droppedTurns: 0,
       }
     },
     defaultModelFolder() {

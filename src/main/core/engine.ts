@@ -11,11 +11,15 @@ import type { ExecutionProviderChoice, ProviderReport } from '../../shared/engin
 import type { JobKind } from '../../shared/jobs.ts'
 import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
+import { createChatRequests } from './engine/chat-requests.ts'
+import { EditStore } from './engine/edit-store.ts'
+import { fingerprintMemo } from './engine/fingerprint-memo.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
 
 export type {
+  EngineChatRequest,
   EngineCompareRequest,
   EngineFit,
   EngineFitRequest,
@@ -42,10 +46,12 @@ export interface EngineOptions<Model extends EngineModel> {
   datasetsDirectory?: string | null
   /** Where Save proposes to write new edits; default `~/Tiller/edits`. */
   editsDirectory?: string
+  /** Where conversations are saved; default the workspace's `chats` folder. */
+  chatsDirectory?: string
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
-const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare']
+const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat']
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -142,6 +148,8 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     }
     return current
   }
+  const editStore = new EditStore(options.editsDirectory)
+  const fingerprintOf = fingerprintMemo(runtime)
   const steering = createSteeringRequests({
     runtime,
     jobs,
@@ -150,11 +158,22 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     readyModel,
     bundledDatasets:
       options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory,
-    editsDirectory: options.editsDirectory,
+    editStore,
+    fingerprintOf,
+  })
+  const chat = createChatRequests({
+    runtime,
+    jobs,
+    emit,
+    readyModel,
+    editStore,
+    fingerprintOf,
+    chatsDirectory: options.chatsDirectory,
   })
 
   const engine: Engine = {
     ...steering,
+    ...chat,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

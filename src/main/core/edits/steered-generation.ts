@@ -28,13 +28,17 @@ export interface SteeredModel {
   compiled: CompiledGraph
 }
 
-/** Compile `edits` for `folder` and load the steered graph. */
+/**
+ * Compile `edits` for `folder` and load the steered graph. With `strengthPerEdit` every edit gets its own strength
+ * factor per row (`editStrengths` of `generateSteered`), so stacked edits are toggled and weighed without a
+ * recompile.
+ */
 export async function loadSteeredModel(
   folder: string,
   edits: readonly Edit[],
-  options: { provider?: ExecutionProviderChoice } = {},
+  options: { provider?: ExecutionProviderChoice; strengthPerEdit?: boolean } = {},
 ): Promise<SteeredModel> {
-  const compiled = await compileEdits(folder, edits)
+  const compiled = await compileEdits(folder, edits, { strengthPerEdit: options.strengthPerEdit })
   const model = await loadModel(folder, { provider: options.provider, graphFile: compiled.graphFile })
   return { model, compiled }
 }
@@ -57,14 +61,44 @@ export async function readEditsFor(folder: string, paths: readonly string[]): Pr
   return edits
 }
 
+/** Per-row, per-edit strength factors as `tiller_edit_strength [rows, edits]`; absent means 1 for every edit. */
+function editStrengthValues(
+  compiled: CompiledGraph,
+  rows: number,
+  editStrengths: readonly (readonly number[])[] | undefined,
+): Float32Array {
+  const values = new Float32Array(rows * compiled.editCount).fill(1)
+  if (editStrengths === undefined) return values
+  if (editStrengths.length !== rows) {
+    throw new TillerError(
+      'invalid-argument',
+      `${editStrengths.length} rows of edit strengths for ${rows} rows; give one list per row.`,
+      { subject: 'editStrengths' },
+    )
+  }
+  editStrengths.forEach((row, index) => {
+    if (row.length !== compiled.editCount || !row.every((value) => Number.isFinite(Math.fround(value)))) {
+      throw new TillerError(
+        'invalid-argument',
+        `Row ${index} has edit strengths ${row.join(', ')}; give ${compiled.editCount} finite float32 numbers, one per edit.`,
+        { subject: 'editStrengths' },
+      )
+    }
+    values.set(row, index * compiled.editCount)
+  })
+  return values
+}
+
 /**
  * The per-step runtime inputs of a compiled graph: `tiller_strength [batch]` from `strengths` (one per row),
- * one `[batch, seq]` mask per distinct position policy, and `tiller_token_index` when the graph reads it.
+ * `tiller_edit_strength [batch, edits]` from `editStrengths` when the graph has one strength per edit (default
+ * all ones), one `[batch, seq]` mask per distinct position policy, and `tiller_token_index` when the graph reads it.
  */
 export function steeringInputs(
   compiled: CompiledGraph,
   strengths: readonly number[],
   rows: PolicyRowInfo = {},
+  editStrengths?: readonly (readonly number[])[],
 ): ExtraInputs {
   // The graph takes float32 strengths: beyond its range a finite number becomes infinite.
   if (!strengths.every((strength) => Number.isFinite(Math.fround(strength)))) {
@@ -77,6 +111,9 @@ export function steeringInputs(
     )
   }
   const strength = Float32Array.from(strengths)
+  const perEdit = compiled.usesEditStrength
+    ? editStrengthValues(compiled, strengths.length, editStrengths)
+    : undefined
   const inputs: ExtraInputs = (step: StepContext) => {
     if (step.batch !== strengths.length) {
       throw new TillerError(
@@ -90,6 +127,12 @@ export function steeringInputs(
     const feeds: Record<string, ort.Tensor> = {}
     if (compiled.usesStrength)
       feeds[runtimeInputNames.strength] = new ort.Tensor('float32', strength, [step.batch])
+    if (perEdit !== undefined) {
+      feeds[runtimeInputNames.editStrength] = new ort.Tensor('float32', perEdit, [
+        step.batch,
+        compiled.editCount,
+      ])
+    }
     compiled.policies.forEach((policy, index) => {
       const name = compiled.maskInputs[index] ?? ''
       feeds[name] = new ort.Tensor('float32', policyMask(policy, step, rows), [step.batch, step.sequence])
@@ -114,6 +157,8 @@ export interface SteeredGenerationRequest {
   options: GenerationOptions
   /** Per-row assistant-turn start (token index) for `fromAssistantStart` policies. */
   assistantStarts?: number[]
+  /** Per row, one factor per edit (graphs compiled with `strengthPerEdit`); default 1 for every edit. */
+  editStrengths?: number[][]
   onToken?: (event: TokenEvent) => void
   signal?: AbortSignal
 }
@@ -135,9 +180,12 @@ export async function generateSteered(
     options: request.options,
     onToken: request.onToken,
     signal: request.signal,
-    extraInputs: steeringInputs(steered.compiled, request.strengths, {
-      assistantStarts: request.assistantStarts,
-    }),
+    extraInputs: steeringInputs(
+      steered.compiled,
+      request.strengths,
+      { assistantStarts: request.assistantStarts },
+      request.editStrengths,
+    ),
   })
 }
 

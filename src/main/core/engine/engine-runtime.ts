@@ -11,6 +11,7 @@ import type {
   LoadedModelInfo,
   ProviderReport,
 } from '../../../shared/engine-status.ts'
+import type { ChatSendResult } from '../../../shared/chat.ts'
 import type { GenerationSummary } from '../../../shared/generation.ts'
 import type { ComparisonResult, FitSummary } from '../../../shared/steering.ts'
 import type { EditFileExtras } from '../edits/edit-file.ts'
@@ -65,6 +66,28 @@ export interface EngineCompareRequest {
   signal: AbortSignal
 }
 
+/** One stacked edit of a chat request, with its strength (0 when switched off). */
+export interface EngineStackedEdit {
+  edit: Edit
+  strength: number
+}
+
+/**
+ * One chat reply as the engine hands it to the runtime: each column's conversation rendered through the chat
+ * template, generated as rows of one batch (row 0 base, row 1 steered when `edits` is not empty).
+ */
+export interface EngineChatRequest {
+  systemPrompt: string
+  /** Earlier exchanges, with each column's own reply. */
+  history: { user: string; base: string; steered: string }[]
+  message: string
+  /** Every edit on the stack, in order (switched-off ones at strength 0); empty: the base column only. */
+  edits: EngineStackedEdit[]
+  options: GenerationOptions
+  onToken(column: 'base' | 'steered', text: string): void
+  signal: AbortSignal
+}
+
 /** The runtime functions the engine composes. */
 export interface EngineRuntime<Model extends EngineModel = EngineModel> {
   versions(): Promise<{ onnxRuntime: string; transformers: string }>
@@ -80,4 +103,6 @@ export interface EngineRuntime<Model extends EngineModel = EngineModel> {
   fit(model: Model, request: EngineFitRequest): Promise<EngineFit>
   /** Generate the prompt once per strength of the edit, as rows of one batch with one seed. */
   compare(model: Model, request: EngineCompareRequest): Promise<Omit<ComparisonResult, 'editId'>>
+  /** Answer the next chat message in the base and steered columns, as rows of one batch with one seed. */
+  chat(model: Model, request: EngineChatRequest): Promise<ChatSendResult>
 }

@@ -3,34 +3,63 @@
  * Loaded with dynamic imports so hosts that only need the transport (tests with a fake runtime) never load ONNX
  * Runtime.
  *
- * Each loaded model keeps at most one steered session (the compiled graph of the edit compared last): comparing
- * the same edit again reuses it, another edit replaces it, and disposing the model releases it.
+ * Each loaded model keeps at most one steered session (the compiled graph of the edit compared last, or of the
+ * chat's edit stack): the same edits again reuse it, others replace it, and disposing the model releases it.
  */
+import type { ChatReply } from '../../../shared/chat.ts'
 import type { Edit } from '../../../shared/edit.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
 import type { SteeredModel } from '../edits/steered-generation.ts'
 import { TillerError } from '../errors.ts'
+import type { GenerationResult } from '../runtime/generate.ts'
 import type { LoadedModel } from '../runtime/model.ts'
 import type { EngineRuntime } from './engine-runtime.ts'
 
-/** The steered session of one base model: which edit it was compiled for, and the session (once loaded). */
+/** The steered session of one base model: which edits it was compiled for, and the session (once loaded). */
 interface SteeredSlot {
-  editId: string
+  key: string
   steered: Promise<SteeredModel>
+}
+
+/** When each row's first token arrived, in milliseconds after `start`. */
+class FirstTokenClock {
+  private readonly start = performance.now()
+  private readonly arrivals = new Map<number, number>()
+
+  mark(row: number): void {
+    if (!this.arrivals.has(row)) this.arrivals.set(row, performance.now() - this.start)
+  }
+
+  /** Row `row`'s time to first token; a row that never streamed (cancelled at once) counts its prefill. */
+  of(row: number, result: GenerationResult): number {
+    return this.arrivals.get(row) ?? result.timing.prefillMs
+  }
+}
+
+function replyOf(result: GenerationResult, timeToFirstTokenMs: number): ChatReply {
+  return {
+    text: result.text,
+    finishReason: result.finishReason,
+    generatedTokens: result.generated.length,
+    tokensPerSecond: result.timing.tokensPerSecond,
+    timeToFirstTokenMs,
+  }
 }
 
 /** Create the real runtime. */
 export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
-  const [providers, models, generation, prompts, versions, defaults, pipeline, steering] = await Promise.all([
-    import('../runtime/providers.ts'),
-    import('../runtime/model.ts'),
-    import('../runtime/generate.ts'),
-    import('../runtime/prompt.ts'),
-    import('../runtime/versions.ts'),
-    import('../models/default-model.ts'),
-    import('../fitting/fit-pipeline.ts'),
-    import('../edits/steered-generation.ts'),
-  ])
+  const [providers, models, generation, prompts, versions, defaults, pipeline, steering, conversations] =
+    await Promise.all([
+      import('../runtime/providers.ts'),
+      import('../runtime/model.ts'),
+      import('../runtime/generate.ts'),
+      import('../runtime/prompt.ts'),
+      import('../runtime/versions.ts'),
+      import('../models/default-model.ts'),
+      import('../fitting/fit-pipeline.ts'),
+      import('../edits/steered-generation.ts'),
+      import('../runtime/conversation.ts'),
+    ])
   const slots = new WeakMap<LoadedModel, SteeredSlot>()
 
   const releaseSlot = async (model: LoadedModel): Promise<void> => {
@@ -41,13 +70,24 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     await steered?.model.dispose()
   }
 
-  /** The steered session of `edit` on `model`, compiling and loading it when another edit (or none) is there. */
-  const steeredFor = async (model: LoadedModel, edit: Edit): Promise<SteeredModel> => {
+  /**
+   * The steered session of `edits` on `model`, compiling and loading it when other edits (or none) are there.
+   * `strengthPerEdit` gives each edit its own strength (the chat's stack).
+   */
+  const steeredFor = async (
+    model: LoadedModel,
+    edits: readonly Edit[],
+    strengthPerEdit: boolean,
+  ): Promise<SteeredModel> => {
+    const key = `${strengthPerEdit ? 'stack' : 'single'}:${edits.map((edit) => edit.id).join('|')}`
     const slot = slots.get(model)
-    if (slot?.editId === edit.id) return slot.steered
+    if (slot?.key === key) return slot.steered
     await releaseSlot(model)
-    const steered = steering.loadSteeredModel(model.folder, [edit], { provider: model.providerChoice })
-    slots.set(model, { editId: edit.id, steered })
+    const steered = steering.loadSteeredModel(model.folder, edits, {
+      provider: model.providerChoice,
+      strengthPerEdit,
+    })
+    slots.set(model, { key, steered })
     // A failed compile must not stick: the next compare tries again.
     steered.catch(() => {
       if (slots.get(model)?.steered === steered) slots.delete(model)
@@ -110,7 +150,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     },
 
     async compare(model, request) {
-      const steered = await steeredFor(model, request.edit)
+      const steered = await steeredFor(model, [request.edit], false)
       if (request.signal.aborted) throw new TillerError('cancelled', 'The comparison was cancelled.')
       // The base model's tokenizer and context: the steered graph shares both.
       const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
@@ -134,6 +174,79 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
           finishReason: result.finishReason,
           generatedTokens: result.generated.length,
         })),
+      }
+    },
+
+    async chat(model, request) {
+      const limits = {
+        maxTokens: request.options.maxTokens,
+        contextLength: model.config.maxPositionEmbeddings,
+      }
+      const render = (column: 'base' | 'steered') =>
+        conversations.renderConversation(
+          model.tokenizer,
+          {
+            systemPrompt: request.systemPrompt,
+            history: request.history.map((exchange) => ({
+              user: exchange.user,
+              assistant: exchange[column],
+            })),
+            message: request.message,
+          },
+          limits,
+        )
+      const base = render('base')
+      const seed = request.options.seed
+      if (request.edits.length === 0) {
+        const clock = new FirstTokenClock()
+        const [row] = await generation.generate(model, {
+          rows: [base.ids],
+          options: request.options,
+          signal: request.signal,
+          onToken: (event) => {
+            clock.mark(event.row)
+            request.onToken('base', event.text)
+          },
+        })
+        if (row === undefined)
+          throw new TillerError('internal', 'Generation returned no row for the message.')
+        return {
+          base: replyOf(row, clock.of(0, row)),
+          steered: null,
+          seed,
+          promptTokens: { base: base.ids.length, steered: null },
+          droppedTurns: base.droppedTurns,
+        }
+      }
+      const steeredPrompt = render('steered')
+      const steered = await steeredFor(
+        model,
+        request.edits.map((entry) => entry.edit),
+        true,
+      )
+      if (request.signal.aborted) throw new TillerError('cancelled', 'The reply was cancelled.')
+      const clock = new FirstTokenClock()
+      // Row 0 runs at strength 0 (the base model exactly), row 1 at 1 with each edit's own strength.
+      const [baseRow, steeredRow] = await steering.generateSteered(steered, {
+        rows: [base.ids, steeredPrompt.ids],
+        strengths: [0, 1],
+        editStrengths: [request.edits.map(() => 0), request.edits.map((entry) => entry.strength)],
+        options: request.options,
+        signal: request.signal,
+        onToken: (event) => {
+          clock.mark(event.row)
+          request.onToken(event.row === 0 ? 'base' : 'steered', event.text)
+        },
+      })
+      if (baseRow === undefined || steeredRow === undefined) {
+        throw new TillerError('internal', 'Generation returned fewer rows than the two chat columns.')
+      }
+      return {
+        base: replyOf(baseRow, clock.of(0, baseRow)),
+        steered: replyOf(steeredRow, clock.of(1, steeredRow)),
+        seed,
+        promptTokens: { base: base.ids.length, steered: steeredPrompt.ids.length },
+        droppedTurns: Math.max(base.droppedTurns, steeredPrompt.droppedTurns),
       }
     },
   }

@@ -18,7 +18,7 @@ import type { JobRegistry } from '../jobs/job-registry.ts'
 import { methodById } from '../methods/index.ts'
 import { parseOptions } from '../methods/method.ts'
 import { listDatasets, previewDataset } from './dataset-catalog.ts'
-import { EditStore, strengthOfMethod, type StoredEdit } from './edit-store.ts'
+import { strengthOfMethod, type EditStore, type StoredEdit } from './edit-store.ts'
 import type { EngineModel, EngineRuntime } from './engine-runtime.ts'
 import { describeMethods } from './method-catalog.ts'
 
@@ -33,8 +33,10 @@ export interface SteeringContext<Model extends EngineModel> {
   readyModel(action: string): Model
   /** The bundled datasets folder, or null when the app has none. */
   bundledDatasets: string | null
-  /** Where Save proposes to write new edits. */
-  editsDirectory?: string
+  /** The edits held this session (shared with the chat requests). */
+  editStore: EditStore
+  /** The model's fingerprint, hashed once per loaded model. */
+  fingerprintOf(model: Model): Promise<ModelFingerprint>
 }
 
 type SteeringRequestName =
@@ -88,20 +90,8 @@ export function createSteeringRequests<Model extends EngineModel>(
   context: SteeringContext<Model>,
 ): SteeringRequests {
   const { runtime, jobs } = context
-  const store = new EditStore(context.editsDirectory)
-  let fingerprint: { model: Model; value: Promise<ModelFingerprint> } | null = null
-
-  /** The model's fingerprint, hashed once per loaded model. */
-  const fingerprintOf = (model: Model): Promise<ModelFingerprint> => {
-    if (fingerprint?.model !== model) {
-      const value = runtime.fingerprint(model)
-      fingerprint = { model, value }
-      value.catch(() => {
-        if (fingerprint?.value === value) fingerprint = null
-      })
-    }
-    return fingerprint.value
-  }
+  const store = context.editStore
+  const fingerprintOf = context.fingerprintOf
   const currentFingerprint = async (): Promise<ModelFingerprint | null> => {
     const model = context.currentModel()
     return model === null ? null : fingerprintOf(model)
@@ -233,8 +223,9 @@ export function createSteeringRequests<Model extends EngineModel>(
         stored.edit.model,
         stored.path ?? `The edit ${stored.edit.id}`,
       )
-      // One comparison at a time: a new one replaces the running one (they would share one steered session).
-      const previous = jobs.list('compare').map((job) => job.id)
+      // One comparison at a time: a new one replaces the running one, or a running chat reply (they would share
+      // one steered session).
+      const previous = [...jobs.list('compare'), ...jobs.list('chat')].map((job) => job.id)
       for (const id of previous) jobs.cancel(id)
       const label = `${request.strengths.join(', ')} × ${stored.edit.method}`
       return jobs.start('compare', label, async ({ id, signal, progress }) => {

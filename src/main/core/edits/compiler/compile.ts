@@ -28,6 +28,8 @@ export interface CompileSpec {
   hooks?: readonly SiteAddress[]
   /** Also expose each edited site's pre-edit value as `hook.{site}.{layer}.input` (for checks and diagnostics). */
   exposeEditInputs?: boolean
+  /** Give each edit its own strength factor (`tiller_edit_strength [batch, edits]`), for stacked edits. */
+  strengthPerEdit?: boolean
 }
 
 /** A compiled graph and what the runtime must feed it. */
@@ -46,6 +48,10 @@ export interface CompiledGraph {
   usesTokenIndex: boolean
   /** Whether the graph reads `tiller_strength` (it has edits). */
   usesStrength: boolean
+  /** Whether the graph reads `tiller_edit_strength [batch, editCount]` (compiled with `strengthPerEdit`). */
+  usesEditStrength: boolean
+  /** Edits compiled in, in order: the columns of `tiller_edit_strength`. */
+  editCount: number
   hookOutputs: string[]
 }
 
@@ -75,6 +81,7 @@ function placeInterventions(
       const group = groups.get(key) ?? { address, placed: [] }
       group.placed.push({
         intervention,
+        editPosition,
         label: `edits/layers.${address.layer}/${address.site}/${editPosition}.${position}`,
       })
       groups.set(key, group)
@@ -101,7 +108,7 @@ export async function compileGraph(
   checkEdits(spec.edits, hookMap)
   const { model } = await loadGraph(graphPath)
   const editor = new GraphEditor(model)
-  const runtime = new RuntimeInputs(editor)
+  const runtime = new RuntimeInputs(editor, spec.strengthPerEdit === true ? spec.edits.length : undefined)
   const edited = new Map<string, string>()
   const inputs: SiteAddress[] = []
   for (const { address, placed } of placeInterventions(spec.edits)) {
@@ -153,6 +160,8 @@ export async function compileGraph(
     maskInputs: runtime.policies.map((_, index) => maskInputName(index)),
     usesTokenIndex: runtime.usesTokenIndex,
     usesStrength: runtime.policies.length > 0,
+    usesEditStrength: runtime.usesEditStrength,
+    editCount: spec.edits.length,
     hookOutputs,
   }
 }
@@ -161,10 +170,11 @@ export async function compileGraph(
 export async function compileEdits(
   folder: string,
   edits: readonly Edit[],
-  options: { graphFile?: string } = {},
+  options: { graphFile?: string; strengthPerEdit?: boolean } = {},
 ): Promise<CompiledGraph> {
   if (edits.length === 0) throw new TillerError('invalid-argument', 'No edits to compile.')
-  return compileGraph(folder, { edits }, options)
+  const spec: CompileSpec = options.strengthPerEdit === true ? { edits, strengthPerEdit: true } : { edits }
+  return compileGraph(folder, spec, { graphFile: options.graphFile })
 }
 
 export { runtimeInputNames }

@@ -23,6 +23,8 @@ import type { RuntimeInputs } from './runtime-inputs.ts'
 /** An intervention placed at one site, with its node-name label. */
 export interface PlacedIntervention {
   intervention: Intervention
+  /** Which edit of the compiled list it belongs to (its strength column when edits have their own). */
+  editPosition: number
   label: string
 }
 
@@ -88,7 +90,7 @@ export function lowerSite(
   const fromFloat = castTo('float16')
   const contextFor = (entry: PlacedIntervention): LoweringContext => ({
     editor,
-    gate: runtime.gate(entry.intervention.positions),
+    gate: runtime.gate(entry.intervention.positions, entry.editPosition),
     width,
     label: entry.label,
     tokenIndex: () => runtime.tokenIndex(),
