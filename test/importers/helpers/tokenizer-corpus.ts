@@ -18,6 +18,7 @@ export const tokenizerCorpus: readonly string[] = [
   '3.3 3..3 3...3 12:30pm 2026-12-03 $19.99 50% #1',
   'a  b   c    d     e\n\n\n   \t \t\t end   ',
   '   leading spaces and trailing spaces   ',
+  `indent${' '.repeat(40)}x${'\t'.repeat(35)}y${'\n'.repeat(33)}z${' \n'.repeat(5)}`,
   'line one\nline two\r\nline three\n\n\nline four\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n',
   "''''''```````\"\"\"\"......!!!!!!?????? ------======= ~~~ <<>> ::: ;;",
   'https://example.com/a/b?c=d&e=f#g /usr/local/bin C:\\Windows\\System32 user@example.org',

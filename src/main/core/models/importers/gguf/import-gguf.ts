@@ -7,6 +7,7 @@ import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts
 import { readLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
 import { embeddedTokenizerFromGguf } from './embedded-tokenizer.ts'
+import { withExactStringArrays } from './exact-strings.ts'
 import type { EmbeddedTokenizer } from './embedded-tokenizer.ts'
 import { renderTemplateText } from '../../chat-template.ts'
 
@@ -74,7 +75,10 @@ function checkChatTemplate(path: string, tokenizer: EmbeddedTokenizer): void {
  * embedded SentencePiece or byte-level BPE vocabulary. Bad input throws a TillerError naming the file and field or tensor.
  */
 export async function importGguf(path: string): Promise<GgufImport> {
-  const file = await readGgufFile(path)
+  const file = await withExactStringArrays(await readGgufFile(path), [
+    'tokenizer.ggml.tokens',
+    'tokenizer.ggml.merges',
+  ])
   assertSupportedLlamaGguf(file)
   const tokenizer = embeddedTokenizerFromGguf(file)
   checkChatTemplate(path, tokenizer)
