@@ -26,6 +26,7 @@ const fixedSizes: Record<number, number> = {
   12: 8,
 }
 const stringType = 8
+const maximumNesting = 8
 const arrayType = 9
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
@@ -71,17 +72,17 @@ class HeaderReader {
     this.need(length)
   }
 
-  /** Skips one value of `type` (an array's elements included). */
-  skipValue(type: number): void {
+  /** Skips one value of `type` (an array's elements included; arrays nested deeper than GGUF writers go are refused). */
+  skipValue(type: number, depth = 0): void {
     const size = fixedSizes[type]
     if (size !== undefined) return this.skip(size)
     if (type === stringType) return this.skip(this.length())
-    if (type !== arrayType) return this.skip(this.bytes.length + 1)
+    if (type !== arrayType || depth > maximumNesting) return this.skip(this.bytes.length + 1)
     const elementType = this.uint32()
     const count = this.length()
     const elementSize = fixedSizes[elementType]
     if (elementSize !== undefined) return this.skip(count * elementSize)
-    for (let index = 0; index < count; index++) this.skipValue(elementType)
+    for (let index = 0; index < count; index++) this.skipValue(elementType, depth + 1)
   }
 }
 
