@@ -71,8 +71,11 @@ describe('GGUF byte-level BPE import, by hand on a tiny vocabulary', () => {
     const { imported, tokenizer } = await importTiny('qwen2', {
       'tokenizer.ggml.pre': { type: 'string', value: 'qwen2' },
       'tokenizer.ggml.add_bos_token': { type: 'bool', value: false },
+      'tokenizer.ggml.bos_token_id': undefined,
     })
     expect(imported.source.tokenizerModel).toBe('byte-level BPE (qwen2)')
+    // No BOS named and none added: the tokenizer has no BOS (not llama.cpp's stand-in id 11, a comma here).
+    expect(imported.tokenizer.tokenizerConfig).toMatchObject({ bos_token: null, eos_token: '<|endoftext|>' })
     // Digits one by one, no BOS.
     expect(tokenizer.encode('42 the')).toEqual([52, 50, 258])
   })

@@ -60,16 +60,18 @@ export function bytePairVocabularyFromGguf(file: GgufFile): BytePairVocabulary {
   const types = ggufTokenTypes(file, tokens.length, () => 'normal')
   // Byte tokens belong to SentencePiece vocabularies; in a byte-level vocabulary every byte is a normal token.
   const roles = types.map((type): BytePairTokenRole => (type === 'byte' ? 'normal' : type))
+  const addBos = metadataBoolean(file, 'tokenizer.ggml.add_bos_token', preTokenizer.addBosByDefault)
+  const addEos = metadataBoolean(file, 'tokenizer.ggml.add_eos_token', false)
+  // An id the file does not name falls back to llama.cpp's default only where a token must be added; otherwise
+  // the tokenizer has no such token (Qwen's GGUFs may name no BOS), rather than a comma standing in for one.
   const bosId = tokenIdWithin(
-    metadataTokenId(file, 'tokenizer.ggml.bos_token_id') ?? defaultBosId,
+    metadataTokenId(file, 'tokenizer.ggml.bos_token_id') ?? (addBos ? defaultBosId : undefined),
     tokens.length,
   )
   const eosId = tokenIdWithin(
-    metadataTokenId(file, 'tokenizer.ggml.eos_token_id') ?? defaultEosId,
+    metadataTokenId(file, 'tokenizer.ggml.eos_token_id') ?? (addEos ? defaultEosId : undefined),
     tokens.length,
   )
-  const addBos = metadataBoolean(file, 'tokenizer.ggml.add_bos_token', preTokenizer.addBosByDefault)
-  const addEos = metadataBoolean(file, 'tokenizer.ggml.add_eos_token', false)
   for (const [add, id, field] of [
     [addBos, bosId, 'bos'],
     [addEos, eosId, 'eos'],
