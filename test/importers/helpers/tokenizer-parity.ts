@@ -11,6 +11,7 @@ import { chatTemplateOf, renderChatTemplate } from '../../../src/main/core/model
 import type { GgufImport } from '../../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { importGguf } from '../../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig } from './gguf-model.ts'
+import { looksSpecial } from './hugging-face-tokenizer-gguf.ts'
 import type { GgufMetadataEntries, PackageTokenizer } from './hugging-face-tokenizer-gguf.ts'
 import { tokenizerCorpus } from './tokenizer-corpus.ts'
 
@@ -107,6 +108,21 @@ export function declareTokenizerParity(parity: ParityCase): void {
     expect(result.checkpoint.config.vocabSize).toBe(tokenCount)
     expect(result.source.tokenizerModel).toBe(parity.description)
     expect(imported.get_vocab().size).toBe(reference.get_vocab().size)
+  })
+
+  it('keeps every added token at its id, special as the GGUF token type says', () => {
+    type Added = { id: number; content: string; special: boolean }
+    const ours = new Map(
+      (result.tokenizer.tokenizerJson['added_tokens'] as Added[]).map((token) => [token.id, token]),
+    )
+    for (const token of parity.tokenizer.tokenizerJson.added_tokens) {
+      // The converter makes special-looking tokens (Qwen's <|fim_prefix|>) CONTROL and writes "▁" in
+      // user-defined SentencePiece tokens as the space it stands for.
+      const special = token.special || looksSpecial(token.content)
+      const content = special ? token.content : token.content.replaceAll('▁', ' ')
+      expect(ours.get(token.id)).toMatchObject({ id: token.id, content, special })
+    }
+    expect(ours.size).toBe(parity.tokenizer.tokenizerJson.added_tokens.length)
   })
 
   it('encodes the corpus token for token like the original, with and without special tokens', () => {
