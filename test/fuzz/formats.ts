@@ -29,6 +29,7 @@ import {
   randomValues,
   tinyConfig,
 } from '../importers/helpers/gguf-model.ts'
+import { tinyBytePairMetadata } from '../importers/helpers/byte-pair-gguf.ts'
 import { ggufIntegerFields } from './gguf-fields.ts'
 import { concat } from './mutator.ts'
 import type { FuzzFormat } from './harness.ts'
@@ -110,9 +111,19 @@ export const ggufModelFormat: FuzzFormat = {
     const headerChunks = chunks.slice(0, chunks.length - 2 * tensorCount)
     const focus = headerChunks.reduce((sum, chunk) => sum + chunk.length, 0)
     const seed = concat(chunks)
+    const bytePairSeed = concat(
+      serializeGguf(
+        checkpointToGguf(randomCheckpoint(tinyConfig, 4), {
+          metadata: tinyBytePairMetadata(tinyConfig.vocabSize),
+        }),
+      ),
+    )
     return {
-      seeds: [seed],
-      focus: [{ prefix: focus, fields: ggufIntegerFields(seed) }],
+      seeds: [seed, bytePairSeed],
+      focus: [
+        { prefix: focus, fields: ggufIntegerFields(seed) },
+        { prefix: bytePairSeed.length - (seed.length - focus), fields: ggufIntegerFields(bytePairSeed) },
+      ],
       structure: 'bytes',
       async read(bytes, _, folder) {
         const path = join(folder, 'model.gguf')

@@ -235,11 +235,36 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     )
     expect(absent.code).toBe('missing-tokenizer')
     expect(absent.message).toContain('tokenizer.ggml.model')
-    const gpt2 = await importError(
-      await writeModel('gpt2', { metadata: { 'tokenizer.ggml.model': { type: 'string', value: 'gpt2' } } }),
+    const t5 = await importError(
+      await writeModel('t5', { metadata: { 'tokenizer.ggml.model': { type: 'string', value: 't5' } } }),
     )
-    expect(gpt2.code).toBe('missing-tokenizer')
-    expect(gpt2.message).toContain('"gpt2"')
+    expect(t5.code).toBe('missing-tokenizer')
+    expect(t5.subject).toContain('tokenizer.ggml.model')
+    expect(t5.message).toContain('tokenizer.ggml.model is "t5"')
+    const gpt2 = { 'tokenizer.ggml.model': { type: 'string', value: 'gpt2' } } as const
+    const noMerges = await importError(await writeModel('gpt2-no-merges', { metadata: gpt2 }))
+    expect(noMerges.code).toBe('missing-tokenizer')
+    expect(noMerges.subject).toContain('tokenizer.ggml.merges')
+    const unknownPre = await importError(
+      await writeModel('gpt2-unknown-pre', {
+        metadata: { ...gpt2, 'tokenizer.ggml.pre': { type: 'string', value: 'no-such-splitter' } },
+      }),
+    )
+    expect(unknownPre.code).toBe('missing-tokenizer')
+    expect(unknownPre.subject).toContain('tokenizer.ggml.pre')
+    expect(unknownPre.message).toContain('tokenizer.ggml.pre is "no-such-splitter"')
+    expect(unknownPre.message.split('\n')).toHaveLength(1)
+    const badMerge = await importError(
+      await writeModel('gpt2-bad-merge', {
+        metadata: {
+          ...gpt2,
+          'tokenizer.ggml.pre': { type: 'string', value: 'qwen2' },
+          'tokenizer.ggml.merges': { type: 'array', elementType: 'string', value: ['a b', 'ab'] },
+        },
+      }),
+    )
+    expect(badMerge.code).toBe('file-corrupt')
+    expect(badMerge.message).toContain('entry 1 ("ab")')
     const noScores = await importError(
       await writeModel('no-scores', { metadata: { 'tokenizer.ggml.scores': undefined } }),
     )

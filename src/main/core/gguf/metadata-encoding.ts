@@ -57,54 +57,87 @@ const bigintRanges: Partial<Record<GgufScalarTypeName, readonly [bigint, bigint]
 const magic = [0x47, 0x47, 0x55, 0x46]
 const encoder = new TextEncoder()
 
-/** Appends little-endian values to a growing list of chunks. */
+// Values are packed into blocks of this size: a vocabulary of 262k tokens is ~800k values, and one chunk per value
+// would make the writer's per-chunk file writes dominate.
+const blockBytes = 1 << 16
+
+/** Appends little-endian values to a list of chunks, packing small values into shared blocks. */
 class ByteSink {
   readonly chunks: Uint8Array[] = []
+  private block = new Uint8Array(blockBytes)
+  private view = new DataView(this.block.buffer)
+  private used = 0
 
-  private fixed(length: number, write: (view: DataView) => void): void {
-    const bytes = new Uint8Array(length)
-    write(new DataView(bytes.buffer))
-    this.chunks.push(bytes)
+  /** The chunks written so far, the last partly filled block cut to its used bytes. */
+  finish(): Uint8Array[] {
+    if (this.used > 0) this.chunks.push(this.block.slice(0, this.used))
+    this.used = 0
+    return this.chunks
+  }
+
+  private fixed(length: number, write: (view: DataView, offset: number) => void): void {
+    if (this.used + length > this.block.length) this.flush()
+    write(this.view, this.used)
+    this.used += length
+  }
+
+  private flush(): void {
+    if (this.used === 0) return
+    this.chunks.push(this.block.subarray(0, this.used))
+    this.block = new Uint8Array(blockBytes)
+    this.view = new DataView(this.block.buffer)
+    this.used = 0
+  }
+
+  bytes(bytes: Uint8Array): void {
+    if (bytes.length > blockBytes / 4) {
+      this.flush()
+      this.chunks.push(bytes)
+      return
+    }
+    if (this.used + bytes.length > this.block.length) this.flush()
+    this.block.set(bytes, this.used)
+    this.used += bytes.length
   }
 
   uint32(value: number): void {
-    this.fixed(4, (view) => view.setUint32(0, value, true))
+    this.fixed(4, (view, offset) => view.setUint32(offset, value, true))
   }
 
   uint64(value: bigint): void {
-    this.fixed(8, (view) => view.setBigUint64(0, value, true))
+    this.fixed(8, (view, offset) => view.setBigUint64(offset, value, true))
   }
 
   string(value: string): void {
     const bytes = encoder.encode(value)
     this.uint64(BigInt(bytes.length))
-    this.chunks.push(bytes)
+    this.bytes(bytes)
   }
 
   scalar(type: GgufScalarTypeName, value: Scalar): void {
     switch (type) {
       case 'uint8':
-        return this.fixed(1, (view) => view.setUint8(0, Number(value)))
+        return this.fixed(1, (view, offset) => view.setUint8(offset, Number(value)))
       case 'int8':
-        return this.fixed(1, (view) => view.setInt8(0, Number(value)))
+        return this.fixed(1, (view, offset) => view.setInt8(offset, Number(value)))
       case 'uint16':
-        return this.fixed(2, (view) => view.setUint16(0, Number(value), true))
+        return this.fixed(2, (view, offset) => view.setUint16(offset, Number(value), true))
       case 'int16':
-        return this.fixed(2, (view) => view.setInt16(0, Number(value), true))
+        return this.fixed(2, (view, offset) => view.setInt16(offset, Number(value), true))
       case 'uint32':
         return this.uint32(Number(value))
       case 'int32':
-        return this.fixed(4, (view) => view.setInt32(0, Number(value), true))
+        return this.fixed(4, (view, offset) => view.setInt32(offset, Number(value), true))
       case 'float32':
-        return this.fixed(4, (view) => view.setFloat32(0, Number(value), true))
+        return this.fixed(4, (view, offset) => view.setFloat32(offset, Number(value), true))
       case 'float64':
-        return this.fixed(8, (view) => view.setFloat64(0, Number(value), true))
+        return this.fixed(8, (view, offset) => view.setFloat64(offset, Number(value), true))
       case 'uint64':
         return this.uint64(BigInt(value))
       case 'int64':
-        return this.fixed(8, (view) => view.setBigInt64(0, BigInt(value), true))
+        return this.fixed(8, (view, offset) => view.setBigInt64(offset, BigInt(value), true))
       case 'bool':
-        return this.fixed(1, (view) => view.setUint8(0, value === true ? 1 : 0))
+        return this.fixed(1, (view, offset) => view.setUint8(offset, value === true ? 1 : 0))
       case 'string':
         return this.string(String(value))
     }
@@ -150,7 +183,7 @@ export function encodeGgufHeader(
   metadata: ReadonlyArray<readonly [string, GgufMetadataValue]>,
 ): Uint8Array[] {
   const sink = new ByteSink()
-  sink.chunks.push(Uint8Array.from(magic))
+  sink.bytes(Uint8Array.from(magic))
   sink.uint32(3)
   sink.uint64(BigInt(tensorCount))
   sink.uint64(BigInt(metadata.length))
@@ -171,5 +204,5 @@ export function encodeGgufHeader(
       sink.scalar(entry.type, entry.value)
     }
   }
-  return sink.chunks
+  return sink.finish()
 }

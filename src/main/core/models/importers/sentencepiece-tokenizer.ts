@@ -43,23 +43,29 @@ export function sentencePieceMerges(
   pieces.forEach((piece, id) => ids.set(piece, id))
   const scoreOf = new Map<string, number>()
   pieces.forEach((piece, id) => scoreOf.set(piece, scores[id] ?? 0))
-  const candidates: { left: string; right: string; score: number }[] = []
-  for (const [piece, score] of scoreOf) {
-    const codePoints = Array.from(piece)
-    const local: { left: string; right: string; score: number; leftId: number; rightId: number }[] = []
-    for (let split = 1; split < codePoints.length; split++) {
-      const left = codePoints.slice(0, split).join('')
-      const right = codePoints.slice(split).join('')
+  // Sorting the pieces (262k for Gemma) rather than their splits (515k) is the same order: every split of a piece
+  // carries its score, and ties keep the vocabulary order in both.
+  const entries = [...scoreOf]
+  const order = entries.map((_, index) => index)
+  order.sort((first, second) => (entries[second]?.[1] ?? 0) - (entries[first]?.[1] ?? 0) || first - second)
+  const merges: [string, string][] = []
+  for (const index of order) {
+    const piece = entries[index]?.[0] ?? ''
+    const local: { left: string; right: string; leftId: number; rightId: number }[] = []
+    // Split offsets at code point boundaries: a surrogate pair is one character.
+    for (let offset = 0; offset < piece.length;) {
+      offset += (piece.codePointAt(offset) ?? 0) > 0xffff ? 2 : 1
+      if (offset >= piece.length) break
+      const left = piece.slice(0, offset)
+      const right = piece.slice(offset)
       const leftId = ids.get(left)
       const rightId = ids.get(right)
-      if (leftId !== undefined && rightId !== undefined) local.push({ left, right, score, leftId, rightId })
+      if (leftId !== undefined && rightId !== undefined) local.push({ left, right, leftId, rightId })
     }
     local.sort((first, second) => first.leftId - second.leftId || first.rightId - second.rightId)
-    candidates.push(...local)
+    for (const { left, right } of local) merges.push([left, right])
   }
-  // Array.prototype.sort is stable, so equal scores keep the vocabulary order, as in the Python converter.
-  candidates.sort((first, second) => second.score - first.score)
-  return candidates.map(({ left, right }) => [left, right])
+  return merges
 }
 
 function addedToken(id: number, content: string, special: boolean): Record<string, unknown> {

@@ -7,10 +7,10 @@ import { readGgufFile } from './gguf-file.ts'
 import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts'
 import { readLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
-import { buildSentencePieceTokenizerFiles } from '../sentencepiece-tokenizer.ts'
-import { sentencePieceVocabularyFromGguf } from './tokenizer.ts'
+import { embeddedTokenizerFromGguf } from './embedded-tokenizer.ts'
+import { withExactStringArrays } from './exact-strings.ts'
+import type { EmbeddedTokenizer } from './embedded-tokenizer.ts'
 import { renderTemplateText } from '../../chat-template.ts'
-import type { SentencePieceVocabulary } from '../sentencepiece-tokenizer.ts'
 
 /** What the imported file was, for reports and provenance. */
 export interface GgufSourceSummary {
@@ -60,31 +60,33 @@ const sampleConversation = [
  * Render the GGUF's chat template once, under the same limits as every later render, so a template that does not
  * parse, raises, or runs away is refused at import with the GGUF named rather than when the model is first used.
  */
-function checkChatTemplate(path: string, vocabulary: SentencePieceVocabulary): void {
-  if (vocabulary.chatTemplate === undefined) return
-  const piece = (id: number | undefined) => (id === undefined ? undefined : vocabulary.pieces[id])
-  renderTemplateText(vocabulary.chatTemplate, `${path} (tokenizer.chat_template)`, {
+function checkChatTemplate(path: string, tokenizer: EmbeddedTokenizer): void {
+  if (tokenizer.chatTemplate === undefined) return
+  renderTemplateText(tokenizer.chatTemplate, `${path} (tokenizer.chat_template)`, {
     messages: sampleConversation,
     add_generation_prompt: true,
     tools: null,
     documents: null,
-    bos_token: piece(vocabulary.bosId),
-    eos_token: piece(vocabulary.eosId),
+    bos_token: tokenizer.bosToken,
+    eos_token: tokenizer.eosToken,
   })
 }
 
 /**
  * Imports a local llama GGUF (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
  * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) into a LlamaCheckpoint with Hugging Face names, `[out, in]`
- * layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the embedded SentencePiece
- * vocabulary. Bad input throws a TillerError naming the file and field or tensor.
+ * layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the embedded SentencePiece or
+ * byte-level BPE vocabulary. Bad input throws a TillerError naming the file and field or tensor.
  */
 export async function importGguf(path: string): Promise<GgufImport> {
-  const file = await readGgufFile(path)
+  const file = await withExactStringArrays(await readGgufFile(path), [
+    'tokenizer.ggml.tokens',
+    'tokenizer.ggml.merges',
+  ])
   assertSupportedLlamaGguf(file)
-  const vocabulary = sentencePieceVocabularyFromGguf(file)
-  checkChatTemplate(path, vocabulary)
-  const partialConfig = llamaConfigFromGguf(file, vocabulary.pieces.length)
+  const tokenizer = embeddedTokenizerFromGguf(file)
+  checkChatTemplate(path, tokenizer)
+  const partialConfig = llamaConfigFromGguf(file, tokenizer.tokenCount)
   const { weights, tieWordEmbeddings } = await readLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)
   const tensorTypes = countTypes(types)
@@ -94,7 +96,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
     .map(ggmlTypeName)
   return {
     checkpoint: { config: { ...partialConfig, tieWordEmbeddings }, weights },
-    tokenizer: buildSentencePieceTokenizerFiles(vocabulary),
+    tokenizer: tokenizer.files,
     source: {
       path,
       fileName: basename(path),
@@ -111,10 +113,8 @@ export async function importGguf(path: string): Promise<GgufImport> {
         : tieWordEmbeddings
           ? 'tied: output.weight equals token_embd.weight'
           : 'separate output.weight',
-      tokenizerModel: vocabulary.addSpacePrefix
-        ? 'llama (SentencePiece BPE)'
-        : 'llama (SentencePiece BPE, no space prefix)',
-      hasChatTemplate: vocabulary.chatTemplate !== undefined,
+      tokenizerModel: tokenizer.description,
+      hasChatTemplate: tokenizer.chatTemplate !== undefined,
     },
   }
 }
