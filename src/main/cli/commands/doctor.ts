@@ -20,7 +20,6 @@ function defaultModelStatus(): { path: string | null; problem: string | null } {
 
 /** `tiller doctor`: versions, execution providers (active and skipped, with reasons) and the default model. */
 export const doctorCommand: Command = {
-  summary: 'show versions, the active execution provider and why others were skipped',
   usage,
   async run(args) {
     const { values } = parseCommandArgs('doctor', {
