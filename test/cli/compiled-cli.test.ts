@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildCli, entryFileName, isBuildFresh } from '../../scripts/build-cli.mjs'
 import { implementedMethodIds } from '../../src/main/core/methods/index.ts'
+import { sessionOptions, setIntraOpThreads } from '../../src/main/core/runtime/session.ts'
 import { runTiller } from '../helpers/cli.ts'
 
 /**
@@ -108,5 +109,29 @@ describe('tiller --help', () => {
     const run = await runTiller(['constructor'])
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('unknown command "constructor"')
+  })
+})
+
+describe('tiller --threads', () => {
+  afterEach(() => setIntraOpThreads(undefined))
+
+  it('sets the thread count of the sessions the command creates, wherever it stands', async () => {
+    const run = await runTiller([
+      'generate',
+      '--threads=1',
+      '--prompt',
+      'Once upon a time',
+      '--max-tokens',
+      '2',
+      '--json',
+    ])
+    expect(run.code, run.stderr).toBe(0)
+    expect(sessionOptions('cpu').intraOpNumThreads).toBe(1)
+  })
+
+  it.each([['0'], ['two'], ['1.5']])('refuses --threads %s with a message', async (value) => {
+    const run = await runTiller(['--threads', value, 'doctor'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('give a whole number of threads')
   })
 })

@@ -57,13 +57,44 @@ const commands: Record<string, CommandEntry> = {
 function printHelp(): void {
   const lines = ['Usage: tiller <command> [options]', '', 'Commands:']
   for (const [name, entry] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${entry.summary}`)
+  lines.push('', 'Global options:', '  --threads N  ONNX Runtime threads per session (default: one per core)')
   lines.push('', 'Run `tiller <command> --help` for the options of one command.')
   process.stdout.write(lines.join('\n') + '\n')
 }
 
+/**
+ * Takes the global `--threads N` (or `--threads=N`) out of `argv`; returns the remaining arguments and the count
+ * (undefined when absent, NaN when not a number, which the runtime then refuses with a message).
+ */
+function takeThreads(argv: string[]): { args: string[]; threads: number | undefined } {
+  const args: string[] = []
+  let threads: number | undefined
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index] as string
+    if (argument === '--threads') {
+      threads = Number(argv[index + 1] ?? Number.NaN)
+      index++
+    } else if (argument.startsWith('--threads=')) threads = Number(argument.slice('--threads='.length))
+    else args.push(argument)
+  }
+  return { args, threads }
+}
+
 /** Entry point: returns the exit code; errors print one line (the message) and exit non-zero. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
+  const { args, threads } = takeThreads(argv)
+  if (threads !== undefined) {
+    // Loaded only when asked for: the session module brings ONNX Runtime, which `--help` should not pay for.
+    const { setIntraOpThreads } = await import('../core/runtime/session.ts')
+    try {
+      setIntraOpThreads(threads)
+    } catch (error) {
+      if (!(error instanceof TillerError)) throw error
+      process.stderr.write(`tiller: ${error.message}\n`)
+      return 2
+    }
+  }
+  const [name, ...rest] = args
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     printHelp()
     return name === undefined ? 1 : 0
