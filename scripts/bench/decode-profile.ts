@@ -26,7 +26,9 @@ import { sessionOptions } from '../../src/main/core/runtime/session.ts'
 import { TextStream } from '../../src/main/core/runtime/text-stream.ts'
 import { reductionReadBandwidth, weightBytes } from './support/bandwidth.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
+import { applyRuntimeOptions } from './support/options.ts'
 import { median } from './support/timing.ts'
+import type { ExecutionProviderName } from '../../src/shared/engine-status.ts'
 
 const repositoryRoot = resolve(import.meta.dirname, '..', '..')
 const cacheFolder = join(repositoryRoot, '.cache', 'bench')
@@ -47,6 +49,7 @@ interface Settings {
   tokens: number
   repeats: number
   threads: number | undefined
+  provider: ExecutionProviderName
 }
 
 /** One greedy decode of `tokens` new tokens on `session`, timing each part of every decode step (prefill excluded). */
@@ -120,12 +123,11 @@ function summarizeProfile(path: string): { byOperator: Map<string, number>; runs
 }
 
 function options(settings: Settings): ort.InferenceSession.SessionOptions {
-  const base = sessionOptions('cpu')
-  return settings.threads === undefined ? base : { ...base, intraOpNumThreads: settings.threads }
+  return sessionOptions(settings.provider)
 }
 
 async function profileFolder(label: string, folder: string, settings: Settings, bandwidth: number) {
-  const model = await loadModel(folder, { provider: 'cpu' })
+  const model = await loadModel(folder, { provider: settings.provider })
   const session = await ort.InferenceSession.create(model.graphPath, options(settings))
   // Ordinary tokens after BOS, valid in any vocabulary of more than a few hundred ids.
   const prompt = [model.config.bosTokenId ?? 1, ...Array.from({ length: 7 }, (_, index) => 270 + index * 31)]
@@ -198,18 +200,21 @@ export async function run(args: string[]): Promise<void> {
       tokens: { type: 'string', default: '32' },
       repeats: { type: 'string', default: '5' },
       threads: { type: 'string' },
+      provider: { type: 'string', default: 'cpu' },
       'skip-large': { type: 'boolean', default: false },
     },
   })
+  const provider = applyRuntimeOptions(values)
   const settings: Settings = {
     tokens: Number(values.tokens),
     repeats: Number(values.repeats),
     threads: values.threads === undefined ? undefined : Number(values.threads),
+    provider,
   }
   mkdirSync(cacheFolder, { recursive: true })
   const bandwidth = await reductionReadBandwidth(256, 7, settings.threads)
   process.stdout.write(
-    `Decode profile: CPU, ${settings.threads ?? 'all'} threads, ONNX Runtime ${ort.env.versions.node}, load ` +
+    `Decode profile: ${provider}, ${settings.threads ?? 'all'} threads, ONNX Runtime ${ort.env.versions.node}, load ` +
       `average ${loadavg()[0]?.toFixed(2)}; ReduceSum over 256 MB reads ${bandwidth.toFixed(2)} GB/s\n`,
   )
   await withScratchFolder('tiller-profile-', async (scratch) => {
