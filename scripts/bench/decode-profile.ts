@@ -7,7 +7,9 @@
  *    feeds, `session.run`, taking the presents as the next pasts, reading and ranking the logits, detokenizing.
  * 2. ONNX Runtime's profiler (`enableProfiling`) over the same decode: kernel time per operator type and the
  *    share of `session.run` spent outside kernels.
- * 3. Decode tokens/s with the effective bandwidth (weight bytes × tokens/s) beside the read bandwidth of a
+ * 3. Prefill of a 64-token prompt with last-position logits against every position's logits (the graph before
+ *    `num_logits_to_keep`), interleaved.
+ * 4. Decode tokens/s with the effective bandwidth (weight bytes × tokens/s) beside the read bandwidth of a
  *    256 MB ReduceSum measured by ONNX Runtime in the same run.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -153,6 +155,13 @@ async function profileFolder(label: string, folder: string, settings: Settings, 
       `    ${part.padEnd(12)} ${(value * 1000).toFixed(1).padStart(9)} µs  ${((value / stepMilliseconds) * 100).toFixed(1).padStart(5)} %\n`,
     )
   })
+  const prefill = await prefillComparison(model, session, 64, Math.max(5, settings.repeats * 2))
+  if (prefill !== undefined) {
+    process.stdout.write(
+      `  prefill, 64-token prompt: last-position logits ${prefill.last.toFixed(0)} tokens/s, every position ` +
+        `${prefill.all.toFixed(0)} tokens/s, ratio ${(prefill.last / prefill.all).toFixed(2)}×\n`,
+    )
+  }
   await session.release()
   // ONNX Runtime's profiler on a separate session (profiling slows every kernel a little).
   const prefix = join(cacheFolder, `profile-${process.pid}`)
@@ -180,6 +189,44 @@ async function profileFolder(label: string, folder: string, settings: Settings, 
     )
   }
   await model.dispose()
+}
+
+/**
+ * Prefill of a `length`-token prompt as generation runs it (cache and the last position's logits,
+ * num_logits_to_keep 1) against the same graph computing every position's logits (0, what graphs without the
+ * input always do), interleaved; returns median tokens/s of both.
+ */
+async function prefillComparison(
+  model: LoadedModel,
+  session: ort.InferenceSession,
+  length: number,
+  repeats: number,
+): Promise<{ last: number; all: number } | undefined> {
+  const { graph } = model
+  if (graph.logitsToKeepInput === undefined) return undefined
+  const prompt = Array.from({ length }, (_, index) => 270 + ((index * 31) % (model.config.vocabSize - 270)))
+  const layout = layoutRows([prompt])
+  const fetches = [graphOutputs.logits, ...graph.cache.presentNames]
+  const runOnce = async (keep: 0 | 1) => {
+    const feeds = prefillFeeds(layout, [prompt], paddingTokenId(model.config), graph)
+    const past = emptyCache(graph.cache, 1)
+    graph.cache.pastNames.forEach((name, index) => {
+      feeds[name] = past[index] as ort.Tensor
+    })
+    Object.assign(feeds, logitsToKeepFeed(graph, keep))
+    const start = performance.now()
+    await session.run(feeds, fetches)
+    return performance.now() - start
+  }
+  await runOnce(1)
+  await runOnce(0)
+  const last: number[] = []
+  const all: number[] = []
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    last.push(await runOnce(1))
+    all.push(await runOnce(0))
+  }
+  return { last: (length * 1000) / median(last), all: (length * 1000) / median(all) }
 }
 
 /** The cached 110M folder, exported on first use. */
