@@ -14,8 +14,13 @@ async function compiledMain() {
       return null
     }
   }
-  const module = await import(pathToFileURL(`${folder}/${entryFileName}`).href)
-  return module.main
+  try {
+    const module = await import(pathToFileURL(`${folder}/${entryFileName}`).href)
+    return module.main
+  } catch {
+    // Another process swapping in a newer build at this very moment: run from source this time.
+    return null
+  }
 }
 
 async function sourceMain() {
