@@ -10,20 +10,22 @@
  * 1-token time on a long prompt; decode rate = (N - 1) / (N-token time - 1-token time) on a short prompt.
  *
  * Options: --model DIR (benchmark this folder only), --tokens N (default 64), --repeats R (default 7),
- * --prefill-tokens P (default 128), --skip-large. Both engines get Tiller's ONNX Runtime session options.
+ * --prefill-tokens P (default 128), --skip-large, --provider cpu|cuda|dml, --threads T. Both engines get Tiller's
+ * ONNX Runtime session options.
  */
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AutoModelForCausalLM, Tensor, type PreTrainedModel } from '@huggingface/transformers'
 import * as ort from 'onnxruntime-node'
 import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
 import type { GraphFamily } from '../../src/main/core/models/graph-contract.ts'
+import type { ExecutionProviderName } from '../../src/shared/engine-status.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { sessionOptions } from '../../src/main/core/runtime/session.ts'
 import { configureOfflineTransformers } from '../../src/main/core/runtime/tokenizer.ts'
-import { benchmarkOptions } from './support/options.ts'
+import { applyRuntimeOptions, benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { median } from './support/timing.ts'
 
@@ -31,6 +33,7 @@ interface Settings {
   tokens: number
   repeats: number
   prefillTokens: number
+  provider: ExecutionProviderName
 }
 
 type Runner = (prompt: number[], newTokens: number) => Promise<number[]>
@@ -134,15 +137,15 @@ function rotate<T>(items: T[], by: number): T[] {
 }
 
 async function benchmarkFolder(label: string, folder: string, settings: Settings): Promise<void> {
-  const tiller = await loadModel(folder, { provider: 'cpu' })
+  const tiller = await loadModel(folder, { provider: settings.provider })
   configureOfflineTransformers()
   // Transformers.js twice: with Tiller's ONNX Runtime options (the comparison of the two generation loops) and
   // with its own defaults (what a Transformers.js user gets).
   const sameOptions = await AutoModelForCausalLM.from_pretrained(folder, {
-    device: 'cpu',
-    session_options: sessionOptions('cpu'),
+    device: settings.provider,
+    session_options: sessionOptions(settings.provider),
   })
-  const defaults = await AutoModelForCausalLM.from_pretrained(folder, { device: 'cpu' })
+  const defaults = await AutoModelForCausalLM.from_pretrained(folder, { device: settings.provider })
   const vocabSize = tiller.config.vocabSize
   const bos = tiller.config.bosTokenId ?? 1
   const shortPrompt = promptOf(8, vocabSize, bos)
@@ -210,10 +213,12 @@ export async function run(args: string[]): Promise<void> {
     tokens: Number(values.tokens),
     repeats: Number(values.repeats),
     prefillTokens: Number(values['prefill-tokens']),
+    provider: applyRuntimeOptions(values),
   }
   process.stdout.write(
     `Generation benchmark: greedy, ${settings.tokens} new tokens, prefill prompt ${settings.prefillTokens} tokens, ` +
-      `median of ${settings.repeats}, CPU, ${availableParallelism()} threads, ONNX Runtime ${ort.env.versions.node}\n`,
+      `median of ${settings.repeats}, ${settings.provider}, ${values.threads ?? availableParallelism()} threads, ` +
+      `ONNX Runtime ${ort.env.versions.node}, load average ${loadavg()[0]?.toFixed(2)}\n`,
   )
   if (values.model !== undefined) {
     await benchmarkFolder('Model folder', resolve(values.model), settings)

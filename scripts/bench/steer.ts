@@ -25,13 +25,15 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
-import { benchmarkOptions } from './support/options.ts'
+import { applyRuntimeOptions, benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { elapsedMilliseconds, median } from './support/timing.ts'
+import type { ExecutionProviderName } from '../../src/shared/engine-status.ts'
 
 interface Settings {
   tokens: number
   repeats: number
+  provider: ExecutionProviderName
 }
 
 const largeConfig = randomLlamaConfig({
@@ -121,8 +123,8 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
   const map = await locateHookSites(folder)
   const layers = Array.from({ length: Math.min(5, map.layers.length) }, (_, index) => index)
   const compiled = await compileEdits(folder, [additiveEdit(map.widths.resid_post, layers)])
-  const base = await loadModel(folder, { provider: 'cpu' })
-  const steered = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+  const base = await loadModel(folder, { provider: settings.provider })
+  const steered = await loadModel(folder, { provider: settings.provider, graphFile: compiled.graphFile })
   try {
     const prompt = [[base.config.bosTokenId ?? 1, 10, 11, 12, 13, 14, 15, 16]]
     const twoRows = [prompt[0] as number[], prompt[0] as number[]]
@@ -144,14 +146,16 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
     const tokens = examples.length * 2 * 48
     const rows = examples.flatMap((example) => [example.positive.tokenIds, example.negative.tokenIds])
     const batch = 16
-    await forwardBatch(base, rows.slice(0, batch), { fetch: ['logits'] })
+    // Plain prefill as generation runs it: the cache and the last position's logits (num_logits_to_keep 1).
+    const prefillFetch = { fetch: base.graph.cache.presentNames }
+    await forwardBatch(base, rows.slice(0, batch), prefillFetch)
     const prefillTimes: number[] = []
     const captureTimes: number[] = []
     for (let repeat = 0; repeat < Math.max(1, Math.floor(settings.repeats / 2)); repeat++) {
       prefillTimes.push(
         await elapsedMilliseconds(async () => {
           for (let offset = 0; offset < rows.length; offset += batch)
-            await forwardBatch(base, rows.slice(offset, offset + batch), { fetch: ['logits'] })
+            await forwardBatch(base, rows.slice(offset, offset + batch), prefillFetch)
         }),
       )
       captureTimes.push(
@@ -171,12 +175,12 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
     const lines = [
       `${label}`,
       `  decode, unsteered             ${plainRate.toFixed(1)} tokens/s`,
-      `  decode, additive edit on ${layers.length} layers ${steeredRate.toFixed(1)} tokens/s   ratio ${(steeredRate / plainRate).toFixed(3)} (target ≥ 0.95)`,
+      `  decode, additive edit on ${layers.length} layers ${steeredRate.toFixed(1)} tokens/s   ratio ${(steeredRate / plainRate).toFixed(3)} (target ≥ 0.98)`,
       `  decode step, 1 row            ${(steeredStep ?? 0).toFixed(3)} ms`,
-      `  decode step, 2 rows (0 and 1) ${(pairStep ?? 0).toFixed(3)} ms   ratio ${((pairStep ?? 0) / (steeredStep ?? 1)).toFixed(3)} (target ≤ 1.4)`,
+      `  decode step, 2 rows (0 and 1) ${(pairStep ?? 0).toFixed(3)} ms   ratio ${((pairStep ?? 0) / (steeredStep ?? 1)).toFixed(3)} (target ≤ 1.15)`,
       `  (unsteered graph, 2 rows vs 1 row: ${((plainPairStep ?? 0) / (plainStep ?? 1)).toFixed(3)})`,
-      `  prefill (logits)              ${prefillRate.toFixed(0)} tokens/s`,
-      `  capture (${layers.length} layers, resid_post) ${captureRate.toFixed(0)} tokens/s   ratio ${(captureRate / prefillRate).toFixed(3)} (target ≥ 0.8)`,
+      `  prefill (cache, last logits)  ${prefillRate.toFixed(0)} tokens/s`,
+      `  capture (${layers.length} layers, resid_post) ${captureRate.toFixed(0)} tokens/s   ratio ${(captureRate / prefillRate).toFixed(3)} (target ≥ 0.95)`,
     ]
     process.stdout.write(lines.join('\n') + '\n')
   } finally {
@@ -188,7 +192,11 @@ async function benchFolder(label: string, folder: string, settings: Settings): P
 /** Entry point for `npm run bench -- steer`. */
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: benchmarkOptions(5) })
-  const settings: Settings = { tokens: Number(values.tokens), repeats: Number(values.repeats) }
+  const settings: Settings = {
+    tokens: Number(values.tokens),
+    repeats: Number(values.repeats),
+    provider: applyRuntimeOptions(values),
+  }
   if (values.model !== undefined) return benchFolder(values.model, resolve(values.model), settings)
   await withScratchFolder('tiller-bench-steer-', async (scratch) => {
     const storiesFolder = join(scratch, 'stories260K')

@@ -97,6 +97,8 @@ function plainFeeds(
     Object.assign(feeds, previous?.past)
   }
   if (!session.inputNames.includes('position_ids')) delete feeds['position_ids']
+  // Every position's logits (Tiller's exports take num_logits_to_keep; 0 keeps them all).
+  if (session.inputNames.includes('num_logits_to_keep')) feeds['num_logits_to_keep'] = int64([0], [])
   return feeds
 }
 

@@ -43,9 +43,9 @@ export class BatchRunner {
 
   /**
    * Run new tokens (`null` = a left pad; every row the same length) and return float32 logits
-   * `[batch, sequence, vocab]`.
+   * `[batch, kept, vocab]`: every position (`logitsToKeep` 0, the default) or the last `logitsToKeep`.
    */
-  async step(rows: (number | null)[][]): Promise<Float32Array> {
+  async step(rows: (number | null)[][], logitsToKeep = 0): Promise<Float32Array> {
     const batch = rows.length
     const sequence = rows[0]?.length ?? 0
     const ids = new BigInt64Array(batch * sequence)
@@ -69,6 +69,9 @@ export class BatchRunner {
       position_ids: new ort.Tensor('int64', positions, [batch, sequence]),
       ...this.past,
     }
+    // Tiller's exports take num_logits_to_keep; graphs without it always return every position.
+    if (this.session.inputNames.includes('num_logits_to_keep'))
+      feeds['num_logits_to_keep'] = new ort.Tensor('int64', BigInt64Array.of(BigInt(logitsToKeep)), [])
     const outputs = await this.session.run(feeds)
     for (let layer = 0; layer < this.config.numLayers; layer++) {
       for (const kind of ['key', 'value'] as const) {

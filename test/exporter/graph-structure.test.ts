@@ -170,6 +170,8 @@ for (const family of families) {
             )
           }
         }
+        if (session.inputNames.includes('num_logits_to_keep'))
+          feeds['num_logits_to_keep'] = new ort.Tensor('int64', BigInt64Array.of(0n), [])
         const outputs = await session.run(feeds)
         const trace = referenceTrace(checkpoint, tokens)
         for (const { layer, site, tensor } of wanted) {

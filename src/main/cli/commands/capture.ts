@@ -52,7 +52,6 @@ function parse(args: string[]) {
 
 /** `tiller capture`: activations of a demonstration set at one site. */
 export const captureCommand: Command = {
-  summary: 'capture hook-site activations of a demonstration set',
   usage,
   async run(args) {
     const values = parse(args)

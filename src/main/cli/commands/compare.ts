@@ -66,7 +66,6 @@ export function parseStrengths(value: string): number[] {
 
 /** `tiller compare`: one prompt at several strengths of an edit, side by side. */
 export const compareCommand: Command = {
-  summary: 'generate one prompt at several edit strengths in one batch',
   usage,
   async run(args) {
     const values = parse(args)

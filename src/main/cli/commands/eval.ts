@@ -98,7 +98,6 @@ export function formatEvaluation(result: SetEvaluation): string {
 
 /** `tiller eval`: MC metrics, shifts and fluency per strength. */
 export const evalCommand: Command = {
-  summary: 'score multiple-choice items and fluency, base vs edited, at several strengths',
   usage,
   async run(args) {
     const values = parse(args)

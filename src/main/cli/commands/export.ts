@@ -115,7 +115,6 @@ async function exportOnnx(editPath: string, out: string, values: ExportValues): 
 
 /** `tiller export`: an edit file → a llama.cpp control-vector GGUF, or a steered ONNX model folder. */
 export const exportCommand: Command = {
-  summary: 'export an edit as a llama.cpp control vector (GGUF) or a steered ONNX model folder',
   usage,
   async run(args) {
     const values = parse(args)

@@ -72,7 +72,6 @@ export function parseOptionAssignment(assignment: string): Record<string, unknow
 
 /** `tiller fit`: demonstrations → render → capture → method.fit → edit file. */
 export const fitCommand: Command = {
-  summary: `fit an activation edit (${implementedMethodIds.join(', ')})`,
   usage,
   async run(args) {
     const values = parse(args)

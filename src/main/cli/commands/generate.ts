@@ -1,5 +1,4 @@
 import { TillerError } from '../../core/errors.ts'
-import { loadSteeredModel, readEditsFor, steeringInputs } from '../../core/edits/steered-generation.ts'
 import { generate } from '../../core/runtime/generate.ts'
 import { loadModel } from '../../core/runtime/model.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
@@ -48,7 +47,6 @@ function parse(args: string[]) {
 
 /** `tiller generate`: render a prompt, generate one row, stream it (or print JSON). */
 export const generateCommand: Command = {
-  summary: 'generate text from a prompt with a model folder',
   usage,
   async run(args) {
     const values = parse(args)
@@ -57,10 +55,15 @@ export const generateCommand: Command = {
     const options = generationOptions(values, { maxTokens: defaultMaxTokens })
     const folder = modelFolderFlag(values.model)
     const strength = numberFlag('strength', values.strength, { fallback: 1 })
+    // Steering pulls in the edit compiler and the ONNX writer; plain generation does not load them.
+    const steered =
+      values.edit === undefined ? undefined : await import('../../core/edits/steered-generation.ts')
     const steering =
-      values.edit === undefined
+      steered === undefined || values.edit === undefined
         ? undefined
-        : await loadSteeredModel(folder, await readEditsFor(folder, values.edit), { provider })
+        : await steered.loadSteeredModel(folder, await steered.readEditsFor(folder, values.edit), {
+            provider,
+          })
     const model = steering?.model ?? (await loadModel(folder, { provider }))
     const controller = new AbortController()
     const interrupt = () => controller.abort()
@@ -77,7 +80,10 @@ export const generateCommand: Command = {
         rows: [prompt.ids],
         options,
         signal: controller.signal,
-        extraInputs: steering === undefined ? undefined : steeringInputs(steering.compiled, [strength]),
+        extraInputs:
+          steered === undefined || steering === undefined
+            ? undefined
+            : steered.steeringInputs(steering.compiled, [strength]),
         onToken: values.json ? undefined : (event) => process.stdout.write(event.text),
       })
       if (result === undefined) throw new TillerError('internal', 'generation returned no row')

@@ -58,7 +58,6 @@ function choice<T extends string>(flag: string, value: string, allowed: readonly
 
 /** `tiller import gguf FILE --out DIR`: GGUF -> checkpoint + tokenizer -> ONNX model folder, atomically. */
 export const importCommand: Command = {
-  summary: 'convert a GGUF model into an ONNX model folder, or a data set into Tiller JSONL',
   usage,
   async run(args) {
     const { values, positionals } = parse(args)

@@ -26,7 +26,6 @@ function parse(args: string[]) {
 
 /** `tiller inspect`: the located hook sites per layer with their shapes. */
 export const inspectCommand: Command = {
-  summary: 'show the hook sites of every decoder layer with their shapes',
   usage,
   async run(args) {
     const values = parse(args)

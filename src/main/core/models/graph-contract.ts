@@ -7,8 +7,10 @@
  *   position_ids                  int64   [batch, sequence]           optional in foreign graphs; Tiller's exports have it
  *   past_key_values.{l}.key       float32|float16 [batch, kvHeads, past, headDim]
  *   past_key_values.{l}.value     float32|float16 [batch, kvHeads, past, headDim]
+ *   num_logits_to_keep            int64   []                          optional: 0 = logits at every position,
+ *                                                                     k > 0 = the last k (Tiller's exports have it)
  * Outputs:
- *   logits                        float32|float16 [batch, sequence, vocab]
+ *   logits                        float32|float16 [batch, kept, vocab] kept = sequence, or num_logits_to_keep
  *   present.{l}.key / .value      same dtype as the cache [batch, kvHeads, past + sequence, headDim]
  *
  * Rows are left padded: row b's real tokens sit at the right end, and its position ids count real tokens only
@@ -18,6 +20,7 @@ export const graphInputs = {
   inputIds: 'input_ids',
   attentionMask: 'attention_mask',
   positionIds: 'position_ids',
+  logitsToKeep: 'num_logits_to_keep',
 } as const
 
 export const graphOutputs = {

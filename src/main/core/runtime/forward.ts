@@ -3,6 +3,7 @@
  * behind activation capture (hook outputs) and scoring (logits at every position).
  */
 import type * as ort from 'onnxruntime-node'
+import { graphOutputs } from '../models/graph-contract.ts'
 import { TillerError } from '../errors.ts'
 import { checkTokenIds, layoutRows, logitsToKeepFeed, prefillFeeds, requireExtraInputs } from './feeds.ts'
 import { emptyCache } from './graph-io.ts'
@@ -29,7 +30,8 @@ export interface ForwardResult {
 
 /**
  * Run `rows` (token ids per row, `[batch][length]`) through the model once, left padded to the longest row.
- * Logits come back for every position (`[batch, sequence, vocab]`), even on graphs that can keep only the last.
+ * Logits, when fetched, come back for every position (`[batch, sequence, vocab]`), even on graphs that can keep
+ * only the last.
  */
 export async function forwardBatch(
   model: LoadedModel,
@@ -54,7 +56,9 @@ export async function forwardBatch(
   graph.cache.pastNames.forEach((name, index) => {
     feeds[name] = past[index] as ort.Tensor
   })
-  Object.assign(feeds, logitsToKeepFeed(graph, 0))
+  // ONNX Runtime runs the whole graph whatever is fetched: without logits in `fetch` (capture), the output
+  // projection need only cover the last position.
+  Object.assign(feeds, logitsToKeepFeed(graph, options.fetch.includes(graphOutputs.logits) ? 0 : 1))
   const context: StepContext = {
     step: 0,
     batch: layout.batch,

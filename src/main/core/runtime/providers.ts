@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
 import type {
   ExecutionProviderChoice,
@@ -15,8 +14,6 @@ import type {
   ProviderProbe,
   ProviderReport,
 } from '../../../shared/engine-status.ts'
-
-const { onnx } = onnxProto
 
 /** The providers `auto` tries, in order. */
 export const providerOrder: readonly ExecutionProviderName[] = ['cuda', 'dml', 'cpu']
@@ -28,8 +25,12 @@ export function bindingFolder(): string {
   return join(packageRoot, 'bin', 'napi-v6', process.platform, process.arch)
 }
 
-/** A model with one Identity node: the smallest graph a provider can be asked to load. */
-function identityModel(): Uint8Array {
+/**
+ * A model with one Identity node: the smallest graph a provider can be asked to load. The ONNX protobuf module
+ * loads only here, when a GPU provider is probed, so a CPU run's start does not pay for it.
+ */
+async function identityModel(): Promise<Uint8Array> {
+  const { onnx } = (await import('onnx-proto')).default
   const valueInfo = (name: string) => ({
     name,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }] } } },
@@ -56,7 +57,9 @@ function firstSentence(error: unknown): string {
 /** Try to create a session on `provider` alone; returns the failure message, or undefined when it worked. */
 async function trySession(provider: 'cuda' | 'dml'): Promise<string | undefined> {
   try {
-    const session = await ort.InferenceSession.create(identityModel(), { executionProviders: [provider] })
+    const session = await ort.InferenceSession.create(await identityModel(), {
+      executionProviders: [provider],
+    })
     await session.release()
     return undefined
   } catch (error) {

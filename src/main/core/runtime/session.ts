@@ -15,6 +15,23 @@ export interface ProviderSession {
   fallbackReason: string | undefined
 }
 
+let intraOpThreads: number | undefined
+
+/**
+ * The intra-op thread count of every session created from now on in this process (`--threads`); undefined
+ * restores the default, one per core. Throws a TillerError for anything but a positive integer.
+ */
+export function setIntraOpThreads(threads: number | undefined): void {
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+    throw new TillerError(
+      'invalid-argument',
+      `threads is ${threads}; give a whole number of threads, 1 or more.`,
+      { subject: 'threads' },
+    )
+  }
+  intraOpThreads = threads
+}
+
 /** Session options for one provider. */
 export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSession.SessionOptions {
   return {
@@ -22,7 +39,7 @@ export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSe
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    intraOpNumThreads: availableParallelism(),
+    intraOpNumThreads: intraOpThreads ?? availableParallelism(),
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     // Shapes grow by one position every decode step, so memory patterns planned for one shape are rarely reused

@@ -1,6 +1,7 @@
 import { float } from '../../onnx/builder.ts'
 import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import type { DecoderContext } from './context.ts'
+import { keptPositions } from './decoder-io.ts'
 import { ropeTables } from './rope.ts'
 
 /**
@@ -344,7 +345,7 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
   graph.node({
     op: 'MatMul',
     name: '/lm_head/MatMul',
-    inputs: [finalNorm.normed, head],
+    inputs: [keptPositions(graph, context.constants, context.inputs, finalNorm.normed), head],
     outputs: [graphOutputs.logits],
   })
 }

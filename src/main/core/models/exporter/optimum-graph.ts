@@ -2,6 +2,7 @@ import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import type { AttributeValue } from '../../onnx/builder.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
 import type { DecoderContext } from './context.ts'
+import { keptPositions } from './decoder-io.ts'
 import { fullWidth, ropeTables } from './rope.ts'
 
 /**
@@ -210,5 +211,6 @@ export function buildOptimumFamily(context: DecoderContext): void {
     'lm_head.MatMul.weight',
     config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
   )
-  emit(context, '/lm_head', 'MatMul', [finalNormed, head], undefined, [graphOutputs.logits])
+  const kept = keptPositions(context.graph, context.constants, context.inputs, finalNormed)
+  emit(context, '/lm_head', 'MatMul', [kept, head], undefined, [graphOutputs.logits])
 }

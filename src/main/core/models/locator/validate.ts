@@ -53,6 +53,8 @@ function dryRunFeeds(model: ModelProto): Feeds {
         sequence.map((value) => value - 1n),
         [1, promptLength],
       )
+    } else if (info.name === 'num_logits_to_keep') {
+      feeds[info.name] = new ort.Tensor('int64', BigInt64Array.of(1n), [])
     } else if (info.name.startsWith('past_key_values.')) feeds[info.name] = emptyTensor(info)
     else {
       throw new TillerError(
