@@ -23,6 +23,10 @@ export const requestNames = [
   'edit:save',
   'edit:export-gguf',
   'chat:compare',
+  'diagnostics:layers',
+  'evaluation:run',
+  'evaluation:runs',
+  'edit:set-strength',
 ] as const
 
 /** Events the engine pushes to every connected client. */

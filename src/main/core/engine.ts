@@ -11,6 +11,9 @@ import type { ExecutionProviderChoice, ProviderReport } from '../../shared/engin
 import type { JobKind } from '../../shared/jobs.ts'
 import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
+import { EditStore } from './engine/edit-store.ts'
+import { createEvaluationRequests } from './engine/evaluation-requests.ts'
+import { fingerprintCache } from './engine/fingerprint-cache.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
@@ -42,10 +45,12 @@ export interface EngineOptions<Model extends EngineModel> {
   datasetsDirectory?: string | null
   /** Where Save proposes to write new edits; default `~/Tiller/edits`. */
   editsDirectory?: string
+  /** Where evaluation runs are saved; default the workspace's `runs/`. */
+  runsDirectory?: string
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
-const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare']
+const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'diagnostics', 'evaluate']
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -142,19 +147,35 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     }
     return current
   }
+  const bundledDatasets =
+    options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory
+  const store = new EditStore(options.editsDirectory)
+  const fingerprintOf = fingerprintCache(runtime)
   const steering = createSteeringRequests({
     runtime,
     jobs,
     emit,
     currentModel: () => model,
     readyModel,
-    bundledDatasets:
-      options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory,
+    bundledDatasets,
     editsDirectory: options.editsDirectory,
+    store,
+    fingerprintOf,
+  })
+  const evaluation = createEvaluationRequests({
+    runtime,
+    jobs,
+    currentModel: () => model,
+    readyModel,
+    store,
+    fingerprintOf,
+    bundledDatasets,
+    runsDirectory: options.runsDirectory,
   })
 
   const engine: Engine = {
     ...steering,
+    ...evaluation,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

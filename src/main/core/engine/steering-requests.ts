@@ -20,6 +20,7 @@ import { parseOptions } from '../methods/method.ts'
 import { listDatasets, previewDataset } from './dataset-catalog.ts'
 import { EditStore, strengthOfMethod, type StoredEdit } from './edit-store.ts'
 import type { EngineModel, EngineRuntime } from './engine-runtime.ts'
+import { fingerprintCache, type FingerprintOf } from './fingerprint-cache.ts'
 import { describeMethods } from './method-catalog.ts'
 
 /** What the steering requests need from the engine that hosts them. */
@@ -35,6 +36,10 @@ export interface SteeringContext<Model extends EngineModel> {
   bundledDatasets: string | null
   /** Where Save proposes to write new edits. */
   editsDirectory?: string
+  /** The edits held this session, when shared with other requests (default: a store of its own). */
+  store?: EditStore
+  /** The shared fingerprint cache (default: one of its own). */
+  fingerprintOf?: FingerprintOf<Model>
 }
 
 type SteeringRequestName =
@@ -88,20 +93,8 @@ export function createSteeringRequests<Model extends EngineModel>(
   context: SteeringContext<Model>,
 ): SteeringRequests {
   const { runtime, jobs } = context
-  const store = new EditStore(context.editsDirectory)
-  let fingerprint: { model: Model; value: Promise<ModelFingerprint> } | null = null
-
-  /** The model's fingerprint, hashed once per loaded model. */
-  const fingerprintOf = (model: Model): Promise<ModelFingerprint> => {
-    if (fingerprint?.model !== model) {
-      const value = runtime.fingerprint(model)
-      fingerprint = { model, value }
-      value.catch(() => {
-        if (fingerprint?.value === value) fingerprint = null
-      })
-    }
-    return fingerprint.value
-  }
+  const store = context.store ?? new EditStore(context.editsDirectory)
+  const fingerprintOf = context.fingerprintOf ?? fingerprintCache(runtime)
   const currentFingerprint = async (): Promise<ModelFingerprint | null> => {
     const model = context.currentModel()
     return model === null ? null : fingerprintOf(model)
