@@ -42,21 +42,24 @@ export const probeAccuracyTolerance = 0.02
 
 /**
  * The layer to fit at: the best held-out probe accuracy, ties (within `probeAccuracyTolerance`) broken by the
- * larger separation, then by the earlier layer. Pure, so the studio and the command line agree.
+ * larger separation, then by the earlier layer. With three or more blocks the first and last are left out: the
+ * first still reads mostly token identity, and an edit at the last reaches only the unembedding, where its
+ * separation is inflated by the growing norms. Pure, so the studio and the command line agree.
  */
 export function recommendLayer(rows: readonly LayerDiagnosticRow[]): { layer: number; reason: string } {
-  const first = rows[0]
-  if (first === undefined) throw new Error('No layers to recommend from.')
-  const best = Math.max(...rows.map((row) => row.probeAccuracy))
-  const candidates = rows.filter((row) => row.probeAccuracy >= best - probeAccuracyTolerance)
-  let chosen = candidates[0] ?? first
+  if (rows.length === 0) throw new Error('No layers to recommend from.')
+  const eligible = rows.length >= 3 ? rows.slice(1, -1) : [...rows]
+  const best = Math.max(...eligible.map((row) => row.probeAccuracy))
+  const candidates = eligible.filter((row) => row.probeAccuracy >= best - probeAccuracyTolerance)
+  let chosen = candidates[0] as LayerDiagnosticRow
   for (const row of candidates) if (row.separation > chosen.separation) chosen = row
   const percent = (value: number): string => `${(100 * value).toFixed(0)} %`
+  const among = rows.length >= 3 ? 'inner ' : ''
   const reason =
     candidates.length === 1
-      ? `Layer ${chosen.layer} has the best held-out probe accuracy (${percent(chosen.probeAccuracy)}).`
+      ? `Layer ${chosen.layer} has the best held-out probe accuracy (${percent(chosen.probeAccuracy)}) of the ${among}layers.`
       : `Layer ${chosen.layer} separates the sides most (d′ ${chosen.separation.toFixed(2)}) among the ` +
-        `${candidates.length} layers within ${percent(probeAccuracyTolerance)} of the best probe accuracy ` +
+        `${candidates.length} ${among}layers within ${percent(probeAccuracyTolerance)} of the best probe accuracy ` +
         `(${percent(best)}).`
   return { layer: chosen.layer, reason }
 }

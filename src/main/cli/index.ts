@@ -20,6 +20,7 @@ const commands: Record<string, CommandLoader> = {
   fit: async () => (await import('./commands/fit.ts')).fitCommand,
   export: async () => (await import('./commands/export.ts')).exportCommand,
   eval: async () => (await import('./commands/eval.ts')).evalCommand,
+  diagnose: async () => (await import('./commands/diagnose.ts')).diagnoseCommand,
 }
 
 async function printHelp(): Promise<void> {
