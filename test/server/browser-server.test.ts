@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
 import { createEngine, type Engine } from '../../src/main/core/engine.ts'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
+import { emptyStyleHash } from '../../src/main/server/static-files.ts'
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
@@ -106,7 +107,8 @@ describe('browser mode server', () => {
       )
       expect(directives.get('frame-ancestors'), path).toEqual(["'none'"])
       expect(directives.get('script-src'), path).toEqual(["'self'"])
-      expect(directives.get('style-src'), path).toEqual(["'self'"])
+      // 'self' and the empty style's hash only: no inline style with content can apply.
+      expect(directives.get('style-src'), path).toEqual(["'self'", `'${emptyStyleHash}'`])
       expect(directives.get('default-src'), path).toEqual(["'self'"])
       expect(directives.get('object-src'), path).toEqual(["'none'"])
       expect(policy, path).not.toContain('unsafe')

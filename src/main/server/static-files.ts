@@ -21,6 +21,13 @@ const contentTypes: Record<string, string> = {
 }
 
 /**
+ * The hash of an empty inline style. Libraries that inject styles (Naive UI) leave empty `<style>` placeholders;
+ * their text goes into constructed style sheets instead (renderer's adopted-styles.ts), and this hash lets the
+ * empty placeholders pass without allowing any inline style that has content.
+ */
+export const emptyStyleHash = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
+
+/**
  * The content security policy of browser mode, sent as a header: a `<meta>` policy cannot forbid framing
  * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script
  * or style: Vite links its CSS as files, and Vue's `:style` bindings set properties through the CSSOM, which
@@ -29,7 +36,7 @@ const contentTypes: Record<string, string> = {
 export const contentSecurityPolicy = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self'",
+  `style-src 'self' '${emptyStyleHash}'`,
   "img-src 'self' data:",
   "connect-src 'self'",
   "object-src 'none'",

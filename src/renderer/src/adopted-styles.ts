@@ -1,10 +1,10 @@
 /**
  * Styles that libraries inject at run time (Naive UI's css-render writes `<style>` elements) under a content
  * security policy without `'unsafe-inline'`: an inline `<style>` would be refused, but constructed style sheets
- * (`adoptedStyleSheets`) are not governed by `style-src`. Every `<style>` the page's scripts create is marked with a
- * type the browser does not process (so no inline style is ever applied or reported), and its text is mirrored
- * into a constructed sheet, kept in document order, updated when the text changes and dropped when the element
- * leaves the document.
+ * (`adoptedStyleSheets`) are not governed by `style-src`. Every `<style>` the page's scripts create keeps its text
+ * out of the DOM (the element stays, empty and of a type the browser does not process, so libraries still find
+ * it), and the text goes into a constructed sheet, kept in document order, updated when the text changes and
+ * dropped when the element leaves the document.
  */
 
 /** The `type` given to script-created style elements: not CSS to the browser, so never applied inline. */
@@ -45,7 +45,19 @@ export function mirrorScriptStyles(target: Document = document): () => void {
     options?: ElementCreationOptions,
   ): HTMLElement {
     const element = originalCreateElement.call(this, name, options)
-    if (name.toLowerCase() === 'style') element.setAttribute('type', mirroredStyleType)
+    if (name.toLowerCase() !== 'style') return element
+    element.setAttribute('type', mirroredStyleType)
+    // The text lives here, never in the DOM: the browser checks an inline style's text against the policy
+    // (and reports it) before it looks at the type.
+    let text = ''
+    Object.defineProperty(element, 'textContent', {
+      configurable: true,
+      get: () => text,
+      set: (value: unknown) => {
+        text = value === null || value === undefined ? '' : String(value)
+        if (element.isConnected) queueMicrotask(synchronize)
+      },
+    })
     return element
   } as Document['createElement']
 

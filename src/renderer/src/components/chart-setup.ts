@@ -1,6 +1,6 @@
 /**
  * The ECharts parts the studio's charts use, registered once: bar and line series, grid, tooltip, legend and
- * marks, drawn as SVG (sharp in screenshots, and no canvas needed to build the DOM).
+ * marks, drawn on a canvas: the SVG renderer writes `style` attributes, which the content security policy refuses.
  */
 import { BarChart, LineChart } from 'echarts/charts'
 import {
@@ -12,7 +12,7 @@ import {
   TooltipComponent,
 } from 'echarts/components'
 import { use } from 'echarts/core'
-import { SVGRenderer } from 'echarts/renderers'
+import { CanvasRenderer } from 'echarts/renderers'
 
 use([
   BarChart,
@@ -23,7 +23,7 @@ use([
   MarkLineComponent,
   MarkPointComponent,
   TooltipComponent,
-  SVGRenderer,
+  CanvasRenderer,
 ])
 
 /** Colours a chart takes from the current theme (Naive UI's theme variables). */

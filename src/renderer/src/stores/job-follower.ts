@@ -35,6 +35,7 @@ export function useJobFollower<K extends JobKind>(kind: K, cancel: (id: string) 
     secondsLeft.value = null
     if (event.outcome === 'succeeded' && event.kind === kind) {
       fraction.value = 1
+      message.value = 'Done.'
       const value = event.result as JobResults[K]
       result.value = value
       for (const listener of done) listener(value)

@@ -39,8 +39,12 @@ export function sweepChartOption(run: EvaluationRun, colors: ChartColors): EChar
     animation: false,
     textStyle: { color: colors.text },
     tooltip: { trigger: 'axis' },
-    legend: { top: 0, textStyle: { color: colors.text } },
-    grid: { left: 56, right: 64, top: 40, bottom: 44 },
+    legend: {
+      bottom: 0,
+      data: ['MC1', 'MC1 95 % interval', ...(hasFluency ? ['perplexity'] : [])],
+      textStyle: { color: colors.text },
+    },
+    grid: { left: 56, right: 64, top: 36, bottom: 72 },
     xAxis: {
       type: 'value',
       name: 'strength α',
@@ -87,6 +91,7 @@ export function sweepChartOption(run: EvaluationRun, colors: ChartColors): EChar
         stack: 'interval',
         symbol: 'none',
         lineStyle: { opacity: 0 },
+        itemStyle: { color: colors.primary },
         areaStyle: { color: colors.primary, opacity: 0.15 },
         tooltip: { show: false },
         data: rows.map((row) => [row.strength, percent(row.mc1.high - row.mc1.low)]),

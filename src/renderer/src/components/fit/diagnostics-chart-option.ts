@@ -17,8 +17,8 @@ export function diagnosticsChartOption(
     animation: false,
     textStyle: { color: colors.text },
     tooltip: { trigger: 'axis' },
-    legend: { top: 0, textStyle: { color: colors.text } },
-    grid: { left: 56, right: 112, top: 40, bottom: 40 },
+    legend: { bottom: 0, textStyle: { color: colors.text } },
+    grid: { left: 56, right: 112, top: 36, bottom: 68 },
     xAxis: {
       type: 'category',
       data: layers,
@@ -57,7 +57,15 @@ export function diagnosticsChartOption(
           itemStyle: { color: row.layer === report.recommendedLayer ? colors.primary : colors.grid },
           label:
             row.layer === report.recommendedLayer
-              ? { show: true, position: 'insideTop', formatter: 'recommended', color: '#fff' }
+              ? {
+                  show: true,
+                  position: 'insideBottom',
+                  rotate: 90,
+                  align: 'left',
+                  verticalAlign: 'middle',
+                  formatter: 'recommended',
+                  color: '#fff',
+                }
               : { show: false },
         })),
       },
