@@ -175,7 +175,8 @@ describe('Fit and Evaluate in browser mode', () => {
     await evaluationShown(page)
     await page.screenshot({ path: join(screenshots, 'evaluate-dark.png'), fullPage: true })
     // The theme really is dark: the page background is dark.
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    // A string expression: the node project's types have no DOM.
+    const background = String(await page.evaluate('getComputedStyle(document.body).backgroundColor'))
     const channels = (background.match(/\d+/g) ?? []).slice(0, 3).map(Number)
     expect(Math.max(...channels)).toBeLessThan(80)
     expect(problems).toEqual([])
