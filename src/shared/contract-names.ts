@@ -28,6 +28,10 @@ export const requestNames = [
   'chat:save',
   'chat:delete',
   'chat:send',
+  'diagnostics:layers',
+  'evaluation:run',
+  'evaluation:runs',
+  'edit:set-strength',
 ] as const
 
 /** Events the engine pushes to every connected client. */

@@ -10,6 +10,7 @@ import {
 import type { EventName, RequestName } from './contract-names.ts'
 import { methodIds } from './edit.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
+import { defaultFluencyLimit, type EvaluationRunList } from './evaluation.ts'
 import type { GeneratedToken } from './generation.ts'
 import type { ErrorInfo, JobDone, JobInfo, JobProgress, JobStarted } from './jobs.ts'
 import type {
@@ -195,6 +196,48 @@ export const requests = {
       options: generationOptionsSchema.default(generationOptionsSchema.parse({})),
     }),
     result: typed<JobStarted>(),
+  },
+  /** Per-layer diagnostics of a demonstration file at a method's site, with a recommended layer; a job. */
+  'diagnostics:layers': {
+    args: z.strictObject({
+      dataset: pathArgument('a demonstration file'),
+      method: z.enum(methodIds).default('mean-diff'),
+      /** The method's options (layers are ignored: every block is read). */
+      options: z.record(z.string(), z.unknown()).default({}),
+      /** Training pairs read, the first in file order. */
+      maxPairs: z.int().min(4, 'Use at least 4 pairs.').max(1024).default(64),
+    }),
+    result: typed<JobStarted>(),
+  },
+  /**
+   * Evaluate an edit on a multiple-choice file: a strength sweep on its validation items picks the strength,
+   * test items give the final numbers, the other behaviours' item sets in its folder give side effects. A job;
+   * the run is saved under the workspace's `runs/`.
+   */
+  'evaluation:run': {
+    args: z.strictObject({
+      editId: editIdArgument,
+      dataset: pathArgument('a multiple-choice file'),
+      /** The sweep's strengths; default: seven over the method's tested range, plus 0. */
+      strengths: z
+        .array(z.number().min(-1000).max(1000))
+        .min(1, 'Give at least one strength.')
+        .max(16, 'Sweep at most 16 strengths.')
+        .optional(),
+      /** Perplexity growth over the base that still counts as fluent (0.1 = +10 %). */
+      fluencyLimit: z.number().gt(0).max(10).default(defaultFluencyLimit),
+      /** At most this many items and texts per split and set (all when absent). */
+      itemLimit: z.int().min(2, 'Use at least 2 items.').max(100_000).optional(),
+      sideEffects: z.boolean().default(true),
+    }),
+    result: typed<JobStarted>(),
+  },
+  /** Evaluation runs saved in the workspace, newest first. */
+  'evaluation:runs': { args: noArguments, result: typed<EvaluationRunList>() },
+  /** Make `strength` the edit's default strength (e.g. the one an evaluation chose). */
+  'edit:set-strength': {
+    args: z.strictObject({ id: editIdArgument, strength: z.number().min(-1000).max(1000) }),
+    result: typed<EditSummary>(),
   },
 } satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
 

@@ -1,6 +1,8 @@
 import type { ChatSendResult } from './chat.ts'
 import type { LoadedModelInfo } from './engine-status.ts'
 import type { GenerationSummary } from './generation.ts'
+import type { EvaluationRun } from './evaluation.ts'
+import type { LayerDiagnosticsReport } from './layer-diagnostics.ts'
 import type { ComparisonResult, FitResult } from './steering.ts'
 
 /** What each kind of job yields when it succeeds. A new long operation adds a row here. */
@@ -13,6 +15,10 @@ export interface JobResults {
   compare: ComparisonResult
   /** `chat:send`: the next reply of both chat columns. */
   chat: ChatSendResult
+  /** `diagnostics:layers`: per-layer probe accuracy, separation and norms of a demonstration set. */
+  diagnostics: LayerDiagnosticsReport
+  /** `evaluation:run`: a validation sweep, the chosen strength, test numbers and side effects. */
+  evaluate: EvaluationRun
 }
 
 export type JobKind = keyof JobResults

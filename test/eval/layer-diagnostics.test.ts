@@ -4,7 +4,9 @@ import type { Edit, Intervention } from '../../src/shared/edit.ts'
 import {
   activationNorms,
   directionCosines,
+  meanNormByLayer,
   probeAccuracyByLayer,
+  separationByLayer,
 } from '../../src/main/core/eval/layer-diagnostics.ts'
 import { testFingerprint } from '../helpers/fingerprint.ts'
 
@@ -124,5 +126,48 @@ describe('layer diagnostics', () => {
     expect(cosines[0]?.layer).toBe(0)
     expect(cosines[0]?.value).toBeCloseTo(-Math.SQRT1_2, 6)
     expect(cosines[1]).toEqual({ layer: 1, value: 1 })
+  })
+})
+
+describe('separation and mean norms by layer', () => {
+  it('d′ is the projected mean gap over the pooled within-side deviation (hand case)', () => {
+    // Layer 0: projections on (1, 0) are 1, 3 and −1, −3: gap 4, pooled deviation √((1+1+1+1)/2) = √2.
+    // Layer 1: both sides identical, so the means coincide and d′ is 0.
+    const set = activationSet(
+      [0, 1],
+      [
+        [
+          [1, 0],
+          [3, 0],
+        ],
+        [
+          [0, 1],
+          [0, 2],
+        ],
+      ],
+      [
+        [
+          [-1, 0],
+          [-3, 0],
+        ],
+        [
+          [0, 1],
+          [0, 2],
+        ],
+      ],
+    )
+    const separation = separationByLayer(set)
+    expect(separation[0]?.layer).toBe(0)
+    expect(separation[0]?.value).toBeCloseTo(4 / Math.SQRT2, 12)
+    expect(separation[1]).toEqual({ layer: 1, value: 0 })
+    expect(meanNormByLayer(set)).toEqual([
+      { layer: 0, value: 2 },
+      { layer: 1, value: 1.5 },
+    ])
+  })
+
+  it('refuses a single pair', () => {
+    const set = activationSet([0], [[[1, 0]]], [[[0, 1]]])
+    expect(() => separationByLayer(set)).toThrow(/at least 2 captured pairs/)
   })
 })

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
 import { createEngine, type Engine } from '../../src/main/core/engine.ts'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
+import { emptyStyleHash } from '../../src/main/server/static-files.ts'
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
@@ -106,11 +107,11 @@ describe('browser mode server', () => {
       )
       expect(directives.get('frame-ancestors'), path).toEqual(["'none'"])
       expect(directives.get('script-src'), path).toEqual(["'self'"])
-      // Naive UI writes its styles into <style> elements at run time: inline style, never inline script.
-      expect(directives.get('style-src'), path).toEqual(["'self'", "'unsafe-inline'"])
+      // 'self' and the empty style's hash only: no inline style with content can apply.
+      expect(directives.get('style-src'), path).toEqual(["'self'", `'${emptyStyleHash}'`])
       expect(directives.get('default-src'), path).toEqual(["'self'"])
       expect(directives.get('object-src'), path).toEqual(["'none'"])
-      expect(policy.replace("style-src 'self' 'unsafe-inline'", ''), path).not.toContain('unsafe')
+      expect(policy, path).not.toContain('unsafe')
     }
     expect((await get('/', 'attacker.example:80')).headers['x-frame-options']).toBe('DENY')
   })

@@ -52,6 +52,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'score multiple-choice items and fluency, base vs edited, at several strengths',
     load: async () => (await import('./commands/eval.ts')).evalCommand,
   },
+  diagnose: {
+    summary:
+      'per-layer probe accuracy, separation and norms of a demonstration set, with a recommended layer',
+    load: async () => (await import('./commands/diagnose.ts')).diagnoseCommand,
+  },
 }
 
 function printHelp(): void {

@@ -13,7 +13,8 @@ import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
 import { createChatRequests } from './engine/chat-requests.ts'
 import { EditStore } from './engine/edit-store.ts'
-import { fingerprintMemo } from './engine/fingerprint-memo.ts'
+import { createEvaluationRequests } from './engine/evaluation-requests.ts'
+import { fingerprintCache } from './engine/fingerprint-cache.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
@@ -48,10 +49,12 @@ export interface EngineOptions<Model extends EngineModel> {
   editsDirectory?: string
   /** Where conversations are saved; default the workspace's `chats` folder. */
   chatsDirectory?: string
+  /** Where evaluation runs are saved; default the workspace's `runs/`. */
+  runsDirectory?: string
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
-const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat']
+const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat', 'diagnostics', 'evaluate']
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -148,16 +151,17 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     }
     return current
   }
+  const bundledDatasets =
+    options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory
   const editStore = new EditStore(options.editsDirectory)
-  const fingerprintOf = fingerprintMemo(runtime)
+  const fingerprintOf = fingerprintCache(runtime)
   const steering = createSteeringRequests({
     runtime,
     jobs,
     emit,
     currentModel: () => model,
     readyModel,
-    bundledDatasets:
-      options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory,
+    bundledDatasets,
     editStore,
     fingerprintOf,
   })
@@ -170,10 +174,21 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     fingerprintOf,
     chatsDirectory: options.chatsDirectory,
   })
+  const evaluation = createEvaluationRequests({
+    runtime,
+    jobs,
+    currentModel: () => model,
+    readyModel,
+    store: editStore,
+    fingerprintOf,
+    bundledDatasets,
+    runsDirectory: options.runsDirectory,
+  })
 
   const engine: Engine = {
     ...steering,
     ...chat,
+    ...evaluation,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

@@ -21,16 +21,22 @@ const contentTypes: Record<string, string> = {
 }
 
 /**
+ * The hash of an empty inline style. Libraries that inject styles (Naive UI) leave empty `<style>` placeholders;
+ * their text goes into constructed style sheets instead (renderer's adopted-styles.ts), and this hash lets the
+ * empty placeholders pass without allowing any inline style that has content.
+ */
+export const emptyStyleHash = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
+
+/**
  * The content security policy of browser mode, sent as a header: a `<meta>` policy cannot forbid framing
- * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script:
- * Vite links its scripts and CSS as files. Inline styles are allowed because Naive UI (css-render) writes its
- * themed styles into `<style>` elements at run time and offers no nonce; styles cannot run script, which stays
- * `'self'` only. `'self'` covers the contract's WebSocket on the same host and port.
+ * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script
+ * or style: Vite links its CSS as files, and Vue's `:style` bindings set properties through the CSSOM, which
+ * `style-src` does not govern. `'self'` covers the contract's WebSocket on the same host and port.
  */
 export const contentSecurityPolicy = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  `style-src 'self' '${emptyStyleHash}'`,
   "img-src 'self' data:",
   "connect-src 'self'",
   "object-src 'none'",

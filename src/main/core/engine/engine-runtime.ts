@@ -12,7 +12,9 @@ import type {
   ProviderReport,
 } from '../../../shared/engine-status.ts'
 import type { ChatSendResult } from '../../../shared/chat.ts'
+import type { EvaluationRun } from '../../../shared/evaluation.ts'
 import type { GenerationSummary } from '../../../shared/generation.ts'
+import type { LayerDiagnosticsReport } from '../../../shared/layer-diagnostics.ts'
 import type { ComparisonResult, FitSummary } from '../../../shared/steering.ts'
 import type { EditFileExtras } from '../edits/edit-file.ts'
 
@@ -88,6 +90,34 @@ export interface EngineChatRequest {
   signal: AbortSignal
 }
 
+/** Layer diagnostics as the engine hands them to the runtime; method and options were checked already. */
+export interface EngineDiagnosisRequest {
+  dataset: string
+  method: MethodId
+  options: Record<string, unknown>
+  maxPairs: number
+  fingerprint: ModelFingerprint
+  onProgress(fraction: number | null, message: string): void
+  signal: AbortSignal
+}
+
+/** One evaluation as the engine hands it to the runtime: the edit, its item sets and reference texts. */
+export interface EngineEvaluationRequest {
+  edit: Edit
+  dataset: string
+  sideSets: string[]
+  /** Neutral reference texts, or undefined to skip fluency. */
+  text: string | undefined
+  strengths: number[]
+  fluencyLimit: number
+  itemLimit: number | undefined
+  onProgress(fraction: number | null, message: string): void
+  signal: AbortSignal
+}
+
+/** What the runtime measures of an evaluation; the engine adds identity, model, edit and where it is saved. */
+export type EngineEvaluation = Omit<EvaluationRun, 'id' | 'created' | 'model' | 'edit' | 'dataset' | 'path'>
+
 /** The runtime functions the engine composes. */
 export interface EngineRuntime<Model extends EngineModel = EngineModel> {
   versions(): Promise<{ onnxRuntime: string; transformers: string }>
@@ -105,4 +135,8 @@ export interface EngineRuntime<Model extends EngineModel = EngineModel> {
   compare(model: Model, request: EngineCompareRequest): Promise<Omit<ComparisonResult, 'editId'>>
   /** Answer the next chat message in the base and steered columns, as rows of one batch with one seed. */
   chat(model: Model, request: EngineChatRequest): Promise<ChatSendResult>
+  /** Capture the method's site at every block and score each layer (absent from runtimes that cannot). */
+  diagnoseLayers?(model: Model, request: EngineDiagnosisRequest): Promise<LayerDiagnosticsReport>
+  /** Sweep strengths on validation items, measure the chosen one on test items (absent where unsupported). */
+  evaluateEdit?(model: Model, request: EngineEvaluationRequest): Promise<EngineEvaluation>
 }

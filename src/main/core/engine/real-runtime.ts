@@ -48,18 +48,33 @@ function replyOf(result: GenerationResult, timeToFirstTokenMs: number): ChatRepl
 
 /** Create the real runtime. */
 export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
-  const [providers, models, generation, prompts, versions, defaults, pipeline, steering, conversations] =
-    await Promise.all([
-      import('../runtime/providers.ts'),
-      import('../runtime/model.ts'),
-      import('../runtime/generate.ts'),
-      import('../runtime/prompt.ts'),
-      import('../runtime/versions.ts'),
-      import('../models/default-model.ts'),
-      import('../fitting/fit-pipeline.ts'),
-      import('../edits/steered-generation.ts'),
-      import('../runtime/conversation.ts'),
-    ])
+  const [
+    providers,
+    models,
+    generation,
+    prompts,
+    versions,
+    defaults,
+    pipeline,
+    steering,
+    conversations,
+    diagnosis,
+    evaluation,
+    tokenizers,
+  ] = await Promise.all([
+    import('../runtime/providers.ts'),
+    import('../runtime/model.ts'),
+    import('../runtime/generate.ts'),
+    import('../runtime/prompt.ts'),
+    import('../runtime/versions.ts'),
+    import('../models/default-model.ts'),
+    import('../fitting/fit-pipeline.ts'),
+    import('../edits/steered-generation.ts'),
+    import('../runtime/conversation.ts'),
+    import('../fitting/layer-diagnosis.ts'),
+    import('../eval/edit-evaluation.ts'),
+    import('../data/tokenizer.ts'),
+  ])
   const slots = new WeakMap<LoadedModel, SteeredSlot>()
 
   const releaseSlot = async (model: LoadedModel): Promise<void> => {
@@ -247,6 +262,42 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
         seed,
         promptTokens: { base: base.ids.length, steered: steeredPrompt.ids.length },
         droppedTurns: Math.max(base.droppedTurns, steeredPrompt.droppedTurns),
+      }
+    },
+
+    async diagnoseLayers(model, request) {
+      return diagnosis.diagnoseLayers({
+        model,
+        data: request.dataset,
+        method: request.method,
+        options: request.options,
+        maxPairs: request.maxPairs,
+        fingerprint: request.fingerprint,
+        signal: request.signal,
+        onProgress: request.onProgress,
+      })
+    },
+
+    async evaluateEdit(model, request) {
+      // Its own steered session, released afterwards: a comparison may switch the shared one mid-evaluation.
+      const steered = await steering.loadSteeredModel(model.folder, [request.edit], {
+        provider: model.providerChoice,
+      })
+      try {
+        return await evaluation.evaluateEdit({
+          steered,
+          tokenizer: await tokenizers.loadRenderTokenizer(model.folder),
+          data: request.dataset,
+          sideSets: request.sideSets,
+          text: request.text,
+          strengths: request.strengths,
+          fluencyLimit: request.fluencyLimit,
+          itemLimit: request.itemLimit,
+          signal: request.signal,
+          onProgress: request.onProgress,
+        })
+      } finally {
+        await steered.model.dispose()
       }
     },
   }

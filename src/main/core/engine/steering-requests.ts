@@ -20,6 +20,7 @@ import { parseOptions } from '../methods/method.ts'
 import { listDatasets, previewDataset } from './dataset-catalog.ts'
 import { strengthOfMethod, type EditStore, type StoredEdit } from './edit-store.ts'
 import type { EngineModel, EngineRuntime } from './engine-runtime.ts'
+import type { FingerprintOf } from './fingerprint-cache.ts'
 import { describeMethods } from './method-catalog.ts'
 
 /** What the steering requests need from the engine that hosts them. */
@@ -33,10 +34,10 @@ export interface SteeringContext<Model extends EngineModel> {
   readyModel(action: string): Model
   /** The bundled datasets folder, or null when the app has none. */
   bundledDatasets: string | null
-  /** The edits held this session (shared with the chat requests). */
+  /** The edits held this session (shared with the chat and evaluation requests). */
   editStore: EditStore
   /** The model's fingerprint, hashed once per loaded model. */
-  fingerprintOf(model: Model): Promise<ModelFingerprint>
+  fingerprintOf: FingerprintOf<Model>
 }
 
 type SteeringRequestName =

@@ -191,3 +191,48 @@ export function directionCosines(first: Edit, second: Edit, width: number): Laye
   }
   return points
 }
+
+/**
+ * Separation per layer (d′): the gap between the sides' mean projections on the mean-difference direction μ⁺ − μ⁻
+ * (all rows), over the pooled within-side standard deviation of those projections. 0 when the means coincide;
+ * infinite when every projection on a side is the same (perfectly separated with no spread).
+ */
+export function separationByLayer(activations: ActivationSet): LayerPoint[] {
+  const { rows, width } = activations
+  if (rows < 2) {
+    throw new TillerError('invalid-argument', `Separation needs at least 2 captured pairs; got ${rows}.`)
+  }
+  const all = Array.from({ length: rows }, (_, row) => row)
+  return activations.layers.map((layer, index) => {
+    const positive = activations.positive[index] as Float32Array
+    const negative = activations.negative[index] as Float32Array
+    const positiveMean = meanRow(positive, all, width)
+    const negativeMean = meanRow(negative, all, width)
+    const direction = new Float32Array(width)
+    for (let column = 0; column < width; column++)
+      direction[column] = (positiveMean[column] as number) - (negativeMean[column] as number)
+    const length = norm(direction)
+    if (length === 0) return { layer, value: 0 }
+    const project = (matrix: Float32Array): Float64Array =>
+      Float64Array.from(all, (row) => dot(direction, 0, matrix, row * width, width) / length)
+    const sides = [project(positive), project(negative)]
+    const means = sides.map((values) => values.reduce((total, value) => total + value, 0) / rows)
+    let squares = 0
+    sides.forEach((values, side) => {
+      for (const value of values) squares += (value - (means[side] as number)) ** 2
+    })
+    const pooled = Math.sqrt(squares / (2 * rows - 2))
+    return { layer, value: ((means[0] as number) - (means[1] as number)) / pooled }
+  })
+}
+
+/** Mean L2 norm per layer of the captured rows, both sides. */
+export function meanNormByLayer(activations: ActivationSet): LayerPoint[] {
+  const { rows, width } = activations
+  return activations.layers.map((layer, index) => {
+    let total = 0
+    for (const side of [activations.positive[index], activations.negative[index]] as Float32Array[])
+      for (let row = 0; row < rows; row++) total += norm(side.subarray(row * width, (row + 1) * width))
+    return { layer, value: total / (2 * rows) }
+  })
+}
