@@ -153,7 +153,7 @@ export async function run(args: string[]): Promise<void> {
     process.stdout.write(
       `${strategy.padEnd(11)} ${total.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s process CPU (all threads) for ` +
         `${layerCount} layers (${ranks}); CPU / ${availableParallelism()} cores = ` +
-        `${(cpuSeconds / availableParallelism()).toFixed(2)} s against the 5 s target for 20 layers`,
+        `${(cpuSeconds / availableParallelism()).toFixed(2)} s against the 5 s target for 20 layers\n`,
     )
   }
   const sketched = fits.get('matrix-free')
