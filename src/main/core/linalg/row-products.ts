@@ -176,3 +176,56 @@ export function onnxRowProducts(threads = availableParallelism()): RowProducts {
     },
   }
 }
+
+/** One participant of a {@link lockstepReflect}: its products, and `leave` once it needs no more. */
+export interface LockstepMember {
+  reflect(vector: Float64Array): Promise<Float64Array>
+  leave(): void
+}
+
+/**
+ * M (Mᵀ x) for several Lanczos runs over the same matrix (SEA's two sides share the neutral activations): each run
+ * joins, and a product runs once every member still present has asked for one, as a single batched run. The product
+ * reads the matrix once whatever the batch, so two runs in lockstep cost one run's memory traffic.
+ */
+export function lockstepReflect(products: RowProducts, matrix: RowMatrix): { join(): LockstepMember } {
+  interface Request {
+    vector: Float64Array
+    resolve: (value: Float64Array) => void
+    reject: (error: unknown) => void
+  }
+  let members = 0
+  let queue: Request[] = []
+  const flushIfReady = () => {
+    if (queue.length === 0 || queue.length < members) return
+    const batch = queue
+    queue = []
+    const rows = matrix.rows
+    const stacked = new Float64Array(batch.length * rows)
+    batch.forEach((request, index) => stacked.set(request.vector, index * rows))
+    products.reflect(matrix, stacked, batch.length).then(
+      (result) =>
+        batch.forEach((request, index) => request.resolve(result.slice(index * rows, (index + 1) * rows))),
+      (error: unknown) => batch.forEach((request) => request.reject(error)),
+    )
+  }
+  return {
+    join() {
+      members++
+      let present = true
+      return {
+        reflect: (vector) =>
+          new Promise<Float64Array>((resolve, reject) => {
+            queue.push({ vector, resolve, reject })
+            flushIfReady()
+          }),
+        leave() {
+          if (!present) return
+          present = false
+          members--
+          flushIfReady()
+        },
+      }
+    },
+  }
+}

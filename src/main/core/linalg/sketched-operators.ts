@@ -60,16 +60,18 @@ export async function sketchNeutral(
   return { matrix, sketched, probes }
 }
 
-/** Operators for one side B against the sketched neutral matrix. */
+/** Operators for one side B against the sketched neutral matrix (G x through `applyGram` when given). */
 export function sketchedOperators(
   products: RowProducts,
   neutral: NeutralSketch,
   side: RowMatrix,
+  applyGram: (vector: Float64Array) => Promise<Float64Array> = (vector) =>
+    products.reflect(neutral.matrix, vector, 1),
 ): KrylovOperators {
   const size = neutral.matrix.rows
   return {
     size,
-    applyGram: (vector) => products.reflect(neutral.matrix, vector, 1),
+    applyGram,
     applySide: (vector) => products.reflect(side, vector, 1),
     async total(basis) {
       const { probes } = neutral

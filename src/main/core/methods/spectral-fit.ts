@@ -14,7 +14,12 @@ import { TillerError } from '../errors.ts'
 import { javascriptProducts, type MatrixProducts } from '../linalg/matrix-products.ts'
 import { overBudget } from '../linalg/gram-lanczos.ts'
 import { onnxProducts } from '../linalg/onnx-products.ts'
-import { onnxRowProducts, type RowProducts } from '../linalg/row-products.ts'
+import {
+  lockstepReflect,
+  onnxRowProducts,
+  type LockstepMember,
+  type RowProducts,
+} from '../linalg/row-products.ts'
 import {
   defaultProbes,
   gaussianProbes,
@@ -199,7 +204,8 @@ export async function fitSpectral(
       const raw = layerMatrices(activations, index)
       const rawNeutral = neutralMatrix(neutral, activations, layer, method)
       // One pass per matrix: the sums double as the finiteness check (the row-by-row scan runs only to name a row).
-      if (!Number.isFinite(sumOfSquares(rawNeutral))) {
+      const rawSquares = sumOfSquares(rawNeutral)
+      if (!Number.isFinite(rawSquares)) {
         checkFinite(rawNeutral, width, 'neutral', layer, activations.exampleIds)
       }
       const positiveMean = columnMeans(raw.positive, rows, width)
@@ -213,7 +219,8 @@ export async function fitSpectral(
         return options.centering ? centred(mapped, rows, width) : mapped
       }
       const neutralValues = prepare(rawNeutral)
-      if (!(sumOfSquares(neutralValues) > 0)) {
+      // The identity map without centring returns the raw matrix itself: its sum is already known.
+      if (!((neutralValues === rawNeutral ? rawSquares : sumOfSquares(neutralValues)) > 0)) {
         throw new TillerError(
           'invalid-dataset',
           `${method}: the neutral activations at layer ${layer} are all zero${options.centering ? ' after centring' : ''}, ` +
@@ -224,39 +231,53 @@ export async function fitSpectral(
       // The neutral Gram, formed once per layer and only when a side needs it.
       let gram: Promise<Float64Array> | undefined
       const neutralGram = () => (gram ??= products.gram(neutralValues, neutralValues, rows, width))
-      let sketch: Promise<NeutralSketch> | undefined
+      // Matrix-free: one probe sketch of the neutral matrix, and G x for both sides in lockstep (one run for two).
+      let sketch: NeutralSketch | undefined
+      let members: LockstepMember[] = []
+      if (rowProducts !== undefined) {
+        probes ??= gaussianProbes(defaultProbes, width)
+        sketch = await sketchNeutral(rowProducts, rowProducts.matrix(neutralValues, rows, width), probes)
+        const lockstep = lockstepReflect(rowProducts, sketch.matrix)
+        members = [lockstep.join(), lockstep.join()]
+      }
       const subspace = async (
         side: Float32Array,
         threshold: number,
+        member: LockstepMember | undefined,
       ): Promise<SingularSubspace | undefined> => {
-        const prepared = prepare(side)
-        if (rowProducts !== undefined) {
-          probes ??= gaussianProbes(defaultProbes, width)
-          sketch ??= sketchNeutral(rowProducts, rowProducts.matrix(neutralValues, rows, width), probes)
-          const found = await matrixFreeSubspace(
-            await sketch,
+        try {
+          const prepared = prepare(side)
+          if (rowProducts !== undefined && sketch !== undefined) {
+            const found = await matrixFreeSubspace(
+              sketch,
+              neutralValues,
+              rowProducts.matrix(prepared, rows, width),
+              threshold,
+              maxSteps,
+              rowProducts,
+              products,
+              member,
+            )
+            if (found !== overBudget) return found
+          }
+          return await singularSubspace(
             neutralValues,
-            rowProducts.matrix(prepared, rows, width),
+            await neutralGram(),
+            prepared,
+            rows,
+            width,
             threshold,
-            maxSteps,
-            rowProducts,
+            precision,
             products,
           )
-          if (found !== overBudget) return found
+        } finally {
+          member?.leave()
         }
-        return singularSubspace(
-          neutralValues,
-          await neutralGram(),
-          prepared,
-          rows,
-          width,
-          threshold,
-          precision,
-          products,
-        )
       }
-      const keep = await subspace(raw.positive, options.positiveVariance)
-      const remove = await subspace(raw.negative, options.negativeVariance)
+      const [keep, remove] = await Promise.all([
+        subspace(raw.positive, options.positiveVariance, members[0]),
+        subspace(raw.negative, options.negativeVariance, members[1]),
+      ])
       for (const [name, found] of [
         ['positive', keep],
         ['negative', remove],

@@ -18,7 +18,7 @@ import {
   type LeadingEigenpairs,
 } from '../linalg/gram-lanczos.ts'
 import type { MatrixProducts } from '../linalg/matrix-products.ts'
-import type { RowMatrix, RowProducts } from '../linalg/row-products.ts'
+import type { LockstepMember, RowMatrix, RowProducts } from '../linalg/row-products.ts'
 import { sketchedOperators, type NeutralSketch } from '../linalg/sketched-operators.ts'
 
 /** The top singular directions of one cross-covariance, cut at an explained-variance share. */
@@ -97,6 +97,7 @@ const rowPrecision = 1e-12
  * @param neutral A with its probe sketch
  * @param side B `[rows, width]`
  * @param maxSteps Lanczos steps before giving up ({@link overBudget}: use the Grams instead)
+ * @param gram G x shared in lockstep with the other side's run (left when this run ends)
  */
 export async function matrixFreeSubspace(
   neutral: NeutralSketch,
@@ -106,14 +107,20 @@ export async function matrixFreeSubspace(
   maxSteps: number,
   rowProducts: RowProducts,
   products: MatrixProducts,
+  gram?: LockstepMember,
 ): Promise<SingularSubspace | undefined | typeof overBudget> {
   const { rows, width } = neutral.matrix
-  const pairs = await krylovEigenpairs(sketchedOperators(rowProducts, neutral, side), {
-    threshold,
-    precision: rowPrecision,
-    cutOff: (values, total) => cutOff(values, threshold, rowPrecision, total),
-    maxSteps,
-  })
+  let pairs: Awaited<ReturnType<typeof krylovEigenpairs>>
+  try {
+    pairs = await krylovEigenpairs(sketchedOperators(rowProducts, neutral, side, gram?.reflect), {
+      threshold,
+      precision: rowPrecision,
+      cutOff: (values, total) => cutOff(values, threshold, rowPrecision, total),
+      maxSteps,
+    })
+  } finally {
+    gram?.leave()
+  }
   if (pairs === undefined || pairs === overBudget) return pairs
   return subspaceOf(pairs, neutralValues, rows, width, products)
 }
