@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { Intervention } from '../../src/shared/edit.ts'
 import { javascriptProducts } from '../../src/main/core/linalg/matrix-products.ts'
 import { onnxProducts } from '../../src/main/core/linalg/onnx-products.ts'
-import { onnxRowProducts } from '../../src/main/core/linalg/row-products.ts'
+import { lockstepReflect, onnxRowProducts } from '../../src/main/core/linalg/row-products.ts'
 import {
   gaussianProbes,
   sketchNeutral,
@@ -222,6 +222,39 @@ describe('SEA fit without Grams (matrix-free Lanczos, total with a margin)', () 
       const bounds = await operators.total({ vectors: [], images: [], projectedTrace: 0 })
       expect(bounds.margin).toBeGreaterThan(0)
       expect(Math.abs(bounds.value - exact)).toBeLessThanOrEqual(bounds.margin)
+    } finally {
+      await products.release()
+    }
+  })
+
+  it('runs lockstep products as one batch, equal to separate ones, and lets a member go on alone', async () => {
+    const rows = 12
+    const width = 20
+    const draw = random(5)
+    const values = Float32Array.from({ length: rows * width }, () => draw.gaussian())
+    const products = onnxRowProducts(1)
+    try {
+      const matrix = products.matrix(values, rows, width)
+      const first = Float64Array.from({ length: rows }, () => draw.gaussian())
+      const second = Float64Array.from({ length: rows }, () => draw.gaussian())
+      const lockstep = lockstepReflect(products, matrix)
+      const [one, two] = [lockstep.join(), lockstep.join()]
+      const pending = one.reflect(first)
+      let settled = false
+      void pending.then(() => (settled = true))
+      await new Promise((resolve) => setImmediate(resolve))
+      // The first member waits for the second before anything runs.
+      expect(settled).toBe(false)
+      const [together, alsoTogether] = await Promise.all([pending, two.reflect(second)])
+      // Batched or not, float64 products agree to rounding.
+      const near = (actual: Float64Array, expected: Float64Array) =>
+        expect(largestDifference(actual, expected)).toBeLessThan(
+          1e-12 * (1 + Math.max(...expected.map(Math.abs))),
+        )
+      near(together, await products.reflect(matrix, first, 1))
+      near(alsoTogether, await products.reflect(matrix, second, 1))
+      two.leave()
+      near(await one.reflect(second), alsoTogether)
     } finally {
       await products.release()
     }
