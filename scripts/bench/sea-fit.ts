@@ -6,19 +6,18 @@
  * noise; row i of the neutral, positive and negative matrices shares most of its structure (same prompt). To keep
  * memory small the same three matrices serve every layer (the fit reuses nothing across layers, so each layer
  * costs what distinct data would).
- * Prints the whole fit's time and one layer broken into its stages.
+ * Runs the whole fit with each strategy side by side (matrix-free Lanczos, then the N×N Grams it replaced), prints
+ * wall and process CPU time with the machine's load, and compares the two fits (ranks, projector difference).
  *
  * Options: --layers L (20), --width D (4096), --rows N (1000), --threshold K (0.99), --noise S (0.3), --centering
- * (centre over samples: removes the dominant offset, so the spectrum is flatter and Lanczos needs more steps; the
- * stage breakdown stays uncentred).
+ * (centre over samples: removes the dominant offset, so the spectrum is flatter and Lanczos needs more steps),
+ * --strategy both|matrix-free|grams (both).
  */
+import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { ActivationSet } from '../../src/shared/activations.ts'
-import { onnxProducts } from '../../src/main/core/linalg/onnx-products.ts'
-import { leadingEigenpairs } from '../../src/main/core/linalg/gram-lanczos.ts'
-import type { NeutralActivations } from '../../src/main/core/methods/method.ts'
-import { fitSpectral } from '../../src/main/core/methods/spectral-fit.ts'
-import { cutOff, singularSubspace } from '../../src/main/core/methods/spectral-subspace.ts'
+import type { MethodFit, NeutralActivations } from '../../src/main/core/methods/method.ts'
+import { fitSpectral, type SpectralFitOptions } from '../../src/main/core/methods/spectral-fit.ts'
 
 function generator(seed: number): () => number {
   let state = seed >>> 0
@@ -83,6 +82,7 @@ export async function run(args: string[]): Promise<void> {
       threshold: { type: 'string', default: '0.99' },
       noise: { type: 'string', default: '0.3' },
       centering: { type: 'boolean', default: false },
+      strategy: { type: 'string', default: 'both' },
     },
   })
   const layerCount = Number(values.layers)
@@ -125,61 +125,88 @@ export async function run(args: string[]): Promise<void> {
   }
   process.stdout.write(
     `SEA fit: ${layerCount} layers, width ${width}, N = ${rows}, K± = ${threshold}` +
-      `${values.centering ? ', centred' : ''}\n`,
+      `${values.centering ? ', centred' : ''}; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores\n`,
   )
-
-  // One layer, stage by stage (the same steps fitSpectral takes).
-  const products = onnxProducts()
-  try {
-    let gram: Float64Array = new Float64Array(0)
-    const gramSeconds = await seconds(async () => {
-      gram = await products.gram(neutralRows, neutralRows, rows, width)
-    })
-    let sideGram: Float64Array = new Float64Array(0)
-    const sideGramSeconds = await seconds(async () => {
-      sideGram = await products.gram(positiveRows, positiveRows, rows, width)
-    })
-    let steps = 0
-    let count = 0
-    const lanczosSeconds = await seconds(() => {
-      const pairs = leadingEigenpairs(gram, sideGram, rows, {
-        threshold,
-        precision: 1e-6,
-        cutOff: (found, total) => cutOff(found, threshold, 1e-6, total),
-      })
-      steps = pairs?.steps ?? 0
-      count = pairs?.count ?? 0
-    })
-    const sideSeconds = await seconds(() =>
-      singularSubspace(neutralRows, gram, positiveRows, rows, width, threshold, 1e-6, products),
-    )
-    process.stdout.write(
-      `one layer: neutral Gram ${gramSeconds.toFixed(2)} s; per side: Gram ${sideGramSeconds.toFixed(2)} s, ` +
-        `Lanczos ${lanczosSeconds.toFixed(2)} s (${steps} steps, k = ${count}), whole side ${sideSeconds.toFixed(2)} s\n`,
-    )
-  } finally {
-    await products.release()
+  const options: SpectralFitOptions = {
+    site: 'resid_post',
+    positiveVariance: threshold,
+    negativeVariance: threshold,
+    merge: 'norm',
+    phi: 'identity',
+    phiMode: 'paper',
+    centering: values.centering,
   }
-
-  let ranks = ''
-  const cpuBefore = process.cpuUsage()
-  const total = await seconds(async () => {
-    const fit = await fitSpectral('sea', activations, neutral, {
-      site: 'resid_post',
-      positiveVariance: threshold,
-      negativeVariance: threshold,
-      merge: 'norm',
-      phi: 'identity',
-      phiMode: 'paper',
-      centering: values.centering,
+  const strategies: Array<'grams' | 'matrix-free'> =
+    values.strategy === 'both' ? ['matrix-free', 'grams'] : [values.strategy as 'grams' | 'matrix-free']
+  const fits = new Map<string, MethodFit>()
+  for (const strategy of strategies) {
+    let fit: MethodFit | undefined
+    const cpuBefore = process.cpuUsage()
+    const total = await seconds(async () => {
+      fit = await fitSpectral('sea', activations, neutral, options, { strategy })
     })
-    const first = fit.diagnostics?.keepRank?.[0]?.value
-    const second = fit.diagnostics?.removeRank?.[0]?.value
-    ranks = `k⁺ = ${first}, k⁻ = ${second}`
-  })
-  const cpu = process.cpuUsage(cpuBefore)
-  process.stdout.write(
-    `whole fit: ${total.toFixed(2)} s wall for ${layerCount} layers (${(total / layerCount).toFixed(2)} s per layer; ` +
-      `${ranks}); process CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (all threads); target ≤ 5 s wall\n`,
-  )
+    const cpu = process.cpuUsage(cpuBefore)
+    const done = fit as MethodFit
+    fits.set(strategy, done)
+    const ranks = `k⁺ = ${done.diagnostics?.keepRank?.[0]?.value}, k⁻ = ${done.diagnostics?.removeRank?.[0]?.value}`
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6
+    process.stdout.write(
+      `${strategy.padEnd(11)} ${total.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s process CPU (all threads) for ` +
+        `${layerCount} layers (${ranks}); CPU / ${availableParallelism()} cores = ` +
+        `${(cpuSeconds / availableParallelism()).toFixed(2)} s against the 5 s target for 20 layers\n`,
+    )
+  }
+  const sketched = fits.get('matrix-free')
+  const exact = fits.get('grams')
+  if (sketched !== undefined && exact !== undefined) {
+    let largest = 0
+    let sameRanks = true
+    sketched.interventions.forEach((intervention, index) => {
+      const other = exact.interventions[index]
+      if (intervention.op.kind !== 'spectral' || other?.op.kind !== 'spectral') return
+      sameRanks &&=
+        intervention.op.keepRank === other.op.keepRank && intervention.op.removeRank === other.op.removeRank
+      largest = Math.max(
+        largest,
+        projectorDistance(
+          intervention.op.keep,
+          intervention.op.keepRank,
+          other.op.keep,
+          other.op.keepRank,
+          width,
+        ),
+        projectorDistance(
+          intervention.op.remove,
+          intervention.op.removeRank,
+          other.op.remove,
+          other.op.removeRank,
+          width,
+        ),
+      )
+    })
+    process.stdout.write(
+      `matrix-free vs grams: ranks ${sameRanks ? 'identical' : 'DIFFER'} at every layer; largest projector ` +
+        `difference ‖P − P′‖_F = ${largest.toExponential(2)}\n`,
+    )
+  }
+}
+
+/** ‖U Uᵀ − V Vᵀ‖_F for orthonormal rows U `[first, width]`, V `[second, width]`: √(k + k′ − 2‖U Vᵀ‖²_F). */
+function projectorDistance(
+  first: Float32Array,
+  firstRank: number,
+  second: Float32Array,
+  secondRank: number,
+  width: number,
+): number {
+  let overlap = 0
+  for (let i = 0; i < firstRank; i++) {
+    for (let j = 0; j < secondRank; j++) {
+      let dot = 0
+      for (let column = 0; column < width; column++)
+        dot += (first[i * width + column] as number) * (second[j * width + column] as number)
+      overlap += dot * dot
+    }
+  }
+  return Math.sqrt(Math.max(0, firstRank + secondRank - 2 * overlap))
 }

@@ -38,11 +38,19 @@ function waves(length: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length }, (_, index) => scale * Math.sin(index * 12.9898 + seed * 78.233))
 }
 
-/** `rank` orthonormal rows `[rank, width]`: Gram–Schmidt on deterministic vectors. */
+/**
+ * `rank` orthonormal rows `[rank, width]`: Gram–Schmidt on deterministic pseudo-random vectors (phase-shifted
+ * waves of one frequency span only two dimensions).
+ */
 function orthonormalRows(rank: number, width: number, seed: number): Float32Array {
-  const vectors = new Float32Array(rank * width)
-  for (let row = 0; row < rank; row++) vectors.set(waves(width, seed + row), row * width)
-  return orthonormalize(vectors, rank, width).basis
+  let state = seed >>> 0
+  const vectors = Float32Array.from({ length: rank * width }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 4294967296 - 0.5
+  })
+  const { basis } = orthonormalize(vectors, rank, width)
+  if (basis.length !== rank * width) throw new Error(`steer-rotations: ${rank} rows are not independent`)
+  return basis
 }
 
 function spectralOp(width: number, phi: 'identity' | 'squared-exponential'): Op {

@@ -69,7 +69,7 @@ describe('leadingEigenpairs (Lanczos in the Gram inner product)', () => {
     const side = gaussianRows(rows, width, 2)
     const gram = await javascriptProducts.gram(neutral, neutral, rows, width)
     const sideGram = await javascriptProducts.gram(side, side, rows, width)
-    const pairs = leadingEigenpairs(gram, sideGram, rows, {
+    const pairs = await leadingEigenpairs(gram, sideGram, rows, {
       threshold: 0.95,
       precision: 1e-12,
       cutOff: (values, total) => cutOff(values, 0.95, 1e-12, total),
@@ -126,10 +126,10 @@ describe('leadingEigenpairs (Lanczos in the Gram inner product)', () => {
     }
   })
 
-  it('returns nothing when Ω is zero', () => {
+  it('returns nothing when Ω is zero', async () => {
     const gram = Float64Array.of(1, 0, 0, 1)
     expect(
-      leadingEigenpairs(gram, new Float64Array(4), 2, {
+      await leadingEigenpairs(gram, new Float64Array(4), 2, {
         threshold: 0.9,
         precision: 1e-12,
         cutOff: (values, total) => cutOff(values, 0.9, 1e-12, total),

@@ -3,8 +3,8 @@
  *
  * Fit: `attn_heads` (the o_proj input, heads × headDim) at the last token of prompt + answer, every layer;
  * true answers are label 1 (positive side), false ones label 0. Pairs split 80/20 train/validation by
- * demonstration (seeded shuffle); one logistic probe per head (logistic-probe.ts); the top K heads by validation
- * accuracy (stable order on ties) get the mass-mean direction θ̂ = θ/‖θ‖, θ = mean(true) − mean(false) over all
+ * demonstration (seeded shuffle); one logistic probe per head (logistic-probe.ts; the heads of a layer fitted
+ * together by batched-logistic-probes.ts); the top K heads by validation accuracy (stable order on ties) get the mass-mean direction θ̂ = θ/‖θ‖, θ = mean(true) − mean(false) over all
  * pairs, and σ = std of aᵀθ̂ over all of the head's activations.
  * Runtime: `attn_heads[l][h] += α·σ·θ̂` at the last position of every forward call (the paper's generation
  * setup). α (default 15) is baked into the vector, so strength 1 is the paper's ITI₁₅.
@@ -24,7 +24,8 @@ import {
   requireTwoClasses,
   type HeadLayout,
 } from './activation-checks.ts'
-import { fitLogisticProbe, probeAccuracy, type ProbeSamples } from './logistic-probe.ts'
+import { fitLogisticProbes } from './batched-logistic-probes.ts'
+import { probeAccuracy, type LogisticProbe, type ProbeSamples } from './logistic-probe.ts'
 import {
   allLayers,
   checkActivations,
@@ -155,8 +156,12 @@ async function fit(
     if (context.signal?.aborted) throw new TillerError('cancelled', 'The fit was cancelled.')
     const positive = activations.positive[layerIndex] as Float32Array
     const negative = activations.negative[layerIndex] as Float32Array
-    for (let head = 0; head < layout.heads; head++) {
-      const probe = fitLogisticProbe(headSamples(positive, negative, split.train, head, layout))
+    const heads = Array.from({ length: layout.heads }, (_, head) => head)
+    const probes = await fitLogisticProbes(
+      heads.map((head) => headSamples(positive, negative, split.train, head, layout)),
+    )
+    for (const head of heads) {
+      const probe = probes[head] as LogisticProbe
       const accuracy = probeAccuracy(probe, headSamples(positive, negative, split.validation, head, layout))
       scores.push({ layerIndex, head, accuracy })
     }

@@ -4,18 +4,32 @@
  * explained-variance shares K±, become one `spectral` op (keep = top k⁺ of Ω⁺, remove = top k⁻ of Ω⁻).
  *
  * No model and no session of it: activations in, interventions out. The d×d matrices are never formed
- * (spectral-subspace.ts); products over the width run in ONNX Runtime when the problem is large, in float64
- * JavaScript otherwise.
+ * (spectral-subspace.ts). Small problems form the N×N Grams in float64 JavaScript; large ones run Lanczos
+ * matrix-free through thin ONNX Runtime products (N · width per step instead of N² · width per Gram), falling back
+ * to ONNX Runtime Grams for a side whose cut-off a step budget does not settle.
  */
 import type { ActivationSet } from '../../../shared/activations.ts'
 import type { HookSite, Intervention, Op } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
 import { javascriptProducts, type MatrixProducts } from '../linalg/matrix-products.ts'
+import { overBudget } from '../linalg/gram-lanczos.ts'
 import { onnxProducts } from '../linalg/onnx-products.ts'
+import {
+  lockstepReflect,
+  onnxRowProducts,
+  type LockstepMember,
+  type RowProducts,
+} from '../linalg/row-products.ts'
+import {
+  defaultProbes,
+  gaussianProbes,
+  sketchNeutral,
+  type NeutralSketch,
+} from '../linalg/sketched-operators.ts'
 import { columnMeans } from '../linalg/statistics.ts'
 import { layerMatrices, type MethodFit, type NeutralActivations } from './method.ts'
 import { applyFeatureMap } from './spectral-feature-map.ts'
-import { singularSubspace } from './spectral-subspace.ts'
+import { matrixFreeSubspace, singularSubspace, type SingularSubspace } from './spectral-subspace.ts'
 
 type SpectralOp = Extract<Op, { kind: 'spectral' }>
 
@@ -33,13 +47,26 @@ export interface SpectralFitOptions {
   centering: boolean
 }
 
-/** Back-end choice: which matrix products to use (default: by problem size). */
+/** Back-end choice (default: by problem size). */
 export interface SpectralFitSettings {
+  /** Products for the Grams and the basis combination. */
   products?: MatrixProducts
+  /** 'grams': N×N Grams then Lanczos; 'matrix-free': Lanczos through thin products (needs ONNX Runtime). */
+  strategy?: 'grams' | 'matrix-free'
+  /** Lanczos steps per side before the matrix-free strategy falls back to the Grams. */
+  maxSteps?: number
 }
 
 /** Below this many multiply-adds per Gram (rows² · width) JavaScript float64 is fast enough and exact. */
 const onnxThreshold = 2 ** 26
+
+/**
+ * The matrix-free strategy's step budget: a step costs 4 · N · width against 1.5 · N² · width for the Grams of a
+ * layer (neutral shared by the two sides), so past about N / 10 steps per side the Grams are as cheap.
+ */
+function defaultMaxSteps(rows: number): number {
+  return Math.max(16, Math.ceil(rows / 10))
+}
 
 /** Relative rounding level of each back end's Grams: the span and cluster tolerances follow from it. */
 function precisionOf(products: MatrixProducts): number {
@@ -69,10 +96,24 @@ function centred(values: Float32Array, rows: number, width: number): Float32Arra
   return result
 }
 
+/** True when every column mean is finite: a NaN or ±Inf entry makes its column's mean non-finite. */
+function finiteMeans(means: Float64Array): boolean {
+  for (const value of means) if (!Number.isFinite(value)) return false
+  return true
+}
+
+/** Σ x² in float64 (non-finite iff some entry is: float32 squares cannot overflow float64). */
+function sumOfSquares(values: Float32Array): number {
+  let sum = 0
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index] as number
+    sum += value * value
+  }
+  return sum
+}
+
 /** SEA's layer-selection signature: Σ singular values of X Yᵀ / N = [mean⁺, mean⁻] `[width, 2]`. */
-function signature(positive: Float32Array, negative: Float32Array, rows: number, width: number): number {
-  const positiveMean = columnMeans(positive, rows, width)
-  const negativeMean = columnMeans(negative, rows, width)
+function signature(positiveMean: Float64Array, negativeMean: Float64Array, width: number): number {
   let aa = 0
   let ab = 0
   let bb = 0
@@ -139,8 +180,15 @@ export async function fitSpectral(
       `${method} needs at least 2 pairs to estimate a cross-covariance; got ${rows}. Add training pairs.`,
     )
   }
+  const strategy =
+    settings.strategy ??
+    (settings.products === undefined && rows * rows * width >= onnxThreshold ? 'matrix-free' : 'grams')
   const products =
-    settings.products ?? (rows * rows * width >= onnxThreshold ? onnxProducts() : javascriptProducts)
+    settings.products ??
+    (strategy === 'matrix-free' || rows * rows * width >= onnxThreshold ? onnxProducts() : javascriptProducts)
+  const rowProducts: RowProducts | undefined = strategy === 'matrix-free' ? onnxRowProducts() : undefined
+  const maxSteps = settings.maxSteps ?? defaultMaxSteps(rows)
+  let probes: Float32Array | undefined
   const precision = precisionOf(products)
   const interventions: Intervention[] = []
   const notes: string[] = []
@@ -155,18 +203,24 @@ export async function fitSpectral(
     for (const [index, layer] of activations.layers.entries()) {
       const raw = layerMatrices(activations, index)
       const rawNeutral = neutralMatrix(neutral, activations, layer, method)
-      checkFinite(rawNeutral, width, 'neutral', layer, activations.exampleIds)
-      checkFinite(raw.positive, width, 'positive', layer, activations.exampleIds)
-      checkFinite(raw.negative, width, 'negative', layer, activations.exampleIds)
+      // One pass per matrix: the sums double as the finiteness check (the row-by-row scan runs only to name a row).
+      const rawSquares = sumOfSquares(rawNeutral)
+      if (!Number.isFinite(rawSquares)) {
+        checkFinite(rawNeutral, width, 'neutral', layer, activations.exampleIds)
+      }
+      const positiveMean = columnMeans(raw.positive, rows, width)
+      if (!finiteMeans(positiveMean))
+        checkFinite(raw.positive, width, 'positive', layer, activations.exampleIds)
+      const negativeMean = columnMeans(raw.negative, rows, width)
+      if (!finiteMeans(negativeMean))
+        checkFinite(raw.negative, width, 'negative', layer, activations.exampleIds)
       const prepare = (values: Float32Array): Float32Array => {
         const mapped = applyFeatureMap(options.phi, values)
         return options.centering ? centred(mapped, rows, width) : mapped
       }
       const neutralValues = prepare(rawNeutral)
-      const gram = await products.gram(neutralValues, neutralValues, rows, width)
-      let trace = 0
-      for (let row = 0; row < rows; row++) trace += gram[row * rows + row] as number
-      if (!(trace > 0)) {
+      // The identity map without centring returns the raw matrix itself: its sum is already known.
+      if (!((neutralValues === rawNeutral ? rawSquares : sumOfSquares(neutralValues)) > 0)) {
         throw new TillerError(
           'invalid-dataset',
           `${method}: the neutral activations at layer ${layer} are all zero${options.centering ? ' after centring' : ''}, ` +
@@ -174,10 +228,56 @@ export async function fitSpectral(
           { subject: `layer ${layer}` },
         )
       }
-      const subspace = (side: Float32Array, threshold: number) =>
-        singularSubspace(neutralValues, gram, prepare(side), rows, width, threshold, precision, products)
-      const keep = await subspace(raw.positive, options.positiveVariance)
-      const remove = await subspace(raw.negative, options.negativeVariance)
+      // The neutral Gram, formed once per layer and only when a side needs it.
+      let gram: Promise<Float64Array> | undefined
+      const neutralGram = () => (gram ??= products.gram(neutralValues, neutralValues, rows, width))
+      // Matrix-free: one probe sketch of the neutral matrix, and G x for both sides in lockstep (one run for two).
+      let sketch: NeutralSketch | undefined
+      let members: LockstepMember[] = []
+      if (rowProducts !== undefined) {
+        probes ??= gaussianProbes(defaultProbes, width)
+        sketch = await sketchNeutral(rowProducts, rowProducts.matrix(neutralValues, rows, width), probes)
+        const lockstep = lockstepReflect(rowProducts, sketch.matrix)
+        members = [lockstep.join(), lockstep.join()]
+      }
+      const subspace = async (
+        side: Float32Array,
+        threshold: number,
+        member: LockstepMember | undefined,
+      ): Promise<SingularSubspace | undefined> => {
+        try {
+          const prepared = prepare(side)
+          if (rowProducts !== undefined && sketch !== undefined) {
+            const found = await matrixFreeSubspace(
+              sketch,
+              neutralValues,
+              rowProducts.matrix(prepared, rows, width),
+              threshold,
+              maxSteps,
+              rowProducts,
+              products,
+              member,
+            )
+            if (found !== overBudget) return found
+          }
+          return await singularSubspace(
+            neutralValues,
+            await neutralGram(),
+            prepared,
+            rows,
+            width,
+            threshold,
+            precision,
+            products,
+          )
+        } finally {
+          member?.leave()
+        }
+      }
+      const [keep, remove] = await Promise.all([
+        subspace(raw.positive, options.positiveVariance, members[0]),
+        subspace(raw.negative, options.negativeVariance, members[1]),
+      ])
       for (const [name, found] of [
         ['positive', keep],
         ['negative', remove],
@@ -209,7 +309,7 @@ export async function fitSpectral(
           phiMode: options.phiMode,
         },
       })
-      const layerSignature = signature(raw.positive, raw.negative, rows, width)
+      const layerSignature = signature(positiveMean, negativeMean, width)
       diagnostics.keepRank?.push({ layer, value: kept.rank })
       diagnostics.removeRank?.push({ layer, value: removed.rank })
       diagnostics.keepExplained?.push({ layer, value: kept.explained })
@@ -223,6 +323,7 @@ export async function fitSpectral(
     }
   } finally {
     if (settings.products === undefined) await products.release()
+    await rowProducts?.release()
   }
   return { interventions, notes, diagnostics }
 }

@@ -6,9 +6,20 @@
  * G = A Aᵀ and S = B Bᵀ (`[N, N]`, the only products over the width) Lanczos finds the leading ones
  * (linalg/gram-lanczos.ts) and stops once they explain K of Σσ²; the basis rows are combinations of A's rows.
  * Cost per side: one Gram (N² · width), a few N² products per Lanczos step, k combinations (k · N · width).
+ *
+ * Large problems skip the Grams ({@link matrixFreeSubspace}): each Lanczos step multiplies by A, Aᵀ, B and Bᵀ
+ * (4 · N · width) and the total comes with a margin (linalg/sketched-operators.ts); a side whose cut-off is not
+ * settled within a step budget falls back to the Grams.
  */
-import { leadingEigenpairs } from '../linalg/gram-lanczos.ts'
+import {
+  krylovEigenpairs,
+  leadingEigenpairs,
+  overBudget,
+  type LeadingEigenpairs,
+} from '../linalg/gram-lanczos.ts'
 import type { MatrixProducts } from '../linalg/matrix-products.ts'
+import type { LockstepMember, RowMatrix, RowProducts } from '../linalg/row-products.ts'
+import { sketchedOperators, type NeutralSketch } from '../linalg/sketched-operators.ts'
 
 /** The top singular directions of one cross-covariance, cut at an explained-variance share. */
 export interface SingularSubspace {
@@ -69,12 +80,59 @@ export async function singularSubspace(
   products: MatrixProducts,
 ): Promise<SingularSubspace | undefined> {
   const sideGram = await products.gram(side, side, rows, width)
-  const pairs = leadingEigenpairs(neutralGram, sideGram, rows, {
+  const pairs = await leadingEigenpairs(neutralGram, sideGram, rows, {
     threshold,
     precision,
     cutOff: (values, total) => cutOff(values, threshold, precision, total),
   })
   if (pairs === undefined) return undefined
+  return subspaceOf(pairs, neutral, rows, width, products)
+}
+
+/** Relative rounding of the float64 Lanczos products (as the float64 JavaScript Grams). */
+const rowPrecision = 1e-12
+
+/**
+ * As {@link singularSubspace}, without Grams: Lanczos through thin products with the neutral matrix and the side.
+ * @param neutral A with its probe sketch
+ * @param side B `[rows, width]`
+ * @param maxSteps Lanczos steps before giving up ({@link overBudget}: use the Grams instead)
+ * @param gram G x shared in lockstep with the other side's run (left when this run ends)
+ */
+export async function matrixFreeSubspace(
+  neutral: NeutralSketch,
+  neutralValues: Float32Array,
+  side: RowMatrix,
+  threshold: number,
+  maxSteps: number,
+  rowProducts: RowProducts,
+  products: MatrixProducts,
+  gram?: LockstepMember,
+): Promise<SingularSubspace | undefined | typeof overBudget> {
+  const { rows, width } = neutral.matrix
+  let pairs: Awaited<ReturnType<typeof krylovEigenpairs>>
+  try {
+    pairs = await krylovEigenpairs(sketchedOperators(rowProducts, neutral, side, gram?.reflect), {
+      threshold,
+      precision: rowPrecision,
+      cutOff: (values, total) => cutOff(values, threshold, rowPrecision, total),
+      maxSteps,
+    })
+  } finally {
+    gram?.leave()
+  }
+  if (pairs === undefined || pairs === overBudget) return pairs
+  return subspaceOf(pairs, neutralValues, rows, width, products)
+}
+
+/** The basis rows Aᵀ a_j, renormalised, with the pairs' statistics. */
+async function subspaceOf(
+  pairs: LeadingEigenpairs,
+  neutral: Float32Array,
+  rows: number,
+  width: number,
+  products: MatrixProducts,
+): Promise<SingularSubspace> {
   const basis = await products.combine(pairs.coefficients, pairs.count, neutral, rows, width)
   // Aᵀ a is a unit vector in exact arithmetic; renormalise away the rounding of the combination.
   for (let index = 0; index < pairs.count; index++) {
