@@ -32,6 +32,7 @@ export const eventNames = [
   'generate:token',
   'model:changed',
   'compare:token',
+  'engine:health',
 ] as const
 
 export type RequestName = (typeof requestNames)[number]

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { EventName, RequestName } from './contract-names.ts'
 import { methodIds } from './edit.ts'
+import type { EngineHealth } from './engine-health.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
 import type { GeneratedToken } from './generation.ts'
 import type { ErrorInfo, JobDone, JobInfo, JobProgress, JobStarted } from './jobs.ts'
@@ -160,6 +161,8 @@ export const events = {
   'generate:token': typed<GeneratedToken>(),
   'model:changed': typed<ModelState>(),
   'compare:token': typed<ComparisonToken>(),
+  /** From the engine's supervisor, not the engine: the heartbeat watchdog's view (engine-health.ts). */
+  'engine:health': typed<EngineHealth>(),
 } satisfies Record<EventName, Typed<unknown>>
 
 type RequestTable = typeof requests
