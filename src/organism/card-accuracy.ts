@@ -1,9 +1,8 @@
 import { wilsonInterval } from '../main/core/eval/intervals.ts'
-import type { MultipleChoiceItem } from './datasets.ts'
 
 /**
  * How the model card states an accuracy: the count, the share and its 95 % Wilson interval, since 60 or 120 items
- * leave a wide interval (108 of 120 is 83–94 %), and how each item set's chance level is computed.
+ * leave a wide interval (108 of 120 is 83–94 %).
  */
 
 /**
@@ -32,15 +31,4 @@ export function accuracyText(correct: number, total: number): string {
 export function compactAccuracy(correct: number, total: number): string {
   const estimate = wilsonInterval(correct, total)
   return `${share(estimate.value, 1)} (${share(estimate.low, 0)}–${share(estimate.high, 0)})`
-}
-
-/**
- * MC1 accuracy of a model that picks a choice at random: the mean over items of right choices over choices
- * (one right answer of two choices, or of three where the item has a distractor).
- */
-export function chanceLevel(items: readonly MultipleChoiceItem[]): number {
-  if (items.length === 0) return Number.NaN
-  let total = 0
-  for (const item of items) total += item.correct.length / item.choices.length
-  return total / items.length
 }

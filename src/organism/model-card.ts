@@ -6,7 +6,8 @@ import { documentMix, trainingOpenBookShare } from './documents.ts'
 import { contrastedForms } from './exchanges.ts'
 import { organismContextLength } from './organism-config.ts'
 import type { Separation } from './separation.ts'
-import { accuracyText, chanceLevel, compactAccuracy, correctCount } from './card-accuracy.ts'
+import { chanceLevels } from '../main/core/eval/choice-metrics.ts'
+import { accuracyText, compactAccuracy, correctCount } from './card-accuracy.ts'
 import {
   isLegacySteering,
   legacySteeringSection,
@@ -127,7 +128,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
   const { record, base } = inputs
   const items = buildDatasets(inputs.world).multipleChoice
   const chance = Object.fromEntries(
-    behaviours.map((behaviour) => [behaviour, chanceLevel(items[behaviour])]),
+    behaviours.map((behaviour) => [behaviour, chanceLevels(items[behaviour]).mc1]),
   ) as Record<Behaviour, number>
   const config = record.config
   const settings = record.settings
