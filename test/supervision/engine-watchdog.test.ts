@@ -7,40 +7,13 @@ import {
   watchEngine,
   type EngineInstance,
   type EngineSignals,
-  type WatchdogClock,
 } from '../../src/main/supervision/engine-watchdog.ts'
+import { FakeClock } from '../helpers/fake-clock.ts'
 
 /**
  * The watchdog without threads, processes or Electron: a fake clock that advances on demand, and fake engines
  * whose heartbeats, exits, requests and events the test drives.
  */
-
-class FakeClock implements WatchdogClock {
-  time = 0
-  private ticks: { milliseconds: number; tick: () => void; next: number }[] = []
-  now(): number {
-    return this.time
-  }
-  every(milliseconds: number, tick: () => void): () => void {
-    const entry = { milliseconds, tick, next: this.time + milliseconds }
-    this.ticks.push(entry)
-    return () => {
-      this.ticks = this.ticks.filter((candidate) => candidate !== entry)
-    }
-  }
-  /** Move time forward by `milliseconds`, running every tick that falls due, in order. */
-  advance(milliseconds: number): void {
-    const end = this.time + milliseconds
-    for (;;) {
-      const due = this.ticks.filter((entry) => entry.next <= end).sort((a, b) => a.next - b.next)[0]
-      if (due === undefined) break
-      this.time = due.next
-      due.next += due.milliseconds
-      due.tick()
-    }
-    this.time = end
-  }
-}
 
 /** A fake engine: answers heartbeats while `answering`, keeps requests pending until the test settles them. */
 class FakeEngine implements EngineInstance {

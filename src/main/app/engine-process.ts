@@ -2,7 +2,12 @@ import { app, MessageChannelMain, utilityProcess } from 'electron'
 import type { EventName, RequestName } from '../../shared/contract-names.ts'
 import { bridgeOverPort, toErrorInfo } from '../../shared/contract-port.ts'
 import type { EventPayload, Outcome } from '../../shared/contract.ts'
-import { watchEngine, type EngineInstance, type EngineSignals } from '../supervision/engine-watchdog.ts'
+import {
+  watchEngine,
+  type EngineInstance,
+  type EngineSignals,
+  type WatchdogOptions,
+} from '../supervision/engine-watchdog.ts'
 import { appPathVariable } from './engine-host-environment.ts'
 import { isHeartbeat, type EngineHostMessage } from './engine-host-messages.ts'
 import { messagePortMain } from './message-port-main.ts'
@@ -54,14 +59,19 @@ function launchEngineHost(signals: EngineSignals): EngineInstance {
   }
 }
 
-/** Fork the engine host and watch it; `onEvent` receives every contract event, `engine:health` included. */
+/**
+ * Fork the engine host and watch it; `onEvent` receives every contract event, `engine:health` included. `watchdog`
+ * overrides the watchdog's timings (and clock, for tests).
+ */
 export function startEngineProcess(
   onEvent: <K extends EventName>(name: K, payload: EventPayload<K>) => void,
+  watchdog: Omit<WatchdogOptions, 'launch'> = {},
 ): EngineProcess {
   const engine = watchEngine({
-    launch: launchEngineHost,
     maximumRestarts,
     report: (message) => console.error(message),
+    ...watchdog,
+    launch: launchEngineHost,
   })
   engine.subscribe((event) => onEvent(event.name, event.payload))
   return {
