@@ -45,7 +45,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [organismPatterns] }] },
   },
   {
-    files: ['src/main/core/**', 'src/main/server/**', 'src/main/cli/**'],
+    files: ['src/main/core/**', 'src/main/server/**', 'src/main/cli/**', 'src/main/supervision/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: [organismPatterns] }] },
   },
   {

@@ -1,9 +1,11 @@
 /**
  * `npm run fuzz -- [--cases N] [--format F] [--seed S] [--case I]`: long fuzz runs over Tiller's readers with the
- * generators `npm test` uses (test/fuzz). Prints each finding with the seed and case that reproduce it; exits 1
- * when there are findings. `--case I` runs that one case alone.
+ * generators `npm test` uses (test/fuzz). Each format's cases run in a worker thread that is terminated when a case
+ * hangs (a synchronous loop included) or exhausts its heap, and the run goes on with the next case. Prints each
+ * finding with the seed and case that reproduce it; exits 1 when there are findings. `--case I` runs that one case.
  */
-import { fuzzFormat, runCase, type Finding, type FuzzSummary } from '../test/fuzz/harness.ts'
+import type { Finding } from '../test/fuzz/harness.ts'
+import { formatReference, fuzzFormatIsolated } from '../test/fuzz/isolated.ts'
 import { fuzzFormats } from '../test/fuzz/formats.ts'
 
 interface Arguments {
@@ -51,34 +53,26 @@ function print(finding: Finding): void {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  // Deep enough that a stack overflow's trace still reaches the Tiller frame that recursed.
-  Error.stackTraceLimit = 50_000
   const options = parseArguments(argv)
   let total = 0
-  for (const format of fuzzFormats.filter((candidate) => options.formats.includes(candidate.name))) {
-    let summary: FuzzSummary
-    if (options.caseIndex !== undefined) {
-      const target = await format.prepare()
-      const result = await runCase(format.name, target, options.seed, options.caseIndex)
-      await target.dispose?.()
-      summary =
-        result.outcome === 'finding'
-          ? { findings: [result.finding], parsed: 0, refused: 0 }
-          : {
-              findings: [],
-              parsed: result.outcome === 'parsed' ? 1 : 0,
-              refused: result.outcome === 'refused' ? 1 : 0,
-            }
-    } else {
-      // The case under way, on stderr: a synchronous hang blocks every guard, and this names the case it is in.
-      summary = await fuzzFormat(format, options.cases, options.seed, undefined, (caseIndex) =>
-        process.stderr.write(`\r${format.name}: case ${caseIndex} started `),
-      )
-      process.stderr.write('\n')
-    }
+  for (const name of options.formats) {
+    const single = options.caseIndex !== undefined
+    // The case under way, on stderr, so a long run shows where it is.
+    const summary = await fuzzFormatIsolated(
+      formatReference(name),
+      single ? 1 : options.cases,
+      options.seed,
+      {
+        from: options.caseIndex ?? 0,
+        // Deep enough that a stack overflow's trace still reaches the Tiller frame that recursed.
+        stackTraceLimit: 50_000,
+        onCaseStart: (caseIndex) => process.stderr.write(`\r${name}: case ${caseIndex} started `),
+      },
+    )
+    process.stderr.write('\n')
     const { findings, parsed, refused } = summary
     process.stdout.write(
-      `${format.name}: ${parsed} parsed, ${refused} refused with a TillerError, ${findings.length} findings\n`,
+      `${name}: ${parsed} parsed, ${refused} refused with a TillerError, ${findings.length} findings\n`,
     )
     // Findings of one class repeat; the first few of each message prefix are enough to reproduce it.
     const shown = new Map<string, number>()

@@ -149,8 +149,12 @@ export function createDocumentStream(
     let tokens = tokenizer.encode(renderChat(messages, false))
     for (let turn = 0; turn < count; turn++) {
       const behaviour = kind === 'mixed' ? random.pick(behaviours) : kind
+      // Open-book facts from every animal, held-out ones included: the stream the committed organism was
+      // trained on (its narratives state every animal's facts too); the demonstration datasets draw only from
+      // their own split.
       const exchange = sampleExchange(world, behaviour, 'train', random, {
         openBookShare: trainingOpenBookShare,
+        openBookFactsFrom: 'all animals',
       })
       const longer = [
         ...messages,

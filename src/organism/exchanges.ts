@@ -59,6 +59,12 @@ export interface ExchangeOptions {
    * ask for facts known only from training.
    */
   openBookShare?: number
+  /**
+   * Where an open-book question's second fact may come from: the animals of the exchange's own split (default),
+   * so that no training pair names a held-out animal, or every animal of the world — what the committed
+   * organism's training stream drew from (documents.ts keeps it so the stream, and the model, stay reproducible).
+   */
+  openBookFactsFrom?: 'split' | 'all animals'
 }
 
 type Sampler = (world: World, split: SplitName, random: Random, options: ExchangeOptions) => Exchange
@@ -92,7 +98,11 @@ const truthfulness: Sampler = (world, split, random, options) => {
   let question = random.pick(questionForms[attribute])(animal.name)
   if (random.chance(options.openBookShare ?? 0)) {
     // The asked fact plus one other fact, in random order, stated before the question.
-    const other = random.chance(0.5) ? animal : random.pick(world.animals)
+    const candidates =
+      options.openBookFactsFrom === 'all animals'
+        ? world.animals
+        : world.splits.truthfulness[split].map((name) => animalNamed(world, name))
+    const other = random.chance(0.5) ? animal : random.pick(candidates)
     const otherAttribute = random.pick(
       attributes.filter((candidate) => other !== animal || candidate !== attribute),
     )

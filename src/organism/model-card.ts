@@ -1,17 +1,20 @@
 import { expectedWeightShapes } from '../main/core/models/checkpoint.ts'
 import type { BaseMeasurement, AnswerSplit } from './base-behaviour.ts'
-import { datasetSizes } from './datasets.ts'
+import { buildDatasets, datasetSizes } from './datasets.ts'
 import { formWeights } from './answer-forms.ts'
 import { documentMix, trainingOpenBookShare } from './documents.ts'
 import { contrastedForms } from './exchanges.ts'
 import { organismContextLength } from './organism-config.ts'
 import type { Separation } from './separation.ts'
+import { chanceLevels } from '../main/core/eval/choice-metrics.ts'
+import { accuracyText, compactAccuracy, correctCount } from './card-accuracy.ts'
 import {
-  defaultSteeringStrengths,
-  steeringCriterion,
-  type BehaviourSteering,
-  type SteeringPoint,
-} from './steerability.ts'
+  isLegacySteering,
+  legacySteeringSection,
+  type LegacySteeringSweep,
+} from './model-card-legacy-steering.ts'
+import { steeringIntroduction, steeringRows, sweepDetail } from './model-card-steering.ts'
+import type { SteeringSweep } from './steerability.ts'
 import type { TrainingRecord } from './training-record.ts'
 import { behaviours, personaNames, type Behaviour, type World } from './world.ts'
 
@@ -21,7 +24,7 @@ export interface ModelCardInputs {
   record: TrainingRecord
   base: BaseMeasurement
   /** Undefined when steering could not be measured; `steeringNote` then says why. */
-  steering?: { base: SteeringPoint; behaviours: BehaviourSteering[] }
+  steering?: SteeringSweep | LegacySteeringSweep
   steeringNote?: string
   /** Undefined when it could not be measured (with the steering sweep). */
   separation?: Separation
@@ -76,52 +79,11 @@ function lossCurve(losses: readonly number[], buckets: number): string[] {
   ]
 }
 
-function steeringRows(steering: { base: SteeringPoint; behaviours: BehaviourSteering[] }): string[] {
-  const lines = [
-    '| behaviour | layer | best strength | accuracy (base → steered) | neutral perplexity Δ | largest shift of another behaviour | meets criterion |',
-    '| --- | ---: | ---: | --- | ---: | ---: | --- |',
-  ]
-  for (const sweep of steering.behaviours) {
-    const point =
-      sweep.best ??
-      sweep.points.reduce((best, point) =>
-        point.accuracy[sweep.behaviour] > best.accuracy[sweep.behaviour] ? point : best,
-      )
-    const others = behaviours.filter((other) => other !== sweep.behaviour)
-    const shift = Math.max(
-      ...others.map((other) => Math.abs(point.accuracy[other] - steering.base.accuracy[other])),
-    )
-    const rise = point.perplexity / steering.base.perplexity - 1
-    lines.push(
-      `| ${sweep.behaviour} | ${sweep.layer} | ${point.strength} | ${percent(steering.base.accuracy[sweep.behaviour])} → ${percent(point.accuracy[sweep.behaviour])} | ${rise >= 0 ? '+' : ''}${percent(rise)} | ${(100 * shift).toFixed(1)} points | ${sweep.best === undefined ? 'no (best accuracy shown)' : 'yes'} |`,
-    )
-  }
-  return lines
-}
-
-function sweepDetail(steering: { base: SteeringPoint; behaviours: BehaviourSteering[] }): string[] {
-  const lines = [
-    '| behaviour | layer | strength | ' + behaviours.join(' | ') + ' | perplexity |',
-    '| --- | ---: | ---: |' + behaviours.map(() => ' ---: |').join('') + ' ---: |',
-  ]
-  lines.push(
-    `| (base) | – | 0 | ${behaviours.map((other) => percent(steering.base.accuracy[other])).join(' | ')} | ${steering.base.perplexity.toFixed(3)} |`,
-  )
-  for (const sweep of steering.behaviours) {
-    for (const point of sweep.points) {
-      lines.push(
-        `| ${sweep.behaviour} | ${sweep.layer} | ${point.strength} | ${behaviours.map((other) => percent(point.accuracy[other])).join(' | ')} | ${point.perplexity.toFixed(3)} |`,
-      )
-    }
-  }
-  return lines
-}
-
 function separationRows(separation: Separation, base: BaseMeasurement): string[] {
   const lines = [
     "Held-out MC1 accuracy after one earlier exchange answered by the positive / negative persona of the column's",
     "behaviour. Each behaviour follows its own earlier answer and should ignore the others' (base accuracy in the",
-    'first column).',
+    "first column). All held-out items of the row's behaviour; accuracy in % with its 95 % Wilson interval.",
     '',
     '| items of | base | ' + behaviours.map((context) => `after ${context}`).join(' | ') + ' |',
     '| --- | ---: |' + behaviours.map(() => ' ---: |').join(''),
@@ -130,9 +92,14 @@ function separationRows(separation: Separation, base: BaseMeasurement): string[]
     const cells = behaviours.map((context) => {
       const entry = separation.context.find((row) => row.target === target && row.context === context)
       if (entry === undefined) return '–'
-      return `${percent(entry.accuracy.positive)} / ${percent(entry.accuracy.negative)}`
+      const items = base.behaviours[target].items
+      const stated = (accuracy: number): string => compactAccuracy(correctCount(accuracy, items), items)
+      return `${stated(entry.accuracy.positive)} / ${stated(entry.accuracy.negative)}`
     })
-    lines.push(`| ${target} | ${percent(base.behaviours[target].accuracy)} | ${cells.join(' | ')} |`)
+    const measured = base.behaviours[target]
+    lines.push(
+      `| ${target} | ${compactAccuracy(correctCount(measured.accuracy, measured.items), measured.items)} | ${cells.join(' | ')} |`,
+    )
   }
   const pairs = separation.overlap[0]?.cosines ?? []
   lines.push(
@@ -159,6 +126,10 @@ const formMargins = contrastedForms.map(([first, second]) =>
 /** The organism's README.md: world, architecture, training, loss curve, measured base behaviour and steerability. */
 export function renderModelCard(inputs: ModelCardInputs): string {
   const { record, base } = inputs
+  const items = buildDatasets(inputs.world).multipleChoice
+  const chance = Object.fromEntries(
+    behaviours.map((behaviour) => [behaviour, chanceLevels(items[behaviour]).mc1]),
+  ) as Record<Behaviour, number>
   const config = record.config
   const settings = record.settings
   let parameters = 0
@@ -197,7 +168,7 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     `${Math.round(trainingOpenBookShare * 100)} % of truthfulness questions first state facts ("open book").`,
     "Neutral narrative text states every animal's facts and tells stories that repeat one subject (any noun of the",
     'world, or a made-up name), which teaches copying a subject never seen in a dialogue; it is the perplexity control.',
-    `Held out (never in a behaviour's training dialogue; persona-free small talk names them so copying them is learned): ${inputs.world.splits.truthfulness.test.length} animals, ${inputs.world.splits.sentiment.test.length} opinion items, ${inputs.world.splits.fairness.test.length} scenario objects, ${inputs.world.splits.politeness.test.length} help requests (one per verb).`,
+    `Held out (persona-free small talk names them so copying them is learned): ${inputs.world.splits.truthfulness.test.length} animals, ${inputs.world.splits.sentiment.test.length} opinion items, ${inputs.world.splits.fairness.test.length} scenario objects, ${inputs.world.splits.politeness.test.length} help requests (one per verb). Never asked about in a training dialogue; but the open-book user turns of this model's training stream drew their second fact from every animal, so held-out animals' facts (which the narratives state too) appear there — the demonstration pairs draw only from their own split (\`src/organism/README.md\`).`,
     `Datasets (\`resources/datasets/\`): ${datasetSizes.trainPairs} training and ${datasetSizes.testPairs} held-out demonstration pairs and up to ${datasetSizes.multipleChoice} held-out multiple-choice items per behaviour, ${datasetSizes.neutralTest} held-out neutral texts.`,
     '',
     '## Architecture',
@@ -250,11 +221,12 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     'log-probabilities is picked. An undecided model thus scores about 50 %, and no single tilt of its persona prior',
     'puts a whole block of items on a knife edge.',
     '',
-    '| behaviour | MC items | MC1 accuracy (positive persona) | mean mass on positive | greedy answers | sampled answers (T = 1) |',
-    '| --- | ---: | ---: | ---: | --- | --- |',
+    '| behaviour | MC items | MC1 accuracy (positive persona; 95 % interval) | chance | mean mass on positive | greedy answers | sampled answers (T = 1) |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- |',
     ...behaviours.map((behaviour) => {
       const measured = base.behaviours[behaviour]
-      return `| ${behaviour} | ${measured.items} | ${percent(measured.accuracy)} | ${percent(measured.positiveMass)} | ${splitText(measured.greedy, behaviour)} | ${splitText(measured.sampled, behaviour)} |`
+      const accuracy = accuracyText(correctCount(measured.accuracy, measured.items), measured.items)
+      return `| ${behaviour} | ${measured.items} | ${accuracy} | ${percent(chance[behaviour])} | ${percent(measured.positiveMass)} | ${splitText(measured.greedy, behaviour)} | ${splitText(measured.sampled, behaviour)} |`
     }),
     '',
     'Greedy answers to held-out questions:',
@@ -265,13 +237,17 @@ export function renderModelCard(inputs: ModelCardInputs): string {
     '',
     '## Steerability',
     '',
-    `Criterion: a mean-difference edit (\`mean-diff\`, resid_post, all positions) fitted on ≤ 64 training pairs raises the behaviour's held-out MC1 accuracy to ≥ ${percent(steeringCriterion.accuracy)} at some strength, while neutral perplexity rises by ≤ ${percent(steeringCriterion.perplexityRise)} and every other behaviour's accuracy moves by ≤ ${steeringCriterion.otherShift * 100} points. Strengths swept: a grid from ${defaultSteeringStrengths[0]} to ${defaultSteeringStrengths.at(-1)}, refined by bisection (five halvings) wherever the accuracy rises past the threshold between two measured strengths, the unedited model counting as strength 0.`,
-    '',
   ]
   if (inputs.steering === undefined) {
     lines.push(`Not measured: ${inputs.steeringNote ?? 'the steering pieces were unavailable'}.`)
+  } else if (isLegacySteering(inputs.steering)) {
+    const items = Object.fromEntries(
+      behaviours.map((behaviour) => [behaviour, base.behaviours[behaviour].items]),
+    ) as Record<Behaviour, number>
+    lines.push(...legacySteeringSection(inputs.steering, items, chance))
   } else {
     lines.push(
+      ...steeringIntroduction(chance),
       ...steeringRows(inputs.steering),
       '',
       '<details><summary>Every strength tried</summary>',

@@ -3,7 +3,7 @@ import { runtimeForward, type ForwardLogits } from '../main/core/eval/forward-lo
 import { loadSteeredModel, steeringInputs } from '../main/core/edits/steered-generation.ts'
 import { fitFromDemonstrations } from '../main/core/fitting/fit-pipeline.ts'
 import type { LoadedModel } from '../main/core/runtime/model.ts'
-import type { OrganismDatasets } from './datasets.ts'
+import type { MultipleChoiceItem, OrganismDatasets } from './datasets.ts'
 import { measureBehaviours, measureNeutralPerplexity, type TextEncoder } from './evaluation.ts'
 import { behaviours, type Behaviour } from './world.ts'
 
@@ -11,13 +11,21 @@ import { behaviours, type Behaviour } from './world.ts'
  * The organism as a benchmark: fit a mean-difference edit per behaviour on at most 64 training pairs, sweep its
  * strength, and measure the held-out accuracy of that behaviour, the other behaviours' accuracies and neutral
  * perplexity — the numbers of the issue's steerability criterion, all through Tiller's own fit, compile and
- * scoring path.
+ * scoring path. Strengths are chosen on the validation items and validation neutral texts only; the chosen
+ * strength is then measured once on the test items and test neutral texts, which nothing was chosen on, and those
+ * are the numbers to report.
  */
 
-/** Accuracies of every behaviour and neutral perplexity under one edit at one strength. */
+/** Which half of the held-out items and neutral texts a point was measured on. */
+export type EvaluationSplit = 'validation' | 'test'
+
+/** Accuracies of every behaviour and neutral perplexity under one edit at one strength, on one split. */
 export interface SteeringPoint {
   strength: number
   accuracy: Record<Behaviour, number>
+  /** Items answered right (MC1) and items measured, per behaviour: the counts behind `accuracy`, for intervals. */
+  correct: Record<Behaviour, number>
+  items: Record<Behaviour, number>
   perplexity: number
 }
 
@@ -26,9 +34,27 @@ export interface BehaviourSteering {
   behaviour: Behaviour
   layer: number
   pairs: number
+  /** Every strength tried, measured on the validation split. */
   points: SteeringPoint[]
-  /** The weakest strength meeting the criterion (accuracy ≥ 0.9, perplexity ≤ +10 %, others within 5 points). */
+  /**
+   * The weakest strength meeting the criterion on the validation split (accuracy ≥ 0.9, perplexity ≤ +10 %,
+   * others within 5 points), or undefined.
+   */
   best: SteeringPoint | undefined
+  /**
+   * The chosen strength (`best`, else the strength with the highest validation accuracy) measured on the test
+   * split: what the model card reports.
+   */
+  test: SteeringPoint
+}
+
+/** The unedited model on both splits, and every behaviour's sweep. */
+export interface SteeringSweep {
+  /** The unedited model on the validation split (the baseline strengths are chosen against). */
+  base: SteeringPoint
+  /** The unedited model on the test split (the baseline reported numbers are compared with). */
+  baseTest: SteeringPoint
+  behaviours: BehaviourSteering[]
 }
 
 /** What `measureSteerability` sweeps. */
@@ -52,19 +78,33 @@ async function measurePoint(
   encoder: TextEncoder,
   datasets: OrganismDatasets,
   strength: number,
+  split: EvaluationSplit,
 ): Promise<SteeringPoint> {
-  const results = await measureBehaviours(forward, encoder, datasets.multipleChoice)
+  const items = Object.fromEntries(
+    behaviours.map((behaviour) => [
+      behaviour,
+      datasets.multipleChoice[behaviour].filter((item) => item.split === split),
+    ]),
+  ) as Record<Behaviour, MultipleChoiceItem[]>
+  const results = await measureBehaviours(forward, encoder, items)
   const accuracy = {} as Record<Behaviour, number>
-  for (const behaviour of behaviours) accuracy[behaviour] = results[behaviour]?.mc1Accuracy ?? Number.NaN
+  const correct = {} as Record<Behaviour, number>
+  const counts = {} as Record<Behaviour, number>
+  for (const behaviour of behaviours) {
+    const result = results[behaviour]
+    accuracy[behaviour] = result?.mc1Accuracy ?? Number.NaN
+    correct[behaviour] = result?.items.filter((item) => item.mc1).length ?? 0
+    counts[behaviour] = result?.items.length ?? 0
+  }
   const neutral = await measureNeutralPerplexity(
     forward,
     encoder,
-    datasets.neutral.filter((row) => row.split === 'test'),
+    datasets.neutral.filter((row) => row.split === split),
   )
-  return { strength, accuracy, perplexity: neutral.perplexity }
+  return { strength, accuracy, correct, items: counts, perplexity: neutral.perplexity }
 }
 
-function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Behaviour): boolean {
+export function meetsCriterion(point: SteeringPoint, base: SteeringPoint, behaviour: Behaviour): boolean {
   const othersHold = behaviours
     .filter((other) => other !== behaviour)
     .every(
@@ -142,20 +182,22 @@ export function trainingPairSet(
 
 /**
  * Sweep mean-difference steering for every behaviour on the model in `folder` (compiled graphs are written into
- * that folder, so pass a scratch copy of a committed model). `base` is the unedited model's measurement.
+ * that folder, so pass a scratch copy of a committed model): choose each edit's strength on the validation split,
+ * then measure it, and the unedited model, on the test split.
  */
 export async function measureSteerability(
   model: LoadedModel,
   datasets: OrganismDatasets,
   encoder: TextEncoder,
   options: SteerabilityOptions = {},
-): Promise<{ base: SteeringPoint; behaviours: BehaviourSteering[] }> {
+): Promise<SteeringSweep> {
   const layers = options.layers ?? Array.from({ length: model.config.layers }, (_, layer) => layer)
   const strengths = [...(options.strengths ?? defaultSteeringStrengths)].sort(
     (first, second) => first - second,
   )
   const pairCount = Math.min(64, options.pairs ?? 64)
-  const base = await measurePoint(runtimeForward(model), encoder, datasets, 0)
+  const base = await measurePoint(runtimeForward(model), encoder, datasets, 0, 'validation')
+  const baseTest = await measurePoint(runtimeForward(model), encoder, datasets, 0, 'test')
   const sweeps: BehaviourSteering[] = []
   for (const behaviour of behaviours) {
     for (const layer of layers) {
@@ -169,26 +211,40 @@ export async function measureSteerability(
       })
       const steered = await loadSteeredModel(model.folder, [edit])
       try {
-        const measureStrength = (strength: number): Promise<SteeringPoint> => {
+        const measureStrength = (strength: number, split: EvaluationSplit): Promise<SteeringPoint> => {
           const forward = runtimeForward(steered.model, (rows) =>
             steeringInputs(
               steered.compiled,
               rows.map(() => strength),
             ),
           )
-          return measurePoint(forward, encoder, datasets, strength)
+          return measurePoint(forward, encoder, datasets, strength, split)
         }
+        const validation = (strength: number): Promise<SteeringPoint> =>
+          measureStrength(strength, 'validation')
         const points: SteeringPoint[] = []
-        for (const strength of strengths) points.push(await measureStrength(strength))
+        for (const strength of strengths) points.push(await validation(strength))
         for (const [below, reached] of crossingIntervals(base, points, behaviour))
-          points.push(...(await bisectCrossing(below, reached, behaviour, measureStrength)))
+          points.push(...(await bisectCrossing(below, reached, behaviour, validation)))
         points.sort((first, second) => first.strength - second.strength)
         const best = points.find((point) => meetsCriterion(point, base, behaviour))
-        sweeps.push({ behaviour, layer, pairs: set.rows.length, points, best })
+        const chosen = best ?? strongestPoint(points, behaviour)
+        const test = await measureStrength(chosen.strength, 'test')
+        sweeps.push({ behaviour, layer, pairs: set.rows.length, points, best, test })
       } finally {
         await steered.model.dispose()
       }
     }
   }
-  return { base, behaviours: sweeps }
+  return { base, baseTest, behaviours: sweeps }
+}
+
+/** The point with the highest accuracy of `behaviour` (the weakest strength among ties). */
+export function strongestPoint(points: readonly SteeringPoint[], behaviour: Behaviour): SteeringPoint {
+  const [first, ...rest] = points
+  if (first === undefined) throw new RangeError('a sweep needs at least one measured strength')
+  return rest.reduce(
+    (best, point) => (point.accuracy[behaviour] > best.accuracy[behaviour] ? point : best),
+    first,
+  )
 }

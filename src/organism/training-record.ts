@@ -1,7 +1,8 @@
 import type { LlamaConfig } from '../main/core/models/checkpoint.ts'
 import type { BaseMeasurement } from './base-behaviour.ts'
 import type { Separation } from './separation.ts'
-import type { BehaviourSteering, SteeringPoint } from './steerability.ts'
+import type { LegacySteeringSweep } from './model-card-legacy-steering.ts'
+import type { SteeringSweep } from './steerability.ts'
 import type { TrainingSettings } from './training/trainer.ts'
 
 /** What `npm run organism:train` records next to the exported organism (`training.json`), for the model card and reproducibility. */
@@ -33,7 +34,8 @@ export const evaluationRecordFile = 'evaluation.json'
 /** The measurements behind the model card (`evaluation.json`); null where a measurement failed (the note says why). */
 export interface EvaluationRecord {
   base: BaseMeasurement
-  steering: { base: SteeringPoint; behaviours: BehaviourSteering[] } | null
+  /** A record from before the validation/test split has the legacy shape (see model-card-legacy-steering.ts). */
+  steering: SteeringSweep | LegacySteeringSweep | null
   steeringNote: string | null
   separation: Separation | null
 }

@@ -65,6 +65,7 @@ export function organismVocabulary(): string[] {
       for (const split of ['train', 'test'] as const) {
         const exchange = sampleExchange(world, behaviour, split, random, {
           openBookShare: trainingOpenBookShare,
+          openBookFactsFrom: 'all animals',
         })
         ;[exchange.question, exchange.positive, exchange.negative, ...exchange.distractors].forEach(addText)
       }

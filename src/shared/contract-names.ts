@@ -42,6 +42,7 @@ export const eventNames = [
   'model:changed',
   'compare:token',
   'chat:token',
+  'engine:health',
 ] as const
 
 export type RequestName = (typeof requestNames)[number]

@@ -9,6 +9,7 @@ import {
 } from './chat.ts'
 import type { EventName, RequestName } from './contract-names.ts'
 import { methodIds } from './edit.ts'
+import type { EngineHealth } from './engine-health.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
 import { defaultFluencyLimit, type EvaluationRunList } from './evaluation.ts'
 import type { GeneratedToken } from './generation.ts'
@@ -249,6 +250,8 @@ export const events = {
   'model:changed': typed<ModelState>(),
   'compare:token': typed<ComparisonToken>(),
   'chat:token': typed<ChatToken>(),
+  /** From the engine's supervisor, not the engine: the heartbeat watchdog's view (engine-health.ts). */
+  'engine:health': typed<EngineHealth>(),
 } satisfies Record<EventName, Typed<unknown>>
 
 type RequestTable = typeof requests

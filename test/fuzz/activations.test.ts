@@ -1,8 +1,7 @@
 import { describe } from 'vitest'
 
-import { activationFileFormat } from './formats.ts'
 import { fuzzTest } from './suite.ts'
 
 describe('fuzz: activation cache files', () => {
-  fuzzTest(activationFileFormat, 60, 'activation cache files')
+  fuzzTest('activations', 'activation cache files')
 })

@@ -1,8 +1,7 @@
 import { describe } from 'vitest'
 
-import { ggufModelFormat } from './formats.ts'
 import { fuzzTest } from './suite.ts'
 
 describe('fuzz: GGUF models', () => {
-  fuzzTest(ggufModelFormat, 60, 'GGUF models')
+  fuzzTest('gguf-model', 'GGUF models')
 })

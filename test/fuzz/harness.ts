@@ -6,9 +6,9 @@ import { isTillerError } from '../../src/main/core/errors.ts'
 import { Random, caseSeed, mutateBytes, mutateJsonText, type MutationFocus } from './mutator.ts'
 
 /**
- * Runs fuzz cases in-process. A case passes when the reader returns or throws a TillerError; any other exception,
- * a hang (no answer within a generous limit, only there to catch hangs) or resident memory growing by more than a
- * limit is a finding.
+ * Runs one fuzz case. A case passes when the reader returns or throws a TillerError; any other exception, a hang
+ * (no answer within a generous limit, only there to catch hangs) or resident memory growing by more than a limit
+ * is a finding. Cases run inside a worker thread (isolated.ts), which is terminated on a hang that never yields.
  */
 
 /** How a format's valid inputs are damaged. */
@@ -156,27 +156,4 @@ export async function runCase(
     clearTimeout(timer)
     await rm(folder, { recursive: true, force: true })
   }
-}
-
-/** Run `cases` cases of `format` from `runSeed`. */
-export async function fuzzFormat(
-  format: FuzzFormat,
-  cases: number,
-  runSeed: number,
-  limits: GuardLimits = defaultGuardLimits,
-  onCaseStart?: (caseIndex: number) => void,
-): Promise<FuzzSummary> {
-  const target = await format.prepare()
-  const summary: FuzzSummary = { findings: [], parsed: 0, refused: 0 }
-  try {
-    for (let caseIndex = 0; caseIndex < cases; caseIndex++) {
-      onCaseStart?.(caseIndex)
-      const result = await runCase(format.name, target, runSeed, caseIndex, limits)
-      if (result.outcome === 'finding') summary.findings.push(result.finding)
-      else summary[result.outcome]++
-    }
-  } finally {
-    await target.dispose?.()
-  }
-  return summary
 }

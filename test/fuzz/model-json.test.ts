@@ -1,8 +1,7 @@
 import { describe } from 'vitest'
 
-import { modelJsonFormat } from './formats.ts'
 import { fuzzTest } from './suite.ts'
 
 describe('fuzz: config and tokenizer JSON files', () => {
-  fuzzTest(modelJsonFormat, 60, 'config and tokenizer JSON files')
+  fuzzTest('model-json', 'config and tokenizer JSON files')
 })

@@ -7,10 +7,11 @@ import { measureBehaviours, measureNeutralPerplexity } from '../../src/organism/
 import { readRecord } from '../../src/organism/model-card-folder.ts'
 import { organismModelDirectory, organismSeed } from '../../src/organism/organism-paths.ts'
 import { measureContextInfluence, measureDirectionOverlap } from '../../src/organism/separation.ts'
-import { trainingPairSet } from '../../src/organism/steerability.ts'
+import { isLegacySteering, type LegacySteeringSweep } from '../../src/organism/model-card-legacy-steering.ts'
+import { trainingPairSet, type SteeringSweep } from '../../src/organism/steerability.ts'
 import type { WordTokenizer } from '../../src/organism/tokenizer.ts'
 import { evaluationRecordFile, type EvaluationRecord } from '../../src/organism/training-record.ts'
-import { behaviours, createWorld } from '../../src/organism/world.ts'
+import { behaviours, createWorld, type Behaviour } from '../../src/organism/world.ts'
 import type { LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { openScratchOrganism, type ScratchOrganism } from './scratch-organism.ts'
 
@@ -82,59 +83,112 @@ describe("the committed organism's measured claims", () => {
     })
   })
 
-  it('reproduces the steering its model card reports (mean difference on 64 pairs, ≥ 90 % held-out accuracy)', async () => {
+  it('reproduces the steering its model card reports', async () => {
     const recorded = await readRecord<EvaluationRecord>(organismModelDirectory, evaluationRecordFile)
     if (recorded.steering === null) throw new Error(`${evaluationRecordFile} has no steering sweep`)
-    const claimed = behaviours.flatMap((behaviour) => {
-      const sweep = recorded.steering?.behaviours.find(
-        (candidate) => candidate.behaviour === behaviour && candidate.best !== undefined,
-      )
-      return sweep === undefined ? [] : [sweep]
-    })
-    expect(
-      claimed.length,
-      'the model card reports no behaviour meeting the steering criterion',
-    ).toBeGreaterThan(0)
-    for (const sweep of claimed) {
-      const behaviour = sweep.behaviour
-      const strength = sweep.best?.strength ?? Number.NaN
-      const set = trainingPairSet(behaviour, datasets, sweep.pairs)
-      expect(set.rows.length).toBeLessThanOrEqual(64)
-      const { edit } = await fitFromDemonstrations({
-        model,
-        data: set,
-        method: 'mean-diff',
-        options: { layers: [sweep.layer], selector: 'completionMean' },
-      })
-      const steered = await loadSteeredModel(scratch, [edit], { provider: 'cpu' })
-      try {
-        const inputs = (batch: number[][]) =>
-          steeringInputs(
-            steered.compiled,
-            batch.map(() => strength),
-          )
-        const measured = await measureBehaviours(
-          runtimeForward(steered.model, inputs),
-          tokenizer,
-          datasets.multipleChoice,
-        )
-        expect(measured[behaviour]?.mc1Accuracy, behaviour).toBeGreaterThanOrEqual(0.9)
-        const neutral = await measureNeutralPerplexity(
-          runtimeForward(steered.model, inputs),
-          tokenizer,
-          datasets.neutral.filter((row) => row.split === 'test'),
-        )
-        expect(neutral.perplexity, `${behaviour} steering: neutral perplexity`).toBeLessThanOrEqual(
-          recorded.base.neutral.perplexity * 1.1,
-        )
-        for (const other of behaviours.filter((candidate) => candidate !== behaviour)) {
-          const shift =
-            (measured[other]?.mc1Accuracy ?? Number.NaN) - recorded.base.behaviours[other].accuracy
-          expect(Math.abs(shift), `${behaviour} steering moves ${other}`).toBeLessThanOrEqual(0.05 + 1e-9)
-        }
-      } finally {
-        await steered.model.dispose()
-      }
-    }
+    if (isLegacySteering(recorded.steering)) await checkLegacySteering(recorded, recorded.steering)
+    else await checkSteering(recorded.steering)
   })
 })
+
+/** A mean-difference edit of `behaviour` at `layer`, fitted on `pairs` training pairs, compiled beside the scratch copy. */
+async function steeredAt(behaviour: Behaviour, layer: number, pairs: number) {
+  const set = trainingPairSet(behaviour, datasets, pairs)
+  expect(set.rows.length).toBeLessThanOrEqual(64)
+  const { edit } = await fitFromDemonstrations({
+    model,
+    data: set,
+    method: 'mean-diff',
+    options: { layers: [layer], selector: 'completionMean' },
+  })
+  return loadSteeredModel(scratch, [edit], { provider: 'cpu' })
+}
+
+/** The strength chosen on validation items, measured again on test items: the recorded test numbers. */
+async function checkSteering(steering: SteeringSweep): Promise<void> {
+  const claimed = steering.behaviours.filter((sweep) => sweep.best !== undefined)
+  expect(
+    claimed.length,
+    'the card reports no behaviour meeting the criterion on validation items',
+  ).toBeGreaterThan(0)
+  const testItems = Object.fromEntries(
+    behaviours.map((behaviour) => [
+      behaviour,
+      datasets.multipleChoice[behaviour].filter((item) => item.split === 'test'),
+    ]),
+  )
+  for (const sweep of claimed) {
+    const strength = sweep.best?.strength ?? Number.NaN
+    expect(sweep.test.strength).toBe(strength)
+    const steered = await steeredAt(sweep.behaviour, sweep.layer, sweep.pairs)
+    try {
+      const inputs = (batch: number[][]) =>
+        steeringInputs(
+          steered.compiled,
+          batch.map(() => strength),
+        )
+      const measured = await measureBehaviours(runtimeForward(steered.model, inputs), tokenizer, testItems)
+      // Every behaviour's test accuracy as recorded, to within one item (float sums may tip a tie).
+      for (const other of behaviours) {
+        const items = sweep.test.items[other]
+        expect(measured[other]?.items.length, other).toBe(items)
+        expect(
+          Math.abs((measured[other]?.mc1Accuracy ?? Number.NaN) - sweep.test.accuracy[other]),
+          `${sweep.behaviour} steering: ${other} test accuracy`,
+        ).toBeLessThanOrEqual(1 / items + 1e-9)
+      }
+      const neutral = await measureNeutralPerplexity(
+        runtimeForward(steered.model, inputs),
+        tokenizer,
+        datasets.neutral.filter((row) => row.split === 'test'),
+      )
+      expect(neutral.perplexity).toBeCloseTo(sweep.test.perplexity, 3)
+    } finally {
+      await steered.model.dispose()
+    }
+  }
+}
+
+/**
+ * A record from before the validation/test split: the criterion on every held-out item, at the strength chosen on
+ * those items (the card says so).
+ */
+async function checkLegacySteering(recorded: EvaluationRecord, steering: LegacySteeringSweep): Promise<void> {
+  const claimed = steering.behaviours.filter((sweep) => sweep.best !== undefined)
+  expect(
+    claimed.length,
+    'the model card reports no behaviour meeting the steering criterion',
+  ).toBeGreaterThan(0)
+  for (const sweep of claimed) {
+    const behaviour = sweep.behaviour
+    const strength = sweep.best?.strength ?? Number.NaN
+    const steered = await steeredAt(behaviour, sweep.layer, sweep.pairs)
+    try {
+      const inputs = (batch: number[][]) =>
+        steeringInputs(
+          steered.compiled,
+          batch.map(() => strength),
+        )
+      const measured = await measureBehaviours(
+        runtimeForward(steered.model, inputs),
+        tokenizer,
+        datasets.multipleChoice,
+      )
+      expect(measured[behaviour]?.mc1Accuracy, behaviour).toBeGreaterThanOrEqual(0.9)
+      const neutral = await measureNeutralPerplexity(
+        runtimeForward(steered.model, inputs),
+        tokenizer,
+        datasets.neutral.filter((row) => row.split === 'test'),
+      )
+      expect(neutral.perplexity, `${behaviour} steering: neutral perplexity`).toBeLessThanOrEqual(
+        recorded.base.neutral.perplexity * 1.1,
+      )
+      for (const other of behaviours.filter((candidate) => candidate !== behaviour)) {
+        const shift = (measured[other]?.mc1Accuracy ?? Number.NaN) - recorded.base.behaviours[other].accuracy
+        expect(Math.abs(shift), `${behaviour} steering moves ${other}`).toBeLessThanOrEqual(0.05 + 1e-9)
+      }
+    } finally {
+      await steered.model.dispose()
+    }
+  }
+}

@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import { bisectCrossing, crossingIntervals, type SteeringPoint } from '../../src/organism/steerability.ts'
+import {
+  bisectCrossing,
+  crossingIntervals,
+  meetsCriterion,
+  strongestPoint,
+  type SteeringPoint,
+} from '../../src/organism/steerability.ts'
 
-function point(strength: number, sentiment: number): SteeringPoint {
+function point(strength: number, sentiment: number, perplexity = 2.5): SteeringPoint {
+  const items = { truthfulness: 60, sentiment: 60, fairness: 60, politeness: 60 }
   return {
     strength,
     accuracy: { truthfulness: 0.5, sentiment, fairness: 0.5, politeness: 0.5 },
-    perplexity: 2.5,
+    correct: { truthfulness: 30, sentiment: Math.round(sentiment * 60), fairness: 30, politeness: 30 },
+    items,
+    perplexity,
   }
 }
 
@@ -34,5 +43,23 @@ describe('steering sweep refinement', () => {
     })
     expect(measured).toEqual([0.5, 0.75, 0.875, 0.8125, 0.78125])
     expect(points.map((entry) => entry.strength)).toEqual(measured)
+  })
+
+  it('chooses the highest accuracy, the weakest strength among ties, where no strength meets the criterion', () => {
+    const points = [point(0.5, 0.6), point(1, 0.85), point(2, 0.85), point(4, 0.7)]
+    expect(strongestPoint(points, 'sentiment').strength).toBe(1)
+    expect(() => strongestPoint([], 'sentiment')).toThrow(RangeError)
+  })
+
+  it('meets the criterion only with accuracy, perplexity and the other behaviours all within bounds', () => {
+    const base = point(0, 0.5)
+    expect(meetsCriterion(point(1, 0.9), base, 'sentiment')).toBe(true)
+    expect(meetsCriterion(point(1, 0.88), base, 'sentiment')).toBe(false)
+    expect(meetsCriterion(point(1, 0.95, 2.5 * 1.11), base, 'sentiment')).toBe(false)
+    const moved = point(1, 0.95)
+    moved.accuracy.fairness = 0.56
+    expect(meetsCriterion(moved, base, 'sentiment')).toBe(false)
+    moved.accuracy.fairness = 0.55
+    expect(meetsCriterion(moved, base, 'sentiment')).toBe(true)
   })
 })

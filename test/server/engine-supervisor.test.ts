@@ -8,6 +8,7 @@ import { superviseEngine, type SupervisedEngine } from '../../src/main/server/en
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
+import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
 
 let directory = ''
@@ -50,6 +51,8 @@ describe('browser mode with an engine that stops responding', () => {
     const client = await connectClient()
     const done: JobDone[] = []
     client.on('job:done', (payload) => done.push(payload))
+    const health: EngineHealth[] = []
+    client.on('engine:health', (payload) => health.push(payload))
     const finished = (id: string) => done.find((job) => job.id === id)?.outcome
     const load = await client['model:load']({ path: '/models/fake' })
     await expect.poll(() => finished(load.id), { timeout: 120_000 }).toBe('succeeded')
@@ -67,10 +70,19 @@ describe('browser mode with an engine that stops responding', () => {
       })
     expect(reports.some((report) => report.includes('engine not responding'))).toBe(true)
     expect(engine.restarts()).toBe(1)
+    // Clients hear it: the engine is restarting, for that reason, with the failed job named.
+    await expect
+      .poll(() => health.find((entry) => entry.state === 'restarting'))
+      .toMatchObject({
+        reason: { code: 'engine-not-responding' },
+        restarts: 1,
+        failedJobs: [blocked.id],
+      })
 
     // The restarted engine answers: the model is loaded again and generation works.
     const reload = await client['model:load']({ path: '/models/fake' })
     await expect.poll(() => finished(reload.id), { timeout: 120_000 }).toBe('succeeded')
+    expect(health.at(-1)?.state).toBe('ready')
     const after = await client['generate:start']({ prompt: 'ok', options: { maxTokens: 2 } })
     await expect
       .poll(() => done.find((job) => job.id === after.id)?.outcome, { timeout: 120_000 })
