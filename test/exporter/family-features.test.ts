@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { LlamaConfig } from '../../src/main/core/models/checkpoint.ts'
+import { modelFiles } from '../../src/main/core/models/graph-contract.ts'
 import { ropeFrequencyDivisors } from '../../src/main/core/models/exporter/rope-scaling.ts'
 import { tinyCheckpoint, tinyConfig, type TinyModelOptions } from '../helpers/tiny-models.ts'
 import { referenceForward } from '../helpers/reference-llama.ts'
@@ -13,6 +14,8 @@ import { useTinySession } from './tiny-session.ts'
  */
 
 const tolerance = 1e-4
+/** float16 weights, activations and cache (as test/exporter/float16.test.ts) */
+const halfTolerance = 5e-2
 const prompt = [1, 47, 290, 12, 250, 99, 7, 180]
 const vocab = tinyConfig.vocabSize
 
@@ -84,6 +87,22 @@ for (const feature of features) {
       )
       expect(gap).toBeGreaterThan(1e-2)
     })
+    for (const family of ['builder', 'optimum'] as const) {
+      describe(`float16 ${family}`, () => {
+        const tiny = useTinySession(
+          { family, dtype: 'float16', config: feature.config, seed: 5 },
+          modelFiles.graphFloat16,
+        )
+        it('prefill and decode stay within half precision of the reference', async () => {
+          const expected = referenceForward(tiny.checkpoint, prompt)
+          const runner = new BatchRunner(tiny.session, tiny.checkpoint.config, 1, 'float16')
+          const prefill = await runner.step([prompt.slice(0, 6)])
+          expect(maxDifference(prefill, 0, expected, 0, 6, vocab)).toBeLessThan(halfTolerance)
+          const rest = await runner.step([prompt.slice(6)])
+          expect(maxDifference(rest, 0, expected, 6, 2, vocab)).toBeLessThan(halfTolerance)
+        })
+      })
+    }
     for (const variant of variants) {
       describe(variant.label, () => {
         const tiny = useTinySession({ ...variant.options, config: feature.config, seed: 5 })
