@@ -4,6 +4,7 @@ import type { LlamaCheckpoint, LlamaConfig } from '../../../src/main/core/models
 import type { GgufContent, GgufMetadataValue, GgufTensorInput } from '../../../src/main/core/gguf/writer.ts'
 import { halfSplitToInterleavedRows } from '../../../src/main/core/models/importers/rope-permutation.ts'
 import { tinyVocabulary } from './gguf-model.ts'
+import { quantizers } from './quantize.ts'
 
 /**
  * Tiny test models of every family in GGUF form, written as llama.cpp's convert_hf_to_gguf.py writes them:
@@ -118,12 +119,13 @@ export function familyCheckpointToGguf(
     .filter((entry): entry is [string, GgufMetadataValue] => entry[1] !== undefined)
 
   const tensors: GgufTensorInput[] = []
-  const matrix = (name: string, values: Float32Array, shape: number[]): GgufTensorInput => ({
-    name,
-    type: shape.length === 1 ? GGMLQuantizationType.F32 : (options.matrixType ?? GGMLQuantizationType.F32),
-    shape,
-    data: values,
-  })
+  const matrix = (name: string, values: Float32Array, shape: number[]): GgufTensorInput => {
+    // Vectors (norms, biases, rope_freqs) stay F32, as llama.cpp's quantizer leaves them.
+    const type =
+      shape.length === 1 ? GGMLQuantizationType.F32 : (options.matrixType ?? GGMLQuantizationType.F32)
+    const encoder = quantizers.get(type)
+    return { name, type, shape, data: encoder === undefined ? values : encoder(values) }
+  }
   const add = (tensor: GgufTensorInput): void => {
     if (options.tensors !== undefined && tensor.name in options.tensors) return
     tensors.push(tensor)
