@@ -136,6 +136,14 @@ describe('GGUF import refuses bad family files naming the field or tensor', () =
     expect(bias.message).toContain('"blk.1.attn_v.bias" is missing')
   })
 
+  it('a phi3 file holding both the fused attn_qkv and a separate attn_q', async () => {
+    const error = await importError('phi3-both', 'phi3', {
+      tensors: { 'blk.0.attn_q.weight': f32('blk.0.attn_q.weight', [32, 32]) },
+    })
+    expect(error.code).toBe('file-corrupt')
+    expect(error.message).toContain('model.layers.0.self_attn.q_proj.weight')
+  })
+
   it('rope_freqs.weight of the wrong length, and a tensor of another architecture', async () => {
     const frequencies = await importError('rope-freqs', 'llama', {
       tensors: { 'rope_freqs.weight': f32('rope_freqs.weight', [8]) },

@@ -116,6 +116,26 @@ const families: Family[] = [
 
 const graphFamilies: GraphFamily[] = ['builder', 'optimum']
 
+describe('Phi-3 written with attn_q, attn_k and attn_v apart (llama.cpp loads either form)', () => {
+  it('imports the same weights as the fused file', async () => {
+    const family = families.find((candidate) => candidate.architecture === 'phi3')
+    if (family === undefined) throw new Error('no phi3 family')
+    const original = randomCheckpoint(family.config, 7)
+    const path = join(root, 'phi3-separate.gguf')
+    const content = familyCheckpointToGguf(original, 'phi3', { separateQueryKeyValue: true })
+    expect(content.tensors.some((tensor) => tensor.name === 'blk.0.attn_qkv.weight')).toBe(false)
+    await writeGgufFile(path, content)
+    const imported = await importGguf(path)
+    expect(imported.checkpoint.config).toEqual(family.config)
+    for (const [name, weight] of original.weights) {
+      expect({
+        name,
+        equal: values(imported.checkpoint, name)?.every((value, at) => value === weight.data[at]),
+      }).toEqual({ name, equal: true })
+    }
+  })
+})
+
 /** Greedy tokens of an exported graph, decoding one token at a time over its KV cache. */
 async function graphGreedy(folder: string, config: LlamaConfig): Promise<number[]> {
   const session = await ort.InferenceSession.create(join(folder, 'onnx', 'model.onnx'))

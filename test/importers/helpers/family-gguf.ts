@@ -74,6 +74,8 @@ export interface FamilyGgufOptions {
   tensors?: Record<string, GgufTensorInput | undefined>
   /** Type of the 2-D matrices (default F32). */
   matrixType?: GGMLQuantizationType
+  /** phi3 only: write attn_q/attn_k/attn_v apart instead of the fused attn_qkv (llama.cpp loads either). */
+  separateQueryKeyValue?: boolean
 }
 
 /** The GGUF content llama.cpp would write for `checkpoint` as `architecture`. */
@@ -145,7 +147,11 @@ export function familyCheckpointToGguf(
     for (const [name, weight] of checkpoint.weights) {
       if (!name.startsWith(prefix)) continue
       const suffix = name.slice(prefix.length)
-      if (fused && /^(self_attn\.[qkv]_proj|mlp\.(gate|up)_proj)\.weight$/.test(suffix)) continue
+      const fusedAway =
+        options.separateQueryKeyValue === true
+          ? /^mlp\.(gate|up)_proj\.weight$/
+          : /^(self_attn\.[qkv]_proj|mlp\.(gate|up)_proj)\.weight$/
+      if (fused && fusedAway.test(suffix)) continue
       let values = float32(checkpoint, name)
       if (architecture === 'llama' && suffix === 'self_attn.q_proj.weight') {
         values = halfSplitToInterleavedRows(values, config.numHeads, config.headDim)
@@ -155,7 +161,7 @@ export function familyCheckpointToGguf(
       }
       add(matrix(`blk.${layer}.${layerSuffixes[suffix] ?? suffix}`, values, weight.shape))
     }
-    if (fused) {
+    if (fused && options.separateQueryKeyValue !== true) {
       const qkvRows = (config.numHeads + 2 * config.numKeyValueHeads) * config.headDim
       add(
         matrix(
@@ -166,6 +172,8 @@ export function familyCheckpointToGguf(
           [qkvRows, config.hiddenSize],
         ),
       )
+    }
+    if (fused) {
       add(
         matrix(
           `blk.${layer}.ffn_up.weight`,

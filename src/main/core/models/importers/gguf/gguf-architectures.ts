@@ -9,7 +9,8 @@ import type { ModelArchitecture } from '../../checkpoint.ts'
  *          llama; a `llama.attention.sliding_window` makes it Hugging Face's mistral.
  *   qwen2  rotate_half rows (rope type NEOX, no permutation), q/k/v biases `blk.N.attn_{q,k,v}.bias`.
  *   qwen3  rotate_half rows, per-head norms `blk.N.attn_{q,k}_norm.weight` `[headDim]`.
- *   phi3   rotate_half rows, fused `blk.N.attn_qkv.weight` `[(heads + 2·kvHeads)·headDim, hidden]` and
+ *   phi3   rotate_half rows, fused `blk.N.attn_qkv.weight` `[(heads + 2·kvHeads)·headDim, hidden]` (or
+ *          attn_q/attn_k/attn_v apart, which llama.cpp also loads) and
  *          `blk.N.ffn_up.weight` `[2·intermediate, hidden]` (gate rows first, then up), no ffn_gate;
  *          `phi3.attention.sliding_window`.
  */
@@ -63,6 +64,8 @@ export interface TensorMapping {
   rowSplit?: number[]
   /** Set for q/k projections of interleaved architectures: rows go to rotate_half order, per head. */
   ropeHeads?: 'query' | 'key'
+  /** An alternative form of tensors another mapping also provides (phi3's unfused q/k/v): not counted as required. */
+  alternative?: boolean
 }
 
 /** What a layer's mapping needs to know about sizes. */
@@ -99,6 +102,13 @@ export function layerTensorMappings(
     mappings['ffn_up.weight'] = {
       huggingFaceNames: ['mlp.gate_proj.weight', 'mlp.up_proj.weight'],
       rowSplit: [sizes.intermediateSize, sizes.intermediateSize],
+    }
+    // llama.cpp also loads phi3 files whose converter wrote q, k and v apart.
+    for (const which of ['q', 'k', 'v']) {
+      mappings[`attn_${which}.weight`] = {
+        huggingFaceNames: [`self_attn.${which}_proj.weight`],
+        alternative: true,
+      }
     }
   } else {
     mappings['attn_q.weight'] = one('self_attn.q_proj.weight', 'query')

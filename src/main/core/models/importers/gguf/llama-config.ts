@@ -133,7 +133,9 @@ export function checkRopeFrequencies(file: GgufFile, shape: readonly number[], h
 function checkSizes(file: GgufFile, numLayers: number, contextLength: number): void {
   const prefix = architecturePrefix(file)
   const sizes = { numHeads: 1, numKeyValueHeads: 1, headDim: 1, intermediateSize: 1 }
-  const tensorsPerLayer = Object.keys(layerTensorMappings(ggufArchitectureOf(file), sizes)).length
+  const tensorsPerLayer = Object.values(layerTensorMappings(ggufArchitectureOf(file), sizes)).filter(
+    (mapping) => mapping.alternative !== true,
+  ).length
   if (numLayers < 1 || numLayers * tensorsPerLayer > file.tensors.size) {
     throw new TillerError(
       'file-corrupt',

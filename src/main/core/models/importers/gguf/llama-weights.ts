@@ -106,7 +106,17 @@ function checkTensorDirectory(
     }
     // Refused here, before any tensor data is read, rather than part-way through the import.
     assertReadableTensor(file, tensor)
-    mapping.huggingFaceNames.forEach((name) => present.add(name))
+    for (const name of mapping.huggingFaceNames) {
+      if (present.has(name)) {
+        throw new TillerError(
+          'file-corrupt',
+          `${file.path}: tensor "${tensor.name}" holds ${name}, which another tensor of the file also holds ` +
+            `(fused and separate forms together). The file is inconsistent; convert the model again.`,
+          { subject: `${file.path}: ${tensor.name}` },
+        )
+      }
+      present.add(name)
+    }
     const shape = stackedShape(mapping.huggingFaceNames, expected)
     if (formatShape(shape) !== formatShape(tensor.shape)) {
       throw new TillerError(
