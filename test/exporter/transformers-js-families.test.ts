@@ -32,6 +32,10 @@ const families: { name: string; config: Partial<LlamaConfig> }[] = [
       },
     },
   },
+  {
+    name: 'llama with per-frequency RoPE divisors (as imported from rope_freqs.weight)',
+    config: { ropeScaling: { type: 'frequency-factors', factors: [1.5, 8, 8, 8] } },
+  },
 ]
 
 const graphFamilies: GraphFamily[] = ['builder', 'optimum']
