@@ -1,4 +1,4 @@
-import type { LlamaCheckpoint, WeightTensor } from '../../src/main/core/models/checkpoint.ts'
+import type { LlamaCheckpoint, LlamaConfig, WeightTensor } from '../../src/main/core/models/checkpoint.ts'
 import { halvesToFloats } from '../../src/shared/float16.ts'
 
 /**
@@ -6,6 +6,8 @@ import { halvesToFloats } from '../../src/shared/float16.ts'
  * Hugging Face semantics: RMSNorm (x / sqrt(mean(x²) + eps) · w), rotate_half RoPE with `ropeTheta`, grouped-
  * query attention (query head h reads kv head floor(h / (heads / kvHeads))), causal softmax with scale
  * 1/sqrt(headDim), SwiGLU MLP (silu(gate) · up → down), tied or untied head. Dot products accumulate in float64.
+ * Family features follow the config: q/k/v biases, per-head q/k RMSNorm before RoPE, RoPE scaling (llama3, linear,
+ * per-frequency divisors) and a sliding attention window.
  * One unpadded sequence with positions 0..seq-1. Slow (plain loops): keep models tiny.
  */
 
@@ -72,14 +74,51 @@ function rmsNorm(x: Float32Array, rows: number, gamma: Float32Array, epsilon: nu
   return result
 }
 
+/**
+ * Inverse frequencies `[headDim / 2]` as Hugging Face computes them: θ^(-2i/headDim), remapped by rope_scaling
+ * (_compute_llama3_parameters: long wavelengths divided by factor, short ones kept, a linear blend of the two
+ * inverse frequencies between), or divided by llama.cpp's per-frequency factors.
+ */
+function inverseFrequencies(config: LlamaConfig): Float64Array {
+  const half = config.headDim / 2
+  const base = Float64Array.from({ length: half }, (_, i) => config.ropeTheta ** ((-2 * i) / config.headDim))
+  const scaling = config.ropeScaling
+  if (scaling === undefined) return base
+  if (scaling.type === 'linear') return base.map((frequency) => frequency / scaling.factor)
+  if (scaling.type === 'frequency-factors')
+    return base.map((frequency, i) => frequency / (scaling.factors[i] ?? NaN))
+  const lowWavelength = scaling.originalMaxPositionEmbeddings / scaling.lowFrequencyFactor
+  const highWavelength = scaling.originalMaxPositionEmbeddings / scaling.highFrequencyFactor
+  return base.map((frequency) => {
+    const wavelength = (2 * Math.PI) / frequency
+    if (wavelength > lowWavelength) return frequency / scaling.factor
+    if (wavelength < highWavelength) return frequency
+    const smooth =
+      (scaling.originalMaxPositionEmbeddings / wavelength - scaling.lowFrequencyFactor) /
+      (scaling.highFrequencyFactor - scaling.lowFrequencyFactor)
+    return (1 - smooth) * (frequency / scaling.factor) + smooth * frequency
+  })
+}
+
+/** x `[seq, width]` + bias `[width]` per row, in place. */
+function addBias(x: Float32Array, bias: Float32Array): void {
+  for (let index = 0; index < x.length; index++) x[index] = (x[index] ?? 0) + (bias[index % bias.length] ?? 0)
+}
+
 /** rotate_half RoPE in place on `[seq, heads * headDim]`, position of row s = s. */
-function applyRope(x: Float32Array, seq: number, heads: number, headDim: number, theta: number): void {
+function applyRope(
+  x: Float32Array,
+  seq: number,
+  heads: number,
+  headDim: number,
+  frequencies: Float64Array,
+): void {
   const half = headDim / 2
   for (let position = 0; position < seq; position++) {
     for (let head = 0; head < heads; head++) {
       const base = position * heads * headDim + head * headDim
       for (let i = 0; i < half; i++) {
-        const angle = position * theta ** ((-2 * i) / headDim)
+        const angle = position * (frequencies[i] ?? NaN)
         const cos = Math.cos(angle)
         const sin = Math.sin(angle)
         const first = x[base + i] ?? 0
@@ -108,6 +147,10 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
   const layers: ReferenceLayer[] = []
   const groupSize = heads / kvHeads
   const scale = 1 / Math.sqrt(headDim)
+  const frequencies = inverseFrequencies(config)
+  // With a sliding window, query s sees keys s − window + 1 .. s (Hugging Face's sliding-window mask).
+  const firstKey = (query: number): number =>
+    config.slidingWindow === undefined ? 0 : Math.max(0, query - config.slidingWindow + 1)
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
     const residPre = residual
@@ -120,32 +163,51 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
     const q = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.q_proj.weight`), heads * headDim)
     const k = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.k_proj.weight`), kvHeads * headDim)
     const v = linear(normed, seq, weight(checkpoint, `${prefix}.self_attn.v_proj.weight`), kvHeads * headDim)
-    applyRope(q, seq, heads, headDim, config.ropeTheta)
-    applyRope(k, seq, kvHeads, headDim, config.ropeTheta)
+    if (config.attentionBias === true) {
+      addBias(q, weight(checkpoint, `${prefix}.self_attn.q_proj.bias`))
+      addBias(k, weight(checkpoint, `${prefix}.self_attn.k_proj.bias`))
+      addBias(v, weight(checkpoint, `${prefix}.self_attn.v_proj.bias`))
+    }
+    // Qwen 3: each head of q and k is RMS-normalized over headDim before RoPE.
+    const qHeads =
+      config.qkNorm === true
+        ? rmsNorm(q, seq * heads, weight(checkpoint, `${prefix}.self_attn.q_norm.weight`), config.rmsNormEps)
+        : q
+    const kHeads =
+      config.qkNorm === true
+        ? rmsNorm(
+            k,
+            seq * kvHeads,
+            weight(checkpoint, `${prefix}.self_attn.k_norm.weight`),
+            config.rmsNormEps,
+          )
+        : k
+    applyRope(qHeads, seq, heads, headDim, frequencies)
+    applyRope(kHeads, seq, kvHeads, headDim, frequencies)
     const attnHeads = new Float32Array(seq * heads * headDim)
     for (let head = 0; head < heads; head++) {
       const kvHead = Math.floor(head / groupSize)
       for (let query = 0; query < seq; query++) {
         const scores = new Float64Array(query + 1)
         let maximum = -Infinity
-        for (let key = 0; key <= query; key++) {
+        for (let key = firstKey(query); key <= query; key++) {
           let dot = 0
           for (let d = 0; d < headDim; d++) {
             dot +=
-              (q[query * heads * headDim + head * headDim + d] ?? 0) *
-              (k[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
+              (qHeads[query * heads * headDim + head * headDim + d] ?? 0) *
+              (kHeads[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
           }
           scores[key] = dot * scale
           maximum = Math.max(maximum, dot * scale)
         }
         let total = 0
-        for (let key = 0; key <= query; key++) {
+        for (let key = firstKey(query); key <= query; key++) {
           scores[key] = Math.exp((scores[key] ?? 0) - maximum)
           total += scores[key] ?? 0
         }
         for (let d = 0; d < headDim; d++) {
           let mixed = 0
-          for (let key = 0; key <= query; key++) {
+          for (let key = firstKey(query); key <= query; key++) {
             mixed += ((scores[key] ?? 0) / total) * (v[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
           }
           attnHeads[query * heads * headDim + head * headDim + d] = mixed

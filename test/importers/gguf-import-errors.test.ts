@@ -109,14 +109,14 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     }
   })
 
-  it('an architecture other than llama', async () => {
-    const path = await writeModel('qwen', {
-      metadata: { 'general.architecture': { type: 'string', value: 'qwen2' } },
+  it('an architecture outside the supported list', async () => {
+    const path = await writeModel('falcon', {
+      metadata: { 'general.architecture': { type: 'string', value: 'falcon' } },
     })
     const error = await importError(path)
     expect(error.code).toBe('unsupported-architecture')
-    expect(error.message).toContain('"qwen2"')
-    expect(error.message).toContain('"llama"')
+    expect(error.message).toContain('"falcon"')
+    expect(error.message).toContain('"llama", "qwen2", "qwen3", "phi3"')
     expect(error.subject).toBe(`${path}: general.architecture`)
   })
 

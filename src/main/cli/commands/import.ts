@@ -10,8 +10,8 @@ import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from 
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
 
-Convert a local llama GGUF model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
-IQ4_NL or IQ4_XS tensors; embedded SentencePiece tokenizer) into an ONNX model folder that Tiller and
+Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3 or phi3; F32, F16, BF16,
+Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded SentencePiece tokenizer) into an ONNX model folder that Tiller and
 Transformers.js load. Quantized weights are dequantized.
 
 Options:
@@ -108,7 +108,7 @@ export const importCommand: Command = {
         .map(([type, count]) => `${count} ${type}`)
         .join(', ')
       process.stdout.write(
-        `Imported ${imported.source.fileName} (llama, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
+        `Imported ${imported.source.fileName} (${config.architecture ?? 'llama'}, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
           `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n` +
           (imported.source.dequantized
             ? `Dequantized the ${imported.source.dequantizedTypes.join(', ')} weights; the graph holds them as ${dtype}.\n`

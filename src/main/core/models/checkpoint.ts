@@ -18,6 +18,9 @@
  *   model.layers.{l}.mlp.down_proj.weight              [hidden, intermediate]
  *   model.norm.weight                                  [hidden]
  *   lm_head.weight                                     [vocab, hidden]   (absent when tieWordEmbeddings)
+ * Family features add (see the optional config fields):
+ *   model.layers.{l}.self_attn.{q,k,v}_proj.bias       [heads·headDim | kvHeads·headDim]   (attentionBias)
+ *   model.layers.{l}.self_attn.{q,k}_norm.weight       [headDim]                             (qkNorm)
  */
 export interface LlamaConfig {
   vocabSize: number
@@ -34,7 +37,40 @@ export interface LlamaConfig {
   bosTokenId: number
   eosTokenId: number
   padTokenId?: number
+  /** Hugging Face model_type of the family; absent means 'llama'. Names config.json's model class. */
+  architecture?: ModelArchitecture
+  /** q/k/v projections carry biases (Qwen 2/2.5). */
+  attentionBias?: boolean
+  /** Per-head RMSNorm on q and k before RoPE, one `[headDim]` weight each, shared by all heads (Qwen 3). */
+  qkNorm?: boolean
+  /** Frequency remapping of RoPE (Llama 3.1/3.2 'llama3', linear, or per-frequency divisors from a GGUF). */
+  ropeScaling?: RopeScaling
+  /** Each query attends to the last `slidingWindow` keys only, itself included (Mistral v0.1, Phi-3). */
+  slidingWindow?: number
 }
+
+/** The families Tiller builds graphs for, by Hugging Face model_type. */
+export const modelArchitectures = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const
+export type ModelArchitecture = (typeof modelArchitectures)[number]
+
+/**
+ * RoPE frequency scaling. Every form divides frequency i (θ^(-2i/headDim)) by a factor ≥ 1:
+ *   llama3             Hugging Face's rope_type 'llama3': factor for wavelengths longer than
+ *                      originalMaxPositionEmbeddings / lowFrequencyFactor, 1 for those shorter than
+ *                      originalMaxPositionEmbeddings / highFrequencyFactor, a smooth blend between.
+ *   linear             every frequency divided by factor (positions interpolated).
+ *   frequency-factors  one divisor per frequency, `[headDim / 2]`, as llama.cpp stores them (rope_freqs.weight).
+ */
+export type RopeScaling =
+  | {
+      type: 'llama3'
+      factor: number
+      lowFrequencyFactor: number
+      highFrequencyFactor: number
+      originalMaxPositionEmbeddings: number
+    }
+  | { type: 'linear'; factor: number }
+  | { type: 'frequency-factors'; factors: number[] }
 
 /** Element type of a stored weight. float16 values are IEEE half bit patterns. */
 export type WeightDType = 'float32' | 'float16'
@@ -74,6 +110,15 @@ export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]>
     shapes.set(`${prefix}.self_attn.q_proj.weight`, [numHeads * headDim, hidden])
     shapes.set(`${prefix}.self_attn.k_proj.weight`, [numKeyValueHeads * headDim, hidden])
     shapes.set(`${prefix}.self_attn.v_proj.weight`, [numKeyValueHeads * headDim, hidden])
+    if (config.attentionBias === true) {
+      shapes.set(`${prefix}.self_attn.q_proj.bias`, [numHeads * headDim])
+      shapes.set(`${prefix}.self_attn.k_proj.bias`, [numKeyValueHeads * headDim])
+      shapes.set(`${prefix}.self_attn.v_proj.bias`, [numKeyValueHeads * headDim])
+    }
+    if (config.qkNorm === true) {
+      shapes.set(`${prefix}.self_attn.q_norm.weight`, [headDim])
+      shapes.set(`${prefix}.self_attn.k_norm.weight`, [headDim])
+    }
     shapes.set(`${prefix}.self_attn.o_proj.weight`, [hidden, numHeads * headDim])
     shapes.set(`${prefix}.post_attention_layernorm.weight`, [hidden])
     shapes.set(`${prefix}.mlp.gate_proj.weight`, [inter, hidden])

@@ -58,6 +58,7 @@ function tensorSeed(seed: number, name: string): number {
 
 function initialization(name: string, shape: number[], config: LlamaConfig): { mean: number; std: number } {
   if (name.endsWith('norm.weight')) return { mean: 1, std: 0.2 }
+  if (name.endsWith('.bias')) return { mean: 0, std: 0.5 }
   if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') {
     return { mean: 0, std: 2 / Math.sqrt(config.hiddenSize) }
   }

@@ -19,12 +19,17 @@ export function maskedValue(floatType: ExportDType): number {
   return floatType === 'float16' ? -1e4 : -3.4028234663852886e38
 }
 
-/** Build the bias `[batch, 1, sequence, total]` in the graph's float type; returns its tensor name. */
+/**
+ * Build the bias `[batch, 1, sequence, total]` in the graph's float type; returns its tensor name. With a
+ * `slidingWindow`, key slot t is also masked unless t > past + s − slidingWindow (Hugging Face's sliding-window
+ * mask: each query sees itself and the slidingWindow − 1 slots before it).
+ */
 export function buildAttentionBias(
   graph: GraphBuilder,
   constants: Constants,
   inputs: DecoderInputs,
   floatType: ExportDType,
+  slidingWindow?: number,
 ): string {
   const scope = '/model/attn_mask'
   const node = (op: string, name: string, nodeInputs: string[], attributes = {}): string =>
@@ -40,7 +45,12 @@ export function buildAttentionBias(
   const querySlots = node('Range', 'Range', [pastScalar, totalScalar, one]) // [sequence]
   const keyRow = node('Unsqueeze', 'Unsqueeze', [keySlots, axis0]) // [1, total]
   const queryColumn = node('Unsqueeze', 'Unsqueeze', [querySlots, constants.int64([1])]) // [sequence, 1]
-  const causal = node('LessOrEqual', 'LessOrEqual', [keyRow, queryColumn]) // [sequence, total]
+  let causal = node('LessOrEqual', 'LessOrEqual', [keyRow, queryColumn]) // [sequence, total]
+  if (slidingWindow !== undefined) {
+    const windowStart = node('Sub', 'Sub', [queryColumn, constants.int64([slidingWindow], true)]) // [sequence, 1]
+    const recent = node('Greater', 'Greater', [keyRow, windowStart]) // [sequence, total]
+    causal = node('And', 'And', [causal, recent])
+  }
   const real = node('Cast', 'Cast', [inputs.attentionMask], { to: TensorElementType.bool }) // [batch, total]
   const realKeys = node('Unsqueeze', 'Unsqueeze', [real, constants.int64([1, 2])]) // [batch, 1, 1, total]
   const allowed = node('And', 'And', [realKeys, causal]) // [batch, 1, sequence, total]

@@ -1,5 +1,6 @@
 import { float } from '../../onnx/builder.ts'
 import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
+import { builderHeadNorm, withProjectionBias } from './attention-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
 import { ropeTables } from './rope.ts'
@@ -272,21 +273,31 @@ function decoderBlock(
     )
   const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
   const inputNorm = norm(context, `${scope}/input_layernorm`, inputWeight, residual, skip, true)
+  // q/k/v `[B, S, heads·headDim]` (kv: kvHeads·headDim), with the family's biases and q/k norms before RoPE.
+  const project = (which: 'q' | 'k' | 'v'): string =>
+    withProjectionBias(
+      context,
+      `${scope}/attn`,
+      layer,
+      which,
+      linear(`attn/${which}_proj`, inputNorm.normed, `${hf}.self_attn.${which}_proj.weight`),
+      `${hf}.attn.${which}_proj.Add.bias`,
+    )
   const q = rotary(
     context,
     layer,
     'q',
-    linear('attn/q_proj', inputNorm.normed, `${hf}.self_attn.q_proj.weight`),
+    builderHeadNorm(context, layer, 'q', project('q'), config.numHeads),
     config.numHeads,
   )
   const k = rotary(
     context,
     layer,
     'k',
-    linear('attn/k_proj', inputNorm.normed, `${hf}.self_attn.k_proj.weight`),
+    builderHeadNorm(context, layer, 'k', project('k'), config.numKeyValueHeads),
     config.numKeyValueHeads,
   )
-  const v = linear('attn/v_proj', inputNorm.normed, `${hf}.self_attn.v_proj.weight`)
+  const v = project('v')
   const heads = attention(context, layer, variant, q, k, v)
   const attentionOut = linear('attn/o_proj', heads, `${hf}.self_attn.o_proj.weight`)
   const postWeight = weights.asIs(

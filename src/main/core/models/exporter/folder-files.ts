@@ -1,4 +1,4 @@
-import type { LlamaConfig } from '../checkpoint.ts'
+import type { LlamaConfig, ModelArchitecture, RopeScaling } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import type { ExportDType } from './weights.ts'
 
@@ -20,6 +20,34 @@ export function graphFilePath(dtype: ExportDType): string {
   return dtype === 'float16' ? modelFiles.graphFloat16 : modelFiles.graph
 }
 
+/** The Hugging Face class name prefix of each architecture (`Qwen2ForCausalLM`, ...). */
+const modelClassPrefix: Record<ModelArchitecture, string> = {
+  llama: 'Llama',
+  mistral: 'Mistral',
+  qwen2: 'Qwen2',
+  qwen3: 'Qwen3',
+  phi3: 'Phi3',
+}
+
+/**
+ * config.json's rope_scaling. The graph holds the scaled RoPE tables, so this is a record for readers; divisors
+ * imported from a GGUF have no Hugging Face form and are written as Tiller's own rope_type.
+ */
+function ropeScalingJson(scaling: RopeScaling | undefined): Record<string, unknown> | null {
+  if (scaling === undefined) return null
+  if (scaling.type === 'linear') return { rope_type: 'linear', factor: scaling.factor }
+  if (scaling.type === 'frequency-factors') {
+    return { rope_type: 'tiller_frequency_factors', factors: scaling.factors }
+  }
+  return {
+    rope_type: 'llama3',
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFrequencyFactor,
+    high_freq_factor: scaling.highFrequencyFactor,
+    original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
+  }
+}
+
 /**
  * config.json in Hugging Face LlamaConfig form, plus the Transformers.js and Tiller sections.
  * @param weightsHash the checkpoint's logical weights hash (weights-hash.ts), recorded as `tiller.weightsHash`
@@ -29,9 +57,10 @@ export function configJson(
   record: ExportRecord,
   weightsHash: string,
 ): Record<string, unknown> {
+  const architecture = config.architecture ?? 'llama'
   return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [`${modelClassPrefix[architecture]}ForCausalLM`],
+    model_type: architecture,
     vocab_size: config.vocabSize,
     hidden_size: config.hiddenSize,
     intermediate_size: config.intermediateSize,
@@ -42,10 +71,11 @@ export function configJson(
     hidden_act: 'silu',
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
-    rope_scaling: null,
+    rope_scaling: ropeScalingJson(config.ropeScaling),
+    sliding_window: config.slidingWindow ?? null,
     max_position_embeddings: config.maxPositionEmbeddings,
     tie_word_embeddings: config.tieWordEmbeddings,
-    attention_bias: false,
+    attention_bias: config.attentionBias === true,
     mlp_bias: false,
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenId,

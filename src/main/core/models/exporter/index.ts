@@ -89,7 +89,13 @@ async function writeGraph(checkpoint: LlamaCheckpoint, onnxDir: string, record: 
       constants,
       inputs,
       floatType: record.dtype,
-      attentionBias: buildAttentionBias(graph, constants, inputs, record.dtype),
+      attentionBias: buildAttentionBias(
+        graph,
+        constants,
+        inputs,
+        record.dtype,
+        checkpoint.config.slidingWindow,
+      ),
     }
     if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
     else buildOptimumFamily(context)

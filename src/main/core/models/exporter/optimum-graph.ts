@@ -1,6 +1,7 @@
 import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import type { AttributeValue } from '../../onnx/builder.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
+import { withProjectionBias } from './attention-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
 import { fullWidth, ropeTables } from './rope.ts'
@@ -101,12 +102,29 @@ function selfAttention(
   const hf = `model.layers.${layer}.self_attn`
   const scope = `/model/layers.${layer}/self_attn`
   const project = (which: 'q' | 'k' | 'v'): string =>
-    emit(context, `${scope}/${which}_proj`, 'MatMul', [
-      normed,
-      weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
-    ])
-  const q = splitHeads(context, scope, project('q'), config.numHeads)
-  const k = splitHeads(context, scope, project('k'), config.numKeyValueHeads)
+    withProjectionBias(
+      context,
+      scope,
+      layer,
+      which,
+      emit(context, `${scope}/${which}_proj`, 'MatMul', [
+        normed,
+        weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
+      ]),
+      `${hf}.${which}_proj.bias`,
+    )
+  // Qwen 3 normalizes each head of q and k `[B, heads, S, D]` over D before RoPE.
+  const headNorm = (which: 'q' | 'k', heads: string): string =>
+    config.qkNorm === true
+      ? rmsNorm(
+          context,
+          `${scope}/${which}_norm`,
+          heads,
+          weights.asIs(`${hf}.${which}_norm.weight`, `${hf}.${which}_norm.weight`),
+        )
+      : heads
+  const q = headNorm('q', splitHeads(context, scope, project('q'), config.numHeads))
+  const k = headNorm('k', splitHeads(context, scope, project('k'), config.numKeyValueHeads))
   const v = splitHeads(context, scope, project('v'), config.numKeyValueHeads)
   const qRotated = rope(context, scope, q, rotary.cos, rotary.sin)
   const kRotated = rope(context, scope, k, rotary.cos, rotary.sin)

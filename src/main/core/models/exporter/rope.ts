@@ -1,8 +1,9 @@
 import type { LlamaConfig } from '../checkpoint.ts'
+import { ropeFrequencyDivisors } from './rope-scaling.ts'
 
 /**
  * RoPE tables for every position up to `maxPositionEmbeddings`, in Hugging Face's rotate_half convention:
- * frequency i (0 ≤ i < headDim/2) is θ^(-2i/headDim) and rotates dimensions i and i + headDim/2 together.
+ * frequency i (0 ≤ i < headDim/2) is θ^(-2i/headDim) (divided by the scaling's divisor, rope-scaling.ts) and rotates dimensions i and i + headDim/2 together.
  */
 export interface RopeTables {
   /** `[maxPositions, headDim / 2]` cos(position · frequency i) */
@@ -19,8 +20,9 @@ export function ropeTables(config: LlamaConfig): RopeTables {
   const positions = config.maxPositionEmbeddings
   const cos = new Float32Array(positions * half)
   const sin = new Float32Array(positions * half)
+  const divisors = ropeFrequencyDivisors(config)
   for (let i = 0; i < half; i++) {
-    const frequency = config.ropeTheta ** ((-2 * i) / config.headDim)
+    const frequency = config.ropeTheta ** ((-2 * i) / config.headDim) / (divisors[i] ?? 1)
     for (let position = 0; position < positions; position++) {
       cos[position * half + i] = Math.cos(position * frequency)
       sin[position * half + i] = Math.sin(position * frequency)

@@ -73,7 +73,8 @@ function checkChatTemplate(path: string, tokenizer: EmbeddedTokenizer): void {
 }
 
 /**
- * Imports a local llama GGUF (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
+ * Imports a local GGUF of a supported architecture (llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3;
+ * gguf-architectures.ts) (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
  * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) into a LlamaCheckpoint with Hugging Face names, `[out, in]`
  * layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the embedded SentencePiece or
  * byte-level BPE vocabulary. Bad input throws a TillerError naming the file and field or tensor.
@@ -87,7 +88,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
   const tokenizer = embeddedTokenizerFromGguf(file)
   checkChatTemplate(path, tokenizer)
   const partialConfig = llamaConfigFromGguf(file, tokenizer.tokenCount)
-  const { weights, tieWordEmbeddings } = await readLlamaWeights(file, partialConfig)
+  const { weights, tieWordEmbeddings, ropeFrequencyFactors } = await readLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)
   const tensorTypes = countTypes(types)
   const dequantizedTypes = [...new Set(types)]
@@ -95,7 +96,17 @@ export async function importGguf(path: string): Promise<GgufImport> {
     .sort((first, second) => first - second)
     .map(ggmlTypeName)
   return {
-    checkpoint: { config: { ...partialConfig, tieWordEmbeddings }, weights },
+    checkpoint: {
+      config: {
+        ...partialConfig,
+        tieWordEmbeddings,
+        // Llama 3.1/3.2: llama.cpp stores the llama3 remapping as one divisor per frequency.
+        ...(ropeFrequencyFactors === undefined
+          ? {}
+          : { ropeScaling: { type: 'frequency-factors', factors: ropeFrequencyFactors } }),
+      },
+      weights,
+    },
     tokenizer: tokenizer.files,
     source: {
       path,

@@ -3,58 +3,71 @@ import { open } from 'node:fs/promises'
 import { TillerError } from '../../../errors.ts'
 import { expectedWeightShapes } from '../../checkpoint.ts'
 import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
+import { halvesToFloats } from '../../../../../shared/float16.ts'
 import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile } from './gguf-file.ts'
+import {
+  layerTensorMappings,
+  modelTensorMappings,
+  ropeFrequenciesTensor,
+  type GgufArchitecture,
+  type TensorMapping,
+} from './gguf-architectures.ts'
+import { architecturePrefix, checkRopeFrequencies, ggufArchitectureOf } from './llama-config.ts'
 import { readGgufTensor } from './tensor-data.ts'
 
-/** How a GGUF llama tensor becomes a Hugging Face weight. */
-interface TensorMapping {
-  huggingFaceName: string
-  /** Set for q/k projections: rows go from interleaved RoPE pairs to rotate_half order, per head. */
-  ropeHeads?: 'query' | 'key'
-}
-
-const layerTensors: Record<string, TensorMapping> = {
-  'attn_norm.weight': { huggingFaceName: 'input_layernorm.weight' },
-  'attn_q.weight': { huggingFaceName: 'self_attn.q_proj.weight', ropeHeads: 'query' },
-  'attn_k.weight': { huggingFaceName: 'self_attn.k_proj.weight', ropeHeads: 'key' },
-  'attn_v.weight': { huggingFaceName: 'self_attn.v_proj.weight' },
-  'attn_output.weight': { huggingFaceName: 'self_attn.o_proj.weight' },
-  'ffn_norm.weight': { huggingFaceName: 'post_attention_layernorm.weight' },
-  'ffn_gate.weight': { huggingFaceName: 'mlp.gate_proj.weight' },
-  'ffn_up.weight': { huggingFaceName: 'mlp.up_proj.weight' },
-  'ffn_down.weight': { huggingFaceName: 'mlp.down_proj.weight' },
-}
-
-/** Tensors every llama layer has in a GGUF file. */
-export const tensorsPerLayer = Object.keys(layerTensors).length
-
-const modelTensors: Record<string, TensorMapping> = {
-  'token_embd.weight': { huggingFaceName: 'model.embed_tokens.weight' },
-  'output_norm.weight': { huggingFaceName: 'model.norm.weight' },
-  'output.weight': { huggingFaceName: 'lm_head.weight' },
-}
-
-/** The mapping of one GGUF tensor name, or undefined when a plain llama model has no such tensor. */
-function mappingOf(name: string, numLayers: number): TensorMapping | undefined {
-  const model = modelTensors[name]
+/** The mapping of one GGUF tensor name, or undefined when the architecture has no such tensor. */
+function mappingOf(
+  name: string,
+  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+  architecture: GgufArchitecture,
+): TensorMapping | undefined {
+  const model = modelTensorMappings[name]
   if (model !== undefined) return model
   const match = /^blk\.(\d+)\.(.+)$/.exec(name)
   const layer = Number(match?.[1])
-  const mapping = match?.[2] === undefined ? undefined : layerTensors[match[2]]
-  if (mapping === undefined || !Number.isInteger(layer) || layer >= numLayers) return undefined
-  return { ...mapping, huggingFaceName: `model.layers.${layer}.${mapping.huggingFaceName}` }
+  const mapping = match?.[2] === undefined ? undefined : layerTensorMappings(architecture, config)[match[2]]
+  if (mapping === undefined || !Number.isInteger(layer) || layer >= config.numLayers) return undefined
+  return {
+    ...mapping,
+    huggingFaceNames: mapping.huggingFaceNames.map((suffix) => `model.layers.${layer}.${suffix}`),
+  }
 }
 
-/** The GGUF tensor name of a Hugging Face weight name (the inverse of mappingOf). */
-function ggufNameOf(huggingFaceName: string): string {
-  for (const [ggufName, mapping] of Object.entries(modelTensors)) {
-    if (mapping.huggingFaceName === huggingFaceName) return ggufName
+/** The GGUF tensor name holding a Hugging Face weight (the inverse of mappingOf). */
+function ggufNameOf(
+  huggingFaceName: string,
+  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+  architecture: GgufArchitecture,
+): string {
+  for (const [ggufName, mapping] of Object.entries(modelTensorMappings)) {
+    if (mapping.huggingFaceNames.includes(huggingFaceName)) return ggufName
   }
   const match = /^model\.layers\.(\d+)\.(.+)$/.exec(huggingFaceName)
-  const entry = Object.entries(layerTensors).find(([, mapping]) => mapping.huggingFaceName === match?.[2])
+  const entry = Object.entries(layerTensorMappings(architecture, config)).find(([, mapping]) =>
+    mapping.huggingFaceNames.includes(match?.[2] ?? ''),
+  )
   return match === null || entry === undefined ? huggingFaceName : `blk.${match[1]}.${entry[0]}`
+}
+
+/** The shape of a GGUF tensor that holds `names` (their rows stacked when fused), from the expected shapes. */
+function stackedShape(names: string[], expected: Map<string, number[]>): number[] {
+  const shapes = names.map((name) => expected.get(name) ?? [])
+  const [first] = shapes
+  if (first === undefined || shapes.length === 1) return first ?? []
+  return [shapes.reduce((rows, shape) => rows + (shape[0] ?? 0), 0), ...first.slice(1)]
+}
+
+/** Consecutive row blocks of `[rows, columns]` data, one per entry of `rowSplit`. */
+function splitRows(weight: WeightTensor, rowSplit: number[]): WeightTensor[] {
+  const columns = weight.shape[1] ?? 1
+  let start = 0
+  return rowSplit.map((rows) => {
+    const data = weight.data.slice(start * columns, (start + rows) * columns)
+    start += rows
+    return { dtype: weight.dtype, shape: [rows, columns], data } as WeightTensor
+  })
 }
 
 function sameWeights(first: WeightTensor, second: WeightTensor): boolean {
@@ -67,28 +80,49 @@ function formatShape(shape: readonly number[]): string {
 }
 
 /** Checks the file's tensor directory against the configuration before any data is read. */
-function checkTensorDirectory(file: GgufFile, config: Omit<LlamaConfig, 'tieWordEmbeddings'>): void {
+function checkTensorDirectory(
+  file: GgufFile,
+  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+  architecture: GgufArchitecture,
+): void {
   const expected = expectedWeightShapes({ ...config, tieWordEmbeddings: false })
   const present = new Set<string>()
+  const prefix = architecturePrefix(file)
   for (const tensor of file.tensors.values()) {
-    const mapping = mappingOf(tensor.name, config.numLayers)
+    if (tensor.name === ropeFrequenciesTensor && architecture.modelType === 'llama') {
+      assertReadableTensor(file, tensor)
+      checkRopeFrequencies(file, tensor.shape, config.headDim)
+      continue
+    }
+    const mapping = mappingOf(tensor.name, config, architecture)
     if (mapping === undefined) {
       throw new TillerError(
         'unsupported-architecture',
-        `${file.path}: tensor "${tensor.name}" is not part of a ${config.numLayers}-layer llama model (biases, ` +
-          `extra layers or another architecture's weights). Tiller cannot import this variant.`,
+        `${file.path}: tensor "${tensor.name}" is not part of a ${config.numLayers}-layer ${prefix} model (extra ` +
+          `layers, optional features Tiller does not build, or another architecture's weights). Tiller cannot ` +
+          `import this variant.`,
         { subject: `${file.path}: ${tensor.name}` },
       )
     }
     // Refused here, before any tensor data is read, rather than part-way through the import.
     assertReadableTensor(file, tensor)
-    present.add(mapping.huggingFaceName)
-    const shape = expected.get(mapping.huggingFaceName) ?? []
+    for (const name of mapping.huggingFaceNames) {
+      if (present.has(name)) {
+        throw new TillerError(
+          'file-corrupt',
+          `${file.path}: tensor "${tensor.name}" holds ${name}, which another tensor of the file also holds ` +
+            `(fused and separate forms together). The file is inconsistent; convert the model again.`,
+          { subject: `${file.path}: ${tensor.name}` },
+        )
+      }
+      present.add(name)
+    }
+    const shape = stackedShape(mapping.huggingFaceNames, expected)
     if (formatShape(shape) !== formatShape(tensor.shape)) {
       throw new TillerError(
         'shape-mismatch',
         `${file.path}: tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} (rows, columns) but the ` +
-          `metadata (llama.embedding_length ${config.hiddenSize}, llama.feed_forward_length ${config.intermediateSize}, ` +
+          `metadata (${prefix}.embedding_length ${config.hiddenSize}, ${prefix}.feed_forward_length ${config.intermediateSize}, ` +
           `heads ${config.numHeads}/${config.numKeyValueHeads} of size ${config.headDim}, vocabulary ${config.vocabSize}) ` +
           `implies ${formatShape(shape)}. The file is inconsistent; convert the model again.`,
         { subject: `${file.path}: ${tensor.name}` },
@@ -97,10 +131,10 @@ function checkTensorDirectory(file: GgufFile, config: Omit<LlamaConfig, 'tieWord
   }
   for (const name of expected.keys()) {
     if (!present.has(name) && name !== 'lm_head.weight') {
-      const ggufName = ggufNameOf(name)
+      const ggufName = ggufNameOf(name, config, architecture)
       throw new TillerError(
         'shape-mismatch',
-        `${file.path}: tensor "${ggufName}" is missing although llama.block_count = ${config.numLayers} needs it. ` +
+        `${file.path}: tensor "${ggufName}" is missing although ${prefix}.block_count = ${config.numLayers} needs it. ` +
           `The file is incomplete; convert the model again.`,
         { subject: `${file.path}: ${ggufName}` },
       )
@@ -109,28 +143,46 @@ function checkTensorDirectory(file: GgufFile, config: Omit<LlamaConfig, 'tieWord
 }
 
 /**
- * Reads every tensor of a llama GGUF into Hugging Face names and layouts (`[out, in]`, rotate_half q/k rows).
- * The classifier is tied (no lm_head.weight) when `output.weight` is absent or bit-identical to the embedding.
- * Throws TillerError 'shape-mismatch' (shape vs metadata), 'unsupported-architecture' (unknown tensors) or
- * 'unsupported-tensor-type', each naming the file and tensor.
+ * Reads every tensor of a GGUF of a supported architecture (gguf-architectures.ts) into Hugging Face names and
+ * layouts (`[out, in]`, rotate_half q/k rows, fused tensors split). The classifier is tied (no lm_head.weight) when
+ * `output.weight` is absent or bit-identical to the embedding. `rope_freqs.weight` (llama) comes back as
+ * `ropeFrequencyFactors`. Throws TillerError 'shape-mismatch' (shape vs metadata), 'unsupported-architecture'
+ * (unknown tensors) or 'unsupported-tensor-type', each naming the file and tensor.
  */
 export async function readLlamaWeights(
   file: GgufFile,
   config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
-): Promise<{ weights: Map<string, WeightTensor>; tieWordEmbeddings: boolean }> {
-  checkTensorDirectory(file, config)
+): Promise<{
+  weights: Map<string, WeightTensor>
+  tieWordEmbeddings: boolean
+  ropeFrequencyFactors: number[] | undefined
+}> {
+  const architecture = ggufArchitectureOf(file)
+  checkTensorDirectory(file, config, architecture)
   const weights = new Map<string, WeightTensor>()
+  let ropeFrequencyFactors: number[] | undefined
   const handle = await open(file.path, 'r')
   try {
     for (const tensor of file.tensors.values()) {
-      const mapping = mappingOf(tensor.name, config.numLayers)
+      if (tensor.name === ropeFrequenciesTensor) {
+        const factors = await readGgufTensor(file, handle, tensor)
+        ropeFrequencyFactors = Array.from(
+          factors.dtype === 'float16' ? halvesToFloats(factors.data as Uint16Array) : factors.data,
+        )
+        continue
+      }
+      const mapping = mappingOf(tensor.name, config, architecture)
       if (mapping === undefined) continue
       let weight = await readGgufTensor(file, handle, tensor)
       if (mapping.ropeHeads !== undefined) {
         const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
         weight = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, config.headDim) }
       }
-      weights.set(mapping.huggingFaceName, weight)
+      const parts = mapping.rowSplit === undefined ? [weight] : splitRows(weight, mapping.rowSplit)
+      mapping.huggingFaceNames.forEach((name, index) => {
+        const part = parts[index]
+        if (part !== undefined) weights.set(name, part)
+      })
     }
   } finally {
     await handle.close()
@@ -140,5 +192,5 @@ export async function readLlamaWeights(
   const tieWordEmbeddings =
     classifier === undefined || (embedding !== undefined && sameWeights(embedding, classifier))
   if (tieWordEmbeddings) weights.delete('lm_head.weight')
-  return { weights, tieWordEmbeddings }
+  return { weights, tieWordEmbeddings, ropeFrequencyFactors }
 }
