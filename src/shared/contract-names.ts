@@ -23,6 +23,15 @@ export const requestNames = [
   'edit:save',
   'edit:export-gguf',
   'chat:compare',
+  // The studio's shell and Models screen.
+  'settings:read',
+  'settings:update',
+  'models:discover',
+  'models:add-folder',
+  'models:remove-folder',
+  'model:details',
+  'model:import-gguf',
+  'files:list',
 ] as const
 
 /** Events the engine pushes to every connected client. */
@@ -32,6 +41,8 @@ export const eventNames = [
   'generate:token',
   'model:changed',
   'compare:token',
+  // The studio's shell: the engine behind the contract stopped, is restarting, or is back.
+  'engine:health',
 ] as const
 
 export type RequestName = (typeof requestNames)[number]

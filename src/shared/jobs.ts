@@ -1,6 +1,7 @@
 import type { LoadedModelInfo } from './engine-status.ts'
 import type { GenerationSummary } from './generation.ts'
 import type { ComparisonResult, FitResult } from './steering.ts'
+import type { ImportedModel } from './studio.ts'
 
 /** What each kind of job yields when it succeeds. A new long operation adds a row here. */
 export interface JobResults {
@@ -10,6 +11,8 @@ export interface JobResults {
   fit: FitResult
   /** `chat:compare`: one prompt at several strengths of an edit. */
   compare: ComparisonResult
+  /** `model:import-gguf`: a GGUF model converted into an ONNX model folder. */
+  'import-gguf': ImportedModel
 }
 
 export type JobKind = keyof JobResults

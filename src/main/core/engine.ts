@@ -12,6 +12,7 @@ import type { JobKind } from '../../shared/jobs.ts'
 import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
+import { createStudioRequests, type StudioContext } from './engine/studio-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
 
@@ -42,6 +43,8 @@ export interface EngineOptions<Model extends EngineModel> {
   datasetsDirectory?: string | null
   /** Where Save proposes to write new edits; default `~/Tiller/edits`. */
   editsDirectory?: string
+  /** Where the studio keeps settings, imports GGUF models and looks for the Hugging Face cache (defaults: the workspace, the environment). */
+  studio?: Pick<StudioContext, 'settingsPath' | 'importedModelsFolder' | 'huggingFaceCache'>
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
@@ -91,6 +94,12 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
   let loading: ModelState['loading'] = null
   let problem: string | null = 'No model is loaded yet. Load a model folder.'
   let providerReport: Promise<ProviderReport> | null = null
+  const { rememberModel, ...studioRequests } = createStudioRequests({
+    ...options.studio,
+    jobs,
+    currentModel: () => model,
+    defaultModelFolder: () => runtime.defaultModelFolder(),
+  })
 
   const modelState = (): ModelState => ({ model: model?.info ?? null, loading, problem })
   const announceModel = (): void => emit({ name: 'model:changed', payload: modelState() })
@@ -119,6 +128,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
         model = loaded
         problem = null
         await previous?.dispose()
+        await rememberModel(loaded.info)
         return loaded.info
       } catch (error) {
         if (!signal.aborted) problem = `Could not load ${path}: ${errorMessage(error)}`
@@ -155,6 +165,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
 
   const engine: Engine = {
     ...steering,
+    ...studioRequests,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

@@ -29,7 +29,12 @@ export interface SupervisorOptions {
 }
 
 /** The supervised engine: the contract, plus how often it was restarted and how to stop it. */
-export type SupervisedEngine = ContractService & { restarts(): number; dispose(): Promise<void> }
+export type SupervisedEngine = ContractService & {
+  restarts(): number
+  /** End the engine thread at once, as a native crash would; the supervisor restarts it as for any crash. */
+  kill(): Promise<void>
+  dispose(): Promise<void>
+}
 
 const notResponding = 'engine-not-responding'
 const exited = 'engine-exited'
@@ -80,6 +85,8 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
   let beat = 0
   let restarts = 0
   let stopped = false
+  /** Why the engine was last restarted and which jobs that failed, told again once the new engine is up. */
+  let lastRestart: { reason: string; failedJobs: string[] } | null = null
 
   const emit = (event: ContractEvent): void => {
     if (event.name === 'job:done') running.delete(event.payload.id)
@@ -94,6 +101,17 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
     worker.on('message', (data: WorkerMessage) => {
       if (data.channel !== 'heartbeat') return
       lastAnswer = Date.now()
+      if (!ready && lastRestart !== null) {
+        emit({
+          name: 'engine:health',
+          payload: {
+            state: 'ready',
+            restarts,
+            reason: lastRestart.reason,
+            failedJobs: lastRestart.failedJobs,
+          },
+        })
+      }
       ready = true
     })
     const current = worker
@@ -126,6 +144,17 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
     const why = giveUp ? reason.replace(/ and was restarted; run it again\.$/, '; restart Tiller.') : reason
     for (const fail of [...inFlight]) fail(new EngineFailure(code, why))
     inFlight.clear()
+    const failedJobs = [...running.keys()]
+    lastRestart = { reason: why, failedJobs }
+    emit({
+      name: 'engine:health',
+      payload: {
+        state: giveUp ? 'stopped' : 'restarting',
+        restarts: giveUp ? restarts : restarts + 1,
+        reason: why,
+        failedJobs,
+      },
+    })
     for (const [id, kind] of [...running]) {
       emit({
         name: 'job:done',
@@ -161,6 +190,9 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
       return () => listeners.delete(listener)
     },
     restarts: () => restarts,
+    async kill() {
+      await worker.terminate()
+    },
     async dispose() {
       stopped = true
       clearInterval(timer)
