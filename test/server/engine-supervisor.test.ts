@@ -9,6 +9,7 @@ import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
+import type { EngineHealth } from '../../src/shared/studio.ts'
 
 let directory = ''
 let engine: SupervisedEngine
@@ -95,5 +96,32 @@ describe('browser mode with an engine that stops responding', () => {
     expect(engine.restarts()).toBe(restartsBefore + 1)
     const reload = await client['model:load']({ path: '/models/fake' })
     await expect.poll(() => finished(reload.id)?.outcome, { timeout: 120_000 }).toBe('succeeded')
+  })
+
+  test('killing the engine tells every client: restarting with the failed job, then ready again', async () => {
+    const client = await connectClient()
+    const health: EngineHealth[] = []
+    const done: JobDone[] = []
+    client.on('engine:health', (payload) => health.push(payload))
+    client.on('job:done', (payload) => done.push(payload))
+    const load = await client['model:load']({ path: '/models/fake' })
+    await expect
+      .poll(() => done.find((job) => job.id === load.id)?.outcome, { timeout: 120_000 })
+      .toBe('succeeded')
+    const restartsBefore = engine.restarts()
+    // A generation that never ends keeps a job running while the engine is killed.
+    const running = await client['generate:start']({ prompt: 'hang', options: { maxTokens: 2 } })
+    await engine.kill()
+    await expect
+      .poll(() => health.map((entry) => entry.state), { timeout: 120_000 })
+      .toEqual(['restarting', 'ready'])
+    expect(health[0]).toMatchObject({
+      restarts: restartsBefore + 1,
+      reason: expect.stringContaining('The engine exited'),
+      failedJobs: [running.id],
+    })
+    expect(health[1]).toMatchObject({ restarts: restartsBefore + 1, failedJobs: [running.id] })
+    expect(done.find((job) => job.id === running.id)).toMatchObject({ outcome: 'failed' })
+    expect(engine.restarts()).toBe(restartsBefore + 1)
   })
 })
