@@ -157,7 +157,10 @@ export const requests = {
   'settings:read': { args: noArguments, result: typed<StudioSettings>() },
   /** Change some settings; written atomically. Recent models are recorded by the engine when a load succeeds. */
   'settings:update': {
-    args: z.strictObject({ theme: z.enum(['system', 'light', 'dark']).optional() }),
+    args: z.strictObject({
+      theme: z.enum(['system', 'light', 'dark']).optional(),
+      welcomeDismissed: z.boolean().optional(),
+    }),
     result: typed<StudioSettings>(),
   },
   /** The organism, recent models, models in the folders the user added, and the Hugging Face cache's ONNX models. */

@@ -21,6 +21,8 @@ export interface StudioSettings {
   recentModels: RecentModel[]
   /** Folders the user added to look for models in (a model folder, or a folder of model folders). */
   modelFolders: string[]
+  /** The first-run welcome (chat with the organism, fit a first edit) was closed. */
+  welcomeDismissed: boolean
 }
 
 /** Where a discovered model was found. */

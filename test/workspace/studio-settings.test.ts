@@ -29,7 +29,12 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 describe('studio settings', () => {
   test('a missing file reads as the defaults; updates are written and read back', async () => {
     const path = join(root, 'fresh', 'settings.json')
-    expect(await readSettings(path)).toEqual({ theme: 'system', recentModels: [], modelFolders: [] })
+    expect(await readSettings(path)).toEqual({
+      theme: 'system',
+      recentModels: [],
+      modelFolders: [],
+      welcomeDismissed: false,
+    })
     expect(await updateSettings(() => ({ theme: 'dark' }), path)).toMatchObject({ theme: 'dark' })
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ theme: 'dark' })
     expect((await readSettings(path)).theme).toBe('dark')
@@ -45,6 +50,7 @@ describe('studio settings', () => {
       theme: 'light',
       recentModels: [],
       modelFolders: [],
+      welcomeDismissed: false,
     })
   })
 
@@ -66,6 +72,7 @@ describe('studio settings', () => {
       theme: 'system',
       recentModels: [],
       modelFolders: [],
+      welcomeDismissed: false,
     })
     const names = readdirSync(folder)
     expect(names.some((name) => name.startsWith('settings.json.damaged-'))).toBe(true)

@@ -22,14 +22,18 @@ const contentTypes: Record<string, string> = {
 
 /**
  * The content security policy of browser mode, sent as a header: a `<meta>` policy cannot forbid framing
- * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script
- * or style: Vite links its CSS as files, and Vue's `:style` bindings set properties through the CSSOM, which
- * `style-src` does not govern. `'self'` covers the contract's WebSocket on the same host and port.
+ * (`frame-ancestors`), and the header applies before the page parses. No inline script runs. Naive UI styles its
+ * components with css-render, which inserts `<style>` elements at run time without a nonce and offers no way to
+ * give one (css-render 0.15 `createElement`; Naive UI's `styleMountTarget` only moves them), so `<style>`
+ * elements need `'unsafe-inline'` (`style-src-elem`); inline `style="…"` attributes stay forbidden (`style-src`),
+ * and Vue's `:style` bindings set properties through the CSSOM, which CSP does not govern. `'self'` covers the
+ * contract's WebSocket on the same host and port.
  */
 export const contentSecurityPolicy = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
+  "style-src-elem 'self' 'unsafe-inline'",
   "img-src 'self' data:",
   "connect-src 'self'",
   "object-src 'none'",

@@ -8,7 +8,7 @@ import { mkdir, readdir } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { parseRequestArgs, type ContractService } from '../../../shared/contract.ts'
 import type { LoadedModelInfo } from '../../../shared/engine-status.ts'
-import type { ModelDiscovery } from '../../../shared/studio.ts'
+import type { ModelDiscovery, StudioSettings } from '../../../shared/studio.ts'
 import { TillerError } from '../errors.ts'
 import { listFolder } from '../files/folder-listing.ts'
 import type { JobRegistry } from '../jobs/job-registry.ts'
@@ -104,7 +104,10 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
 
     async 'settings:update'(args) {
       const change = parseRequestArgs('settings:update', args)
-      return updateSettings(() => (change.theme === undefined ? {} : { theme: change.theme }), settingsPath())
+      const applied: Partial<StudioSettings> = {}
+      if (change.theme !== undefined) applied.theme = change.theme
+      if (change.welcomeDismissed !== undefined) applied.welcomeDismissed = change.welcomeDismissed
+      return updateSettings(() => applied, settingsPath())
     },
 
     async 'models:add-folder'(args) {

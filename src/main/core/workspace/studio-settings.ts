@@ -26,17 +26,23 @@ const settingsSchema = z.looseObject({
   theme: z.enum(['system', 'light', 'dark']).default('system'),
   recentModels: z.array(recentModelSchema).default([]),
   modelFolders: z.array(z.string().min(1)).default([]),
+  welcomeDismissed: z.boolean().default(false),
 })
 
 type StoredSettings = z.output<typeof settingsSchema>
 
 /** The settings when nothing was saved yet. */
 export function defaultSettings(): StudioSettings {
-  return { theme: 'system', recentModels: [], modelFolders: [] }
+  return { theme: 'system', recentModels: [], modelFolders: [], welcomeDismissed: false }
 }
 
 function visible(stored: StoredSettings): StudioSettings {
-  return { theme: stored.theme, recentModels: stored.recentModels, modelFolders: stored.modelFolders }
+  return {
+    theme: stored.theme,
+    recentModels: stored.recentModels,
+    modelFolders: stored.modelFolders,
+    welcomeDismissed: stored.welcomeDismissed,
+  }
 }
 
 /** The whole stored object (including keys other parts of the studio own), or the defaults. */
