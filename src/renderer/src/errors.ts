@@ -28,7 +28,8 @@ function withoutAdvice(sentence: string): string {
 
 /** `message` without its command-line advice (all of it when nothing else is left). */
 export function studioWords(message: string): string {
-  const sentences = message.match(/[^.!?]+(?:[.!?]+(?=\s|$)|$)/g) ?? [message]
+  // A sentence ends at . ! or ? before a space, so `model.onnx` and version numbers stay whole.
+  const sentences = message.split(/(?<=[.!?])\s+/)
   const text = sentences
     .map(withoutAdvice)
     .filter((sentence) => sentence !== '')
