@@ -129,7 +129,7 @@ describe('Steer view', () => {
   test('lists the sets, previews the first fittable one with its rejected lines, and shows method defaults', async () => {
     const fake = steeringBridge()
     const app = await openSteer(fake)
-    expect(app.get('[data-testid=steer-view]').exists()).toBe(true)
+    expect(app.find('[data-testid=steer-view]').exists()).toBe(true)
     expect(window.location.hash).toBe('#/fit')
     const options = app.findAll('#dataset-select option')
     expect(options.map((option) => option.text())).toEqual([
