@@ -108,7 +108,7 @@ export async function screenshotBothThemes(page: Page, name: string): Promise<st
   const written: string[] = []
   for (const theme of ['light', 'dark'] as const) {
     await page.getByTestId(`theme-${theme}`).click()
-    await page.waitForFunction((expected) => document.documentElement.dataset['theme'] === expected, theme)
+    await page.locator(`html[data-theme=${theme}]`).waitFor({ state: 'attached' })
     // Let transitions (Naive UI animates colours for 0.3 s) settle before the picture.
     await page.waitForTimeout(400)
     const path = join(screenshotFolder, `${name}-${theme}.png`)
