@@ -11,7 +11,8 @@ import type { WorkerMessage } from './worker-channel.ts'
  * that never returns), reports "engine not responding", fails the requests in flight and every job the engine
  * was running with that reason (`job:done`, outcome failed), terminates the thread and starts a fresh engine.
  * Saved work is files on disk (edits, datasets, caches), which the engine writes atomically, so nothing saved is
- * lost; the restarted engine loads the model again.
+ * lost; the restarted engine loads the model that was loaded last (`settings.model` in the worker's data). Every
+ * restart is announced to clients as `engine:health` (restarting, then ready or stopped).
  */
 
 /** How the supervisor starts and watches its engine. */
@@ -88,7 +89,11 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
   /** Why the engine was last restarted and which jobs that failed, told again once the new engine is up. */
   let lastRestart: { reason: string; failedJobs: string[] } | null = null
 
+  /** The model the engine last loaded: a restarted engine loads it again, so the studio continues where it was. */
+  let lastModel: string | null = null
+
   const emit = (event: ContractEvent): void => {
+    if (event.name === 'model:changed' && event.payload.model !== null) lastModel = event.payload.model.path
     if (event.name === 'job:done') running.delete(event.payload.id)
     if (event.name === 'job:progress') running.set(event.payload.id, event.payload.kind)
     for (const listener of [...listeners]) listener(event)
@@ -96,7 +101,11 @@ export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
 
   const start = (): void => {
     worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), {
-      workerData: { ...options.settings, entry: options.entry.href },
+      workerData: {
+        ...options.settings,
+        ...(lastModel === null ? {} : { model: lastModel }),
+        entry: options.entry.href,
+      },
     })
     worker.on('message', (data: WorkerMessage) => {
       if (data.channel !== 'heartbeat') return
