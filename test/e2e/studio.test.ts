@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { screens } from '../../src/renderer/src/screens/index.ts'
+import { screenList } from '../../src/renderer/src/screens/screen-list.ts'
 import { workspaceRoot } from '../../src/main/core/workspace/workspace-root.ts'
 import { sharedFixture } from '../helpers/shared-fixtures.ts'
 import {
@@ -50,7 +50,7 @@ describe('the studio in browser mode', () => {
   })
 
   test('every screen opens from the navigation; screenshots in light and dark', async () => {
-    for (const screen of screens) {
+    for (const screen of screenList) {
       await open(screen.id, screen.label)
       // Screens load lazily: wait for the screen's own content before the picture.
       if (screen.id === 'models')
