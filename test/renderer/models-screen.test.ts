@@ -47,6 +47,7 @@ describe('Models screen', () => {
         ...sampleDiscovery(),
         recent: [
           { path: '/work/other', name: 'other', architecture: 'LlamaForCausalLM', loadedAt: Date.now() },
+          { path: '/models/organism', name: 'organism', architecture: 'LlamaForCausalLM', loadedAt: 0 },
         ],
         folders: [{ folder: '/gone', models: [], problem: '/gone is missing; it was moved or deleted.' }],
         huggingFace: {
@@ -84,6 +85,8 @@ describe('Models screen', () => {
     }
     expect(app.get('[data-testid=organism-list]').text()).toContain('loaded')
     expect(app.get('[data-testid=recent-list]').text()).toContain('other')
+    // The organism has its own row above, not a second one among the recent models.
+    expect(app.get('[data-testid=recent-list]').text()).not.toContain('/models/organism')
     expect(app.get('[data-testid=model-library]').text()).toContain('/gone is missing')
     const huggingFace = app.get('[data-testid=hugging-face-list]').text()
     expect(huggingFace).toContain('org/tiny')

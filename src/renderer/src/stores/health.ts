@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { computed, ref } from 'vue'
+import { computed, onScopeDispose, ref } from 'vue'
 import type { EngineHealth } from '../../../shared/studio.ts'
 import { onConnectionChange, type ConnectionState } from '../api.ts'
 import { useContractEvent } from '../composables/use-contract-event.ts'
@@ -22,11 +22,12 @@ export const useHealthStore = defineStore('health', () => {
     dismissed.value = false
     if (report.state === 'ready') void engine.refresh()
   })
-  onConnectionChange((state) => {
+  const stopListening = onConnectionChange((state) => {
     const wasClosed = connection.value === 'closed'
     connection.value = state
     if (state === 'open' && wasClosed) void engine.refresh()
   })
+  onScopeDispose(stopListening)
 
   /** What the banner says, or null when all is well. */
   const banner = computed<{ tone: 'error' | 'warning' | 'info'; title: string; detail: string } | null>(
