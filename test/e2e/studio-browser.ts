@@ -110,7 +110,7 @@ export async function screenshotBothThemes(page: Page, name: string): Promise<st
     await page.getByTestId(`theme-${theme}`).click()
     await page.locator(`html[data-theme=${theme}]`).waitFor({ state: 'attached' })
     // Let transitions (Naive UI animates colours for 0.3 s) settle before the picture.
-    await page.waitForTimeout(400)
+    await page.waitForTimeout(300)
     const path = join(screenshotFolder, `${name}-${theme}.png`)
     await page.screenshot({ path })
     written.push(path)
