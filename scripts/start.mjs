@@ -3,10 +3,11 @@
 // Electron 45 downloads its binary lazily the first time `require('electron')` resolves its path, so this script
 // only looks for the files (path.txt and dist/, or ELECTRON_OVERRIDE_DIST_PATH) and never loads the package.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findElectronDist } from './electron-binary.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
@@ -57,27 +58,7 @@ function parseArguments(argv) {
 
 /** The Electron executable when it is present on disk, else null; never triggers a download. */
 function findElectronBinary() {
-  const executable =
-    process.platform === 'win32'
-      ? 'electron.exe'
-      : process.platform === 'darwin'
-        ? 'Electron.app/Contents/MacOS/Electron'
-        : 'electron'
-  const override = process.env.ELECTRON_OVERRIDE_DIST_PATH
-  if (override) {
-    const candidate = join(override, executable)
-    return existsSync(candidate) ? candidate : null
-  }
-  let packageFolder
-  try {
-    packageFolder = dirname(require.resolve('electron/package.json'))
-  } catch {
-    return null
-  }
-  const pathFile = join(packageFolder, 'path.txt')
-  if (!existsSync(pathFile)) return null
-  const candidate = join(packageFolder, 'dist', readFileSync(pathFile, 'utf8').trim())
-  return existsSync(candidate) ? candidate : null
+  return findElectronDist()?.executable ?? null
 }
 
 /** Newest modification time of any file under `folder`. */

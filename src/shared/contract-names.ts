@@ -32,6 +32,15 @@ export const requestNames = [
   'evaluation:run',
   'evaluation:runs',
   'edit:set-strength',
+  // The studio's shell and Models screen.
+  'settings:read',
+  'settings:update',
+  'models:discover',
+  'models:add-folder',
+  'models:remove-folder',
+  'model:details',
+  'model:import-gguf',
+  'files:list',
 ] as const
 
 /** Events the engine pushes to every connected client. */
@@ -42,6 +51,7 @@ export const eventNames = [
   'model:changed',
   'compare:token',
   'chat:token',
+  // The studio's shell: the engine behind the contract stopped, is restarting, or is back.
   'engine:health',
 ] as const
 

@@ -22,6 +22,7 @@ import type {
   MethodList,
   SavedFile,
 } from './steering.ts'
+import type { FolderListing, ModelDiscovery, ModelFootprint, StudioSettings } from './studio.ts'
 
 /**
  * The one typed table between the renderer (or any client) and the engine (DESIGN.md §7).
@@ -239,6 +240,43 @@ export const requests = {
   'edit:set-strength': {
     args: z.strictObject({ id: editIdArgument, strength: z.number().min(-1000).max(1000) }),
     result: typed<EditSummary>(),
+  },
+  // The studio's shell and Models screen (settings in the workspace, model discovery, the server-side picker).
+  /** The studio's settings from the workspace's settings.json (defaults when the file is missing). */
+  'settings:read': { args: noArguments, result: typed<StudioSettings>() },
+  /** Change some settings; written atomically. Recent models are recorded by the engine when a load succeeds. */
+  'settings:update': {
+    args: z.strictObject({
+      theme: z.enum(['system', 'light', 'dark']).optional(),
+      welcomeDismissed: z.boolean().optional(),
+    }),
+    result: typed<StudioSettings>(),
+  },
+  /** The organism, recent models, models in the folders the user added, and the Hugging Face cache's ONNX models. */
+  'models:discover': { args: noArguments, result: typed<ModelDiscovery>() },
+  /** Remember a folder to look for models in (a model folder, or a folder of model folders). */
+  'models:add-folder': {
+    args: z.strictObject({ path: pathArgument('a folder of models') }),
+    result: typed<StudioSettings>(),
+  },
+  'models:remove-folder': {
+    args: z.strictObject({ path: pathArgument('a folder of models') }),
+    result: typed<StudioSettings>(),
+  },
+  /** The loaded model's size on disk and expected memory. */
+  'model:details': { args: noArguments, result: typed<ModelFootprint>() },
+  /** Convert a GGUF model into an ONNX model folder (default: the workspace's models folder); a job. */
+  'model:import-gguf': {
+    args: z.strictObject({
+      file: pathArgument('a .gguf model file'),
+      out: pathArgument('the model folder to write').optional(),
+    }),
+    result: typed<JobStarted>(),
+  },
+  /** The folders and files in `path` (default: the home folder), for choosing a model or file in browser mode. */
+  'files:list': {
+    args: z.strictObject({ path: pathArgument('a folder').optional() }),
+    result: typed<FolderListing>(),
   },
 } satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
 

@@ -4,6 +4,7 @@ import type { GenerationSummary } from './generation.ts'
 import type { EvaluationRun } from './evaluation.ts'
 import type { LayerDiagnosticsReport } from './layer-diagnostics.ts'
 import type { ComparisonResult, FitResult } from './steering.ts'
+import type { ImportedModel } from './studio.ts'
 
 /** What each kind of job yields when it succeeds. A new long operation adds a row here. */
 export interface JobResults {
@@ -19,6 +20,8 @@ export interface JobResults {
   diagnostics: LayerDiagnosticsReport
   /** `evaluation:run`: a validation sweep, the chosen strength, test numbers and side effects. */
   evaluate: EvaluationRun
+  /** `model:import-gguf`: a GGUF model converted into an ONNX model folder. */
+  'import-gguf': ImportedModel
 }
 
 export type JobKind = keyof JobResults

@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { beforeAll, describe, expect, test, vi } from 'vitest'
 import { builtPaths } from '../../src/main/app/paths.ts'
+import { desktopChannels } from '../../src/shared/desktop.ts'
 import { eventNames, ipcChannel, requestNames } from '../../src/shared/contract-names.ts'
 
 /**
@@ -22,8 +23,8 @@ const electron = vi.hoisted(() => ({
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (key: string, api: unknown) => electron.exposed.set(key, api) },
   ipcRenderer: {
-    invoke: async (channel: string, args: unknown) => {
-      electron.invoked.push({ channel, args })
+    invoke: async (channel: string, ...values: unknown[]) => {
+      electron.invoked.push({ channel, args: values.length === 1 ? values[0] : values })
       return { ok: true, result: channel }
     },
     on: (channel: string, listener: (event: unknown, payload: unknown) => void) => {
@@ -59,9 +60,22 @@ describe('preload', () => {
     tiller = electron.exposed.get('tiller') as Exposed
   })
 
-  test('exposes exactly the contract requests plus `on`, and nothing else, as window.tiller', () => {
-    expect([...electron.exposed.keys()]).toEqual(['tiller'])
+  test('exposes exactly the contract requests plus `on` as window.tiller, and the two dialogs', () => {
+    expect([...electron.exposed.keys()]).toEqual(['tiller', 'tillerDesktop'])
     expect(Object.keys(tiller).sort()).toEqual([...requestNames, 'on'].sort())
+    const desktop = electron.exposed.get('tillerDesktop') as Record<string, unknown>
+    expect(Object.keys(desktop).sort()).toEqual(['chooseFile', 'chooseFolder'])
+  })
+
+  test('the dialogs invoke their own channels with only strings', async () => {
+    const desktop = electron.exposed.get('tillerDesktop') as {
+      chooseFile(title: unknown, extensions: unknown[]): Promise<unknown>
+    }
+    await desktop.chooseFile('Choose a GGUF file', ['gguf', 7])
+    expect(electron.invoked.at(-1)).toEqual({
+      channel: desktopChannels.chooseFile,
+      args: ['Choose a GGUF file', ['gguf', '7']],
+    })
   })
 
   test('each request invokes its own prefixed channel with the argument unchanged', async () => {
@@ -84,7 +98,7 @@ describe('preload', () => {
 
 describe('main-process IPC', () => {
   const relayed: { name: string; args: unknown }[] = []
-  const trustedFrame = { parent: null, url: pathToFileURL(builtPaths.rendererIndex).href }
+  const trustedFrame = { parent: null, url: 'tiller://app/index.html' }
 
   beforeAll(async () => {
     const { registerContractHandlers } = await import('../../src/main/app/ipc.ts')
@@ -114,6 +128,9 @@ describe('main-process IPC', () => {
       null,
       { parent: null, url: 'https://example.com/' },
       { parent: null, url: 'file:///tmp/other/index.html' },
+      // The built renderer opened as a file is not the app's origin: only tiller://app/ is.
+      { parent: null, url: pathToFileURL(builtPaths.rendererIndex).href },
+      { parent: null, url: 'tiller://elsewhere/index.html' },
       { parent: trustedFrame, url: trustedFrame.url },
     ]
     for (const frame of strangers) {

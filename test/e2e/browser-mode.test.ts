@@ -80,7 +80,7 @@ describe('browser mode end to end', () => {
     page.setDefaultTimeout(0)
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(error.message))
-    // Browser mode's policy allows no inline script or style; a violation would show only in the console.
+    // Browser mode's policy allows no inline script and no inline style attribute; a violation shows only in the console.
     page.on('console', (message) => {
       if (message.text().includes('Content Security Policy')) problems.push(message.text())
     })
@@ -98,6 +98,7 @@ describe('browser mode end to end', () => {
     expect(await page.getByTestId('model-loaded').textContent()).toContain(fixture)
     await page.screenshot({ path: `${outputDirectory}browser-mode-status.png`, fullPage: true })
 
+    await page.getByTestId('nav-models').click()
     await page.locator('#prompt').fill(prompt)
     await page.getByLabel('Max tokens').fill(String(maxTokens))
     await page.getByLabel('Temperature').fill('0')

@@ -135,14 +135,15 @@ describe('steering in browser mode', () => {
     page.setDefaultTimeout(0)
     const problems: string[] = []
     page.on('pageerror', (error) => problems.push(error.message))
-    // Browser mode's policy allows no inline script or style; a violation would show only in the console.
+    // Browser mode's policy allows no inline script and no inline style attribute; a violation shows only in the console.
     page.on('console', (message) => {
       if (message.text().includes('Content Security Policy')) problems.push(message.text())
     })
     await page.goto(url)
     await page.getByTestId('model-loaded').waitFor()
 
-    // The plain Generate panel, greedy: the reference the base column must reproduce.
+    // The plain Generate panel (the Chat screen), greedy: the reference the base column must reproduce.
+    await page.getByTestId('nav-chat').click()
     await page.locator('#prompt').fill(prompt)
     await page.getByLabel('Max tokens').fill(String(maxTokens))
     await page.getByLabel('Temperature').fill('0')
@@ -153,7 +154,7 @@ describe('steering in browser mode', () => {
     const plain = generated.slice(prompt.length)
     expect(plain.length).toBeGreaterThan(20)
 
-    await page.getByTestId('tab-steer').click()
+    await page.getByTestId('nav-fit').click()
     await page.locator('#dataset-path').fill(dataset)
     await page.getByTestId('dataset-add').click()
     await expect.poll(() => page.locator('#dataset-select').inputValue()).toBe(dataset)

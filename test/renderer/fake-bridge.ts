@@ -2,6 +2,7 @@ import type { EventName, RequestName } from '../../src/shared/contract-names.ts'
 import { requestNames } from '../../src/shared/contract-names.ts'
 import type { EngineStatusReport, EventPayload, Outcome, TillerBridge } from '../../src/shared/contract.ts'
 import type { LoadedModelInfo } from '../../src/shared/engine-status.ts'
+import type { ModelDiscovery, StudioSettings } from '../../src/shared/studio.ts'
 
 /**
  * A stand-in for `window.tiller` built from the same contract table: requests answer from `answers` (or fail),
@@ -46,6 +47,31 @@ export function sampleModel(): LoadedModelInfo {
   }
 }
 
+/** Settings as a first run has them (the welcome not yet closed). */
+export function sampleSettings(): StudioSettings {
+  return { theme: 'system', recentModels: [], modelFolders: [], welcomeDismissed: false }
+}
+
+/** What the Models screen finds: the organism only. */
+export function sampleDiscovery(): ModelDiscovery {
+  return {
+    organism: {
+      path: '/models/organism',
+      name: 'organism',
+      source: 'organism',
+      architecture: 'LlamaForCausalLM',
+      layers: 6,
+      hiddenSize: 288,
+      sizeBytes: 17_800_000,
+      onnxFiles: ['onnx/model.onnx'],
+    },
+    organismProblem: null,
+    recent: [],
+    folders: [],
+    huggingFace: { cacheFolder: '/home/user/.cache/huggingface/hub', exists: false, models: [] },
+  }
+}
+
 type Answer = (args: unknown) => Outcome<unknown>
 
 /** The fake and its controls. */
@@ -56,11 +82,27 @@ export interface FakeBridge {
   emit<K extends EventName>(name: K, payload: EventPayload<K>): void
 }
 
-/** Build a fake bridge; `engine:status` answers `status` unless overridden. */
+/**
+ * Build a fake bridge; `engine:status` answers `status` unless overridden, and the requests every studio start
+ * makes (settings, discovery, the model's footprint) answer with first-run values.
+ */
 export function createFakeBridge(status: EngineStatusReport = sampleStatus()): FakeBridge {
   const listeners = new Map<string, Set<(payload: unknown) => void>>()
   const calls: FakeBridge['calls'] = []
-  const answers: FakeBridge['answers'] = { 'engine:status': () => ({ ok: true, result: status }) }
+  const answers: FakeBridge['answers'] = {
+    'engine:status': () => ({ ok: true, result: status }),
+    'settings:read': () => ({ ok: true, result: sampleSettings() }),
+    'models:discover': () => ({ ok: true, result: sampleDiscovery() }),
+    'model:details': () => ({
+      ok: true,
+      result: {
+        path: '/models/organism',
+        sizeBytes: 17_800_000,
+        expectedMemoryBytes: 20_300_000,
+        contextLength: 256,
+      },
+    }),
+  }
   const bridge: Record<string, unknown> = {}
   for (const name of requestNames) {
     bridge[name] = async (args: unknown) => {

@@ -1,11 +1,9 @@
 // @vitest-environment happy-dom
-import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
-import { createPinia } from 'pinia'
+import { flushPromises, type VueWrapper } from '@vue/test-utils'
 import { afterEach, describe, expect, test } from 'vitest'
-import App from '../../src/renderer/src/App.vue'
-import { setClient } from '../../src/renderer/src/api.ts'
-import { createClient } from '../../src/shared/contract-client.ts'
+import type { ScreenId } from '../../src/renderer/src/screens/index.ts'
 import { createFakeBridge, sampleModel, sampleStatus, type FakeBridge } from './fake-bridge.ts'
+import { mountStudio } from './mount-studio.ts'
 
 let wrapper: VueWrapper | null = null
 
@@ -14,10 +12,8 @@ afterEach(() => {
   wrapper = null
 })
 
-async function mountApp(fake: FakeBridge): Promise<VueWrapper> {
-  setClient(createClient(fake.bridge))
-  wrapper = mount(App, { global: { plugins: [createPinia()] } })
-  await flushPromises()
+async function mountApp(fake: FakeBridge, screen: ScreenId = 'models'): Promise<VueWrapper> {
+  wrapper = await mountStudio(fake, screen)
   return wrapper
 }
 
@@ -25,7 +21,7 @@ function loadedStatus() {
   return { ...sampleStatus(), model: sampleModel(), modelProblem: null }
 }
 
-describe('first screen', () => {
+describe('Models screen and plain generation', () => {
   test('shows versions, the active provider and why the others were skipped', async () => {
     const app = await mountApp(createFakeBridge())
     expect(app.get('[data-testid=execution-provider]').text()).toBe('CPU')
@@ -97,7 +93,7 @@ describe('first screen', () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-3', kind: 'generate' } })
     fake.answers['job:cancel'] = () => ({ ok: true, result: { cancelled: true } })
-    const app = await mountApp(fake)
+    const app = await mountApp(fake, 'chat')
     await app.get('#prompt').setValue('Hello')
     await app.get('.generate form').trigger('submit')
     await flushPromises()
@@ -137,7 +133,7 @@ describe('first screen', () => {
   test('with streaming off the text appears only when the job is done', async () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-4', kind: 'generate' } })
-    const app = await mountApp(fake)
+    const app = await mountApp(fake, 'chat')
     await app.findAll('input[type=checkbox]')[1]?.setValue(false)
     await app.get('#prompt').setValue('Hi')
     await app.get('.generate form').trigger('submit')

@@ -1,10 +1,6 @@
 // @vitest-environment happy-dom
-import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
-import { createPinia } from 'pinia'
+import { flushPromises, type VueWrapper } from '@vue/test-utils'
 import { afterEach, describe, expect, test } from 'vitest'
-import App from '../../src/renderer/src/App.vue'
-import { setClient } from '../../src/renderer/src/api.ts'
-import { createClient } from '../../src/shared/contract-client.ts'
 import type {
   DatasetEntry,
   DatasetPreview,
@@ -12,6 +8,7 @@ import type {
   MethodDescription,
 } from '../../src/shared/steering.ts'
 import { createFakeBridge, sampleModel, sampleStatus, type FakeBridge } from './fake-bridge.ts'
+import { mountStudio, settle } from './mount-studio.ts'
 
 let wrapper: VueWrapper | null = null
 
@@ -122,11 +119,9 @@ function steeringBridge(): FakeBridge {
 }
 
 async function openSteer(fake: FakeBridge): Promise<VueWrapper> {
-  setClient(createClient(fake.bridge))
-  wrapper = mount(App, { global: { plugins: [createPinia()] } })
-  await flushPromises()
-  await wrapper.get('[data-testid=tab-steer]').trigger('click')
-  await flushPromises()
+  wrapper = await mountStudio(fake, 'models')
+  await wrapper.get('[data-testid=nav-fit]').trigger('click')
+  await settle()
   return wrapper
 }
 
@@ -134,7 +129,8 @@ describe('Steer view', () => {
   test('lists the sets, previews the first fittable one with its rejected lines, and shows method defaults', async () => {
     const fake = steeringBridge()
     const app = await openSteer(fake)
-    expect(app.get('[data-testid=tab-steer]').attributes('aria-selected')).toBe('true')
+    expect(app.find('[data-testid=steer-view]').exists()).toBe(true)
+    expect(window.location.hash).toBe('#/fit')
     const options = app.findAll('#dataset-select option')
     expect(options.map((option) => option.text())).toEqual([
       'sentiment.mc — multiple choice',

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
-import { superviseEngine, type SupervisedEngine } from '../../src/main/server/engine-supervisor.ts'
+import { superviseEngine, type WorkerEngine } from '../../src/main/server/engine-supervisor.ts'
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
@@ -12,7 +12,7 @@ import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
 
 let directory = ''
-let engine: SupervisedEngine
+let engine: WorkerEngine
 let server: BrowserServer
 const reports: string[] = []
 
@@ -107,5 +107,33 @@ describe('browser mode with an engine that stops responding', () => {
     expect(engine.restarts()).toBe(restartsBefore + 1)
     const reload = await client['model:load']({ path: '/models/fake' })
     await expect.poll(() => finished(reload.id)?.outcome, { timeout: 120_000 }).toBe('succeeded')
+  })
+
+  test('killing the engine tells every client: restarting with the failed job, then ready again', async () => {
+    const client = await connectClient()
+    const health: EngineHealth[] = []
+    const done: JobDone[] = []
+    client.on('engine:health', (payload) => health.push(payload))
+    client.on('job:done', (payload) => done.push(payload))
+    const load = await client['model:load']({ path: '/models/fake' })
+    await expect
+      .poll(() => done.find((job) => job.id === load.id)?.outcome, { timeout: 120_000 })
+      .toBe('succeeded')
+    const restartsBefore = engine.restarts()
+    // A generation that never ends keeps a job running while the engine is killed.
+    const running = await client['generate:start']({ prompt: 'hang', options: { maxTokens: 2 } })
+    await engine.kill()
+    await expect
+      .poll(() => health.map((entry) => entry.state), { timeout: 120_000 })
+      .toEqual(['restarting', 'ready'])
+    expect(health[0]).toMatchObject({
+      restarts: restartsBefore + 1,
+      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited') },
+      failedJobs: [running.id],
+    })
+    // Ready again: the failure is over, the reason stays for the studio's notice.
+    expect(health[1]).toMatchObject({ restarts: restartsBefore + 1, failedJobs: [] })
+    expect(done.find((job) => job.id === running.id)).toMatchObject({ outcome: 'failed' })
+    expect(engine.restarts()).toBe(restartsBefore + 1)
   })
 })

@@ -1,6 +1,9 @@
 import { app, BrowserWindow, session } from 'electron'
+import { registerDesktopDialogs } from './desktop-dialogs.ts'
 import { startEngineProcess, type EngineProcess } from './engine-process.ts'
 import { broadcastEvent, registerContractHandlers } from './ipc.ts'
+import { decidePermission } from './permissions.ts'
+import { declareAppScheme, serveAppProtocol } from './protocol.ts'
 import { createMainWindow } from './window.ts'
 
 /**
@@ -11,6 +14,8 @@ import { createMainWindow } from './window.ts'
 let engine: EngineProcess | null = null
 
 app.enableSandbox()
+// Before ready: the renderer's scheme must be privileged (standard, secure) when the first page loads.
+declareAppScheme()
 if (!app.requestSingleInstanceLock()) app.quit()
 
 app.on('second-instance', () => {
@@ -27,8 +32,15 @@ app.on('window-all-closed', () => {
 app.on('before-quit', () => engine?.stop())
 
 void app.whenReady().then(() => {
-  // The page needs no camera, microphone, notifications or other permissions.
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
+  // The page needs no camera, microphone, notifications or other permissions; only clipboard writes (permissions.ts).
+  session.defaultSession.setPermissionRequestHandler((_contents, permission, callback, details) =>
+    callback(decidePermission(permission, details.requestingUrl)),
+  )
+  session.defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) =>
+    decidePermission(permission, requestingOrigin),
+  )
+  serveAppProtocol()
+  registerDesktopDialogs()
   engine = startEngineProcess(broadcastEvent)
   const relay = engine
   registerContractHandlers((name, args) => relay.request(name, args))

@@ -1,9 +1,11 @@
 import { BrowserWindow, shell } from 'electron'
+import { appUrl } from './app-protocol.ts'
 import { builtPaths } from './paths.ts'
 
 /**
  * The main window: context isolation and the sandbox on, no Node in the page, the preload as the only bridge.
- * Navigation away from Tiller's page is blocked and new windows are refused (links open in the system browser).
+ * The page is served from `tiller://app/` (app-protocol.ts). Navigation away from it is blocked and new windows are
+ * refused (links open in the system browser).
  */
 export function createMainWindow(): BrowserWindow {
   const window = new BrowserWindow({
@@ -31,6 +33,6 @@ export function createMainWindow(): BrowserWindow {
   })
   const developmentUrl = process.env['ELECTRON_RENDERER_URL']
   if (developmentUrl !== undefined) void window.loadURL(developmentUrl)
-  else void window.loadFile(builtPaths.rendererIndex)
+  else void window.loadURL(appUrl('index.html'))
   return window
 }

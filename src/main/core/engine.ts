@@ -16,6 +16,7 @@ import { EditStore } from './engine/edit-store.ts'
 import { createEvaluationRequests } from './engine/evaluation-requests.ts'
 import { fingerprintCache } from './engine/fingerprint-cache.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
+import { createStudioRequests, type StudioContext } from './engine/studio-requests.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
 
@@ -51,6 +52,8 @@ export interface EngineOptions<Model extends EngineModel> {
   chatsDirectory?: string
   /** Where evaluation runs are saved; default the workspace's `runs/`. */
   runsDirectory?: string
+  /** Where the studio keeps settings, imports GGUF models and looks for the Hugging Face cache (defaults: the workspace, the environment). */
+  studio?: Pick<StudioContext, 'settingsPath' | 'importedModelsFolder' | 'huggingFaceCache'>
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
@@ -100,6 +103,12 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
   let loading: ModelState['loading'] = null
   let problem: string | null = 'No model is loaded yet. Load a model folder.'
   let providerReport: Promise<ProviderReport> | null = null
+  const { rememberModel, ...studioRequests } = createStudioRequests({
+    ...options.studio,
+    jobs,
+    currentModel: () => model,
+    defaultModelFolder: () => runtime.defaultModelFolder(),
+  })
 
   const modelState = (): ModelState => ({ model: model?.info ?? null, loading, problem })
   const announceModel = (): void => emit({ name: 'model:changed', payload: modelState() })
@@ -128,6 +137,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
         model = loaded
         problem = null
         await previous?.dispose()
+        await rememberModel(loaded.info)
         return loaded.info
       } catch (error) {
         if (!signal.aborted) problem = `Could not load ${path}: ${errorMessage(error)}`
@@ -189,6 +199,7 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     ...steering,
     ...chat,
     ...evaluation,
+    ...studioRequests,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

@@ -45,28 +45,52 @@ function workerPort(worker: Worker): MessagePortLike {
   }
 }
 
-/** Start one engine worker, its heartbeats and exit wired to the watchdog. */
-function launchWorker(options: SupervisorOptions, signals: EngineSignals): EngineInstance {
-  const report = options.report ?? ((message: string) => process.stderr.write(`${message}\n`))
+/**
+ * Start one engine worker, its heartbeats and exit wired to the watchdog. `model` is the folder the previous engine
+ * had loaded, so a restarted engine loads it again and the studio continues where it was.
+ */
+function launchWorker(options: SupervisorOptions, signals: EngineSignals, model: string | null): Worker {
   const worker = new Worker(new URL('./engine-worker-boot.mjs', import.meta.url), {
-    workerData: { ...options.settings, entry: options.entry.href },
+    workerData: { ...options.settings, ...(model === null ? {} : { model }), entry: options.entry.href },
   })
   worker.on('message', (data: WorkerMessage) => {
     if (data.channel === 'heartbeat') signals.heartbeat()
   })
+  const report = options.report ?? ((message: string) => process.stderr.write(`${message}\n`))
   worker.on('error', (error) => report(`The Tiller engine failed: ${error.message}`))
   // A crash (an uncaught error, a native fault) ends the thread: restart as for a hang.
   worker.on('exit', (code) => signals.exited(code))
-  return {
-    bridge: bridgeOverPort(workerPort(worker)),
-    sendHeartbeat: (beat) => worker.postMessage({ channel: 'heartbeat', beat } satisfies WorkerMessage),
-    terminate: async () => {
-      await worker.terminate()
-    },
-  }
+  return worker
+}
+
+/** The watched worker engine, plus a way to end its thread at once (tests of the restart path). */
+export type WorkerEngine = SupervisedEngine & {
+  /** End the engine thread as a native crash would; the watchdog restarts it as for any crash. */
+  kill(): Promise<void>
 }
 
 /** Start the engine worker and watch it. */
-export function superviseEngine(options: SupervisorOptions): SupervisedEngine {
-  return watchEngine({ ...options, launch: (signals) => launchWorker(options, signals) })
+export function superviseEngine(options: SupervisorOptions): WorkerEngine {
+  let lastModel: string | null = null
+  let current: Worker | null = null
+  const launch = (signals: EngineSignals): EngineInstance => {
+    const worker = launchWorker(options, signals, lastModel)
+    current = worker
+    return {
+      bridge: bridgeOverPort(workerPort(worker)),
+      sendHeartbeat: (beat) => worker.postMessage({ channel: 'heartbeat', beat } satisfies WorkerMessage),
+      terminate: async () => {
+        await worker.terminate()
+      },
+    }
+  }
+  const engine = watchEngine({ ...options, launch })
+  engine.subscribe((event) => {
+    if (event.name === 'model:changed' && event.payload.model !== null) lastModel = event.payload.model.path
+  })
+  return Object.assign(engine, {
+    async kill() {
+      await current?.terminate()
+    },
+  })
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ExecutionProviderChoice } from '../../shared/engine-status.ts'
 import { startBrowserServer } from './browser-server.ts'
-import { superviseEngine } from './engine-supervisor.ts'
+import { superviseEngine, type WorkerEngine } from './engine-supervisor.ts'
 
 /**
  * Browser mode's entry (`npm start` without Electron's binary): the engine in a watched worker thread (restarted
@@ -37,8 +37,15 @@ function openInBrowser(url: string): void {
   child.unref()
 }
 
-/** Start browser mode and keep serving until SIGINT/SIGTERM. Resolves with the URL once it listens. */
-export async function runBrowserMode(options: BrowserModeOptions): Promise<string> {
+/** A running browser mode: the page's URL, the supervised engine, and how to stop both. */
+export interface BrowserMode {
+  url: string
+  engine: WorkerEngine
+  close(): Promise<void>
+}
+
+/** Start the supervised engine and the server (no printing, no signal handlers: tests and `runBrowserMode`). */
+export async function startBrowserMode(options: Omit<BrowserModeOptions, 'open'>): Promise<BrowserMode> {
   const engine = superviseEngine({
     entry: new URL('./engine-worker.ts', import.meta.url),
     settings: { model: options.model, provider: options.provider ?? 'auto' },
@@ -48,13 +55,26 @@ export async function runBrowserMode(options: BrowserModeOptions): Promise<strin
     rendererDirectory: options.rendererDirectory,
     port: options.port,
   })
-  process.stdout.write(`Tiller is running in browser mode at ${server.url}\nPress Ctrl+C to stop.\n`)
-  if (options.open) openInBrowser(server.url)
+  return {
+    url: server.url,
+    engine,
+    close: async () => {
+      await Promise.all([server.close(), engine.dispose()])
+    },
+  }
+}
+
+/** Start browser mode and keep serving until SIGINT/SIGTERM. Resolves with the URL once it listens. */
+export async function runBrowserMode(options: BrowserModeOptions): Promise<string> {
+  const mode = await startBrowserMode(options)
+  const { url } = mode
+  process.stdout.write(`Tiller is running in browser mode at ${url}\nPress Ctrl+C to stop.\n`)
+  if (options.open) openInBrowser(url)
 
   const stop = (): void => {
-    void Promise.all([server.close(), engine.dispose()]).finally(() => process.exit(0))
+    void mode.close().finally(() => process.exit(0))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
-  return server.url
+  return url
 }

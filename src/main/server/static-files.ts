@@ -1,3 +1,4 @@
+import { emptyStyleHash } from '../../shared/style-policy.ts'
 import { readFile, stat } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import { extname, join, resolve, sep } from 'node:path'
@@ -21,17 +22,11 @@ const contentTypes: Record<string, string> = {
 }
 
 /**
- * The hash of an empty inline style. Libraries that inject styles (Naive UI) leave empty `<style>` placeholders;
- * their text goes into constructed style sheets instead (renderer's adopted-styles.ts), and this hash lets the
- * empty placeholders pass without allowing any inline style that has content.
- */
-export const emptyStyleHash = 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
-
-/**
  * The content security policy of browser mode, sent as a header: a `<meta>` policy cannot forbid framing
- * (`frame-ancestors`), and the header applies before the page parses. The built renderer needs no inline script
- * or style: Vite links its CSS as files, and Vue's `:style` bindings set properties through the CSSOM, which
- * `style-src` does not govern. `'self'` covers the contract's WebSocket on the same host and port.
+ * (`frame-ancestors`), and the header applies before the page parses. No inline script runs, and no inline style
+ * with content applies (`emptyStyleHash`, style-policy.ts): Naive UI's run-time styles reach the page as constructed
+ * style sheets, and Vue's `:style` bindings set properties through the CSSOM, which CSP does not govern. `'self'`
+ * covers the contract's WebSocket on the same host and port.
  */
 export const contentSecurityPolicy = [
   "default-src 'self'",

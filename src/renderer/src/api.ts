@@ -13,6 +13,21 @@ import { browserWebSocketPort } from './websocket-port.ts'
 
 let current: TillerClient | null = null
 
+/** Whether the page's connection to the engine is up (browser mode's WebSocket; always open in Electron). */
+export type ConnectionState = 'open' | 'closed'
+const connectionListeners = new Set<(state: ConnectionState) => void>()
+
+/** Hear when the connection to the engine is lost or back. */
+export function onConnectionChange(listener: (state: ConnectionState) => void): () => void {
+  connectionListeners.add(listener)
+  return () => connectionListeners.delete(listener)
+}
+
+/** Tell the studio the connection changed (the carrier calls this; tests may too). */
+export function announceConnection(state: ConnectionState): void {
+  for (const listener of [...connectionListeners]) listener(state)
+}
+
 /** A bridge whose every request fails with `error` (a page opened without its token). */
 function refusingBridge(error: ErrorInfo): TillerBridge {
   const bridge: Record<string, unknown> = { on: () => () => undefined }
@@ -34,7 +49,7 @@ export function connectDefaultClient(): TillerClient {
     )
   }
   const url = `ws://${window.location.host}/contract?token=${encodeURIComponent(token)}`
-  return createClient(bridgeOverPort(browserWebSocketPort(url)))
+  return createClient(bridgeOverPort(browserWebSocketPort(url, announceConnection)))
 }
 
 /** Install the client every store uses. */
