@@ -28,6 +28,20 @@ export const requestNames = [
   'chat:save',
   'chat:delete',
   'chat:send',
+  'demonstrations:list',
+  'demonstrations:open',
+  'demonstrations:validate',
+  'demonstrations:save',
+  'demonstrations:delete',
+  'demonstrations:import',
+  'demonstrations:export',
+  'demonstrations:render',
+  'library:list',
+  'library:update',
+  'library:delete',
+  'library:compose',
+  'library:import',
+  'library:export-onnx',
 ] as const
 
 /** Events the engine pushes to every connected client. */

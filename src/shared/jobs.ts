@@ -13,6 +13,8 @@ export interface JobResults {
   compare: ComparisonResult
   /** `chat:send`: the next reply of both chat columns. */
   chat: ChatSendResult
+  /** `library:export-onnx`: a steered model folder. */
+  'export-onnx': { path: string; strength: number }
 }
 
 export type JobKind = keyof JobResults

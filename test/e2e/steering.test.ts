@@ -72,6 +72,8 @@ function startBrowserMode(model: string): Promise<string> {
   server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own workspace: the edit library would otherwise list edits other test files persisted.
+    env: { ...process.env, TILLER_WORKSPACE: join(work, 'workspace') },
   })
   return new Promise((resolve, reject) => {
     let printed = ''

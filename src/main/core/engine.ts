@@ -12,7 +12,11 @@ import type { JobKind } from '../../shared/jobs.ts'
 import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
 import { createChatRequests } from './engine/chat-requests.ts'
+import { createDemonstrationRequests } from './engine/demonstration-requests.ts'
+import { EditLibrary } from './engine/edit-library.ts'
 import { EditStore } from './engine/edit-store.ts'
+import { createLibraryRequests } from './engine/library-requests.ts'
+import { workspaceFolder } from './workspace/workspace-root.ts'
 import { fingerprintMemo } from './engine/fingerprint-memo.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { TillerError } from './errors.ts'
@@ -48,10 +52,14 @@ export interface EngineOptions<Model extends EngineModel> {
   editsDirectory?: string
   /** Where conversations are saved; default the workspace's `chats` folder. */
   chatsDirectory?: string
+  /** Where every fitted or imported edit is kept; default the workspace's `edits` folder; null: this session only. */
+  editLibraryDirectory?: string | null
+  /** The workspace's demonstration sets; default its `datasets` folder. */
+  workspaceDatasetsDirectory?: string
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
-const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat']
+const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat', 'export-onnx']
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -148,7 +156,12 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     }
     return current
   }
-  const editStore = new EditStore(options.editsDirectory)
+  const libraryFolder =
+    options.editLibraryDirectory === undefined ? workspaceFolder('edits') : options.editLibraryDirectory
+  const editStore = new EditStore(
+    options.editsDirectory,
+    libraryFolder === null ? null : new EditLibrary(libraryFolder),
+  )
   const fingerprintOf = fingerprintMemo(runtime)
   const steering = createSteeringRequests({
     runtime,
@@ -171,9 +184,23 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     chatsDirectory: options.chatsDirectory,
   })
 
+  const demonstrations = createDemonstrationRequests({
+    readyModel,
+    datasetsDirectory: options.workspaceDatasetsDirectory,
+  })
+  const library = createLibraryRequests({
+    jobs,
+    currentModel: () => model,
+    readyModel,
+    editStore,
+    fingerprintOf,
+  })
+
   const engine: Engine = {
     ...steering,
     ...chat,
+    ...demonstrations,
+    ...library,
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)
