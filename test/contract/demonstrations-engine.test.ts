@@ -230,3 +230,18 @@ describe('demonstration sets in the workspace', () => {
     expect(completion.map((token) => token.text).join('')).toContain('rainy')
   })
 })
+
+describe('workspace sets are offered for fitting', () => {
+  it('datasets:list adds the workspace’s sets after the bundled ones', async () => {
+    const client = connect()
+    await client['demonstrations:save']({ name: 'offered', rows: [row('1', 'Yes.', 'No.')], create: true })
+    const listed = await client['datasets:list']({})
+    const offered = listed.datasets.find((entry) => entry.name === 'offered')
+    expect(offered).toMatchObject({
+      path: join(datasets, 'offered.jsonl'),
+      kind: 'pairs',
+      trainPairs: 1,
+      bundled: false,
+    })
+  })
+})

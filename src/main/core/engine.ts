@@ -202,6 +202,15 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     ...demonstrations,
     ...library,
 
+    /** The bundled sets and the user's path as before, then the workspace's own sets, so they can be fitted on. */
+    async 'datasets:list'(args) {
+      const listed = await steering['datasets:list'](args)
+      const known = new Set(listed.datasets.map((entry) => entry.path))
+      const workspace = await demonstrations['demonstrations:list']({})
+      const added = workspace.datasets.filter((entry) => !known.has(entry.path))
+      return { ...listed, datasets: [...listed.datasets, ...added] }
+    },
+
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)
       const [versions, providers] = await Promise.all([runtime.versions(), probe()])
