@@ -288,7 +288,7 @@ export const requests = {
     }),
     result: typed<LibraryEdit>(),
   },
-  /** Add an edit file (Tiller `.safetensors` or llama.cpp control vector `.gguf`) to the library. */
+  /** Add an edit file (Tiller `.safetensors`, llama.cpp `.gguf`, or a steered folder Tiller exported) to the library. */
   'library:import': {
     args: z.strictObject({ path: pathArgument('an edit file') }),
     result: typed<LibraryEdit>(),

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { readEditFile } from '../../src/main/core/edits/edit-file.ts'
-import { createEngine, type Engine } from '../../src/main/core/engine.ts'
+import { readEditFile, writeEditFile } from '../../src/main/core/edits/edit-file.ts'
+import { fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
+import { createEngine, createRealRuntime, type Engine } from '../../src/main/core/engine.ts'
 import { composeEdits } from '../../src/main/core/engine/edit-composition.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort, createPortPair, serveContract } from '../../src/shared/contract-port.ts'
@@ -211,5 +212,42 @@ describe('the edit library', () => {
     )
     expect([...vectorOf(stored, 1)]).toEqual([...vectorOf(parts[1]!)].map((value) => -value))
     expect(existsSync(join(library, `${composed.id}.json`))).toBe(true)
+  })
+})
+
+describe('steered ONNX folders', () => {
+  it('exports an edit compiled into the model as a job, and imports the folder back', async () => {
+    library = join(work, 'steered')
+    const model = join(work, 'organism')
+    cpSync(resolve('resources/models/organism'), model, { recursive: true })
+    // The real runtime: the export compiles the edit into the organism's graph.
+    const engine = createEngine({
+      runtime: await createRealRuntime(),
+      provider: 'cpu',
+      datasetsDirectory: null,
+      editLibraryDirectory: library,
+    })
+    engines.push(engine)
+    const [serverPort, clientPort] = createPortPair()
+    serveContract(engine, serverPort)
+    const client = createClient(bridgeOverPort(clientPort))
+    await run(client, client['model:load']({ path: model }))
+    const vector = Array.from({ length: 224 }, (_, index) => Math.sin(index) / 4)
+    const original: Edit = { ...edit(vector), id: 'steer-me', model: await fingerprintModel(model) }
+    const file = join(work, 'steer-me.safetensors')
+    await writeEditFile(file, original)
+    await client['library:import']({ path: file })
+
+    const out = join(work, 'steered-model')
+    const done = await run(client, client['library:export-onnx']({ id: 'steer-me', path: out, strength: 2 }))
+    expect(done.outcome === 'succeeded' ? done.result : null).toEqual({ path: out, strength: 2 })
+    expect(existsSync(join(out, 'tiller-edit.json'))).toBe(true)
+
+    await client['library:delete']({ id: 'steer-me' })
+    const back = await client['library:import']({ path: out })
+    expect(back).toMatchObject({ id: 'steer-me', layers: [1], matchesModel: true })
+    const stored = (await readEditFile(join(library, 'steer-me.safetensors'))).edit
+    const vectorOf = (value: Edit) => [...(value.interventions[0]!.op as { vector: Float32Array }).vector]
+    expect(vectorOf(stored)).toEqual(vectorOf(original))
   })
 })

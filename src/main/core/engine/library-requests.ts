@@ -4,12 +4,13 @@
  * steered ONNX folder (a job). Saving as a Tiller file and as a control vector are `edit:save` and
  * `edit:export-gguf`; `controlVectorProblem` tells the screen in advance when the latter would refuse.
  */
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseRequestArgs, type ContractService } from '../../../shared/contract.ts'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import type { LibraryEdit } from '../../../shared/edit-library.ts'
 import { controlVectorProblem, importControlVector } from '../edits/control-vector.ts'
-import { decodeEditFile, encodeEditFile, readEditFile } from '../edits/edit-file.ts'
+import { decodeEditFile, encodeEditFile, readEditFile, writeEditFile } from '../edits/edit-file.ts'
 import { checkFingerprint } from '../edits/fingerprint.ts'
 import { exportSteeredModel } from '../edits/steered-export.ts'
 import { TillerError } from '../errors.ts'
@@ -27,6 +28,9 @@ export interface LibraryContext<Model extends EngineModel> {
   editStore: EditStore
   fingerprintOf(model: Model): Promise<ModelFingerprint>
 }
+
+/** The edit file a steered folder exported from the library carries. */
+export const steeredEditFile = 'tiller-edit.safetensors'
 
 type LibraryRequestName =
   | 'library:list'
@@ -127,8 +131,15 @@ export function createLibraryRequests<Model extends EngineModel>(
           datasetName: null,
           strength: strengthOfMethod(edit),
         }
-      } else if (absolute.toLowerCase().endsWith('.safetensors')) {
-        const { edit, manifest } = await readEditFile(absolute)
+      } else if (
+        absolute.toLowerCase().endsWith('.safetensors') ||
+        existsSync(join(absolute, steeredEditFile))
+      ) {
+        // A steered ONNX folder exported here carries its edit file beside the graph.
+        const file = absolute.toLowerCase().endsWith('.safetensors')
+          ? absolute
+          : join(absolute, steeredEditFile)
+        const { edit, manifest } = await readEditFile(file)
         stored = {
           edit,
           extras: extrasOfManifest(manifest),
@@ -140,7 +151,8 @@ export function createLibraryRequests<Model extends EngineModel>(
       } else {
         throw new TillerError(
           'invalid-argument',
-          `${absolute}: import a Tiller edit file (.safetensors) or a llama.cpp control vector (.gguf).`,
+          `${absolute}: import a Tiller edit file (.safetensors), a llama.cpp control vector (.gguf) or a steered ` +
+            'model folder exported by Tiller.',
           { subject: 'path' },
         )
       }
@@ -164,6 +176,8 @@ export function createLibraryRequests<Model extends EngineModel>(
           strength: request.strength,
           force: request.replace,
         })
+        // The edit itself beside the graph, so the folder can be imported back into a library.
+        await writeEditFile(join(written.out, steeredEditFile), stored.edit, stored.extras)
         return { path: written.out, strength: written.strength }
       })
     },
