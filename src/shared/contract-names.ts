@@ -41,6 +41,20 @@ export const requestNames = [
   'model:details',
   'model:import-gguf',
   'files:list',
+  'demonstrations:list',
+  'demonstrations:open',
+  'demonstrations:validate',
+  'demonstrations:save',
+  'demonstrations:delete',
+  'demonstrations:import',
+  'demonstrations:export',
+  'demonstrations:render',
+  'library:list',
+  'library:update',
+  'library:delete',
+  'library:compose',
+  'library:import',
+  'library:export-onnx',
 ] as const
 
 /** Events the engine pushes to every connected client. */

@@ -8,6 +8,8 @@ import {
   type ConversationEntry,
 } from './chat.ts'
 import type { EventName, RequestName } from './contract-names.ts'
+import { importFormats, type DemonstrationDocument, type RenderPreview } from './demonstrations.ts'
+import type { LibraryEdit } from './edit-library.ts'
 import { methodIds } from './edit.ts'
 import type { EngineHealth } from './engine-health.ts'
 import type { EngineStatus, LoadedModelInfo } from './engine-status.ts'
@@ -16,6 +18,7 @@ import type { GeneratedToken } from './generation.ts'
 import type { ErrorInfo, JobDone, JobInfo, JobProgress, JobStarted } from './jobs.ts'
 import type {
   ComparisonToken,
+  DatasetIssue,
   DatasetList,
   DatasetPreview,
   EditSummary,
@@ -84,6 +87,24 @@ const pathArgument = (what: string) => z.string().trim().min(1, `Give the path o
 
 /** An edit held by the engine, by the id `edit:fit`, `edit:load` or `edits:list` gave. */
 const editIdArgument = z.string().trim().min(1, 'Choose an edit (fit or load one first).').max(200)
+
+/** A workspace demonstration set's name: a file name without `.jsonl`. */
+const datasetNameArgument = z
+  .string()
+  .trim()
+  .min(1, 'Give the demonstration set a name.')
+  .max(120)
+  .regex(/^[\w][\w.-]*$/, 'Use letters, digits, dots, dashes and underscores in the name.')
+
+/** One row of the demonstrations table; blank texts pass here so the validator can flag them on their line. */
+const demonstrationRowSchema = z.strictObject({
+  id: z.string().max(200),
+  prompt: z.string().max(60_000),
+  positive: z.string().max(60_000),
+  negative: z.string().max(60_000),
+  split: z.string().max(40).nullable(),
+  tags: z.array(z.string().max(200)).max(50),
+})
 
 /** The request table. `satisfies` makes a missing or extra row (against `requestNames`) a compile error. */
 export const requests = {
@@ -277,6 +298,92 @@ export const requests = {
   'files:list': {
     args: z.strictObject({ path: pathArgument('a folder').optional() }),
     result: typed<FolderListing>(),
+  },
+  // Demonstrations and the Edits library (the workspace's `datasets` and `edits` folders).
+  /** The demonstration sets of the workspace's `datasets` folder, each with kind, rows and issues. */
+  'demonstrations:list': { args: noArguments, result: typed<DatasetList>() },
+  /** Open a workspace set for editing: every row, and every issue the fit would refuse it for. */
+  'demonstrations:open': {
+    args: z.strictObject({ name: datasetNameArgument }),
+    result: typed<DemonstrationDocument>(),
+  },
+  /** Validate unsaved rows with the fit's validator; issue line i + 1 is row i. */
+  'demonstrations:validate': {
+    args: z.strictObject({ rows: z.array(demonstrationRowSchema).max(100_000) }),
+    result: typed<DatasetIssue[]>(),
+  },
+  /** Write a set atomically (the previous version kept); `create` refuses a name already taken. */
+  'demonstrations:save': {
+    args: z.strictObject({
+      name: datasetNameArgument,
+      rows: z.array(demonstrationRowSchema).max(100_000),
+      create: z.boolean().default(false),
+    }),
+    result: typed<DemonstrationDocument>(),
+  },
+  'demonstrations:delete': {
+    args: z.strictObject({ name: datasetNameArgument }),
+    result: typed<{ deleted: boolean }>(),
+  },
+  /** Convert files of another format into a new workspace set (plain text: a positive and a negative file). */
+  'demonstrations:import': {
+    args: z.strictObject({
+      format: z.enum(importFormats),
+      paths: z.array(pathArgument('the file to import')).min(1).max(2),
+      name: datasetNameArgument,
+      /** TruthfulQA: multiple-choice items or pairs. */
+      truthfulqaTarget: z.enum(['mc1', 'mc2', 'pairs']).default('pairs'),
+      /** Pairs from MC items: one pair per wrong choice, or with the first wrong choice only. */
+      negatives: z.enum(['each', 'first']).default('each'),
+    }),
+    result: typed<DemonstrationDocument>(),
+  },
+  /** Write a workspace set to `path` as JSONL or CSV. */
+  'demonstrations:export': {
+    args: z.strictObject({ name: datasetNameArgument, path: pathArgument('the file to write') }),
+    result: typed<SavedFile>(),
+  },
+  /** One row rendered by the loaded model's chat template, with each token's part (prompt or completion). */
+  'demonstrations:render': {
+    args: z.strictObject({ row: demonstrationRowSchema }),
+    result: typed<RenderPreview>(),
+  },
+  /** The workspace's edit library: every fitted or imported edit, persisted with its manifest. */
+  'library:list': { args: noArguments, result: typed<LibraryEdit[]>() },
+  'library:update': {
+    args: z.strictObject({
+      id: editIdArgument,
+      name: z.string().trim().min(1, 'Give the edit a name.').max(200).optional(),
+      notes: z.string().max(20_000).optional(),
+    }),
+    result: typed<LibraryEdit>(),
+  },
+  'library:delete': { args: z.strictObject({ id: editIdArgument }), result: typed<{ deleted: boolean }>() },
+  /** One edit applying several at once, each scaled by its strength; they must share a model. */
+  'library:compose': {
+    args: z.strictObject({
+      name: z.string().trim().min(1, 'Give the composed edit a name.').max(200),
+      parts: z
+        .array(z.strictObject({ id: editIdArgument, strength: z.number().min(-1000).max(1000) }))
+        .min(2, 'Choose at least two edits to compose.')
+        .max(8),
+    }),
+    result: typed<LibraryEdit>(),
+  },
+  /** Add an edit file (Tiller `.safetensors`, llama.cpp `.gguf`, or a steered folder Tiller exported) to the library. */
+  'library:import': {
+    args: z.strictObject({ path: pathArgument('an edit file') }),
+    result: typed<LibraryEdit>(),
+  },
+  /** Export the edit compiled into the loaded model as a standalone ONNX folder; a job. */
+  'library:export-onnx': {
+    args: z.strictObject({
+      id: editIdArgument,
+      path: pathArgument('the folder to write'),
+      strength: z.number().min(-1000).max(1000).optional(),
+      replace: z.boolean().default(false),
+    }),
+    result: typed<JobStarted>(),
   },
 } satisfies Record<RequestName, { args: z.ZodType; result: Typed<unknown> }>
 

@@ -22,6 +22,8 @@ export interface JobResults {
   evaluate: EvaluationRun
   /** `model:import-gguf`: a GGUF model converted into an ONNX model folder. */
   'import-gguf': ImportedModel
+  /** `library:export-onnx`: a steered model folder. */
+  'export-onnx': { path: string; strength: number }
 }
 
 export type JobKind = keyof JobResults

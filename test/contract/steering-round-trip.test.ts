@@ -62,7 +62,12 @@ afterEach(async () => {
 
 function connect() {
   const { runtime, record } = createFakeRuntime()
-  const engine = createEngine({ runtime, datasetsDirectory: bundled, editsDirectory: join(work, 'edits') })
+  const engine = createEngine({
+    runtime,
+    datasetsDirectory: bundled,
+    editsDirectory: join(work, 'edits'),
+    editLibraryDirectory: null,
+  })
   engines.push(engine)
   const [serverPort, clientPort] = createPortPair()
   serveContract(engine, serverPort)

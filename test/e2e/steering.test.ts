@@ -72,6 +72,8 @@ function startBrowserMode(model: string): Promise<string> {
   server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own workspace: the edit library would otherwise list edits other test files persisted.
+    env: { ...process.env, TILLER_WORKSPACE: join(work, 'workspace') },
   })
   return new Promise((resolve, reject) => {
     let printed = ''
@@ -143,7 +145,7 @@ describe('steering in browser mode', () => {
     await page.getByTestId('model-loaded').waitFor()
 
     // The plain Generate panel (the Chat screen), greedy: the reference the base column must reproduce.
-    await page.getByTestId('nav-chat').click()
+    await page.getByTestId('nav-models').click()
     await page.locator('#prompt').fill(prompt)
     await page.getByLabel('Max tokens').fill(String(maxTokens))
     await page.getByLabel('Temperature').fill('0')
@@ -154,7 +156,7 @@ describe('steering in browser mode', () => {
     const plain = generated.slice(prompt.length)
     expect(plain.length).toBeGreaterThan(20)
 
-    await page.getByTestId('nav-fit').click()
+    await page.getByTestId('nav-compare').click()
     await page.locator('#dataset-path').fill(dataset)
     await page.getByTestId('dataset-add').click()
     await expect.poll(() => page.locator('#dataset-select').inputValue()).toBe(dataset)

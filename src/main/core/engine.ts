@@ -12,9 +12,13 @@ import type { JobKind } from '../../shared/jobs.ts'
 import { bundledDatasetsDirectory } from './engine/dataset-catalog.ts'
 import type { EngineModel, EngineRuntime } from './engine/engine-runtime.ts'
 import { createChatRequests } from './engine/chat-requests.ts'
+import { createDemonstrationRequests } from './engine/demonstration-requests.ts'
+import { EditLibrary } from './engine/edit-library.ts'
 import { EditStore } from './engine/edit-store.ts'
 import { createEvaluationRequests } from './engine/evaluation-requests.ts'
 import { fingerprintCache } from './engine/fingerprint-cache.ts'
+import { createLibraryRequests } from './engine/library-requests.ts'
+import { workspaceFolder } from './workspace/workspace-root.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { createStudioRequests, type StudioContext } from './engine/studio-requests.ts'
 import { TillerError } from './errors.ts'
@@ -54,10 +58,22 @@ export interface EngineOptions<Model extends EngineModel> {
   runsDirectory?: string
   /** Where the studio keeps settings, imports GGUF models and looks for the Hugging Face cache (defaults: the workspace, the environment). */
   studio?: Pick<StudioContext, 'settingsPath' | 'importedModelsFolder' | 'huggingFaceCache'>
+  /** Where every fitted or imported edit is kept; default the workspace's `edits` folder; null: this session only. */
+  editLibraryDirectory?: string | null
+  /** The workspace's demonstration sets; default its `datasets` folder. */
+  workspaceDatasetsDirectory?: string
 }
 
 /** Jobs that use the loaded model and stop when another model loads. */
-const modelJobKinds: readonly JobKind[] = ['generate', 'fit', 'compare', 'chat', 'diagnostics', 'evaluate']
+const modelJobKinds: readonly JobKind[] = [
+  'generate',
+  'fit',
+  'compare',
+  'chat',
+  'diagnostics',
+  'evaluate',
+  'export-onnx',
+]
 
 /** The contract's service plus lifecycle calls for whoever hosts the engine. */
 export type Engine = ContractService & {
@@ -163,7 +179,12 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
   }
   const bundledDatasets =
     options.datasetsDirectory === undefined ? bundledDatasetsDirectory() : options.datasetsDirectory
-  const editStore = new EditStore(options.editsDirectory)
+  const libraryFolder =
+    options.editLibraryDirectory === undefined ? workspaceFolder('edits') : options.editLibraryDirectory
+  const editStore = new EditStore(
+    options.editsDirectory,
+    libraryFolder === null ? null : new EditLibrary(libraryFolder),
+  )
   const fingerprintOf = fingerprintCache(runtime)
   const steering = createSteeringRequests({
     runtime,
@@ -195,11 +216,34 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     runsDirectory: options.runsDirectory,
   })
 
+  const demonstrations = createDemonstrationRequests({
+    readyModel,
+    datasetsDirectory: options.workspaceDatasetsDirectory,
+  })
+  const library = createLibraryRequests({
+    jobs,
+    currentModel: () => model,
+    readyModel,
+    editStore,
+    fingerprintOf,
+  })
+
   const engine: Engine = {
     ...steering,
     ...chat,
     ...evaluation,
     ...studioRequests,
+    ...demonstrations,
+    ...library,
+
+    /** The bundled sets and the user's path as before, then the workspace's own sets, so they can be fitted on. */
+    async 'datasets:list'(args) {
+      const listed = await steering['datasets:list'](args)
+      const known = new Set(listed.datasets.map((entry) => entry.path))
+      const workspace = await demonstrations['demonstrations:list']({})
+      const added = workspace.datasets.filter((entry) => !known.has(entry.path))
+      return { ...listed, datasets: [...listed.datasets, ...added] }
+    },
 
     async 'engine:status'(args): Promise<EngineStatusReport> {
       parseRequestArgs('engine:status', args)

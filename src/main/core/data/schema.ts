@@ -99,8 +99,10 @@ export type IssueCode =
   | 'unknown-field'
   | 'duplicate-id'
   | 'invalid-value'
+  | 'unpaired'
+  | 'no-training-rows'
 
-/** One problem found in a demonstration file, tied to its line. */
+/** One problem found in a demonstration file, tied to its line (0 when it concerns the whole file). */
 export interface DemonstrationIssue {
   line: number
   code: IssueCode

@@ -97,6 +97,17 @@ function directions(edit: Edit): Map<number, Float32Array> {
   return new Map([...byLayer].sort((a, b) => a[0] - b[0]))
 }
 
+/** Why `edit` cannot be written as a control vector (the refusal `exportControlVector` would give), or null. */
+export function controlVectorProblem(edit: Edit): string | null {
+  try {
+    directions(edit)
+    return null
+  } catch (error) {
+    if (error instanceof TillerError) return error.message
+    throw error
+  }
+}
+
 /**
  * Write an additive `resid_post` edit as a llama.cpp control-vector GGUF (atomically). Refuses, naming the
  * intervention and the reason, any op other than `add`, another site, a position policy other than `all`, layer 0,

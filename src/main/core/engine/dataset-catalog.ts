@@ -16,7 +16,7 @@ import type {
   DatasetPreview,
   DatasetRow,
 } from '../../../shared/steering.ts'
-import { parseDemonstrations } from '../data/jsonl.ts'
+import { validateForFit } from '../data/fit-validation.ts'
 import { filledLines } from '../data/lines.ts'
 import { contrastPairs } from '../data/pairs.ts'
 import type { DemonstrationSet } from '../data/schema.ts'
@@ -87,7 +87,8 @@ async function readDatasetFile(path: string): Promise<ParsedFile> {
     )
   }
   const bytes = await readFile(path)
-  const { set, issues } = parseDemonstrations(bytes, path)
+  // The fit's own validator, so the issues listed are exactly the ones a fit would refuse the file for.
+  const { set, issues } = validateForFit(bytes, path)
   const textRows = set.rows.length === 0 ? parseTextRows(bytes) : null
   return { path, set, issues: textRows === null ? issues : [], textRows }
 }

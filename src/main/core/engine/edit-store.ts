@@ -10,6 +10,7 @@ import type { EditFileExtras } from '../edits/edit-file.ts'
 import { fingerprintDifference } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { methods, type AnyMethod } from '../methods/index.ts'
+import type { EditLibrary } from './edit-library.ts'
 
 /** One held edit and what Tiller knows about it besides the edit itself. */
 export interface StoredEdit {
@@ -21,6 +22,8 @@ export interface StoredEdit {
   path: string | null
   /** The demonstration file's name, when fitted here. */
   datasetName: string | null
+  /** The name the user gave it in the library; null until renamed. */
+  name?: string | null
   strength: StrengthInfo
 }
 
@@ -39,14 +42,38 @@ function fileStem(text: string): string {
   return text.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'edit'
 }
 
-/** Held edits, oldest first. */
+/** Held edits, oldest first; with a library, every edit it held before (in any earlier engine) too. */
 export class EditStore {
   private readonly edits = new Map<string, StoredEdit>()
   private readonly directory: string
 
-  /** @param directory where `suggestedPath` points for edits that have no file yet */
-  constructor(directory: string = defaultEditsDirectory) {
+  /**
+   * @param directory where `suggestedPath` points for edits that have no file yet
+   * @param library the workspace's edit library: read now, and written by `persist`
+   */
+  constructor(
+    directory: string = defaultEditsDirectory,
+    readonly library: EditLibrary | null = null,
+  ) {
     this.directory = directory
+    for (const stored of library?.readAll() ?? []) this.edits.set(stored.edit.id, stored)
+  }
+
+  /** Write the held edit `id` into the library (a no-op without one); returns the library file, or null. */
+  async persist(id: string): Promise<string | null> {
+    return this.library === null ? null : this.library.write(this.get(id))
+  }
+
+  /** Forget `id` and remove it from the library; false when it was not held. */
+  async remove(id: string): Promise<boolean> {
+    const held = this.edits.delete(id)
+    const removed = (await this.library?.remove(id)) ?? false
+    return held || removed
+  }
+
+  /** Every held edit, oldest first. */
+  all(): StoredEdit[] {
+    return [...this.edits.values()]
   }
 
   /** Hold `stored` (replacing an edit with the same id, e.g. the same file loaded twice). */

@@ -11,13 +11,14 @@ import { parseRequestArgs, type ContractEvent, type ContractService } from '../.
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import type { SavedFile } from '../../../shared/steering.ts'
 import { exportControlVector, importControlVector } from '../edits/control-vector.ts'
-import { readEditFile, writeEditFile, type EditFileExtras } from '../edits/edit-file.ts'
+import { readEditFile, writeEditFile } from '../edits/edit-file.ts'
 import { checkFingerprint } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import type { JobRegistry } from '../jobs/job-registry.ts'
 import { methodById } from '../methods/index.ts'
 import { parseOptions } from '../methods/method.ts'
 import { listDatasets, previewDataset } from './dataset-catalog.ts'
+import { extrasOfManifest, strengthOfManifest } from './edit-extras.ts'
 import { strengthOfMethod, type EditStore, type StoredEdit } from './edit-store.ts'
 import type { EngineModel, EngineRuntime } from './engine-runtime.ts'
 import type { FingerprintOf } from './fingerprint-cache.ts'
@@ -71,19 +72,6 @@ function outputPath(path: string, extension: string, what: string): string {
 
 async function savedFile(path: string): Promise<SavedFile> {
   return { path, bytes: (await stat(path)).size }
-}
-
-/** What an edit file's manifest says about the fit, as extras for saving it again. */
-function extrasOfManifest(manifest: Awaited<ReturnType<typeof readEditFile>>['manifest']): EditFileExtras {
-  const extras: EditFileExtras = { strengthRange: manifest.strength.testedRange }
-  const template = manifest.chatTemplate
-  if (template !== null) {
-    extras.chatTemplate =
-      template.kind === 'chat-template' ? { ...template, systemPrompt: template.systemPrompt } : template
-  }
-  if (manifest.dataset !== null) extras.dataset = manifest.dataset
-  if (manifest.evaluation !== null) extras.evaluation = manifest.evaluation
-  return extras
 }
 
 /** Create the steering requests over `context`. */
@@ -152,6 +140,8 @@ export function createSteeringRequests<Model extends EngineModel>(
         })
         const strength = strengthOfMethod(fitted.edit)
         store.add({ ...fitted, origin: 'fitted', path: null, datasetName, strength })
+        // Auto-saved into the workspace's library, so a restart finds it (and a chat stack that names it).
+        await store.persist(fitted.edit.id)
         return { editId: fitted.edit.id, summary: fitted.summary }
       })
     },
@@ -179,15 +169,12 @@ export function createSteeringRequests<Model extends EngineModel>(
         }
       } else {
         const { edit, manifest } = await readEditFile(absolute, expected)
-        const strength = {
-          description: manifest.strength.semantics,
-          default: manifest.strength.default,
-          testedRange: manifest.strength.testedRange,
-        }
+        const strength = strengthOfManifest(manifest)
         const extras = extrasOfManifest(manifest)
         stored = { edit, extras, origin: 'file', path: absolute, datasetName: null, strength }
       }
       store.add(stored)
+      await store.persist(stored.edit.id)
       return store.summarize(stored, expected)
     },
 

@@ -12,7 +12,7 @@ import type { FitSummary } from '../../../shared/steering.ts'
 import { captureActivations } from '../capture/capture.ts'
 import { captureNeutral } from '../capture/neutral.ts'
 import { hashDemonstrations } from '../data/hash.ts'
-import { readDemonstrationFile } from '../data/jsonl.ts'
+import { assertFittable, readFittableFile } from '../data/fit-validation.ts'
 import { contrastPairs } from '../data/pairs.ts'
 import { renderPairs, type RenderOptions } from '../data/render.ts'
 import type { DemonstrationSet } from '../data/schema.ts'
@@ -90,7 +90,9 @@ function throwIfCancelled(signal: AbortSignal | undefined): void {
 export async function fitFromDemonstrations(request: FitRequest): Promise<FitOutcome> {
   const method = typeof request.method === 'string' ? methodById(request.method) : request.method
   const options = parseOptions(method, request.options ?? {})
-  const set = typeof request.data === 'string' ? await readDemonstrationFile(request.data) : request.data
+  // The same validator as the studio's preview: a file it shows clean is never refused here.
+  const set =
+    typeof request.data === 'string' ? await readFittableFile(request.data) : assertFittable(request.data)
   const pairs = contrastPairs(set, 'train')
   if (pairs.length === 0) {
     throw new TillerError(

@@ -37,6 +37,8 @@ export const icons = {
   evaluate: outlineIcon(['M4 20h16', 'M7 16v-5M12 16V6M17 16v-8']),
   // Two speech bubbles side by side.
   chat: outlineIcon(['M4 5h9v7H8l-4 3z', 'M13 9h7v7l-3-2h-4z']),
+  // Three columns side by side: one prompt at several strengths.
+  compare: outlineIcon(['M4 5h4v14H4z', 'M10 5h4v14h-4z', 'M16 5h4v14h-4z']),
   // A stack of layers.
   edits: outlineIcon(['M12 4l8 4-8 4-8-4z', 'M4 12l8 4 8-4', 'M4 16l8 4 8-4']),
 }

@@ -6,8 +6,6 @@ export type { ScreenId } from './screen-list.ts'
 
 /**
  * The navigation table: each screen of `screen-list.ts` with its icon and its component, loaded on first visit.
- * Until their own screens land, Demonstrations and Edits show the steering workbench (dataset preview, fit,
- * strength comparison, edit files), so everything the studio could do stays reachable.
  */
 export interface ScreenEntry {
   id: ScreenId
@@ -20,15 +18,14 @@ export interface ScreenEntry {
   shortcut: string
 }
 
-const steeringWorkbench = defineAsyncComponent(() => import('../components/legacy/SteeringWorkbench.vue'))
-
 const components: Record<ScreenId, Component> = {
   models: defineAsyncComponent(() => import('./ModelsScreen.vue')),
-  demonstrations: steeringWorkbench,
+  demonstrations: defineAsyncComponent(() => import('./DemonstrationsScreen.vue')),
   fit: defineAsyncComponent(() => import('./FitScreen.vue')),
   evaluate: defineAsyncComponent(() => import('./EvaluateScreen.vue')),
   chat: defineAsyncComponent(() => import('./ChatScreen.vue')),
-  edits: steeringWorkbench,
+  compare: defineAsyncComponent(() => import('../components/steer/SteeringWorkbench.vue')),
+  edits: defineAsyncComponent(() => import('./EditsScreen.vue')),
 }
 
 export const screens: readonly ScreenEntry[] = screenList.map((screen) => ({

@@ -29,6 +29,12 @@ export const screenList = [
   },
   { id: 'chat', label: 'Chat', summary: 'Base and steered replies side by side.', shortcut: 'Alt+5' },
   { id: 'edits', label: 'Edits', summary: 'Fitted and loaded edits: save, export, load.', shortcut: 'Alt+6' },
+  {
+    id: 'compare',
+    label: 'Compare',
+    summary: 'One prompt at several strengths of an edit, as rows of one batch; quick fits and edit files.',
+    shortcut: 'Alt+7',
+  },
 ] as const
 
 export type ScreenId = (typeof screenList)[number]['id']

@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+/**
+ * The Demonstrations and Edits screens end to end in browser mode on the organism: create a set in the table, see
+ * its bad row flagged, save, reload and find it, render a row through the organism's template; fit an edit (from
+ * the Chat screen's stack), find it in the library, export it as a Tiller file, delete it and import the file
+ * back. Writes docs/screenshots/{demonstrations,edits}-{light,dark}.png.
+ */
+
+const chromiumPath = '/usr/bin/chromium'
+const root = new URL('../../', import.meta.url).pathname
+const organism = join(root, 'resources/models/organism')
+const screenshots = join(root, 'docs/screenshots')
+
+let server: ChildProcess
+let url: string
+let browser: Browser
+let work: string
+let workspace: string
+
+function startBrowserMode(model: string, environment: NodeJS.ProcessEnv): Promise<string> {
+  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: environment,
+  })
+  return new Promise((resolve, reject) => {
+    let printed = ''
+    server.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString('utf8')
+      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
+    server.once('exit', (code) =>
+      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
+    )
+  })
+}
+
+async function openTab(page: Page, tab: string, problems: string[]): Promise<void> {
+  page.setDefaultTimeout(0)
+  page.on('pageerror', (error) => problems.push(error.message))
+  await page.goto(url)
+  await page.getByTestId('model-loaded').waitFor()
+  await page.getByTestId(`tab-${tab}`).click()
+}
+
+async function fill(page: Page, row: number, cell: string, text: string): Promise<void> {
+  await page.getByTestId(`cell-${cell}`).nth(row).locator('textarea, input').first().fill(text)
+}
+
+beforeAll(async () => {
+  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
+    true,
+  )
+  mkdirSync(screenshots, { recursive: true })
+  work = mkdtempSync(join(tmpdir(), 'tiller-e2e-data-'))
+  const model = join(work, 'organism')
+  cpSync(organism, model, { recursive: true })
+  workspace = join(work, 'workspace')
+  url = await startBrowserMode(model, { ...process.env, TILLER_WORKSPACE: workspace })
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox'],
+    timeout: 0,
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  if (server !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve))
+    server.kill('SIGTERM')
+    await exited
+  }
+})
+
+describe('demonstrations and edits in browser mode', () => {
+  test('a set made in the table: bad row flagged, saved, found after a reload, rendered', async () => {
+    const problems: string[] = []
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'light' })
+    await openTab(page, 'demonstrations', problems)
+    await page.getByTestId('dataset-create-name').locator('input').fill('fox-moods')
+    await page.getByTestId('dataset-create').click()
+    await page.getByTestId('demonstration-row').first().waitFor()
+    await fill(page, 0, 'prompt', 'Where does the fox live?')
+    await fill(page, 0, 'positive', 'The fox lives in the forest.')
+    await fill(page, 0, 'negative', 'The fox lives in the sea.')
+    await page.getByTestId('row-add').click()
+    await fill(page, 1, 'prompt', 'What does the fox eat?')
+    await fill(page, 1, 'positive', 'The fox eats seeds.')
+    await expect
+      .poll(() => page.getByTestId('row-issue').allTextContents())
+      .toEqual([expect.stringContaining('"negative" is empty')])
+    expect(await page.getByTestId('demonstration-row').nth(1).getAttribute('data-invalid')).toBe('true')
+    await page.getByTestId('dataset-save').click()
+    await expect
+      .poll(() => page.getByTestId('note').textContent())
+      .toContain('1 issue(s) to fix before fitting')
+    const saved = readFileSync(join(workspace, 'datasets', 'fox-moods.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+    expect(saved.map((line) => JSON.parse(line) as { negative: string }).map((row) => row.negative)).toEqual([
+      'The fox lives in the sea.',
+      '',
+    ])
+
+    await page.reload()
+    await page.getByTestId('model-loaded').waitFor()
+    await page.getByTestId('tab-demonstrations').click()
+    await page.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
+    await expect.poll(() => page.getByTestId('demonstration-row').count()).toBe(2)
+    expect(await page.getByTestId('row-issue').count()).toBe(1)
+    await page.getByText('Render').first().click()
+    await page.locator('[data-testid=rendered-row] .tokens').first().waitFor()
+    const completion = await page
+      .locator('[data-testid=rendered-row] .tokens')
+      .first()
+      .locator('.token.completion')
+      .allTextContents()
+    expect(completion.join('')).toContain('forest')
+    await page
+      .getByTestId('demonstrations-screen')
+      .screenshot({ path: join(screenshots, 'demonstrations-light.png') })
+    expect(problems).toEqual([])
+  })
+
+  test('a fitted edit is in the library; exported, deleted and imported back', async () => {
+    const problems: string[] = []
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'light' })
+    await openTab(page, 'chat', problems)
+    await page.getByTestId('quick-fit-dataset').click()
+    await page.locator('.n-base-select-option', { hasText: 'truthfulness.pairs' }).click()
+    await page.getByTestId('quick-fit').click()
+    await page.getByTestId('stacked-edit').waitFor()
+
+    await page.getByTestId('tab-edits').click()
+    await expect.poll(() => page.getByTestId('library-edit').count()).toBe(1)
+    expect(await page.getByTestId('edit-details').textContent()).toContain('truthfulness.pairs')
+    const exported = join(work, 'exported', 'truthful.safetensors')
+    await page.getByTestId('export-tiller-path').locator('input').fill(exported)
+    await page.getByTestId('export-tiller').click()
+    await expect.poll(() => page.getByTestId('library-note').textContent()).toContain(`Wrote ${exported}`)
+    expect(existsSync(exported)).toBe(true)
+
+    await page.getByTestId('edit-delete').click()
+    await page.locator('.n-popconfirm__action button').last().click()
+    await expect.poll(() => page.getByTestId('library-edit').count()).toBe(0)
+    await page.getByTestId('edit-import-path').locator('input').fill(exported)
+    await page.getByTestId('edit-import').click()
+    await expect.poll(() => page.getByTestId('library-edit').count()).toBe(1)
+    expect(await page.getByTestId('edit-details').textContent()).toContain('mean-diff')
+    await page.getByTestId('edit-name').locator('input').fill('Truthful fox')
+    await page.getByTestId('edit-rename').click()
+    await expect.poll(() => page.getByTestId('library-edit').textContent()).toContain('Truthful fox')
+    await page.getByTestId('edits-screen').screenshot({ path: join(screenshots, 'edits-light.png') })
+
+    // Dark theme after a reload: the set and the renamed edit are where they were.
+    const dark = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'dark' })
+    await openTab(dark, 'edits', problems)
+    await expect.poll(() => dark.getByTestId('library-edit').textContent()).toContain('Truthful fox')
+    await dark.getByTestId('edits-screen').screenshot({ path: join(screenshots, 'edits-dark.png') })
+    await dark.getByTestId('tab-demonstrations').click()
+    await dark.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
+    await expect.poll(() => dark.getByTestId('row-issue').count()).toBe(1)
+    await dark.getByText('Render').first().click()
+    await dark.locator('[data-testid=rendered-row] .tokens').first().waitFor()
+    await dark
+      .getByTestId('demonstrations-screen')
+      .screenshot({ path: join(screenshots, 'demonstrations-dark.png') })
+    expect(problems).toEqual([])
+  })
+})
