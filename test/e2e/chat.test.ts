@@ -53,7 +53,7 @@ async function openChat(page: Page, problems: string[]): Promise<void> {
   })
   await page.goto(url)
   await page.getByTestId('model-loaded').waitFor()
-  await page.getByTestId('tab-chat').click()
+  await page.getByTestId('nav-chat').click()
   await page.getByTestId('chat-screen').waitFor()
 }
 

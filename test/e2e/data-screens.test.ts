@@ -48,7 +48,7 @@ async function openTab(page: Page, tab: string, problems: string[]): Promise<voi
   page.on('pageerror', (error) => problems.push(error.message))
   await page.goto(url)
   await page.getByTestId('model-loaded').waitFor()
-  await page.getByTestId(`tab-${tab}`).click()
+  await page.getByTestId(`nav-${tab}`).click()
 }
 
 async function fill(page: Page, row: number, cell: string, text: string): Promise<void> {
@@ -114,7 +114,7 @@ describe('demonstrations and edits in browser mode', () => {
 
     await page.reload()
     await page.getByTestId('model-loaded').waitFor()
-    await page.getByTestId('tab-demonstrations').click()
+    await page.getByTestId('nav-demonstrations').click()
     await page.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
     await expect.poll(() => page.getByTestId('demonstration-row').count()).toBe(2)
     expect(await page.getByTestId('row-issue').count()).toBe(1)
@@ -141,7 +141,7 @@ describe('demonstrations and edits in browser mode', () => {
     await page.getByTestId('quick-fit').click()
     await page.getByTestId('stacked-edit').waitFor()
 
-    await page.getByTestId('tab-edits').click()
+    await page.getByTestId('nav-edits').click()
     await expect.poll(() => page.getByTestId('library-edit').count()).toBe(1)
     expect(await page.getByTestId('edit-details').textContent()).toContain('truthfulness.pairs')
     const exported = join(work, 'exported', 'truthful.safetensors')
@@ -167,7 +167,7 @@ describe('demonstrations and edits in browser mode', () => {
     await openTab(dark, 'edits', problems)
     await expect.poll(() => dark.getByTestId('library-edit').textContent()).toContain('Truthful fox')
     await dark.getByTestId('edits-screen').screenshot({ path: join(screenshots, 'edits-dark.png') })
-    await dark.getByTestId('tab-demonstrations').click()
+    await dark.getByTestId('nav-demonstrations').click()
     await dark.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
     await expect.poll(() => dark.getByTestId('row-issue').count()).toBe(1)
     await dark.getByText('Render').first().click()

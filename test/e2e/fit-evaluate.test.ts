@@ -111,7 +111,7 @@ afterAll(async () => {
 describe('Fit and Evaluate in browser mode', () => {
   test('diagnose, fit at the recommended layer, evaluate, pick a strength, reload', async () => {
     const { page, problems } = await openPage('light')
-    await page.getByTestId('tab-fit').click()
+    await page.getByTestId('nav-fit').click()
     await choose(page, 'fit-dataset', 'sentiment.pairs')
     expect(await page.getByTestId('fit-layers').locator('input').getAttribute('placeholder')).toMatch(
       /^default: \d+$/,
@@ -127,7 +127,7 @@ describe('Fit and Evaluate in browser mode', () => {
     expect(summary).toMatch(new RegExp(`Layers:\\s*${layer}Site`))
     await page.screenshot({ path: join(screenshots, 'fit-light.png'), fullPage: true })
 
-    await page.getByTestId('tab-evaluate').click()
+    await page.getByTestId('nav-evaluate').click()
     await expect
       .poll(() => page.getByTestId('evaluation-edit').textContent())
       .toContain(`mean-diff · sentiment.pairs · layer ${layer}`)
@@ -153,9 +153,10 @@ describe('Fit and Evaluate in browser mode', () => {
     await page.screenshot({ path: join(screenshots, 'evaluate-light.png'), fullPage: true })
 
     // A reload finds the run where it was.
+    // The studio reopens the screen it showed (#/evaluate); the header says when the model is back.
     await page.reload()
-    await page.getByTestId('model-loaded').waitFor()
-    await page.getByTestId('tab-evaluate').click()
+    await expect.poll(() => page.getByTestId('header-model').textContent()).toBe('organism')
+    await page.getByTestId('nav-evaluate').click()
     await evaluationShown(page)
     expect(await page.getByTestId('run-entry').count()).toBe(savedBefore + 1)
     expect(problems).toEqual([])
@@ -166,12 +167,12 @@ describe('Fit and Evaluate in browser mode', () => {
     // The run the first test saved is what the Evaluate screen shows; without it there is nothing to wait for.
     expect(savedRuns().length).toBeGreaterThan(0)
     const { page, problems } = await openPage('dark')
-    await page.getByTestId('tab-fit').click()
+    await page.getByTestId('nav-fit').click()
     await choose(page, 'fit-dataset', 'sentiment.pairs')
     await diagnose(page)
     await page.getByTestId('use-recommended-layer').click()
     await page.screenshot({ path: join(screenshots, 'fit-dark.png'), fullPage: true })
-    await page.getByTestId('tab-evaluate').click()
+    await page.getByTestId('nav-evaluate').click()
     await evaluationShown(page)
     await page.screenshot({ path: join(screenshots, 'evaluate-dark.png'), fullPage: true })
     // The theme really is dark: the page background is dark.

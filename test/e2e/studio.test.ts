@@ -55,8 +55,8 @@ describe('the studio in browser mode', () => {
       // Screens load lazily: wait for the screen's own content before the picture.
       if (screen.id === 'models')
         await page.getByTestId('model-library').getByText('organism').first().waitFor()
-      else if (screen.id === 'chat') await page.locator('#prompt').waitFor()
-      else await page.getByTestId('steer-view').waitFor()
+      else if (screen.id === 'compare') await page.getByTestId('steer-view').waitFor()
+      else await page.getByTestId(`${screen.id}-screen`).waitFor()
       const written = await screenshotBothThemes(page, screen.id)
       expect(written).toEqual([
         join(screenshotFolder, `${screen.id}-light.png`),

@@ -44,6 +44,7 @@ describe('the studio shell', () => {
       'Evaluate',
       'Chat',
       'Edits',
+      'Compare',
     ])
     for (const screen of screens) {
       await app.get(`[data-testid=nav-${screen.id}]`).trigger('click')
@@ -51,11 +52,11 @@ describe('the studio shell', () => {
       expect(app.get('h1').text()).toBe(screen.label)
       expect(window.location.hash).toBe(`#/${screen.id}`)
     }
-    // What the first studio could do stays reachable: generation under Chat, the workbench under Fit.
-    await app.get('[data-testid=nav-chat]').trigger('click')
+    // What the first studio could do stays reachable: plain completion under Models, the workbench as Compare.
+    await app.get('[data-testid=nav-models]').trigger('click')
     await settle()
     expect(app.find('#prompt').exists()).toBe(true)
-    await app.get('[data-testid=nav-fit]').trigger('click')
+    await app.get('[data-testid=nav-compare]').trigger('click')
     await settle()
     expect(app.find('[data-testid=steer-view]').exists()).toBe(true)
   })
