@@ -39,10 +39,27 @@ export interface LlamaConfig {
 /** Element type of a stored weight. float16 values are IEEE half bit patterns. */
 export type WeightDType = 'float32' | 'float16'
 
+/**
+ * The block-quantized form a weight was read from, kept next to its float values so a quantized export can
+ * write it exactly (exporter/quantize-blocks.ts). Element i of a `[rows, columns]` weight, in group
+ * g = floor(i / groupSize) (groups never straddle rows), is `scales[g] * (quants[i] - zeroPoint)`.
+ */
+export interface WeightBlocks {
+  groupSize: number
+  bits: number
+  zeroPoint: number
+  /** `[groups]` */
+  scales: Float32Array
+  /** `[elements]`, unsigned, each below 2^bits */
+  quants: Uint8Array
+}
+
 export interface WeightTensor {
   dtype: WeightDType
   shape: number[]
   data: Float32Array | Uint16Array
+  /** Set by importers for weights stored as offset-free blocks (GGUF Q4_0, Q5_0, Q8_0); `data` is their value. */
+  blocks?: WeightBlocks
 }
 
 export interface LlamaCheckpoint {

@@ -4,7 +4,8 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
 import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
-import type { WeightTensor } from '../../checkpoint.ts'
+import type { WeightBlocks, WeightTensor } from '../../checkpoint.ts'
+import { decodeQuantizedGroups, hasQuantizedGroups } from './block-decode.ts'
 import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
@@ -65,10 +66,29 @@ export async function readGgufTensor(
         )
       }
       weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+      const blocks = offsetFreeBlocks(tensor.type, bytes, elementCount, shape)
+      if (blocks !== undefined) weight.blocks = blocks
     }
   }
   assertFinite(file, tensor, weight)
   return weight
+}
+
+/**
+ * The blocks of an offset-free legacy type (Q4_0, Q5_0, Q8_0: value = d · (q − zero)), whose groups of 32 map
+ * exactly onto MatMulNBits blocks, or undefined for other types and for rows that are not whole groups.
+ */
+function offsetFreeBlocks(
+  type: number,
+  bytes: Uint8Array,
+  elementCount: number,
+  shape: readonly number[],
+): WeightBlocks | undefined {
+  if (!hasQuantizedGroups(type) || shape.length !== 2 || (shape[1] ?? 0) % 32 !== 0) return undefined
+  const groups = decodeQuantizedGroups(type, bytes, elementCount)
+  if (groups.offsets !== undefined || groups.groupSize !== 32) return undefined
+  const { groupSize, bits, zeroPoint, scales, quants } = groups
+  return { groupSize, bits, zeroPoint, scales, quants }
 }
 
 /** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */
