@@ -16,6 +16,7 @@ import {
   dequantizeLinearWeight,
   quantizeLinearWeight,
 } from '../../src/main/core/models/exporter/quantize-blocks.ts'
+import { defaultExportDtype } from '../../src/main/core/models/importers/gguf/default-dtype.ts'
 import { importGguf, type GgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { loadModel as loadGraph } from '../../src/main/core/onnx/external-data.ts'
@@ -57,6 +58,17 @@ function largestGap(first: Float32Array, second: Float32Array): number {
   expect(first.length).toBe(second.length)
   return first.reduce((worst, value, index) => Math.max(worst, Math.abs(value - (second[index] ?? NaN))), 0)
 }
+
+describe('defaultExportDtype', () => {
+  it('keeps the folder about the GGUF size', () => {
+    expect(defaultExportDtype({ F32: 11, Q4_K: 14, Q6_K: 2 })).toBe('q4')
+    expect(defaultExportDtype({ F32: 11, Q5_0: 20 })).toBe('q4')
+    expect(defaultExportDtype({ F32: 11, Q8_0: 20 })).toBe('q8')
+    expect(defaultExportDtype({ F32: 11, Q6_K: 20 })).toBe('q8')
+    expect(defaultExportDtype({ F32: 11, BF16: 20 })).toBe('float16')
+    expect(defaultExportDtype({ F32: 31 })).toBe('float32')
+  })
+})
 
 describe('quantize-blocks', () => {
   it('copies offset-free blocks exactly and requantizes floats within half a step', () => {
