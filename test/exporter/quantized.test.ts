@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { GGMLQuantizationType } from '@huggingface/gguf'
+import { AutoModelForCausalLM, env, Tensor } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { hookSites } from '../../src/shared/edit.ts'
@@ -37,6 +38,9 @@ import { allPositions, editOf, opsFor } from '../compiler/support.ts'
  * strength-0 edit gives the base logits bit for bit.
  */
 const rows = [[1, 259, 262, 270, 5, 290, 42]]
+
+env.allowRemoteModels = false
+env.useFSCache = false
 
 async function logitsOf(folder: string, graphFile?: string, extra?: ExtraInputs): Promise<Float32Array> {
   const model = await loadModel(folder, {
@@ -165,6 +169,28 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
     for (const dtype of ['q4', 'q8'] as const) {
       expect(largestGap(await logitsOf(folders.get(dtype) ?? ''), reference)).toBeLessThanOrEqual(1e-4)
     }
+  })
+
+  it('loads in Transformers.js (dtype from config.json) and greedy-generates the float32 tokens', async () => {
+    const generated = async (folder: string): Promise<bigint[]> => {
+      const model = await AutoModelForCausalLM.from_pretrained(folder, { device: 'cpu' })
+      try {
+        const prompt = rows[0] ?? []
+        const inputIds = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length])
+        const output = (await model.generate({
+          inputs: inputIds,
+          max_new_tokens: 12,
+          do_sample: false,
+        } as never)) as Tensor
+        return Array.from(output.data as BigInt64Array).slice(prompt.length)
+      } finally {
+        await model.dispose()
+      }
+    }
+    const reference = await generated(folders.get('float32') ?? '')
+    expect(reference.length).toBe(12)
+    for (const dtype of ['q4', 'q8'] as const)
+      expect(await generated(folders.get(dtype) ?? '')).toEqual(reference)
   })
 
   it('locates the same hook sites as the float32 graph', async () => {
