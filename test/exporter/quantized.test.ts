@@ -228,3 +228,72 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
     expect(checked).toBe(tinyConfig.numLayers * hookSites.length * 2)
   })
 })
+
+describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
+  let scratch = ''
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'tiller-quantized-types-'))
+  })
+  afterAll(async () => {
+    if (scratch !== '') await rm(scratch, { recursive: true, force: true })
+  })
+
+  async function exportAs(type: GGMLQuantizationType, dtype: ExportDType, hidden = 64) {
+    const config = { ...tinyConfig, hiddenSize: hidden, intermediateSize: hidden * 2, headDim: hidden / 4 }
+    const name = `${GGMLQuantizationType[type]}-${dtype}`
+    await writeGgufFile(
+      join(scratch, `${name}.gguf`),
+      checkpointToGguf(randomCheckpoint(config, 4), { matrixType: type }),
+    )
+    const imported = await importGguf(join(scratch, `${name}.gguf`))
+    const folder = join(scratch, name)
+    const report = await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, {
+      family: 'builder',
+      dtype,
+    })
+    const float = join(scratch, `${name}-float32`)
+    await exportModelFolder(imported.checkpoint, imported.tokenizer, float, { family: 'builder' })
+    let largestWeight = 0
+    for (const [weightName, tensor] of imported.checkpoint.weights) {
+      if (!/_proj|lm_head/.test(weightName)) continue
+      for (const value of tensor.data as Float32Array)
+        largestWeight = Math.max(largestWeight, Math.abs(value))
+    }
+    const reference = await logitsOf(float)
+    const scale = reference.reduce((largest, value) => Math.max(largest, Math.abs(value)), 0)
+    const quantized = await logitsOf(folder)
+    let squaredGap = 0
+    let squared = 0
+    quantized.forEach((value, at) => {
+      squaredGap += (value - (reference[at] as number)) ** 2
+      squared += (reference[at] as number) ** 2
+    })
+    const relativeGap = Math.sqrt(squaredGap / squared)
+    return { report, largestWeight, scale, relativeGap, gap: largestGap(quantized, reference) }
+  }
+
+  it('copies Q8_0 and Q5_0 blocks exactly into q8', async () => {
+    for (const type of [GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q5_0]) {
+      const { report, gap } = await exportAs(type, 'q8')
+      expect(report).toEqual({ exactTensors: 15, requantizedTensors: 0, maximumError: 0 })
+      expect(gap).toBeLessThanOrEqual(1e-4)
+    }
+  })
+
+  it('requantizes Q4_K into q4 and reports the largest weight difference', async () => {
+    const { report, gap, largestWeight, scale, relativeGap } = await exportAs(
+      GGMLQuantizationType.Q4_K,
+      'q4',
+      256,
+    )
+    expect(report.exactTensors).toBe(0)
+    expect(report.requantizedTensors).toBe(15)
+    expect(report.maximumError).toBeGreaterThan(0)
+    // A block's step is at most (max − min) / 15 ≤ 2·|x|max / 15, and rounding is off by half a step at most.
+    expect(report.maximumError).toBeLessThanOrEqual(largestWeight / 15 + 1e-6)
+    expect(gap).toBeGreaterThan(0)
+    console.info(
+      `Q4_K → q4: largest weight difference ${report.maximumError}, largest logit gap ${gap} (largest logit ${scale}), relative RMS gap ${relativeGap}`,
+    )
+  })
+})
