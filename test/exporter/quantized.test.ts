@@ -89,13 +89,13 @@ describe('quantize-blocks', () => {
     }
     for (const bits of [4, 8] as const) {
       const exact = quantizeLinearWeight(blocked, bits)
-      expect(exact.exact).toBe(true)
+      expect(exact.source).toBe('exact')
       expect(Array.from(dequantizeLinearWeight(exact))).toEqual(Array.from(data))
     }
     const values = randomValues(4 * 64, 5, 0.3)
     for (const bits of [4, 8] as const) {
       const requantized = quantizeLinearWeight({ dtype: 'float32', shape: [4, 64], data: values }, bits)
-      expect(requantized.exact).toBe(false)
+      expect(requantized.source).toBe('requantized')
       const back = dequantizeLinearWeight(requantized)
       let worst = 0
       for (let at = 0; at < values.length; at++) {
@@ -156,6 +156,7 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
       ).toBe(false)
       expect(reports.get(dtype)).toEqual({
         exactTensors: linearCount,
+        offsetTensors: 0,
         requantizedTensors: 0,
         maximumError: 0,
       })
@@ -275,25 +276,43 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
   it('copies Q8_0 and Q5_0 blocks exactly into q8', async () => {
     for (const type of [GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q5_0]) {
       const { report, gap } = await exportAs(type, 'q8')
-      expect(report).toEqual({ exactTensors: 15, requantizedTensors: 0, maximumError: 0 })
+      expect(report).toEqual({ exactTensors: 15, offsetTensors: 0, requantizedTensors: 0, maximumError: 0 })
       expect(gap).toBeLessThanOrEqual(1e-4)
     }
   })
 
-  it('requantizes Q4_K into q4 and reports the largest weight difference', async () => {
+  it('writes Q4_K blocks into q4 with float zero points, up to float rounding', async () => {
     const { report, gap, largestWeight, scale, relativeGap } = await exportAs(
       GGMLQuantizationType.Q4_K,
       'q4',
       256,
     )
     expect(report.exactTensors).toBe(0)
+    expect(report.offsetTensors).toBe(15)
+    expect(report.requantizedTensors).toBe(0)
+    // s·(q − (−o/s)) against s·q + o: a few float32 roundings of the largest weight.
+    expect(report.maximumError).toBeLessThanOrEqual(largestWeight * 2 ** -20)
+    expect(gap).toBeLessThanOrEqual(1e-4)
+    console.info(
+      `Q4_K → q4: largest weight difference ${report.maximumError}, largest logit gap ${gap} (largest logit ${scale}), relative RMS gap ${relativeGap}`,
+    )
+  })
+
+  it('writes Q4_1 blocks into q4 with float zero points', async () => {
+    const { report, gap } = await exportAs(GGMLQuantizationType.Q4_1, 'q4')
+    expect(report.offsetTensors).toBe(15)
+    expect(report.requantizedTensors + report.exactTensors).toBe(0)
+    expect(gap).toBeLessThanOrEqual(1e-4)
+  })
+
+  it('requantizes Q6_K into q4 within half a step and reports the difference', async () => {
+    const { report, largestWeight, relativeGap } = await exportAs(GGMLQuantizationType.Q6_K, 'q4', 256)
     expect(report.requantizedTensors).toBe(15)
     expect(report.maximumError).toBeGreaterThan(0)
     // A block's step is at most (max − min) / 15 ≤ 2·|x|max / 15, and rounding is off by half a step at most.
     expect(report.maximumError).toBeLessThanOrEqual(largestWeight / 15 + 1e-6)
-    expect(gap).toBeGreaterThan(0)
     console.info(
-      `Q4_K → q4: largest weight difference ${report.maximumError}, largest logit gap ${gap} (largest logit ${scale}), relative RMS gap ${relativeGap}`,
+      `Q6_K → q4: largest weight difference ${report.maximumError}, relative RMS logit gap ${relativeGap}`,
     )
   })
 })

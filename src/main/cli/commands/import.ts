@@ -15,7 +15,8 @@ Convert a local llama GGUF model (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, 
 IQ4_NL or IQ4_XS tensors; embedded SentencePiece tokenizer) into an ONNX model folder that Tiller and
 Transformers.js load. By default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime
 MatMulNBits, block 32), Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written
-exactly; other types are requantized and the largest difference is printed.
+exactly, Q4_1/Q4_K (q4, q8) and Q5_1/Q5_K (q8) with float zero points; other types are requantized. The import
+prints the largest difference to the dequantized weights.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
@@ -120,7 +121,8 @@ export const importCommand: Command = {
             : '') +
           (dtype === 'q4' || dtype === 'q8'
             ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
-              `blocks, ${quantization.requantizedTensors} requantized (largest difference ` +
+              `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
+              `${quantization.requantizedTensors} requantized (largest difference ` +
               `${quantization.maximumError.toPrecision(3)}).\n`
             : ''),
       )

@@ -70,10 +70,13 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
 
 /**
  * What a quantized export did to the linear weights: how many were copied exactly from their source blocks, how
- * many were requantized, and the largest absolute difference a requantization made (0 for float exports).
+ * many with float zero points, how many were requantized, and the largest absolute difference to the float
+ * weights (0 for float exports).
  */
 export interface QuantizationReport {
   exactTensors: number
+  /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
+  offsetTensors: number
   requantizedTensors: number
   maximumError: number
 }
@@ -145,7 +148,12 @@ export async function exportModelFolder(
   // An import killed mid-swap left the old folder aside: put it back before deciding whether outDir is taken.
   recoverFolder(outDir)
   checkOutDir(outDir, options.overwrite ?? false)
-  let report: QuantizationReport = { exactTensors: 0, requantizedTensors: 0, maximumError: 0 }
+  let report: QuantizationReport = {
+    exactTensors: 0,
+    offsetTensors: 0,
+    requantizedTensors: 0,
+    maximumError: 0,
+  }
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
     report = await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)

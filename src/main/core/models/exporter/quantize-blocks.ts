@@ -9,8 +9,10 @@ import type { WeightTensor } from '../checkpoint.ts'
  * so that weight[n, k] = scales[n, b] · (quant[n, k] − zeroPoint[n, b]) with b = floor(k / 32).
  *
  * A weight that carries offset-free blocks of 32 with at most `bits` bits (GGUF Q4_0 → q4, Q4_0/Q5_0/Q8_0 → q8)
- * is written exactly: the same scales, quants and zero point. Any other weight is requantized from its float
- * values, per block, asymmetrically over [min(x, 0), max(x, 0)] so that 0 stays exact; the largest absolute
+ * is written exactly: the same scales, quants and zero point. Blocks with per-group offsets (Q4_1, Q5_1, Q4_K,
+ * Q5_K: value = s·q + o) keep their quants and scales with a float zero point −o/s, which MatMulNBits accepts
+ * (float32 zero_points); that differs from s·q + o by float rounding only. Any other weight is requantized from its
+ * float values, per block, asymmetrically over [min(x, 0), max(x, 0)] so that 0 stays exact. The largest absolute
  * difference to the float values is returned for the import's report.
  */
 
@@ -24,9 +26,10 @@ export interface MatMulNBitsWeight {
   columns: number
   packed: Uint8Array
   scales: Float32Array
-  zeroPoints: Uint8Array
-  /** True when the blocks were copied, not requantized. */
-  exact: boolean
+  /** uint8 packed as above, or float32 `[N · K/32]` for blocks with offsets (zero point = −offset / scale). */
+  zeroPoints: Uint8Array | Float32Array
+  /** How the weight was written: blocks copied (exact or with float zero points) or requantized. */
+  source: 'exact' | 'offsets' | 'requantized'
   /** Largest |dequantized − float value| over the weight (0 when exact). */
   maximumError: number
 }
@@ -96,16 +99,51 @@ function requantize(
 export function quantizeLinearWeight(tensor: WeightTensor, bits: 4 | 8): MatMulNBitsWeight {
   const [rows, columns] = tensor.shape as [number, number]
   const { blocks } = tensor
+  const values =
+    tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
   if (blocks !== undefined && blocks.groupSize === quantBlockSize && blocks.bits <= bits) {
     const zeros = new Uint8Array(blocks.scales.length).fill(blocks.zeroPoint)
     const { packed, zeroPoints } = pack(bits, rows, columns, blocks.quants, zeros)
-    return { bits, rows, columns, packed, scales: blocks.scales, zeroPoints, exact: true, maximumError: 0 }
+    const { offsets } = blocks
+    if (offsets === undefined) {
+      return {
+        bits,
+        rows,
+        columns,
+        packed,
+        scales: blocks.scales,
+        zeroPoints,
+        source: 'exact',
+        maximumError: 0,
+      }
+    }
+    // A group with scale 0 holds its offset alone, which no zero point can express: requantize those weights.
+    if (blocks.scales.every((scale) => scale !== 0)) {
+      const floatZeros = Float32Array.from(
+        offsets,
+        (offset, group) => -offset / (blocks.scales[group] as number),
+      )
+      const weight: MatMulNBitsWeight = {
+        bits,
+        rows,
+        columns,
+        packed,
+        scales: blocks.scales,
+        zeroPoints: floatZeros,
+        source: 'offsets',
+        maximumError: 0,
+      }
+      const back = dequantizeLinearWeight(weight)
+      weight.maximumError = back.reduce(
+        (worst, value, at) => Math.max(worst, Math.abs(value - (values[at] as number))),
+        0,
+      )
+      return weight
+    }
   }
-  const values =
-    tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
   const { quants, scales, zeros, maximumError } = requantize(values, bits)
   const { packed, zeroPoints } = pack(bits, rows, columns, quants, zeros)
-  return { bits, rows, columns, packed, scales, zeroPoints, exact: false, maximumError }
+  return { bits, rows, columns, packed, scales, zeroPoints, source: 'requantized', maximumError }
 }
 
 /** The float values MatMulNBits computes with for `weight`: `[rows, columns]`, the reference for tests. */
@@ -119,9 +157,16 @@ export function dequantizeLinearWeight(weight: MatMulNBitsWeight): Float32Array 
     const block = Math.floor((at % columns) / quantBlockSize)
     const byte = weight.packed[bits === 8 ? at : at >> 1] as number
     const quant = bits === 8 ? byte : at & 1 ? byte >> 4 : byte & 0x0f
+    const scale = weight.scales[row * blocksPerRow + block] as number
+    if (weight.zeroPoints instanceof Float32Array) {
+      // ONNX Runtime subtracts in float32, then scales.
+      const zero = weight.zeroPoints[row * blocksPerRow + block] as number
+      values[at] = Math.fround(Math.fround(quant - zero) * scale)
+      continue
+    }
     const zeroByte = weight.zeroPoints[row * bytesPerRow + (bits === 8 ? block : block >> 1)] as number
     const zero = bits === 8 ? zeroByte : block & 1 ? zeroByte >> 4 : zeroByte & 0x0f
-    values[at] = Math.fround((weight.scales[row * blocksPerRow + block] as number) * (quant - zero))
+    values[at] = Math.fround(scale * (quant - zero))
   }
   return values
 }

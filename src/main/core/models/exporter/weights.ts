@@ -103,8 +103,11 @@ export class WeightStore {
   readonly dtype: FloatType
   /** MatMulNBits bits of linear weights, undefined when they are float (MatMul). */
   readonly quantBits: 4 | 8 | undefined
-  /** What `quantized` did: tensors copied exactly, tensors requantized, and the largest requantization error. */
-  readonly quantization = { exactTensors: 0, requantizedTensors: 0, maximumError: 0 }
+  /**
+   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, and the largest
+   * difference to the float values.
+   */
+  readonly quantization = { exactTensors: 0, offsetTensors: 0, requantizedTensors: 0, maximumError: 0 }
   private readonly graph: GraphBuilder
   private readonly checkpoint: LlamaCheckpoint
   private readonly data: ExternalDataWriter
@@ -154,7 +157,8 @@ export class WeightStore {
       )
     }
     const quantized = quantizeLinearWeight(tensor, bits)
-    if (quantized.exact) this.quantization.exactTensors += 1
+    if (quantized.source === 'exact') this.quantization.exactTensors += 1
+    else if (quantized.source === 'offsets') this.quantization.offsetTensors += 1
     else this.quantization.requantizedTensors += 1
     this.quantization.maximumError = Math.max(this.quantization.maximumError, quantized.maximumError)
     const blocks = columns / quantBlockSize
@@ -163,7 +167,10 @@ export class WeightStore {
     return {
       weight: add('weight', 'uint8', [rows, blocks, (quantBlockSize * bits) / 8], quantized.packed),
       scales: add('scales', 'float32', [rows * blocks], bytesOf(quantized.scales)),
-      zeroPoints: add('zero_points', 'uint8', [quantized.zeroPoints.length], quantized.zeroPoints),
+      zeroPoints:
+        quantized.zeroPoints instanceof Float32Array
+          ? add('zero_points', 'float32', [rows * blocks], bytesOf(quantized.zeroPoints))
+          : add('zero_points', 'uint8', [quantized.zeroPoints.length], quantized.zeroPoints),
       rows,
       columns,
       bits,

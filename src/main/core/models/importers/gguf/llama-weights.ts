@@ -136,6 +136,9 @@ export async function readLlamaWeights(
             ...blocks,
             quants: interleavedToHalfSplitRows(blocks.quants, heads, config.headDim),
             scales: interleavedToHalfSplitRows(blocks.scales, heads, config.headDim),
+            ...(blocks.offsets === undefined
+              ? {}
+              : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, config.headDim) }),
           }
         }
       }

@@ -66,7 +66,7 @@ export async function readGgufTensor(
         )
       }
       weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
-      const blocks = offsetFreeBlocks(tensor.type, bytes, elementCount, shape)
+      const blocks = blocksOf(tensor.type, bytes, elementCount, shape)
       if (blocks !== undefined) weight.blocks = blocks
     }
   }
@@ -75,10 +75,10 @@ export async function readGgufTensor(
 }
 
 /**
- * The blocks of an offset-free legacy type (Q4_0, Q5_0, Q8_0: value = d · (q − zero)), whose groups of 32 map
- * exactly onto MatMulNBits blocks, or undefined for other types and for rows that are not whole groups.
+ * The groups of 32 of a type that has them (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K: block-decode.ts), which a
+ * quantized export writes as MatMulNBits blocks, or undefined for other types and rows that are not whole groups.
  */
-function offsetFreeBlocks(
+function blocksOf(
   type: number,
   bytes: Uint8Array,
   elementCount: number,
@@ -86,9 +86,9 @@ function offsetFreeBlocks(
 ): WeightBlocks | undefined {
   if (!hasQuantizedGroups(type) || shape.length !== 2 || (shape[1] ?? 0) % 32 !== 0) return undefined
   const groups = decodeQuantizedGroups(type, bytes, elementCount)
-  if (groups.offsets !== undefined || groups.groupSize !== 32) return undefined
-  const { groupSize, bits, zeroPoint, scales, quants } = groups
-  return { groupSize, bits, zeroPoint, scales, quants }
+  if (groups.groupSize !== 32) return undefined
+  const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
+  return { groupSize, bits, zeroPoint, scales, quants, ...(offsets === undefined ? {} : { offsets }) }
 }
 
 /** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */
