@@ -82,7 +82,17 @@ describe('tiller import gguf', () => {
       checkpointToGguf(randomCheckpoint(tinyConfig, 9), { matrixType: GGMLQuantizationType.F16 }),
     )
     const outDir = join(folder, 'tiny-f16')
-    const run = spawnTiller('import', 'gguf', path, '--out', outDir, '--graph', 'optimum')
+    const run = spawnTiller(
+      'import',
+      'gguf',
+      path,
+      '--out',
+      outDir,
+      '--graph',
+      'optimum',
+      '--dtype',
+      'float32',
+    )
     expect(run.status).toBe(0)
     const prompt = [1, 259, 262, 270, 5, 290]
     const expected = referenceForward((await importGguf(path)).checkpoint, prompt)
@@ -122,8 +132,15 @@ describe('tiller import gguf', () => {
     expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('tensors 14 Q4_K, 5 F32, 2 Q6_K')
-    expect(run.stdout).toContain('Dequantized the Q4_K, Q6_K weights; the graph holds them as float32.')
+    // The default dtype keeps the folder about the GGUF's size: q4; Q4_K keeps its blocks, Q6_K is requantized.
+    expect(run.stdout).toContain(
+      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
+    )
     expect(existsSync(join(outDir, 'config.json'))).toBe(true)
+    expect(existsSync(join(outDir, 'onnx/model_q4.onnx'))).toBe(true)
+    const asFloat = spawnTiller('import', 'gguf', path, '--out', `${outDir}-float`, '--dtype', 'float32')
+    expect(asFloat.status).toBe(0)
+    expect(asFloat.stdout).toContain('Dequantized the Q4_K, Q6_K weights; the graph holds them as float32.')
   })
 
   it('exits non-zero with one line naming the file for a corrupt GGUF, leaving no folder behind', async () => {

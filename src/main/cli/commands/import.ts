@@ -3,28 +3,33 @@ import { resolve } from 'node:path'
 
 import { TillerError } from '../../core/errors.ts'
 import { exportModelFolder } from '../../core/models/exporter/index.ts'
+import { defaultExportDtype } from '../../core/models/importers/gguf/default-dtype.ts'
 import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
 import { parseCommandArgs } from './arguments.ts'
 import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
-const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype float32|float16] [--force]
+const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--force]
 
 Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3 or phi3; F32, F16, BF16,
-Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded SentencePiece tokenizer) into an ONNX model folder that Tiller and
-Transformers.js load. Quantized weights are dequantized.
+Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded SentencePiece or
+byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By default the folder
+keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32), Q8_0/Q6_K q8, F16/BF16
+float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and Q5_1/Q5_K (q8) with
+float zero points; other types are requantized. The import prints the largest difference to the dequantized weights.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
   --graph builder|optimum    ONNX graph family (default builder)
-  --dtype float32|float16    weight type of the graph (default float32)
+  --dtype auto|float32|float16|q4|q8
+                             weight type of the graph (default auto: about the GGUF's size)
   --force                    replace DIR if it already exists
   --json                     print the import summary as one JSON object
 
 ${datasetUsage}`
 
 const graphFamilies = ['builder', 'optimum'] as const
-const dtypes = ['float32', 'float16'] as const
+const dtypes = ['auto', 'float32', 'float16', 'q4', 'q8'] as const
 
 function invalidArgument(message: string, subject?: string): TillerError {
   return new TillerError('invalid-argument', `${message} Run \`tiller import --help\` for the options.`, {
@@ -39,7 +44,7 @@ function parse(args: string[]) {
     options: {
       out: { type: 'string' },
       graph: { type: 'string', default: 'builder' },
-      dtype: { type: 'string', default: 'float32' },
+      dtype: { type: 'string', default: 'auto' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       to: { type: 'string' },
@@ -82,7 +87,7 @@ export const importCommand: Command = {
     if (values.out === undefined || values.out === '')
       throw invalidArgument('--out DIR is required.', '--out')
     const family = choice('graph', values.graph, graphFamilies)
-    const dtype = choice('dtype', values.dtype, dtypes)
+    const requested = choice('dtype', values.dtype, dtypes)
     const outDir = resolve(values.out)
     const existing = await readdir(outDir).catch(() => [])
     if (!values.force && existing.length > 0) {
@@ -94,13 +99,14 @@ export const importCommand: Command = {
     // The GGUF is read and validated completely before anything is written; the exporter assembles the folder
     // in a temporary sibling and renames it into place (replacing an old one only once the new one is whole).
     const imported = await importGguf(resolve(file))
-    await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
+    const dtype = requested === 'auto' ? defaultExportDtype(imported.source.tensorTypes) : requested
+    const quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
       family,
       dtype,
       overwrite: values.force,
     })
     const { config } = imported.checkpoint
-    const summary = { source: imported.source, outDir, graph: family, dtype, config }
+    const summary = { source: imported.source, outDir, graph: family, dtype, quantization, config }
     if (values.json) {
       process.stdout.write(JSON.stringify(summary) + '\n')
     } else {
@@ -110,8 +116,14 @@ export const importCommand: Command = {
       process.stdout.write(
         `Imported ${imported.source.fileName} (${config.architecture ?? 'llama'}, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
           `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n` +
-          (imported.source.dequantized
+          (imported.source.dequantized && (dtype === 'float32' || dtype === 'float16')
             ? `Dequantized the ${imported.source.dequantizedTypes.join(', ')} weights; the graph holds them as ${dtype}.\n`
+            : '') +
+          (dtype === 'q4' || dtype === 'q8'
+            ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
+              `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
+              `${quantization.requantizedTensors} requantized (largest difference ` +
+              `${quantization.maximumError.toPrecision(3)}).\n`
             : ''),
       )
     }

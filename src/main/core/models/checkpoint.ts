@@ -75,10 +75,29 @@ export type RopeScaling =
 /** Element type of a stored weight. float16 values are IEEE half bit patterns. */
 export type WeightDType = 'float32' | 'float16'
 
+/**
+ * The block-quantized form a weight was read from, kept next to its float values so a quantized export can
+ * write it exactly or nearly (exporter/quantize-blocks.ts). Element i of a `[rows, columns]` weight, in group
+ * g = floor(i / groupSize) (groups never straddle rows), is `scales[g] * (quants[i] - zeroPoint) + offsets[g]`.
+ */
+export interface WeightBlocks {
+  groupSize: number
+  bits: number
+  zeroPoint: number
+  /** `[groups]` */
+  scales: Float32Array
+  /** `[elements]`, unsigned, each below 2^bits */
+  quants: Uint8Array
+  /** `[groups]` added to each group's values (Q4_1, Q5_1, Q4_K, Q5_K minimums), when the type has them. */
+  offsets?: Float32Array
+}
+
 export interface WeightTensor {
   dtype: WeightDType
   shape: number[]
   data: Float32Array | Uint16Array
+  /** Set by importers for weights stored as blocks of 32 (GGUF Q4_0…Q8_0, Q4_K, Q5_K); `data` is their value. */
+  blocks?: WeightBlocks
 }
 
 export interface LlamaCheckpoint {

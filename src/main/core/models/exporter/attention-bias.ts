@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../../onnx/builder.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
 import type { Constants } from './constants.ts'
 import type { DecoderInputs } from './decoder-io.ts'
-import type { ExportDType } from './weights.ts'
+import type { FloatType } from './weights.ts'
 
 /**
  * The additive attention bias both families share, built once per step from attention_mask:
@@ -15,7 +15,7 @@ import type { ExportDType } from './weights.ts'
  * ones: NaN·0 is NaN) would turn NaN. float32 uses its lowest value like Hugging Face; float16 uses −10⁴, because
  * fp16 score + −65504 can round to −∞.
  */
-export function maskedValue(floatType: ExportDType): number {
+export function maskedValue(floatType: FloatType): number {
   return floatType === 'float16' ? -1e4 : -3.4028234663852886e38
 }
 
@@ -28,7 +28,7 @@ export function buildAttentionBias(
   graph: GraphBuilder,
   constants: Constants,
   inputs: DecoderInputs,
-  floatType: ExportDType,
+  floatType: FloatType,
   slidingWindow?: number,
 ): string {
   const scope = '/model/attn_mask'

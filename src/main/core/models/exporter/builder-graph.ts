@@ -3,6 +3,7 @@ import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import { builderHeadNorm, withProjectionBias } from './attention-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
+import { emitLinear } from './linear.ts'
 import { ropeTables } from './rope.ts'
 
 /**
@@ -244,11 +245,6 @@ function norm(
   return { normed: `${scope}/output_0`, sum: keepSum ? `${scope}/output_3` : '' }
 }
 
-/** `[B, S, in]` · `[in, out]` → `[B, S, out]` */
-function matmul(context: DecoderContext, name: string, input: string, weight: string): string {
-  return context.graph.node1({ op: 'MatMul', name, inputs: [input, weight] })
-}
-
 /**
  * One decoder block. `residual` `[B, S, hidden]` is the stream entering it and `skip` the previous block's MLP
  * output (undefined for layer 0, whose input norm has nothing to add). Returns the block's un-summed outputs:
@@ -265,11 +261,12 @@ function decoderBlock(
   const hf = `model.layers.${layer}`
   const scope = `/model/layers.${layer}`
   const linear = (path: string, input: string, source: string): string =>
-    matmul(
+    emitLinear(
       context,
       `${scope}/${path}/MatMul`,
       input,
-      weights.transposed(`${hf}.${path.replace('/', '.')}.MatMul.weight`, source),
+      `${hf}.${path.replace('/', '.')}.MatMul.weight`,
+      source,
     )
   const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
   const inputNorm = norm(context, `${scope}/input_layernorm`, inputWeight, residual, skip, true)
@@ -349,14 +346,12 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
     skip,
     false,
   )
-  const head = weights.transposed(
+  emitLinear(
+    context,
+    '/lm_head/MatMul',
+    keptPositions(graph, context.constants, context.inputs, finalNorm.normed),
     'lm_head.MatMul.weight',
     config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+    [graphOutputs.logits],
   )
-  graph.node({
-    op: 'MatMul',
-    name: '/lm_head/MatMul',
-    inputs: [keptPositions(graph, context.constants, context.inputs, finalNorm.normed), head],
-    outputs: [graphOutputs.logits],
-  })
 }

@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../../onnx/builder.ts'
 import { floatsToHalves } from '../../../../shared/float16.ts'
 import { int64Tensor, makeTensor } from '../../onnx/tensor.ts'
-import type { ExportDType } from './weights.ts'
+import type { FloatType } from './weights.ts'
 
 /**
  * Small constant initializers (shapes, axes, scalars), embedded in the graph and shared by value: asking twice
@@ -9,10 +9,10 @@ import type { ExportDType } from './weights.ts'
  */
 export class Constants {
   private readonly graph: GraphBuilder
-  private readonly floatType: ExportDType
+  private readonly floatType: FloatType
   private readonly cache = new Map<string, string>()
 
-  constructor(graph: GraphBuilder, floatType: ExportDType) {
+  constructor(graph: GraphBuilder, floatType: FloatType) {
     this.graph = graph
     this.floatType = floatType
   }
@@ -28,7 +28,7 @@ export class Constants {
   }
 
   /** A float scalar, in the graph's float type unless `type` says otherwise. */
-  float(value: number, type: ExportDType = this.floatType): string {
+  float(value: number, type: FloatType = this.floatType): string {
     const name = `/model/constants/${type === 'float16' ? 'FLOAT16' : 'FLOAT'}/0D/${value}`
     const cached = this.cache.get(name)
     if (cached !== undefined) return cached

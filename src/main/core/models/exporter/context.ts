@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../../onnx/builder.ts'
 import type { LlamaConfig } from '../checkpoint.ts'
 import type { Constants } from './constants.ts'
 import type { DecoderInputs } from './decoder-io.ts'
-import type { ExportDType, WeightStore } from './weights.ts'
+import type { FloatType, WeightStore } from './weights.ts'
 
 /** Everything a graph family needs to emit its decoder layers into a graph whose I/O is already declared. */
 export interface DecoderContext {
@@ -11,7 +11,7 @@ export interface DecoderContext {
   weights: WeightStore
   constants: Constants
   inputs: DecoderInputs
-  floatType: ExportDType
+  floatType: FloatType
   /** `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts) */
   attentionBias: string
 }

@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../../onnx/builder.ts'
 import type { LlamaConfig } from '../checkpoint.ts'
 import { graphInputs, graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import type { Constants } from './constants.ts'
-import type { ExportDType } from './weights.ts'
+import type { FloatType } from './weights.ts'
 
 /**
  * The graph contract's inputs and outputs (graph-contract.ts). Symbolic dims use the names Transformers.js
@@ -32,7 +32,7 @@ const kept = 'kept_sequence_length'
 export function declareDecoderInputs(
   graph: GraphBuilder,
   config: LlamaConfig,
-  floatType: ExportDType,
+  floatType: FloatType,
 ): DecoderInputs {
   const inputs: DecoderInputs = {
     inputIds: graph.input(graphInputs.inputIds, 'int64', [batch, sequence]),
@@ -49,11 +49,7 @@ export function declareDecoderInputs(
 }
 
 /** Declare logits and every present output (the tensors themselves are produced by the family's layers). */
-export function declareDecoderOutputs(
-  graph: GraphBuilder,
-  config: LlamaConfig,
-  floatType: ExportDType,
-): void {
+export function declareDecoderOutputs(graph: GraphBuilder, config: LlamaConfig, floatType: FloatType): void {
   graph.output(graphOutputs.logits, floatType, [batch, kept, config.vocabSize])
   for (let layer = 0; layer < config.numLayers; layer++) {
     for (const kind of ['key', 'value'] as const) {

@@ -17,6 +17,8 @@ export const exportRecordVersion = 1
 
 /** The graph file, relative to the folder, that Transformers.js loads for a dtype (RUNTIME-NOTES §1.3). */
 export function graphFilePath(dtype: ExportDType): string {
+  if (dtype === 'q4') return 'onnx/model_q4.onnx'
+  if (dtype === 'q8') return 'onnx/model_quantized.onnx'
   return dtype === 'float16' ? modelFiles.graphFloat16 : modelFiles.graph
 }
 
@@ -46,6 +48,11 @@ function ropeScalingJson(scaling: RopeScaling | undefined): Record<string, unkno
     high_freq_factor: scaling.highFrequencyFactor,
     original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
   }
+}
+
+/** The Transformers.js dtype name of an export dtype (RUNTIME-NOTES §1.3; runtime/graph-path.ts maps it back). */
+function transformersDtype(dtype: ExportDType): string {
+  return dtype === 'float16' ? 'fp16' : dtype === 'float32' ? 'fp32' : dtype
 }
 
 /**
@@ -80,11 +87,11 @@ export function configJson(
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenId,
     pad_token_id: config.padTokenId ?? null,
-    torch_dtype: record.dtype,
+    torch_dtype: record.dtype === 'float16' ? 'float16' : 'float32',
     use_cache: true,
     'transformers.js_config': {
       use_external_data_format: true,
-      dtype: record.dtype === 'float16' ? 'fp16' : 'fp32',
+      dtype: transformersDtype(record.dtype),
       kv_cache_dtype: record.dtype === 'float16' ? 'float16' : 'float32',
     },
     tiller: { formatVersion: exportRecordVersion, ...record, weightsHash },

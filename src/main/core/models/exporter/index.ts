@@ -14,13 +14,14 @@ import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
 import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
 import { checkpointWeightsHash } from './weights-hash.ts'
-import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
+import { floatTypeOf, quantBitsOf, validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
 
 /**
  * Export a Llama checkpoint as a Transformers.js model folder:
  *   config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
  *   onnx/model.onnx + onnx/model.onnx_data        (float32)
  *   onnx/model_fp16.onnx + onnx/model_fp16.onnx_data (float16)
+ *   onnx/model_q4.onnx / onnx/model_quantized.onnx (+ _data) (q4 / q8: MatMulNBits linear weights, float32 else)
  * in either graph family, meeting the graph contract (graph-contract.ts). config.json records the checkpoint's
  * logical weights hash (weights-hash.ts), the model's identity in fingerprints. The folder is assembled in a
  * temporary sibling and renamed into place (replaceFolderAtomic), so a failure never leaves a half-written folder.
@@ -29,7 +30,7 @@ import { validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
 /** How to export: graph family, dtype, attention variant (builder family), overwrite. */
 export interface ExportOptions {
   family: GraphFamily
-  /** Weights, activations and KV cache element type. Default float32. */
+  /** Weights, activations and KV cache element type, or q4/q8 MatMulNBits linear weights. Default float32. */
   dtype?: ExportDType
   /**
    * Builder family only. 'auto' picks 'mha': com.microsoft MultiHeadAttention with the in-graph bias is the
@@ -67,11 +68,32 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
   }
 }
 
-/** Build the decoder graph, streaming its weights into `onnx/<graph>_data`; returns nothing, writes both files. */
-async function writeGraph(checkpoint: LlamaCheckpoint, onnxDir: string, record: ExportRecord): Promise<void> {
+/**
+ * What a quantized export did to the linear weights: how many were copied exactly from their source blocks, how
+ * many with float zero points, how many were requantized, and the largest absolute difference to the float
+ * weights (0 for float exports).
+ */
+export interface QuantizationReport {
+  exactTensors: number
+  /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
+  offsetTensors: number
+  requantizedTensors: number
+  maximumError: number
+}
+
+/** Build the decoder graph, streaming its weights into `onnx/<graph>_data`, and write both files. */
+async function writeGraph(
+  checkpoint: LlamaCheckpoint,
+  onnxDir: string,
+  record: ExportRecord,
+): Promise<QuantizationReport> {
   const graphName = basename(graphFilePath(record.dtype))
+  // MatMulNBits (quantized exports) and the builder family's fused ops are com.microsoft contrib ops.
   const opsets: Record<string, number> =
-    record.graphFamily === 'builder' ? { '': 17, 'com.microsoft': 1 } : { '': 17 }
+    record.graphFamily === 'builder' || quantBitsOf(record.dtype) !== undefined
+      ? { '': 17, 'com.microsoft': 1 }
+      : { '': 17 }
+  const floatType = floatTypeOf(record.dtype)
   const graph = new GraphBuilder({
     name: record.graphFamily === 'builder' ? 'tiller_builder_decoder' : 'tiller_optimum_decoder',
     opsets,
@@ -79,32 +101,28 @@ async function writeGraph(checkpoint: LlamaCheckpoint, onnxDir: string, record: 
   })
   const data = new ExternalDataWriter(onnxDir, `${graphName}_data`)
   try {
-    const inputs = declareDecoderInputs(graph, checkpoint.config, record.dtype)
-    declareDecoderOutputs(graph, checkpoint.config, record.dtype)
-    const constants = new Constants(graph, record.dtype)
+    const inputs = declareDecoderInputs(graph, checkpoint.config, floatType)
+    declareDecoderOutputs(graph, checkpoint.config, floatType)
+    const constants = new Constants(graph, floatType)
+    const weights = new WeightStore(graph, checkpoint, data, record.dtype)
     const context: DecoderContext = {
       graph,
       config: checkpoint.config,
-      weights: new WeightStore(graph, checkpoint, data, record.dtype),
+      weights,
       constants,
       inputs,
-      floatType: record.dtype,
-      attentionBias: buildAttentionBias(
-        graph,
-        constants,
-        inputs,
-        record.dtype,
-        checkpoint.config.slidingWindow,
-      ),
+      floatType,
+      attentionBias: buildAttentionBias(graph, constants, inputs, floatType, checkpoint.config.slidingWindow),
     }
     if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
     else buildOptimumFamily(context)
     data.commit()
+    await saveModel(graph.toModel({ producerName: 'tiller', producerVersion: '1' }), join(onnxDir, graphName))
+    return { ...weights.quantization }
   } catch (error) {
     data.abort()
     throw error
   }
-  await saveModel(graph.toModel({ producerName: 'tiller', producerVersion: '1' }), join(onnxDir, graphName))
 }
 
 function writeJson(path: string, value: unknown): void {
@@ -120,7 +138,7 @@ export async function exportModelFolder(
   tokenizer: TokenizerFiles,
   outDir: string,
   options: ExportOptions,
-): Promise<void> {
+): Promise<QuantizationReport> {
   validateCheckpoint(checkpoint)
   const record: ExportRecord = {
     graphFamily: options.family,
@@ -130,15 +148,22 @@ export async function exportModelFolder(
   // An import killed mid-swap left the old folder aside: put it back before deciding whether outDir is taken.
   recoverFolder(outDir)
   checkOutDir(outDir, options.overwrite ?? false)
+  let report: QuantizationReport = {
+    exactTensors: 0,
+    offsetTensors: 0,
+    requantizedTensors: 0,
+    maximumError: 0,
+  }
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
-    await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
+    report = await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
     const weightsHash = checkpointWeightsHash(checkpoint, record.dtype)
     writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record, weightsHash))
     writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
     writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
     writeJson(join(staging, modelFiles.tokenizerConfig), tokenizer.tokenizerConfig)
   })
+  return report
 }
 
 export type { ExportDType } from './weights.ts'

@@ -4,6 +4,7 @@ import { TensorElementType } from '../../onnx/proto.ts'
 import { withProjectionBias } from './attention-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
+import { emitLinear } from './linear.ts'
 import { fullWidth, ropeTables } from './rope.ts'
 
 /**
@@ -33,6 +34,15 @@ function emit(
 ): string {
   const name = context.graph.uniqueName(`${scope}/${op}`)
   return context.graph.node1({ op, name, inputs, attributes, outputs })
+}
+
+/**
+ * A linear projection named `${scope}/MatMul` (numbered when taken) over HF weight `${hf}.weight`: MatMul, or
+ * MatMulNBits in quantized exports (linear.ts).
+ */
+function linear(context: DecoderContext, scope: string, input: string, hf: string): string {
+  const name = context.graph.uniqueName(`${scope}/MatMul`)
+  return emitLinear(context, name, input, `${hf}.MatMul.weight`, `${hf}.weight`)
 }
 
 /** RMSNorm over the last axis: `[B, S, hidden]` → `[B, S, hidden]`. */
@@ -98,7 +108,7 @@ function selfAttention(
   normed: string,
   rotary: { cos: string; sin: string },
 ): string {
-  const { config, weights, constants } = context
+  const { config, constants, weights } = context
   const hf = `model.layers.${layer}.self_attn`
   const scope = `/model/layers.${layer}/self_attn`
   const project = (which: 'q' | 'k' | 'v'): string =>
@@ -107,10 +117,7 @@ function selfAttention(
       scope,
       layer,
       which,
-      emit(context, `${scope}/${which}_proj`, 'MatMul', [
-        normed,
-        weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
-      ]),
+      linear(context, `${scope}/${which}_proj`, normed, `${hf}.${which}_proj`),
       `${hf}.${which}_proj.bias`,
     )
   // Qwen 3 normalizes each head of q and k `[B, heads, S, D]` over D before RoPE.
@@ -151,14 +158,10 @@ function selfAttention(
 
 /** SwiGLU MLP of one layer: normed `[B, S, hidden]` → down_proj output `[B, S, hidden]`. */
 function mlp(context: DecoderContext, layer: number, normed: string): string {
-  const { weights } = context
   const hf = `model.layers.${layer}.mlp`
   const scope = `/model/layers.${layer}/mlp`
   const project = (which: 'gate' | 'up' | 'down', input: string): string =>
-    emit(context, `${scope}/${which}_proj`, 'MatMul', [
-      input,
-      weights.transposed(`${hf}.${which}_proj.MatMul.weight`, `${hf}.${which}_proj.weight`),
-    ])
+    linear(context, `${scope}/${which}_proj`, input, `${hf}.${which}_proj`)
   const gate = project('gate', normed)
   const sigmoid = emit(context, `${scope}/act_fn`, 'Sigmoid', [gate])
   const activated = emit(context, `${scope}/act_fn`, 'Mul', [gate, sigmoid])
@@ -203,10 +206,7 @@ export function buildOptimumFamily(context: DecoderContext): void {
       rmsNorm(context, `${scope}/input_layernorm`, residual, inputWeight),
       { cos, sin },
     )
-    const attentionOut = emit(context, `${scope}/self_attn/o_proj`, 'MatMul', [
-      heads,
-      weights.transposed(`${hf}.self_attn.o_proj.MatMul.weight`, `${hf}.self_attn.o_proj.weight`),
-    ])
+    const attentionOut = linear(context, `${scope}/self_attn/o_proj`, heads, `${hf}.self_attn.o_proj`)
     const middle = emit(context, scope, 'Add', [residual, attentionOut])
     const postWeight = weights.asIs(
       `${hf}.post_attention_layernorm.weight`,
@@ -225,10 +225,13 @@ export function buildOptimumFamily(context: DecoderContext): void {
     residual,
     weights.asIs('model.norm.weight', 'model.norm.weight'),
   )
-  const head = weights.transposed(
+  const kept = keptPositions(context.graph, context.constants, context.inputs, finalNormed)
+  emitLinear(
+    context,
+    context.graph.uniqueName('/lm_head/MatMul'),
+    kept,
     'lm_head.MatMul.weight',
     config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+    [graphOutputs.logits],
   )
-  const kept = keptPositions(context.graph, context.constants, context.inputs, finalNormed)
-  emit(context, '/lm_head', 'MatMul', [kept, head], undefined, [graphOutputs.logits])
 }

@@ -21,7 +21,10 @@ import type { ExportDType } from './weights.ts'
 /** The first line hashed; change it when the scheme changes. */
 export const weightsHashScheme = 'tiller-weights-sha256/1'
 
-/** A tensor's values as the export stores them, widened to float32 `[elements]`. */
+/**
+ * A tensor's values as the export stores them, widened to float32 `[elements]`. q4/q8 exports hash the float
+ * source values (the dtype line in the hash and the deterministic quantizer pin down what was written).
+ */
 function exportedValues(tensor: WeightTensor, dtype: ExportDType): Float32Array {
   const floats =
     tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)

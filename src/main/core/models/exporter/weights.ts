@@ -3,10 +3,27 @@ import type { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, externalTensor } from '../../onnx/external-data.ts'
 import { halvesToFloats, floatsToHalves } from '../../../../shared/float16.ts'
 import { bytesOf } from '../../onnx/tensor.ts'
+import { quantBlockSize, quantizeLinearWeight } from './quantize-blocks.ts'
 import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
 
-/** Element type of the exported graph's weights, activations and KV cache. */
-export type ExportDType = 'float32' | 'float16'
+/**
+ * What the exported graph stores: float32 or float16 weights, activations and KV cache, or 4-/8-bit block-quantized
+ * linear weights (com.microsoft MatMulNBits) with float32 activations, KV cache, norms and embedding table.
+ */
+export type ExportDType = 'float32' | 'float16' | 'q4' | 'q8'
+
+/** Element type of activations, KV cache and float weights. */
+export type FloatType = 'float32' | 'float16'
+
+/** The float type the graph computes in for an export dtype. */
+export function floatTypeOf(dtype: ExportDType): FloatType {
+  return dtype === 'float16' ? 'float16' : 'float32'
+}
+
+/** MatMulNBits bits for a quantized dtype, undefined for the float dtypes. */
+export function quantBitsOf(dtype: ExportDType): 4 | 8 | undefined {
+  return dtype === 'q4' ? 4 : dtype === 'q8' ? 8 : undefined
+}
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`
@@ -71,7 +88,7 @@ function transpose<T extends Float32Array | Uint16Array>(data: T, rows: number, 
 function convert(
   data: Float32Array | Uint16Array,
   from: WeightTensor['dtype'],
-  to: ExportDType,
+  to: FloatType,
 ): Float32Array | Uint16Array {
   if (from === to) return data
   return to === 'float16' ? floatsToHalves(data as Float32Array) : halvesToFloats(data as Uint16Array)
@@ -83,7 +100,14 @@ function convert(
  * (`[in, out]`), the layout MatMul reads.
  */
 export class WeightStore {
-  readonly dtype: ExportDType
+  readonly dtype: FloatType
+  /** MatMulNBits bits of linear weights, undefined when they are float (MatMul). */
+  readonly quantBits: 4 | 8 | undefined
+  /**
+   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, and the largest
+   * difference to the float values.
+   */
+  readonly quantization = { exactTensors: 0, offsetTensors: 0, requantizedTensors: 0, maximumError: 0 }
   private readonly graph: GraphBuilder
   private readonly checkpoint: LlamaCheckpoint
   private readonly data: ExternalDataWriter
@@ -97,7 +121,8 @@ export class WeightStore {
     this.graph = graph
     this.checkpoint = checkpoint
     this.data = data
-    this.dtype = dtype
+    this.dtype = floatTypeOf(dtype)
+    this.quantBits = quantBitsOf(dtype)
   }
 
   private source(name: string): WeightTensor {
@@ -110,6 +135,46 @@ export class WeightStore {
   private write(name: string, dims: number[], values: Float32Array | Uint16Array): string {
     const info = this.data.append(bytesOf(values))
     return this.graph.addInitializer(externalTensor(name, this.dtype, dims, info))
+  }
+
+  /**
+   * Add an HF Linear weight `[out, in]` as MatMulNBits inputs named `${name}.{weight,scales,zero_points}`
+   * (quantize-blocks.ts). Only for quantized exports; `in` must be a multiple of 32.
+   */
+  quantized(
+    name: string,
+    source: string,
+  ): { weight: string; scales: string; zeroPoints: string; rows: number; columns: number; bits: 4 | 8 } {
+    const bits = this.quantBits
+    if (bits === undefined) throw new TillerError('internal', `Weight ${name}: the export is not quantized.`)
+    const tensor = this.source(source)
+    const [rows, columns] = tensor.shape as [number, number]
+    if (columns % quantBlockSize !== 0) {
+      throw new TillerError(
+        'unsupported-tensor-type',
+        `Weight ${source} has ${columns} input columns, not a multiple of ${quantBlockSize}; export it as float32 or float16.`,
+        { subject: source },
+      )
+    }
+    const quantized = quantizeLinearWeight(tensor, bits)
+    if (quantized.source === 'exact') this.quantization.exactTensors += 1
+    else if (quantized.source === 'offsets') this.quantization.offsetTensors += 1
+    else this.quantization.requantizedTensors += 1
+    this.quantization.maximumError = Math.max(this.quantization.maximumError, quantized.maximumError)
+    const blocks = columns / quantBlockSize
+    const add = (suffix: string, type: 'uint8' | 'float32', dims: number[], bytes: Uint8Array): string =>
+      this.graph.addInitializer(externalTensor(`${name}.${suffix}`, type, dims, this.data.append(bytes)))
+    return {
+      weight: add('weight', 'uint8', [rows, blocks, (quantBlockSize * bits) / 8], quantized.packed),
+      scales: add('scales', 'float32', [rows * blocks], bytesOf(quantized.scales)),
+      zeroPoints:
+        quantized.zeroPoints instanceof Float32Array
+          ? add('zero_points', 'float32', [rows * blocks], bytesOf(quantized.zeroPoints))
+          : add('zero_points', 'uint8', [quantized.zeroPoints.length], quantized.zeroPoints),
+      rows,
+      columns,
+      bits,
+    }
   }
 
   /** Add checkpoint weight `source` unchanged (embeddings `[vocab, hidden]`, norm weights `[hidden]`). */

@@ -8,7 +8,7 @@
  * Hugging Face weights, and Hugging Face's Meta converter applies this one.
  */
 
-type RowData = Float32Array | Uint16Array
+type RowData = Float32Array | Uint16Array | Uint8Array
 
 /** The source row, within one head, of each half-split row: [0, 2, 4, ..., 1, 3, 5, ...]. */
 function halfSplitSourceRows(headDim: number): number[] {

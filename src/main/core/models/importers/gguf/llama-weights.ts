@@ -176,7 +176,19 @@ export async function readLlamaWeights(
       let weight = await readGgufTensor(file, handle, tensor)
       if (mapping.ropeHeads !== undefined) {
         const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
+        const { blocks } = weight
         weight = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, config.headDim) }
+        if (blocks !== undefined) {
+          // Groups run along a row, so the row permutation moves each row's quants and scales with it.
+          weight.blocks = {
+            ...blocks,
+            quants: interleavedToHalfSplitRows(blocks.quants, heads, config.headDim),
+            scales: interleavedToHalfSplitRows(blocks.scales, heads, config.headDim),
+            ...(blocks.offsets === undefined
+              ? {}
+              : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, config.headDim) }),
+          }
+        }
       }
       const parts = mapping.rowSplit === undefined ? [weight] : splitRows(weight, mapping.rowSplit)
       mapping.huggingFaceNames.forEach((name, index) => {

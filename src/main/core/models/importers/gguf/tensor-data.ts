@@ -4,7 +4,8 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
 import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
-import type { WeightTensor } from '../../checkpoint.ts'
+import type { WeightBlocks, WeightTensor } from '../../checkpoint.ts'
+import { decodeQuantizedGroups, hasQuantizedGroups } from './block-decode.ts'
 import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
@@ -65,10 +66,29 @@ export async function readGgufTensor(
         )
       }
       weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+      const blocks = blocksOf(tensor.type, bytes, elementCount, shape)
+      if (blocks !== undefined) weight.blocks = blocks
     }
   }
   assertFinite(file, tensor, weight)
   return weight
+}
+
+/**
+ * The groups of 32 of a type that has them (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K: block-decode.ts), which a
+ * quantized export writes as MatMulNBits blocks, or undefined for other types and rows that are not whole groups.
+ */
+function blocksOf(
+  type: number,
+  bytes: Uint8Array,
+  elementCount: number,
+  shape: readonly number[],
+): WeightBlocks | undefined {
+  if (!hasQuantizedGroups(type) || shape.length !== 2 || (shape[1] ?? 0) % 32 !== 0) return undefined
+  const groups = decodeQuantizedGroups(type, bytes, elementCount)
+  if (groups.groupSize !== 32) return undefined
+  const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
+  return { groupSize, bits, zeroPoint, scales, quants, ...(offsets === undefined ? {} : { offsets }) }
 }
 
 /** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */

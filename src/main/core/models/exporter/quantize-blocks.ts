@@ -1,0 +1,172 @@
+import { halvesToFloats } from '../../../../shared/float16.ts'
+import type { WeightTensor } from '../checkpoint.ts'
+
+/**
+ * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
+ *   packed       uint8 `[N, K/32, 32·bits/8]`  quants along K, 4-bit pairs low nibble first
+ *   scales       float32 `[N · K/32]`
+ *   zeroPoints   uint8 `[N · ceil(K/32 · bits/8)]`  per row, 4-bit pairs low nibble first
+ * so that weight[n, k] = scales[n, b] · (quant[n, k] − zeroPoint[n, b]) with b = floor(k / 32).
+ *
+ * A weight that carries offset-free blocks of 32 with at most `bits` bits (GGUF Q4_0 → q4, Q4_0/Q5_0/Q8_0 → q8)
+ * is written exactly: the same scales, quants and zero point. Blocks with per-group offsets (Q4_1, Q5_1, Q4_K,
+ * Q5_K: value = s·q + o) keep their quants and scales with a float zero point −o/s, which MatMulNBits accepts
+ * (float32 zero_points); that differs from s·q + o by float rounding only. Any other weight is requantized from its
+ * float values, per block, asymmetrically over [min(x, 0), max(x, 0)] so that 0 stays exact. The largest absolute
+ * difference to the float values is returned for the import's report.
+ */
+
+export const quantBlockSize = 32
+
+export interface MatMulNBitsWeight {
+  bits: 4 | 8
+  /** out features */
+  rows: number
+  /** in features (a multiple of 32) */
+  columns: number
+  packed: Uint8Array
+  scales: Float32Array
+  /** uint8 packed as above, or float32 `[N · K/32]` for blocks with offsets (zero point = −offset / scale). */
+  zeroPoints: Uint8Array | Float32Array
+  /** How the weight was written: blocks copied (exact or with float zero points) or requantized. */
+  source: 'exact' | 'offsets' | 'requantized'
+  /** Largest |dequantized − float value| over the weight (0 when exact). */
+  maximumError: number
+}
+
+/** quants `[rows · columns]` and per-block zero points `[rows · blocksPerRow]` → MatMulNBits' packed layouts. */
+function pack(
+  bits: 4 | 8,
+  rows: number,
+  columns: number,
+  quants: Uint8Array,
+  zeros: Uint8Array,
+): { packed: Uint8Array; zeroPoints: Uint8Array } {
+  if (bits === 8) return { packed: quants, zeroPoints: zeros }
+  const packed = new Uint8Array(quants.length / 2)
+  for (let at = 0; at < packed.length; at++) {
+    packed[at] = ((quants[2 * at] as number) & 0x0f) | (((quants[2 * at + 1] as number) & 0x0f) << 4)
+  }
+  const blocksPerRow = columns / quantBlockSize
+  const bytesPerRow = Math.ceil(blocksPerRow / 2)
+  const zeroPoints = new Uint8Array(rows * bytesPerRow)
+  for (let row = 0; row < rows; row++) {
+    for (let block = 0; block < blocksPerRow; block++) {
+      const zero = (zeros[row * blocksPerRow + block] as number) & 0x0f
+      const at = row * bytesPerRow + (block >> 1)
+      zeroPoints[at] = (zeroPoints[at] as number) | (block & 1 ? zero << 4 : zero)
+    }
+  }
+  return { packed, zeroPoints }
+}
+
+/** Requantize float values `[rows · columns]` to `bits` per block of 32; returns quants, scales, zeros, error. */
+function requantize(
+  values: Float32Array,
+  bits: 4 | 8,
+): { quants: Uint8Array; scales: Float32Array; zeros: Uint8Array; maximumError: number } {
+  const levels = (1 << bits) - 1
+  const blocks = values.length / quantBlockSize
+  const quants = new Uint8Array(values.length)
+  const scales = new Float32Array(blocks)
+  const zeros = new Uint8Array(blocks)
+  let maximumError = 0
+  for (let block = 0; block < blocks; block++) {
+    const start = block * quantBlockSize
+    let minimum = 0
+    let maximum = 0
+    for (let at = start; at < start + quantBlockSize; at++) {
+      const value = values[at] as number
+      if (value < minimum) minimum = value
+      if (value > maximum) maximum = value
+    }
+    // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
+    const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
+    const zero = Math.min(levels, Math.max(0, Math.round(-minimum / scale)))
+    scales[block] = scale
+    zeros[block] = zero
+    for (let at = start; at < start + quantBlockSize; at++) {
+      const value = values[at] as number
+      const quant = Math.min(levels, Math.max(0, Math.round(value / scale) + zero))
+      quants[at] = quant
+      maximumError = Math.max(maximumError, Math.abs(Math.fround(scale * (quant - zero)) - value))
+    }
+  }
+  return { quants, scales, zeros, maximumError }
+}
+
+/** `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits. */
+export function quantizeLinearWeight(tensor: WeightTensor, bits: 4 | 8): MatMulNBitsWeight {
+  const [rows, columns] = tensor.shape as [number, number]
+  const { blocks } = tensor
+  const values =
+    tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+  if (blocks !== undefined && blocks.groupSize === quantBlockSize && blocks.bits <= bits) {
+    const zeros = new Uint8Array(blocks.scales.length).fill(blocks.zeroPoint)
+    const { packed, zeroPoints } = pack(bits, rows, columns, blocks.quants, zeros)
+    const { offsets } = blocks
+    if (offsets === undefined) {
+      return {
+        bits,
+        rows,
+        columns,
+        packed,
+        scales: blocks.scales,
+        zeroPoints,
+        source: 'exact',
+        maximumError: 0,
+      }
+    }
+    // A group with scale 0 holds its offset alone, which no zero point can express: requantize those weights.
+    if (blocks.scales.every((scale) => scale !== 0)) {
+      const floatZeros = Float32Array.from(
+        offsets,
+        (offset, group) => -offset / (blocks.scales[group] as number),
+      )
+      const weight: MatMulNBitsWeight = {
+        bits,
+        rows,
+        columns,
+        packed,
+        scales: blocks.scales,
+        zeroPoints: floatZeros,
+        source: 'offsets',
+        maximumError: 0,
+      }
+      const back = dequantizeLinearWeight(weight)
+      weight.maximumError = back.reduce(
+        (worst, value, at) => Math.max(worst, Math.abs(value - (values[at] as number))),
+        0,
+      )
+      return weight
+    }
+  }
+  const { quants, scales, zeros, maximumError } = requantize(values, bits)
+  const { packed, zeroPoints } = pack(bits, rows, columns, quants, zeros)
+  return { bits, rows, columns, packed, scales, zeroPoints, source: 'requantized', maximumError }
+}
+
+/** The float values MatMulNBits computes with for `weight`: `[rows, columns]`, the reference for tests. */
+export function dequantizeLinearWeight(weight: MatMulNBitsWeight): Float32Array {
+  const { rows, columns, bits } = weight
+  const blocksPerRow = columns / quantBlockSize
+  const bytesPerRow = bits === 8 ? blocksPerRow : Math.ceil(blocksPerRow / 2)
+  const values = new Float32Array(rows * columns)
+  for (let at = 0; at < values.length; at++) {
+    const row = Math.floor(at / columns)
+    const block = Math.floor((at % columns) / quantBlockSize)
+    const byte = weight.packed[bits === 8 ? at : at >> 1] as number
+    const quant = bits === 8 ? byte : at & 1 ? byte >> 4 : byte & 0x0f
+    const scale = weight.scales[row * blocksPerRow + block] as number
+    if (weight.zeroPoints instanceof Float32Array) {
+      // ONNX Runtime subtracts in float32, then scales.
+      const zero = weight.zeroPoints[row * blocksPerRow + block] as number
+      values[at] = Math.fround(Math.fround(quant - zero) * scale)
+      continue
+    }
+    const zeroByte = weight.zeroPoints[row * bytesPerRow + (bits === 8 ? block : block >> 1)] as number
+    const zero = bits === 8 ? zeroByte : block & 1 ? zeroByte >> 4 : zeroByte & 0x0f
+    values[at] = Math.fround(scale * (quant - zero))
+  }
+  return values
+}
