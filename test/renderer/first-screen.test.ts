@@ -93,7 +93,7 @@ describe('Models screen and plain generation', () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-3', kind: 'generate' } })
     fake.answers['job:cancel'] = () => ({ ok: true, result: { cancelled: true } })
-    const app = await mountApp(fake, 'chat')
+    const app = await mountApp(fake, 'models')
     await app.get('#prompt').setValue('Hello')
     await app.get('.generate form').trigger('submit')
     await flushPromises()
@@ -133,7 +133,7 @@ describe('Models screen and plain generation', () => {
   test('with streaming off the text appears only when the job is done', async () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-4', kind: 'generate' } })
-    const app = await mountApp(fake, 'chat')
+    const app = await mountApp(fake, 'models')
     await app.findAll('input[type=checkbox]')[1]?.setValue(false)
     await app.get('#prompt').setValue('Hi')
     await app.get('.generate form').trigger('submit')

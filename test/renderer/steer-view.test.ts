@@ -120,7 +120,7 @@ function steeringBridge(): FakeBridge {
 
 async function openSteer(fake: FakeBridge): Promise<VueWrapper> {
   wrapper = await mountStudio(fake, 'models')
-  await wrapper.get('[data-testid=nav-fit]').trigger('click')
+  await wrapper.get('[data-testid=nav-compare]').trigger('click')
   await settle()
   return wrapper
 }
@@ -130,7 +130,7 @@ describe('Steer view', () => {
     const fake = steeringBridge()
     const app = await openSteer(fake)
     expect(app.find('[data-testid=steer-view]').exists()).toBe(true)
-    expect(window.location.hash).toBe('#/fit')
+    expect(window.location.hash).toBe('#/compare')
     const options = app.findAll('#dataset-select option')
     expect(options.map((option) => option.text())).toEqual([
       'sentiment.mc — multiple choice',
