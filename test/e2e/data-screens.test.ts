@@ -112,8 +112,9 @@ describe('demonstrations and edits in browser mode', () => {
       '',
     ])
 
+    // The studio reopens the screen it showed; the header says when the model is back.
     await page.reload()
-    await page.getByTestId('model-loaded').waitFor()
+    await expect.poll(() => page.getByTestId('header-model').textContent()).toBe('organism')
     await page.getByTestId('nav-demonstrations').click()
     await page.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
     await expect.poll(() => page.getByTestId('demonstration-row').count()).toBe(2)
