@@ -31,6 +31,14 @@ const probeSamples = 5000
  * not depend on the world seed (seeds change facts and splits, never words).
  */
 export function organismVocabulary(): string[] {
+  // Sampling the templates takes seconds; the result is the same every time, so one process computes it once.
+  cachedVocabulary ??= collectVocabulary()
+  return [...cachedVocabulary]
+}
+
+let cachedVocabulary: readonly string[] | undefined
+
+function collectVocabulary(): string[] {
   const words = new Set<string>()
   const lists: readonly (readonly string[])[] = [
     animals,
