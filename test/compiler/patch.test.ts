@@ -13,6 +13,7 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import * as ort from 'onnxruntime-node'
 import { buildTinyModel } from '../helpers/tiny-models.ts'
+import { testModels } from './models.ts'
 import { editOf, maxDifference, randomVector } from './support.ts'
 
 /**
@@ -182,6 +183,12 @@ describe.each(families)('patch op on the tiny $name model', ({ create }) => {
     expect(maxDifference(patchFirst, liveFirst)).toBeGreaterThan(1e-4)
   })
 
+  it('with δ = 0 at every layer, strength 1 overwrites with the clean values and gives the base logits', async () => {
+    const model = await steered(patchEdit(allHooks.map(() => new Float32Array(width))))
+    const result = await run(model, [1, 1])
+    expect(Array.from(result.outputs.logits?.data as Float32Array)).toEqual(Array.from(baseLogits))
+  })
+
   it('records the clean values at each row’s last prompt token from a strength-0 pass', async () => {
     const model = await steered(patchEdit(allHooks.map(({ layer }) => maskedFactors(width, layer))))
     const values = await recordPatchValues(
@@ -202,3 +209,42 @@ describe.each(families)('patch op on the tiny $name model', ({ create }) => {
     }
   })
 })
+
+describe.each(testModels.filter((model) => model.activationType === 'float16'))(
+  'patch op strength 0 on the float16 model $name',
+  ({ create }) => {
+    it('is the base model bit for bit with every layer of attn_heads and mlp_gate patched', async () => {
+      const folder = await create()
+      const map = await locateHookSites(folder)
+      const interventions = map.layers.flatMap((_, layer) =>
+        (['attn_heads', 'mlp_gate'] as const).map((patchedSite): Intervention => ({
+          layer,
+          site: patchedSite,
+          positions: { kind: 'lastPromptToken' },
+          op: { kind: 'patch', factors: randomVector(map.widths[patchedSite], layer) },
+        })),
+      )
+      const compiled = await compileGraph(folder, { edits: [editOf('patch16', interventions)] })
+      const base = await loadModel(folder, { provider: 'cpu' })
+      const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      try {
+        const baseLogits = (await forwardBatch(base, rows, { fetch: ['logits'] })).outputs.logits?.data
+        const inputs = await preparedSteeringInputs({ model, compiled }, rows, [0, 1])
+        const logits = (await forwardBatch(model, rows, { fetch: ['logits'], extraInputs: inputs })).outputs
+          .logits?.data as ArrayLike<number>
+        const half = logits.length / 2
+        const baseRow = Array.from(baseLogits as ArrayLike<number>).slice(0, half)
+        expect(Array.from(logits).slice(0, half)).toEqual(baseRow)
+        expect(
+          maxDifference(
+            Array.from(logits).slice(half),
+            Array.from(baseLogits as ArrayLike<number>).slice(half),
+          ),
+        ).toBeGreaterThan(0)
+      } finally {
+        await base.dispose()
+        await model.dispose()
+      }
+    })
+  },
+)
