@@ -40,6 +40,8 @@ export type PositionPolicy =
  *   addAt      h + α·vectors[i] at the i-th prompt position (front-aligned, prefill only)
  *   project    keep:   h + α·(B̂ᵀB̂h − h);   remove: h − α·B̂ᵀB̂h      (basis rows orthonormal)
  *   scale      h + α·(h ⊙ factors)                                      (SADI's h·(1 + δ m))
+ *   patch      c + α·(c ⊙ factors), c the site's clean value at the position from a strength-0 pass over the
+ *              same prefix (runtime input), replacing h entirely; α = 0 leaves h untouched (SADI's patch mode)
  *   spectral   h + α·(SEA(h) − h), SEA(h) = merge(φ⁻¹(P⁺φ(h)), φ⁻¹(P⁻φ(h))) with P⁺ = U⁺U⁺ᵀ, P⁻ = I − U⁻U⁻ᵀ
  *   householder HPR: probe-negative tokens rotate toward their reflection by α·γ₁ (norm kept exactly)
  */
@@ -53,6 +55,8 @@ export type Op =
       mode: 'keep' | 'remove'
     }
   | { kind: 'scale'; factors: Float32Array /* [width] */ }
+  /** Only with `lastPromptToken`: the runtime records the clean value there before the steered pass. */
+  | { kind: 'patch'; factors: Float32Array /* [width] */ }
   | {
       kind: 'spectral'
       /** U⁺'s top keepRank left singular vectors as orthonormal rows. */

@@ -89,7 +89,7 @@ export function applyOp(op: Op, h: Float32Array, gate: number, tokenIndex: numbe
   else if (op.kind === 'addAt') {
     if (tokenIndex < op.count)
       for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * (op.vectors[tokenIndex * width + i] ?? 0)
-  } else if (op.kind === 'scale')
+  } else if (op.kind === 'scale' || op.kind === 'patch')
     for (let i = 0; i < width; i++) out[i] = (h[i] ?? 0) + gate * (h[i] ?? 0) * (op.factors[i] ?? 0)
   else if (op.kind === 'project') {
     const projected = new Float64Array(width)

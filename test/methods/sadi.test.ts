@@ -135,7 +135,7 @@ describe('SADI (METHODS.md §6)', () => {
 
   it('defaults to HEAD with K = 4, s = 10, signed ranking, every layer', () => {
     const options = parseOptions(methods.sadi, {})
-    expect(options).toMatchObject({ variant: 'head', rank: 'signed' })
+    expect(options).toMatchObject({ variant: 'head', rank: 'signed', mode: 'live' })
     expect(methods.sadi.capture(options, 5)).toMatchObject({
       site: 'attn_heads',
       selector: 'last',

@@ -83,7 +83,7 @@ export const generateCommand: Command = {
         extraInputs:
           steered === undefined || steering === undefined
             ? undefined
-            : steered.steeringInputs(steering.compiled, [strength]),
+            : await steered.preparedSteeringInputs(steering, [prompt.ids], [strength]),
         onToken: values.json ? undefined : (event) => process.stdout.write(event.text),
       })
       if (result === undefined) throw new TillerError('internal', 'generation returned no row')

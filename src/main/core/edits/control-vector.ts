@@ -48,6 +48,12 @@ function directions(edit: Edit): Map<number, Float32Array> {
   const byLayer = new Map<number, Float32Array>()
   edit.interventions.forEach((intervention, index) => {
     const { op, site, positions, layer } = intervention
+    if (op.kind === 'patch')
+      throw unrepresentable(
+        index,
+        intervention,
+        'SADI mode=patch needs a clean pass before each prompt; steer it in Tiller (compare, generate, evaluate)',
+      )
     if (op.kind !== 'add')
       throw unrepresentable(index, intervention, `llama.cpp only adds vectors, this is ${op.kind}`)
     if (site !== 'resid_post') {

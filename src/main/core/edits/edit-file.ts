@@ -66,6 +66,7 @@ const genericStrength: Record<Op['kind'], string> = {
   addAt: 'h + α·vectors[i] at the i-th prompt position, prefill only',
   project: 'h + α·(P(h) − h), P the projection',
   scale: 'h + α·(h ⊙ factors)',
+  patch: 'at the last prompt token, h ← c + α·(c ⊙ factors), c its clean value; α = 0 leaves h as it is',
   spectral: 'h + α·(SEA(h) − h)',
   householder: 'α scales the rotation angle; norms stay exact',
 }
@@ -107,8 +108,9 @@ function splitOp(op: Op): { scalars: OpScalars; tensors: Record<string, F32Tenso
         tensors: { basis: rows(op.basis, op.rank, op.basis.length / op.rank) },
       }
     case 'scale':
+    case 'patch':
       return {
-        scalars: { kind: 'scale' },
+        scalars: { kind: op.kind },
         tensors: { factors: { shape: [op.factors.length], data: op.factors } },
       }
     case 'spectral': {
@@ -244,6 +246,8 @@ function rebuildOp(
       return { kind: 'project', rank: op.rank, mode: op.mode, basis: take('basis', op.rank).data }
     case 'scale':
       return { kind: 'scale', factors: take('factors', undefined).data }
+    case 'patch':
+      return { kind: 'patch', factors: take('factors', undefined).data }
     case 'spectral':
       return {
         ...op,

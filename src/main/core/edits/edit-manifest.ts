@@ -47,6 +47,7 @@ const opScalarsSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('addAt'), count: z.number().int().min(1) }),
   z.object({ kind: z.literal('project'), rank: z.number().int().min(1), mode: z.enum(['keep', 'remove']) }),
   z.object({ kind: z.literal('scale') }),
+  z.object({ kind: z.literal('patch') }),
   z.object({
     kind: z.literal('spectral'),
     keepRank: z.number().int().min(0),

@@ -155,6 +155,15 @@ export async function exportSteeredModel(
   edit.interventions.forEach((intervention, index) =>
     checkExportablePolicies([intervention.positions], `Intervention ${index} of edit ${edit.id}`),
   )
+  const patched = edit.interventions.findIndex((intervention) => intervention.op.kind === 'patch')
+  if (patched >= 0) {
+    throw new TillerError(
+      'unrepresentable-edit',
+      `Edit ${edit.id} uses SADI mode=patch, which needs a clean pass over each prompt before the steered one ` +
+        'and cannot run inside one standalone graph; refit with mode=live to export it.',
+      { subject: `interventions[${patched}]` },
+    )
+  }
   const sourceGraph = resolveGraphPath(folder)
   const source = await loadGraph(sourceGraph)
   const compiled = await compileEdits(folder, [edit])

@@ -15,6 +15,7 @@ import { importControlVector } from './control-vector.ts'
 import { readEditFile } from './edit-file.ts'
 import { fingerprintModel } from './fingerprint.ts'
 import { runtimeInputNames } from './compiler/runtime-inputs.ts'
+import { patchFeeds, recordPatchValues, type PatchValues } from './patch-values.ts'
 import { policyMask, tokenIndices, type PolicyRowInfo } from './positions.ts'
 
 /**
@@ -92,13 +93,15 @@ function editStrengthValues(
 /**
  * The per-step runtime inputs of a compiled graph: `tiller_strength [batch]` from `strengths` (one per row),
  * `tiller_edit_strength [batch, edits]` from `editStrengths` when the graph has one strength per edit (default
- * all ones), one `[batch, seq]` mask per distinct position policy, and `tiller_token_index` when the graph reads it.
+ * all ones), one `[batch, seq]` mask per distinct position policy, `tiller_token_index` when the graph reads it,
+ * and the recorded clean values `patch` of a patch-mode graph (`preparedSteeringInputs` records them).
  */
 export function steeringInputs(
   compiled: CompiledGraph,
   strengths: readonly number[],
   rows: PolicyRowInfo = {},
   editStrengths?: readonly (readonly number[])[],
+  patch?: PatchValues,
 ): ExtraInputs {
   // The graph takes float32 strengths: beyond its range a finite number becomes infinite.
   if (!strengths.every((strength) => Number.isFinite(Math.fround(strength)))) {
@@ -143,11 +146,33 @@ export function steeringInputs(
         step.sequence,
       ])
     }
+    Object.assign(feeds, patchFeeds(compiled.patchInputs, step, strength, rows, patch))
     return feeds
   }
   inputs.describeRow = (row) =>
     compiled.usesStrength ? `strength ${strengths[row]} of the edits` : undefined
   return inputs
+}
+
+/**
+ * `steeringInputs` for `rows` (token ids, as they will be fed), first recording the clean values a patch-mode
+ * graph needs with a strength-0 pass over the same rows; for every other graph no pass runs.
+ */
+export async function preparedSteeringInputs(
+  steered: SteeredModel,
+  rows: number[][],
+  strengths: readonly number[],
+  info: PolicyRowInfo = {},
+  editStrengths?: readonly (readonly number[])[],
+): Promise<ExtraInputs> {
+  const zeros = strengths.map(() => 0)
+  const patch = await recordPatchValues(
+    steered.model,
+    steered.compiled,
+    rows,
+    steeringInputs(steered.compiled, zeros, info, editStrengths),
+  )
+  return steeringInputs(steered.compiled, strengths, info, editStrengths, patch)
 }
 
 /** What to generate with a steered model: prompt rows, one strength per row, and the usual options. */
@@ -180,8 +205,9 @@ export async function generateSteered(
     options: request.options,
     onToken: request.onToken,
     signal: request.signal,
-    extraInputs: steeringInputs(
-      steered.compiled,
+    extraInputs: await preparedSteeringInputs(
+      steered,
+      request.rows,
       request.strengths,
       { assistantStarts: request.assistantStarts },
       request.editStrengths,

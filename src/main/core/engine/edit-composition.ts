@@ -28,7 +28,8 @@ function scaleOp(op: Op, strength: number, where: string): Op {
     case 'addAt':
       return { kind: 'addAt', vectors: scaled(op.vectors, strength), count: op.count }
     case 'scale':
-      return { kind: 'scale', factors: scaled(op.factors, strength) }
+    case 'patch':
+      return { kind: op.kind, factors: scaled(op.factors, strength) }
     default:
       throw new TillerError(
         'invalid-argument',

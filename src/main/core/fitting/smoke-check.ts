@@ -5,9 +5,11 @@
  */
 import type { Edit } from '../../../shared/edit.ts'
 import type { ExecutionProviderChoice } from '../../../shared/engine-status.ts'
+import { recordPatchValues } from '../edits/patch-values.ts'
 import { loadSteeredModel, steeringInputs } from '../edits/steered-generation.ts'
 import { TillerError } from '../errors.ts'
 import { runtimeForward } from '../eval/forward-logits.ts'
+import type { ExtraInputs } from '../runtime/step-context.ts'
 
 /** What to run: one token row and the strengths to try, each as its own row of one batch. */
 export interface SmokeCheckRequest {
@@ -25,16 +27,28 @@ export interface SmokeCheckRequest {
 export async function smokeCheckEdit(request: SmokeCheckRequest): Promise<void> {
   const steered = await loadSteeredModel(request.folder, [request.edit], { provider: request.provider })
   try {
-    const inputs = steeringInputs(steered.compiled, request.strengths)
-    const forward = runtimeForward(
-      steered.model,
-      () => (step) =>
+    const halved =
+      (inputs: ExtraInputs): ExtraInputs =>
+      (step) =>
         inputs({
           ...step,
           promptLengths: step.promptLengths.map((length) => Math.max(1, Math.ceil(length / 2))),
-        }),
-    )
+        })
     const rows = request.strengths.map(() => [...request.tokens])
+    // A patch-mode edit (SADI mode=patch) needs the clean values of a strength-0 pass first.
+    const patch = await recordPatchValues(
+      steered.model,
+      steered.compiled,
+      rows,
+      halved(
+        steeringInputs(
+          steered.compiled,
+          request.strengths.map(() => 0),
+        ),
+      ),
+    )
+    const inputs = halved(steeringInputs(steered.compiled, request.strengths, {}, undefined, patch))
+    const forward = runtimeForward(steered.model, () => inputs)
     const { logits, vocab, sequence } = await forward(rows) // logits [rows, sequence, vocab]
     request.strengths.forEach((strength, row) => {
       const start = row * sequence * vocab

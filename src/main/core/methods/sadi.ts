@@ -5,11 +5,15 @@
  *
  * Fit: activations at the last token of prompt + answer at every layer; D = mean over pairs of (A⁺ − A⁻); the
  * mask M holds the top K units of D over all layers jointly (sadi-mask.ts).
- * Runtime ("live" mode, §6.3): at the last prompt token, h ← h + strength·(h ⊙ δM), so strength 1 multiplies each
- * masked element (a head: its whole slice) by 1 + δ. δ = s − 1 with the code's strength s is baked in.
- *
- * The code's patch mode (a question-only pass, then overwriting every element at that position in the answer
- * pass) is not implemented: live mode is the method; they differ only above the first masked layer.
+ * Runtime (§6.3), `mode`:
+ *   live  (the method, default): at the last prompt token, h ← h + strength·(h ⊙ δM), so strength 1 multiplies
+ *         each masked element (a head: its whole slice) by 1 + δ. One `scale` op per layer with a masked unit.
+ *   patch (reproduction of the released code, "compute, then patch"): a strength-0 pass records the site's clean
+ *         values c at the last prompt token at every fitted layer; the steered pass overwrites every element there
+ *         with c + strength·(c ⊙ δM). One `patch` op per fitted layer, masked or not, so unmasked elements above
+ *         the first masked layer stay frozen at their clean values; below it both modes are the base model.
+ * δ = s − 1 with the code's strength s is baked in. Patch-mode edits run in compare, generate and the evaluation
+ * (which record the clean values, edits/patch-values.ts); a standalone ONNX export refuses them.
  */
 import { z } from 'zod'
 import type { ActivationSet } from '../../../shared/activations.ts'
@@ -39,6 +43,8 @@ const optionsSchema = z.strictObject({
   delta: z.number().finite().optional(),
   /** `signed`: largest positive mean differences (the released code); `absolute`: largest magnitude. */
   rank: z.enum(['signed', 'absolute']),
+  /** `live`: scale in place (the method); `patch`: the released code's compute-then-patch (reproduction). */
+  mode: z.enum(['live', 'patch']),
 })
 /** SADI options after parsing (defaults merged). */
 export type SadiOptions = z.infer<typeof optionsSchema>
@@ -89,18 +95,30 @@ function fit(activations: ActivationSet, options: SadiOptions): MethodFit {
     layerFactors.fill(delta, entry.unit * unitWidth, (entry.unit + 1) * unitWidth)
     factors.set(layer, layerFactors)
   }
-  const interventions: Intervention[] = [...factors.entries()]
-    .sort(([first], [second]) => first - second)
-    .map(([layer, values]) => ({
-      layer,
-      site,
-      positions: { kind: 'lastPromptToken' },
-      op: { kind: 'scale', factors: values },
-    }))
+  const interventions: Intervention[] =
+    options.mode === 'patch'
+      ? [...activations.layers]
+          .sort((first, second) => first - second)
+          .map((layer) => ({
+            layer,
+            site,
+            positions: { kind: 'lastPromptToken' },
+            op: { kind: 'patch', factors: factors.get(layer) ?? new Float32Array(activations.width) },
+          }))
+      : [...factors.entries()]
+          .sort(([first], [second]) => first - second)
+          .map(([layer, values]) => ({
+            layer,
+            site,
+            positions: { kind: 'lastPromptToken' },
+            op: { kind: 'scale', factors: values },
+          }))
   const notes = [
     `SADI-${options.variant.toUpperCase()}: top ${topK} ${unitName}s of ${scores.length} by ${options.rank} mean ` +
       `difference over ${activations.rows} pairs; δ = ${delta} (s = ${delta + 1}) at the last prompt token ` +
-      '(live mode; the code’s patch mode is not implemented)',
+      (options.mode === 'patch'
+        ? `(patch mode: every element at ${activations.layers.length} layers overwritten from a clean pass)`
+        : '(live mode)'),
     ...[...selected]
       .sort((first, second) => first.layerIndex - second.layerIndex || first.unit - second.unit)
       .map(
@@ -143,7 +161,14 @@ export const sadi: Method<SadiOptions> = {
   summary:
     'SADI: scale the top-K heads/neurons/MLP elements by mean contrast by 1 + δ at the last prompt token',
   optionsSchema,
-  defaults: { variant: 'head', layers: undefined, topK: undefined, delta: undefined, rank: 'signed' },
+  defaults: {
+    variant: 'head',
+    layers: undefined,
+    topK: undefined,
+    delta: undefined,
+    rank: 'signed',
+    mode: 'live',
+  },
   strength: {
     description:
       'masked units are multiplied by 1 + strength·δ at the last prompt token; strength 1 is the fit’s s',

@@ -149,6 +149,16 @@ function checkIntervention(edit: Edit, position: number, intervention: Intervent
       return checkLength(edit, position, 'op.basis', op.basis, op.rank * width)
     case 'scale':
       return checkLength(edit, position, 'op.factors', op.factors, width)
+    case 'patch':
+      // One recorded value per row: the policy must pick at most one position per row.
+      if (intervention.positions.kind !== 'lastPromptToken')
+        throw fail(
+          edit,
+          position,
+          'positions',
+          `is ${intervention.positions.kind}; a patch op applies only at lastPromptToken`,
+        )
+      return checkLength(edit, position, 'op.factors', op.factors, width)
     case 'spectral':
       return checkSpectral(edit, position, op, width)
     case 'householder':

@@ -12,7 +12,7 @@ import { locateHookSites, resolveGraphPath } from '../../models/locator/index.ts
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { checkEdits } from './check-edits.ts'
 import { lowerSite, type PlacedIntervention } from './lower-site.ts'
-import { maskInputName, RuntimeInputs, runtimeInputNames } from './runtime-inputs.ts'
+import { maskInputName, RuntimeInputs, runtimeInputNames, type PatchInput } from './runtime-inputs.ts'
 
 /**
  * The edit compiler (DESIGN.md §4): lowers edits into a copy of a model folder's graph, saved as
@@ -52,6 +52,11 @@ export interface CompiledGraph {
   usesEditStrength: boolean
   /** Edits compiled in, in order: the columns of `tiller_edit_strength`. */
   editCount: number
+  /**
+   * The clean-value inputs of `patch` ops (SADI's patch mode), each with the hook a strength-0 pass reads it from;
+   * empty for every other edit.
+   */
+  patchInputs: PatchInput[]
   hookOutputs: string[]
 }
 
@@ -124,7 +129,9 @@ export async function compileGraph(
       spec.exposeEditInputs === true,
     )
     edited.set(`${address.layer}:${address.site}`, chain.after)
-    if (chain.before !== undefined && spec.exposeEditInputs === true) {
+    // A patched site's pre-edit value is where a strength-0 pass reads the clean value the patch needs.
+    const patches = placed.some((entry) => entry.intervention.op.kind === 'patch')
+    if (chain.before !== undefined && (spec.exposeEditInputs === true || patches)) {
       exposeSites(editor, hookMap.layers, [address], { current: () => chain.before, suffix: '.input' })
       inputs.push(address)
     }
@@ -162,6 +169,7 @@ export async function compileGraph(
     usesStrength: runtime.policies.length > 0,
     usesEditStrength: runtime.usesEditStrength,
     editCount: spec.edits.length,
+    patchInputs: runtime.patchInputs,
     hookOutputs,
   }
 }

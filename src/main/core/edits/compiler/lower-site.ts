@@ -1,9 +1,11 @@
 import type { Intervention, Op } from '../../../../shared/edit.ts'
 import type { GraphEditor } from '../../models/locator/graph-editor.ts'
-import type { SiteLocation } from '../../models/locator/hook-map.ts'
+import { canonicalSite, type SiteLocation } from '../../models/locator/hook-map.ts'
+import { TillerError } from '../../errors.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
 import { lowerAdd, lowerAddAt } from './lower-additive.ts'
 import { lowerHouseholder } from './lower-householder.ts'
+import { lowerPatch } from './lower-patch.ts'
 import { lowerProject } from './lower-project.ts'
 import { lowerScale } from './lower-scale.ts'
 import { lowerSpectral } from './lower-spectral.ts'
@@ -34,7 +36,7 @@ export interface SiteChain {
   after: string
 }
 
-function lowerOp(context: LoweringContext, input: string, op: Op): string {
+function lowerOp(context: LoweringContext, input: string, op: Exclude<Op, { kind: 'patch' }>): string {
   switch (op.kind) {
     case 'add':
       return lowerAdd(context, input, op)
@@ -96,11 +98,25 @@ export function lowerSite(
     tokenIndex: () => runtime.tokenIndex(),
   })
 
+  // A patch replaces the value where its gate is non-zero (lower-patch.ts), in the value's own type.
+  const patchAt = (entry: PlacedIntervention, current: string, inFloat32: boolean): string => {
+    const { op } = entry.intervention
+    if (op.kind !== 'patch') throw new Error(`patchAt called for a ${op.kind} op`)
+    const address = canonicalSite(entry.intervention)
+    const clean = runtime.patchInput(address.layer, address.site, width)
+    const { patched, untouched } = lowerPatch(contextFor(entry), clean, op)
+    const replacement = inFloat32 ? patched : fromFloat(patched, entry.label)
+    return editor.node('Where', [untouched, current, replacement], { name: `${entry.label}/apply` })
+  }
   // Each delta cast to the activation type and added at the site: h₁ = h₀ + cast(δ₁(h₀)), ...
   const chainAtSite = (site: string): string => {
     let current = site
     for (const entry of placed) {
       const { op } = entry.intervention
+      if (op.kind === 'patch') {
+        current = patchAt(entry, current, false)
+        continue
+      }
       const input = readsInput(op) ? toFloat(current, entry.label) : ''
       const delta = fromFloat(lowerOp(contextFor(entry), input, op), entry.label)
       current = editor.node('Add', [current, delta], { name: `${entry.label}/apply` })
@@ -113,6 +129,10 @@ export function lowerSite(
     let current = toFloat(site, placed[0]?.label ?? 'edits')
     for (const entry of placed) {
       const { op } = entry.intervention
+      if (op.kind === 'patch') {
+        current = patchAt(entry, current, true)
+        continue
+      }
       const delta = lowerOp(contextFor(entry), readsInput(op) ? current : '', op)
       current = editor.node('Add', [current, delta], { name: `${entry.label}/apply` })
     }
@@ -128,6 +148,17 @@ export function lowerSite(
     return { before: location.tensor, after }
   }
 
+  const patched = placed.find((entry) => entry.intervention.op.kind === 'patch')
+  if (patched !== undefined) {
+    // The fused node only lets an edit add to its skip input, and root + (c − root) is not c exactly.
+    const { layer, site } = patched.intervention
+    throw new TillerError(
+      'unrepresentable-edit',
+      `A patch (SADI mode=patch) at ${site} of layer ${layer} would replace a residual sum computed inside the ` +
+        `fused ${location.node}; patch mode edits attn_heads, mlp_gate or mlp_out. Refit with mode=live.`,
+      { subject: `${site}.${layer}` },
+    )
+  }
   const node = editor.requireNode(location.node)
   const root = node.input[location.rootInput] ?? ''
   let skip = node.input[location.skipInput] ?? ''
@@ -138,6 +169,7 @@ export function lowerSite(
   let sum = before
   placed.forEach((entry, position) => {
     const { op } = entry.intervention
+    if (op.kind === 'patch') return
     const input = readsInput(op) && sum !== undefined ? toFloat(sum, entry.label) : ''
     const delta = fromFloat(lowerOp(contextFor(entry), input, op), entry.label)
     skip = editor.node('Add', [skip, delta], { name: `${entry.label}/apply_skip` })

@@ -1,5 +1,6 @@
-import type { PositionPolicy } from '../../../../shared/edit.ts'
+import type { HookSite, PositionPolicy } from '../../../../shared/edit.ts'
 import type { GraphEditor } from '../../models/locator/graph-editor.ts'
+import { hookOutputName } from '../../models/locator/hook-map.ts'
 import { policyKey } from '../positions.ts'
 
 /**
@@ -10,6 +11,9 @@ import { policyKey } from '../positions.ts'
  *   tiller_token_index     int64   [batch, seq]   each fed position's real token index (only with `addAt`)
  *   tiller_edit_strength   float32 [batch, edits] per-row, per-edit factor on α (only when compiled with
  *                                                 `strengthPerEdit`, for edits stacked with their own strengths)
+ *   tiller_patch.{site}.{layer} float32 [batch, width] the site's clean value at the patched position (only with
+ *                                                 `patch` ops), read from hook `hook.{site}.{layer}.input` of a
+ *                                                 strength-0 pass over the same prefix (edits/patch-values.ts)
  * The runtime computes masks per step from the policy (`positions.ts`); `CompiledGraph.policies[k]` says which
  * policy mask input k carries.
  */
@@ -18,6 +22,17 @@ export const runtimeInputNames = {
   tokenIndex: 'tiller_token_index',
   editStrength: 'tiller_edit_strength',
 } as const
+
+/** A `patch` op's runtime input: the clean value of one site at the patched position. */
+export interface PatchInput {
+  /** `tiller_patch.{site}.{layer}`, float32 `[batch, width]`. */
+  name: string
+  layer: number
+  site: HookSite
+  width: number
+  /** The hook output carrying the site's pre-edit value, which a strength-0 pass reads c from. */
+  hook: string
+}
 
 /** Name of the mask input for the k-th distinct position policy. */
 export function maskInputName(policyIndex: number): string {
@@ -32,6 +47,7 @@ export function maskInputName(policyIndex: number): string {
  */
 export class RuntimeInputs {
   readonly policies: PositionPolicy[] = []
+  readonly patchInputs: PatchInput[] = []
   private readonly gates = new Map<string, string>()
   private readonly masks = new Map<string, string>()
   private readonly rowStrengths = new Map<number, string>()
@@ -119,6 +135,16 @@ export class RuntimeInputs {
     const column = this.editor.node('Reshape', [mask, shape], { name: `gates/mask_${index}` })
     this.masks.set(key, column)
     return column
+  }
+
+  /** The clean-value input of a patched site `[batch, width]`, declared on first use. */
+  patchInput(layer: number, site: HookSite, width: number): string {
+    const name = `tiller_patch.${site}.${layer}`
+    if (!this.patchInputs.some((input) => input.name === name)) {
+      this.editor.input(name, 'float32', ['batch_size', width])
+      this.patchInputs.push({ name, layer, site, width, hook: `${hookOutputName(site, layer)}.input` })
+    }
+    return name
   }
 
   /** `tiller_token_index`, declared on first use. */
