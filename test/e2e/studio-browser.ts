@@ -62,16 +62,21 @@ export interface StudioOptions {
   workspace?: string
 }
 
-/** Debian's Chromium through Playwright. */
-async function launchChromium(): Promise<Browser> {
+/** Fail before starting anything when Debian's Chromium is absent. */
+function requireChromium(): void {
   if (!existsSync(chromiumPath))
     throw new Error(`Chromium is missing at ${chromiumPath}; apt-get install chromium`)
+}
+
+/** Debian's Chromium through Playwright. */
+async function launchChromium(): Promise<Browser> {
   // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'], timeout: 0 })
 }
 
 /** Start browser mode in this process on `options.model` and launch Chromium. */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
+  requireChromium()
   ensureRendererBuilt()
   // Each end-to-end file runs in its own process, so this moves only this file's studio (and its engine thread,
   // which copies the environment when it starts) to the workspace.
@@ -95,6 +100,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
 
 /** Start `npm start -- --browser --no-open` in its own process, as a user runs it, and launch Chromium. */
 export async function startStudioCommand(options: StudioOptions = {}): Promise<RunningStudio> {
+  requireChromium()
   const server = spawn(
     process.execPath,
     [
