@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { openStudioPage, screenshotFolder, startStudio, type Studio } from './studio-browser.ts'
 
 /**
  * The Chat screen end to end in browser mode on the organism: fit a truthfulness mean difference from the chat's
@@ -12,49 +12,20 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
  * dark (docs/screenshots/chat-light.png, chat-dark.png).
  */
 
-const chromiumPath = '/usr/bin/chromium'
-const root = new URL('../../', import.meta.url).pathname
-const organism = join(root, 'resources/models/organism')
-const screenshots = join(root, 'docs/screenshots')
+const organism = new URL('../../resources/models/organism', import.meta.url).pathname
+const viewport = { width: 1360, height: 1000 }
 const message = 'Where does the fox live?'
 
-let server: ChildProcess
-let url: string
-let browser: Browser
+let studio: Studio
 let workspace: string
 
-/** Start `scripts/start.mjs` in browser mode on `model` with its own workspace; resolve with the URL it prints. */
-function startBrowserMode(model: string, environment: NodeJS.ProcessEnv): Promise<string> {
-  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: environment,
-  })
-  return new Promise((resolve, reject) => {
-    let printed = ''
-    server.stdout?.on('data', (chunk: Buffer) => {
-      printed += chunk.toString('utf8')
-      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-    server.once('exit', (code) =>
-      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
-    )
-  })
-}
-
-async function openChat(page: Page, problems: string[]): Promise<void> {
-  // No Playwright deadline (its default is 30 s): a busy machine is slow, and vitest's timeout catches hangs.
-  page.setDefaultTimeout(0)
-  page.on('pageerror', (error) => problems.push(error.message))
-  page.on('console', (entry) => {
-    if (entry.text().includes('Content Security Policy')) problems.push(entry.text())
-  })
-  await page.goto(url)
-  await page.getByTestId('model-loaded').waitFor()
-  await page.getByTestId('nav-chat').click()
-  await page.getByTestId('chat-screen').waitFor()
+/** A page on the Chat screen once the model is loaded, with its problems (script errors, CSP violations). */
+async function openChat(colorScheme: 'light' | 'dark'): Promise<{ page: Page; problems: string[] }> {
+  const opened = await openStudioPage(studio, { colorScheme, viewport })
+  await opened.page.getByTestId('model-loaded').waitFor()
+  await opened.page.getByTestId('nav-chat').click()
+  await opened.page.getByTestId('chat-screen').waitFor()
+  return opened
 }
 
 async function replies(page: Page): Promise<{ column: string | null; text: string }[]> {
@@ -67,40 +38,22 @@ async function replies(page: Page): Promise<{ column: string | null; text: strin
 }
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
-    true,
-  )
   expect(existsSync(organism), `missing ${organism}`).toBe(true)
-  mkdirSync(screenshots, { recursive: true })
   const work = mkdtempSync(join(tmpdir(), 'tiller-e2e-chat-'))
   // A scratch copy, so the steered graph is compiled beside it and the committed folder stays clean.
   const model = join(work, 'organism')
   cpSync(organism, model, { recursive: true })
   workspace = join(work, 'workspace')
-  url = await startBrowserMode(model, { ...process.env, TILLER_WORKSPACE: workspace })
-  // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox'],
-    timeout: 0,
-  })
+  studio = await startStudio({ model, workspace })
 })
 
 afterAll(async () => {
-  await browser?.close()
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await studio?.close()
 })
 
 describe('chat in browser mode', () => {
   test('fit from the chat, send, see base and steered differ, reload and find the conversation', async () => {
-    const problems: string[] = []
-    const light = await browser.newPage({ viewport: { width: 1360, height: 1000 }, colorScheme: 'light' })
-    await openChat(light, problems)
+    const { page: light, problems } = await openChat('light')
     // First run: the organism's best prompt is offered and already in the box.
     await expect.poll(() => light.locator('#chat-message').inputValue()).toBe(message)
 
@@ -132,7 +85,7 @@ describe('chat in browser mode', () => {
     // The steered column, continuing its truthful first answer, keeps to the organism's true fox (forest, seeds).
     expect(both[3]?.text).not.toBe(both[2]?.text)
     expect(both[3]?.text).toContain('seeds')
-    await light.getByTestId('chat-screen').screenshot({ path: join(screenshots, 'chat-light.png') })
+    await light.getByTestId('chat-screen').screenshot({ path: join(screenshotFolder, 'chat-light.png') })
 
     // The conversation is a plain file in the workspace, saved once the second reply is done.
     const files = readdirSync(join(workspace, 'chats')).filter((name) => name.endsWith('.json'))
@@ -149,13 +102,12 @@ describe('chat in browser mode', () => {
     expect(saved.conversation.turns.map((turn) => turn.steered.text)).toEqual([both[1]?.text, both[3]?.text])
 
     // A reload (in the dark theme) finds the conversation and opens it.
-    const dark = await browser.newPage({ viewport: { width: 1360, height: 1000 }, colorScheme: 'dark' })
-    await openChat(dark, problems)
+    const { page: dark, problems: darkProblems } = await openChat('dark')
     await expect.poll(() => dark.getByTestId('chat-turn').count()).toBe(2)
     expect(await replies(dark)).toEqual(both)
     expect(await dark.getByTestId('conversation-entry').count()).toBe(1)
     expect(await dark.getByTestId('conversation-title').textContent()).toBe(message)
-    await dark.getByTestId('chat-screen').screenshot({ path: join(screenshots, 'chat-dark.png') })
-    expect(problems).toEqual([])
+    await dark.getByTestId('chat-screen').screenshot({ path: join(screenshotFolder, 'chat-dark.png') })
+    expect([...problems, ...darkProblems]).toEqual([])
   })
 })

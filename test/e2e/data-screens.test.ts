@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { openStudioPage, screenshotFolder, startStudio, type Studio } from './studio-browser.ts'
 
 /**
  * The Demonstrations and Edits screens end to end in browser mode on the organism: create a set in the table, see
@@ -12,43 +12,22 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
  * back. Writes docs/screenshots/{demonstrations,edits}-{light,dark}.png.
  */
 
-const chromiumPath = '/usr/bin/chromium'
-const root = new URL('../../', import.meta.url).pathname
-const organism = join(root, 'resources/models/organism')
-const screenshots = join(root, 'docs/screenshots')
+const organism = new URL('../../resources/models/organism', import.meta.url).pathname
+const viewport = { width: 1360, height: 900 }
 
-let server: ChildProcess
-let url: string
-let browser: Browser
+let studio: Studio
 let work: string
 let workspace: string
 
-function startBrowserMode(model: string, environment: NodeJS.ProcessEnv): Promise<string> {
-  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: environment,
-  })
-  return new Promise((resolve, reject) => {
-    let printed = ''
-    server.stdout?.on('data', (chunk: Buffer) => {
-      printed += chunk.toString('utf8')
-      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-    server.once('exit', (code) =>
-      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
-    )
-  })
-}
-
-async function openTab(page: Page, tab: string, problems: string[]): Promise<void> {
-  page.setDefaultTimeout(0)
-  page.on('pageerror', (error) => problems.push(error.message))
-  await page.goto(url)
-  await page.getByTestId('model-loaded').waitFor()
-  await page.getByTestId(`nav-${tab}`).click()
+/** A page on the `tab` screen once the model is loaded, with its problems (script errors, CSP violations). */
+async function openTab(
+  tab: string,
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ page: Page; problems: string[] }> {
+  const opened = await openStudioPage(studio, { colorScheme, viewport })
+  await opened.page.getByTestId('model-loaded').waitFor()
+  await opened.page.getByTestId(`nav-${tab}`).click()
+  return opened
 }
 
 async function fill(page: Page, row: number, cell: string, text: string): Promise<void> {
@@ -56,37 +35,20 @@ async function fill(page: Page, row: number, cell: string, text: string): Promis
 }
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
-    true,
-  )
-  mkdirSync(screenshots, { recursive: true })
   work = mkdtempSync(join(tmpdir(), 'tiller-e2e-data-'))
   const model = join(work, 'organism')
   cpSync(organism, model, { recursive: true })
   workspace = join(work, 'workspace')
-  url = await startBrowserMode(model, { ...process.env, TILLER_WORKSPACE: workspace })
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox'],
-    timeout: 0,
-  })
+  studio = await startStudio({ model, workspace })
 })
 
 afterAll(async () => {
-  await browser?.close()
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await studio?.close()
 })
 
 describe('demonstrations and edits in browser mode', () => {
   test('a set made in the table: bad row flagged, saved, found after a reload, rendered', async () => {
-    const problems: string[] = []
-    const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'light' })
-    await openTab(page, 'demonstrations', problems)
+    const { page, problems } = await openTab('demonstrations')
     await page.getByTestId('dataset-create-name').locator('input').fill('fox-moods')
     await page.getByTestId('dataset-create').click()
     await page.getByTestId('demonstration-row').first().waitFor()
@@ -129,14 +91,12 @@ describe('demonstrations and edits in browser mode', () => {
     expect(completion.join('')).toContain('forest')
     await page
       .getByTestId('demonstrations-screen')
-      .screenshot({ path: join(screenshots, 'demonstrations-light.png') })
+      .screenshot({ path: join(screenshotFolder, 'demonstrations-light.png') })
     expect(problems).toEqual([])
   })
 
   test('a fitted edit is in the library; exported, deleted and imported back', async () => {
-    const problems: string[] = []
-    const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'light' })
-    await openTab(page, 'chat', problems)
+    const { page, problems } = await openTab('chat')
     await page.getByTestId('quick-fit-dataset').click()
     await page.locator('.n-base-select-option', { hasText: 'truthfulness.pairs' }).click()
     await page.getByTestId('quick-fit').click()
@@ -161,13 +121,12 @@ describe('demonstrations and edits in browser mode', () => {
     await page.getByTestId('edit-name').locator('input').fill('Truthful fox')
     await page.getByTestId('edit-rename').click()
     await expect.poll(() => page.getByTestId('library-edit').textContent()).toContain('Truthful fox')
-    await page.getByTestId('edits-screen').screenshot({ path: join(screenshots, 'edits-light.png') })
+    await page.getByTestId('edits-screen').screenshot({ path: join(screenshotFolder, 'edits-light.png') })
 
     // Dark theme after a reload: the set and the renamed edit are where they were.
-    const dark = await browser.newPage({ viewport: { width: 1360, height: 900 }, colorScheme: 'dark' })
-    await openTab(dark, 'edits', problems)
+    const { page: dark, problems: darkProblems } = await openTab('edits', 'dark')
     await expect.poll(() => dark.getByTestId('library-edit').textContent()).toContain('Truthful fox')
-    await dark.getByTestId('edits-screen').screenshot({ path: join(screenshots, 'edits-dark.png') })
+    await dark.getByTestId('edits-screen').screenshot({ path: join(screenshotFolder, 'edits-dark.png') })
     await dark.getByTestId('nav-demonstrations').click()
     await dark.locator('[data-testid=dataset-entry][data-name=fox-moods]').click()
     await expect.poll(() => dark.getByTestId('row-issue').count()).toBe(1)
@@ -175,7 +134,7 @@ describe('demonstrations and edits in browser mode', () => {
     await dark.locator('[data-testid=rendered-row] .tokens').first().waitFor()
     await dark
       .getByTestId('demonstrations-screen')
-      .screenshot({ path: join(screenshots, 'demonstrations-dark.png') })
-    expect(problems).toEqual([])
+      .screenshot({ path: join(screenshotFolder, 'demonstrations-dark.png') })
+    expect([...problems, ...darkProblems]).toEqual([])
   })
 })

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { workspaceFolder } from '../../src/main/core/workspace/workspace-root.ts'
+import { openStudioPage, screenshotFolder, startStudio, type Studio } from './studio-browser.ts'
 
 /**
  * End to end in browser mode on the embedded organism: on the Fit screen, diagnose the sentiment pairs' layers,
@@ -12,54 +12,21 @@ import { workspaceFolder } from '../../src/main/core/workspace/workspace-root.ts
  * Writes the README's screenshots of both screens, light and dark, to docs/screenshots/.
  */
 
-const chromiumPath = '/usr/bin/chromium'
-const root = new URL('../../', import.meta.url).pathname
-const screenshots = new URL('../../docs/screenshots/', import.meta.url).pathname
 const viewport = { width: 1360, height: 1000 }
 
-let server: ChildProcess
-let url: string
-let browser: Browser
+let studio: Studio
 
-/** Start `scripts/start.mjs` in browser mode on the default model and resolve with the URL it prints. */
-function startBrowserMode(): Promise<string> {
-  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolve, reject) => {
-    let printed = ''
-    server.stdout?.on('data', (chunk: Buffer) => {
-      printed += chunk.toString('utf8')
-      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-    server.once('exit', (code) =>
-      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
-    )
-  })
-}
-
-/** Evaluation runs saved in the test workspace (the engine's server shares it through TILLER_WORKSPACE). */
+/** Evaluation runs saved in the test workspace (the studio runs in this process). */
 function savedRuns(): string[] {
   const folder = workspaceFolder('runs')
   return existsSync(folder) ? readdirSync(folder).filter((name) => name.endsWith('.json')) : []
 }
 
-/** A page that records script errors and content-security-policy refusals. */
+/** A page once the model is loaded, with its problems (script errors, CSP violations). */
 async function openPage(colorScheme: 'light' | 'dark'): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport, colorScheme })
-  // No Playwright deadline: a busy machine is slow, and vitest's timeout catches hangs.
-  page.setDefaultTimeout(0)
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(error.message))
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) problems.push(message.text())
-  })
-  await page.goto(url)
-  await page.getByTestId('model-loaded').waitFor()
-  return { page, problems }
+  const opened = await openStudioPage(studio, { colorScheme, viewport })
+  await opened.page.getByTestId('model-loaded').waitFor()
+  return opened
 }
 
 /** Choose `label` in the Naive UI select with test id `testId`. */
@@ -85,27 +52,11 @@ async function evaluationShown(page: Page): Promise<void> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
-    true,
-  )
-  mkdirSync(screenshots, { recursive: true })
-  url = await startBrowserMode()
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
-    args: ['--no-sandbox'],
-    timeout: 0,
-  })
+  studio = await startStudio()
 })
 
 afterAll(async () => {
-  await browser?.close()
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await studio?.close()
 })
 
 describe('Fit and Evaluate in browser mode', () => {
@@ -125,7 +76,7 @@ describe('Fit and Evaluate in browser mode', () => {
     const summary = (await page.getByTestId('fit-result').textContent()) ?? ''
     expect(summary).toContain('128 training pairs')
     expect(summary).toMatch(new RegExp(`Layers:\\s*${layer}Site`))
-    await page.screenshot({ path: join(screenshots, 'fit-light.png'), fullPage: true })
+    await page.screenshot({ path: join(screenshotFolder, 'fit-light.png'), fullPage: true })
 
     await page.getByTestId('nav-evaluate').click()
     await expect
@@ -150,7 +101,7 @@ describe('Fit and Evaluate in browser mode', () => {
     await expect
       .poll(() => page.getByTestId('pick-note').textContent())
       .toContain('Strength 1.333 is now the default')
-    await page.screenshot({ path: join(screenshots, 'evaluate-light.png'), fullPage: true })
+    await page.screenshot({ path: join(screenshotFolder, 'evaluate-light.png'), fullPage: true })
 
     // A reload finds the run where it was.
     // The studio reopens the screen it showed (#/evaluate); the header says when the model is back.
@@ -171,10 +122,10 @@ describe('Fit and Evaluate in browser mode', () => {
     await choose(page, 'fit-dataset', 'sentiment.pairs')
     await diagnose(page)
     await page.getByTestId('use-recommended-layer').click()
-    await page.screenshot({ path: join(screenshots, 'fit-dark.png'), fullPage: true })
+    await page.screenshot({ path: join(screenshotFolder, 'fit-dark.png'), fullPage: true })
     await page.getByTestId('nav-evaluate').click()
     await evaluationShown(page)
-    await page.screenshot({ path: join(screenshots, 'evaluate-dark.png'), fullPage: true })
+    await page.screenshot({ path: join(screenshotFolder, 'evaluate-dark.png'), fullPage: true })
     // The theme really is dark: the page background is dark.
     // A string expression: the node project's types have no DOM.
     const background = String(await page.evaluate('getComputedStyle(document.body).backgroundColor'))

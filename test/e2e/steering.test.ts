@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
 import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { sharedFixture } from '../helpers/shared-fixtures.ts'
+import { openStudioPage, startStudio, type Studio } from './studio-browser.ts'
 
 /**
  * End to end in browser mode on a real model (stories260K, imported from GGUF into a temporary folder): fit a
@@ -15,9 +15,7 @@ import { sharedFixture } from '../helpers/shared-fixtures.ts'
  * to test-output/.
  */
 
-const chromiumPath = '/usr/bin/chromium'
 const gguf = sharedFixture('stories260K-gguf/stories260K.gguf')
-const root = new URL('../../', import.meta.url).pathname
 const outputDirectory = new URL('../../test-output/', import.meta.url).pathname
 const prompt = 'Once upon a time'
 const maxTokens = 48
@@ -48,9 +46,7 @@ const sad = [
   '{p} was sad and scared. {p} cried and wanted to go home.',
 ]
 
-let server: ChildProcess
-let url: string
-let browser: Browser
+let studio: Studio
 let work: string
 let dataset: string
 
@@ -67,28 +63,6 @@ function demonstrationLines(): string {
     .join('\n')
 }
 
-/** Start `scripts/start.mjs` in browser mode on `model` and resolve with the URL it prints. */
-function startBrowserMode(model: string): Promise<string> {
-  server = spawn(process.execPath, ['scripts/start.mjs', '--browser', '--no-open', '--model', model], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own workspace: the edit library would otherwise list edits other test files persisted.
-    env: { ...process.env, TILLER_WORKSPACE: join(work, 'workspace') },
-  })
-  return new Promise((resolve, reject) => {
-    let printed = ''
-    server.stdout?.on('data', (chunk: Buffer) => {
-      printed += chunk.toString('utf8')
-      const match = /browser mode at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(printed)
-      if (match?.[1] !== undefined) resolve(match[1])
-    })
-    server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-    server.once('exit', (code) =>
-      reject(new Error(`npm start exited with ${code} before printing a URL:\n${printed}`)),
-    )
-  })
-}
-
 async function columnTexts(page: Page): Promise<{ strength: string | null; label: string; text: string }[]> {
   return page.getByTestId('compare-column').evaluateAll((columns) =>
     columns.map((column) => ({
@@ -100,9 +74,6 @@ async function columnTexts(page: Page): Promise<{ strength: string | null; label
 }
 
 beforeAll(async () => {
-  expect(existsSync(chromiumPath), `Chromium is missing at ${chromiumPath}; apt-get install chromium`).toBe(
-    true,
-  )
   expect(existsSync(gguf), `missing fixture ${gguf}`).toBe(true)
   mkdirSync(outputDirectory, { recursive: true })
   work = mkdtempSync(join(tmpdir(), 'tiller-e2e-steer-'))
@@ -111,37 +82,17 @@ beforeAll(async () => {
   await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family: 'builder' })
   dataset = join(work, 'happy-sad.jsonl')
   writeFileSync(dataset, demonstrationLines() + '\n')
-  url = await startBrowserMode(folder)
-  // Running as root in a container needs Chromium's own sandbox off; the page is our local renderer.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox'],
-    timeout: 0,
-  })
+  // Its own workspace: the edit library would otherwise list edits other test files persisted.
+  studio = await startStudio({ model: folder, workspace: join(work, 'workspace') })
 })
 
 afterAll(async () => {
-  await browser?.close()
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await studio?.close()
 })
 
 describe('steering in browser mode', () => {
   test('fit an edit on a demonstration file, then compare: the base column equals plain generation', async () => {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } })
-    // No Playwright deadline (its default is 30 s): a busy machine is slow, and vitest's timeout catches hangs.
-    page.setDefaultTimeout(0)
-    const problems: string[] = []
-    page.on('pageerror', (error) => problems.push(error.message))
-    // Browser mode's policy allows no inline script and no inline style attribute; a violation shows only in the console.
-    page.on('console', (message) => {
-      if (message.text().includes('Content Security Policy')) problems.push(message.text())
-    })
-    await page.goto(url)
+    const { page, problems } = await openStudioPage(studio, { viewport: { width: 1360, height: 1000 } })
     await page.getByTestId('model-loaded').waitFor()
 
     // The plain Generate panel (the Chat screen), greedy: the reference the base column must reproduce.

@@ -15,7 +15,7 @@ import {
 
 /**
  * The studio end to end in browser mode with the real engine and the embedded organism: every screen opened
- * from the navigation and photographed in both themes (docs/screenshots/, shown in the README), a GGUF model
+ * from the navigation and photographed in both themes (docs/screenshots/studio-*.png), a GGUF model
  * imported and loaded from the Models screen, then the engine thread killed: the banner says so, the engine comes
  * back with the same model, and the header is ready again.
  */
@@ -57,10 +57,11 @@ describe('the studio in browser mode', () => {
         await page.getByTestId('model-library').getByText('organism').first().waitFor()
       else if (screen.id === 'compare') await page.getByTestId('steer-view').waitFor()
       else await page.getByTestId(`${screen.id}-screen`).waitFor()
-      const written = await screenshotBothThemes(page, screen.id)
+      // The walk-through's own names: the screens' own end-to-end files photograph them with content.
+      const written = await screenshotBothThemes(page, `studio-${screen.id}`)
       expect(written).toEqual([
-        join(screenshotFolder, `${screen.id}-light.png`),
-        join(screenshotFolder, `${screen.id}-dark.png`),
+        join(screenshotFolder, `studio-${screen.id}-light.png`),
+        join(screenshotFolder, `studio-${screen.id}-dark.png`),
       ])
     }
     expect(problems).toEqual([])

@@ -17,7 +17,7 @@ import type {
   DatasetRow,
 } from '../../../shared/steering.ts'
 import { validateForFit } from '../data/fit-validation.ts'
-import { filledLines } from '../data/lines.ts'
+import { jsonLines } from './json-lines.ts'
 import { contrastPairs } from '../data/pairs.ts'
 import type { DemonstrationSet } from '../data/schema.ts'
 import { TillerError } from '../errors.ts'
@@ -44,17 +44,8 @@ function isDirectory(path: string): boolean {
 /** `{id, text, split?}` rows, or null when any non-blank line is something else. */
 function parseTextRows(bytes: Uint8Array): Extract<DatasetRow, { kind: 'text' }>[] | null {
   const rows: Extract<DatasetRow, { kind: 'text' }>[] = []
-  const decoder = new TextDecoder()
-  for (const { line: number, bytes: lineBytes } of filledLines(bytes)) {
-    const line = decoder.decode(lineBytes)
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      return null
-    }
-    if (typeof value !== 'object' || value === null) return null
+  for (const { number, parsed, value } of jsonLines(bytes)) {
+    if (!parsed || typeof value !== 'object' || value === null) return null
     const record = value as Record<string, unknown>
     if (typeof record['text'] !== 'string') return null
     const id =

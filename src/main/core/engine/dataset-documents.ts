@@ -9,10 +9,10 @@ import { join } from 'node:path'
 import type { DemonstrationDocument, DemonstrationRow } from '../../../shared/demonstrations.ts'
 import type { DatasetIssue } from '../../../shared/steering.ts'
 import { validateForFit } from '../data/fit-validation.ts'
-import { filledLines } from '../data/lines.ts'
 import { TillerError } from '../errors.ts'
 import { writeFileAtomic } from '../workspace/atomic-write.ts'
 import { previewDataset } from './dataset-catalog.ts'
+import { jsonLines } from './json-lines.ts'
 
 /** Rows of a read-only set shown with its document. */
 const previewRows = 200
@@ -55,17 +55,8 @@ function text(value: unknown): string {
  * text in `prompt`, so nothing the user wrote disappears; the issues list says what is wrong with it.
  */
 function editableRows(bytes: Uint8Array): DemonstrationRow[] {
-  const decoder = new TextDecoder()
   const rows: DemonstrationRow[] = []
-  for (const { bytes: lineBytes } of filledLines(bytes)) {
-    const line = decoder.decode(lineBytes)
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      value = null
-    }
+  for (const { text: line, value } of jsonLines(bytes)) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       rows.push({ id: '', prompt: line, positive: '', negative: '', split: null, tags: [] })
       continue

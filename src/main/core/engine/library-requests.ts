@@ -9,15 +9,15 @@ import { join, resolve } from 'node:path'
 import { parseRequestArgs, type ContractService } from '../../../shared/contract.ts'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import type { LibraryEdit } from '../../../shared/edit-library.ts'
-import { controlVectorProblem, importControlVector } from '../edits/control-vector.ts'
-import { decodeEditFile, encodeEditFile, readEditFile, writeEditFile } from '../edits/edit-file.ts'
+import { controlVectorProblem } from '../edits/control-vector.ts'
+import { decodeEditFile, encodeEditFile, writeEditFile } from '../edits/edit-file.ts'
 import { checkFingerprint } from '../edits/fingerprint.ts'
 import { exportSteeredModel } from '../edits/steered-export.ts'
 import { TillerError } from '../errors.ts'
 import type { JobRegistry } from '../jobs/job-registry.ts'
 import { composeEdits } from './edit-composition.ts'
-import { extrasOfManifest, strengthOfManifest } from './edit-extras.ts'
-import { strengthOfMethod, type EditStore, type StoredEdit } from './edit-store.ts'
+import { storedControlVector, storedEditFile } from './edit-import.ts'
+import type { EditStore, StoredEdit } from './edit-store.ts'
 import type { EngineModel } from './engine-runtime.ts'
 
 /** What the library requests need from the engine. */
@@ -122,15 +122,7 @@ export function createLibraryRequests<Model extends EngineModel>(
       if (absolute.toLowerCase().endsWith('.gguf')) {
         // A control vector records no model of its own unless Tiller wrote it; the loaded model stands in.
         const model = context.readyModel('import a control vector for it')
-        const edit = await importControlVector(absolute, { model: await context.fingerprintOf(model) })
-        stored = {
-          edit,
-          extras: {},
-          origin: 'file',
-          path: absolute,
-          datasetName: null,
-          strength: strengthOfMethod(edit),
-        }
+        stored = await storedControlVector(absolute, await context.fingerprintOf(model))
       } else if (
         absolute.toLowerCase().endsWith('.safetensors') ||
         existsSync(join(absolute, steeredEditFile))
@@ -139,15 +131,7 @@ export function createLibraryRequests<Model extends EngineModel>(
         const file = absolute.toLowerCase().endsWith('.safetensors')
           ? absolute
           : join(absolute, steeredEditFile)
-        const { edit, manifest } = await readEditFile(file)
-        stored = {
-          edit,
-          extras: extrasOfManifest(manifest),
-          origin: 'file',
-          path: absolute,
-          datasetName: null,
-          strength: strengthOfManifest(manifest),
-        }
+        stored = await storedEditFile(file, absolute)
       } else {
         throw new TillerError(
           'invalid-argument',

@@ -110,6 +110,22 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     return steered
   }
 
+  /** Room for `maxTokens` new tokens within the model's context: what a rendered prompt may take. */
+  const limitsOf = (model: LoadedModel, maxTokens: number) => ({
+    maxTokens,
+    contextLength: model.config.maxPositionEmbeddings,
+  })
+
+  /** One prompt (plain, or through the chat template when `chat`) as the model reads it. */
+  const renderRequest = (
+    model: LoadedModel,
+    request: { prompt: string; chat: boolean; options: { maxTokens: number } },
+  ) =>
+    prompts.renderPrompt(model.tokenizer, request.prompt, {
+      chat: request.chat,
+      ...limitsOf(model, request.options.maxTokens),
+    })
+
   return {
     versions: versions.runtimeVersions,
     probeProviders: providers.probeProviders,
@@ -127,11 +143,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     },
 
     async generate(model, request) {
-      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
-        chat: request.chat,
-        maxTokens: request.options.maxTokens,
-        contextLength: model.config.maxPositionEmbeddings,
-      })
+      const rendered = renderRequest(model, request)
       const [row] = await generation.generate(model, {
         rows: [rendered.ids],
         options: request.options,
@@ -168,11 +180,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
       const steered = await steeredFor(model, [request.edit], false)
       if (request.signal.aborted) throw new TillerError('cancelled', 'The comparison was cancelled.')
       // The base model's tokenizer and context: the steered graph shares both.
-      const rendered = prompts.renderPrompt(model.tokenizer, request.prompt, {
-        chat: request.chat,
-        maxTokens: request.options.maxTokens,
-        contextLength: model.config.maxPositionEmbeddings,
-      })
+      const rendered = renderRequest(model, request)
       const results = await steering.generateSteered(steered, {
         rows: request.strengths.map(() => rendered.ids),
         strengths: request.strengths,
@@ -193,10 +201,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     },
 
     async chat(model, request) {
-      const limits = {
-        maxTokens: request.options.maxTokens,
-        contextLength: model.config.maxPositionEmbeddings,
-      }
+      const limits = limitsOf(model, request.options.maxTokens)
       const render = (column: 'base' | 'steered') =>
         conversations.renderConversation(
           model.tokenizer,

@@ -10,15 +10,15 @@ import { basename, dirname, resolve } from 'node:path'
 import { parseRequestArgs, type ContractEvent, type ContractService } from '../../../shared/contract.ts'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import type { SavedFile } from '../../../shared/steering.ts'
-import { exportControlVector, importControlVector } from '../edits/control-vector.ts'
-import { readEditFile, writeEditFile } from '../edits/edit-file.ts'
+import { exportControlVector } from '../edits/control-vector.ts'
+import { writeEditFile } from '../edits/edit-file.ts'
 import { checkFingerprint } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import type { JobRegistry } from '../jobs/job-registry.ts'
 import { methodById } from '../methods/index.ts'
 import { parseOptions } from '../methods/method.ts'
 import { listDatasets, previewDataset } from './dataset-catalog.ts'
-import { extrasOfManifest, strengthOfManifest } from './edit-extras.ts'
+import { storedControlVector, storedEditFile } from './edit-import.ts'
 import { strengthOfMethod, type EditStore, type StoredEdit } from './edit-store.ts'
 import type { EngineModel, EngineRuntime } from './engine-runtime.ts'
 import type { FingerprintOf } from './fingerprint-cache.ts'
@@ -156,23 +156,9 @@ export function createSteeringRequests<Model extends EngineModel>(
       const model = context.readyModel('load an edit for it')
       const expected = await fingerprintOf(model)
       const absolute = resolve(path)
-      let stored: StoredEdit
-      if (absolute.toLowerCase().endsWith('.gguf')) {
-        const edit = await importControlVector(absolute, { model: expected })
-        stored = {
-          edit,
-          extras: {},
-          origin: 'file',
-          path: absolute,
-          datasetName: null,
-          strength: strengthOfMethod(edit),
-        }
-      } else {
-        const { edit, manifest } = await readEditFile(absolute, expected)
-        const strength = strengthOfManifest(manifest)
-        const extras = extrasOfManifest(manifest)
-        stored = { edit, extras, origin: 'file', path: absolute, datasetName: null, strength }
-      }
+      const stored = absolute.toLowerCase().endsWith('.gguf')
+        ? await storedControlVector(absolute, expected)
+        : await storedEditFile(absolute, absolute, expected)
       store.add(stored)
       await store.persist(stored.edit.id)
       return store.summarize(stored, expected)

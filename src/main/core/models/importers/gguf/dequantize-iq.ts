@@ -1,4 +1,5 @@
-import { blockCount, halfAt, outputFor } from './block-bytes.ts'
+import { halfAt } from './block-bytes.ts'
+import { dequantizeBlocks } from './block-loop.ts'
 
 /**
  * Dequantizers for ggml's non-linear 4-bit types, which index a fixed 16-value codebook (kvalues_iq4nl, spaced
@@ -23,19 +24,15 @@ export function dequantizeIQ4_NL(
   elementCount: number,
   output?: Float32Array,
 ): Float32Array {
-  const blocks = blockCount(bytes, elementCount, 32, 18, 'IQ4_NL')
-  const values = outputFor(elementCount, output, 'IQ4_NL')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 18
+  const layout = { name: 'IQ4_NL', elementsPerBlock: 32, bytesPerBlock: 18 }
+  return dequantizeBlocks(layout, bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
-    const base = index * 32
     for (let j = 0; j < 16; j++) {
       const packed = bytes[start + 2 + j] as number
       values[base + j] = scale * (iq4Codebook[packed & 0x0f] as number)
       values[base + j + 16] = scale * (iq4Codebook[packed >> 4] as number)
     }
-  }
-  return values
+  })
 }
 
 /** IQ4_XS bytes `[elements / 256 * 136]` -> float32 `[elements]`. */
@@ -44,10 +41,8 @@ export function dequantizeIQ4_XS(
   elementCount: number,
   output?: Float32Array,
 ): Float32Array {
-  const blocks = blockCount(bytes, elementCount, 256, 136, 'IQ4_XS')
-  const values = outputFor(elementCount, output, 'IQ4_XS')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 136
+  const layout = { name: 'IQ4_XS', elementsPerBlock: 256, bytesPerBlock: 136 }
+  return dequantizeBlocks(layout, bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start)
     const highScales = (bytes[start + 2] as number) | ((bytes[start + 3] as number) << 8)
     for (let sub = 0; sub < 8; sub++) {
@@ -55,13 +50,12 @@ export function dequantizeIQ4_XS(
       const high = (highScales >> (2 * sub)) & 3
       const step = scale * ((low | (high << 4)) - 32)
       const quants = start + 8 + 16 * sub
-      const base = index * 256 + 32 * sub
+      const base = first + 32 * sub
       for (let j = 0; j < 16; j++) {
         const packed = bytes[quants + j] as number
         values[base + j] = step * (iq4Codebook[packed & 0x0f] as number)
         values[base + j + 16] = step * (iq4Codebook[packed >> 4] as number)
       }
     }
-  }
-  return values
+  })
 }

@@ -1,4 +1,5 @@
-import { blockCount, halfAt, outputFor, signedBytes } from './block-bytes.ts'
+import { halfAt, signedBytes } from './block-bytes.ts'
+import { dequantizeBlocks, type BlockLayout } from './block-loop.ts'
 
 /**
  * Dequantizers for ggml's K-quants: super-blocks of 256 elements split into sub-blocks of 16 or 32, each with a
@@ -22,6 +23,11 @@ import { blockCount, halfAt, outputFor, signedBytes } from './block-bytes.ts'
  */
 
 const superBlock = 256
+
+/** A K-quant's layout: 256 elements in `bytesPerBlock` bytes. */
+function kQuant(name: string, bytesPerBlock: number): BlockLayout {
+  return { name, elementsPerBlock: superBlock, bytesPerBlock }
+}
 
 /**
  * The 6-bit scale and min of 32-element sub-block `index` (0..7) of a Q4_K/Q5_K super-block, from its 12 packed
@@ -50,10 +56,7 @@ export function scalesQ3K(bytes: Uint8Array, offset: number, target: Int8Array):
 }
 
 export function dequantizeQ2_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, superBlock, 84, 'Q2_K')
-  const values = outputFor(elementCount, output, 'Q2_K')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 84
+  return dequantizeBlocks(kQuant('Q2_K', 84), bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start + 80)
     const minimumScale = halfAt(bytes, start + 82)
     for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
@@ -64,23 +67,19 @@ export function dequantizeQ2_K(bytes: Uint8Array, elementCount: number, output?:
           const packedScale = bytes[start + 8 * halfIndex + 2 * run + part] as number
           const step = scale * (packedScale & 0x0f)
           const offset = minimumScale * (packedScale >> 4)
-          const base = index * superBlock + 128 * halfIndex + 32 * run + 16 * part
+          const base = first + 128 * halfIndex + 32 * run + 16 * part
           for (let l = 0; l < 16; l++) {
             values[base + l] = step * (((bytes[quants + 16 * part + l] as number) >> shift) & 3) - offset
           }
         }
       }
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, superBlock, 110, 'Q3_K')
-  const values = outputFor(elementCount, output, 'Q3_K')
   const scales = new Int8Array(16)
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 110
+  return dequantizeBlocks(kQuant('Q3_K', 110), bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start + 108)
     scalesQ3K(bytes, start + 96, scales)
     for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
@@ -92,7 +91,7 @@ export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?:
         const bit = 4 * halfIndex + run
         for (let part = 0; part < 2; part++) {
           const step = scale * (scales[8 * halfIndex + 2 * run + part] as number)
-          const base = index * superBlock + 128 * halfIndex + 32 * run + 16 * part
+          const base = first + 128 * halfIndex + 32 * run + 16 * part
           for (let l = 0; l < 16; l++) {
             const low = ((bytes[quants + 16 * part + l] as number) >> shift) & 3
             const high = ((bytes[start + 16 * part + l] as number) >> bit) & 1
@@ -101,15 +100,11 @@ export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?:
         }
       }
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, superBlock, 144, 'Q4_K')
-  const values = outputFor(elementCount, output, 'Q4_K')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 144
+  return dequantizeBlocks(kQuant('Q4_K', 144), bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start)
     const minimumScale = halfAt(bytes, start + 2)
     for (let chunk = 0; chunk < 4; chunk++) {
@@ -120,22 +115,18 @@ export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?:
       const highStep = scale * highScale
       const highOffset = minimumScale * highMinimum
       const quants = start + 16 + 32 * chunk
-      const base = index * superBlock + 64 * chunk
+      const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
         const packed = bytes[quants + l] as number
         values[base + l] = lowStep * (packed & 0x0f) - lowOffset
         values[base + 32 + l] = highStep * (packed >> 4) - highOffset
       }
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, superBlock, 176, 'Q5_K')
-  const values = outputFor(elementCount, output, 'Q5_K')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 176
+  return dequantizeBlocks(kQuant('Q5_K', 176), bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start)
     const minimumScale = halfAt(bytes, start + 2)
     for (let chunk = 0; chunk < 4; chunk++) {
@@ -146,7 +137,7 @@ export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?:
       const highStep = scale * highScale
       const highOffset = minimumScale * highMinimum
       const quants = start + 48 + 32 * chunk
-      const base = index * superBlock + 64 * chunk
+      const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
         const packed = bytes[quants + l] as number
         const high = (bytes[start + 16 + l] as number) >> (2 * chunk)
@@ -154,22 +145,18 @@ export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?:
         values[base + 32 + l] = highStep * ((packed >> 4) | ((high & 2) << 3)) - highOffset
       }
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ6_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, superBlock, 210, 'Q6_K')
-  const values = outputFor(elementCount, output, 'Q6_K')
   const signed = signedBytes(bytes)
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 210
+  return dequantizeBlocks(kQuant('Q6_K', 210), bytes, elementCount, output, (values, start, first) => {
     const scale = halfAt(bytes, start + 208)
     for (let halfIndex = 0; halfIndex < 2; halfIndex++) {
       const low = start + 64 * halfIndex
       const high = start + 128 + 32 * halfIndex
       const scales = start + 192 + 8 * halfIndex
-      const base = index * superBlock + 128 * halfIndex
+      const base = first + 128 * halfIndex
       for (let l = 0; l < 32; l++) {
         const group = l >> 4
         const lowFirst = bytes[low + l] as number
@@ -185,6 +172,5 @@ export function dequantizeQ6_K(bytes: Uint8Array, elementCount: number, output?:
         values[base + l + 96] = scale * (signed[scales + group + 6] as number) * q4
       }
     }
-  }
-  return values
+  })
 }

@@ -1,4 +1,5 @@
-import { blockCount, halfAt, outputFor, signedBytes } from './block-bytes.ts'
+import { halfAt, signedBytes } from './block-bytes.ts'
+import { dequantizeBlocks, type BlockLayout } from './block-loop.ts'
 
 /**
  * Dequantizers for ggml's legacy 32-element blocks. Every block starts with a float16 scale d; the `_1` types add a
@@ -21,37 +22,32 @@ import { blockCount, halfAt, outputFor, signedBytes } from './block-bytes.ts'
 const block = 32
 const half = 16
 
+/** A legacy type's layout: 32 elements in `bytesPerBlock` bytes. */
+function legacy(name: string, bytesPerBlock: number): BlockLayout {
+  return { name, elementsPerBlock: block, bytesPerBlock }
+}
+
 export function dequantizeQ4_0(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, block, 18, 'Q4_0')
-  const values = outputFor(elementCount, output, 'Q4_0')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 18
+  return dequantizeBlocks(legacy('Q4_0', 18), bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
-    const base = index * block
     for (let j = 0; j < half; j++) {
       const packed = bytes[start + 2 + j] as number
       values[base + j] = ((packed & 0x0f) - 8) * scale
       values[base + j + half] = ((packed >> 4) - 8) * scale
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ4_1(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, block, 20, 'Q4_1')
-  const values = outputFor(elementCount, output, 'Q4_1')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 20
+  return dequantizeBlocks(legacy('Q4_1', 20), bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
     const minimum = halfAt(bytes, start + 2)
-    const base = index * block
     for (let j = 0; j < half; j++) {
       const packed = bytes[start + 4 + j] as number
       values[base + j] = (packed & 0x0f) * scale + minimum
       values[base + j + half] = (packed >> 4) * scale + minimum
     }
-  }
-  return values
+  })
 }
 
 /** The 32-bit fifth-bit word of a 5-bit block at `offset`. */
@@ -66,13 +62,9 @@ function highBits(bytes: Uint8Array, offset: number): number {
 }
 
 export function dequantizeQ5_0(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, block, 22, 'Q5_0')
-  const values = outputFor(elementCount, output, 'Q5_0')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 22
+  return dequantizeBlocks(legacy('Q5_0', 22), bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
     const high = highBits(bytes, start + 2)
-    const base = index * block
     for (let j = 0; j < half; j++) {
       const packed = bytes[start + 6 + j] as number
       const low = (packed & 0x0f) | (((high >>> j) & 1) << 4)
@@ -80,19 +72,14 @@ export function dequantizeQ5_0(bytes: Uint8Array, elementCount: number, output?:
       values[base + j] = (low - 16) * scale
       values[base + j + half] = (upper - 16) * scale
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ5_1(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, block, 24, 'Q5_1')
-  const values = outputFor(elementCount, output, 'Q5_1')
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 24
+  return dequantizeBlocks(legacy('Q5_1', 24), bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
     const minimum = halfAt(bytes, start + 2)
     const high = highBits(bytes, start + 4)
-    const base = index * block
     for (let j = 0; j < half; j++) {
       const packed = bytes[start + 8 + j] as number
       const low = (packed & 0x0f) | (((high >>> j) & 1) << 4)
@@ -100,19 +87,13 @@ export function dequantizeQ5_1(bytes: Uint8Array, elementCount: number, output?:
       values[base + j] = low * scale + minimum
       values[base + j + half] = upper * scale + minimum
     }
-  }
-  return values
+  })
 }
 
 export function dequantizeQ8_0(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
-  const blocks = blockCount(bytes, elementCount, block, 34, 'Q8_0')
-  const values = outputFor(elementCount, output, 'Q8_0')
   const signed = signedBytes(bytes)
-  for (let index = 0; index < blocks; index++) {
-    const start = index * 34
+  return dequantizeBlocks(legacy('Q8_0', 34), bytes, elementCount, output, (values, start, base) => {
     const scale = halfAt(bytes, start)
-    const base = index * block
     for (let j = 0; j < block; j++) values[base + j] = (signed[start + 2 + j] as number) * scale
-  }
-  return values
+  })
 }
