@@ -154,8 +154,12 @@ export async function trainAngles(
       }
     })
     const goals = tasks.map((task) => targets(task, pairs.rows, width))
-    const optimizer = new GraphOptimizer(await trainer(stepsPerRun), parameters, settings.adamW)
     const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
+    const optimizer = new GraphOptimizer(
+      await trainer(Math.min(stepsPerRun, stepsPerEpoch)),
+      parameters,
+      settings.adamW,
+    )
     const totalSteps = stepsPerEpoch * settings.epochs
     const schedule = learningRateSchedule(
       settings.schedule,
