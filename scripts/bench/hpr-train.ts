@@ -190,45 +190,62 @@ async function profileAngleStep(problem: {
   )
 }
 
-/** Wall and CPU time of the process, and of ONNX Runtime's `run` calls within it, since `start()`. */
+/** Wall and CPU time of the process since `start()`, and the wall time of ONNX Runtime's calls within it. */
 class PhaseClock {
   private wall = 0
   private cpu = process.cpuUsage()
   runWall = 0
   runs = 0
+  createWall = 0
 
   start(): void {
     this.wall = performance.now()
     this.cpu = process.cpuUsage()
     this.runWall = 0
     this.runs = 0
+    this.createWall = 0
   }
 
-  report(name: string): string {
+  report(name: string, runtime = true): string {
     const cpu = process.cpuUsage(this.cpu)
     const wall = (performance.now() - this.wall) / 1000
-    return (
-      `  ${name.padEnd(26)} ${wall.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU; ` +
-      `${this.runs} runs, ${(this.runWall / 1000).toFixed(1)} s wall in ONNX Runtime's run\n`
-    )
+    const calls = runtime
+      ? `; ${(this.createWall / 1000).toFixed(1)} s opening sessions, ${this.runs} runs taking ` +
+        `${(this.runWall / 1000).toFixed(1)} s`
+      : ''
+    return `  ${name.padEnd(26)} ${wall.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU${calls}\n`
   }
 }
 
-/** Time every `InferenceSession.run` into `clock` (wall time: the call is asynchronous). */
-function timeRuns(clock: PhaseClock): () => void {
-  const prototype = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype
-  const original = prototype.run
-  prototype.run = async function (this: ort.InferenceSession, ...args: Parameters<typeof original>) {
+/** Time every `InferenceSession.create` and `run` into `clock` (wall time: the calls are asynchronous). */
+function timeRuntime(clock: PhaseClock): () => void {
+  const factory = ort.InferenceSession as unknown as {
+    prototype: ort.InferenceSession
+    create: (...args: unknown[]) => Promise<ort.InferenceSession>
+  }
+  const prototype = factory.prototype
+  const originalRun = prototype.run
+  const originalCreate = factory.create
+  prototype.run = async function (this: ort.InferenceSession, ...args: Parameters<typeof originalRun>) {
     const start = performance.now()
     try {
-      return await original.apply(this, args)
+      return await originalRun.apply(this, args)
     } finally {
       clock.runWall += performance.now() - start
       clock.runs++
     }
-  } as typeof original
+  } as typeof originalRun
+  factory.create = async (...args: unknown[]) => {
+    const start = performance.now()
+    try {
+      return await originalCreate.apply(ort.InferenceSession, args)
+    } finally {
+      clock.createWall += performance.now() - start
+    }
+  }
   return () => {
-    prototype.run = original
+    prototype.run = originalRun
+    factory.create = originalCreate
   }
 }
 
@@ -270,7 +287,7 @@ export async function run(args: string[]): Promise<void> {
   )
   const total = new PhaseClock()
   const phase = new PhaseClock()
-  const restore = timeRuns(phase)
+  const restore = timeRuntime(phase)
   let probeReport = ''
   total.start()
   phase.start()
@@ -301,7 +318,7 @@ export async function run(args: string[]): Promise<void> {
   process.stdout.write(
     probeReport +
       angleReport +
-      total.report('total:') +
+      total.report('total:', false) +
       `  ${steps} steps a phase; target: 20 k pairs × 5 epochs ≤ 60 s on 2 cores (an idle machine needs between ` +
       `CPU/${threads} and CPU)\n` +
       `  final losses: probes ${result.probeLosses.at(-1)?.toFixed(4)}, angles ${result.angleLosses.at(-1)?.toFixed(4)}; ` +
