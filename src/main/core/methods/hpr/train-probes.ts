@@ -36,7 +36,7 @@ export type PhaseProgress = (step: number, steps: number, message: string) => vo
  * AdamW steps unrolled per run of the probe graph: a probe step is a few small products, so the run's fixed cost
  * (feeds, launch, outputs) would dominate a run of one step.
  */
-export const probeStepsPerRun = 32
+export const probeStepsPerRun = 16
 
 /** One step's feeds: a⁺ and a⁻ rows of `batch` at every layer [layers, batch, width] and the pair weights. */
 function probeBatch(
