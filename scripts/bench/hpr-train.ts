@@ -3,14 +3,32 @@
  *
  * Synthetic per-token activations (a separable shift along one direction plus Gaussian noise) for `--layers`
  * candidate layers (default 5) of width `--width` (default 896), `--pairs` token pairs (default 20000, ten per
- * demonstration), trained for `--epochs` (default 5) at the paper's batch of 16 pairs: probes for every layer, then
- * angle networks (width → width/2 → width/4 → width/8 → 1) for all of them. Target: ≤ 60 s on 2 cores.
- * All layers share one activation matrix (the values do not change the cost), so memory stays at one layer's.
+ * demonstration), trained for `--epochs` (default 5) at `--batch` pairs a step (default 16, the paper's): probes
+ * for every layer, then angle networks (width → width/2 → width/4 → width/8 → 1) for all of them. Target: ≤ 60 s
+ * on 2 cores. All layers share one activation matrix (the values do not change the cost), so memory stays at one
+ * layer's. Prints each phase's wall and process CPU time, how much of it ONNX Runtime's `run` took (a timer around
+ * every call; the rest is the JavaScript around it: batches, feeds, validation), and the load average, since the
+ * development machine is shared. `--profile` instead runs ONNX Runtime's profiler on the angle training graph and
+ * prints where a step's kernel time goes, by part of the step and by operator.
  */
+import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
+import * as ort from 'onnxruntime-node'
 import type { ActivationSet } from '../../src/shared/activations.ts'
 import { paperAdamW } from '../../src/main/core/methods/hpr/training-settings.ts'
 import { trainHpr } from '../../src/main/core/methods/hpr/training.ts'
+import { readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  angleNames,
+  angleParameters,
+  buildAngleTrainingGraph,
+} from '../../src/main/core/methods/hpr/angle-graph.ts'
+import { optimizerScalars, stateNames, stepInput } from '../../src/main/core/methods/hpr/graph-pieces.ts'
+import { stepsPerRun } from '../../src/main/core/methods/hpr/train-angles.ts'
+import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
+import { encodeModel } from '../../src/main/core/onnx/proto.ts'
 import { createRandom } from '../../src/main/core/random-streams.ts'
 
 function syntheticActivations(pairs: number, width: number, layers: number): ActivationSet {
@@ -41,6 +59,201 @@ function syntheticActivations(pairs: number, width: number, layers: number): Act
   }
 }
 
+interface ProfileEvent {
+  cat: string
+  name: string
+  dur: number
+  args?: { op_name?: string }
+}
+
+/** The part of a training step a node belongs to, from its scoped name (angle-graph.ts). */
+function stepPart(node: string): string {
+  for (const part of ['optimizer', 'forward', 'backward', 'loss']) if (node.includes(`/${part}`)) return part
+  return 'other'
+}
+
+/**
+ * Run the angle training graph (`stepsPerRun` steps a run, as training does) under ONNX Runtime's profiler on
+ * random rows and sum kernel time per step by part of the step and by operator.
+ */
+async function profileAngleStep(problem: {
+  layers: number
+  width: number
+  batch: number
+  threads: number
+}): Promise<string> {
+  const { layers, width, batch, threads } = problem
+  const widths = angleWidths(width)
+  const random = createRandom(2)
+  const filled = (size: number, value?: number): Float32Array =>
+    Float32Array.from({ length: size }, () => value ?? random.normal())
+  const prefix = join(tmpdir(), `tiller-hpr-profile-${process.pid}`)
+  const session = await ort.InferenceSession.create(
+    encodeModel(
+      buildAngleTrainingGraph({
+        layers,
+        widths,
+        floatType: 'float32',
+        mode: 'train',
+        adamW: paperAdamW,
+        steps: stepsPerRun,
+      }),
+    ),
+    {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      enableProfiling: true,
+      profileFilePrefix: prefix,
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    },
+  )
+  const rows = 2 * batch
+  const feeds: Record<string, ort.Tensor> = {}
+  for (let slot = 0; slot < layers; slot++) {
+    for (const [name, dims] of angleParameters(slot, widths)) {
+      const size = dims.reduce((product, dim) => product * dim, 1)
+      const names = stateNames(name)
+      feeds[name] = new ort.Tensor(
+        'float32',
+        filled(size).map((value) => value * 0.02),
+        dims,
+      )
+      feeds[names.first] = new ort.Tensor('float32', filled(size, 0), dims)
+      feeds[names.second] = new ort.Tensor('float32', filled(size, 0), dims)
+    }
+    for (let step = 0; step < stepsPerRun; step++) {
+      feeds[stepInput(angleNames.input(slot), step)] = new ort.Tensor('float32', filled(rows * width), [
+        rows,
+        width,
+      ])
+      feeds[stepInput(angleNames.target(slot), step)] = new ort.Tensor('float32', filled(rows, 1), [rows])
+      feeds[stepInput(angleNames.weight(slot), step)] = new ort.Tensor('float32', filled(rows, 1 / rows), [
+        rows,
+      ])
+    }
+  }
+  for (let step = 0; step < stepsPerRun; step++) {
+    for (const [name, value] of Object.entries(optimizerScalars(paperAdamW, step + 1, 5e-4)))
+      feeds[stepInput(name, step)] = new ort.Tensor('float32', new Float32Array([value]), [])
+  }
+  const runs = 5
+  let wall = 0
+  for (let index = 0; index <= runs; index++) {
+    const start = performance.now()
+    await session.run(feeds)
+    // The first run allocates the arena; it is left out.
+    if (index > 0) wall += performance.now() - start
+  }
+  session.endProfiling()
+  await session.release()
+  // ONNX Runtime names the file `<prefix>_<time>.json`.
+  const name = readdirSync(tmpdir()).find((entry) => entry.startsWith(`tiller-hpr-profile-${process.pid}_`))
+  if (name === undefined) throw new Error(`hpr-train: ONNX Runtime wrote no profile next to ${prefix}`)
+  const file = join(tmpdir(), name)
+  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[]
+  rmSync(file, { force: true })
+  const byPart = new Map<string, number>()
+  const byOperator = new Map<string, number>()
+  let kernels = 0
+  let first = true
+  for (const event of events) {
+    if (event.cat === 'Session' && event.name === 'model_run') first = false
+    if (first || event.cat !== 'Node' || !event.name.endsWith('_kernel_time')) continue
+    const node = event.name.slice(0, -'_kernel_time'.length)
+    byPart.set(stepPart(node), (byPart.get(stepPart(node)) ?? 0) + event.dur)
+    const operator = event.args?.op_name ?? '?'
+    byOperator.set(operator, (byOperator.get(operator) ?? 0) + event.dur)
+    kernels += event.dur
+  }
+  // Kernel durations are microseconds, summed over the profiled runs.
+  const perStep = (microseconds: number): string =>
+    `${(microseconds / 1000 / runs / stepsPerRun).toFixed(2)} ms`
+  const share = (microseconds: number): string => `${((100 * microseconds) / kernels).toFixed(0)} %`
+  const table = (title: string, entries: Map<string, number>): string =>
+    `  ${title}\n` +
+    [...entries]
+      .sort((a, b) => b[1] - a[1])
+      .map(
+        ([name, time]) => `    ${name.padEnd(12)} ${perStep(time).padStart(9)} ${share(time).padStart(5)}\n`,
+      )
+      .join('')
+  return (
+    `hpr-train --profile: angle training graph, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
+    `${stepsPerRun} steps a run, ${threads} threads, ${runs} runs; load average ${load()}\n` +
+    `  a step: ${(wall / runs / stepsPerRun).toFixed(2)} ms wall in run, ${perStep(kernels)} in kernels ` +
+    `(the rest: launching nodes, feeding and copying out the parameters and moments)\n` +
+    table('by part of the step', byPart) +
+    table('by operator', byOperator)
+  )
+}
+
+/** Wall and CPU time of the process since `start()`, and the wall time of ONNX Runtime's calls within it. */
+class PhaseClock {
+  private wall = 0
+  private cpu = process.cpuUsage()
+  runWall = 0
+  runs = 0
+  createWall = 0
+
+  start(): void {
+    this.wall = performance.now()
+    this.cpu = process.cpuUsage()
+    this.runWall = 0
+    this.runs = 0
+    this.createWall = 0
+  }
+
+  report(name: string, runtime = true): string {
+    const cpu = process.cpuUsage(this.cpu)
+    const wall = (performance.now() - this.wall) / 1000
+    const calls = runtime
+      ? `; ${(this.createWall / 1000).toFixed(1)} s opening sessions, ${this.runs} runs taking ` +
+        `${(this.runWall / 1000).toFixed(1)} s`
+      : ''
+    return `  ${name.padEnd(26)} ${wall.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU${calls}\n`
+  }
+}
+
+/** Time every `InferenceSession.create` and `run` into `clock` (wall time: the calls are asynchronous). */
+function timeRuntime(clock: PhaseClock): () => void {
+  const factory = ort.InferenceSession as unknown as {
+    prototype: ort.InferenceSession
+    create: (...args: unknown[]) => Promise<ort.InferenceSession>
+  }
+  const prototype = factory.prototype
+  const originalRun = prototype.run
+  const originalCreate = factory.create
+  prototype.run = async function (this: ort.InferenceSession, ...args: Parameters<typeof originalRun>) {
+    const start = performance.now()
+    try {
+      return await originalRun.apply(this, args)
+    } finally {
+      clock.runWall += performance.now() - start
+      clock.runs++
+    }
+  } as typeof originalRun
+  factory.create = async (...args: unknown[]) => {
+    const start = performance.now()
+    try {
+      return await originalCreate.apply(ort.InferenceSession, args)
+    } finally {
+      clock.createWall += performance.now() - start
+    }
+  }
+  return () => {
+    prototype.run = originalRun
+    factory.create = originalCreate
+  }
+}
+
+const load = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')
+
 /** Run the benchmark. */
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -50,28 +263,39 @@ export async function run(args: string[]): Promise<void> {
       width: { type: 'string', default: '896' },
       layers: { type: 'string', default: '5' },
       epochs: { type: 'string', default: '5' },
+      batch: { type: 'string', default: '16' },
       threads: { type: 'string', default: '2' },
+      profile: { type: 'boolean', default: false },
     },
   })
-  const [pairs, width, layers, epochs, threads] = [
+  const [pairs, width, layers, epochs, batch, threads] = [
     values.pairs,
     values.width,
     values.layers,
     values.epochs,
+    values.batch,
     values.threads,
-  ].map(Number) as [number, number, number, number, number]
+  ].map(Number) as [number, number, number, number, number, number]
+  if (values.profile) {
+    process.stdout.write(await profileAngleStep({ layers, width, batch, threads }))
+    return
+  }
   const activations = syntheticActivations(pairs, width, layers)
   process.stdout.write(
-    `hpr-train: ${pairs} token pairs, ${layers} layers of width ${width}, ${epochs} epochs, ${threads} threads\n`,
+    `hpr-train: ${pairs} token pairs, ${layers} layers of width ${width}, ${epochs} epochs, ${batch} pairs a ` +
+      `step, ${threads} threads; load average ${load()}\n`,
   )
-  const start = performance.now()
-  const cpuStart = process.cpuUsage()
-  let angleStart: number | undefined
+  const total = new PhaseClock()
+  const phase = new PhaseClock()
+  const restore = timeRuntime(phase)
+  let probeReport = ''
+  total.start()
+  phase.start()
   const result = await trainHpr(
     activations,
     {
       epochs,
-      batchSize: 16,
+      batchSize: batch,
       learningRate: 5e-4,
       warmupRatio: 0.05,
       schedule: 'linear',
@@ -82,21 +306,23 @@ export async function run(args: string[]): Promise<void> {
     { topK: layers, validationFraction: 0.1, minimumAccuracy: 0.55 },
     {
       onProgress: (_, message) => {
-        if (angleStart === undefined && message.startsWith('angle')) angleStart = performance.now()
+        if (probeReport !== '' || !message.startsWith('angle')) return
+        // The first angle report comes after the first angle run: close the probe phase just before it.
+        probeReport = phase.report(`probes (${layers} layers):`)
+        phase.start()
       },
     },
-  )
-  const end = performance.now()
-  const cpu = process.cpuUsage(cpuStart)
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6
-  const steps = Math.ceil(result.pairs.trainRows.length / 16) * epochs
-  const angleSeconds = (end - (angleStart ?? end)) / 1000
+  ).finally(restore)
+  const angleReport = phase.report(`angle networks (${layers}):`)
+  const steps = Math.ceil(result.pairs.trainRows.length / batch) * epochs
   process.stdout.write(
-    `  probes (${layers} layers):          ${(((angleStart ?? end) - start) / 1000).toFixed(1)} s\n` +
-      `  angle networks (${layers} layers):  ${angleSeconds.toFixed(1)} s, ${steps} steps, ${((angleSeconds * 1000) / steps).toFixed(2)} ms/step\n` +
-      `  total:                       ${((end - start) / 1000).toFixed(1)} s wall (target ≤ 60 s), ${cpuSeconds.toFixed(1)} s CPU ` +
-      `(an idle machine with ${threads} cores needs between CPU/${threads} and CPU)\n` +
+    probeReport +
+      angleReport +
+      total.report('total:', false) +
+      `  ${steps} steps a phase; target: 20 k pairs × 5 epochs ≤ 60 s on 2 cores (an idle machine needs between ` +
+      `CPU/${threads} and CPU)\n` +
       `  final losses: probes ${result.probeLosses.at(-1)?.toFixed(4)}, angles ${result.angleLosses.at(-1)?.toFixed(4)}; ` +
-      `validation accuracy ${result.probes.map((probe) => probe.accuracy.toFixed(3)).join(', ')}\n`,
+      `validation accuracy ${result.probes.map((probe) => probe.accuracy.toFixed(3)).join(', ')}\n` +
+      `  load average after: ${load()}\n`,
   )
 }

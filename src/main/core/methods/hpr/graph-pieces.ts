@@ -6,14 +6,16 @@
 import type { GraphOps } from '../../onnx/graph-ops.ts'
 
 /**
- * Names of the per-step scalar inputs the AdamW update reads (`optimizerScalars` computes them): PyTorch's
- * update p − (lr/b₁)·m / (sqrt(v)/sqrt(b₂) + ε) with bias corrections bᵢ = 1 − βᵢᵗ, rearranged as
- * p − stepSize·m / (sqrt(v) + ε̂) so the graph does two fewer passes over the parameters.
+ * Names of the per-step scalar inputs the AdamW update reads (`optimizerScalars` computes them). PyTorch's update
+ * p − (lr/b₁)·m / (sqrt(v)/sqrt(b₂) + ε), bias corrections bᵢ = 1 − βᵢᵗ, with the moments kept unscaled,
+ * M = m/(1 − β₁) and V = v/(1 − β₂), so that M' = β₁M + g and V' = β₂V + g² take a pass fewer each over the
+ * parameters, and the step rearranged as p − stepSize·M / (sqrt(V) + ε̂). Ten passes a step without weight decay
+ * instead of twelve: the update is memory-bound, so its passes are its cost.
  */
 export const optimizerInputs = {
-  /** lr·sqrt(b₂)/b₁ */
+  /** lr·(1 − β₁)·sqrt(b₂) / (b₁·sqrt(1 − β₂)) */
   stepSize: 'step_size',
-  /** ε·sqrt(b₂) */
+  /** ε·sqrt(b₂)/sqrt(1 − β₂) */
   epsilon: 'scaled_epsilon',
   /** 1 − lr·λ, the decoupled weight decay's factor. */
   decay: 'decay_factor',
@@ -27,9 +29,12 @@ export function optimizerScalars(
 ): Record<(typeof optimizerInputs)[keyof typeof optimizerInputs], number> {
   const firstCorrection = 1 - constants.beta1 ** step
   const secondRoot = Math.sqrt(1 - constants.beta2 ** step)
+  // V = v/(1 − β₂): sqrt(v) = sqrt(1 − β₂)·sqrt(V), divided out of the denominator into both scalars.
+  const secondScale = Math.sqrt(1 - constants.beta2)
   return {
-    [optimizerInputs.stepSize]: (learningRate * secondRoot) / firstCorrection,
-    [optimizerInputs.epsilon]: constants.epsilon * secondRoot,
+    [optimizerInputs.stepSize]:
+      (learningRate * (1 - constants.beta1) * secondRoot) / (firstCorrection * secondScale),
+    [optimizerInputs.epsilon]: (constants.epsilon * secondRoot) / secondScale,
     [optimizerInputs.decay]: 1 - learningRate * constants.weightDecay,
   }
 }
@@ -97,8 +102,9 @@ export function declareOptimizerState(
 }
 
 /**
- * One AdamW update (decoupled weight decay, as PyTorch's AdamW) with the scalars of unrolled step `step`:
- * m' = β₁m + (1−β₁)g, v' = β₂v + (1−β₂)g², p' = p·(1 − lr·λ) − stepSize · m' / (sqrt(v') + ε̂).
+ * One AdamW update (decoupled weight decay, as PyTorch's AdamW) with the scalars of unrolled step `step`, on the
+ * unscaled moments (see `optimizerInputs`): M' = β₁M + g, V' = β₂V + g², p' = p·(1 − lr·λ) − stepSize · M' /
+ * (sqrt(V') + ε̂).
  */
 export function adamWStep(
   ops: GraphOps,
@@ -107,11 +113,8 @@ export function adamWStep(
   constants: AdamWConstants,
   step = 0,
 ): OptimizerState {
-  const first = ops.add(ops.scale(state.first, constants.beta1), ops.scale(gradient, 1 - constants.beta1))
-  const second = ops.add(
-    ops.scale(state.second, constants.beta2),
-    ops.scale(ops.mul(gradient, gradient), 1 - constants.beta2),
-  )
+  const first = ops.add(ops.scale(state.first, constants.beta1), gradient)
+  const second = ops.add(ops.scale(state.second, constants.beta2), ops.mul(gradient, gradient))
   const denominator = ops.add(ops.op('Sqrt', [second]), stepInput(optimizerInputs.epsilon, step))
   const update = ops.mul(ops.op('Div', [first, denominator]), stepInput(optimizerInputs.stepSize, step))
   const decayed =
@@ -136,18 +139,6 @@ export function outputOptimizerState(
   ] as const) {
     ops.builder.output(ops.identity(value, name), ops.floatType, dims)
   }
-}
-
-/** One AdamW update of `parameter` by `gradient`: declares the moment inputs and outputs the updated state. */
-export function adamWUpdate(
-  ops: GraphOps,
-  parameter: string,
-  gradient: string,
-  dims: readonly number[],
-  constants: AdamWConstants,
-): void {
-  const state = declareOptimizerState(ops, parameter, dims)
-  outputOptimizerState(ops, parameter, adamWStep(ops, state, gradient, constants), dims)
 }
 
 /**

@@ -17,7 +17,10 @@ export interface GraphParameter {
 /**
  * Open a CPU session on `model` with `threads` intra-op threads (results are deterministic per thread count).
  * float64 graphs (gradient checks) run unoptimized: ONNX Runtime's graph rewrites lose precision on the erf
- * series' long constant chain (erf(6) came out as 0.99998 instead of 1).
+ * series' long constant chain (erf(6) came out as 0.99998 instead of 1). The pool's threads sleep instead of
+ * spinning between operators: a training step is hundreds of short operators, and on a busy machine spinning
+ * threads take the cores from the ones with work (an angle step under load took half the CPU time and a third
+ * of the wall time without spinning; README "Fit cost").
  */
 export async function openSession(
   model: ModelProto,
@@ -30,6 +33,7 @@ export async function openSession(
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: floatType === 'float32' ? 'all' : 'disabled',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   })
 }
 

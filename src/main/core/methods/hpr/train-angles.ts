@@ -128,6 +128,9 @@ export async function trainAngles(
 ): Promise<AnglePhase> {
   const { width } = pairs
   const count = tasks.length
+  const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
+  const totalSteps = stepsPerEpoch * settings.epochs
+  progress(0, totalSteps, 'angle networks: building the training graph')
   // One session per unrolled step count: `stepsPerRun` for most runs, fewer for an epoch's last.
   const trainers = new Map<number, ort.InferenceSession>()
   const trainer = async (steps: number): Promise<ort.InferenceSession> => {
@@ -154,9 +157,11 @@ export async function trainAngles(
       }
     })
     const goals = tasks.map((task) => targets(task, pairs.rows, width))
-    const optimizer = new GraphOptimizer(await trainer(stepsPerRun), parameters, settings.adamW)
-    const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
-    const totalSteps = stepsPerEpoch * settings.epochs
+    const optimizer = new GraphOptimizer(
+      await trainer(Math.min(stepsPerRun, stepsPerEpoch)),
+      parameters,
+      settings.adamW,
+    )
     const schedule = learningRateSchedule(
       settings.schedule,
       settings.learningRate,

@@ -32,6 +32,39 @@ export interface ProbePhase {
 /** Reports progress of one phase: `step` of `steps`, with the epoch and last mean loss in the message. */
 export type PhaseProgress = (step: number, steps: number, message: string) => void
 
+/**
+ * AdamW steps unrolled per run of the probe graph: a probe step is a few small products, so the run's fixed cost
+ * (feeds, launch, outputs) would dominate a run of one step.
+ */
+export const probeStepsPerRun = 16
+
+/** One step's feeds: a⁺ and a⁻ rows of `batch` at every layer [layers, batch, width] and the pair weights. */
+function probeBatch(
+  layers: LayerPairs[],
+  batch: readonly number[],
+  width: number,
+): Record<string, ort.Tensor> {
+  const count = layers.length
+  const size = batch.length
+  const positive = new Float32Array(count * size * width)
+  const negative = new Float32Array(count * size * width)
+  const weights = new Float32Array(count * size)
+  layers.forEach((entry, slot) => {
+    let kept = 0
+    for (const row of batch) kept += entry.kept[row] as number
+    batch.forEach((row, index) => {
+      copyRow(entry.positive, row, width, positive, (slot * size + index) * width)
+      copyRow(entry.negative, row, width, negative, (slot * size + index) * width)
+      if (entry.kept[row] === 1) weights[slot * size + index] = 1 / (2 * kept * count)
+    })
+  })
+  return {
+    [probeNames.positive]: floatTensor(positive, [count, size, width]),
+    [probeNames.negative]: floatTensor(negative, [count, size, width]),
+    [probeNames.pairWeights]: floatTensor(weights, [count, size]),
+  }
+}
+
 /** Validation accuracy of every layer's probe, counting kept rows only; logits from the evaluation graph. */
 async function validationAccuracy(
   session: ort.InferenceSession,
@@ -81,16 +114,23 @@ export async function trainProbes(
 ): Promise<ProbePhase> {
   const { width } = pairs
   const count = layers.length
-  const trainer = await openSession(
-    buildProbeTrainingGraph({
+  // One session per unrolled step count: `probeStepsPerRun` for most runs, fewer for an epoch's last.
+  const trainers = new Map<number, ort.InferenceSession>()
+  const trainer = async (steps: number): Promise<ort.InferenceSession> => {
+    const existing = trainers.get(steps)
+    if (existing !== undefined) return existing
+    const model = buildProbeTrainingGraph({
       layers: count,
       width,
       floatType: 'float32',
       mode: 'train',
       adamW: settings.adamW,
-    }),
-    settings.threads,
-  )
+      steps,
+    })
+    const session = await openSession(model, settings.threads)
+    trainers.set(steps, session)
+    return session
+  }
   const evaluator = await openSession(buildProbeEvaluationGraph(count, width), settings.threads)
   try {
     const probe = {
@@ -101,8 +141,12 @@ export async function trainProbes(
       ),
       dims: [count, width],
     }
-    const optimizer = new GraphOptimizer(trainer, new Map([[probeNames.probe, probe]]), settings.adamW)
     const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
+    const optimizer = new GraphOptimizer(
+      await trainer(Math.min(probeStepsPerRun, stepsPerEpoch)),
+      new Map([[probeNames.probe, probe]]),
+      settings.adamW,
+    )
     const totalSteps = stepsPerEpoch * settings.epochs
     const schedule = learningRateSchedule(
       settings.schedule,
@@ -121,30 +165,14 @@ export async function trainProbes(
     for (let epoch = 0; epoch < settings.epochs; epoch++) {
       let lossSum = 0
       const batches = epochBatches(pairs.trainRows, settings.batchSize, settings.seed, epoch)
-      for (const batch of batches) {
+      for (let start = 0; start < batches.length; start += probeStepsPerRun) {
         throwIfCancelled(context)
-        const size = batch.length
-        const positive = new Float32Array(count * size * width)
-        const negative = new Float32Array(count * size * width)
-        const weights = new Float32Array(count * size)
-        layers.forEach((entry, slot) => {
-          let kept = 0
-          for (const row of batch) kept += entry.kept[row] as number
-          batch.forEach((row, index) => {
-            copyRow(entry.positive, row, width, positive, (slot * size + index) * width)
-            copyRow(entry.negative, row, width, negative, (slot * size + index) * width)
-            if (entry.kept[row] === 1) weights[slot * size + index] = 1 / (2 * kept * count)
-          })
-        })
-        lossSum += await optimizer.step(
-          {
-            [probeNames.positive]: floatTensor(positive, [count, size, width]),
-            [probeNames.negative]: floatTensor(negative, [count, size, width]),
-            [probeNames.pairWeights]: floatTensor(weights, [count, size]),
-          },
-          learningRateAt(schedule, step),
-        )
-        step++
+        const run = batches.slice(start, start + probeStepsPerRun)
+        const feeds = run.map((batch) => probeBatch(layers, batch, width))
+        const rates = run.map((_, index) => learningRateAt(schedule, step + index))
+        const losses = await optimizer.steps(await trainer(run.length), feeds, rates)
+        lossSum += losses.reduce((sum, loss) => sum + loss, 0)
+        step += run.length
         progress(
           step,
           totalSteps,
@@ -166,7 +194,7 @@ export async function trainProbes(
     }
     return { probes: best, epochLosses }
   } finally {
-    await trainer.release()
+    for (const session of trainers.values()) await session.release()
     await evaluator.release()
   }
 }
