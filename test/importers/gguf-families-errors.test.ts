@@ -43,6 +43,14 @@ const configs: Record<FamilyArchitecture, LlamaConfig> = {
   qwen2: { ...config, architecture: 'qwen2', attentionBias: true },
   qwen3: { ...config, architecture: 'qwen3', qkNorm: true },
   phi3: { ...config, architecture: 'phi3' },
+  gemma2: { ...config, architecture: 'gemma2', sandwichNorms: true, tieWordEmbeddings: true },
+  gemma3: {
+    ...config,
+    architecture: 'gemma3_text',
+    sandwichNorms: true,
+    qkNorm: true,
+    tieWordEmbeddings: true,
+  },
 }
 
 function f32(
