@@ -64,11 +64,12 @@ export function gemmaFeatures(
   if (defaultPattern === undefined) return {}
   const patternField = `${prefix}.attention.sliding_window_pattern`
   const pattern = metadataInteger(file, patternField, defaultPattern)
-  if (pattern < 1 || pattern > sizes.numLayers + 1) {
+  // A pattern beyond the layer count is allowed: every layer then slides.
+  if (pattern < 1) {
     throw invalid(
       file,
       patternField,
-      `= ${pattern}; Tiller needs 1..${sizes.numLayers + 1} (every pattern-th layer attends globally).`,
+      `= ${pattern}; Tiller needs at least 1 (every pattern-th layer attends globally).`,
     )
   }
   const queryPreAttentionScalar =
