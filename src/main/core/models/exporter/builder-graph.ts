@@ -6,6 +6,7 @@ import { cappedAttention } from './capped-attention.ts'
 import {
   attentionBiasOf,
   attentionScale,
+  builderActivation,
   needsLocalRope,
   scaledEmbedding,
   softcap,
@@ -343,23 +344,13 @@ function decoderBlock(
   )
   const gate = linear('mlp/gate_proj', postNorm.normed, `${hf}.mlp.gate_proj.weight`)
   const up = linear('mlp/up_proj', postNorm.normed, `${hf}.mlp.up_proj.weight`)
-  const activated = activation(context, `${scope}/mlp/act_fn`, gate)
+  const activated = builderActivation(context, `${scope}/mlp/act_fn`, gate)
   const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
   const down = linear('mlp/down_proj', neurons, `${hf}.mlp.down_proj.weight`)
   return {
     residual: postNorm.sum,
     skip: sandwich ? outputNorm('post_feedforward_layernorm', down) : down,
   }
-}
-
-/** The MLP non-linearity on gate `[B, S, intermediate]`: x·Sigmoid(x) (SiLU) or com.microsoft FastGelu (tanh GELU). */
-function activation(context: DecoderContext, scope: string, gate: string): string {
-  const { graph, config } = context
-  if (config.hiddenActivation === 'gelu_tanh') {
-    return graph.node1({ op: 'FastGelu', domain: 'com.microsoft', name: `${scope}/FastGelu`, inputs: [gate] })
-  }
-  const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/Sigmoid`, inputs: [gate] })
-  return graph.node1({ op: 'Mul', name: `${scope}/Mul`, inputs: [gate, sigmoid] })
 }
 
 /** Emit the builder-family decoder into `context.graph` (inputs, outputs and attention bias already present). */

@@ -73,3 +73,13 @@ export function primitiveGeluTanh(context: DecoderContext, scope: string, x: str
   const half = node('Mul', [x, constants.float(0.5)])
   return node('Mul', [half, node('Add', [squashed, constants.float(1)])])
 }
+
+/** Builder family: the MLP non-linearity on gate `[B, S, intermediate]`: x·Sigmoid(x) (SiLU) or com.microsoft FastGelu (tanh GELU). */
+export function builderActivation(context: DecoderContext, scope: string, gate: string): string {
+  const { graph, config } = context
+  if (config.hiddenActivation === 'gelu_tanh') {
+    return graph.node1({ op: 'FastGelu', domain: 'com.microsoft', name: `${scope}/FastGelu`, inputs: [gate] })
+  }
+  const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/Sigmoid`, inputs: [gate] })
+  return graph.node1({ op: 'Mul', name: `${scope}/Mul`, inputs: [gate, sigmoid] })
+}
