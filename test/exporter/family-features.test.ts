@@ -67,6 +67,18 @@ const features: { name: string; config: Partial<LlamaConfig> }[] = [
       ropeScaling: { type: 'linear', factor: 8 },
     },
   },
+  {
+    // No window mask at all (window ≥ context), but layer 0 keeps the local RoPE base and layer 1 the scaling.
+    name: 'gemma3: local RoPE base by pattern without a sliding window',
+    config: {
+      architecture: 'gemma3_text',
+      ...gemmaShared,
+      slidingWindow: undefined,
+      localRopeTheta: 10000,
+      ropeTheta: 1000000,
+      ropeScaling: { type: 'linear', factor: 8 },
+    },
+  },
 ]
 
 const variants: { label: string; options: Pick<TinyModelOptions, 'family' | 'attention'> }[] = [

@@ -1,4 +1,5 @@
 import {
+  isLocalLayer,
   isSlidingLayer,
   mlpInputNormName,
   type LlamaCheckpoint,
@@ -179,7 +180,10 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
     const sliding = isSlidingLayer(config, layer)
-    const frequencies = inverseFrequencies(config, sliding && config.localRopeTheta !== undefined)
+    const frequencies = inverseFrequencies(
+      config,
+      isLocalLayer(config, layer) && config.localRopeTheta !== undefined,
+    )
     // With a sliding window, query s sees keys s − window + 1 .. s (Hugging Face's sliding-window mask).
     const firstKey = (query: number): number =>
       sliding ? Math.max(0, query - (config.slidingWindow ?? NaN) + 1) : 0

@@ -75,11 +75,19 @@ export interface LlamaConfig {
   finalLogitSoftcap?: number
 }
 
+/**
+ * Whether `layer` is one of the pattern's local layers (every layer when there is a window and no pattern). Gemma 3's
+ * local layers use localRopeTheta even when the window covers the whole context (llama.cpp and Hugging Face alike).
+ */
+export function isLocalLayer(config: LlamaConfig, layer: number): boolean {
+  const pattern = config.slidingWindowPattern
+  if (pattern === undefined) return config.slidingWindow !== undefined
+  return (layer + 1) % pattern !== 0
+}
+
 /** Whether layer `layer` attends through the sliding window (see slidingWindowPattern). */
 export function isSlidingLayer(config: LlamaConfig, layer: number): boolean {
-  if (config.slidingWindow === undefined) return false
-  const pattern = config.slidingWindowPattern
-  return pattern === undefined || (layer + 1) % pattern !== 0
+  return config.slidingWindow !== undefined && isLocalLayer(config, layer)
 }
 
 /** The norm before a layer's MLP: pre_feedforward_layernorm with sandwich norms, else post_attention_layernorm. */

@@ -1,4 +1,4 @@
-import { isSlidingLayer, type LlamaConfig } from '../checkpoint.ts'
+import { isLocalLayer, isSlidingLayer, type LlamaConfig } from '../checkpoint.ts'
 import type { DecoderContext } from './context.ts'
 
 /**
@@ -20,7 +20,7 @@ export function attentionBiasOf(context: DecoderContext, layer: number): string 
 
 /** Whether `layer` uses the sliding layers' RoPE tables (localRopeTheta, Gemma 3). */
 export function usesLocalRope(config: LlamaConfig, layer: number): boolean {
-  return config.localRopeTheta !== undefined && isSlidingLayer(config, layer)
+  return config.localRopeTheta !== undefined && isLocalLayer(config, layer)
 }
 
 /** Whether any layer uses the sliding layers' RoPE tables, so the graph needs them. */
