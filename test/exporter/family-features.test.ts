@@ -19,6 +19,15 @@ const halfTolerance = 5e-2
 const prompt = [1, 47, 290, 12, 250, 99, 7, 180]
 const vocab = tinyConfig.vocabSize
 
+/** What Gemma 2 and 3 share: layer 0 slides (window 3), layer 1 is global. */
+const gemmaShared: Partial<LlamaConfig> = {
+  sandwichNorms: true,
+  scaledEmbedding: true,
+  hiddenActivation: 'gelu_tanh',
+  slidingWindow: 3,
+  slidingWindowPattern: 2,
+}
+
 const features: { name: string; config: Partial<LlamaConfig> }[] = [
   { name: 'qwen2: q/k/v biases', config: { architecture: 'qwen2', attentionBias: true } },
   { name: 'qwen3: q/k norms', config: { architecture: 'qwen3', qkNorm: true } },
@@ -36,6 +45,40 @@ const features: { name: string; config: Partial<LlamaConfig> }[] = [
     },
   },
   { name: 'mistral: sliding window of 3', config: { architecture: 'mistral', slidingWindow: 3 } },
+  {
+    // query_pre_attn_scalar 20 ≠ headDim 8; caps small enough to bend this tiny model's scores and logits.
+    name: 'gemma2: soft-capping, query scalar, alternating sliding window, four norms, GELU, scaled embeddings',
+    config: {
+      architecture: 'gemma2',
+      ...gemmaShared,
+      queryPreAttentionScalar: 20,
+      attentionLogitSoftcap: 2,
+      finalLogitSoftcap: 3,
+    },
+  },
+  {
+    name: 'gemma3: q/k norms, local RoPE base on sliding layers, linear scaling on global ones',
+    config: {
+      architecture: 'gemma3_text',
+      ...gemmaShared,
+      qkNorm: true,
+      localRopeTheta: 10000,
+      ropeTheta: 1000000,
+      ropeScaling: { type: 'linear', factor: 8 },
+    },
+  },
+  {
+    // No window mask at all (window ≥ context), but layer 0 keeps the local RoPE base and layer 1 the scaling.
+    name: 'gemma3: local RoPE base by pattern without a sliding window',
+    config: {
+      architecture: 'gemma3_text',
+      ...gemmaShared,
+      slidingWindow: undefined,
+      localRopeTheta: 10000,
+      ropeTheta: 1000000,
+      ropeScaling: { type: 'linear', factor: 8 },
+    },
+  },
 ]
 
 const variants: { label: string; options: Pick<TinyModelOptions, 'family' | 'attention'> }[] = [
@@ -76,6 +119,14 @@ for (const feature of features) {
         qkNorm: undefined,
         ropeScaling: undefined,
         slidingWindow: undefined,
+        slidingWindowPattern: undefined,
+        localRopeTheta: undefined,
+        scaledEmbedding: undefined,
+        hiddenActivation: undefined,
+        sandwichNorms: undefined,
+        queryPreAttentionScalar: undefined,
+        attentionLogitSoftcap: undefined,
+        finalLogitSoftcap: undefined,
       }
       const gap = maxDifference(
         referenceForward(withFeature, prompt),

@@ -9,17 +9,35 @@ import { referenceGreedy } from '../helpers/reference-llama.ts'
 
 /**
  * Exports of every family load in Transformers.js 4.3.1 offline by their config.json model_type (qwen2, qwen3,
- * phi3, mistral, llama with rope_scaling), and greedy generate() over the KV cache continues like the reference.
+ * phi3, mistral, gemma2, gemma3_text, llama with rope_scaling), and greedy generate() over the KV cache continues like the reference.
  */
 
 env.allowRemoteModels = false
 env.useFSCache = false
+
+/** Gemma 2/3 structure: layer 0 slides (window 3), layer 1 is global. */
+const gemmaShared: Partial<LlamaConfig> = {
+  sandwichNorms: true,
+  scaledEmbedding: true,
+  hiddenActivation: 'gelu_tanh',
+  slidingWindow: 3,
+  slidingWindowPattern: 2,
+}
 
 const families: { name: string; config: Partial<LlamaConfig> }[] = [
   { name: 'qwen2', config: { architecture: 'qwen2', attentionBias: true } },
   { name: 'qwen3', config: { architecture: 'qwen3', qkNorm: true } },
   { name: 'phi3', config: { architecture: 'phi3', slidingWindow: 4 } },
   { name: 'mistral', config: { architecture: 'mistral', slidingWindow: 3 } },
+  {
+    name: 'gemma2',
+    config: { architecture: 'gemma2', ...gemmaShared, attentionLogitSoftcap: 2, finalLogitSoftcap: 3 },
+  },
+  {
+    // Transformers.js starts gemma3_text position ids at 1; RoPE scores depend on relative positions only.
+    name: 'gemma3_text',
+    config: { architecture: 'gemma3_text', ...gemmaShared, qkNorm: true, localRopeTheta: 10000 },
+  },
   {
     name: 'llama with llama3 RoPE scaling',
     config: {

@@ -1,4 +1,11 @@
-import type { LlamaCheckpoint, LlamaConfig, WeightTensor } from '../../src/main/core/models/checkpoint.ts'
+import {
+  isLocalLayer,
+  isSlidingLayer,
+  mlpInputNormName,
+  type LlamaCheckpoint,
+  type LlamaConfig,
+  type WeightTensor,
+} from '../../src/main/core/models/checkpoint.ts'
 import { halvesToFloats } from '../../src/shared/float16.ts'
 
 /**
@@ -7,7 +14,11 @@ import { halvesToFloats } from '../../src/shared/float16.ts'
  * query attention (query head h reads kv head floor(h / (heads / kvHeads))), causal softmax with scale
  * 1/sqrt(headDim), SwiGLU MLP (silu(gate) · up → down), tied or untied head. Dot products accumulate in float64.
  * Family features follow the config: q/k/v biases, per-head q/k RMSNorm before RoPE, RoPE scaling (llama3, linear,
- * per-frequency divisors) and a sliding attention window.
+ * per-frequency divisors) and a sliding attention window. Gemma 2/3 (Hugging Face's Gemma2/Gemma3 modeling): embeddings
+ * × sqrt(hidden), scores scaled by 1/sqrt(query_pre_attn_scalar) and soft-capped before the mask, sliding and global
+ * layers by pattern with the sliding layers' own RoPE base, GELU (tanh) gated MLP, norms of the attention and MLP
+ * outputs before their residual adds (these normed tensors are attn_out and mlp_out), soft-capped logits. Norm
+ * weights are the multiplier (1 + w for Gemma, as the checkpoint stores it).
  * One unpadded sequence with positions 0..seq-1. Slow (plain loops): keep models tiny.
  */
 
@@ -17,7 +28,7 @@ export interface ReferenceLayer {
   residPre: Float32Array
   /** concatenated head outputs before o_proj `[seq, heads * headDim]` */
   attnHeads: Float32Array
-  /** o_proj output `[seq, hidden]` */
+  /** o_proj output `[seq, hidden]` (Gemma: after post_attention_layernorm) */
   attnOut: Float32Array
   /** residual after attention (resid_pre + attn_out) `[seq, hidden]` */
   residMid: Float32Array
@@ -25,7 +36,7 @@ export interface ReferenceLayer {
   mlpGate: Float32Array
   /** down_proj input silu(gate) · up `[seq, intermediate]` */
   mlpAct: Float32Array
-  /** down_proj output `[seq, hidden]` */
+  /** down_proj output `[seq, hidden]` (Gemma: after post_feedforward_layernorm) */
   mlpOut: Float32Array
   /** residual leaving the block `[seq, hidden]` */
   residPost: Float32Array
@@ -79,11 +90,13 @@ function rmsNorm(x: Float32Array, rows: number, gamma: Float32Array, epsilon: nu
  * (_compute_llama3_parameters: long wavelengths divided by factor, short ones kept, a linear blend of the two
  * inverse frequencies between), or divided by llama.cpp's per-frequency factors.
  */
-function inverseFrequencies(config: LlamaConfig): Float64Array {
+function inverseFrequencies(config: LlamaConfig, local = false): Float64Array {
   const half = config.headDim / 2
-  const base = Float64Array.from({ length: half }, (_, i) => config.ropeTheta ** ((-2 * i) / config.headDim))
+  const theta = local ? (config.localRopeTheta ?? NaN) : config.ropeTheta
+  const base = Float64Array.from({ length: half }, (_, i) => theta ** ((-2 * i) / config.headDim))
   const scaling = config.ropeScaling
-  if (scaling === undefined) return base
+  // Gemma 3's sliding layers use their own base without scaling.
+  if (scaling === undefined || local) return base
   if (scaling.type === 'linear') return base.map((frequency) => frequency / scaling.factor)
   if (scaling.type === 'frequency-factors')
     return base.map((frequency, i) => frequency / (scaling.factors[i] ?? NaN))
@@ -134,6 +147,17 @@ function add(a: Float32Array, b: Float32Array): Float32Array {
   return a.map((value, index) => value + (b[index] ?? 0))
 }
 
+/** cap·tanh(x / cap), or x without a cap. */
+function softcap(value: number, cap: number | undefined): number {
+  return cap === undefined ? value : cap * Math.tanh(value / cap)
+}
+
+/** The MLP non-linearity: SiLU, or GELU's tanh approximation (Hugging Face's gelu_pytorch_tanh). */
+function activation(value: number, kind: LlamaConfig['hiddenActivation']): number {
+  if (kind !== 'gelu_tanh') return value / (1 + Math.exp(-value))
+  return 0.5 * value * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (value + 0.044715 * value ** 3)))
+}
+
 /** Full trace: logits and every hook site of every block for one unpadded sequence. */
 export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): ReferenceTrace {
   const config = checkpoint.config
@@ -144,15 +168,25 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
   tokens.forEach((token, position) =>
     residual.set(embedding.subarray(token * hidden, (token + 1) * hidden), position * hidden),
   )
+  if (config.scaledEmbedding === true) {
+    const normalizer = Math.fround(Math.sqrt(hidden))
+    residual = residual.map((value) => value * normalizer)
+  }
   const layers: ReferenceLayer[] = []
   const groupSize = heads / kvHeads
-  const scale = 1 / Math.sqrt(headDim)
-  const frequencies = inverseFrequencies(config)
-  // With a sliding window, query s sees keys s − window + 1 .. s (Hugging Face's sliding-window mask).
-  const firstKey = (query: number): number =>
-    config.slidingWindow === undefined ? 0 : Math.max(0, query - config.slidingWindow + 1)
+  const scale = 1 / Math.sqrt(config.queryPreAttentionScalar ?? headDim)
+  const normWeight = (layer: number, norm: string): Float32Array =>
+    weight(checkpoint, `model.layers.${layer}.${norm}.weight`)
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`
+    const sliding = isSlidingLayer(config, layer)
+    const frequencies = inverseFrequencies(
+      config,
+      isLocalLayer(config, layer) && config.localRopeTheta !== undefined,
+    )
+    // With a sliding window, query s sees keys s − window + 1 .. s (Hugging Face's sliding-window mask).
+    const firstKey = (query: number): number =>
+      sliding ? Math.max(0, query - (config.slidingWindow ?? NaN) + 1) : 0
     const residPre = residual
     const normed = rmsNorm(
       residPre,
@@ -197,8 +231,8 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
               (qHeads[query * heads * headDim + head * headDim + d] ?? 0) *
               (kHeads[key * kvHeads * headDim + kvHead * headDim + d] ?? 0)
           }
-          scores[key] = dot * scale
-          maximum = Math.max(maximum, dot * scale)
+          scores[key] = softcap(dot * scale, config.attentionLogitSoftcap)
+          maximum = Math.max(maximum, scores[key] ?? -Infinity)
         }
         let total = 0
         for (let key = firstKey(query); key <= query; key++) {
@@ -214,14 +248,13 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
         }
       }
     }
-    const attnOut = linear(attnHeads, seq, weight(checkpoint, `${prefix}.self_attn.o_proj.weight`), hidden)
+    const sandwich = config.sandwichNorms === true
+    const projected = linear(attnHeads, seq, weight(checkpoint, `${prefix}.self_attn.o_proj.weight`), hidden)
+    const attnOut = sandwich
+      ? rmsNorm(projected, seq, normWeight(layer, 'post_attention_layernorm'), config.rmsNormEps)
+      : projected
     const residMid = add(residPre, attnOut)
-    const postNormed = rmsNorm(
-      residMid,
-      seq,
-      weight(checkpoint, `${prefix}.post_attention_layernorm.weight`),
-      config.rmsNormEps,
-    )
+    const postNormed = rmsNorm(residMid, seq, normWeight(layer, mlpInputNormName(config)), config.rmsNormEps)
     const gate = linear(
       postNormed,
       seq,
@@ -229,16 +262,20 @@ export function referenceTrace(checkpoint: LlamaCheckpoint, tokens: number[]): R
       intermediateSize,
     )
     const up = linear(postNormed, seq, weight(checkpoint, `${prefix}.mlp.up_proj.weight`), intermediateSize)
-    const mlpGate = gate.map((value) => value / (1 + Math.exp(-value)))
+    const mlpGate = gate.map((value) => activation(value, config.hiddenActivation))
     const mlpAct = mlpGate.map((value, index) => value * (up[index] ?? 0))
-    const mlpOut = linear(mlpAct, seq, weight(checkpoint, `${prefix}.mlp.down_proj.weight`), hidden)
+    const down = linear(mlpAct, seq, weight(checkpoint, `${prefix}.mlp.down_proj.weight`), hidden)
+    const mlpOut = sandwich
+      ? rmsNorm(down, seq, normWeight(layer, 'post_feedforward_layernorm'), config.rmsNormEps)
+      : down
     const residPost = add(residMid, mlpOut)
     layers.push({ residPre, attnHeads, attnOut, residMid, mlpGate, mlpAct, mlpOut, residPost })
     residual = residPost
   }
   const finalNormed = rmsNorm(residual, seq, weight(checkpoint, 'model.norm.weight'), config.rmsNormEps)
   const head = weight(checkpoint, config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
-  return { logits: linear(finalNormed, seq, head, config.vocabSize), layers }
+  const logits = linear(finalNormed, seq, head, config.vocabSize)
+  return { logits: logits.map((value) => softcap(value, config.finalLogitSoftcap)), layers }
 }
 
 /** Logits `[seq, vocab]` of one unpadded sequence (positions 0..seq-1). */

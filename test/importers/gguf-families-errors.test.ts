@@ -43,6 +43,14 @@ const configs: Record<FamilyArchitecture, LlamaConfig> = {
   qwen2: { ...config, architecture: 'qwen2', attentionBias: true },
   qwen3: { ...config, architecture: 'qwen3', qkNorm: true },
   phi3: { ...config, architecture: 'phi3' },
+  gemma2: { ...config, architecture: 'gemma2', sandwichNorms: true, tieWordEmbeddings: true },
+  gemma3: {
+    ...config,
+    architecture: 'gemma3_text',
+    sandwichNorms: true,
+    qkNorm: true,
+    tieWordEmbeddings: true,
+  },
 }
 
 function f32(
@@ -142,6 +150,38 @@ describe('GGUF import refuses bad family files naming the field or tensor', () =
     })
     expect(error.code).toBe('file-corrupt')
     expect(error.message).toContain('model.layers.0.self_attn.q_proj.weight')
+  })
+
+  it('gemma2 soft-capping that is not positive, and a gemma3 sliding-window pattern of 0', async () => {
+    const cap = await importError('gemma2-cap', 'gemma2', {
+      metadata: { 'gemma2.attn_logit_softcapping': { type: 'float32', value: -50 } },
+    })
+    expect(cap.code).toBe('unsupported-architecture')
+    expect(cap.subject).toContain('gemma2.attn_logit_softcapping')
+    expect(cap.message).toContain('gemma2.attn_logit_softcapping = -50')
+    const final = await importError('gemma2-final-cap', 'gemma2', {
+      metadata: { 'gemma2.final_logit_softcapping': { type: 'float32', value: 0 } },
+    })
+    expect(final.subject).toContain('gemma2.final_logit_softcapping')
+    const pattern = await importError('gemma3-pattern', 'gemma3', {
+      metadata: { 'gemma3.attention.sliding_window_pattern': { type: 'uint32', value: 0 } },
+    })
+    expect(pattern.code).toBe('unsupported-architecture')
+    expect(pattern.subject).toContain('gemma3.attention.sliding_window_pattern')
+    expect(pattern.message).toContain('= 0')
+  })
+
+  it("a gemma2 file missing a layer's post_ffw_norm, and a gemma3 k norm of the wrong width", async () => {
+    const missing = await importError('gemma2-post-ffw', 'gemma2', {
+      tensors: { 'blk.1.post_ffw_norm.weight': undefined },
+    })
+    expect(missing.code).toBe('shape-mismatch')
+    expect(missing.message).toContain('"blk.1.post_ffw_norm.weight" is missing')
+    const norm = await importError('gemma3-k-norm', 'gemma3', {
+      tensors: { 'blk.0.attn_k_norm.weight': f32('blk.0.attn_k_norm.weight', [32]) },
+    })
+    expect(norm.code).toBe('shape-mismatch')
+    expect(norm.message).toContain('"blk.0.attn_k_norm.weight" has shape [32]')
   })
 
   it('rope_freqs.weight of the wrong length, and a tensor of another architecture', async () => {

@@ -40,16 +40,49 @@ const base: LlamaConfig = {
   eosTokenId: 2,
 }
 
+/** What every Gemma GGUF configures (gemma-config.ts), at llama.cpp's default soft-caps for gemma2. */
+const gemmaShared: Partial<LlamaConfig> = {
+  tieWordEmbeddings: true,
+  slidingWindow: 5,
+  scaledEmbedding: true,
+  hiddenActivation: 'gelu_tanh',
+  sandwichNorms: true,
+  queryPreAttentionScalar: 16,
+}
+
 const families: { architecture: FamilyArchitecture; config: LlamaConfig }[] = [
   { architecture: 'qwen2', config: { ...base, architecture: 'qwen2', attentionBias: true } },
   { architecture: 'qwen3', config: { ...base, architecture: 'qwen3', qkNorm: true } },
   { architecture: 'phi3', config: { ...base, architecture: 'phi3', slidingWindow: 5 } },
+  {
+    architecture: 'gemma2',
+    config: {
+      ...base,
+      ...gemmaShared,
+      architecture: 'gemma2',
+      slidingWindowPattern: 2,
+      attentionLogitSoftcap: 50,
+      finalLogitSoftcap: 30,
+    },
+  },
+  {
+    architecture: 'gemma3',
+    config: {
+      ...base,
+      ...gemmaShared,
+      architecture: 'gemma3_text',
+      qkNorm: true,
+      slidingWindowPattern: 6,
+      localRopeTheta: 10000,
+    },
+  },
 ]
 
 /**
  * Stated tolerance: RMS of the logit gap over the RMS of the float32 logits (the README's GGUF types table measures
- * 0.009 for Q8_0 and 0.16 for Q4_0 on a llama; here qwen2/qwen3/phi3 measure 0.013/0.021/0.017 for Q8_0 and
- * 0.21/0.31/0.29 for Q4_0, and an unrelated random model is about 1.4 away).
+ * 0.009 for Q8_0 and 0.16 for Q4_0 on a llama; here qwen2/qwen3/phi3/gemma2/gemma3 measure
+ * 0.013/0.021/0.017/0.011/0.011 for Q8_0 and 0.21/0.31/0.29/0.19/0.19 for Q4_0, and an unrelated random model is
+ * about 1.4 away).
  */
 const relativeGap = { [GGMLQuantizationType.Q8_0]: 0.05, [GGMLQuantizationType.Q4_0]: 0.4 }
 

@@ -55,6 +55,19 @@ const base: LlamaConfig = {
   eosTokenId: 2,
 }
 
+/** What every Gemma GGUF configures (gemma-config.ts); tied embeddings, as Gemma ships. */
+const gemmaBase: Partial<LlamaConfig> = {
+  headDim: 16,
+  tieWordEmbeddings: true,
+  slidingWindow: 4,
+  scaledEmbedding: true,
+  hiddenActivation: 'gelu_tanh',
+  sandwichNorms: true,
+  queryPreAttentionScalar: 16,
+}
+
+const gemma2Caps: Partial<LlamaConfig> = { attentionLogitSoftcap: 2, finalLogitSoftcap: 3 }
+
 interface Family {
   name: string
   architecture: FamilyArchitecture
@@ -110,6 +123,30 @@ const families: Family[] = [
     name: 'Phi-3 (phi3: fused attn_qkv and gate/up, sliding window of 5)',
     architecture: 'phi3',
     config: { ...base, architecture: 'phi3', slidingWindow: 5 },
+    imported: (config) => config,
+  },
+  {
+    // Small caps so both soft-caps bend this tiny model's scores and logits; heads·headDim 64 ≠ hidden 32.
+    name: 'Gemma 2 (gemma2: alternating sliding window, soft-capping, four norms, GELU, scaled embeddings)',
+    architecture: 'gemma2',
+    config: { ...base, ...gemmaBase, architecture: 'gemma2', slidingWindowPattern: 2, ...gemma2Caps },
+    imported: (config) => config,
+  },
+  {
+    // llama.cpp's default pattern 6: layers 0-4 slide with RoPE base 10000, layer 5 is global with 1e6 and ×8.
+    name: 'Gemma 3 (gemma3: 5 sliding : 1 global, local RoPE base, q/k norms, linear scaling on global layers)',
+    architecture: 'gemma3',
+    config: {
+      ...base,
+      ...gemmaBase,
+      architecture: 'gemma3_text',
+      numLayers: 6,
+      qkNorm: true,
+      slidingWindowPattern: 6,
+      localRopeTheta: 10000,
+      ropeTheta: 1000000,
+      ropeScaling: { type: 'linear', factor: 8 },
+    },
     imported: (config) => config,
   },
 ]
@@ -243,11 +280,11 @@ families.forEach((family, familyIndex) => {
       it(`${graphFamily} graph: all seven sites per layer, and strength 0 at every site is bit-exact`, async () => {
         const folder = folderOf(graphFamily)
         const map = await locateHookSites(folder)
-        expect(map.layers).toHaveLength(base.numLayers)
+        expect(map.layers).toHaveLength(family.config.numLayers)
         for (const sites of map.layers) expect(Object.keys(sites).sort()).toEqual([...hookSites].sort())
         expect(map.widths.mlp_gate).toBe(base.intermediateSize)
         const interventions: Intervention[] = hookSites.map((site, index) => ({
-          layer: index % base.numLayers,
+          layer: index % family.config.numLayers,
           site,
           positions: { kind: 'all' },
           op: { kind: 'add', vector: randomVector(map.widths[site], index + 1) },
@@ -285,7 +322,7 @@ families.forEach((family, familyIndex) => {
       const { code, stdout } = await runTiller(['inspect', '--model', folderOf('builder'), '--json'])
       expect(code).toBe(0)
       const printed = JSON.parse(stdout) as { layers: Array<{ sites: Record<string, unknown> }> }
-      expect(printed.layers).toHaveLength(base.numLayers)
+      expect(printed.layers).toHaveLength(family.config.numLayers)
       for (const layer of printed.layers)
         expect(Object.keys(layer.sites).sort()).toEqual([...hookSites].sort())
     })

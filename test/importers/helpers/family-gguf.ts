@@ -10,10 +10,19 @@ import { quantizers } from './quantize.ts'
  * Tiny test models of every family in GGUF form, written as llama.cpp's convert_hf_to_gguf.py writes them:
  * `<arch>.*` metadata keys, per-architecture tensor names, q/k rows interleaved for llama only (NORM rope type;
  * qwen2/qwen3/phi3 are NEOX and keep Hugging Face rows), phi3's fused attn_qkv and gate-then-up ffn_up, and
- * Llama 3.1's llama3 scaling as rope_freqs.weight divisors.
+ * Llama 3.1's llama3 scaling as rope_freqs.weight divisors, Gemma's four norms per layer (post_attention_norm,
+ * ffn_norm before the MLP, post_ffw_norm) and soft-capping keys. Gemma norm weights are written as the checkpoint
+ * holds them, the multiplier 1 + w that llama.cpp's converter stores.
  */
 
-export type FamilyArchitecture = 'llama' | 'qwen2' | 'qwen3' | 'phi3'
+export type FamilyArchitecture = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3'
+
+/** Gemma's norm tensors, which differ from llama's meaning of post_attention_layernorm. */
+const gemmaSuffixes: Record<string, string> = {
+  'post_attention_layernorm.weight': 'post_attention_norm.weight',
+  'pre_feedforward_layernorm.weight': 'ffn_norm.weight',
+  'post_feedforward_layernorm.weight': 'post_ffw_norm.weight',
+}
 
 /** llama.cpp's per-frequency divisors for llama3 scaling, computed in float32 as the converter does. */
 export function llama3RopeFrequencyDivisors(config: LlamaConfig): Float32Array {
@@ -111,6 +120,16 @@ export function familyCheckpointToGguf(
   if (config.slidingWindow !== undefined) {
     base.push([key('attention.sliding_window'), { type: 'uint32', value: config.slidingWindow }])
   }
+  if (config.attentionLogitSoftcap !== undefined) {
+    base.push([key('attn_logit_softcapping'), { type: 'float32', value: config.attentionLogitSoftcap }])
+  }
+  if (config.finalLogitSoftcap !== undefined) {
+    base.push([key('final_logit_softcapping'), { type: 'float32', value: config.finalLogitSoftcap }])
+  }
+  if (config.ropeScaling?.type === 'linear') {
+    base.push([key('rope.scaling.type'), { type: 'string', value: 'linear' }])
+    base.push([key('rope.scaling.factor'), { type: 'float32', value: config.ropeScaling.factor }])
+  }
   const overrides = options.metadata ?? {}
   const metadata = base
     .map(([name, value]): [string, GgufMetadataValue | undefined] => [
@@ -159,7 +178,11 @@ export function familyCheckpointToGguf(
       if (architecture === 'llama' && suffix === 'self_attn.k_proj.weight') {
         values = halfSplitToInterleavedRows(values, config.numKeyValueHeads, config.headDim)
       }
-      add(matrix(`blk.${layer}.${layerSuffixes[suffix] ?? suffix}`, values, weight.shape))
+      const ggufSuffix =
+        (architecture.startsWith('gemma') ? gemmaSuffixes[suffix] : undefined) ??
+        layerSuffixes[suffix] ??
+        suffix
+      add(matrix(`blk.${layer}.${ggufSuffix}`, values, weight.shape))
     }
     if (fused && options.separateQueryKeyValue !== true) {
       const qkvRows = (config.numHeads + 2 * config.numKeyValueHeads) * config.headDim

@@ -10,6 +10,8 @@ import { writeGgufFile } from '../../../src/main/core/gguf/writer.ts'
 import { chatTemplateOf, renderChatTemplate } from '../../../src/main/core/models/chat-template.ts'
 import type { GgufImport } from '../../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { importGguf } from '../../../src/main/core/models/importers/gguf/import-gguf.ts'
+import type { LlamaConfig } from '../../../src/main/core/models/checkpoint.ts'
+import { familyCheckpointToGguf } from './family-gguf.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig } from './gguf-model.ts'
 import { looksSpecial } from './hugging-face-tokenizer-gguf.ts'
 import type { GgufMetadataEntries, PackageTokenizer } from './hugging-face-tokenizer-gguf.ts'
@@ -31,6 +33,18 @@ export interface ParityCase {
   bosOnlyInGguf?: number
   /** Unicode normalization the tokenizer applies, so a decode round trip gives the normalized text. */
   normalization?: 'NFC'
+  /** Write the model as this tokenizer's own architecture (gemma3) instead of a llama. */
+  architecture?: 'gemma3'
+}
+
+/** Gemma 3's structure at the parity model's size (gemma-config.ts reads the rest from metadata defaults). */
+const gemma3Features: Partial<LlamaConfig> = {
+  architecture: 'gemma3_text',
+  qkNorm: true,
+  sandwichNorms: true,
+  scaledEmbedding: true,
+  hiddenActivation: 'gelu_tanh',
+  tieWordEmbeddings: true,
 }
 
 /** A conversation with a system turn, two exchanges and the generation prompt. */
@@ -83,7 +97,12 @@ export function declareTokenizerParity(parity: ParityCase): void {
       headDim: 4,
       maxPositionEmbeddings: 4096,
     }
-    const gguf = checkpointToGguf(randomCheckpoint(config), { metadata: converted.metadata })
+    const gguf =
+      parity.architecture === 'gemma3'
+        ? familyCheckpointToGguf(randomCheckpoint({ ...config, ...gemma3Features }), 'gemma3', {
+            metadata: converted.metadata,
+          })
+        : checkpointToGguf(randomCheckpoint(config), { metadata: converted.metadata })
     const path = join(folder, `${parity.name}.gguf`)
     await writeGgufFile(path, gguf)
     result = await importGguf(path)

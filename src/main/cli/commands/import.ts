@@ -11,12 +11,13 @@ import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from 
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--force]
 
-Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3 or phi3; F32, F16, BF16,
-Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded SentencePiece or
-byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By default the folder
-keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32), Q8_0/Q6_K q8, F16/BF16
-float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and Q5_1/Q5_K (q8) with
-float zero points; other types are requantized. The import prints the largest difference to the dequantized weights.
+Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3, gemma2 or gemma3;
+F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded
+SentencePiece or byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By
+default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32),
+Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and
+Q5_1/Q5_K (q8) with float zero points; other types are requantized. The import prints the largest difference to
+the dequantized weights.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)

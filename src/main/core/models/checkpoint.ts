@@ -21,6 +21,12 @@
  * Family features add (see the optional config fields):
  *   model.layers.{l}.self_attn.{q,k,v}_proj.bias       [heads·headDim | kvHeads·headDim]   (attentionBias)
  *   model.layers.{l}.self_attn.{q,k}_norm.weight       [headDim]                             (qkNorm)
+ *   model.layers.{l}.pre_feedforward_layernorm.weight  [hidden]   (sandwichNorms: the norm before the MLP; then
+ *   model.layers.{l}.post_feedforward_layernorm.weight [hidden]    post_attention_layernorm normalizes the attention
+ *                                                                  output, as in Hugging Face's Gemma 2/3)
+ * Gemma's norms scale by (1 + w) over Hugging Face's zero-centred w. llama.cpp's converter stores the multiplier
+ * 1 + w (convert_hf_to_gguf.py adds 1 to every `norm.weight` of gemma, gemma2 and gemma3), and Tiller keeps that
+ * multiplier under the same names: every norm weight of a checkpoint is what the norm multiplies by.
  */
 export interface LlamaConfig {
   vocabSize: number
@@ -47,10 +53,58 @@ export interface LlamaConfig {
   ropeScaling?: RopeScaling
   /** Each query attends to the last `slidingWindow` keys only, itself included (Mistral v0.1, Phi-3). */
   slidingWindow?: number
+  /**
+   * With slidingWindow: layer l is global (full causal attention) when (l + 1) % slidingWindowPattern = 0, sliding
+   * otherwise (Gemma 2: 2, even layers slide; Gemma 3: 6, five sliding layers then one global). Absent: every
+   * layer slides.
+   */
+  slidingWindowPattern?: number
+  /** RoPE base of the sliding layers, which then get no RoPE scaling (Gemma 3's rope_local_base_freq). */
+  localRopeTheta?: number
+  /** Token embeddings are multiplied by sqrt(hiddenSize) in the float type (Gemma). */
+  scaledEmbedding?: boolean
+  /** The gated MLP's activation; absent means SiLU. 'gelu_tanh' is GELU's tanh approximation (Gemma). */
+  hiddenActivation?: 'silu' | 'gelu_tanh'
+  /** Four norms per layer: attention and MLP outputs are normalized before the residual add (Gemma 2/3). */
+  sandwichNorms?: boolean
+  /** Attention scores are scaled by 1/sqrt(queryPreAttentionScalar) instead of 1/sqrt(headDim) (Gemma). */
+  queryPreAttentionScalar?: number
+  /** Attention scores become cap·tanh(score / cap) before the mask (Gemma 2's attn_logit_softcapping). */
+  attentionLogitSoftcap?: number
+  /** Logits become cap·tanh(logit / cap) (Gemma 2's final_logit_softcapping). */
+  finalLogitSoftcap?: number
+}
+
+/**
+ * Whether `layer` is one of the pattern's local layers (every layer when there is a window and no pattern). Gemma 3's
+ * local layers use localRopeTheta even when the window covers the whole context (llama.cpp and Hugging Face alike).
+ */
+export function isLocalLayer(config: LlamaConfig, layer: number): boolean {
+  const pattern = config.slidingWindowPattern
+  if (pattern === undefined) return config.slidingWindow !== undefined
+  return (layer + 1) % pattern !== 0
+}
+
+/** Whether layer `layer` attends through the sliding window (see slidingWindowPattern). */
+export function isSlidingLayer(config: LlamaConfig, layer: number): boolean {
+  return config.slidingWindow !== undefined && isLocalLayer(config, layer)
+}
+
+/** The norm before a layer's MLP: pre_feedforward_layernorm with sandwich norms, else post_attention_layernorm. */
+export function mlpInputNormName(config: LlamaConfig): string {
+  return config.sandwichNorms === true ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'
 }
 
 /** The families Tiller builds graphs for, by Hugging Face model_type. */
-export const modelArchitectures = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const
+export const modelArchitectures = [
+  'llama',
+  'mistral',
+  'qwen2',
+  'qwen3',
+  'phi3',
+  'gemma2',
+  'gemma3_text',
+] as const
 export type ModelArchitecture = (typeof modelArchitectures)[number]
 
 /**
@@ -140,6 +194,10 @@ export function expectedWeightShapes(config: LlamaConfig): Map<string, number[]>
     }
     shapes.set(`${prefix}.self_attn.o_proj.weight`, [hidden, numHeads * headDim])
     shapes.set(`${prefix}.post_attention_layernorm.weight`, [hidden])
+    if (config.sandwichNorms === true) {
+      shapes.set(`${prefix}.pre_feedforward_layernorm.weight`, [hidden])
+      shapes.set(`${prefix}.post_feedforward_layernorm.weight`, [hidden])
+    }
     shapes.set(`${prefix}.mlp.gate_proj.weight`, [inter, hidden])
     shapes.set(`${prefix}.mlp.up_proj.weight`, [inter, hidden])
     shapes.set(`${prefix}.mlp.down_proj.weight`, [hidden, inter])

@@ -97,6 +97,8 @@ function architectureFor(modelType: string): string {
     qwen3: 'Qwen3ForCausalLM',
     phi3: 'Phi3ForCausalLM',
     gemma: 'GemmaForCausalLM',
+    gemma2: 'Gemma2ForCausalLM',
+    gemma3_text: 'Gemma3ForCausalLM',
   }
   return known[modelType] ?? modelType
 }

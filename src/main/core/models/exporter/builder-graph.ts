@@ -1,6 +1,17 @@
 import { float } from '../../onnx/builder.ts'
 import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
+import { mlpInputNormName } from '../checkpoint.ts'
 import { builderHeadNorm, withProjectionBias } from './attention-extras.ts'
+import { cappedAttention } from './capped-attention.ts'
+import {
+  attentionBiasOf,
+  attentionScale,
+  builderActivation,
+  needsLocalRope,
+  scaledEmbedding,
+  softcap,
+  usesLocalRope,
+} from './gemma-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
 import { emitLinear } from './linear.ts'
@@ -20,6 +31,12 @@ import { ropeTables } from './rope.ts'
  * Norm outputs are named by scope (`/model/layers.{i}/input_layernorm/output_0`, `…/output_3`), other tensors
  * `{node}/output_{k}`, as in real builder exports (the ortgenai fixture). Layer 0's plain norm is named
  * `…/LayerNorm`, like the builder's `make_layernorm`.
+ *
+ * Gemma adds /model/embed_tokens/Mul, the norms /post_attention_layernorm/LayerNorm (attention output, plain
+ * SimplifiedLayerNormalization), /pre_feedforward_layernorm/SkipLayerNorm (residual join before the MLP) and
+ * /post_feedforward_layernorm/LayerNorm (MLP output), /mlp/act_fn/FastGelu (tanh GELU), cos/sin_cache_local for
+ * sliding layers (Gemma 3), score soft-capping (GQA's softcap, or capped-attention.ts for MHA) and
+ * /lm_head/softcap before the logits.
  *
  * Attention variants:
  *   mha  com.microsoft MultiHeadAttention with the in-graph bias: any head size, left padding, batches with a
@@ -47,11 +64,12 @@ function rotary(
   input: string,
   heads: number,
 ): string {
+  const suffix = usesLocalRope(context.config, layer) ? '_local' : ''
   return context.graph.node1({
     op: 'RotaryEmbedding',
     domain: 'com.microsoft',
     name: `/model/layers.${layer}/attn/${which}_rotary/RotaryEmbedding`,
-    inputs: [input, context.inputs.positionIds, 'cos_cache', 'sin_cache'],
+    inputs: [input, context.inputs.positionIds, `cos_cache${suffix}`, `sin_cache${suffix}`],
     attributes: { interleaved: 0, num_heads: heads, rotary_embedding_dim: 0 },
   })
 }
@@ -119,7 +137,9 @@ function attention(
 ): string {
   const { graph, config } = context
   const scope = `/model/layers.${layer}/attn`
-  const scale = float(1 / Math.sqrt(config.headDim))
+  const scale = float(attentionScale(config))
+  const bias = attentionBiasOf(context, layer)
+  const cap = config.attentionLogitSoftcap
   if (variant === 'gqa') {
     const [heads] = graph.node({
       op: 'GroupQueryAttention',
@@ -136,16 +156,26 @@ function attention(
         '',
         '',
         '',
-        context.attentionBias,
+        bias,
       ],
       outputs: [
         `${scope}/GroupQueryAttention/output_0`,
         presentName(layer, 'key'),
         presentName(layer, 'value'),
       ],
-      attributes: { num_heads: config.numHeads, kv_num_heads: config.numKeyValueHeads, scale },
+      attributes: {
+        num_heads: config.numHeads,
+        kv_num_heads: config.numKeyValueHeads,
+        scale,
+        ...(cap === undefined ? {} : { softcap: float(cap) }),
+      },
     })
     return heads ?? ''
+  }
+  if (cap !== undefined) {
+    const keys = repeatHeads(context, layer, 'key', concatenatedCache(context, layer, 'key', k))
+    const values = repeatHeads(context, layer, 'value', concatenatedCache(context, layer, 'value', v))
+    return cappedAttention(context, layer, q, keys, values, bias)
   }
   const name = `${scope}/MultiHeadAttention`
   const attributes = { num_heads: config.numHeads, scale }
@@ -155,7 +185,7 @@ function attention(
       op: 'MultiHeadAttention',
       domain: 'com.microsoft',
       name,
-      inputs: [q, k, v, '', '', context.attentionBias, pastName(layer, 'key'), pastName(layer, 'value')],
+      inputs: [q, k, v, '', '', bias, pastName(layer, 'key'), pastName(layer, 'value')],
       outputs: [`${name}/output_0`, presentName(layer, 'key'), presentName(layer, 'value')],
       attributes,
     })
@@ -167,7 +197,7 @@ function attention(
     op: 'MultiHeadAttention',
     domain: 'com.microsoft',
     name,
-    inputs: [q, keys, values, '', '', context.attentionBias],
+    inputs: [q, keys, values, '', '', bias],
     attributes,
   })
 }
@@ -296,25 +326,31 @@ function decoderBlock(
   )
   const v = project('v')
   const heads = attention(context, layer, variant, q, k, v)
-  const attentionOut = linear('attn/o_proj', heads, `${hf}.self_attn.o_proj.weight`)
-  const postWeight = weights.asIs(
-    `${hf}.post_attention_layernorm.weight`,
-    `${hf}.post_attention_layernorm.weight`,
-  )
+  const projected = linear('attn/o_proj', heads, `${hf}.self_attn.o_proj.weight`)
+  const sandwich = config.sandwichNorms === true
+  const normWeight = (name: string): string => weights.asIs(`${hf}.${name}.weight`, `${hf}.${name}.weight`)
+  // Gemma's plain norm of a sub-layer output, the tensor the next join adds to the residual.
+  const outputNorm = (name: string, input: string): string =>
+    norm(context, `${scope}/${name}`, normWeight(name), input, undefined, false).normed
+  const attentionOut = sandwich ? outputNorm('post_attention_layernorm', projected) : projected
+  const mlpNorm = mlpInputNormName(config)
   const postNorm = norm(
     context,
-    `${scope}/post_attention_layernorm`,
-    postWeight,
+    `${scope}/${mlpNorm}`,
+    normWeight(mlpNorm),
     inputNorm.sum,
     attentionOut,
     true,
   )
   const gate = linear('mlp/gate_proj', postNorm.normed, `${hf}.mlp.gate_proj.weight`)
   const up = linear('mlp/up_proj', postNorm.normed, `${hf}.mlp.up_proj.weight`)
-  const sigmoid = graph.node1({ op: 'Sigmoid', name: `${scope}/mlp/act_fn/Sigmoid`, inputs: [gate] })
-  const activated = graph.node1({ op: 'Mul', name: `${scope}/mlp/act_fn/Mul`, inputs: [gate, sigmoid] })
+  const activated = builderActivation(context, `${scope}/mlp/act_fn`, gate)
   const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
-  return { residual: postNorm.sum, skip: linear('mlp/down_proj', neurons, `${hf}.mlp.down_proj.weight`) }
+  const down = linear('mlp/down_proj', neurons, `${hf}.mlp.down_proj.weight`)
+  return {
+    residual: postNorm.sum,
+    skip: sandwich ? outputNorm('post_feedforward_layernorm', down) : down,
+  }
 }
 
 /** Emit the builder-family decoder into `context.graph` (inputs, outputs and attention bias already present). */
@@ -323,13 +359,22 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
   const tables = ropeTables(config)
   weights.computed('cos_cache', [tables.positions, tables.half], tables.cos)
   weights.computed('sin_cache', [tables.positions, tables.half], tables.sin)
+  if (needsLocalRope(config)) {
+    const local = ropeTables(config, true)
+    weights.computed('cos_cache_local', [local.positions, local.half], local.cos)
+    weights.computed('sin_cache_local', [local.positions, local.half], local.sin)
+  }
   if (variant === 'gqa') gqaLengths(context)
   const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
-  let residual = graph.node1({
-    op: 'Gather',
-    name: '/model/embed_tokens/Gather',
-    inputs: [embedding, context.inputs.inputIds],
-  })
+  let residual = scaledEmbedding(
+    context,
+    '/model/embed_tokens',
+    graph.node1({
+      op: 'Gather',
+      name: '/model/embed_tokens/Gather',
+      inputs: [embedding, context.inputs.inputIds],
+    }),
+  )
   let skip: string | undefined
   for (let layer = 0; layer < config.numLayers; layer++) {
     ;({ residual, skip } = decoderBlock(context, layer, variant, residual, skip))
@@ -346,12 +391,14 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
     skip,
     false,
   )
-  emitLinear(
+  const cap = config.finalLogitSoftcap
+  const logits = emitLinear(
     context,
     '/lm_head/MatMul',
     keptPositions(graph, context.constants, context.inputs, finalNorm.normed),
     'lm_head.MatMul.weight',
     config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
-    [graphOutputs.logits],
+    cap === undefined ? [graphOutputs.logits] : undefined,
   )
+  if (cap !== undefined) softcap(context, '/lm_head/softcap', logits, cap, [graphOutputs.logits])
 }

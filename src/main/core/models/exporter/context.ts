@@ -14,4 +14,6 @@ export interface DecoderContext {
   floatType: FloatType
   /** `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts) */
   attentionBias: string
+  /** The sliding layers' bias when the config mixes sliding and global layers (slidingWindowPattern). */
+  localAttentionBias?: string
 }

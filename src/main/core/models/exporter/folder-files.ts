@@ -29,6 +29,24 @@ const modelClassPrefix: Record<ModelArchitecture, string> = {
   qwen2: 'Qwen2',
   qwen3: 'Qwen3',
   phi3: 'Phi3',
+  gemma2: 'Gemma2',
+  gemma3_text: 'Gemma3',
+}
+
+/**
+ * Gemma's own config.json fields (Hugging Face Gemma2Config / Gemma3TextConfig names); a record for readers, the
+ * graph computes them. Empty for the other families.
+ */
+function gemmaJson(config: LlamaConfig): Record<string, unknown> {
+  if (config.sandwichNorms !== true) return {}
+  return {
+    hidden_activation: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: config.queryPreAttentionScalar ?? config.headDim,
+    attn_logit_softcapping: config.attentionLogitSoftcap ?? null,
+    final_logit_softcapping: config.finalLogitSoftcap ?? null,
+    sliding_window_pattern: config.slidingWindowPattern ?? null,
+    ...(config.localRopeTheta === undefined ? {} : { rope_local_base_freq: config.localRopeTheta }),
+  }
 }
 
 /**
@@ -75,7 +93,7 @@ export function configJson(
     num_attention_heads: config.numHeads,
     num_key_value_heads: config.numKeyValueHeads,
     head_dim: config.headDim,
-    hidden_act: 'silu',
+    hidden_act: config.hiddenActivation === 'gelu_tanh' ? 'gelu_pytorch_tanh' : 'silu',
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
     rope_scaling: ropeScalingJson(config.ropeScaling),
@@ -89,6 +107,7 @@ export function configJson(
     pad_token_id: config.padTokenId ?? null,
     torch_dtype: record.dtype === 'float16' ? 'float16' : 'float32',
     use_cache: true,
+    ...gemmaJson(config),
     'transformers.js_config': {
       use_external_data_format: true,
       dtype: transformersDtype(record.dtype),

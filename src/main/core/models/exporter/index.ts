@@ -4,17 +4,24 @@ import { TillerError } from '../../errors.ts'
 import { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, saveModel } from '../../onnx/external-data.ts'
 import { recoverFolder, replaceFolderAtomic } from '../../workspace/folder-swap.ts'
-import type { LlamaCheckpoint, TokenizerFiles } from '../checkpoint.ts'
+import type { LlamaCheckpoint, LlamaConfig, TokenizerFiles } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import { buildAttentionBias } from './attention-bias.ts'
 import { buildBuilderFamily, type BuilderAttention } from './builder-graph.ts'
 import { Constants } from './constants.ts'
 import type { DecoderContext } from './context.ts'
-import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
+import { declareDecoderInputs, declareDecoderOutputs, type DecoderInputs } from './decoder-io.ts'
 import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
 import { checkpointWeightsHash } from './weights-hash.ts'
-import { floatTypeOf, quantBitsOf, validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
+import {
+  floatTypeOf,
+  quantBitsOf,
+  validateCheckpoint,
+  WeightStore,
+  type ExportDType,
+  type FloatType,
+} from './weights.ts'
 
 /**
  * Export a Llama checkpoint as a Transformers.js model folder:
@@ -81,6 +88,27 @@ export interface QuantizationReport {
   maximumError: number
 }
 
+/**
+ * The attention biases of the config: one shared by every layer (windowed when every layer slides), or a global
+ * and a sliding one when a slidingWindowPattern mixes them (Gemma).
+ */
+function attentionBiases(
+  graph: GraphBuilder,
+  constants: Constants,
+  inputs: DecoderInputs,
+  floatType: FloatType,
+  config: LlamaConfig,
+): Pick<DecoderContext, 'attentionBias' | 'localAttentionBias'> {
+  const { slidingWindow, slidingWindowPattern } = config
+  if (slidingWindow === undefined || slidingWindowPattern === undefined) {
+    return { attentionBias: buildAttentionBias(graph, constants, inputs, floatType, slidingWindow) }
+  }
+  return {
+    attentionBias: buildAttentionBias(graph, constants, inputs, floatType),
+    localAttentionBias: buildAttentionBias(graph, constants, inputs, floatType, slidingWindow),
+  }
+}
+
 /** Build the decoder graph, streaming its weights into `onnx/<graph>_data`, and write both files. */
 async function writeGraph(
   checkpoint: LlamaCheckpoint,
@@ -112,7 +140,7 @@ async function writeGraph(
       constants,
       inputs,
       floatType,
-      attentionBias: buildAttentionBias(graph, constants, inputs, floatType, checkpoint.config.slidingWindow),
+      ...attentionBiases(graph, constants, inputs, floatType, checkpoint.config),
     }
     if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
     else buildOptimumFamily(context)

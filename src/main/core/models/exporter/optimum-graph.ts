@@ -1,7 +1,17 @@
 import { graphOutputs, pastName, presentName } from '../graph-contract.ts'
 import type { AttributeValue } from '../../onnx/builder.ts'
 import { TensorElementType } from '../../onnx/proto.ts'
+import { mlpInputNormName } from '../checkpoint.ts'
 import { withProjectionBias } from './attention-extras.ts'
+import {
+  attentionBiasOf,
+  attentionScale,
+  needsLocalRope,
+  primitiveGeluTanh,
+  scaledEmbedding,
+  softcap,
+  usesLocalRope,
+} from './gemma-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
 import { emitLinear } from './linear.ts'
@@ -20,6 +30,10 @@ import { fullWidth, ropeTables } from './rope.ts'
  *   /model/layers.{i}/mlp/{gate,up}_proj/MatMul, /mlp/act_fn/{Sigmoid,Mul}, /mlp/Mul, /mlp/down_proj/MatMul
  *   /model/layers.{i}/Add_1           residual after the block
  *   /model/norm/..., /lm_head/MatMul → logits
+ * Gemma adds /model/embed_tokens/Mul (× sqrt(hidden)), /self_attn/{Div,Tanh,Mul} score soft-capping, the norms
+ * /post_attention_layernorm (attention output), /pre_feedforward_layernorm (before the MLP) and
+ * /post_feedforward_layernorm (MLP output), a decomposed tanh GELU in /mlp/act_fn, /model/rotary_emb_local tables
+ * for sliding layers (Gemma 3) and /lm_head/softcap/{Div,Tanh,Mul} before the logits.
  * float16 exports compute RMSNorm in float32 between two Casts, as Hugging Face's LlamaRMSNorm does.
  */
 
@@ -145,8 +159,12 @@ function selfAttention(
     perm: [0, 1, 3, 2],
   })
   const scores = emit(context, scope, 'MatMul', [qRotated, keysTransposed]) // [B, heads, S, T]
-  const scaled = emit(context, scope, 'Mul', [scores, constants.float(1 / Math.sqrt(config.headDim))])
-  const masked = emit(context, scope, 'Add', [scaled, context.attentionBias])
+  const scaled = emit(context, scope, 'Mul', [scores, constants.float(attentionScale(config))])
+  const capped =
+    config.attentionLogitSoftcap === undefined
+      ? scaled
+      : softcap(context, scope, scaled, config.attentionLogitSoftcap)
+  const masked = emit(context, scope, 'Add', [capped, attentionBiasOf(context, layer)])
   const probabilities = emit(context, scope, 'Softmax', [masked], { axis: -1 })
   const mixed = emit(context, scope, 'MatMul', [probabilities, repeatKv(context, scope, values)]) // [B, heads, S, D]
   const sequenceFirst = emit(context, scope, 'Transpose', [mixed], { perm: [0, 2, 1, 3] })
@@ -156,67 +174,78 @@ function selfAttention(
   ])
 }
 
-/** SwiGLU MLP of one layer: normed `[B, S, hidden]` → down_proj output `[B, S, hidden]`. */
+/** Gated MLP of one layer (SiLU or tanh GELU): normed `[B, S, hidden]` → down_proj output `[B, S, hidden]`. */
 function mlp(context: DecoderContext, layer: number, normed: string): string {
   const hf = `model.layers.${layer}.mlp`
   const scope = `/model/layers.${layer}/mlp`
   const project = (which: 'gate' | 'up' | 'down', input: string): string =>
     linear(context, `${scope}/${which}_proj`, input, `${hf}.${which}_proj`)
   const gate = project('gate', normed)
-  const sigmoid = emit(context, `${scope}/act_fn`, 'Sigmoid', [gate])
-  const activated = emit(context, `${scope}/act_fn`, 'Mul', [gate, sigmoid])
+  const activated =
+    context.config.hiddenActivation === 'gelu_tanh'
+      ? primitiveGeluTanh(context, `${scope}/act_fn`, gate)
+      : emit(context, `${scope}/act_fn`, 'Mul', [gate, emit(context, `${scope}/act_fn`, 'Sigmoid', [gate])])
   const up = project('up', normed)
   const neurons = emit(context, scope, 'Mul', [activated, up])
   return project('down', neurons)
 }
 
+/** cos and sin `[B, 1, S, headDim]` at position_ids from full-width tables named `${name}.{cos,sin}`. */
+function rotaryAt(context: DecoderContext, name: string, local: boolean): { cos: string; sin: string } {
+  const { config, weights } = context
+  const tables = ropeTables(config, local)
+  const scope = `/${name.replace('.', '/')}`
+  const axis1 = context.constants.int64([1])
+  const gathered = (kind: 'cos' | 'sin'): string => {
+    const table = weights.computed(
+      `${name}.${kind}`,
+      [tables.positions, config.headDim],
+      fullWidth(tables[kind], tables.positions, tables.half),
+    )
+    return emit(context, scope, 'Unsqueeze', [
+      emit(context, scope, 'Gather', [table, context.inputs.positionIds]),
+      axis1,
+    ])
+  }
+  return { cos: gathered('cos'), sin: gathered('sin') }
+}
+
+/** RMSNorm of `input` with HF weight `${hf}.${norm}.weight`, scoped `${scope}/${norm}`. */
+function namedNorm(context: DecoderContext, layer: number, norm: string, input: string): string {
+  const name = `model.layers.${layer}.${norm}.weight`
+  return rmsNorm(context, `/model/layers.${layer}/${norm}`, input, context.weights.asIs(name, name))
+}
+
 /** Emit the Optimum-family decoder into `context.graph` (inputs, outputs and attention bias already present). */
 export function buildOptimumFamily(context: DecoderContext): void {
   const { config, weights } = context
-  const tables = ropeTables(config)
-  const cosTable = weights.computed(
-    'model.rotary_emb.cos',
-    [tables.positions, config.headDim],
-    fullWidth(tables.cos, tables.positions, tables.half),
-  )
-  const sinTable = weights.computed(
-    'model.rotary_emb.sin',
-    [tables.positions, config.headDim],
-    fullWidth(tables.sin, tables.positions, tables.half),
-  )
-  const axis1 = context.constants.int64([1])
-  const rotaryScope = '/model/rotary_emb'
-  const cos = emit(context, rotaryScope, 'Unsqueeze', [
-    emit(context, rotaryScope, 'Gather', [cosTable, context.inputs.positionIds]),
-    axis1,
-  ])
-  const sin = emit(context, rotaryScope, 'Unsqueeze', [
-    emit(context, rotaryScope, 'Gather', [sinTable, context.inputs.positionIds]),
-    axis1,
-  ])
+  const globalRotary = rotaryAt(context, 'model.rotary_emb', false)
+  const localRotary = needsLocalRope(config) ? rotaryAt(context, 'model.rotary_emb_local', true) : undefined
   const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
-  let residual = emit(context, '/model/embed_tokens', 'Gather', [embedding, context.inputs.inputIds])
+  let residual = scaledEmbedding(
+    context,
+    '/model/embed_tokens',
+    emit(context, '/model/embed_tokens', 'Gather', [embedding, context.inputs.inputIds]),
+  )
+  const sandwich = config.sandwichNorms === true
   for (let layer = 0; layer < config.numLayers; layer++) {
     const hf = `model.layers.${layer}`
     const scope = `/model/layers.${layer}`
-    const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
+    const rotary = usesLocalRope(config, layer) && localRotary !== undefined ? localRotary : globalRotary
     const heads = selfAttention(
       context,
       layer,
-      rmsNorm(context, `${scope}/input_layernorm`, residual, inputWeight),
-      { cos, sin },
+      namedNorm(context, layer, 'input_layernorm', residual),
+      rotary,
     )
-    const attentionOut = linear(context, `${scope}/self_attn/o_proj`, heads, `${hf}.self_attn.o_proj`)
+    const projected = linear(context, `${scope}/self_attn/o_proj`, heads, `${hf}.self_attn.o_proj`)
+    // Gemma normalizes the attention output before the residual add; that normed tensor is attn_out.
+    const attentionOut = sandwich
+      ? namedNorm(context, layer, 'post_attention_layernorm', projected)
+      : projected
     const middle = emit(context, scope, 'Add', [residual, attentionOut])
-    const postWeight = weights.asIs(
-      `${hf}.post_attention_layernorm.weight`,
-      `${hf}.post_attention_layernorm.weight`,
-    )
-    const mlpOut = mlp(
-      context,
-      layer,
-      rmsNorm(context, `${scope}/post_attention_layernorm`, middle, postWeight),
-    )
+    const down = mlp(context, layer, namedNorm(context, layer, mlpInputNormName(config), middle))
+    const mlpOut = sandwich ? namedNorm(context, layer, 'post_feedforward_layernorm', down) : down
     residual = emit(context, scope, 'Add', [middle, mlpOut])
   }
   const finalNormed = rmsNorm(
@@ -226,12 +255,14 @@ export function buildOptimumFamily(context: DecoderContext): void {
     weights.asIs('model.norm.weight', 'model.norm.weight'),
   )
   const kept = keptPositions(context.graph, context.constants, context.inputs, finalNormed)
-  emitLinear(
+  const cap = config.finalLogitSoftcap
+  const logits = emitLinear(
     context,
     context.graph.uniqueName('/lm_head/MatMul'),
     kept,
     'lm_head.MatMul.weight',
     config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
-    [graphOutputs.logits],
+    cap === undefined ? [graphOutputs.logits] : undefined,
   )
+  if (cap !== undefined) softcap(context, '/lm_head/softcap', logits, cap, [graphOutputs.logits])
 }

@@ -14,15 +14,19 @@ export interface RopeTables {
   half: number
 }
 
-/** Half-width tables: the layout of com.microsoft RotaryEmbedding's cos_cache / sin_cache. */
-export function ropeTables(config: LlamaConfig): RopeTables {
+/**
+ * Half-width tables: the layout of com.microsoft RotaryEmbedding's cos_cache / sin_cache. `local` builds the
+ * sliding layers' tables of Gemma 3: base localRopeTheta, no scaling.
+ */
+export function ropeTables(config: LlamaConfig, local = false): RopeTables {
   const half = config.headDim / 2
   const positions = config.maxPositionEmbeddings
   const cos = new Float32Array(positions * half)
   const sin = new Float32Array(positions * half)
-  const divisors = ropeFrequencyDivisors(config)
+  const theta = local ? (config.localRopeTheta ?? config.ropeTheta) : config.ropeTheta
+  const divisors = local ? new Float64Array(half).fill(1) : ropeFrequencyDivisors(config)
   for (let i = 0; i < half; i++) {
-    const frequency = config.ropeTheta ** ((-2 * i) / config.headDim) / (divisors[i] ?? 1)
+    const frequency = theta ** ((-2 * i) / config.headDim) / (divisors[i] ?? 1)
     for (let position = 0; position < positions; position++) {
       cos[position * half + i] = Math.cos(position * frequency)
       sin[position * half + i] = Math.sin(position * frequency)

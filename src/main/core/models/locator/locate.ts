@@ -5,6 +5,7 @@ import type { ModelProto, NodeProto } from '../../onnx/proto.ts'
 import type { LayerSites, SiteLocation } from './hook-map.ts'
 import { locateGateActivation } from './mlp-gate.ts'
 import { fusedResidualOps, linearOps, passThroughOps, projectionRole } from './node-names.ts'
+import { decomposedNormOutput, normalizationOps } from './norm-walk.ts'
 
 /**
  * Structural hook-site location (RUNTIME-NOTES §2.6), one algorithm for both export families:
@@ -12,7 +13,9 @@ import { fusedResidualOps, linearOps, passThroughOps, projectionRole } from './n
  *      (o_proj) and the MLP down projection; their float inputs are `attn_heads` and `mlp_act`;
  *   2. from each anchor's output, walk forward through casts, bias and dequantization arithmetic to the residual
  *      join: a binary Add with a non-constant second input (optimum family) or a fused Skip*LayerNorm (builder
- *      family). The walked tensor is the sub-layer output (`attn_out`, `mlp_out`);
+ *      family), also through a norm of the sub-layer output (Gemma's post-attention and post-feedforward norms,
+ *      norm-walk.ts). The walked tensor, the one added to the residual, is the sub-layer output (`attn_out`,
+ *      `mlp_out`): for Gemma the normed output, so an edit there moves the residual stream as it does in Llama;
  *   3. the join's other input is the residual entering the sub-layer; the join after the MLP is `resid_post`;
  *   4. `mlp_act` is the gated product act(gate)·up: its non-linear input is `mlp_gate` (mlp-gate.ts). Every
  *      architecture Tiller loads has a gated MLP, so a model without one fails here, naming the site.
@@ -71,8 +74,13 @@ function findJoin(
   sites: HookSite[],
 ): { output: string; join: Join } {
   let tensor = anchor.output[0] ?? ''
-  for (let depth = 0; depth < 8; depth++) {
+  for (let depth = 0; depth < 12; depth++) {
     const consumers = index.consumers(tensor)
+    const normed = consumers.length > 1 ? decomposedNormOutput(index, tensor) : undefined
+    if (normed !== undefined) {
+      tensor = normed
+      continue
+    }
     const [consumer] = consumers
     if (consumers.length !== 1 || consumer === undefined) {
       throw siteError(
@@ -91,7 +99,8 @@ function findJoin(
         return { output: tensor, join: { node: consumer, subInput: at, rootInput: 1 - at, fused: false } }
       }
     }
-    if (!passThroughOps.has(consumer.opType)) {
+    const throughNorm = normalizationOps.has(consumer.opType) && at === 0
+    if (!passThroughOps.has(consumer.opType) && !throughNorm) {
       throw siteError(
         layer,
         sites,
@@ -100,7 +109,7 @@ function findJoin(
     }
     tensor = consumer.output[0] ?? ''
   }
-  throw siteError(layer, sites, `no residual add within 8 nodes after ${anchor.name}`)
+  throw siteError(layer, sites, `no residual add within 12 nodes after ${anchor.name}`)
 }
 
 function subLayer(

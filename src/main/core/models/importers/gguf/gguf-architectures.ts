@@ -13,6 +13,10 @@ import type { ModelArchitecture } from '../../checkpoint.ts'
  *          attn_q/attn_k/attn_v apart, which llama.cpp also loads) and
  *          `blk.N.ffn_up.weight` `[2·intermediate, hidden]` (gate rows first, then up), no ffn_gate;
  *          `phi3.attention.sliding_window`.
+ *   gemma2 rotate_half rows, four norms per layer: attn_norm (input), post_attention_norm (attention output),
+ *          ffn_norm (before the MLP, Hugging Face's pre_feedforward_layernorm), post_ffw_norm (MLP output); norm
+ *          weights hold 1 + w; no output.weight (tied). Features in metadata, see gemma-config.ts.
+ *   gemma3 gemma2's tensors plus per-head norms `blk.N.attn_{q,k}_norm.weight` `[headDim]` (also 1 + w).
  */
 export interface GgufArchitecture {
   /** The Hugging Face model_type it becomes (llama may become mistral, see above). */
@@ -23,6 +27,8 @@ export interface GgufArchitecture {
   qkNorm: boolean
   /** q/k/v in one attn_qkv tensor and gate/up in one ffn_up tensor. */
   fusedProjections: boolean
+  /** Gemma's post_attention_norm and post_ffw_norm around the sub-layers (ffn_norm is then the pre-MLP norm). */
+  sandwichNorms: boolean
 }
 
 export const ggufArchitectures: Readonly<Record<string, GgufArchitecture>> = {
@@ -32,6 +38,7 @@ export const ggufArchitectures: Readonly<Record<string, GgufArchitecture>> = {
     attentionBias: false,
     qkNorm: false,
     fusedProjections: false,
+    sandwichNorms: false,
   },
   qwen2: {
     modelType: 'qwen2',
@@ -39,6 +46,7 @@ export const ggufArchitectures: Readonly<Record<string, GgufArchitecture>> = {
     attentionBias: true,
     qkNorm: false,
     fusedProjections: false,
+    sandwichNorms: false,
   },
   qwen3: {
     modelType: 'qwen3',
@@ -46,6 +54,7 @@ export const ggufArchitectures: Readonly<Record<string, GgufArchitecture>> = {
     attentionBias: false,
     qkNorm: true,
     fusedProjections: false,
+    sandwichNorms: false,
   },
   phi3: {
     modelType: 'phi3',
@@ -53,6 +62,23 @@ export const ggufArchitectures: Readonly<Record<string, GgufArchitecture>> = {
     attentionBias: false,
     qkNorm: false,
     fusedProjections: true,
+    sandwichNorms: false,
+  },
+  gemma2: {
+    modelType: 'gemma2',
+    interleavedQueryKey: false,
+    attentionBias: false,
+    qkNorm: false,
+    fusedProjections: false,
+    sandwichNorms: true,
+  },
+  gemma3: {
+    modelType: 'gemma3_text',
+    interleavedQueryKey: false,
+    attentionBias: false,
+    qkNorm: true,
+    fusedProjections: false,
+    sandwichNorms: true,
   },
 }
 
@@ -121,6 +147,11 @@ export function layerTensorMappings(
     mappings['attn_q.bias'] = one('self_attn.q_proj.bias')
     mappings['attn_k.bias'] = one('self_attn.k_proj.bias')
     mappings['attn_v.bias'] = one('self_attn.v_proj.bias')
+  }
+  if (architecture.sandwichNorms) {
+    mappings['post_attention_norm.weight'] = one('post_attention_layernorm.weight')
+    mappings['ffn_norm.weight'] = one('pre_feedforward_layernorm.weight')
+    mappings['post_ffw_norm.weight'] = one('post_feedforward_layernorm.weight')
   }
   if (architecture.qkNorm) {
     mappings['attn_q_norm.weight'] = one('self_attn.q_norm.weight')

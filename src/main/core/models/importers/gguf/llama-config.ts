@@ -1,6 +1,7 @@
 import { TillerError } from '../../../errors.ts'
 import type { LlamaConfig, RopeScaling } from '../../checkpoint.ts'
 import type { GgufFile } from './gguf-file.ts'
+import { gemmaFeatures } from './gemma-config.ts'
 import { ggufArchitectures, layerTensorMappings, ropeFrequenciesTensor } from './gguf-architectures.ts'
 import type { GgufArchitecture } from './gguf-architectures.ts'
 import {
@@ -154,12 +155,16 @@ function checkSizes(file: GgufFile, numLayers: number, contextLength: number): v
   }
 }
 
-/** The config fields that set a family apart: model type, biases, q/k norms, sliding window, linear RoPE scaling. */
+/**
+ * The config fields that set a family apart: model type, biases, q/k norms, sliding window, linear RoPE scaling,
+ * and Gemma's features (gemma-config.ts).
+ */
 function familyFeatures(
   file: GgufFile,
   architecture: GgufArchitecture,
   contextLength: number,
-): Pick<LlamaConfig, 'architecture' | 'attentionBias' | 'qkNorm' | 'slidingWindow' | 'ropeScaling'> {
+  sizes: { numLayers: number; hiddenSize: number; numHeads: number; headDim: number },
+): Partial<LlamaConfig> {
   const prefix = architecturePrefix(file)
   const window = metadataInteger(file, `${prefix}.attention.sliding_window`, 0)
   // A window as long as the context masks nothing.
@@ -174,6 +179,7 @@ function familyFeatures(
     ...(architecture.qkNorm ? { qkNorm: true } : {}),
     ...(slidingWindow === undefined ? {} : { slidingWindow }),
     ...(ropeScaling === undefined ? {} : { ropeScaling }),
+    ...gemmaFeatures(file, prefix, sizes),
   }
 }
 
@@ -251,6 +257,6 @@ export function llamaConfigFromGguf(
     bosTokenId,
     eosTokenId,
     ...(padTokenId === undefined ? {} : { padTokenId }),
-    ...familyFeatures(file, architecture, contextLength),
+    ...familyFeatures(file, architecture, contextLength, { numLayers, hiddenSize, numHeads, headDim }),
   }
 }
