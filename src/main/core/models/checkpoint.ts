@@ -98,6 +98,11 @@ export interface WeightTensor {
   data: Float32Array | Uint16Array
   /** Set by importers for weights stored as blocks of 32 (GGUF Q4_0…Q8_0, Q4_K, Q5_K); `data` is their value. */
   blocks?: WeightBlocks
+  /**
+   * Bits of each value as the importer's source stored it (GGUF: quant width of the block type, 16 or 32 for
+   * floats), when known; a q4 export writes weights above 4 bits with 8 (exporter/weights.ts).
+   */
+  sourceBits?: number
 }
 
 export interface LlamaCheckpoint {

@@ -14,7 +14,14 @@ import { declareDecoderInputs, declareDecoderOutputs } from './decoder-io.ts'
 import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
 import { checkpointWeightsHash } from './weights-hash.ts'
-import { floatTypeOf, quantBitsOf, validateCheckpoint, WeightStore, type ExportDType } from './weights.ts'
+import {
+  floatTypeOf,
+  quantBitsOf,
+  validateCheckpoint,
+  WeightStore,
+  type ExportDType,
+  type QuantizationReport,
+} from './weights.ts'
 
 /**
  * Export a Llama checkpoint as a Transformers.js model folder:
@@ -66,19 +73,6 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
       { subject: outDir },
     )
   }
-}
-
-/**
- * What a quantized export did to the linear weights: how many were copied exactly from their source blocks, how
- * many with float zero points, how many were requantized, and the largest absolute difference to the float
- * weights (0 for float exports).
- */
-export interface QuantizationReport {
-  exactTensors: number
-  /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
-  offsetTensors: number
-  requantizedTensors: number
-  maximumError: number
 }
 
 /** Build the decoder graph, streaming its weights into `onnx/<graph>_data`, and write both files. */
@@ -153,6 +147,7 @@ export async function exportModelFolder(
     offsetTensors: 0,
     requantizedTensors: 0,
     maximumError: 0,
+    byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
   }
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
@@ -166,7 +161,7 @@ export async function exportModelFolder(
   return report
 }
 
-export type { ExportDType } from './weights.ts'
+export type { ExportDType, QuantizationReport } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
 export { checkpointWeightsHash } from './weights-hash.ts'
 export { recordedWeightsHash } from './folder-files.ts'
