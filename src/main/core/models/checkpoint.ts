@@ -36,6 +36,8 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean
   bosTokenId: number
   eosTokenId: number
+  /** Further ids that end generation (a chat model's end of turn, e.g. `<|eot_id|>`); absent when none. */
+  endOfTurnTokenIds?: number[]
   padTokenId?: number
   /** Hugging Face model_type of the family; absent means 'llama'. Names config.json's model class. */
   architecture?: ModelArchitecture
