@@ -159,6 +159,10 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
         offsetTensors: 0,
         requantizedTensors: 0,
         maximumError: 0,
+        byBits: {
+          '4': { tensors: bits === 4 ? linearCount : 0, maximumError: 0 },
+          '8': { tensors: bits === 8 ? linearCount : 0, maximumError: 0 },
+        },
       })
       const config = JSON.parse(readFileSync(join(folders.get(dtype) ?? '', 'config.json'), 'utf8'))
       expect(config['transformers.js_config'].dtype).toBe(dtype)
@@ -276,7 +280,13 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
   it('copies Q8_0 and Q5_0 blocks exactly into q8', async () => {
     for (const type of [GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q5_0]) {
       const { report, gap } = await exportAs(type, 'q8')
-      expect(report).toEqual({ exactTensors: 15, offsetTensors: 0, requantizedTensors: 0, maximumError: 0 })
+      expect(report).toEqual({
+        exactTensors: 15,
+        offsetTensors: 0,
+        requantizedTensors: 0,
+        maximumError: 0,
+        byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 15, maximumError: 0 } },
+      })
       expect(gap).toBeLessThanOrEqual(1e-4)
     }
   })

@@ -132,9 +132,13 @@ describe('tiller import gguf', () => {
     expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('tensors 14 Q4_K, 5 F32, 2 Q6_K')
-    // The default dtype keeps the folder about the GGUF's size: q4; Q4_K keeps its blocks, Q6_K is requantized.
+    // The default dtype keeps the folder about the GGUF's size: q4; Q4_K keeps its blocks, Q6_K is requantized
+    // to 8 bits, keeping the file's mix.
     expect(run.stdout).toContain(
       'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
+    )
+    expect(run.stdout).toMatch(
+      /Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits \(largest difference [\d.e-]+\)\./,
     )
     expect(existsSync(join(outDir, 'config.json'))).toBe(true)
     expect(existsSync(join(outDir, 'onnx/model_q4.onnx'))).toBe(true)

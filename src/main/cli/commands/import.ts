@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 
 import { TillerError } from '../../core/errors.ts'
-import { exportModelFolder } from '../../core/models/exporter/index.ts'
+import { exportModelFolder, type QuantizationReport } from '../../core/models/exporter/index.ts'
 import { defaultExportDtype } from '../../core/models/importers/gguf/default-dtype.ts'
 import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
@@ -16,8 +16,10 @@ F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_
 SentencePiece or byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By
 default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32),
 Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and
-Q5_1/Q5_K (q8) with float zero points; other types are requantized. The import prints the largest difference to
-the dequantized weights.
+Q5_1/Q5_K (q8) with float zero points; other types are requantized. A q4 import of a mixed file (Q4_K_M: Q4_K with
+Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8 bits, keeping the
+file's mix. The import prints how many weights went to each width and the largest difference to the dequantized
+weights.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
@@ -60,6 +62,17 @@ function choice<T extends string>(flag: string, value: string, allowed: readonly
   if (match === undefined)
     throw invalidArgument(`--${flag} is "${value}"; use ${allowed.join(' or ')}.`, `--${flag}`)
   return match
+}
+
+/** How many linear weights went to each MatMulNBits width, and each width's largest difference. */
+function precisionLine(quantization: QuantizationReport): string {
+  const widths = (['4', '8'] as const)
+    .filter((bits) => quantization.byBits[bits].tensors > 0)
+    .map((bits) => {
+      const { tensors, maximumError } = quantization.byBits[bits]
+      return `${tensors} at ${bits} bits (largest difference ${maximumError.toPrecision(3)})`
+    })
+  return `Precision: ${widths.join(', ')}.\n`
 }
 
 /** `tiller import gguf FILE --out DIR`: GGUF -> checkpoint + tokenizer -> ONNX model folder, atomically. */
@@ -124,7 +137,8 @@ export const importCommand: Command = {
             ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
               `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
               `${quantization.requantizedTensors} requantized (largest difference ` +
-              `${quantization.maximumError.toPrecision(3)}).\n`
+              `${quantization.maximumError.toPrecision(3)}).\n` +
+              precisionLine(quantization)
             : ''),
       )
     }

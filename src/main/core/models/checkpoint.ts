@@ -42,6 +42,8 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean
   bosTokenId: number
   eosTokenId: number
+  /** Further ids that end generation (a chat model's end of turn, e.g. `<|eot_id|>`); absent when none. */
+  endOfTurnTokenIds?: number[]
   padTokenId?: number
   /** Hugging Face model_type of the family; absent means 'llama'. Names config.json's model class. */
   architecture?: ModelArchitecture
@@ -152,6 +154,11 @@ export interface WeightTensor {
   data: Float32Array | Uint16Array
   /** Set by importers for weights stored as blocks of 32 (GGUF Q4_0…Q8_0, Q4_K, Q5_K); `data` is their value. */
   blocks?: WeightBlocks
+  /**
+   * Bits of each value as the importer's source stored it (GGUF: quant width of the block type, 16 or 32 for
+   * floats), when known; a q4 export writes weights above 4 bits with 8 (exporter/weights.ts).
+   */
+  sourceBits?: number
 }
 
 export interface LlamaCheckpoint {

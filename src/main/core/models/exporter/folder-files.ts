@@ -128,11 +128,16 @@ export function recordedWeightsHash(raw: Record<string, unknown>): string | unde
   return typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined
 }
 
-/** generation_config.json: token ids for generate(); greedy by default. */
+/**
+ * generation_config.json: token ids for generate(); greedy by default. eos_token_id lists the end-of-turn ids after
+ * the EOS id when the model has them, as Hugging Face's chat models do; Transformers.js and Tiller's runtime
+ * (runtime/model-config.ts) stop at any of them.
+ */
 export function generationConfigJson(config: LlamaConfig): Record<string, unknown> {
+  const endOfTurn = config.endOfTurnTokenIds ?? []
   return {
     bos_token_id: config.bosTokenId,
-    eos_token_id: config.eosTokenId,
+    eos_token_id: endOfTurn.length > 0 ? [config.eosTokenId, ...endOfTurn] : config.eosTokenId,
     ...(config.padTokenId === undefined ? {} : { pad_token_id: config.padTokenId }),
     do_sample: false,
   }

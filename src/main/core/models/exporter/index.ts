@@ -21,6 +21,7 @@ import {
   WeightStore,
   type ExportDType,
   type FloatType,
+  type QuantizationReport,
 } from './weights.ts'
 
 /**
@@ -73,19 +74,6 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
       { subject: outDir },
     )
   }
-}
-
-/**
- * What a quantized export did to the linear weights: how many were copied exactly from their source blocks, how
- * many with float zero points, how many were requantized, and the largest absolute difference to the float
- * weights (0 for float exports).
- */
-export interface QuantizationReport {
-  exactTensors: number
-  /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
-  offsetTensors: number
-  requantizedTensors: number
-  maximumError: number
 }
 
 /**
@@ -181,6 +169,7 @@ export async function exportModelFolder(
     offsetTensors: 0,
     requantizedTensors: 0,
     maximumError: 0,
+    byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
   }
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
@@ -194,7 +183,7 @@ export async function exportModelFolder(
   return report
 }
 
-export type { ExportDType } from './weights.ts'
+export type { ExportDType, QuantizationReport } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
 export { checkpointWeightsHash } from './weights-hash.ts'
 export { recordedWeightsHash } from './folder-files.ts'

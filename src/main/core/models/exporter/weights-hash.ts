@@ -8,7 +8,8 @@
  *   the scheme line `tiller-weights-sha256/1\n`,
  *   the export dtype line (`float32\n` or `float16\n`),
  *   for each weight the export writes, by Hugging Face name in code-unit order: the line
- *   `<name>\t<shape joined by ','>\n`, then its values in the Hugging Face layout (`[out, in]` for Linear) as
+ *   `<name>\t<shape joined by ','>\n` (`…\tq8\n` for a matrix a q4 export writes with 8 bits, weights.ts
+ *   linearBitsOf), then its values in the Hugging Face layout (`[out, in]` for Linear) as
  *   float32 little-endian bytes, after rounding to the export dtype (float16 values widen exactly).
  */
 import { createHash, type Hash } from 'node:crypto'
@@ -16,7 +17,7 @@ import { endianness } from 'node:os'
 import { floatsToHalves, halvesToFloats } from '../../../../shared/float16.ts'
 import { TillerError } from '../../errors.ts'
 import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
-import type { ExportDType } from './weights.ts'
+import { linearBitsOf, type ExportDType } from './weights.ts'
 
 /** The first line hashed; change it when the scheme changes. */
 export const weightsHashScheme = 'tiller-weights-sha256/1'
@@ -49,6 +50,7 @@ function updateLittleEndian(hash: Hash, values: Float32Array): void {
 export function checkpointWeightsHash(checkpoint: LlamaCheckpoint, dtype: ExportDType): string {
   const hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}\n`)
   const names = [...expectedWeightShapes(checkpoint.config).keys()].sort()
+  const linearBits = linearBitsOf(checkpoint, dtype)
   for (const name of names) {
     const tensor = checkpoint.weights.get(name)
     if (tensor === undefined) {
@@ -57,7 +59,9 @@ export function checkpointWeightsHash(checkpoint: LlamaCheckpoint, dtype: Export
         `Weight ${name} is missing; validate the checkpoint before hashing it.`,
       )
     }
-    hash.update(`${name}\t${tensor.shape.join(',')}\n`)
+    // A q4 export that keeps a source's precision mix writes some matrices with 8 bits: the hash says which.
+    const wider = dtype === 'q4' && tensor.shape.length === 2 && linearBits(tensor) === 8
+    hash.update(`${name}\t${tensor.shape.join(',')}${wider ? '\tq8' : ''}\n`)
     updateLittleEndian(hash, exportedValues(tensor, dtype))
   }
   return hash.digest('hex')

@@ -95,6 +95,48 @@ function convert(
 }
 
 /**
+ * What a quantized export did to the linear weights: how many were copied exactly from their source blocks, how
+ * many with float zero points, how many were requantized, and the largest absolute difference to the float
+ * weights (0 for float exports); `byBits` counts the weights written with 4 and with 8 bits and each one's largest
+ * difference.
+ */
+export interface QuantizationReport {
+  exactTensors: number
+  /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
+  offsetTensors: number
+  requantizedTensors: number
+  maximumError: number
+  byBits: Record<'4' | '8', { tensors: number; maximumError: number }>
+}
+
+/**
+ * Whether a q4 export keeps the checkpoint's precision mix: true when some matrix was stored with 4 bits or fewer
+ * (a Q4_K_M file's Q4_K), so its more precise matrices (Q6_K, Q8_0, F16, ...) are the file's deliberate choice
+ * and get 8 bits. A checkpoint without such matrices (an F16 or Q8_0 file, or one without source bits) is
+ * requantized to 4 bits throughout, as `--dtype q4` asks.
+ */
+function keepsMix(checkpoint: LlamaCheckpoint): boolean {
+  for (const tensor of checkpoint.weights.values()) {
+    if (tensor.shape.length === 2 && tensor.sourceBits !== undefined && tensor.sourceBits <= 4) return true
+  }
+  return false
+}
+
+/**
+ * The MatMulNBits bits each matrix of `checkpoint` gets in a `dtype` export, as a function of the tensor: undefined
+ * for float exports, 8 in q8, and in q4 8 for a source weight above 4 bits when the checkpoint keeps its mix
+ * (keepsMix), else 4.
+ */
+export function linearBitsOf(
+  checkpoint: LlamaCheckpoint,
+  dtype: ExportDType,
+): (tensor: WeightTensor) => 4 | 8 | undefined {
+  const exportBits = quantBitsOf(dtype)
+  const mixed = exportBits === 4 && keepsMix(checkpoint)
+  return (tensor) => (mixed && (tensor.sourceBits ?? 0) > 4 ? 8 : exportBits)
+}
+
+/**
  * Writes weights into the graph's one external data file as they are added, so large checkpoints stream
  * through without a second full copy in memory. HF Linear weights `[out, in]` are stored transposed
  * (`[in, out]`), the layout MatMul reads.
@@ -104,10 +146,18 @@ export class WeightStore {
   /** MatMulNBits bits of linear weights, undefined when they are float (MatMul). */
   readonly quantBits: 4 | 8 | undefined
   /**
-   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, and the largest
-   * difference to the float values.
+   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, the largest
+   * difference to the float values, and the same per MatMulNBits width.
    */
-  readonly quantization = { exactTensors: 0, offsetTensors: 0, requantizedTensors: 0, maximumError: 0 }
+  readonly quantization: QuantizationReport = {
+    exactTensors: 0,
+    offsetTensors: 0,
+    requantizedTensors: 0,
+    maximumError: 0,
+    byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
+  }
+  /** The bits of each linear weight (linearBitsOf): 8 for precise source weights in a mixed q4 export. */
+  private readonly linearBits: (tensor: WeightTensor) => 4 | 8 | undefined
   private readonly graph: GraphBuilder
   private readonly checkpoint: LlamaCheckpoint
   private readonly data: ExternalDataWriter
@@ -123,6 +173,7 @@ export class WeightStore {
     this.data = data
     this.dtype = floatTypeOf(dtype)
     this.quantBits = quantBitsOf(dtype)
+    this.linearBits = linearBitsOf(checkpoint, dtype)
   }
 
   private source(name: string): WeightTensor {
@@ -145,9 +196,9 @@ export class WeightStore {
     name: string,
     source: string,
   ): { weight: string; scales: string; zeroPoints: string; rows: number; columns: number; bits: 4 | 8 } {
-    const bits = this.quantBits
-    if (bits === undefined) throw new TillerError('internal', `Weight ${name}: the export is not quantized.`)
     const tensor = this.source(source)
+    const bits = this.linearBits(tensor)
+    if (bits === undefined) throw new TillerError('internal', `Weight ${name}: the export is not quantized.`)
     const [rows, columns] = tensor.shape as [number, number]
     if (columns % quantBlockSize !== 0) {
       throw new TillerError(
@@ -161,6 +212,9 @@ export class WeightStore {
     else if (quantized.source === 'offsets') this.quantization.offsetTensors += 1
     else this.quantization.requantizedTensors += 1
     this.quantization.maximumError = Math.max(this.quantization.maximumError, quantized.maximumError)
+    const width = this.quantization.byBits[bits === 4 ? '4' : '8']
+    width.tensors += 1
+    width.maximumError = Math.max(width.maximumError, quantized.maximumError)
     const blocks = columns / quantBlockSize
     const add = (suffix: string, type: 'uint8' | 'float32', dims: number[], bytes: Uint8Array): string =>
       this.graph.addInitializer(externalTensor(`${name}.${suffix}`, type, dims, this.data.append(bytes)))

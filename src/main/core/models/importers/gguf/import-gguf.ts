@@ -8,6 +8,7 @@ import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts
 import { readLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
 import { embeddedTokenizerFromGguf } from './embedded-tokenizer.ts'
+import { endOfTurnTokenIdsFromGguf } from './end-of-turn.ts'
 import { withExactStringArrays } from './exact-strings.ts'
 import type { EmbeddedTokenizer } from './embedded-tokenizer.ts'
 import { renderTemplateText } from '../../chat-template.ts'
@@ -76,7 +77,7 @@ function checkChatTemplate(path: string, tokenizer: EmbeddedTokenizer): void {
  * Imports a local GGUF of a supported architecture (llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3;
  * gguf-architectures.ts) (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
  * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) into a LlamaCheckpoint with Hugging Face names, `[out, in]`
- * layouts and rotate_half q/k rows, plus Hugging Face tokenizer files converted from the embedded SentencePiece or
+ * layouts and rotate_half q/k rows and the chat model's end-of-turn ids (end-of-turn.ts), plus Hugging Face tokenizer files converted from the embedded SentencePiece or
  * byte-level BPE vocabulary. Bad input throws a TillerError naming the file and field or tensor.
  */
 export async function importGguf(path: string): Promise<GgufImport> {
@@ -88,6 +89,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
   const tokenizer = embeddedTokenizerFromGguf(file)
   checkChatTemplate(path, tokenizer)
   const partialConfig = llamaConfigFromGguf(file, tokenizer.tokenCount)
+  const endOfTurnTokenIds = endOfTurnTokenIdsFromGguf(file, partialConfig.eosTokenId)
   const { weights, tieWordEmbeddings, ropeFrequencyFactors } = await readLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)
   const tensorTypes = countTypes(types)
@@ -100,6 +102,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
       config: {
         ...partialConfig,
         tieWordEmbeddings,
+        ...(endOfTurnTokenIds.length === 0 ? {} : { endOfTurnTokenIds }),
         // Llama 3.1/3.2: llama.cpp stores the llama3 remapping as one divisor per frequency.
         ...(ropeFrequencyFactors === undefined
           ? {}

@@ -66,7 +66,9 @@ function splitRows(weight: WeightTensor, rowSplit: number[]): WeightTensor[] {
   return rowSplit.map((rows) => {
     const data = weight.data.slice(start * columns, (start + rows) * columns)
     start += rows
-    return { dtype: weight.dtype, shape: [rows, columns], data } as WeightTensor
+    const part = { dtype: weight.dtype, shape: [rows, columns], data } as WeightTensor
+    if (weight.sourceBits !== undefined) part.sourceBits = weight.sourceBits
+    return part
   })
 }
 

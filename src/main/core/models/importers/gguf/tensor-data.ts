@@ -8,6 +8,7 @@ import type { WeightBlocks, WeightTensor } from '../../checkpoint.ts'
 import { decodeQuantizedGroups, hasQuantizedGroups } from './block-decode.ts'
 import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
 import { assertReadableTensor } from './gguf-file.ts'
+import { sourceBitsOf } from './source-bits.ts'
 import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
 
 // fs reads are limited to 2 GiB per call.
@@ -33,7 +34,7 @@ async function readBytes(handle: FileHandle, offset: number, length: number): Pr
 /**
  * Reads one tensor's data from an open GGUF file as a weight with the tensor's row-major shape.
  * F32 stays float32 and F16 stays float16 (bit patterns, lossless); BF16 and every block-quantized type Tiller
- * reads (ggml-types.ts) are dequantized to float32. Other types throw TillerError('unsupported-tensor-type')
+ * reads (ggml-types.ts) are dequantized to float32; `sourceBits` records the type's bits per value. Other types throw TillerError('unsupported-tensor-type')
  * naming the tensor and its type.
  */
 export async function readGgufTensor(
@@ -71,6 +72,8 @@ export async function readGgufTensor(
     }
   }
   assertFinite(file, tensor, weight)
+  const sourceBits = sourceBitsOf(tensor.type)
+  if (sourceBits !== undefined) weight.sourceBits = sourceBits
   return weight
 }
 
