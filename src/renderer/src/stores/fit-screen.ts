@@ -6,15 +6,16 @@ import { useClient } from '../api.ts'
 import { useContractEvent } from '../composables/use-contract-event.ts'
 import { messageOf } from '../errors.ts'
 import { useJobFollower } from './job-follower.ts'
-import { useMethodsStore } from './methods.ts'
+import { useFitMethodsStore } from './methods.ts'
 
 /**
  * The Fit screen: which demonstration set, the layer diagnostics of it at the chosen method's site (a job), and
- * the fit (a job with progress, time left and cancel). Method, options and layers live in the methods store.
+ * the fit (a job with progress, time left and cancel). Method, options and layers live in the Fit screen’s own
+ * methods store (`useFitMethodsStore`), apart from the Compare workbench’s.
  */
 export const useFitScreenStore = defineStore('fit-screen', () => {
   const client = useClient()
-  const methods = useMethodsStore()
+  const methods = useFitMethodsStore()
   const cancel = (id: string) => client['job:cancel']({ id })
 
   const datasets = ref<DatasetEntry[]>([])
