@@ -25,6 +25,10 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
   const addedPaths = ref<string[]>([])
   const diagnostics = useJobFollower('diagnostics', cancel)
   const fit = useJobFollower('fit', cancel)
+  /** The strength the fitted edit is diagnosed at; the method's default once a fit succeeds. */
+  const editStrength = ref<number | null>(null)
+  /** The edit this screen fitted last, which the next diagnosis measures. */
+  const fittedEditId = computed(() => fit.result.value?.editId ?? null)
 
   const dataset = computed(() => datasets.value.find((entry) => entry.path === datasetPath.value) ?? null)
   /** The diagnostics shown: only those of the chosen set. */
@@ -83,6 +87,9 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
         dataset: path,
         method: methods.selectedId as MethodId,
         options: methods.values,
+        ...(fittedEditId.value === null || editStrength.value === null
+          ? {}
+          : { edit: { id: fittedEditId.value, strength: editStrength.value } }),
       }),
     )
   }
@@ -95,6 +102,7 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
   async function startFit(): Promise<void> {
     const path = datasetPath.value
     if (path === null || !canFit.value) return
+    const strength = methods.selected?.strength.default ?? 1
     await fit.start(() =>
       client['edit:fit']({
         dataset: path,
@@ -102,6 +110,7 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
         options: methods.fitOptions,
       }),
     )
+    editStrength.value = strength
   }
 
   useContractEvent('model:changed', () => void refresh())
@@ -115,6 +124,8 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
     fit,
     report,
     canFit,
+    editStrength,
+    fittedEditId,
     refresh,
     addDataset,
     selectDataset,
