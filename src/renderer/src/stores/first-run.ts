@@ -121,6 +121,8 @@ export const useFirstRunStore = defineStore('first-run', () => {
       if (!chat.initialized) await chat.initialize()
       await chat.refreshEdits()
       chat.startNew()
+      // A new conversation keeps the last one's stack; the guide compares base with this edit alone.
+      chat.current.edits.splice(0)
       chat.addEdit(editId)
       chatOpened.value = true
       navigation.go('chat')
