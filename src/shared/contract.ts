@@ -229,6 +229,13 @@ export const requests = {
       options: z.record(z.string(), z.unknown()).default({}),
       /** Training pairs read, the first in file order. */
       maxPairs: z.int().min(4, 'Use at least 4 pairs.').max(1024).default(64),
+      /**
+       * A held edit (usually the one just fitted): the report adds the mean norms with it compiled in at
+       * `strength` and the cosines between its directions and the other held edits' at its layers.
+       */
+      edit: z
+        .strictObject({ id: z.string().min(1), strength: z.number().finite().min(-1e6).max(1e6) })
+        .optional(),
     }),
     result: typed<JobStarted>(),
   },

@@ -4,7 +4,7 @@
  * where to fit.
  */
 import type { PositionSelector } from './activations.ts'
-import type { HookSite } from './edit.ts'
+import type { HookSite, MethodId } from './edit.ts'
 
 /** One decoder block's numbers. */
 export interface LayerDiagnosticRow {
@@ -19,6 +19,49 @@ export interface LayerDiagnosticRow {
   separation: number
   /** Mean L2 norm of the captured activations (both sides). */
   meanNorm: number
+  /**
+   * The same mean norm with the fitted edit compiled in at the report's strength (`edited`); absent when no edit
+   * was given. Equal to `meanNorm` before the edit's first layer, and bit for bit everywhere at strength 0.
+   */
+  editedMeanNorm?: number
+}
+
+/**
+ * How an intervention's direction is read for comparison: a signed unit vector (additive edits' vectors, ITI's
+ * head vector, HPR's probe θ) or an unsigned subspace (directional ablation's and PCA projections' bases, SEA's
+ * kept singular directions U⁺).
+ */
+export type DirectionKind = 'vector' | 'subspace'
+
+/** The cosine between the fitted edit's direction and another saved edit's, at one layer and site. */
+export interface DirectionCosine {
+  layer: number
+  site: HookSite
+  /** The other edit's id, label (method · data · layers) and method. */
+  otherId: string
+  otherLabel: string
+  otherMethod: MethodId
+  /** What was compared on each side. */
+  own: DirectionKind
+  other: DirectionKind
+  /**
+   * vector·vector: the signed cosine; vector·subspace: the cosine of the angle between the vector and the
+   * subspace (‖B v̂‖, in [0, 1]); subspace·subspace: the cosine of the smallest principal angle (largest singular
+   * value of B₁B₂ᵀ, in [0, 1]).
+   */
+  cosine: number
+}
+
+/** The fitted edit the report measured, when one was given. */
+export interface EditedDiagnostics {
+  editId: string
+  method: MethodId
+  /** The strength the edit was compiled in at. */
+  strength: number
+  /** The edit's layers. */
+  layers: number[]
+  /** Against every other held edit of the same model with a direction at one of those layers and sites. */
+  cosines: DirectionCosine[]
 }
 
 /** The whole report. */
@@ -35,6 +78,8 @@ export interface LayerDiagnosticsReport {
   recommendedLayer: number
   /** One sentence saying why that layer. */
   reason: string
+  /** The fitted edit's norms (per row) and direction cosines, when the request named one. */
+  edited?: EditedDiagnostics
 }
 
 /** Probe accuracies this close to the best count as tied; the separation then decides. */

@@ -243,4 +243,36 @@ describe('diagnostics and evaluation jobs on the organism', () => {
       code: 'invalid-argument',
     })
   })
+
+  test('diagnostics:layers with a held edit adds its norms and its cosines with the other held edits', async () => {
+    // A second fit on the same pairs and layer: the same mean difference, so the cosine is 1.
+    const second = await resultOf(
+      await client['edit:fit']({
+        dataset: pairsFile,
+        method: 'mean-diff',
+        options: { layers: [report.recommendedLayer] },
+      }),
+      'fit',
+    )
+    const atZero = await resultOf(
+      await client['diagnostics:layers']({ dataset: pairsFile, edit: { id: editId, strength: 0 } }),
+      'diagnostics',
+    )
+    for (const row of atZero.rows) expect(row.editedMeanNorm).toBe(row.meanNorm)
+    expect(atZero.edited).toMatchObject({ editId, strength: 0, layers: [report.recommendedLayer] })
+    expect(atZero.edited?.cosines.map((entry) => [entry.otherId, entry.layer])).toEqual([
+      [second.editId, report.recommendedLayer],
+    ])
+    expect(atZero.edited?.cosines[0]?.cosine).toBeCloseTo(1, 6)
+
+    const strong = await resultOf(
+      await client['diagnostics:layers']({ dataset: pairsFile, edit: { id: editId, strength: 4 } }),
+      'diagnostics',
+    )
+    const layer = strong.rows[report.recommendedLayer]
+    expect(layer?.editedMeanNorm).not.toBeCloseTo(layer?.meanNorm as number, 2)
+    await expect(
+      client['diagnostics:layers']({ dataset: pairsFile, edit: { id: 'nope', strength: 1 } }),
+    ).rejects.toMatchObject({ subject: 'id' })
+  })
 })

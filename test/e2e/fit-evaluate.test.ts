@@ -76,6 +76,13 @@ describe('Fit and Evaluate in browser mode', () => {
     const summary = (await page.getByTestId('fit-result').textContent()) ?? ''
     expect(summary).toContain('128 training pairs')
     expect(summary).toMatch(new RegExp(`Layers:\\s*${layer}Site`))
+    // Diagnose again with the fitted edit at the method's default strength: norms after it and direction cosines.
+    expect(await page.getByTestId('diagnose-strength').locator('input').inputValue()).toBe('1')
+    await page.getByTestId('diagnose-button').click()
+    await page.getByTestId('edit-directions').waitFor()
+    expect(await page.getByTestId('diagnostics-card').textContent()).toContain(
+      'with the fitted edit compiled in at strength 1',
+    )
     await page.screenshot({ path: join(screenshotFolder, 'fit-light.png'), fullPage: true })
 
     await page.getByTestId('nav-evaluate').click()

@@ -3,7 +3,6 @@ import type { ActivationSet } from '../../src/shared/activations.ts'
 import type { Edit, Intervention } from '../../src/shared/edit.ts'
 import {
   activationNorms,
-  directionCosines,
   meanNormByLayer,
   probeAccuracyByLayer,
   separationByLayer,
@@ -111,21 +110,6 @@ describe('layer diagnostics', () => {
       0.5,
     )
     expect(scaled.after[0]?.value).toBeCloseTo(7.5 * 1.5, 6)
-  })
-
-  it('gives the cosine between two edits directions per layer, unsigned for projections', () => {
-    const first = edit([
-      { layer: 0, op: { kind: 'add', vector: Float32Array.of(1, 0) } },
-      { layer: 1, op: { kind: 'add', vector: Float32Array.of(1, 0) } },
-    ])
-    const second = edit([
-      { layer: 0, op: { kind: 'add', vector: Float32Array.of(-1, 1) } },
-      { layer: 1, op: { kind: 'project', basis: Float32Array.of(-1, 0), rank: 1, mode: 'remove' } },
-    ])
-    const cosines = directionCosines(first, second, 2)
-    expect(cosines[0]?.layer).toBe(0)
-    expect(cosines[0]?.value).toBeCloseTo(-Math.SQRT1_2, 6)
-    expect(cosines[1]).toEqual({ layer: 1, value: 1 })
   })
 })
 

@@ -6,6 +6,7 @@ import { defineComponent, h } from 'vue'
 import { setClient } from '../../src/renderer/src/api.ts'
 import FitScreen from '../../src/renderer/src/screens/FitScreen.vue'
 import { createClient } from '../../src/shared/contract-client.ts'
+import type { LayerDiagnosticsReport } from '../../src/shared/layer-diagnostics.ts'
 import type { FitResult } from '../../src/shared/steering.ts'
 import { createFakeBridge, sampleModel, sampleStatus, type FakeBridge } from './fake-bridge.ts'
 import { itemEntries, meanDiff, pairsEntry, report } from './fit-evaluate-fixtures.ts'
@@ -154,6 +155,75 @@ describe('Fit screen', () => {
     expect(summary).toContain('128 training pairs')
     expect(summary).toContain('sentiment.pairs.jsonl · 0123456789ab')
     expect(summary).toContain('layer 2: ‖v‖ = 12.5')
+  })
+
+  test('after a fit, diagnostics measure the fitted edit at the chosen strength: a norm line and cosines', async () => {
+    const fake = fitBridge()
+    const screen = await openFit(fake)
+    expect(screen.find('[data-testid=diagnose-strength]').exists()).toBe(false)
+    await screen.get('[data-testid=fit-start]').trigger('click')
+    await flushPromises()
+    const result: FitResult = {
+      editId: 'edit-1',
+      summary: {
+        method: 'mean-diff',
+        site: 'resid_post',
+        selector: 'completionMean',
+        layers: [2],
+        interventions: 1,
+        pairs: 128,
+        dataset: { source: pairsEntry.path, hash: '0123456789abcdef', size: 176 },
+        notes: [],
+      },
+    }
+    fake.emit('job:done', { id: 'fit-job', kind: 'fit', outcome: 'succeeded', result })
+    await flushPromises()
+    // The method's default strength, which the user changes before diagnosing.
+    const strength = screen.get('[data-testid=diagnose-strength] input')
+    expect((strength.element as HTMLInputElement).value).toBe('1')
+    await strength.setValue('2.5')
+    await strength.trigger('blur')
+    await screen.get('[data-testid=diagnose-button]').trigger('click')
+    await flushPromises()
+    expect(fake.calls.find((call) => call.name === 'diagnostics:layers')?.args).toEqual({
+      dataset: pairsEntry.path,
+      method: 'mean-diff',
+      options: { selector: 'completionMean' },
+      edit: { id: 'edit-1', strength: 2.5 },
+    })
+    const edited: LayerDiagnosticsReport = {
+      ...report,
+      rows: report.rows.map((row) => ({ ...row, editedMeanNorm: row.meanNorm + (row.layer >= 2 ? 55 : 0) })),
+      edited: {
+        editId: 'edit-1',
+        method: 'mean-diff',
+        strength: 2.5,
+        layers: [2],
+        cosines: [
+          {
+            layer: 2,
+            site: 'resid_post',
+            otherId: 'edit-0',
+            otherLabel: 'caa · refusal · layer 2',
+            otherMethod: 'caa',
+            own: 'vector',
+            other: 'vector',
+            cosine: -0.41234,
+          },
+        ],
+      },
+    }
+    fake.emit('job:done', { id: 'diagnose-job', kind: 'diagnostics', outcome: 'succeeded', result: edited })
+    await flushPromises()
+    const option = screen.getComponent(ChartStub).props('option') as {
+      series: { name: string; data: unknown[] }[]
+    }
+    expect(option.series[3]?.name).toBe('norm after edit (α 2.5)')
+    expect(option.series[3]?.data).toEqual([100, 200, 355, 455, 555, 655])
+    const table = screen.get('[data-testid=edit-directions]')
+    expect(table.text()).toContain('caa · refusal · layer 2')
+    expect(table.text()).toContain('the two directions (signed)')
+    expect(screen.get('[data-testid=edit-direction-cosine]').text()).toBe('-0.412')
   })
 
   test('a refused diagnosis shows the engine’s sentence', async () => {

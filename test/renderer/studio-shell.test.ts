@@ -89,7 +89,7 @@ describe('the studio shell', () => {
     expect(fake.calls.at(-1)).toEqual({ name: 'settings:update', args: { theme: 'light' } })
   })
 
-  test('first run: the welcome leads to the chat, and closing it is saved', async () => {
+  test('first run: the welcome shows the guided steps, and closing it is saved', async () => {
     const fake = loadedBridge()
     fake.answers['settings:update'] = (args) => ({
       ok: true,
@@ -97,11 +97,8 @@ describe('the studio shell', () => {
     })
     const app = await open(fake)
     expect(app.get('[data-testid=welcome]').text()).toContain('organism is loaded')
-    await app.get('[data-testid=welcome-chat]').trigger('click')
-    await settle()
-    expect(app.get('h1').text()).toBe('Chat')
-    await app.get('[data-testid=nav-models]').trigger('click')
-    await settle()
+    expect(app.get('[data-testid=first-run-load]').text()).toContain('done')
+    expect(app.get('[data-testid=first-run-dataset-button]').attributes('disabled')).toBeUndefined()
     await app.get('[data-testid=welcome] .n-base-close').trigger('click')
     await settle()
     expect(fake.calls.at(-1)).toEqual({ name: 'settings:update', args: { welcomeDismissed: true } })

@@ -26,8 +26,68 @@ function withoutAdvice(sentence: string): string {
   return `${kept.join('; ').replace(/[.!?]*$/, '')}.`
 }
 
+/** Request fields as the studio's forms name them; others are spelled out from their last part. */
+const fieldNames: Record<string, string> = {
+  path: 'Model folder',
+  dataset: 'Demonstration set',
+  method: 'Method',
+  layers: 'Layers',
+  'options.layers': 'Layers',
+  strength: 'Strength',
+  strengths: 'Strengths',
+  'edit.strength': 'Strength',
+  'edit.id': 'Edit',
+  editId: 'Edit',
+  maxPairs: 'Pairs to read',
+  message: 'Message',
+  name: 'Name',
+}
+
+function fieldName(path: string): string {
+  const known = fieldNames[path]
+  if (known !== undefined) return known
+  const last =
+    path
+      .split('.')
+      .filter((part) => !/^\d+$/.test(part))
+      .at(-1) ?? path
+  const words = last.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()
+  return words.charAt(0).toUpperCase() + words.slice(1)
+}
+
+/** A schema checker's own wording (zod's defaults) in plain words; a sentence written for people stays as it is. */
+function plainRule(rule: string): string {
+  const bound = /^Too (?:big|small): expected \w+ to (?:be|have) ([<>])=?\s*([\d.e+-]+)(?: (\w+))?/.exec(rule)
+  if (bound !== null) {
+    const [, relation, limit, unit] = bound
+    return `must be ${relation === '<' ? 'at most' : 'at least'} ${limit}${unit === undefined ? '' : ` ${unit}`}`
+  }
+  if (/^Invalid input: expected \w+, received undefined$/.test(rule)) return 'is missing'
+  const expected = /^Invalid input: expected (\w+), received \w+$/.exec(rule)
+  if (expected !== null) return `must be ${expected[1] === 'number' ? 'a number' : `a ${expected[1]}`}`
+  if (/^Unrecognized key/.test(rule)) return 'is not something this form sends'
+  return rule
+}
+
+/**
+ * The engine's "Invalid options.layers: …" (a request's schema path and the checker's rule) as the form's field
+ * and a plain rule: "Layers: must be at most 1000."
+ */
+function withoutSchemaPath(message: string): string {
+  const match = /^Invalid ([\w.[\]]+): (.*?)\.*$/s.exec(message.trim())
+  if (match === null) return message
+  const [, path = '', rule = ''] = match
+  return `${fieldName(path)}: ${plainRule(rule.trim())}.`
+}
+
+/** Environment variables named in parentheses ("…, set by TILLER_CACHE") are for the command line too. */
+function withoutVariables(message: string): string {
+  return message.replace(/,? set by [A-Z][A-Z0-9_]+(?=\))/g, '')
+}
+
 /** `message` without its command-line advice (all of it when nothing else is left). */
-export function studioWords(message: string): string {
+export function studioWords(engineMessage: string): string {
+  const message = withoutVariables(withoutSchemaPath(engineMessage))
   // A sentence ends at . ! or ? before a space, so `model.onnx` and version numbers stay whole.
   const sentences = message.split(/(?<=[.!?])\s+/)
   const text = sentences

@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ActivationSet, PositionSelector } from '../../../shared/activations.ts'
-import type { HookSite, ModelFingerprint } from '../../../shared/edit.ts'
+import type { Edit, HookSite, ModelFingerprint } from '../../../shared/edit.ts'
 import type { RenderedExample } from '../data/render.ts'
 import { fingerprintModel } from '../edits/fingerprint.ts'
+import { steeringInputs } from '../edits/steered-generation.ts'
 import { isTillerError, TillerError } from '../errors.ts'
 import { hookOutputName } from '../models/locator/hook-map.ts'
 import { locateHookSites } from '../models/locator/index.ts'
@@ -40,6 +41,11 @@ export interface CaptureOptions {
    * the folder, or Tiller's cache folder for read-only folders: workspace/cache-folders.ts). `false` disables it.
    */
   cacheDirectory?: string | false
+  /**
+   * Capture with these edits compiled in at `strength` (every row, the whole rendered pair read as the prompt,
+   * the assistant turn starting where the rendering says). Such captures are not cached.
+   */
+  steering?: { edits: readonly Edit[]; strength: number }
   signal?: AbortSignal
   onProgress?: (done: number, total: number) => void
 }
@@ -150,7 +156,10 @@ export async function captureActivations(
     options.cacheDirectory === undefined
       ? join(modelCacheFolder(model.folder), 'activations')
       : options.cacheDirectory
-  const cachePath = cacheDirectory === false ? undefined : join(cacheDirectory, `${cacheKey}.safetensors`)
+  const cachePath =
+    cacheDirectory === false || options.steering !== undefined
+      ? undefined
+      : join(cacheDirectory, `${cacheKey}.safetensors`)
   if (cachePath !== undefined && existsSync(cachePath)) {
     const cached = await readActivationSet(cachePath).catch((error: unknown) => {
       if (isTillerError(error, 'file-corrupt')) return undefined
@@ -161,7 +170,8 @@ export async function captureActivations(
     await rm(cachePath, { force: true })
   }
 
-  const hooked = await loadHookedModel(model, options.site, layers)
+  const steering = options.steering
+  const hooked = await loadHookedModel(model, options.site, layers, steering?.edits)
   const width = hookMap.widths[options.site]
   const positive: Float32Array[][] = layers.map(() => [])
   const negative: Float32Array[][] = layers.map(() => [])
@@ -173,7 +183,23 @@ export async function captureActivations(
       const batch = examples.slice(start, start + batchSize)
       const tokenRows = batch.flatMap((example) => [example.positive.tokenIds, example.negative.tokenIds])
       const fetch = layers.map((layer) => hookOutputName(options.site, layer))
-      const result = await forwardBatch(hooked, tokenRows, { fetch })
+      const extraInputs =
+        steering === undefined
+          ? undefined
+          : steeringInputs(
+              hooked.compiled,
+              tokenRows.map(() => steering.strength),
+              {
+                assistantStarts: batch.flatMap((example) => [
+                  example.positive.assistantStart,
+                  example.negative.assistantStart,
+                ]),
+              },
+            )
+      const result = await forwardBatch(hooked, tokenRows, {
+        fetch,
+        ...(extraInputs === undefined ? {} : { extraInputs }),
+      })
       layers.forEach((layer, layerIndex) => {
         const output = result.outputs[hookOutputName(options.site, layer)]?.data as Float32Array
         batch.forEach((_, pairIndex) => {

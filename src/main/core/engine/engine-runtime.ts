@@ -14,6 +14,7 @@ import type {
 import type { ChatSendResult } from '../../../shared/chat.ts'
 import type { EvaluationRun } from '../../../shared/evaluation.ts'
 import type { GenerationSummary } from '../../../shared/generation.ts'
+import type { ComparedEdit } from '../fitting/edit-directions.ts'
 import type { LayerDiagnosticsReport } from '../../../shared/layer-diagnostics.ts'
 import type { ComparisonResult, FitSummary } from '../../../shared/steering.ts'
 import type { EditFileExtras } from '../edits/edit-file.ts'
@@ -97,6 +98,9 @@ export interface EngineDiagnosisRequest {
   options: Record<string, unknown>
   maxPairs: number
   fingerprint: ModelFingerprint
+  /** A held edit of this model to measure at `strength`, and the other held edits of it to compare with. */
+  edit?: { edit: Edit; strength: number }
+  compareWith?: ComparedEdit[]
   onProgress(fraction: number | null, message: string): void
   signal: AbortSignal
 }

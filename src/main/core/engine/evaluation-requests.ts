@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseRequestArgs, type ContractService } from '../../../shared/contract.ts'
 import { sweepStrengths } from '../../../shared/evaluation.ts'
-import { checkFingerprint } from '../edits/fingerprint.ts'
+import { checkFingerprint, fingerprintDifference } from '../edits/fingerprint.ts'
 import { TillerError } from '../errors.ts'
 import { itemSetName } from '../eval/edit-evaluation.ts'
 import { strengthGrid } from '../eval/strength-sweep.ts'
@@ -85,6 +85,24 @@ export function createEvaluationRequests<Model extends EngineModel>(
       // Checked now so a bad option is the request's error, not the job's.
       parseOptions(method, options)
       const dataset = existingFile(request.dataset, 'a demonstration file', 'dataset')
+      const fingerprint = await context.fingerprintOf(model)
+      const measured = request.edit === undefined ? undefined : store.get(request.edit.id)
+      if (measured !== undefined) {
+        checkFingerprint(fingerprint, measured.edit.model, measured.path ?? `The edit ${measured.edit.id}`)
+      }
+      const compareWith = store
+        .all()
+        .filter(
+          (stored) =>
+            stored.edit.id !== measured?.edit.id &&
+            fingerprintDifference(fingerprint, stored.edit.model) === undefined,
+        )
+        .map((stored) => ({
+          id: stored.edit.id,
+          label: store.summarize(stored, fingerprint).label,
+          method: stored.edit.method,
+          edit: stored.edit,
+        }))
       const label = `layers of ${basename(dataset)} at ${method.id}'s site`
       return jobs.start('diagnostics', label, async ({ signal, progress }) =>
         diagnose(model, {
@@ -92,7 +110,10 @@ export function createEvaluationRequests<Model extends EngineModel>(
           method: method.id,
           options,
           maxPairs: request.maxPairs,
-          fingerprint: await context.fingerprintOf(model),
+          fingerprint,
+          ...(measured === undefined || request.edit === undefined
+            ? {}
+            : { edit: { edit: measured.edit, strength: request.edit.strength }, compareWith }),
           signal,
           onProgress: progress,
         }),

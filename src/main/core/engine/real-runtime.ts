@@ -278,6 +278,8 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
         options: request.options,
         maxPairs: request.maxPairs,
         fingerprint: request.fingerprint,
+        edit: request.edit,
+        compareWith: request.compareWith,
         signal: request.signal,
         onProgress: request.onProgress,
       })

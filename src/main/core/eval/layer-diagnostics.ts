@@ -5,7 +5,7 @@ import { TillerError } from '../errors.ts'
 /**
  * Per-layer diagnostics as series the studio can plot (`{layer, value}` points, like a fit's `diagnostics`):
  * held-out probe accuracy of captured contrast activations, mean activation norms before and after an edit's op
- * at its own layer, and the cosine between two edits' directions layer by layer.
+ * at its own layer. The cosines between edits' directions are in fitting/edit-directions.ts.
  */
 
 /** One point of a per-layer series. */
@@ -152,44 +152,6 @@ export function activationNorms(activations: ActivationSet, edit: Edit, strength
     after.push({ layer, value: edited / (2 * rows) })
   })
   return { before, after }
-}
-
-/** An edit's direction at a layer: the add vector, the mean of addAt vectors, or a project basis' first row. */
-function directionAt(
-  edit: Edit,
-  layer: number,
-  width: number,
-): { vector: Float32Array; signed: boolean } | undefined {
-  const intervention = edit.interventions.find((entry) => entry.layer === layer)
-  const op = intervention?.op
-  if (op === undefined) return undefined
-  if (op.kind === 'add') return { vector: op.vector, signed: true }
-  if (op.kind === 'addAt') {
-    const mean = new Float32Array(width)
-    for (let row = 0; row < op.count; row++)
-      for (let index = 0; index < width; index++)
-        mean[index] = (mean[index] as number) + (op.vectors[row * width + index] as number) / op.count
-    return { vector: mean, signed: true }
-  }
-  if (op.kind === 'project') return { vector: op.basis.subarray(0, width), signed: false }
-  return undefined
-}
-
-/**
- * Cosine between two edits' directions at every layer both edit with a direction. A projection's basis has no
- * sign, so pairs involving one report |cos|.
- */
-export function directionCosines(first: Edit, second: Edit, width: number): LayerPoint[] {
-  const layers = [...new Set(first.interventions.map((entry) => entry.layer))].sort((a, b) => a - b)
-  const points: LayerPoint[] = []
-  for (const layer of layers) {
-    const one = directionAt(first, layer, width)
-    const two = directionAt(second, layer, width)
-    if (one === undefined || two === undefined) continue
-    const cosine = dot(one.vector, 0, two.vector, 0, width) / (norm(one.vector) * norm(two.vector))
-    points.push({ layer, value: one.signed && two.signed ? cosine : Math.abs(cosine) })
-  }
-  return points
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Layer diagnostics of a demonstration set (`diagnostics:layers`, `tiller diagnose`): render the training pairs
  * as a method would, capture its site at every decoder block, and report per layer the held-out probe accuracy,
- * the separation d′ and the mean activation norm, with a recommended layer to fit at.
+ * the separation d′ and the mean activation norm, with a recommended layer to fit at. Given a fitted edit, also the
+ * mean norms with that edit compiled in at a strength, and the cosines between its directions and other edits'.
  */
-import type { ModelFingerprint } from '../../../shared/edit.ts'
+import type { Edit, ModelFingerprint } from '../../../shared/edit.ts'
 import { recommendLayer, type LayerDiagnosticsReport } from '../../../shared/layer-diagnostics.ts'
 import { captureActivations } from '../capture/capture.ts'
 import { hashDemonstrations } from '../data/hash.ts'
@@ -16,6 +17,7 @@ import { meanNormByLayer, probeAccuracyByLayer, separationByLayer } from '../eva
 import { methodById } from '../methods/index.ts'
 import { parseOptions } from '../methods/method.ts'
 import type { LoadedModel } from '../runtime/model.ts'
+import { editedDiagnostics, type ComparedEdit } from './edit-directions.ts'
 
 /** What to diagnose. */
 export interface LayerDiagnosisRequest {
@@ -29,6 +31,10 @@ export interface LayerDiagnosisRequest {
   /** Use at most this many training pairs, the first in file order (default 64). */
   maxPairs?: number
   fingerprint?: ModelFingerprint
+  /** A fitted edit: capture again with it compiled in at `strength` and compare its directions with `compareWith`. */
+  edit?: { edit: Edit; strength: number }
+  /** Other edits of the same model whose directions are compared with the edit's. */
+  compareWith?: readonly ComparedEdit[]
   signal?: AbortSignal
   onProgress?: (fraction: number, message: string) => void
 }
@@ -59,26 +65,46 @@ export async function diagnoseLayers(request: LayerDiagnosisRequest): Promise<La
   request.onProgress?.(0, `Rendering ${pairs.length} pairs…`)
   const tokenizer = await loadRenderTokenizer(model.folder)
   const rendered = renderPairs(pairs, tokenizer, set.source, capture.render)
-  const activations = await captureActivations(model, rendered.examples, {
+  const edit = request.edit
+  // With an edit, the base capture takes the first 45 % of the progress and the edited one the next 45 %.
+  const share = edit === undefined ? 0.9 : 0.45
+  const captureOptions = {
     site: capture.site,
     selector: capture.selector,
     layers: allLayers,
     dataHash: `${hashDemonstrations(set).hash}:first-${pairs.length}`,
     fingerprint: request.fingerprint,
     signal: request.signal,
+  }
+  const activations = await captureActivations(model, rendered.examples, {
+    ...captureOptions,
     onProgress: (done, total) =>
-      request.onProgress?.((0.9 * done) / total, `Captured ${done} of ${total} pairs at every layer`),
+      request.onProgress?.((share * done) / total, `Captured ${done} of ${total} pairs at every layer`),
   })
+  const edited =
+    edit === undefined
+      ? undefined
+      : await captureActivations(model, rendered.examples, {
+          ...captureOptions,
+          steering: { edits: [edit.edit], strength: edit.strength },
+          onProgress: (done, total) =>
+            request.onProgress?.(
+              share + (share * done) / total,
+              `Captured ${done} of ${total} pairs with the edit at strength ${edit.strength}`,
+            ),
+        })
   if (request.signal?.aborted) throw new TillerError('cancelled', 'The diagnostics were cancelled.')
   request.onProgress?.(0.95, 'Scoring the layers…')
   const accuracy = probeAccuracyByLayer(activations)
   const separation = separationByLayer(activations)
   const norms = meanNormByLayer(activations)
+  const editedNorms = edited === undefined ? undefined : meanNormByLayer(edited)
   const rows = activations.layers.map((layer, index) => ({
     layer,
     probeAccuracy: accuracy[index]?.value ?? Number.NaN,
     separation: separation[index]?.value ?? Number.NaN,
     meanNorm: norms[index]?.value ?? Number.NaN,
+    ...(editedNorms === undefined ? {} : { editedMeanNorm: editedNorms[index]?.value ?? Number.NaN }),
   }))
   const recommended = recommendLayer(rows)
   // probeAccuracyByLayer fits on the first half of the rows and scores the rest.
@@ -92,5 +118,8 @@ export async function diagnoseLayers(request: LayerDiagnosisRequest): Promise<La
     rows,
     recommendedLayer: recommended.layer,
     reason: recommended.reason,
+    ...(edit === undefined
+      ? {}
+      : { edited: editedDiagnostics(edit.edit, edit.strength, request.compareWith ?? []) }),
   }
 }

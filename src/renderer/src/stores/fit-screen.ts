@@ -6,15 +6,16 @@ import { useClient } from '../api.ts'
 import { useContractEvent } from '../composables/use-contract-event.ts'
 import { messageOf } from '../errors.ts'
 import { useJobFollower } from './job-follower.ts'
-import { useMethodsStore } from './methods.ts'
+import { useFitMethodsStore } from './methods.ts'
 
 /**
  * The Fit screen: which demonstration set, the layer diagnostics of it at the chosen method's site (a job), and
- * the fit (a job with progress, time left and cancel). Method, options and layers live in the methods store.
+ * the fit (a job with progress, time left and cancel). Method, options and layers live in the Fit screen’s own
+ * methods store (`useFitMethodsStore`), apart from the Compare workbench’s.
  */
 export const useFitScreenStore = defineStore('fit-screen', () => {
   const client = useClient()
-  const methods = useMethodsStore()
+  const methods = useFitMethodsStore()
   const cancel = (id: string) => client['job:cancel']({ id })
 
   const datasets = ref<DatasetEntry[]>([])
@@ -24,6 +25,10 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
   const addedPaths = ref<string[]>([])
   const diagnostics = useJobFollower('diagnostics', cancel)
   const fit = useJobFollower('fit', cancel)
+  /** The strength the fitted edit is diagnosed at; the method's default once a fit succeeds. */
+  const editStrength = ref<number | null>(null)
+  /** The edit this screen fitted last, which the next diagnosis measures. */
+  const fittedEditId = computed(() => fit.result.value?.editId ?? null)
 
   const dataset = computed(() => datasets.value.find((entry) => entry.path === datasetPath.value) ?? null)
   /** The diagnostics shown: only those of the chosen set. */
@@ -82,6 +87,9 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
         dataset: path,
         method: methods.selectedId as MethodId,
         options: methods.values,
+        ...(fittedEditId.value === null || editStrength.value === null
+          ? {}
+          : { edit: { id: fittedEditId.value, strength: editStrength.value } }),
       }),
     )
   }
@@ -94,6 +102,7 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
   async function startFit(): Promise<void> {
     const path = datasetPath.value
     if (path === null || !canFit.value) return
+    const strength = methods.selected?.strength.default ?? 1
     await fit.start(() =>
       client['edit:fit']({
         dataset: path,
@@ -101,6 +110,7 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
         options: methods.fitOptions,
       }),
     )
+    editStrength.value = strength
   }
 
   useContractEvent('model:changed', () => void refresh())
@@ -114,6 +124,8 @@ export const useFitScreenStore = defineStore('fit-screen', () => {
     fit,
     report,
     canFit,
+    editStrength,
+    fittedEditId,
     refresh,
     addDataset,
     selectDataset,

@@ -15,8 +15,11 @@ function parseLayers(text: string): number[] | null {
   return layers.every((layer) => Number.isInteger(layer) && layer >= 0) ? layers : null
 }
 
-/** The fitting methods, the chosen one, and the option values the fit form edits. */
-export const useMethodsStore = defineStore('methods', () => {
+/**
+ * The fitting methods, the chosen one, and the option values a fit form edits. Each screen with a fit form has
+ * its own store over this state, so choosing on one screen leaves the other's choice alone.
+ */
+function methodChoice() {
   const client = useClient()
   const methods = ref<MethodDescription[]>([])
   const layerCount = ref<number | null>(null)
@@ -106,4 +109,10 @@ export const useMethodsStore = defineStore('methods', () => {
     select,
     refresh,
   }
-})
+}
+
+/** The Compare screen's workbench choice. */
+export const useMethodsStore = defineStore('methods', methodChoice)
+
+/** The Fit screen's own choice. */
+export const useFitMethodsStore = defineStore('fit-methods', methodChoice)

@@ -4,7 +4,8 @@ import type { ChartColors } from '../chart-setup.ts'
 
 /**
  * The layer-diagnostics chart: held-out probe accuracy per layer as bars (the recommended layer's bar in the
- * accent colour and labelled), separation d′ and mean activation norm as lines on their own axes.
+ * accent colour and labelled), separation d′ and mean activation norm as lines on their own axes; with a fitted
+ * edit, its mean norm after the edit on the norm axis too.
  */
 export function diagnosticsChartOption(
   report: LayerDiagnosticsReport,
@@ -86,6 +87,20 @@ export function diagnosticsChartOption(
         itemStyle: { color: colors.tertiary },
         data: report.rows.map((row) => Math.round(10 * row.meanNorm) / 10),
       },
+      ...(report.edited === undefined
+        ? []
+        : [
+            {
+              name: `norm after edit (α ${report.edited.strength})`,
+              type: 'line',
+              yAxisIndex: 2,
+              symbolSize: 5,
+              itemStyle: { color: colors.primary },
+              data: report.rows.map((row) =>
+                row.editedMeanNorm === undefined ? null : Math.round(10 * row.editedMeanNorm) / 10,
+              ),
+            },
+          ]),
     ],
   }
 }
