@@ -1,5 +1,6 @@
 import { hookSites } from '../../../shared/edit.ts'
 import { locateHookSites, resolveGraphPath } from '../../core/models/locator/index.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import { modelFolderFlag, parseCommandArgs } from './arguments.ts'
 
@@ -11,6 +12,7 @@ resid_post) by graph structure, validate them with a short dry run, and print th
 Options:
   --model DIR   model folder (default: the embedded model)
   --graph FILE  graph file inside the folder (default: its decoder graph)
+${variantUsage(16)}
   --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }] }`
 
 function parse(args: string[]) {
@@ -19,6 +21,7 @@ function parse(args: string[]) {
     options: {
       model: { type: 'string' },
       graph: { type: 'string' },
+      variant: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   }).values
@@ -30,8 +33,9 @@ export const inspectCommand: Command = {
   async run(args) {
     const values = parse(args)
     const folder = modelFolderFlag(values.model)
-    const graphPath = resolveGraphPath(folder, values.graph)
-    const map = await locateHookSites(folder, { graphFile: values.graph })
+    const graphFile = values.graph ?? variantChoice(folder, values.variant).graphFile
+    const graphPath = resolveGraphPath(folder, graphFile)
+    const map = await locateHookSites(folder, { graphFile })
     const layers = map.layers.map((sites, layer) => ({
       layer,
       sites: Object.fromEntries(

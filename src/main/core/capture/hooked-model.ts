@@ -11,9 +11,14 @@ export async function loadHookedModel(
   site: HookSite,
   layers: readonly number[],
 ): Promise<LoadedModel> {
-  const compiled = await compileGraph(model.folder, {
-    edits: [],
-    hooks: layers.map((layer) => ({ layer, site })),
+  const compiled = await compileGraph(
+    model.folder,
+    { edits: [], hooks: layers.map((layer) => ({ layer, site })) },
+    { graphFile: model.baseGraphFile },
+  )
+  return loadModel(model.folder, {
+    provider: model.providerChoice,
+    graphFile: compiled.graphFile,
+    baseGraphFile: model.baseGraphFile,
   })
-  return loadModel(model.folder, { provider: model.providerChoice, graphFile: compiled.graphFile })
 }
