@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chooseDefaultVariant, parseVariantName } from '../../src/shared/model-variants.ts'
 import { loadHookedModel } from '../../src/main/core/capture/hooked-model.ts'
+import { describeModelFolder } from '../../src/main/core/models/discovery/model-folder.ts'
 import { isTillerError } from '../../src/main/core/errors.ts'
 import { listModelVariants, variantGraphFile } from '../../src/main/core/models/variants.ts'
 import { loadModel as loadGraph } from '../../src/main/core/onnx/external-data.ts'
@@ -155,6 +156,7 @@ describe('a tiny model folder with float32 and q4 graphs', () => {
     try {
       expect(model.graphPath).toBe(join(folder, 'onnx/model_q4.onnx'))
       expect(model.baseGraphFile).toBe('onnx/model_q4.onnx')
+      expect(model.info.variant).toBe('q4')
       const hooked = await loadHookedModel(model, 'resid_post', [0])
       try {
         expect(hooked.baseGraphFile).toBe('onnx/model_q4.onnx')
@@ -167,6 +169,17 @@ describe('a tiny model folder with float32 and q4 graphs', () => {
     } finally {
       await model.dispose()
     }
+  })
+
+  it('discovery lists the variants with their sizes and the default with its reason', async () => {
+    const described = await describeModelFolder(folder, 'folder')
+    expect(described?.variants?.map((variant) => variant.name)).toEqual(['fp32', 'q4'])
+    const [float, quantized] = described?.variants ?? []
+    expect(quantized?.sizeBytes).toBeLessThan(float?.sizeBytes ?? 0)
+    expect(described?.defaultVariant).toEqual({
+      name: 'fp32',
+      reason: 'the float32 graph is the reference: no rounding of weights or activations',
+    })
   })
 
   it('`tiller generate --variant q4` runs the q4 graph and says so; without it, float32 and why', async () => {

@@ -7,7 +7,7 @@
  *   genai builder     genai_config.json (decoder.filename, usually model.onnx), tokenizer files, model.onnx.data
  */
 import { existsSync, statSync } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import type { PreTrainedTokenizer } from '@huggingface/transformers'
 import type * as ort from 'onnxruntime-node'
 import type {
@@ -24,6 +24,7 @@ import { createProviderSession } from './session.ts'
 import { loadTokenizer } from './tokenizer.ts'
 import { recoverFolder } from '../workspace/folder-swap.ts'
 import { graphFileOf } from '../models/locator/graph-file.ts'
+import { listModelVariants } from '../models/variants.ts'
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -111,6 +112,7 @@ function describeModel(
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,
     dtype: graph.cache.dtype,
+    variant: listModelVariants(folder).find((variant) => join(folder, variant.graphFile) === graphPath)?.name,
   }
 }
 
