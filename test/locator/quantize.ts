@@ -21,6 +21,8 @@ import { makeTensor } from '../../src/main/core/onnx/tensor.ts'
  * (RUNTIME-NOTES §2.4), so the locator is tested on their node names and op chains:
  *   integer  DynamicQuantizeLinear + MatMulInteger (`<name>_quant`) + Cast + two Muls restoring the output name
  *   nbits    MatMulNBits named `<name>_Q4`; with `renameOutputs`, the output tensor also gets `_Q4` appended
+ *   dynamic  com.microsoft DynamicQuantizeMatMul (`<name>_quant`): the fused form ORT's graph optimizer makes of
+ *            the integer chain, as optimized int8 exports ship it; float16 graphs cast around it
  * Every linear projection inside a decoder layer is replaced; the embedding and the head stay float.
  */
 
@@ -140,6 +142,54 @@ function toInteger(model: ModelProto, directory: string, float16: boolean): void
   sortTopologically(model.graph)
 }
 
+function toDynamic(model: ModelProto, directory: string, float16: boolean): void {
+  for (const matmul of layerMatMuls(model)) {
+    const weight = weightOf(model, directory, matmul)
+    if (weight === undefined) continue
+    const scale = Math.max(...Array.from(weight.values, Math.abs)) / 127 || 1
+    const name = weight.tensor.name
+    model.graph.initializer.push(
+      makeTensor(
+        `${name}_quantized`,
+        'int8',
+        [weight.k, weight.n],
+        Int8Array.from(weight.values, (value) => Math.max(-127, Math.min(127, Math.round(value / scale)))),
+      ),
+      makeTensor(`${name}_scale`, 'float32', [], Float32Array.of(scale)),
+      makeTensor(`${name}_zero_point`, 'int8', [], Int8Array.of(0)),
+    )
+    const input = matmul.input[0] ?? ''
+    const output = matmul.output[0] ?? ''
+    const nodes: NodeProto[] = []
+    if (float16)
+      nodes.push(node(`${matmul.name}_input_cast`, 'Cast', [input], [`${output}_input_float`], { to: 1 }))
+    nodes.push(
+      node(
+        `${matmul.name}_quant`,
+        'DynamicQuantizeMatMul',
+        [
+          float16 ? `${output}_input_float` : input,
+          `${name}_quantized`,
+          `${name}_scale`,
+          `${name}_zero_point`,
+        ],
+        [float16 ? `${output}_float` : output],
+        {},
+        'com.microsoft',
+      ),
+    )
+    if (float16)
+      nodes.push(
+        node(`${matmul.name}_output_cast`, 'Cast', [`${output}_float`], [output], {
+          to: TensorElementType.float16,
+        }),
+      )
+    model.graph.node.splice(model.graph.node.indexOf(matmul), 1, ...nodes)
+  }
+  if (!model.opsetImport.some((opset) => opset.domain === 'com.microsoft'))
+    model.opsetImport.push({ domain: 'com.microsoft', version: 1 })
+}
+
 function toNBits(model: ModelProto, directory: string, float16: boolean, renameOutputs: boolean): void {
   const blockSize = 32
   for (const matmul of layerMatMuls(model)) {
@@ -195,7 +245,7 @@ function toNBits(model: ModelProto, directory: string, float16: boolean, renameO
 export async function writeQuantizedGraph(
   folder: string,
   graphFile: string,
-  kind: 'integer' | 'nbits' | 'nbits-renamed',
+  kind: 'integer' | 'dynamic' | 'nbits' | 'nbits-renamed',
   name: string,
 ): Promise<string> {
   const { model, directory } = await loadGraph(join(folder, graphFile))
@@ -205,6 +255,7 @@ export async function writeQuantizedGraph(
       input.type?.tensorType?.elemType === TensorElementType.float16,
   )
   if (kind === 'integer') toInteger(model, directory, float16)
+  else if (kind === 'dynamic') toDynamic(model, directory, float16)
   else toNBits(model, directory, float16, kind === 'nbits-renamed')
   const relative = graphFile.includes('/')
     ? `${graphFile.slice(0, graphFile.lastIndexOf('/'))}/${name}`
