@@ -28,7 +28,7 @@ interface GraphCase {
   /** The variant the export writes (fp32, fp16 or q4). */
   exported: VariantName
   /** A quantizer rewrite of the export, saved as this variant's file. */
-  rewrite?: { kind: 'integer' | 'dynamic'; variant: VariantName }
+  rewrite?: { kind: 'integer' | 'dynamic' | 'bnb4'; variant: VariantName }
   /** The op the loaded graph must contain, proving the shape is the one named. */
   op: string
 }
@@ -75,6 +75,13 @@ const cases: GraphCase[] = [
     exported: 'fp32',
     rewrite: { kind: 'dynamic', variant: 'q8' },
     op: 'DynamicQuantizeMatMul',
+  },
+  {
+    name: 'Qwen2 biases, primitive attention, bnb4 MatMulBnb4 (NF4)',
+    model: { family: 'optimum', config: qwen2 },
+    exported: 'fp32',
+    rewrite: { kind: 'bnb4', variant: 'bnb4' },
+    op: 'MatMulBnb4',
   },
   {
     name: 'float16 with Casts around DynamicQuantizeMatMul (primitive attention)',
