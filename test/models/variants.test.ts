@@ -203,6 +203,14 @@ describe('a tiny model folder with float32 and q4 graphs', () => {
     expect(plain.stderr).toMatch(
       /note: variant fp32 \(onnx\/model\.onnx, \d+\.\d MB\): the float32 graph is the reference.*; also q4 \(\d+\.\d MB\) — choose with --variant/,
     )
+    const inspected = await runTiller(['inspect', '--model', folder, '--variant', 'q4'])
+    expect(inspected.code).toBe(0)
+    expect(inspected.stdout).toMatch(
+      /^.*onnx\/model_q4\.onnx: optimum family, float32 activations, \d+ layers$/m,
+    )
+    expect(inspected.stdout).toMatch(
+      /^variants: fp32 onnx\/model\.onnx \d+\.\d MB \(default\), q4 onnx\/model_q4\.onnx \d+\.\d MB$/m,
+    )
     const missing = await runTiller([...common, '--variant', 'fp16'])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(
