@@ -60,6 +60,13 @@ function weightOf(
   return { tensor, values, k: k ?? 0, n: n ?? 0 }
 }
 
+/** max |value| without spreading (a real model's weight overflows the argument list). */
+function largestMagnitude(values: Float32Array): number {
+  let largest = 0
+  for (const value of values) largest = Math.max(largest, Math.abs(value))
+  return largest
+}
+
 function layerMatMuls(model: ModelProto): NodeProto[] {
   return model.graph.node.filter(
     (candidate) => candidate.opType === 'MatMul' && /\/layers\.\d+\//.test(candidate.name),
@@ -73,7 +80,7 @@ function toInteger(model: ModelProto, directory: string, float16: boolean): void
     const weight = weightOf(model, directory, matmul)
     if (weight === undefined) continue
     const name = matmul.name
-    const scale = Math.max(...Array.from(weight.values, Math.abs)) / 127 || 1
+    const scale = largestMagnitude(weight.values) / 127 || 1
     const quantized = Int8Array.from(weight.values, (value) =>
       Math.max(-127, Math.min(127, Math.round(value / scale))),
     )
@@ -148,7 +155,7 @@ function toDynamic(model: ModelProto, directory: string, float16: boolean): void
   for (const matmul of layerMatMuls(model)) {
     const weight = weightOf(model, directory, matmul)
     if (weight === undefined) continue
-    const scale = Math.max(...Array.from(weight.values, Math.abs)) / 127 || 1
+    const scale = largestMagnitude(weight.values) / 127 || 1
     const name = weight.tensor.name
     model.graph.initializer.push(
       makeTensor(
