@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseRequestArgs } from '../../src/shared/contract.ts'
 import { chooseDefaultVariant, parseVariantName } from '../../src/shared/model-variants.ts'
 import { loadHookedModel } from '../../src/main/core/capture/hooked-model.ts'
 import { describeModelFolder } from '../../src/main/core/models/discovery/model-folder.ts'
@@ -109,6 +110,15 @@ describe('the variants of a Transformers.js folder', () => {
     expect(chooseDefaultVariant([], undefined)).toBeUndefined()
     expect(parseVariantName('float16')).toBe('fp16')
     expect(parseVariantName('q3')).toBeUndefined()
+  })
+
+  it('model:load takes a variant name from the list and refuses others', () => {
+    expect(parseRequestArgs('model:load', { path: '/models/tiny', variant: 'q4' })).toEqual({
+      path: '/models/tiny',
+      variant: 'q4',
+    })
+    expect(parseRequestArgs('model:load', { path: '/models/tiny' })).toEqual({ path: '/models/tiny' })
+    expect(() => parseRequestArgs('model:load', { path: '/models/tiny', variant: 'q3' })).toThrow(/variant/)
   })
 
   it('the runtime loads the default variant, and refuses a variant the folder lacks, listing what it has', () => {
