@@ -25,6 +25,7 @@ import type {
   MethodList,
   SavedFile,
 } from './steering.ts'
+import { variantNames } from './model-variants.ts'
 import type { FolderListing, ModelDiscovery, ModelFootprint, StudioSettings } from './studio.ts'
 
 /**
@@ -112,7 +113,11 @@ export const requests = {
   'model:info': { args: noArguments, result: typed<ModelState>() },
   /** Load a model folder (replacing the current model); a job whose result is the model's info. */
   'model:load': {
-    args: z.strictObject({ path: z.string().trim().min(1, 'Give the path of a model folder.').max(4096) }),
+    args: z.strictObject({
+      path: z.string().trim().min(1, 'Give the path of a model folder.').max(4096),
+      /** A Transformers.js graph variant of the folder; default the folder's default (model-variants.ts). */
+      variant: z.enum(variantNames).optional(),
+    }),
     result: typed<JobStarted>(),
   },
   /** Generate from one prompt with the loaded model; a job streaming `generate:token` events. */

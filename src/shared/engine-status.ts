@@ -1,3 +1,4 @@
+import type { VariantName } from './model-variants.ts'
 /** Execution providers Tiller knows how to ask ONNX Runtime for. */
 export type ExecutionProviderName = 'cuda' | 'dml' | 'cpu'
 
@@ -36,4 +37,6 @@ export interface LoadedModelInfo {
   hiddenSize: number
   vocabSize: number
   dtype: 'float32' | 'float16'
+  /** The Transformers.js variant whose graph runs (fp32, q4, …), when the graph is one of a folder's variants. */
+  variant?: VariantName
 }

@@ -2,6 +2,7 @@
  * What the studio's shell and Models screen exchange with the engine: settings kept in the workspace, models found
  * on disk, folder listings for the server-side picker, the loaded model's footprint and the engine's health.
  */
+import type { DefaultVariant, ModelVariant } from './model-variants.ts'
 
 /** The colour scheme: follow the operating system, or a fixed choice. */
 export type ThemeChoice = 'system' | 'light' | 'dark'
@@ -41,6 +42,10 @@ export interface DiscoveredModel {
   sizeBytes: number
   /** The ONNX graphs in the folder, relative to it. */
   onnxFiles: string[]
+  /** Its Transformers.js graph variants (fp32, fp16, q4, …) with sizes; the Models screen offers the choice. */
+  variants?: ModelVariant[]
+  /** The variant loaded when none is chosen, and why; null when the folder has no variants. */
+  defaultVariant?: DefaultVariant | null
   /** The Hugging Face repository (`owner/name`) and revision, for models from its cache. */
   repository?: string
   revision?: string

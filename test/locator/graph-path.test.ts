@@ -39,7 +39,11 @@ describe('decoder graph search order, shared by the runtime and the locator', ()
     )
     touch('onnx/model.onnx', 'onnx/model_fp16.onnx')
     const config = readModelConfig(folder)
-    expect(decoderGraphCandidates(config)).toEqual(['onnx/model_fp16.onnx', 'onnx/model.onnx', 'model.onnx'])
+    expect(decoderGraphCandidates(config).slice(0, 3)).toEqual([
+      'onnx/model_fp16.onnx',
+      'onnx/model.onnx',
+      'onnx/model_quantized.onnx',
+    ])
     expect(resolveGraphPath(folder)).toBe(join(folder, 'onnx/model_fp16.onnx'))
     expect(resolveGraphPath(folder)).toBe(resolveDecoderGraph(folder, config))
   })
@@ -76,7 +80,10 @@ describe('decoder graph search order, shared by the runtime and the locator', ()
       }
     })()
     expect(isTillerError(missing, 'invalid-model-folder')).toBe(true)
-    expect((missing as Error).message).toContain('onnx/model.onnx, onnx/model_fp16.onnx, model.onnx')
+    expect((missing as Error).message).toContain(
+      'onnx/model.onnx, onnx/model_fp16.onnx, onnx/model_quantized.onnx',
+    )
+    expect((missing as Error).message).toMatch(/onnx\/model_bnb4\.onnx, model\.onnx\)/)
     expect(() => resolveGraphPath(folder, 'steered.onnx')).toThrow(/steered\.onnx does not exist/)
   })
 })

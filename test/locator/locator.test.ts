@@ -111,7 +111,7 @@ describe.each(testModels)('locator: $name', ({ create }) => {
     const broken = graphFile.replace(/[^/]*$/, 'model_broken.onnx')
     await saveModel(model, join(folder, broken))
     await expect(locateHookSites(folder, { graphFile: broken })).rejects.toThrow(
-      /Layer 1: cannot locate attn_heads\/attn_out/,
+      `${join(folder, broken)}: Layer 1: cannot locate attn_heads/attn_out`,
     )
     expect(existsSync(join(folder, broken))).toBe(true)
   })

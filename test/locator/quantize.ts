@@ -21,6 +21,10 @@ import { makeTensor } from '../../src/main/core/onnx/tensor.ts'
  * (RUNTIME-NOTES §2.4), so the locator is tested on their node names and op chains:
  *   integer  DynamicQuantizeLinear + MatMulInteger (`<name>_quant`) + Cast + two Muls restoring the output name
  *   nbits    MatMulNBits named `<name>_Q4`; with `renameOutputs`, the output tensor also gets `_Q4` appended
+ *   bnb4     com.microsoft MatMulBnb4 (`<name>_Q4`, NF4 codes per block of 64 with absmax scales), bitsandbytes'
+ *            4-bit layout as `model_bnb4.onnx` ships it
+ *   dynamic  com.microsoft DynamicQuantizeMatMul (`<name>_quant`): the fused form ORT's graph optimizer makes of
+ *            the integer chain, as optimized int8 exports ship it; float16 graphs cast around it
  * Every linear projection inside a decoder layer is replaced; the embedding and the head stay float.
  */
 
@@ -56,6 +60,13 @@ function weightOf(
   return { tensor, values, k: k ?? 0, n: n ?? 0 }
 }
 
+/** max |value| without spreading (a real model's weight overflows the argument list). */
+function largestMagnitude(values: Float32Array): number {
+  let largest = 0
+  for (const value of values) largest = Math.max(largest, Math.abs(value))
+  return largest
+}
+
 function layerMatMuls(model: ModelProto): NodeProto[] {
   return model.graph.node.filter(
     (candidate) => candidate.opType === 'MatMul' && /\/layers\.\d+\//.test(candidate.name),
@@ -69,7 +80,7 @@ function toInteger(model: ModelProto, directory: string, float16: boolean): void
     const weight = weightOf(model, directory, matmul)
     if (weight === undefined) continue
     const name = matmul.name
-    const scale = Math.max(...Array.from(weight.values, Math.abs)) / 127 || 1
+    const scale = largestMagnitude(weight.values) / 127 || 1
     const quantized = Int8Array.from(weight.values, (value) =>
       Math.max(-127, Math.min(127, Math.round(value / scale))),
     )
@@ -140,6 +151,108 @@ function toInteger(model: ModelProto, directory: string, float16: boolean): void
   sortTopologically(model.graph)
 }
 
+function toDynamic(model: ModelProto, directory: string, float16: boolean): void {
+  for (const matmul of layerMatMuls(model)) {
+    const weight = weightOf(model, directory, matmul)
+    if (weight === undefined) continue
+    const scale = largestMagnitude(weight.values) / 127 || 1
+    const name = weight.tensor.name
+    model.graph.initializer.push(
+      makeTensor(
+        `${name}_quantized`,
+        'int8',
+        [weight.k, weight.n],
+        Int8Array.from(weight.values, (value) => Math.max(-127, Math.min(127, Math.round(value / scale)))),
+      ),
+      makeTensor(`${name}_scale`, 'float32', [], Float32Array.of(scale)),
+      makeTensor(`${name}_zero_point`, 'int8', [], Int8Array.of(0)),
+    )
+    const input = matmul.input[0] ?? ''
+    const output = matmul.output[0] ?? ''
+    const nodes: NodeProto[] = []
+    if (float16)
+      nodes.push(node(`${matmul.name}_input_cast`, 'Cast', [input], [`${output}_input_float`], { to: 1 }))
+    nodes.push(
+      node(
+        `${matmul.name}_quant`,
+        'DynamicQuantizeMatMul',
+        [
+          float16 ? `${output}_input_float` : input,
+          `${name}_quantized`,
+          `${name}_scale`,
+          `${name}_zero_point`,
+        ],
+        [float16 ? `${output}_float` : output],
+        {},
+        'com.microsoft',
+      ),
+    )
+    if (float16)
+      nodes.push(
+        node(`${matmul.name}_output_cast`, 'Cast', [`${output}_float`], [output], {
+          to: TensorElementType.float16,
+        }),
+      )
+    model.graph.node.splice(model.graph.node.indexOf(matmul), 1, ...nodes)
+  }
+  if (!model.opsetImport.some((opset) => opset.domain === 'com.microsoft'))
+    model.opsetImport.push({ domain: 'com.microsoft', version: 1 })
+}
+
+/** bitsandbytes' NF4 levels (normal-float quantiles), code 0…15. */
+const normalFloat4 = [
+  -1, -0.6961928, -0.5250731, -0.3949175, -0.2844414, -0.1848449, -0.09105, 0, 0.0795803, 0.1609302,
+  0.2461123, 0.3379152, 0.4407098, 0.562617, 0.7229568, 1,
+]
+
+function toBnb4(model: ModelProto, directory: string): void {
+  const blockSize = 64
+  for (const matmul of layerMatMuls(model)) {
+    const weight = weightOf(model, directory, matmul)
+    if (weight === undefined) continue
+    const { k, n, values } = weight
+    // Row-major [N, K] (the transpose of the MatMul weight [K, N]), flattened, in blocks of 64 with one absmax each.
+    const transposed = new Float32Array(n * k)
+    for (let row = 0; row < k; row++)
+      for (let column = 0; column < n; column++) transposed[column * k + row] = values[row * n + column] ?? 0
+    const blocks = Math.ceil((n * k) / blockSize)
+    const absmax = new Float32Array(blocks)
+    const packed = new Uint8Array(Math.ceil((n * k) / 2))
+    for (let block = 0; block < blocks; block++) {
+      const start = block * blockSize
+      const end = Math.min(n * k, start + blockSize)
+      let largest = 0
+      for (let at = start; at < end; at++) largest = Math.max(largest, Math.abs(transposed[at] ?? 0))
+      absmax[block] = largest || 1
+      for (let at = start; at < end; at++) {
+        const scaled = (transposed[at] ?? 0) / (absmax[block] ?? 1)
+        let code = 0
+        for (let level = 1; level < 16; level++)
+          if (Math.abs(scaled - (normalFloat4[level] ?? 0)) < Math.abs(scaled - (normalFloat4[code] ?? 0)))
+            code = level
+        // Two codes per byte, the first in the high nibble (bitsandbytes' order).
+        packed[at >> 1] = (packed[at >> 1] ?? 0) | (at % 2 === 0 ? code << 4 : code)
+      }
+    }
+    const name = weight.tensor.name
+    model.graph.initializer.push(
+      makeTensor(`${name}_Bnb4`, 'uint8', [packed.length], packed),
+      makeTensor(`${name}_absmax`, 'float32', [blocks], absmax),
+    )
+    const replacement = node(
+      `${matmul.name}_Q4`,
+      'MatMulBnb4',
+      [matmul.input[0] ?? '', `${name}_Bnb4`, `${name}_absmax`],
+      [matmul.output[0] ?? ''],
+      { K: k, N: n, block_size: blockSize, quant_type: 1 },
+      'com.microsoft',
+    )
+    model.graph.node.splice(model.graph.node.indexOf(matmul), 1, replacement)
+  }
+  if (!model.opsetImport.some((opset) => opset.domain === 'com.microsoft'))
+    model.opsetImport.push({ domain: 'com.microsoft', version: 1 })
+}
+
 function toNBits(model: ModelProto, directory: string, float16: boolean, renameOutputs: boolean): void {
   const blockSize = 32
   for (const matmul of layerMatMuls(model)) {
@@ -195,7 +308,7 @@ function toNBits(model: ModelProto, directory: string, float16: boolean, renameO
 export async function writeQuantizedGraph(
   folder: string,
   graphFile: string,
-  kind: 'integer' | 'nbits' | 'nbits-renamed',
+  kind: 'integer' | 'dynamic' | 'bnb4' | 'nbits' | 'nbits-renamed',
   name: string,
 ): Promise<string> {
   const { model, directory } = await loadGraph(join(folder, graphFile))
@@ -205,6 +318,8 @@ export async function writeQuantizedGraph(
       input.type?.tensorType?.elemType === TensorElementType.float16,
   )
   if (kind === 'integer') toInteger(model, directory, float16)
+  else if (kind === 'dynamic') toDynamic(model, directory, float16)
+  else if (kind === 'bnb4') toBnb4(model, directory)
   else toNBits(model, directory, float16, kind === 'nbits-renamed')
   const relative = graphFile.includes('/')
     ? `${graphFile.slice(0, graphFile.lastIndexOf('/'))}/${name}`

@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import type { VueWrapper } from '@vue/test-utils'
+import { NSelect } from 'naive-ui'
 import { afterEach, describe, expect, test } from 'vitest'
 import type { FolderListing } from '../../src/shared/studio.ts'
 import {
@@ -38,7 +39,64 @@ function listing(path: string): FolderListing {
   }
 }
 
+function variant(name: 'fp32' | 'q4', sizeBytes: number, lossless: boolean) {
+  const graphFile = name === 'fp32' ? 'onnx/model.onnx' : `onnx/model_${name}.onnx`
+  return { name, graphFile, dataFiles: [], sizeBytes, lossless, description: name }
+}
+
 describe('Models screen', () => {
+  test('a model with several variants offers them with sizes; Load asks for the chosen one', async () => {
+    const fake = bridge()
+    fake.answers['models:discover'] = () => ({
+      ok: true,
+      result: {
+        ...sampleDiscovery(),
+        huggingFace: {
+          cacheFolder: '/hub',
+          exists: true,
+          models: [
+            {
+              path: '/hub/models--org--tiny/snapshots/abc',
+              name: 'org/tiny',
+              source: 'hugging-face' as const,
+              architecture: 'Qwen2ForCausalLM',
+              layers: 24,
+              hiddenSize: 896,
+              sizeBytes: 2_600_000_000,
+              onnxFiles: ['onnx/model.onnx', 'onnx/model_q4.onnx'],
+              variants: [variant('fp32', 2_000_000_000, true), variant('q4', 600_000_000, false)],
+              defaultVariant: { name: 'fp32' as const, reason: 'the float32 graph is the reference' },
+            },
+          ],
+        },
+      },
+    })
+    const app = await mountStudio(fake)
+    wrapper = app
+    const select = app.findComponent<typeof NSelect>('[data-testid=model-variant]')
+    expect(select.exists()).toBe(true)
+    expect(select.text()).toContain('fp32 · 2.0 GB (default)')
+    expect(select.attributes('title')).toBe('Default fp32: the float32 graph is the reference')
+    const options = select.props('options') as { value: string; label: string }[]
+    expect(options.map((option) => option.label)).toEqual(['fp32 · 2.0 GB (default)', 'q4 · 600 MB'])
+    const load = app.get('[data-testid=hugging-face-list] button')
+    await load.trigger('click')
+    await settle()
+    // The default goes unnamed, so the engine applies and reports its own rule.
+    expect(fake.calls.at(-1)).toEqual({
+      name: 'model:load',
+      args: { path: '/hub/models--org--tiny/snapshots/abc' },
+    })
+    select.vm.$emit('update:value', 'q4')
+    await settle()
+    await load.trigger('click')
+    await settle()
+    expect(fake.calls.at(-1)).toEqual({
+      name: 'model:load',
+      args: { path: '/hub/models--org--tiny/snapshots/abc', variant: 'q4' },
+    })
+  })
+
   test('the loaded model with its footprint and provider; the library lists what was found', async () => {
     const fake = bridge()
     fake.answers['models:discover'] = () => ({

@@ -19,6 +19,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'convert a GGUF model into an ONNX model folder, or a data set into Tiller JSONL',
     load: async () => (await import('./commands/import.ts')).importCommand,
   },
+  pull: {
+    summary: 'download one variant of a Transformers.js ONNX model from the Hugging Face hub into its cache',
+    load: async () => (await import('./commands/pull.ts')).pullCommand,
+  },
   generate: {
     summary: 'generate text from a prompt with a model folder',
     load: async () => (await import('./commands/generate.ts')).generateCommand,

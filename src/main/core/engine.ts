@@ -21,6 +21,7 @@ import { createLibraryRequests } from './engine/library-requests.ts'
 import { workspaceFolder } from './workspace/workspace-root.ts'
 import { createSteeringRequests } from './engine/steering-requests.ts'
 import { createStudioRequests, type StudioContext } from './engine/studio-requests.ts'
+import type { VariantName } from '../../shared/model-variants.ts'
 import { TillerError } from './errors.ts'
 import { JobRegistry } from './jobs/job-registry.ts'
 
@@ -137,14 +138,14 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     return providerReport
   }
 
-  const startLoad = (path: string): { id: string; kind: 'model:load' } => {
+  const startLoad = (path: string, variant?: VariantName): { id: string; kind: 'model:load' } => {
     for (const job of jobs.list('model:load')) jobs.cancel(job.id)
     const started = jobs.start('model:load', path, async ({ signal, progress }) => {
       try {
         progress(null, 'Stopping work on the current model…')
         await Promise.all(modelJobKinds.map((kind) => jobs.cancelAll(kind)))
         progress(null, `Loading ${path}…`)
-        const loaded = await runtime.loadModel(path, { provider })
+        const loaded = await runtime.loadModel(path, { provider, variant })
         if (signal.aborted) {
           await loaded.dispose()
           throw new TillerError('cancelled', `Loading ${path} was cancelled.`)
@@ -266,8 +267,8 @@ export function createEngine<Model extends EngineModel>(options: EngineOptions<M
     },
 
     async 'model:load'(args) {
-      const { path } = parseRequestArgs('model:load', args)
-      return startLoad(path)
+      const { path, variant } = parseRequestArgs('model:load', args)
+      return startLoad(path, variant)
     },
 
     async 'generate:start'(args) {

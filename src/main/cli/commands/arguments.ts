@@ -9,9 +9,10 @@ import { TillerError } from '../../core/errors.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
 import { parseProviderChoice } from '../../core/runtime/providers.ts'
 
-/** The flags of commands that load a model: --model DIR, --provider (default auto), --json. */
+/** The flags of commands that load a model: --model DIR, --variant NAME, --provider (default auto), --json. */
 export const modelFlags = {
   model: { type: 'string' },
+  variant: { type: 'string' },
   provider: { type: 'string', default: 'auto' },
   json: { type: 'boolean', default: false },
 } as const satisfies ParseArgsOptionsConfig

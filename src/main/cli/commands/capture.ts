@@ -8,6 +8,7 @@ import { contrastPairs } from '../../core/data/pairs.ts'
 import { renderPairs } from '../../core/data/render.ts'
 import { loadRenderTokenizer } from '../../core/data/tokenizer.ts'
 import { loadModel } from '../../core/runtime/model.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import {
   demonstrationFlags,
@@ -26,6 +27,7 @@ Run the demonstration pairs through the model and capture one hook site's activa
 
 Options:
   --model DIR          model folder (default: the embedded model)
+${variantUsage(23)}
   --data FILE          demonstration pairs (JSONL: {id, prompt, positive, negative})
   --site SITE          ${hookSites.join(' | ')}
   --selector SEL       ${positionSelectors.join(' | ')} (default completionMean)
@@ -70,7 +72,9 @@ export const captureCommand: Command = {
     const set = await readDemonstrationFile(values.data)
     const tokenizer = await loadRenderTokenizer(folder)
     const rendered = renderPairs(contrastPairs(set), tokenizer, values.data, { contrast: values.contrast })
-    const model = await loadModel(folder, { provider })
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
+    const model = await loadModel(folder, { provider, variant: choice.variant })
     try {
       const activations = await captureActivations(model, rendered.examples, {
         site: values.site as HookSite,

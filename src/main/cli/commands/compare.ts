@@ -1,5 +1,6 @@
 import { loadSteeredModel, compareStrengths, readEditsFor } from '../../core/edits/steered-generation.ts'
 import { renderPrompt } from '../../core/runtime/prompt.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import {
   modelFlags,
@@ -20,6 +21,7 @@ unedited model, exactly.
 
 Options:
   --model DIR                 model folder (default: the embedded model)
+${variantUsage(30)}
   --edit FILE                 edit file (.safetensors); repeat to compose several edits
   --prompt TEXT               the prompt
   --strengths LIST            comma-separated strengths, e.g. -2,0,2 (default 0,1)
@@ -75,7 +77,9 @@ export const compareCommand: Command = {
     const folder = modelFolderFlag(values.model)
     const edits = await readEditsFor(folder, values.edit ?? [])
     const options = generationOptions(values, { maxTokens: defaultMaxTokens })
-    const steered = await loadSteeredModel(folder, edits, { provider })
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
+    const steered = await loadSteeredModel(folder, edits, { provider, graphFile: choice.graphFile })
     try {
       const prompt = renderPrompt(steered.model.tokenizer, text, {
         chat: values.chat,

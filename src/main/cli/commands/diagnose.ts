@@ -2,6 +2,7 @@ import type { LayerDiagnosticsReport } from '../../../shared/layer-diagnostics.t
 import { defaultDiagnosisPairs, diagnoseLayers } from '../../core/fitting/layer-diagnosis.ts'
 import { implementedMethodIds } from '../../core/methods/index.ts'
 import { loadModel } from '../../core/runtime/model.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import {
   invalidFlag,
@@ -24,6 +25,7 @@ Options:
   --method METHOD      whose site and token positions to read (default mean-diff): ${implementedMethodIds.join(' | ')}
   --pairs N            training pairs read, the first in file order (default ${defaultDiagnosisPairs})
   --model DIR          model folder (default: the embedded model)
+${variantUsage(23)}
   --provider auto|cpu|cuda|dml
   --json               print the report as one JSON object`
 
@@ -65,7 +67,13 @@ export const diagnoseCommand: Command = {
       throw invalidFlag('method', values.method, `use ${implementedMethodIds.join(', ')}`)
     }
     const maxPairs = positiveIntegerFlag('pairs', values.pairs)
-    const model = await loadModel(modelFolderFlag(values.model), { provider: providerFlag(values.provider) })
+    const folder = modelFolderFlag(values.model)
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
+    const model = await loadModel(folder, {
+      provider: providerFlag(values.provider),
+      variant: choice.variant,
+    })
     try {
       const report = await diagnoseLayers({ model, data: values.dataset, method: values.method, maxPairs })
       process.stdout.write((values.json ? JSON.stringify(report) : formatDiagnostics(report)) + '\n')

@@ -4,6 +4,7 @@ import { bundledDatasetsDirectory } from '../../core/engine/dataset-catalog.ts'
 import type { Estimate } from '../../core/eval/intervals.ts'
 import { evaluateChoiceSet, type SetEvaluation } from '../../core/eval/evaluate-set.ts'
 import { defaultModelFolder } from '../../core/models/default-model.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import { invalidFlag, modelFlags, parseCommandArgs, positiveIntegerFlag, providerFlag } from './arguments.ts'
 
@@ -21,6 +22,7 @@ Options:
   --text FILE          reference text: .jsonl rows {text, split?} or plain text (paragraphs split on blank lines);
                        default: the embedded organism's neutral texts when --model is not given
   --model DIR          model folder (default: the embedded model)
+${variantUsage(23)}
   --system TEXT        system prompt for the chat template
   --batch-size N       rows per forward pass for reference text (default 32)
   --seed N             bootstrap seed (default 0)
@@ -108,8 +110,11 @@ export const evalCommand: Command = {
     // The embedded organism's neutral texts are its fluency reference unless another text is given.
     const datasets = values.model === undefined ? bundledDatasetsDirectory() : null
     const text = values.text ?? (datasets === null ? undefined : join(datasets, 'neutral.jsonl'))
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
     const result = await evaluateChoiceSet({
       folder,
+      variant: choice.variant,
       provider: providerFlag(values.provider),
       data: values.data,
       edits: values.edit ?? [],

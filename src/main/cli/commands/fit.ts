@@ -3,6 +3,7 @@ import { writeEditFile } from '../../core/edits/edit-file.ts'
 import { fitFromDemonstrations } from '../../core/fitting/fit-pipeline.ts'
 import { implementedMethodIds, methodById } from '../../core/methods/index.ts'
 import { parseOptions } from '../../core/methods/method.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import type { Command } from '../index.ts'
 import {
   demonstrationFlags,
@@ -25,6 +26,7 @@ Methods: ${implementedMethodIds.join(' | ')}
 
 Options:
   --model DIR          model folder (default: the embedded model)
+${variantUsage(23)}
   --data FILE          demonstrations (JSONL pairs {id, prompt, positive, negative} or labelled rows)
   --layers LIST        comma-separated 0-based blocks (default: the method's paper layer scaled to the depth)
   --out FILE           the edit file to write (.safetensors)
@@ -93,8 +95,10 @@ export const fitCommand: Command = {
       render.plain = { prompt: values['plain-format'], completionPrefix: ' ' }
 
     const folder = modelFolderFlag(values.model)
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
     const { edit, summary, extras } = await fitFromDemonstrations({
-      model: { folder, provider },
+      model: { folder, provider, variant: choice.variant },
       data: values.data,
       method,
       options,

@@ -11,6 +11,7 @@ import {
   promptFlag,
   providerFlag,
 } from './arguments.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
 import { generationFlags, generationFlagsUsage, generationOptions } from './generation-flags.ts'
 
 const defaultMaxTokens = 128
@@ -21,6 +22,7 @@ Generate text with a model folder (default: the embedded model in resources/mode
 
 Options:
   --model DIR                 model folder (config.json or genai_config.json, tokenizer, ONNX graph)
+${variantUsage(30)}
   --prompt TEXT               the prompt (required, not empty)
   --chat                      wrap the prompt as a user turn with the model's chat template
 ${generationFlagsUsage(defaultMaxTokens)}
@@ -54,6 +56,8 @@ export const generateCommand: Command = {
     const text = promptFlag(values.prompt)
     const options = generationOptions(values, { maxTokens: defaultMaxTokens })
     const folder = modelFolderFlag(values.model)
+    const choice = variantChoice(folder, values.variant)
+    if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
     const strength = numberFlag('strength', values.strength, { fallback: 1 })
     // Steering pulls in the edit compiler and the ONNX writer; plain generation does not load them.
     const steered =
@@ -63,8 +67,9 @@ export const generateCommand: Command = {
         ? undefined
         : await steered.loadSteeredModel(folder, await steered.readEditsFor(folder, values.edit), {
             provider,
+            graphFile: choice.graphFile,
           })
-    const model = steering?.model ?? (await loadModel(folder, { provider }))
+    const model = steering?.model ?? (await loadModel(folder, { provider, variant: choice.variant }))
     const controller = new AbortController()
     const interrupt = () => controller.abort()
     process.once('SIGINT', interrupt)

@@ -1,5 +1,7 @@
 import { hookSites } from '../../../shared/edit.ts'
 import { locateHookSites, resolveGraphPath } from '../../core/models/locator/index.ts'
+import { variantChoice, variantUsage } from './variant-flag.ts'
+import { describeVariants, megabytes } from '../../core/models/variants.ts'
 import type { Command } from '../index.ts'
 import { modelFolderFlag, parseCommandArgs } from './arguments.ts'
 
@@ -11,7 +13,9 @@ resid_post) by graph structure, validate them with a short dry run, and print th
 Options:
   --model DIR   model folder (default: the embedded model)
   --graph FILE  graph file inside the folder (default: its decoder graph)
-  --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }] }`
+${variantUsage(16)}
+  --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }], variants,
+                defaultVariant } (variants: the folder's graphs with their data files and sizes)`
 
 function parse(args: string[]) {
   return parseCommandArgs('inspect', {
@@ -19,6 +23,7 @@ function parse(args: string[]) {
     options: {
       model: { type: 'string' },
       graph: { type: 'string' },
+      variant: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   }).values
@@ -30,8 +35,9 @@ export const inspectCommand: Command = {
   async run(args) {
     const values = parse(args)
     const folder = modelFolderFlag(values.model)
-    const graphPath = resolveGraphPath(folder, values.graph)
-    const map = await locateHookSites(folder, { graphFile: values.graph })
+    const graphFile = values.graph ?? variantChoice(folder, values.variant).graphFile
+    const graphPath = resolveGraphPath(folder, graphFile)
+    const map = await locateHookSites(folder, { graphFile })
     const layers = map.layers.map((sites, layer) => ({
       layer,
       sites: Object.fromEntries(
@@ -43,16 +49,35 @@ export const inspectCommand: Command = {
         }),
       ),
     }))
+    const { variants, chosen } = describeVariants(folder)
     if (values.json) {
       const { family, activationType, widths } = map
+      const defaultVariant = chosen ?? null
       process.stdout.write(
-        JSON.stringify({ model: folder, graph: graphPath, family, activationType, widths, layers }) + '\n',
+        JSON.stringify({
+          model: folder,
+          graph: graphPath,
+          family,
+          activationType,
+          widths,
+          layers,
+          variants,
+          defaultVariant,
+        }) + '\n',
       )
       return 0
     }
     const lines = [
       `${graphPath}: ${map.family} family, ${map.activationType} activations, ${map.layers.length} layers`,
     ]
+    if (variants.length > 0) {
+      const listed = variants.map(
+        (variant) =>
+          `${variant.name} ${variant.graphFile} ${megabytes(variant.sizeBytes)}` +
+          (variant.name === chosen?.name ? ' (default)' : ''),
+      )
+      lines.push(`variants: ${listed.join(', ')}`)
+    }
     for (const entry of layers) {
       lines.push(`layer ${entry.layer}`)
       for (const site of hookSites) {

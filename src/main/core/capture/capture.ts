@@ -116,7 +116,7 @@ export async function captureActivations(
 ): Promise<ActivationSet> {
   if (examples.length === 0)
     throw new TillerError('invalid-argument', 'No examples to capture; the set is empty.')
-  const hookMap = await locateHookSites(model.folder)
+  const hookMap = await locateHookSites(model.folder, { graphFile: model.baseGraphFile })
   const layers = [...new Set(options.layers)].sort((first, second) => first - second)
   for (const layer of layers) {
     if (!Number.isInteger(layer) || layer < 0 || layer >= hookMap.layers.length) {

@@ -13,13 +13,15 @@ export async function loadHookedModel(
   layers: readonly number[],
   edits: readonly Edit[] = [],
 ): Promise<LoadedModel & { compiled: CompiledGraph }> {
-  const compiled = await compileGraph(model.folder, {
-    edits,
-    hooks: layers.map((layer) => ({ layer, site })),
-  })
+  const compiled = await compileGraph(
+    model.folder,
+    { edits, hooks: layers.map((layer) => ({ layer, site })) },
+    { graphFile: model.baseGraphFile },
+  )
   const loaded = await loadModel(model.folder, {
     provider: model.providerChoice,
     graphFile: compiled.graphFile,
+    baseGraphFile: model.baseGraphFile,
   })
   return Object.assign(loaded, { compiled })
 }

@@ -64,7 +64,7 @@ export async function captureNeutral(
 ): Promise<NeutralActivations> {
   if (examples.length === 0)
     throw new TillerError('invalid-argument', 'No prompts to respond to; the set is empty.')
-  const hookMap = await locateHookSites(model.folder)
+  const hookMap = await locateHookSites(model.folder, { graphFile: model.baseGraphFile })
   const layers = [...new Set(options.layers)].sort((first, second) => first - second)
   const outside = layers.find(
     (layer) => !Number.isInteger(layer) || layer < 0 || layer >= hookMap.layers.length,

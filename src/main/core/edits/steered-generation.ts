@@ -30,17 +30,25 @@ export interface SteeredModel {
 }
 
 /**
- * Compile `edits` for `folder` and load the steered graph. With `strengthPerEdit` every edit gets its own strength
+ * Compile `edits` for `folder`'s graph (`graphFile`, e.g. a variant's, default the folder's) and load the steered
+ * graph. With `strengthPerEdit` every edit gets its own strength
  * factor per row (`editStrengths` of `generateSteered`), so stacked edits are toggled and weighed without a
  * recompile.
  */
 export async function loadSteeredModel(
   folder: string,
   edits: readonly Edit[],
-  options: { provider?: ExecutionProviderChoice; strengthPerEdit?: boolean } = {},
+  options: { provider?: ExecutionProviderChoice; strengthPerEdit?: boolean; graphFile?: string } = {},
 ): Promise<SteeredModel> {
-  const compiled = await compileEdits(folder, edits, { strengthPerEdit: options.strengthPerEdit })
-  const model = await loadModel(folder, { provider: options.provider, graphFile: compiled.graphFile })
+  const compiled = await compileEdits(folder, edits, {
+    strengthPerEdit: options.strengthPerEdit,
+    graphFile: options.graphFile,
+  })
+  const model = await loadModel(folder, {
+    provider: options.provider,
+    graphFile: compiled.graphFile,
+    baseGraphFile: options.graphFile,
+  })
   return { model, compiled }
 }
 

@@ -126,7 +126,8 @@ export type EngineEvaluation = Omit<EvaluationRun, 'id' | 'created' | 'model' | 
 export interface EngineRuntime<Model extends EngineModel = EngineModel> {
   versions(): Promise<{ onnxRuntime: string; transformers: string }>
   probeProviders(choice: ExecutionProviderChoice): Promise<ProviderReport>
-  loadModel(folder: string, options: { provider: ExecutionProviderChoice }): Promise<Model>
+  /** `variant`: a Transformers.js graph variant of the folder (`q4`, `fp16`, …); default the folder's default. */
+  loadModel(folder: string, options: { provider: ExecutionProviderChoice; variant?: string }): Promise<Model>
   /** Render the prompt (chat template when `chat`), generate one row, and summarise it. */
   generate(model: Model, request: EngineGenerationRequest): Promise<GenerationSummary>
   /** The embedded default model's folder; throws a TillerError naming the path when it is missing. */

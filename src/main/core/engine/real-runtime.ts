@@ -101,6 +101,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     const steered = steering.loadSteeredModel(model.folder, edits, {
       provider: model.providerChoice,
       strengthPerEdit,
+      graphFile: model.baseGraphFile,
     })
     slots.set(model, { key, steered })
     // A failed compile must not stick: the next compare tries again.
@@ -131,7 +132,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     probeProviders: providers.probeProviders,
     defaultModelFolder: defaults.defaultModelFolder,
     async loadModel(folder, options) {
-      const loaded = await models.loadModel(folder, { provider: options.provider })
+      const loaded = await models.loadModel(folder, { provider: options.provider, variant: options.variant })
       const model: LoadedModel = {
         ...loaded,
         dispose: async () => {
@@ -289,6 +290,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
       // Its own steered session, released afterwards: a comparison may switch the shared one mid-evaluation.
       const steered = await steering.loadSteeredModel(model.folder, [request.edit], {
         provider: model.providerChoice,
+        graphFile: model.baseGraphFile,
       })
       try {
         return await evaluation.evaluateEdit({

@@ -11,6 +11,7 @@ import { encodeChoiceRows, encodeTexts, type ChoiceRenderOptions } from './choic
 import { checkChoiceItems, checkChoiceLengths } from './choice-validation.ts'
 import { plainChoiceScorer, plainForward, steeredChoiceScorer, steeredForward } from './steered-scoring.ts'
 import { strengthGrid, sweepStrengths, type SweepPoint } from './strength-sweep.ts'
+import { variantGraphFile } from '../models/variants.ts'
 
 /**
  * `tiller eval` as a core function: read a multiple-choice set (optionally one split), check it, load the model
@@ -22,6 +23,8 @@ import { strengthGrid, sweepStrengths, type SweepPoint } from './strength-sweep.
 export interface SetEvaluationRequest {
   folder: string
   provider?: ExecutionProviderChoice
+  /** A Transformers.js graph variant (`q4`, `fp16`, …); default the folder's default graph. */
+  variant?: string
   data: string
   edits?: readonly string[]
   strengths?: readonly number[]
@@ -144,8 +147,14 @@ export async function evaluateChoiceSet(request: SetEvaluationRequest): Promise<
   const steered =
     editList.length === 0
       ? undefined
-      : await loadSteeredModel(request.folder, editList, { provider: request.provider })
-  const model = steered?.model ?? (await loadModel(request.folder, { provider: request.provider }))
+      : await loadSteeredModel(request.folder, editList, {
+          provider: request.provider,
+          graphFile:
+            request.variant === undefined ? undefined : variantGraphFile(request.folder, request.variant),
+        })
+  const model =
+    steered?.model ??
+    (await loadModel(request.folder, { provider: request.provider, variant: request.variant }))
   try {
     const items = encodeChoiceRows(rows, tokenizer, request.render)
     checkChoiceLengths(items, model.config.maxPositionEmbeddings, request.data)

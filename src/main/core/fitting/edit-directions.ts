@@ -7,7 +7,7 @@
  *                                                                removing r̂ and −r̂ is the same edit)
  *   spectral, φ = identity (SEA)                                 the kept subspace U⁺ (the positive directions)
  *   householder (HPR)                                            the probe θ, signed
- * SADI's scale factors and Φ-SEA's non-identity feature maps have no direction in the site's own space: they are
+ * SADI's scale factors (and its patch mode's) and Φ-SEA's non-identity feature maps have no direction in the site's own space: they are
  * left out. Matrices here are at most rank × width with rank a few dozen, so plain loops are fine.
  */
 import type { DirectionCosine, DirectionKind, EditedDiagnostics } from '../../../shared/layer-diagnostics.ts'
@@ -71,6 +71,7 @@ export function directionOf(intervention: Intervention): EditDirection | null {
     case 'householder':
       return vectorDirection(intervention, op.probe)
     case 'scale':
+    case 'patch':
       return null
   }
 }

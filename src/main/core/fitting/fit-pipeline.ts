@@ -36,6 +36,8 @@ export interface FitProgress {
 export interface ModelFolderReference {
   folder: string
   provider?: ExecutionProviderChoice
+  /** A Transformers.js graph variant (`q4`, `fp16`, …); default the folder's default graph. */
+  variant?: string
 }
 
 /** What to fit. */
@@ -106,7 +108,10 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
   throwIfCancelled(request.signal)
   const owned = isLoadedModel(request.model)
     ? null
-    : await loadModel(request.model.folder, { provider: request.model.provider })
+    : await loadModel(request.model.folder, {
+        provider: request.model.provider,
+        variant: request.model.variant,
+      })
   const model = owned ?? (request.model as LoadedModel)
   try {
     const capture = method.capture(options, model.config.layers)
@@ -186,6 +191,7 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
         tokens: rendered.examples[0]?.positive.tokenIds ?? [],
         strengths: [...new Set([strength, ...testedRange])],
         provider: model.providerChoice,
+        graphFile: model.baseGraphFile,
       })
     }
     const summary: FitSummary = {

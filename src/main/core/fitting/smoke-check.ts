@@ -18,6 +18,8 @@ export interface SmokeCheckRequest {
   tokens: readonly number[]
   strengths: readonly number[]
   provider?: ExecutionProviderChoice
+  /** The graph to steer, relative to the folder (a variant's); default the folder's decoder graph. */
+  graphFile?: string
 }
 
 /**
@@ -25,7 +27,10 @@ export interface SmokeCheckRequest {
  * The row's second half counts as generated tokens, so edits restricted to generated positions are exercised too.
  */
 export async function smokeCheckEdit(request: SmokeCheckRequest): Promise<void> {
-  const steered = await loadSteeredModel(request.folder, [request.edit], { provider: request.provider })
+  const steered = await loadSteeredModel(request.folder, [request.edit], {
+    provider: request.provider,
+    graphFile: request.graphFile,
+  })
   try {
     const halved =
       (inputs: ExtraInputs): ExtraInputs =>

@@ -1,47 +1,38 @@
 /**
  * Where a model folder keeps its decoder graph, in the one search order the runtime, the hook-site locator and the
- * compiler share: the file config.json's Transformers.js dtype names, `onnx/model.onnx`, `onnx/model_fp16.onnx`, the
- * genai decoder file, `model.onnx`.
+ * compiler share: the Transformers.js variant config.json's dtype names, else the default variant
+ * (src/shared/model-variants.ts: float32, else the smallest lossless graph, else the most faithful quantized one),
+ * else the genai decoder file, else `model.onnx`.
  */
 import { existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
+import { chooseDefaultVariant, variantKinds, variantNames } from '../../../shared/model-variants.ts'
 import { TillerError } from '../errors.ts'
 import { modelFiles } from '../models/graph-contract.ts'
+import { listModelVariants, variantGraphFile } from '../models/variants.ts'
 import { genaiDecoderFile, type ModelConfig } from './model-config.ts'
 
-/** Transformers.js dtype names and the suffix of the graph file each loads (RUNTIME-NOTES §1.3). */
-const dtypeSuffixes: Record<string, string> = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-}
-
-/** The graph config.json's `transformers.js_config.dtype` selects, e.g. onnx/model_fp16.onnx for fp16. */
-function transformersGraphFile(config: ModelConfig): string | undefined {
-  const section = config.raw['transformers.js_config']
+/** config.json's `transformers.js_config.dtype`, e.g. `fp16`. */
+function declaredDtype(config: ModelConfig | undefined): string | undefined {
+  const section = config?.raw['transformers.js_config']
   if (typeof section !== 'object' || section === null) return undefined
   const dtype = (section as Record<string, unknown>)['dtype']
-  const suffix = typeof dtype === 'string' ? dtypeSuffixes[dtype] : undefined
-  return suffix === undefined ? undefined : `onnx/model${suffix}.onnx`
+  return typeof dtype === 'string' ? dtype : undefined
 }
 
 /**
- * The files a folder's decoder graph may be, relative to the folder, most preferred first. Without a configuration
- * (`config` undefined) only the fixed names remain.
+ * The file names a folder's decoder graph may have, relative to the folder, most preferred first when sizes are
+ * equal (what error messages list). Without a configuration (`config` undefined) only the fixed names remain.
  */
 export function decoderGraphCandidates(config: ModelConfig | undefined): string[] {
-  const preferred = config === undefined ? undefined : transformersGraphFile(config)
+  const declared = declaredDtype(config)
+  const declaredKind =
+    declared === undefined ? undefined : variantKinds[declared as keyof typeof variantKinds]
   const genai = config === undefined ? undefined : genaiDecoderFile(config)
   return [
     ...new Set([
-      ...(preferred === undefined ? [] : [preferred]),
-      modelFiles.graph,
-      modelFiles.graphFloat16,
+      ...(declaredKind === undefined ? [] : [`onnx/model${declaredKind.suffix}.onnx`]),
+      ...variantNames.map((name) => `onnx/model${variantKinds[name].suffix}.onnx`),
       ...(genai === undefined ? [] : [genai]),
       'model.onnx',
     ]),
@@ -49,14 +40,16 @@ export function decoderGraphCandidates(config: ModelConfig | undefined): string[
 }
 
 /**
- * The decoder graph's path: `graphFile` when given (relative to `folder`, or absolute), else the first of
- * `decoderGraphCandidates(config)` that exists. Throws `file-not-found` for a missing `graphFile` and
- * `invalid-model-folder`, listing where it looked, when the folder has no graph.
+ * The decoder graph's path: `graphFile` when given (relative to `folder`, or absolute), else the graph of
+ * `variant` (a Transformers.js dtype name such as `q4`), else the folder's default variant, else the genai decoder
+ * file or `model.onnx`. Throws `file-not-found` for a missing `graphFile`, `invalid-argument` for a variant the
+ * folder lacks, and `invalid-model-folder`, listing where it looked, when the folder has no graph.
  */
 export function resolveDecoderGraph(
   folder: string,
   config: ModelConfig | undefined,
   graphFile?: string,
+  variant?: string,
 ): string {
   if (graphFile !== undefined) {
     const path = isAbsolute(graphFile) ? graphFile : join(folder, graphFile)
@@ -71,14 +64,20 @@ export function resolveDecoderGraph(
     }
     return path
   }
-  const candidates = decoderGraphCandidates(config)
-  for (const candidate of candidates) {
+  if (variant !== undefined) return join(folder, variantGraphFile(folder, variant))
+  const variants = listModelVariants(folder)
+  const chosen = chooseDefaultVariant(variants, declaredDtype(config))
+  const chosenFile = variants.find((candidate) => candidate.name === chosen?.name)?.graphFile
+  if (chosenFile !== undefined) return join(folder, chosenFile)
+  const genai = config === undefined ? undefined : genaiDecoderFile(config)
+  for (const candidate of [...(genai === undefined ? [] : [genai]), 'model.onnx']) {
     const path = join(folder, candidate)
     if (existsSync(path)) return path
   }
   throw new TillerError(
     'invalid-model-folder',
-    `${folder} has no decoder graph (looked for ${candidates.join(', ')}); export or import the model into this folder.`,
+    `${folder} has no decoder graph (looked for ${decoderGraphCandidates(config).join(', ')}); export or ` +
+      'import the model into this folder.',
     { subject: join(folder, modelFiles.graph) },
   )
 }

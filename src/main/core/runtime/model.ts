@@ -2,11 +2,12 @@
  * A loaded model folder: tokenizer, configuration and one ONNX Runtime session over its decoder graph.
  *
  * Folder layouts understood:
- *   Transformers.js   config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx (+ onnx/model.onnx_data)
+ *   Transformers.js   config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx (+ onnx/model.onnx_data),
+ *                     and variants beside it (onnx/model_fp16.onnx, model_q4.onnx, …: src/shared/model-variants.ts)
  *   genai builder     genai_config.json (decoder.filename, usually model.onnx), tokenizer files, model.onnx.data
  */
 import { existsSync, statSync } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import type { PreTrainedTokenizer } from '@huggingface/transformers'
 import type * as ort from 'onnxruntime-node'
 import type {
@@ -22,6 +23,8 @@ import { readModelConfig, type ModelConfig } from './model-config.ts'
 import { createProviderSession } from './session.ts'
 import { loadTokenizer } from './tokenizer.ts'
 import { recoverFolder } from '../workspace/folder-swap.ts'
+import { graphFileOf } from '../models/locator/graph-file.ts'
+import { listModelVariants } from '../models/variants.ts'
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -29,6 +32,13 @@ export interface LoadModelOptions {
   provider?: ExecutionProviderChoice
   /** An alternative `.onnx` in the same folder (relative to it, or absolute), e.g. a compiled steered graph. */
   graphFile?: string
+  /** A Transformers.js variant of the folder's graph (`fp16`, `q4`, …) instead of its default one. */
+  variant?: string
+  /**
+   * The graph edits and hooks compile against, relative to the folder, when `graphFile` is derived from a variant
+   * (a steered graph compiled from `onnx/model_q4.onnx`); defaults to the variant's graph, else the folder's default.
+   */
+  baseGraphFile?: string
 }
 
 /**
@@ -42,6 +52,11 @@ export interface LoadedModel {
   session: ort.InferenceSession
   graphPath: string
   graph: GraphInterface
+  /**
+   * The graph edits and hooks compile against, relative to the folder: the chosen variant's, or undefined for the
+   * folder's default graph.
+   */
+  baseGraphFile: string | undefined
   /** Cache layout and dtype, read from `session.inputMetadata`. */
   cache: CacheLayout
   provider: ExecutionProviderName
@@ -97,6 +112,7 @@ function describeModel(
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,
     dtype: graph.cache.dtype,
+    variant: listModelVariants(folder).find((variant) => join(folder, variant.graphFile) === graphPath)?.name,
   }
 }
 
@@ -105,7 +121,12 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
   const root = resolveFolder(folder)
   const config = readModelConfig(root)
   const tokenizer = await loadTokenizer(root)
-  const graphPath = resolveDecoderGraph(root, config, options.graphFile)
+  const graphPath = resolveDecoderGraph(root, config, options.graphFile, options.variant)
+  const baseGraphFile =
+    options.baseGraphFile ??
+    (options.variant !== undefined && options.graphFile === undefined
+      ? graphFileOf(root, graphPath)
+      : undefined)
   const providerChoice = options.provider ?? 'auto'
   const created = await createProviderSession(graphPath, providerChoice)
   let graph: GraphInterface
@@ -123,6 +144,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     session: created.session,
     graphPath,
     graph,
+    baseGraphFile,
     cache: graph.cache,
     provider: created.provider,
     providerChoice,

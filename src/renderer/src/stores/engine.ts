@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { EngineStatusReport } from '../../../shared/contract.ts'
+import type { VariantName } from '../../../shared/model-variants.ts'
 import { useClient } from '../api.ts'
 import { useContractEvent } from '../composables/use-contract-event.ts'
 import { messageOf } from '../errors.ts'
@@ -27,10 +28,10 @@ export const useEngineStore = defineStore('engine', () => {
     }
   }
 
-  async function loadModel(path: string): Promise<void> {
+  async function loadModel(path: string, variant?: VariantName): Promise<void> {
     loadError.value = null
     try {
-      await client['model:load']({ path })
+      await client['model:load'](variant === undefined ? { path } : { path, variant })
     } catch (thrown) {
       loadError.value = messageOf(thrown)
     }

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { FolderListing, ModelDiscovery, ModelFootprint } from '../../../shared/studio.ts'
+import type { VariantName } from '../../../shared/model-variants.ts'
 import { useClient } from '../api.ts'
 import { useContractEvent } from '../composables/use-contract-event.ts'
 import { messageOf } from '../errors.ts'
@@ -53,8 +54,8 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
-  async function load(path: string): Promise<void> {
-    await engine.loadModel(path)
+  async function load(path: string, variant?: VariantName): Promise<void> {
+    await engine.loadModel(path, variant)
   }
 
   async function addFolder(path: string): Promise<void> {

@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { DiscoveredModel, ModelSource } from '../../../../shared/studio.ts'
+import { describeVariants } from '../variants.ts'
 
 /** The config.json fields the Models screen shows. */
 export interface ConfigSummary {
@@ -97,6 +98,7 @@ export async function describeModelFolder(
   const graphs = await onnxGraphs(folder)
   if (graphs.length === 0) return null
   const config = await readConfigSummary(folder)
+  const { variants, chosen } = describeVariants(folder)
   return {
     path: folder,
     name,
@@ -106,5 +108,7 @@ export async function describeModelFolder(
     hiddenSize: config?.hiddenSize ?? null,
     sizeBytes: await folderSize(folder),
     onnxFiles: graphs,
+    variants,
+    defaultVariant: chosen ?? null,
   }
 }

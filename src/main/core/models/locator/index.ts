@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { TillerError } from '../../errors.ts'
+import { isTillerError, TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
 import { elementTypeName, type ModelProto } from '../../onnx/proto.ts'
 import { modelCacheFolder } from '../../workspace/cache-folders.ts'
@@ -43,6 +43,19 @@ export function activationTypeOf(model: ModelProto): 'float32' | 'float16' {
   return name
 }
 
+/** `locateSites`, its refusal naming the graph file (a folder may hold several variants). */
+function locateIn(graphPath: string, model: ModelProto): ReturnType<typeof locateSites> {
+  try {
+    return locateSites(model)
+  } catch (error) {
+    if (!isTillerError(error, 'unsupported-architecture')) throw error
+    throw new TillerError('unsupported-architecture', `${graphPath}: ${error.message}`, {
+      subject: error.subject,
+      cause: error,
+    })
+  }
+}
+
 function cachePath(folder: string, graphHash: string): string {
   return join(modelCacheFolder(folder), `hooks-${graphHash.slice(0, 16)}.json`)
 }
@@ -61,7 +74,7 @@ export async function locateHookSites(
   const { model } = await loadGraph(graphPath)
   let sites: GraphSites | undefined
   const graphSites = (): GraphSites => {
-    sites ??= { located: locateSites(model), activationType: activationTypeOf(model) }
+    sites ??= { located: locateIn(graphPath, model), activationType: activationTypeOf(model) }
     return sites
   }
   if (options.cache !== false) {

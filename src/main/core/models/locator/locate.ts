@@ -55,11 +55,16 @@ function isConstant(index: GraphIndex, tensor: string): boolean {
   return producer !== undefined && producer.opType === 'Constant'
 }
 
-/** The float activation entering a projection; walks back through dynamic quantization (MatMulInteger). */
+/**
+ * The float activation entering a projection; walks back through dynamic quantization (MatMulInteger) and the
+ * float32 cast a float16 graph puts before DynamicQuantizeMatMul (the site is the model-typed tensor).
+ */
 function projectionInput(index: GraphIndex, anchor: NodeProto): string | undefined {
   const input = anchor.input[0]
   if (input === undefined || input === '') return undefined
   const producer = index.producer(input)
+  if (anchor.opType === 'DynamicQuantizeMatMul')
+    return producer?.opType === 'Cast' ? producer.input[0] : input
   if (producer?.opType !== 'DynamicQuantizeLinear') return input
   // float16 graphs cast the activation to float32 for DynamicQuantizeLinear; the site is the model-typed tensor.
   const quantized = producer.input[0] ?? ''

@@ -10,6 +10,7 @@ export const linearOps = new Set([
   'Gemm',
   'MatMulNBits',
   'MatMulInteger',
+  'DynamicQuantizeMatMul',
   'MatMulBnb4',
   'QLinearMatMul',
 ])
