@@ -7,8 +7,8 @@
  *                                                                removing r̂ and −r̂ is the same edit)
  *   spectral, φ = identity (SEA)                                 the kept subspace U⁺ (the positive directions)
  *   householder (HPR)                                            the probe θ, signed
- * SADI's scale factors (and its patch mode's) and Φ-SEA's non-identity feature maps have no direction in the site's own space: they are
- * left out. Matrices here are at most rank × width with rank a few dozen, so plain loops are fine.
+ * SADI's scale and patch factors and Φ-SEA's non-identity feature maps have no direction in the site's own space:
+ * they are left out. Matrices here are at most rank × width with rank a few dozen, so plain loops are fine.
  */
 import type { DirectionCosine, DirectionKind, EditedDiagnostics } from '../../../shared/layer-diagnostics.ts'
 import type { Edit, HookSite, Intervention, MethodId } from '../../../shared/edit.ts'
