@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
-import { superviseEngine, type WorkerEngine } from '../../src/main/server/engine-supervisor.ts'
+import { superviseEngine, type ChildEngine } from '../../src/main/server/engine-supervisor.ts'
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
@@ -12,7 +12,7 @@ import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
 
 let directory = ''
-let engine: WorkerEngine
+let engine: ChildEngine
 let server: BrowserServer
 const reports: string[] = []
 
@@ -20,9 +20,9 @@ beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'tiller-supervisor-'))
   writeFileSync(join(directory, 'index.html'), '<!doctype html><title>Tiller</title>')
   engine = superviseEngine({
-    entry: new URL('./helpers/blocking-engine-worker.ts', import.meta.url),
+    entry: new URL('./helpers/blocking-engine-child.ts', import.meta.url),
     heartbeatMilliseconds: 50,
-    // Long enough that a healthy worker on a heavily loaded machine is never taken for a hung one.
+    // Long enough that a healthy engine on a heavily loaded machine is never taken for a hung one.
     unresponsiveMilliseconds: 15_000,
     report: (message) => reports.push(message),
   })
