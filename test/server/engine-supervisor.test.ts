@@ -8,8 +8,28 @@ import { superviseEngine, type ChildEngine } from '../../src/main/server/engine-
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
+import type { Conversation } from '../../src/shared/chat.ts'
 import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
+
+const savedConversation: Conversation = {
+  id: 'survives-restart',
+  title: 'Saved before the engine was killed',
+  created: '2026-12-03T10:00:00.000Z',
+  updated: '2026-12-03T10:01:00.000Z',
+  systemPrompt: 'Answer briefly.',
+  turns: [],
+  edits: [],
+  sampling: {
+    maxTokens: 24,
+    temperature: 0,
+    topK: 0,
+    topP: 1,
+    repetitionPenalty: 1,
+    seed: 3,
+    stopStrings: [],
+  },
+}
 
 let directory = ''
 let engine: ChildEngine
@@ -119,6 +139,8 @@ describe('browser mode with an engine that stops responding', () => {
     await expect
       .poll(() => done.find((job) => job.id === load.id)?.outcome, { timeout: 120_000 })
       .toBe('succeeded')
+    // Saved work: a conversation saved through the contract before the kill.
+    const saved = await client['chat:save']({ conversation: savedConversation })
     const restartsBefore = engine.restarts()
     // A generation that never ends keeps a job running while the engine is killed.
     const running = await client['generate:start']({ prompt: 'hang', options: { maxTokens: 2 } })
@@ -135,5 +157,9 @@ describe('browser mode with an engine that stops responding', () => {
     expect(health[1]).toMatchObject({ restarts: restartsBefore + 1, failedJobs: [] })
     expect(done.find((job) => job.id === running.id)).toMatchObject({ outcome: 'failed' })
     expect(engine.restarts()).toBe(restartsBefore + 1)
+    // The restarted engine lists and reads what was saved before the kill.
+    expect(await client['chat:list']({})).toContainEqual(saved)
+    expect(await client['chat:load']({ id: savedConversation.id })).toEqual(savedConversation)
+    expect(await client['chat:delete']({ id: savedConversation.id })).toEqual({ deleted: true })
   })
 })
