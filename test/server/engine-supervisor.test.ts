@@ -150,7 +150,8 @@ describe('browser mode with an engine that stops responding', () => {
       .toEqual(['restarting', 'ready'])
     expect(health[0]).toMatchObject({
       restarts: restartsBefore + 1,
-      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited') },
+      // Killed with SIGKILL: 128 + 9, as a shell reports it.
+      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited (code 137)') },
       failedJobs: [running.id],
     })
     // Ready again: the failure is over, the reason stays for the studio's notice.

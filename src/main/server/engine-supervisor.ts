@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { MessagePortLike } from '../../shared/contract-port.ts'
 import { bridgeOverPort } from '../../shared/contract-port.ts'
@@ -80,8 +81,11 @@ function launchChild(options: SupervisorOptions, signals: EngineSignals, model: 
   const report = options.report ?? ((message: string) => process.stderr.write(`${message}\n`))
   // Listened for always: an unheard 'error' (a failed spawn, a failed kill) would end the server.
   child.on('error', (error) => report(`The Tiller engine failed: ${error.message}`))
-  // A crash (an uncaught error, a native fault, a kill) ends the process: restart as for a hang.
-  child.on('exit', (code) => signals.exited(code))
+  // A crash (an uncaught error, a native fault, a kill) ends the process: restart as for a hang. A signal is
+  // reported as a shell does, 128 + its number (137 for SIGKILL).
+  child.on('exit', (code, signal) =>
+    signals.exited(signal === null ? code : 128 + (constants.signals[signal] ?? 0)),
+  )
   return child
 }
 
