@@ -4,15 +4,35 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
-import { superviseEngine, type WorkerEngine } from '../../src/main/server/engine-supervisor.ts'
+import { superviseEngine, type ChildEngine } from '../../src/main/server/engine-supervisor.ts'
 import { webSocketPort } from '../../src/main/server/websocket-port.ts'
 import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
 import { bridgeOverPort } from '../../src/shared/contract-port.ts'
+import type { Conversation } from '../../src/shared/chat.ts'
 import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
 
+const savedConversation: Conversation = {
+  id: 'survives-restart',
+  title: 'Saved before the engine was killed',
+  created: '2026-12-03T10:00:00.000Z',
+  updated: '2026-12-03T10:01:00.000Z',
+  systemPrompt: 'Answer briefly.',
+  turns: [],
+  edits: [],
+  sampling: {
+    maxTokens: 24,
+    temperature: 0,
+    topK: 0,
+    topP: 1,
+    repetitionPenalty: 1,
+    seed: 3,
+    stopStrings: [],
+  },
+}
+
 let directory = ''
-let engine: WorkerEngine
+let engine: ChildEngine
 let server: BrowserServer
 const reports: string[] = []
 
@@ -20,9 +40,9 @@ beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'tiller-supervisor-'))
   writeFileSync(join(directory, 'index.html'), '<!doctype html><title>Tiller</title>')
   engine = superviseEngine({
-    entry: new URL('./helpers/blocking-engine-worker.ts', import.meta.url),
+    entry: new URL('./helpers/blocking-engine-child.ts', import.meta.url),
     heartbeatMilliseconds: 50,
-    // Long enough that a healthy worker on a heavily loaded machine is never taken for a hung one.
+    // Long enough that a healthy engine on a heavily loaded machine is never taken for a hung one.
     unresponsiveMilliseconds: 15_000,
     report: (message) => reports.push(message),
   })
@@ -119,6 +139,8 @@ describe('browser mode with an engine that stops responding', () => {
     await expect
       .poll(() => done.find((job) => job.id === load.id)?.outcome, { timeout: 120_000 })
       .toBe('succeeded')
+    // Saved work: a conversation saved through the contract before the kill.
+    const saved = await client['chat:save']({ conversation: savedConversation })
     const restartsBefore = engine.restarts()
     // A generation that never ends keeps a job running while the engine is killed.
     const running = await client['generate:start']({ prompt: 'hang', options: { maxTokens: 2 } })
@@ -128,12 +150,17 @@ describe('browser mode with an engine that stops responding', () => {
       .toEqual(['restarting', 'ready'])
     expect(health[0]).toMatchObject({
       restarts: restartsBefore + 1,
-      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited') },
+      // Killed with SIGKILL: 128 + 9, as a shell reports it.
+      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited (code 137)') },
       failedJobs: [running.id],
     })
     // Ready again: the failure is over, the reason stays for the studio's notice.
     expect(health[1]).toMatchObject({ restarts: restartsBefore + 1, failedJobs: [] })
     expect(done.find((job) => job.id === running.id)).toMatchObject({ outcome: 'failed' })
     expect(engine.restarts()).toBe(restartsBefore + 1)
+    // The restarted engine lists and reads what was saved before the kill.
+    expect(await client['chat:list']({})).toContainEqual(saved)
+    expect(await client['chat:load']({ id: savedConversation.id })).toEqual(savedConversation)
+    expect(await client['chat:delete']({ id: savedConversation.id })).toEqual({ deleted: true })
   })
 })

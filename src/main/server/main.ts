@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import type { ExecutionProviderChoice } from '../../shared/engine-status.ts'
 import { startBrowserServer } from './browser-server.ts'
-import { superviseEngine, type WorkerEngine } from './engine-supervisor.ts'
+import { superviseEngine, type ChildEngine } from './engine-supervisor.ts'
 
 /**
- * Browser mode's entry (`npm start` without Electron's binary): the engine in a watched worker thread (restarted
+ * Browser mode's entry (`npm start` without Electron's binary): the engine in a watched child process (restarted
  * when it stops responding, engine-supervisor.ts), the built renderer and the contract on 127.0.0.1, and the URL
  * with its token printed for the user to open.
  */
@@ -40,14 +40,14 @@ function openInBrowser(url: string): void {
 /** A running browser mode: the page's URL, the supervised engine, and how to stop both. */
 export interface BrowserMode {
   url: string
-  engine: WorkerEngine
+  engine: ChildEngine
   close(): Promise<void>
 }
 
 /** Start the supervised engine and the server (no printing, no signal handlers: tests and `runBrowserMode`). */
 export async function startBrowserMode(options: Omit<BrowserModeOptions, 'open'>): Promise<BrowserMode> {
   const engine = superviseEngine({
-    entry: new URL('./engine-worker.ts', import.meta.url),
+    entry: new URL('./engine-child.ts', import.meta.url),
     settings: { model: options.model, provider: options.provider ?? 'auto' },
   })
   const server = await startBrowserServer({

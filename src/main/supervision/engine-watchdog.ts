@@ -4,7 +4,7 @@ import type { EngineHealth } from '../../shared/engine-health.ts'
 import type { ErrorInfo, JobKind } from '../../shared/jobs.ts'
 
 /**
- * The engine's watchdog, whatever hosts the engine (a worker thread in browser mode, Electron's utility process
+ * The engine's watchdog, whatever hosts the engine (a child process in browser mode, Electron's utility process
  * in the desktop app). It sends the engine a heartbeat every `heartbeatMilliseconds`; when none is answered for
  * `unresponsiveMilliseconds` (a template or a model run that never returns) or the engine exits, it fails the
  * requests in flight and every job the engine was running with the reason (`job:done`, outcome failed), stops
