@@ -2,14 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { WebSocket } from 'ws'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
 import { superviseEngine, type ChildEngine } from '../../src/main/server/engine-supervisor.ts'
-import { webSocketPort } from '../../src/main/server/websocket-port.ts'
-import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
-import { bridgeOverPort } from '../../src/shared/contract-port.ts'
 import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
+import { connectClient, isRunning } from './helpers/server-clients.ts'
 
 /**
  * Issue #18's regression: an engine busy in a long asynchronous native ONNX Runtime call is declared unresponsive
@@ -44,29 +41,9 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true })
 })
 
-async function connectClient(): Promise<TillerClient> {
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/contract?token=${server.token}`, {
-    headers: { origin: `http://127.0.0.1:${server.port}` },
-  })
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve)
-    socket.once('error', reject)
-  })
-  return createClient(bridgeOverPort(webSocketPort(socket)))
-}
-
-function isRunning(processId: number): boolean {
-  try {
-    process.kill(processId, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 describe('an engine busy in a native ONNX Runtime call', () => {
   test('is killed as unresponsive while the server lives on and serves the restarted engine', async () => {
-    const client = await connectClient()
+    const client = await connectClient(server)
     const done: JobDone[] = []
     const health: EngineHealth[] = []
     client.on('job:done', (payload) => done.push(payload))

@@ -4,21 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, test } from 'vitest'
+import { isRunning } from './helpers/server-clients.ts'
 
 /** No orphan engines: the engine child dies with the server's process, even one killed outright mid native call. */
 
 const directory = mkdtempSync(join(tmpdir(), 'tiller-orphan-'))
 
 afterAll(() => rmSync(directory, { recursive: true, force: true }))
-
-function isRunning(processId: number): boolean {
-  try {
-    process.kill(processId, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('the engine child process', () => {
   test('ends when the server process is killed while the engine is busy in native calls', async () => {

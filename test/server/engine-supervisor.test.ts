@@ -2,15 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { WebSocket } from 'ws'
 import { startBrowserServer, type BrowserServer } from '../../src/main/server/browser-server.ts'
 import { superviseEngine, type ChildEngine } from '../../src/main/server/engine-supervisor.ts'
-import { webSocketPort } from '../../src/main/server/websocket-port.ts'
-import { createClient, type TillerClient } from '../../src/shared/contract-client.ts'
-import { bridgeOverPort } from '../../src/shared/contract-port.ts'
 import type { Conversation } from '../../src/shared/chat.ts'
 import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
+import { connectClient } from './helpers/server-clients.ts'
 
 const savedConversation: Conversation = {
   id: 'survives-restart',
@@ -55,20 +52,9 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true })
 })
 
-async function connectClient(): Promise<TillerClient> {
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/contract?token=${server.token}`, {
-    headers: { origin: `http://127.0.0.1:${server.port}` },
-  })
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve)
-    socket.once('error', reject)
-  })
-  return createClient(bridgeOverPort(webSocketPort(socket)))
-}
-
 describe('browser mode with an engine that stops responding', () => {
   test('the blocked job fails with the reason, the engine restarts and answers again', async () => {
-    const client = await connectClient()
+    const client = await connectClient(server)
     const done: JobDone[] = []
     client.on('job:done', (payload) => done.push(payload))
     const health: EngineHealth[] = []
@@ -110,7 +96,7 @@ describe('browser mode with an engine that stops responding', () => {
   })
 
   test('an engine that exits is restarted, and its running job fails saying so', async () => {
-    const client = await connectClient()
+    const client = await connectClient(server)
     const done: JobDone[] = []
     client.on('job:done', (payload) => done.push(payload))
     const finished = (id: string) => done.find((job) => job.id === id)
@@ -130,7 +116,7 @@ describe('browser mode with an engine that stops responding', () => {
   })
 
   test('killing the engine tells every client: restarting with the failed job, then ready again', async () => {
-    const client = await connectClient()
+    const client = await connectClient(server)
     const health: EngineHealth[] = []
     const done: JobDone[] = []
     client.on('engine:health', (payload) => health.push(payload))
