@@ -103,17 +103,31 @@ export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?:
   })
 }
 
+/**
+ * Q4_K and Q5_K: the steps and offsets of chunk `chunk` (0–3) of the super-block at `start`, whose low and high
+ * nibbles are two 32-value sub-blocks with their own 6-bit scale and minimum under the block's float16 pair.
+ */
+function chunkStepsK4(
+  bytes: Uint8Array,
+  start: number,
+  chunk: number,
+): { lowStep: number; lowOffset: number; highStep: number; highOffset: number } {
+  const scale = halfAt(bytes, start)
+  const minimumScale = halfAt(bytes, start + 2)
+  const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
+  const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
+  return {
+    lowStep: scale * lowScale,
+    lowOffset: minimumScale * lowMinimum,
+    highStep: scale * highScale,
+    highOffset: minimumScale * highMinimum,
+  }
+}
+
 export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
   return dequantizeBlocks(kQuant('Q4_K', 144), bytes, elementCount, output, (values, start, first) => {
-    const scale = halfAt(bytes, start)
-    const minimumScale = halfAt(bytes, start + 2)
     for (let chunk = 0; chunk < 4; chunk++) {
-      const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
-      const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
-      const lowStep = scale * lowScale
-      const lowOffset = minimumScale * lowMinimum
-      const highStep = scale * highScale
-      const highOffset = minimumScale * highMinimum
+      const { lowStep, lowOffset, highStep, highOffset } = chunkStepsK4(bytes, start, chunk)
       const quants = start + 16 + 32 * chunk
       const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
@@ -127,15 +141,8 @@ export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?:
 
 export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
   return dequantizeBlocks(kQuant('Q5_K', 176), bytes, elementCount, output, (values, start, first) => {
-    const scale = halfAt(bytes, start)
-    const minimumScale = halfAt(bytes, start + 2)
     for (let chunk = 0; chunk < 4; chunk++) {
-      const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
-      const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
-      const lowStep = scale * lowScale
-      const lowOffset = minimumScale * lowMinimum
-      const highStep = scale * highScale
-      const highOffset = minimumScale * highMinimum
+      const { lowStep, lowOffset, highStep, highOffset } = chunkStepsK4(bytes, start, chunk)
       const quants = start + 48 + 32 * chunk
       const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
