@@ -172,6 +172,7 @@ export async function preparedSteeringInputs(
   strengths: readonly number[],
   info: PolicyRowInfo = {},
   editStrengths?: readonly (readonly number[])[],
+  promptLengths?: readonly number[],
 ): Promise<ExtraInputs> {
   const zeros = strengths.map(() => 0)
   const patch = await recordPatchValues(
@@ -179,6 +180,7 @@ export async function preparedSteeringInputs(
     steered.compiled,
     rows,
     steeringInputs(steered.compiled, zeros, info, editStrengths),
+    promptLengths,
   )
   return steeringInputs(steered.compiled, strengths, info, editStrengths, patch)
 }
