@@ -119,8 +119,7 @@ export async function run(args: string[]): Promise<void> {
       `generate ${ratio('generate 16 tokens, tsx', 'generate 16 tokens, compiled').toFixed(2)}×\n`,
   )
   if (values.baseline !== undefined) {
-    const cpuRatio = (slow: string, fast: string) =>
-      median(cpu.get(slow) ?? []) / median(cpu.get(fast) ?? [])
+    const cpuRatio = (slow: string, fast: string) => median(cpu.get(slow) ?? []) / median(cpu.get(fast) ?? [])
     process.stdout.write(
       `  baseline ÷ compiled: --help ${ratio('tiller --help, baseline', 'tiller --help, compiled').toFixed(2)}× ` +
         `(CPU ${cpuRatio('tiller --help, baseline', 'tiller --help, compiled').toFixed(2)}×), generate ` +
