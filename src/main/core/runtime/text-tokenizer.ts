@@ -26,7 +26,7 @@ export interface DecodeOptions {
 export interface TextTokenizer {
   encode(text: string, options?: EncodeOptions): number[]
   decode(tokenIds: number[], options?: DecodeOptions): string
-  /** `tokenizer_config.json`'s chat_template: a string, a name → template map, or null (settable, as in Transformers.js). */
+  /** tokenizer_config.json's chat_template: a string, a name → template map or null (settable, as there). */
   chat_template: unknown
   /** The parsed `tokenizer_config.json`. */
   readonly config: Record<string, unknown>
