@@ -3,7 +3,7 @@
  * Transformers.js' `PreTrainedTokenizer` is a thin layer over that library's `Tokenizer`; this class is the same
  * layer for what Tiller uses (encode, decode, the chat template, the special tokens), so results are identical
  * while start-up skips importing Transformers.js (its module pulls in ONNX Runtime Web and `sharp`, about half a
- * second). test/runtime/text-tokenizer-parity.test.ts compares both on real vocabularies.
+ * second). test/runtime/folder-tokenizer.test.ts (and its `.slow` twin) compares both on real vocabularies.
  */
 import { Tokenizer } from '@huggingface/tokenizers'
 
