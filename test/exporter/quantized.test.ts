@@ -33,9 +33,10 @@ import {
 import { allPositions, editOf, opsFor } from '../compiler/support.ts'
 
 /**
- * q4/q8 exports (MatMulNBits linear weights): a Q4_0 GGUF's blocks are written exactly, so the q4 graph computes
- * the float32 export of the same dequantized weights up to summation order; the locator finds every site; a
- * strength-0 edit gives the base logits bit for bit.
+ * q4/q8 exports (MatMulNBits linear weights) with float compute: a Q4_0 GGUF's blocks are written exactly, so the
+ * q4 graph computes the float32 export of the same dequantized weights up to summation order; the locator finds
+ * every site; a strength-0 edit gives the base logits bit for bit. int8 compute, the default, is measured against
+ * these in quantized-int8.test.ts.
  */
 const rows = [[1, 259, 262, 270, 5, 290, 42]]
 
@@ -88,13 +89,17 @@ describe('quantize-blocks', () => {
       blocks: { groupSize: 32, bits: 4, zeroPoint: 8, scales, quants },
     }
     for (const bits of [4, 8] as const) {
-      const exact = quantizeLinearWeight(blocked, bits)
+      const exact = quantizeLinearWeight(blocked, bits, false)
       expect(exact.source).toBe('exact')
       expect(Array.from(dequantizeLinearWeight(exact))).toEqual(Array.from(data))
     }
     const values = randomValues(4 * 64, 5, 0.3)
     for (const bits of [4, 8] as const) {
-      const requantized = quantizeLinearWeight({ dtype: 'float32', shape: [4, 64], data: values }, bits)
+      const requantized = quantizeLinearWeight(
+        { dtype: 'float32', shape: [4, 64], data: values },
+        bits,
+        false,
+      )
       expect(requantized.source).toBe('requantized')
       const back = dequantizeLinearWeight(requantized)
       let worst = 0
@@ -128,7 +133,11 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
       const folder = join(scratch, dtype)
       reports.set(
         dtype,
-        await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family, dtype }),
+        await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, {
+          family,
+          dtype,
+          compute: 'float32',
+        }),
       )
       folders.set(dtype, folder)
     }
@@ -166,6 +175,12 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
       })
       const config = JSON.parse(readFileSync(join(folders.get(dtype) ?? '', 'config.json'), 'utf8'))
       expect(config['transformers.js_config'].dtype).toBe(dtype)
+      expect(config.tiller.compute).toBe('float32')
+      expect(
+        nodes.every((node) =>
+          node.attribute.some((entry) => entry.name === 'accuracy_level' && Number(entry.i) === 0),
+        ),
+      ).toBe(true)
     }
   })
 
@@ -255,6 +270,7 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
     const report = await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, {
       family: 'builder',
       dtype,
+      compute: 'float32',
     })
     const float = join(scratch, `${name}-float32`)
     await exportModelFolder(imported.checkpoint, imported.tokenizer, float, { family: 'builder' })
