@@ -115,6 +115,48 @@ describe('quantize-blocks', () => {
   })
 })
 
+describe('quantize-blocks with integer zero points (int8 compute, and every 8-bit weight)', () => {
+  // Q4_1-style blocks (value = s·q + o): block 0 has a negative offset (zero point 2.4 steps), block 1 a positive one
+  // (zero point −0.3, shifted into range by c), block 2 an offset far beyond 15 steps, block 3 scale 0.
+  const scales = Float32Array.of(0.02, 0.05, 0.01, 0)
+  const offsets = Float32Array.of(-0.048, 0.015, -0.5, 0.25)
+  const quants = Uint8Array.from({ length: 4 * 32 }, (_, at) => (at * 5 + 1) % 16)
+  const data = Float32Array.from(quants, (quant, at) =>
+    Math.fround((scales[at >> 5] as number) * quant + (offsets[at >> 5] as number)),
+  )
+  const tensor: WeightTensor = {
+    dtype: 'float32',
+    shape: [2, 64],
+    data,
+    blocks: { groupSize: 32, bits: 4, zeroPoint: 0, scales, quants, offsets },
+  }
+
+  it.each([
+    [4, 1],
+    [8, 16],
+  ] as const)(
+    '%i bits keep the quants (×%i) and move each block by at most half of its new step',
+    (bits, multiplier) => {
+      const weight = quantizeLinearWeight(tensor, bits, false)
+      expect(weight.source).toBe('requantized')
+      expect(weight.zeroPoints).toBeInstanceOf(Uint8Array)
+      const back = dequantizeLinearWeight(weight)
+      let worst = 0
+      for (let at = 0; at < data.length; at++) {
+        const block = at >> 5
+        const gap = Math.abs((back[at] as number) - (data[at] as number))
+        worst = Math.max(worst, gap)
+        // Blocks 0 and 1 keep their quants: their step is s/m and the error half of it; blocks 2 and 3 are
+        // requantized from their values, within half of their own step.
+        const step = weight.scales[block] as number
+        if (block < 2) expect(step).toBeCloseTo((scales[block] as number) / multiplier, 9)
+        expect(gap).toBeLessThanOrEqual(step / 2 + 1e-7)
+      }
+      expect(weight.maximumError).toBeCloseTo(worst, 7)
+    },
+  )
+})
+
 describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s family', (family) => {
   let scratch = ''
   let imported: GgufImport
