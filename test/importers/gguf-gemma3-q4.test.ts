@@ -18,6 +18,7 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
 import { allPositions, editOf, opsFor } from '../compiler/support.ts'
+import { runTiller } from '../helpers/cli.ts'
 import { logitGaps } from '../helpers/logit-gaps.ts'
 import { familyCheckpointToGguf } from './helpers/family-gguf.ts'
 
@@ -150,6 +151,28 @@ describe('a Gemma 3 GGUF imported as q4', () => {
     const normalize = (map: typeof float): string =>
       JSON.stringify({ ...map, graphHash: '' }).replaceAll('MatMulNBits', 'MatMul')
     expect(normalize(quantized)).toBe(normalize(float))
+  })
+
+  it('`tiller inspect` names the compute of each q4 graph', async () => {
+    const linearCount = 7 * config.numLayers + 1
+    for (const [name, compute] of [
+      ['q4', 'int8'],
+      ['q4-float32', 'float'],
+    ] as const) {
+      const run = await runTiller(['inspect', '--model', folders[name], '--json'])
+      expect(run.code, run.output).toBe(0)
+      expect(JSON.parse(run.stdout).quantizedLinears).toEqual({
+        count: linearCount,
+        byBits: { '4': linearCount },
+        byCompute: { [compute]: linearCount },
+      })
+    }
+    const text = await runTiller(['inspect', '--model', folders.q4])
+    expect(text.stdout).toContain(
+      `quantized linear layers: ${linearCount} MatMulNBits (${linearCount} at 4 bits), int8 compute`,
+    )
+    const float = await runTiller(['inspect', '--model', folders.float32])
+    expect(float.stdout).not.toContain('quantized linear layers')
   })
 
   it('strength 0 reproduces the int8 graph logits bit for bit with edits at every layer and site', async () => {
