@@ -19,13 +19,15 @@ Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen
 F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded
 SentencePiece or byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By
 default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32),
-Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and
-Q5_1/Q5_K (q8) with float zero points; other types are requantized. A q4 import of a mixed file (Q4_K_M: Q4_K with
-Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8 bits, keeping the
-file's mix. The import prints how many weights went to each width and the largest difference to the dequantized
-weights. q4/q8 graphs multiply in int8 by default (activations quantized per block of 32, about 3× faster on CPU;
-blocks with offsets are then requantized); --compute float32 multiplies the dequantized weights in float32 instead,
-slower, and gives the float32 import's logits of the same weights. config.json records the choice (tiller.compute).
+Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly; other types are
+requantized, except blocks with offsets (Q4_1, Q4_K, Q5_1, Q5_K), whose quants are kept. A q4 import of a mixed file
+(Q4_K_M: Q4_K with Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8
+bits, keeping the file's mix. The import prints how many weights went to each width and the largest difference to
+the dequantized weights. q4/q8 graphs multiply in int8 by default (activations quantized per block of 32, about 3×
+faster on CPU), which needs integer zero points: blocks with offsets keep their quants at 8 bits, each weight within
+1/32 of its step (a Q4_K folder is then about twice the file's size). --compute float32 multiplies the dequantized
+weights in float32 instead, slower, keeps Q4_1/Q4_K at 4 bits with float zero points, and gives the float32
+import's logits of the same weights. config.json records the choice (tiller.compute).
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)

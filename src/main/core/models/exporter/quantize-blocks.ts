@@ -18,7 +18,8 @@ import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
  * Float zero points are written only when the caller allows them (`floatZeroPoints`): ONNX Runtime 1.30's CPU
  * MatMulNBits computes them on its slow unpacked path only, ignores int8 compute (accuracy_level 4) for them, and
  * refuses them with 8 bits ("Only 2b and 4b quantization is supported for unpacked compute"). Without them, blocks
- * with offsets are requantized.
+ * with offsets keep their quants with integer zero points (integerZeroPoints; exporter/weights.ts gives them 8 bits
+ * under int8 compute), the zero point rounded.
  */
 
 export const quantBlockSize = 32
