@@ -86,10 +86,10 @@ export const compareCommand: Command = {
     const provider = providerFlag(values.provider)
     const strengths = parseStrengths(values.strengths)
     const folder = modelFolderFlag(values.model)
-    const edits = await readEditsFor(folder, values.edit ?? [])
     const options = generationOptions(values, { maxTokens: defaultMaxTokens })
     const choice = variantChoice(folder, values.variant)
     if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
+    const edits = await readEditsFor(folder, values.edit ?? [], choice.graphFile)
     const steered = await loadSteeredModel(folder, edits, { provider, graphFile: choice.graphFile })
     try {
       const prompt = renderPrompt(steered.model.tokenizer, text, {
