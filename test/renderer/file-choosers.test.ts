@@ -97,6 +97,13 @@ describe('file choosers beside import fields', () => {
     expect(offeredFiles()).toEqual(['moods.jsonl'])
     await pickInBrowser('moods.jsonl')
     expect(inputValue(app, 'import-path')).toBe('/data/moods.jsonl')
+    // The new set is named after the file, unless a name was typed.
+    expect(inputValue(app, 'import-name')).toBe('moods')
+    await app.get('[data-testid=import-name] input').setValue('my moods')
+    await app.get('[data-testid=import-choose]').trigger('click')
+    await flushPromises()
+    await pickInBrowser('moods.jsonl')
+    expect(inputValue(app, 'import-name')).toBe('my moods')
   })
 
   test('Edits, browser mode: edit files and control vectors are offered; the chosen one is imported', async () => {
