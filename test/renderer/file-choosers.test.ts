@@ -152,4 +152,52 @@ describe('file choosers beside import fields', () => {
     expect(inputValue(app, 'import-path')).toBe('')
     expect(fake.calls.some((call) => call.name === 'files:list')).toBe(false)
   })
+
+  test('Edits: Export into… moves the three export paths into the chosen folder, keeping their names', async () => {
+    window.tillerDesktop = {
+      chooseFolder: async (title) =>
+        title === 'Choose the folder to export into' ? '/home/me/exports' : null,
+      chooseFile: async () => null,
+    }
+    const fake = bridge()
+    const edit = {
+      id: 'e1',
+      method: 'mean-diff' as const,
+      label: 'mean-diff · sentiment.pairs · layer 2',
+      origin: 'fitted' as const,
+      path: null,
+      created: '2026-01-01T00:00:00.000Z',
+      layers: [2],
+      sites: ['resid_post' as const],
+      interventions: 1,
+      notes: '',
+      dataset: null,
+      strength: { description: 'h + α·v', default: 1, testedRange: [-2, 2] as [number, number] },
+      matchesModel: true,
+      suggestedPath: '/home/me/Tiller/edits/moods-e1.safetensors',
+      name: 'moods',
+      datasetName: 'sentiment.pairs',
+      controlVectorProblem: null,
+      evaluated: false,
+      options: {},
+    }
+    fake.answers['library:list'] = () => ({ ok: true, result: [edit] })
+    fake.answers['edit:save'] = () => ({
+      ok: true,
+      result: { path: '/home/me/exports/moods-e1.safetensors', bytes: 10 },
+    })
+    const app = await mountScreen(fake, EditsScreen)
+    await app.get('[data-testid=library-edit]').trigger('click')
+    await flushPromises()
+    await app.get('[data-testid=export-folder-choose]').trigger('click')
+    await flushPromises()
+    expect(inputValue(app, 'export-tiller-path')).toBe('/home/me/exports/moods-e1.safetensors')
+    expect(inputValue(app, 'export-gguf-path')).toBe('/home/me/exports/moods-e1.gguf')
+    expect(inputValue(app, 'export-onnx-path')).toBe('/home/me/exports/moods-e1-steered')
+    await app.get('[data-testid=export-tiller]').trigger('click')
+    await flushPromises()
+    expect(fake.calls.find((call) => call.name === 'edit:save')?.args).toMatchObject({
+      path: '/home/me/exports/moods-e1.safetensors',
+    })
+  })
 })
