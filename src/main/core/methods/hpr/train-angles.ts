@@ -1,10 +1,10 @@
 /**
  * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly in one
- * ONNX graph with their weights stacked per Linear layer (stacked-angle-graph.ts) against the target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives.
- * Each layer keeps the network of the epoch with the lowest validation angle error. (The released code keeps one
- * checkpoint of all modules chosen by probe accuracy; probes and angle networks share no parameters, so each is
- * chosen here by its own validation measure — an easily separated layer's probe peaks in the first epoch, long
- * before its angle network has learned anything.)
+ * ONNX graph with their weights stacked per Linear layer (stacked-angle-graph.ts) against the target angles
+ * g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives. Each layer keeps the network of the epoch with the
+ * lowest validation angle error. (The released code keeps one checkpoint of all modules chosen by probe accuracy;
+ * probes and angle networks share no parameters, so each is chosen here by its own validation measure — an easily
+ * separated layer's probe peaks in the first epoch, long before its angle network has learned anything.)
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
