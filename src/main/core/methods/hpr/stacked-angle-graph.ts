@@ -1,8 +1,8 @@
 /**
  * HPR's angle networks of all trained layers stacked into one set of tensors (METHODS.md §2.3–2.4): Linear i of
  * every layer is one weight [layers, in, out] and one bias [layers, 1, out], so a training step is a few batched
- * MatMuls and one AdamW update per stacked tensor (8 updates instead of 8 per layer, about 30 nodes a step instead
- * of about 150). The layers stay independent: every product is batched over the leading layer axis, the loss is a
+ * MatMuls and one AdamW update per stacked tensor (8 updates instead of 8 per layer: about 155 nodes a step instead
+ * of about 725; no faster per step on the development machine, README "Fit cost"). The layers stay independent: every product is batched over the leading layer axis, the loss is a
  * sum of per-layer terms and AdamW is element-wise, so each layer's slice follows exactly its own network's
  * gradients (test/methods/hpr-training-path.test.ts trains them against networks trained one by one).
  *
