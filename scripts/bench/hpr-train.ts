@@ -26,6 +26,11 @@ import {
   buildAngleTrainingGraph,
 } from '../../src/main/core/methods/hpr/angle-graph.ts'
 import { optimizerScalars, stateNames, stepInput } from '../../src/main/core/methods/hpr/graph-pieces.ts'
+import {
+  buildStackedAngleTrainingGraph,
+  stackedAngleNames,
+  stackedAngleParameters,
+} from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
 import { stepsPerRun } from '../../src/main/core/methods/hpr/train-angles.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
 import { encodeModel } from '../../src/main/core/onnx/proto.ts'
@@ -73,16 +78,18 @@ function stepPart(node: string): string {
 }
 
 /**
- * Run the angle training graph (`stepsPerRun` steps a run, as training does) under ONNX Runtime's profiler on
- * random rows and sum kernel time per step by part of the step and by operator.
+ * Run an angle training graph (`stepsPerRun` steps a run, as training does) under ONNX Runtime's profiler on
+ * random rows and sum kernel time per step by part of the step and by operator: the stacked graph training uses
+ * (`stacked`) or the per-layer graph it replaced.
  */
 async function profileAngleStep(problem: {
   layers: number
   width: number
   batch: number
   threads: number
+  stacked: boolean
 }): Promise<string> {
-  const { layers, width, batch, threads } = problem
+  const { layers, width, batch, threads, stacked } = problem
   const widths = angleWidths(width)
   const random = createRandom(2)
   const filled = (size: number, value?: number): Float32Array =>
@@ -90,14 +97,22 @@ async function profileAngleStep(problem: {
   const prefix = join(tmpdir(), `tiller-hpr-profile-${process.pid}`)
   const session = await ort.InferenceSession.create(
     encodeModel(
-      buildAngleTrainingGraph({
-        layers,
-        widths,
-        floatType: 'float32',
-        mode: 'train',
-        adamW: paperAdamW,
-        steps: stepsPerRun,
-      }),
+      stacked
+        ? buildStackedAngleTrainingGraph({
+            layers,
+            widths,
+            floatType: 'float32',
+            adamW: paperAdamW,
+            steps: stepsPerRun,
+          })
+        : buildAngleTrainingGraph({
+            layers,
+            widths,
+            floatType: 'float32',
+            mode: 'train',
+            adamW: paperAdamW,
+            steps: stepsPerRun,
+          }),
     ),
     {
       executionProviders: ['cpu'],
@@ -112,27 +127,35 @@ async function profileAngleStep(problem: {
   )
   const rows = 2 * batch
   const feeds: Record<string, ort.Tensor> = {}
-  for (let slot = 0; slot < layers; slot++) {
-    for (const [name, dims] of angleParameters(slot, widths)) {
-      const size = dims.reduce((product, dim) => product * dim, 1)
-      const names = stateNames(name)
-      feeds[name] = new ort.Tensor(
-        'float32',
-        filled(size).map((value) => value * 0.02),
-        dims,
-      )
-      feeds[names.first] = new ort.Tensor('float32', filled(size, 0), dims)
-      feeds[names.second] = new ort.Tensor('float32', filled(size, 0), dims)
-    }
+  const parameter = (name: string, dims: number[]): void => {
+    const size = dims.reduce((product, dim) => product * dim, 1)
+    const names = stateNames(name)
+    feeds[name] = new ort.Tensor(
+      'float32',
+      filled(size).map((value) => value * 0.02),
+      dims,
+    )
+    feeds[names.first] = new ort.Tensor('float32', filled(size, 0), dims)
+    feeds[names.second] = new ort.Tensor('float32', filled(size, 0), dims)
+  }
+  const batchInputs = (names: { input: string; target: string; weight: string }, dims: number[]): void => {
+    const size = dims.reduce((product, dim) => product * dim, 1)
     for (let step = 0; step < stepsPerRun; step++) {
-      feeds[stepInput(angleNames.input(slot), step)] = new ort.Tensor('float32', filled(rows * width), [
-        rows,
-        width,
-      ])
-      feeds[stepInput(angleNames.target(slot), step)] = new ort.Tensor('float32', filled(rows, 1), [rows])
-      feeds[stepInput(angleNames.weight(slot), step)] = new ort.Tensor('float32', filled(rows, 1 / rows), [
-        rows,
-      ])
+      feeds[stepInput(names.input, step)] = new ort.Tensor('float32', filled(size * width), [...dims, width])
+      feeds[stepInput(names.target, step)] = new ort.Tensor('float32', filled(size, 1), dims)
+      feeds[stepInput(names.weight, step)] = new ort.Tensor('float32', filled(size, 1 / rows), dims)
+    }
+  }
+  if (stacked) {
+    for (const [name, dims] of stackedAngleParameters(layers, widths)) parameter(name, dims)
+    batchInputs(stackedAngleNames, [layers, rows])
+  } else {
+    for (let slot = 0; slot < layers; slot++) {
+      for (const [name, dims] of angleParameters(slot, widths)) parameter(name, dims)
+      batchInputs(
+        { input: angleNames.input(slot), target: angleNames.target(slot), weight: angleNames.weight(slot) },
+        [rows],
+      )
     }
   }
   for (let step = 0; step < stepsPerRun; step++) {
@@ -181,7 +204,7 @@ async function profileAngleStep(problem: {
       )
       .join('')
   return (
-    `hpr-train --profile: angle training graph, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
+    `hpr-train --profile: ${stacked ? 'stacked' : 'per-layer'} angle training graph, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
     `${stepsPerRun} steps a run, ${threads} threads, ${runs} runs; load average ${load()}\n` +
     `  a step: ${(wall / runs / stepsPerRun).toFixed(2)} ms wall in run, ${perStep(kernels)} in kernels ` +
     `(the rest: launching nodes, feeding and copying out the parameters and moments)\n` +
@@ -277,7 +300,9 @@ export async function run(args: string[]): Promise<void> {
     values.threads,
   ].map(Number) as [number, number, number, number, number, number]
   if (values.profile) {
-    process.stdout.write(await profileAngleStep({ layers, width, batch, threads }))
+    // Both graphs back to back, the per-layer one first: same load, same random rows.
+    for (const stacked of [false, true])
+      process.stdout.write(await profileAngleStep({ layers, width, batch, threads, stacked }))
     return
   }
   const activations = syntheticActivations(pairs, width, layers)

@@ -1,16 +1,21 @@
 /**
  * `npm run bench -- quantized-decode [--tokens N] [--repeats R] [--provider P] [--threads T]`: decode tokens/s of
- * the q4 export (MatMulNBits, 4-bit linear weights) against the float32 export of the same random 110M-parameter
- * Llama (hidden 768, 12 layers, vocabulary 32,000, tied head; weight seed 7), both built once by the exporter and
- * cached in .cache/bench/. Runs alternate between the two folders; the medians and their ratio are printed, with
- * each graph's bytes on disk (weights read per decoded token, the embedding table aside).
+ * the q4 export (MatMulNBits, 4-bit linear weights) with int8 compute (the default, accuracy_level 4) and with
+ * float32 compute, and of the q8 export with int8 compute, against the float32 export of the same random
+ * 110M-parameter Llama (hidden 768, 12 layers, vocabulary 32,000, tied head; weight seed 7), each built once by the
+ * exporter and cached in .cache/bench/. Runs alternate between the folders; the medians and their ratios to float32
+ * are printed, with each graph's bytes on disk (weights read per decoded token, the embedding table aside).
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { byteTokenizerFiles } from '../../src/main/core/models/byte-tokenizer.ts'
-import { exportModelFolder, type ExportDType } from '../../src/main/core/models/exporter/index.ts'
+import {
+  exportModelFolder,
+  type ExportDType,
+  type LinearCompute,
+} from '../../src/main/core/models/exporter/index.ts'
 import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
@@ -29,20 +34,27 @@ const largeConfig = randomLlamaConfig({
   maxPositionEmbeddings: 2048,
 })
 
-const dtypes = ['float32', 'q4'] as const
+/** The exports compared: float32 first, the reference of every ratio. */
+const variants: { name: string; dtype: ExportDType; compute?: LinearCompute }[] = [
+  { name: 'float32', dtype: 'float32' },
+  { name: 'q4-int8', dtype: 'q4', compute: 'int8' },
+  { name: 'q4-float32', dtype: 'q4', compute: 'float32' },
+  { name: 'q8-int8', dtype: 'q8', compute: 'int8' },
+]
 
-/** The cached folder of the 110M model exported as `dtype`, exported on first use. */
-async function folderOf(dtype: ExportDType): Promise<string> {
-  const folder = join(cacheFolder, `random-110M-builder-${dtype}`)
+/** The cached folder of the 110M model exported as `variant`, exported on first use. */
+async function folderOf(variant: (typeof variants)[number]): Promise<string> {
+  const folder = join(cacheFolder, `random-110M-builder-${variant.name}`)
   if (!existsSync(join(folder, 'config.json'))) {
-    process.stdout.write(`Exporting the random 110M model as ${dtype} into ${folder} (once)...\n`)
+    process.stdout.write(`Exporting the random 110M model as ${variant.name} into ${folder} (once)...\n`)
     await exportModelFolder(
       randomCheckpoint(largeConfig, 7),
       byteTokenizerFiles(largeConfig.vocabSize),
       folder,
       {
         family: 'builder',
-        dtype,
+        dtype: variant.dtype,
+        ...(variant.compute === undefined ? {} : { compute: variant.compute }),
       },
     )
   }
@@ -81,34 +93,32 @@ export async function run(args: string[]): Promise<void> {
   const tokens = Number(values.tokens)
   const repeats = Number(values.repeats)
   mkdirSync(cacheFolder, { recursive: true })
-  const folders = { float32: await folderOf('float32'), q4: await folderOf('q4') }
+  const folders: string[] = []
+  for (const variant of variants) folders.push(await folderOf(variant))
   process.stdout.write(
     `Quantized decode: ${provider}, ${values.threads ?? 'all'} threads, ${tokens} tokens, ${repeats} interleaved ` +
       `runs, load average ${loadavg()[0]?.toFixed(2)}\n`,
   )
-  const models = {
-    float32: await loadModel(folders.float32, { provider }),
-    q4: await loadModel(folders.q4, { provider }),
-  }
+  const models: LoadedModel[] = []
   try {
-    const rates = { float32: [] as number[], q4: [] as number[] }
-    for (const dtype of dtypes) await decodeRate(models[dtype], 4)
+    for (const folder of folders) models.push(await loadModel(folder, { provider }))
+    const rates = variants.map(() => [] as number[])
+    for (const model of models) await decodeRate(model, 4)
     for (let repeat = 0; repeat < repeats; repeat++) {
-      for (const dtype of dtypes) rates[dtype].push(await decodeRate(models[dtype], tokens))
+      for (const [at, model] of models.entries()) rates[at]?.push(await decodeRate(model, tokens))
     }
-    for (const dtype of dtypes) {
+    const reference = rates[0] ?? []
+    for (const [at, variant] of variants.entries()) {
+      const own = rates[at] ?? []
       process.stdout.write(
-        `  ${dtype.padEnd(7)} ${median(rates[dtype]).toFixed(1)} tokens/s (median; fastest ` +
-          `${Math.max(...rates[dtype]).toFixed(1)}), graph ${graphMegabytes(folders[dtype]).toFixed(0)} MB\n`,
+        `  ${variant.name.padEnd(10)} ${median(own).toFixed(1)} tokens/s (median; fastest ` +
+          `${Math.max(...own).toFixed(1)}), graph ${graphMegabytes(folders[at] ?? '').toFixed(0)} MB, ` +
+          `÷ float32 ${(median(own) / median(reference)).toFixed(2)}× (median), ` +
+          `${(Math.max(...own) / Math.max(...reference)).toFixed(2)}× (fastest)\n`,
       )
     }
-    process.stdout.write(
-      `q4 ÷ float32 decode tokens/s: ${(median(rates.q4) / median(rates.float32)).toFixed(2)}× (median), ` +
-        `${(Math.max(...rates.q4) / Math.max(...rates.float32)).toFixed(2)}× (fastest)\n`,
-    )
   } finally {
-    await models.float32.dispose()
-    await models.q4.dispose()
+    for (const model of models) await model.dispose()
   }
   process.stdout.write(`load average at the end: ${loadavg()[0]?.toFixed(2)}\n`)
 }

@@ -3,7 +3,9 @@
  * `tiller generate` on the embedded organism, the compiled CLI (out/cli, what bin/tiller.mjs runs) against the
  * TypeScript sources through tsx (TILLER_CLI_SOURCE=1, the old start), with bare `node -e 0` as the floor.
  * Repetitions interleave the variants so a change in machine load hits them all alike; medians and ratios print,
- * with each process's CPU time (user + system, from /proc on Linux) beside its wall time.
+ * with each process's CPU time (user + system, from /proc on Linux) beside its wall time. `--baseline <checkout>`
+ * adds the compiled CLI of another checkout (an older commit, extracted with its node_modules linked and
+ * `node scripts/build-cli.mjs` run in it) to the same interleaved runs, for before ÷ after ratios.
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -25,13 +27,22 @@ interface Variant {
 
 const generateArgs = ['generate', '--prompt', 'Once upon a time', '--max-tokens', '16', '--temperature', '0']
 
-const variants: Variant[] = [
+const baseVariants: Variant[] = [
   { name: 'node -e 0 (floor)', args: ['-e', '0'], environment: {} },
   { name: 'tiller --help, compiled', args: [bin, '--help'], environment: {} },
   { name: 'tiller --help, tsx', args: [bin, '--help'], environment: { TILLER_CLI_SOURCE: '1' } },
   { name: 'generate 16 tokens, compiled', args: [bin, ...generateArgs], environment: {} },
   { name: 'generate 16 tokens, tsx', args: [bin, ...generateArgs], environment: { TILLER_CLI_SOURCE: '1' } },
 ]
+
+/** The compiled CLI of the checkout at `folder`, run through its own bin/tiller.mjs. */
+function baselineVariants(folder: string): Variant[] {
+  const baselineBin = join(resolve(folder), 'bin', 'tiller.mjs')
+  return [
+    { name: 'tiller --help, baseline', args: [baselineBin, '--help'], environment: {} },
+    { name: 'generate 16 tokens, baseline', args: [baselineBin, ...generateArgs], environment: {} },
+  ]
+}
 
 /**
  * CPU seconds (user + system) of this process's finished children, from /proc/self/stat (Linux; undefined
@@ -69,8 +80,15 @@ function timeProcess(variant: Variant, cpu: Map<string, number[]>): number {
 
 /** Runs the benchmark and prints median whole-process seconds and the tsx ÷ compiled ratios. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { repeats: { type: 'string', default: '9' } } })
+  const { values } = parseArgs({
+    args,
+    options: { repeats: { type: 'string', default: '9' }, baseline: { type: 'string' } },
+  })
   const repeats = Number(values.repeats)
+  const variants = [
+    ...baseVariants,
+    ...(values.baseline === undefined ? [] : baselineVariants(values.baseline)),
+  ]
   if (!isBuildFresh()) await buildCli()
   const times = new Map<string, number[]>(variants.map((variant) => [variant.name, []]))
   const cpu = new Map<string, number[]>(variants.map((variant) => [variant.name, []]))
@@ -100,4 +118,13 @@ export async function run(args: string[]): Promise<void> {
     `  tsx ÷ compiled: --help ${ratio('tiller --help, tsx', 'tiller --help, compiled').toFixed(2)}×, ` +
       `generate ${ratio('generate 16 tokens, tsx', 'generate 16 tokens, compiled').toFixed(2)}×\n`,
   )
+  if (values.baseline !== undefined) {
+    const cpuRatio = (slow: string, fast: string) => median(cpu.get(slow) ?? []) / median(cpu.get(fast) ?? [])
+    process.stdout.write(
+      `  baseline ÷ compiled: --help ${ratio('tiller --help, baseline', 'tiller --help, compiled').toFixed(2)}× ` +
+        `(CPU ${cpuRatio('tiller --help, baseline', 'tiller --help, compiled').toFixed(2)}×), generate ` +
+        `${ratio('generate 16 tokens, baseline', 'generate 16 tokens, compiled').toFixed(2)}× ` +
+        `(CPU ${cpuRatio('generate 16 tokens, baseline', 'generate 16 tokens, compiled').toFixed(2)}×)\n`,
+    )
+  }
 }

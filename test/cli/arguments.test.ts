@@ -9,6 +9,7 @@ import {
 } from '../../src/main/cli/commands/arguments.ts'
 import { generationFlags, generationOptions } from '../../src/main/cli/commands/generation-flags.ts'
 import { parseOptionAssignment } from '../../src/main/cli/commands/fit.ts'
+import { parseStrengths } from '../../src/main/cli/commands/compare.ts'
 import { isTillerError, type TillerError } from '../../src/main/core/errors.ts'
 
 function failure(run: () => unknown): TillerError {
@@ -96,6 +97,19 @@ describe('shared CLI arguments', () => {
         '--layers',
         `--layers is "${value}"; give comma-separated 0-based layer numbers, e.g. 2,3.`,
       ])
+    }
+  })
+
+  it('names a bad strength by its place in the whole list', () => {
+    expect(parseStrengths('-2,0,2.5')).toEqual([-2, 0, 2.5])
+    const cases: [string, string][] = [
+      ['0,,1', '--strengths is "0,,1"; entry 2 is empty; give comma-separated numbers, e.g. -2,0,2.'],
+      ['0,x', '--strengths is "0,x"; entry 2 is "x"; give comma-separated numbers, e.g. -2,0,2.'],
+      ['1,', '--strengths is "1,"; entry 2 is empty; give comma-separated numbers, e.g. -2,0,2.'],
+    ]
+    for (const [value, message] of cases) {
+      const error = failure(() => parseStrengths(value))
+      expect([error.subject, error.message]).toEqual(['--strengths', message])
     }
   })
 

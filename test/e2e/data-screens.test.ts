@@ -9,10 +9,12 @@ import { openStudioPage, screenshotFolder, startStudio, type Studio } from './st
  * The Demonstrations and Edits screens end to end in browser mode on the organism: create a set in the table, see
  * its bad row flagged, save, reload and find it, render a row through the organism's template; fit an edit (from
  * the Chat screen's stack), find it in the library, export it as a Tiller file, delete it and import the file
- * back. Writes docs/screenshots/{demonstrations,edits}-{light,dark}.png.
+ * back; copy a starter set into the workspace and import a file chosen in the engine's file browser. Writes
+ * docs/screenshots/{demonstrations,edits}-{light,dark}.png.
  */
 
 const organism = new URL('../../resources/models/organism', import.meta.url).pathname
+const bundledDatasets = new URL('../../resources/datasets', import.meta.url).pathname
 const viewport = { width: 1360, height: 900 }
 
 let studio: Studio
@@ -136,5 +138,42 @@ describe('demonstrations and edits in browser mode', () => {
       .getByTestId('demonstrations-screen')
       .screenshot({ path: join(screenshotFolder, 'demonstrations-dark.png') })
     expect([...problems, ...darkProblems]).toEqual([])
+  })
+
+  test('a starter set copied into the workspace opens as a table; a file chosen in the file browser imports', async () => {
+    const { page, problems } = await openTab('demonstrations')
+    await page
+      .locator('[data-testid=starter-set][data-name="politeness.pairs"] [data-testid=starter-open]')
+      .click()
+    await expect.poll(() => page.getByTestId('open-set').textContent()).toBe('politeness.pairs')
+    const bundledRows = readFileSync(join(bundledDatasets, 'politeness.pairs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+    await expect.poll(() => page.getByTestId('demonstration-row').count()).toBe(bundledRows.length)
+    expect(
+      readFileSync(join(workspace, 'datasets', 'politeness.pairs.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(bundledRows.length)
+    await expect
+      .poll(() =>
+        page
+          .locator('[data-testid=starter-set][data-name="politeness.pairs"] [data-testid=starter-open]')
+          .textContent(),
+      )
+      .toBe('Open my copy')
+
+    await page.getByTestId('import-choose').click()
+    await page.getByTestId('picker-path').locator('input').fill(bundledDatasets)
+    await page.getByTestId('picker-path').locator('input').press('Enter')
+    await page.locator('[data-testid="picker-entry-sentiment.pairs.jsonl"]').dblclick()
+    await expect
+      .poll(() => page.getByTestId('import-path').locator('input').inputValue())
+      .toBe(join(bundledDatasets, 'sentiment.pairs.jsonl'))
+    expect(await page.getByTestId('import-name').locator('input').inputValue()).toBe('sentiment.pairs')
+    await page.getByTestId('import-run').click()
+    await expect.poll(() => page.getByTestId('open-set').textContent()).toBe('sentiment.pairs')
+    expect(existsSync(join(workspace, 'datasets', 'sentiment.pairs.jsonl'))).toBe(true)
+    expect(problems).toEqual([])
   })
 })

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeGgufFile } from '../../src/main/core/gguf/writer.ts'
 import type { LlamaCheckpoint } from '../../src/main/core/models/checkpoint.ts'
 import { checkpointWeightsHash, exportModelFolder } from '../../src/main/core/models/exporter/index.ts'
-import type { QuantizationReport } from '../../src/main/core/models/exporter/index.ts'
+import type { LinearCompute, QuantizationReport } from '../../src/main/core/models/exporter/index.ts'
 import { importGguf, type GgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { loadModel as loadGraph } from '../../src/main/core/onnx/external-data.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
@@ -36,6 +36,14 @@ const linearCount = 7 * config.numLayers + 1
  * matrices of fifteen at that error stay under 0.01; the bound leaves 2× for the seed. Measured: see the log line.
  */
 const mixedBound = 0.02
+
+/**
+ * Bound on the same gap with int8 compute. The weights are as close as above (Q4_K quants at 8 bits, 1/32 of a step
+ * off; Q6_K requantized to 8 bits), so the gap is ONNX Runtime rounding every MatMulNBits input to int8 per block
+ * of 32 (half of max|x|/127 per element) in all fifteen matrices, which this random model amplifies through its
+ * layers. Measured 0.044; the bound leaves 2.3× and stays under the 0.168 of the all-4-bit export.
+ */
+const int8Bound = 0.1
 
 async function logitsOf(folder: string): Promise<Float32Array> {
   const model = await loadModel(folder, { provider: 'cpu' })
@@ -85,15 +93,17 @@ describe('q4 export of a Q4_K_M-like GGUF keeps its precision mix', () => {
       }),
     )
     imported = await importGguf(gguf)
-    const exports: [string, LlamaCheckpoint, 'float32' | 'q4'][] = [
-      ['float32', imported.checkpoint, 'float32'],
-      ['mixed', imported.checkpoint, 'q4'],
-      ['all-4-bit', withoutSourceBits(imported.checkpoint), 'q4'],
+    const exports: [string, LlamaCheckpoint, 'float32' | 'q4', LinearCompute][] = [
+      ['float32', imported.checkpoint, 'float32', 'float32'],
+      ['mixed', imported.checkpoint, 'q4', 'float32'],
+      ['all-4-bit', withoutSourceBits(imported.checkpoint), 'q4', 'float32'],
+      ['mixed-int8', imported.checkpoint, 'q4', 'int8'],
     ]
-    for (const [name, checkpoint, dtype] of exports) {
+    for (const [name, checkpoint, dtype, compute] of exports) {
       const report = await exportModelFolder(checkpoint, imported.tokenizer, join(scratch, name), {
         family: 'builder',
         dtype,
+        compute,
       })
       reports.set(name, report)
     }
@@ -151,10 +161,38 @@ describe('q4 export of a Q4_K_M-like GGUF keeps its precision mix', () => {
     expect(mixed).toBeLessThan(before / 5)
   })
 
+  it('with int8 compute, writes the Q4_K blocks with 8 bits and integer zero points, near float32', async () => {
+    const int8 = reports.get('mixed-int8')
+    expect(int8?.offsetTensors).toBe(0)
+    expect(int8?.requantizedTensors).toBe(linearCount)
+    expect(int8?.byBits['8'].tensors).toBe(linearCount)
+    // Q4_K quants kept at 8 bits: each weight moves by at most 1/32 of its Q4_K step, the zero point's rounding.
+    expect(int8?.byBits['8'].maximumError).toBeLessThan((reports.get('all-4-bit')?.maximumError ?? 0) / 8)
+    const { model: graph } = await loadGraph(join(scratch, 'mixed-int8', 'onnx', 'model_q4.onnx'))
+    const levels = graph.graph.node
+      .filter((node) => node.opType === 'MatMulNBits')
+      .map((node) => Number(node.attribute.find((entry) => entry.name === 'accuracy_level')?.i))
+    expect(levels).toEqual(new Array(linearCount).fill(4))
+    const reference = await logitsOf(join(scratch, 'float32'))
+    const gap = relativeRmsGap(await logitsOf(join(scratch, 'mixed-int8')), reference)
+    console.info(
+      `Q4_K_M-like → q4, int8 compute: relative RMS logit gap to float32 ${gap.toPrecision(3)} (bound ${int8Bound})`,
+    )
+    expect(gap).toBeGreaterThan(0)
+    expect(gap).toBeLessThan(int8Bound)
+  })
+
   it('gives the mixed and all-4-bit exports different weights hashes', () => {
     const plain = withoutSourceBits(imported.checkpoint)
     expect(checkpointWeightsHash(imported.checkpoint, 'q4')).not.toBe(checkpointWeightsHash(plain, 'q4'))
     expect(checkpointWeightsHash(imported.checkpoint, 'q8')).toBe(checkpointWeightsHash(plain, 'q8'))
+    // int8 compute quantizes activations and requantizes the Q4_K blocks: another model for fingerprints.
+    expect(checkpointWeightsHash(imported.checkpoint, 'q4', 'int8')).not.toBe(
+      checkpointWeightsHash(imported.checkpoint, 'q4', 'float32'),
+    )
+    expect(checkpointWeightsHash(imported.checkpoint, 'q4', 'float32')).toBe(
+      checkpointWeightsHash(imported.checkpoint, 'q4'),
+    )
     expect(checkpointWeightsHash(imported.checkpoint, 'float32')).toBe(
       checkpointWeightsHash(plain, 'float32'),
     )

@@ -18,7 +18,7 @@ import { tinyCheckpoint } from '../helpers/tiny-models.ts'
 /**
  * Requantized q4/q8 exports (float weights, per-block zero points that differ from block to block): ONNX Runtime's
  * MatMulNBits must compute with exactly the weights dequantizeLinearWeight describes, so the q4/q8 graph gives
- * the logits of a float32 export of those dequantized weights.
+ * the logits of a float32 export of those dequantized weights (float compute; int8 compute: quantized-int8.test.ts).
  */
 const rows = [[5, 6, 7, 8, 9, 10]]
 
@@ -50,7 +50,7 @@ describe.each(['builder', 'optimum'] as const)('requantized exports, %s family',
     const dequantized: LlamaCheckpoint = { config: original.config, weights: new Map(original.weights) }
     for (const [name, tensor] of original.weights) {
       if (!name.endsWith('_proj.weight') && name !== 'model.embed_tokens.weight') continue
-      const values = dequantizeLinearWeight(quantizeLinearWeight(tensor, bits))
+      const values = dequantizeLinearWeight(quantizeLinearWeight(tensor, bits, false))
       if (name === 'model.embed_tokens.weight') {
         // The embedding stays float in q4/q8 exports; only the tied head reads it quantized. Keep it untouched
         // and compare with an untied float head holding the dequantized values.
@@ -65,6 +65,7 @@ describe.each(['builder', 'optimum'] as const)('requantized exports, %s family',
     const report = await exportModelFolder(original, tokenizer, quantizedFolder, {
       family,
       dtype: bits === 4 ? 'q4' : 'q8',
+      compute: 'float32',
     })
     expect(report.requantizedTensors).toBe(7 * original.config.numLayers + 1)
     const floatFolder = join(scratch, `float-${bits}`)

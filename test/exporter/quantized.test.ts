@@ -33,9 +33,10 @@ import {
 import { allPositions, editOf, opsFor } from '../compiler/support.ts'
 
 /**
- * q4/q8 exports (MatMulNBits linear weights): a Q4_0 GGUF's blocks are written exactly, so the q4 graph computes
- * the float32 export of the same dequantized weights up to summation order; the locator finds every site; a
- * strength-0 edit gives the base logits bit for bit.
+ * q4/q8 exports (MatMulNBits linear weights) with float compute: a Q4_0 GGUF's blocks are written exactly, so the
+ * q4 graph computes the float32 export of the same dequantized weights up to summation order; the locator finds
+ * every site; a strength-0 edit gives the base logits bit for bit. int8 compute, the default, is measured against
+ * these in quantized-int8.test.ts.
  */
 const rows = [[1, 259, 262, 270, 5, 290, 42]]
 
@@ -88,13 +89,17 @@ describe('quantize-blocks', () => {
       blocks: { groupSize: 32, bits: 4, zeroPoint: 8, scales, quants },
     }
     for (const bits of [4, 8] as const) {
-      const exact = quantizeLinearWeight(blocked, bits)
+      const exact = quantizeLinearWeight(blocked, bits, false)
       expect(exact.source).toBe('exact')
       expect(Array.from(dequantizeLinearWeight(exact))).toEqual(Array.from(data))
     }
     const values = randomValues(4 * 64, 5, 0.3)
     for (const bits of [4, 8] as const) {
-      const requantized = quantizeLinearWeight({ dtype: 'float32', shape: [4, 64], data: values }, bits)
+      const requantized = quantizeLinearWeight(
+        { dtype: 'float32', shape: [4, 64], data: values },
+        bits,
+        false,
+      )
       expect(requantized.source).toBe('requantized')
       const back = dequantizeLinearWeight(requantized)
       let worst = 0
@@ -108,6 +113,48 @@ describe('quantize-blocks', () => {
       expect(worst).toBeGreaterThan(0)
     }
   })
+})
+
+describe('quantize-blocks with integer zero points (int8 compute, and every 8-bit weight)', () => {
+  // Q4_1-style blocks (value = s·q + o): block 0 has a negative offset (zero point 2.4 steps), block 1 a positive one
+  // (zero point −0.3, shifted into range by c), block 2 an offset far beyond 15 steps, block 3 scale 0.
+  const scales = Float32Array.of(0.02, 0.05, 0.01, 0)
+  const offsets = Float32Array.of(-0.048, 0.015, -0.5, 0.25)
+  const quants = Uint8Array.from({ length: 4 * 32 }, (_, at) => (at * 5 + 1) % 16)
+  const data = Float32Array.from(quants, (quant, at) =>
+    Math.fround((scales[at >> 5] as number) * quant + (offsets[at >> 5] as number)),
+  )
+  const tensor: WeightTensor = {
+    dtype: 'float32',
+    shape: [2, 64],
+    data,
+    blocks: { groupSize: 32, bits: 4, zeroPoint: 0, scales, quants, offsets },
+  }
+
+  it.each([
+    [4, 1],
+    [8, 16],
+  ] as const)(
+    '%i bits keep the quants (×%i) and move each block by at most half of its new step',
+    (bits, multiplier) => {
+      const weight = quantizeLinearWeight(tensor, bits, false)
+      expect(weight.source).toBe('requantized')
+      expect(weight.zeroPoints).toBeInstanceOf(Uint8Array)
+      const back = dequantizeLinearWeight(weight)
+      let worst = 0
+      for (let at = 0; at < data.length; at++) {
+        const block = at >> 5
+        const gap = Math.abs((back[at] as number) - (data[at] as number))
+        worst = Math.max(worst, gap)
+        // Blocks 0 and 1 keep their quants: their step is s/m and the error half of it; blocks 2 and 3 are
+        // requantized from their values, within half of their own step.
+        const step = weight.scales[block] as number
+        if (block < 2) expect(step).toBeCloseTo((scales[block] as number) / multiplier, 9)
+        expect(gap).toBeLessThanOrEqual(step / 2 + 1e-7)
+      }
+      expect(weight.maximumError).toBeCloseTo(worst, 7)
+    },
+  )
 })
 
 describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s family', (family) => {
@@ -128,7 +175,11 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
       const folder = join(scratch, dtype)
       reports.set(
         dtype,
-        await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family, dtype }),
+        await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, {
+          family,
+          dtype,
+          compute: 'float32',
+        }),
       )
       folders.set(dtype, folder)
     }
@@ -166,6 +217,12 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
       })
       const config = JSON.parse(readFileSync(join(folders.get(dtype) ?? '', 'config.json'), 'utf8'))
       expect(config['transformers.js_config'].dtype).toBe(dtype)
+      expect(config.tiller.compute).toBe('float32')
+      expect(
+        nodes.every((node) =>
+          node.attribute.some((entry) => entry.name === 'accuracy_level' && Number(entry.i) === 0),
+        ),
+      ).toBe(true)
     }
   })
 
@@ -255,6 +312,7 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
     const report = await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, {
       family: 'builder',
       dtype,
+      compute: 'float32',
     })
     const float = join(scratch, `${name}-float32`)
     await exportModelFolder(imported.checkpoint, imported.tokenizer, float, { family: 'builder' })

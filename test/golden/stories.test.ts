@@ -11,7 +11,7 @@ import { generate } from '../../src/main/core/runtime/generate.ts'
 import { logitsAsFloat32 } from '../../src/main/core/runtime/logits.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { renderPrompt } from '../../src/main/core/runtime/prompt.ts'
-import { configureOfflineTransformers } from '../../src/main/core/runtime/tokenizer.ts'
+import { configureOfflineTransformers } from '../../src/main/core/runtime/offline-transformers.ts'
 
 /**
  * stories260K end to end: `tiller import gguf` into each graph family, then generation reproduces run.c's greedy

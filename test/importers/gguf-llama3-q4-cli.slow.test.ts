@@ -21,8 +21,8 @@ import { bytePairGgufMetadata, readPackageTokenizer } from './helpers/hugging-fa
 /**
  * A Llama 3.1-style GGUF as a user downloads it, in small: the real Llama 3 tokenizer and chat template, llama3
  * RoPE scaling (rope_freqs.weight divisors), random Q4_K matrices and a Q8_0 tied embedding (hidden 256, the
- * smallest width K-quants allow, one layer). `tiller import` writes it as q4 (the default for the file) and as
- * float32; both load, render the chat template, greedy-generate the same tokens, and the locator finds every site
+ * smallest width K-quants allow, one layer). `tiller import` writes it as q4 (the default for the file, with float
+ * compute so that the Q4_K blocks stay at 4 bits and the logits are the float32 import's) and as float32; both load, render the chat template, greedy-generate the same tokens, and the locator finds every site
  * of the q4 graph. A slow test: the real vocabulary at the K-quants' smallest width makes a 128,256 × 256
  * embedding, written, imported and exported twice (4.7 to 7.7 minutes on the loaded 2-core development machine).
  */
@@ -89,7 +89,9 @@ describe('tiller import of a Llama 3 Q4_K GGUF (real tokenizer, llama3 RoPE scal
     for (const dtype of ['q4', 'float32'] as const) {
       folders[dtype] = join(scratch, dtype)
       const run = await runTiller(
-        ['import', 'gguf', gguf, '--out', folders[dtype]].concat(dtype === 'q4' ? [] : ['--dtype', dtype]),
+        ['import', 'gguf', gguf, '--out', folders[dtype]].concat(
+          dtype === 'q4' ? ['--compute', 'float32'] : ['--dtype', dtype],
+        ),
       )
       expect(run.code, run.output).toBe(0)
       outputs[dtype] = run.stdout
@@ -100,7 +102,7 @@ describe('tiller import of a Llama 3 Q4_K GGUF (real tokenizer, llama3 RoPE scal
   })
 
   it('imports as q4 by default, the Q4_K matrices at 4 bits and the Q8_0 tied head at 8', async () => {
-    expect(outputs.q4).toContain('(builder graph, q4)')
+    expect(outputs.q4).toContain('(builder graph, q4, float32 compute)')
     expect(outputs.q4).toContain('tensors 1 Q8_0, 4 F32, 7 Q4_K')
     expect(outputs.q4).toContain(
       '1 copied exactly from their blocks, 7 copied with float zero points, 0 requantized',

@@ -132,16 +132,29 @@ describe('tiller import gguf', () => {
     expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('tensors 14 Q4_K, 5 F32, 2 Q6_K')
-    // The default dtype keeps the folder about the GGUF's size: q4; Q4_K keeps its blocks, Q6_K is requantized
-    // to 8 bits, keeping the file's mix.
+    // The default dtype is q4 with int8 compute, whose kernel needs integer zero points: the Q4_K blocks keep their
+    // quants at 8 bits (zero points rounded to 1/32 of a step), Q6_K is requantized to 8 bits.
+    expect(run.stdout).toContain('(builder graph, q4, int8 compute)')
     expect(run.stdout).toContain(
-      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
+      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 0 copied with float zero points, 15 requantized (largest difference',
     )
-    expect(run.stdout).toMatch(
-      /Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits \(largest difference [\d.e-]+\)\./,
-    )
+    expect(run.stdout).toMatch(/Precision: 15 at 8 bits \(largest difference [\d.e-]+\)\./)
     expect(existsSync(join(outDir, 'config.json'))).toBe(true)
     expect(existsSync(join(outDir, 'onnx/model_q4.onnx'))).toBe(true)
+    const recorded = JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8'))
+    expect(recorded.tiller.compute).toBe('int8')
+    // Float compute keeps the file's mix as it is: Q4_K blocks at 4 bits with float zero points, Q6_K at 8.
+    const exact = spawnTiller('import', 'gguf', path, '--out', `${outDir}-exact`, '--compute', 'float32')
+    expect(exact.status).toBe(0)
+    expect(exact.stdout).toContain('(builder graph, q4, float32 compute)')
+    expect(exact.stdout).toContain(
+      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
+    )
+    expect(exact.stdout).toMatch(
+      /Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits \(largest difference [\d.e-]+\)\./,
+    )
+    const exactConfig = JSON.parse(await readFile(join(`${outDir}-exact`, 'config.json'), 'utf8'))
+    expect(exactConfig.tiller.compute).toBe('float32')
     const asFloat = spawnTiller('import', 'gguf', path, '--out', `${outDir}-float`, '--dtype', 'float32')
     expect(asFloat.status).toBe(0)
     expect(asFloat.stdout).toContain('Dequantized the Q4_K, Q6_K weights; the graph holds them as float32.')
@@ -193,6 +206,11 @@ describe('tiller import gguf', () => {
     const cases: [string[], string][] = [
       [['import', 'gguf', storiesGgufPath, '--out', outDir, '--graph', 'tensorrt'], '--graph'],
       [['import', 'gguf', storiesGgufPath, '--out', outDir, '--dtype', 'int4'], '--dtype'],
+      [['import', 'gguf', storiesGgufPath, '--out', outDir, '--compute', 'int4'], '--compute'],
+      [
+        ['import', 'gguf', storiesGgufPath, '--out', outDir, '--dtype', 'float32', '--compute', 'int8'],
+        '--compute',
+      ],
       [['import', 'gguf', storiesGgufPath], '--out'],
       [['import', 'safetensors', storiesGgufPath, '--out', outDir], '"safetensors"'],
       [['import', 'gguf', join(folder, 'missing.gguf'), '--out', outDir], 'missing.gguf'],

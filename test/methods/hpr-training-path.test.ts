@@ -168,7 +168,7 @@ function differences(
 }
 
 describe('HPR training loops against a step-by-step reference', () => {
-  it('gives the angle networks of one gradient run and one float64 AdamW update per batch', async () => {
+  it('gives the stacked angle networks the steps of each layer trained alone with a float64 AdamW', async () => {
     const pairs = tokenPairs()
     const widths = angleWidths(width)
     const tasks = pairs.layers
@@ -178,9 +178,10 @@ describe('HPR training loops against a step-by-step reference', () => {
       for (const [name, parameter] of initialAngleNetwork(task.layer, slot, widths, settings.seed))
         initial.set(name, parameter.values)
     })
+    // Each layer's network alone in its own one-layer graph: nothing couples the layers in the reference.
     const gradientSession = await openSession(
       buildAngleTrainingGraph({
-        layers: tasks.length,
+        layers: 1,
         widths,
         floatType: 'float32',
         mode: 'gradients',
@@ -189,14 +190,23 @@ describe('HPR training loops against a step-by-step reference', () => {
       1,
     )
     const reference = new ReferenceAdamW(initial)
-    const dims = new Map<string, number[]>()
-    tasks.forEach((_, slot) => {
-      for (const [name, shape] of angleParameters(slot, widths)) dims.set(name, shape)
-    })
+    const slotParameters = (slot: number) =>
+      angleParameters(slot, widths).map(([name, shape], index) => ({
+        name,
+        shape,
+        alone: (angleParameters(0, widths)[index] as [string, number[]])[0],
+      }))
+    const batchLosses: number[] = []
     const snapshots = await referenceEpochs(pairs, reference, async (batch) => {
-      const feeds: Record<string, ort.Tensor> = {}
-      for (const [name, values] of reference.values) feeds[name] = tensor(values, dims.get(name) as number[])
-      tasks.forEach((task, slot) => {
+      const gradients = new Map<string, Float32Array>()
+      let loss = 0
+      for (const [slot, task] of tasks.entries()) {
+        const feeds: Record<string, ort.Tensor> = {}
+        for (const parameter of slotParameters(slot))
+          feeds[parameter.alone] = tensor(
+            reference.values.get(parameter.name) as Float64Array,
+            parameter.shape,
+          )
         // a⁺ rows then a⁻ rows; targets g(a⁺, a⁺) and g(a⁻, a⁺); weight 1/(2·kept·layers) on kept pairs.
         const size = batch.length
         const input = new Float32Array(2 * size * width)
@@ -212,22 +222,27 @@ describe('HPR training loops against a step-by-step reference', () => {
           weight[index] = share
           weight[size + index] = share
         })
-        feeds[angleNames.input(slot)] = tensor(input, [2 * size, width])
-        feeds[angleNames.target(slot)] = tensor(target, [2 * size])
-        feeds[angleNames.weight(slot)] = tensor(weight, [2 * size])
-      })
-      const outputs = await gradientSession.run(feeds)
-      return new Map(
-        [...reference.values.keys()].map((name) => [
-          name,
-          outputs[gradientOutput(name)]?.data as Float32Array,
-        ]),
-      )
+        feeds[angleNames.input(0)] = tensor(input, [2 * size, width])
+        feeds[angleNames.target(0)] = tensor(target, [2 * size])
+        feeds[angleNames.weight(0)] = tensor(weight, [2 * size])
+        const outputs = await gradientSession.run(feeds)
+        loss += Number((outputs['loss']?.data as Float32Array)[0])
+        for (const parameter of slotParameters(slot))
+          gradients.set(parameter.name, outputs[gradientOutput(parameter.alone)]?.data as Float32Array)
+      }
+      batchLosses.push(loss)
+      return gradients
     })
     await gradientSession.release()
 
     const phase = await trainAngles(pairs, tasks, widths, settings, {}, () => {})
     expect(phase.epochLosses).toHaveLength(settings.epochs)
+    // Each epoch's mean loss is the mean over its batches of the layers' separate losses (before each update).
+    const stepsPerEpoch = batchLosses.length / settings.epochs
+    phase.epochLosses.forEach((loss, epoch) => {
+      const losses = batchLosses.slice(epoch * stepsPerEpoch, (epoch + 1) * stepsPerEpoch)
+      expect(loss).toBeCloseTo(losses.reduce((sum, value) => sum + value, 0) / stepsPerEpoch, 5)
+    })
     let worst = 0
     let moved = 0
     phase.networks.forEach((network, slot) => {

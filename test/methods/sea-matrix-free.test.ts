@@ -227,6 +227,66 @@ describe('SEA fit without Grams (matrix-free Lanczos, total with a margin)', () 
     }
   })
 
+  it('updates the remainder estimate as the basis grows without a further product over the side', async () => {
+    const rows = 50
+    const width = 70
+    const neutral = structuredRows(rows, width, 8, 23, 0.3)
+    const side = structuredRows(rows, width, 8, 24, 0.3)
+    const products = onnxRowProducts(1)
+    let energyRuns = 0
+    const counted = {
+      ...products,
+      energies: (...args: Parameters<typeof products.energies>) => {
+        energyRuns++
+        return products.energies(...args)
+      },
+    }
+    try {
+      const neutralMatrix = products.matrix(neutral, rows, width)
+      const sideMatrix = products.matrix(side, rows, width)
+      const sketch = await sketchNeutral(products, neutralMatrix, gaussianProbes(32, width))
+      const growing = sketchedOperators(counted, sketch, sideMatrix)
+      // A G-orthonormal basis built as Lanczos builds it: G q by a product, S (G q) through the operators.
+      const vectors: Float64Array[] = []
+      const images: Float64Array[] = []
+      let projectedTrace = 0
+      let previousRemainder = Infinity
+      const draw = random(9)
+      const dot = (first: Float64Array, second: Float64Array) =>
+        first.reduce((sum, value, index) => sum + value * (second[index] as number), 0)
+      for (let step = 0; step < 3; step++) {
+        const candidate = Float64Array.from({ length: rows }, () => draw.gaussian())
+        const image = await growing.applyGram(candidate)
+        vectors.forEach((vector, index) => {
+          const vectorImage = images[index] as Float64Array
+          const projection = dot(vectorImage, candidate)
+          candidate.forEach((value, row) => (candidate[row] = value - projection * (vector[row] as number)))
+          image.forEach((value, row) => (image[row] = value - projection * (vectorImage[row] as number)))
+        })
+        const length = Math.sqrt(dot(candidate, image))
+        const vector = candidate.map((value) => value / length)
+        const vectorImage = image.map((value) => value / length)
+        vectors.push(vector)
+        images.push(vectorImage)
+        projectedTrace += dot(vectorImage, await growing.applySide(vectorImage))
+        const basis = { vectors: vectors.slice(), images: images.slice(), projectedTrace }
+        const updated = await growing.total(basis)
+        // A fresh operator has nothing kept: it deflates the probes by the whole basis and measures again.
+        const measured = await sketchedOperators(products, sketch, sideMatrix).total(basis)
+        // The part outside the basis, where the two differ if at all: it shrinks as the basis grows.
+        const remainder = measured.value - projectedTrace
+        expect(remainder).toBeLessThan(previousRemainder)
+        previousRemainder = remainder
+        expect(Math.abs(updated.value - projectedTrace - remainder)).toBeLessThan(1e-6 * remainder)
+        expect(Math.abs(updated.margin - measured.margin)).toBeLessThan(1e-6 * measured.margin)
+      }
+      // One product over the side for the first estimate; the two later ones reused it.
+      expect(energyRuns).toBe(1)
+    } finally {
+      await products.release()
+    }
+  })
+
   it('runs lockstep products as one batch, equal to separate ones, and lets a member go on alone', async () => {
     const rows = 12
     const width = 20

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseRequestArgs } from '../../src/shared/contract.ts'
 import { chooseDefaultVariant, parseVariantName } from '../../src/shared/model-variants.ts'
 import { loadHookedModel } from '../../src/main/core/capture/hooked-model.ts'
+import { fingerprintDifference, fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
+import { hashFile } from '../../src/main/core/workspace/file-hash.ts'
 import { describeModelFolder } from '../../src/main/core/models/discovery/model-folder.ts'
 import { isTillerError } from '../../src/main/core/errors.ts'
 import { listModelVariants, variantGraphFile } from '../../src/main/core/models/variants.ts'
@@ -176,6 +178,25 @@ describe('a tiny model folder with float32 and q4 graphs', () => {
       } finally {
         await hooked.dispose()
       }
+    } finally {
+      await model.dispose()
+    }
+  })
+
+  it('fingerprints each variant by its own weights: the recorded hash for the exported graph, else its data', async () => {
+    const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as {
+      tiller: { weightsHash: string }
+    }
+    const float = await fingerprintModel(folder)
+    expect(float.weightsHash).toBe(config.tiller.weightsHash)
+    expect((await fingerprintModel(folder, 'onnx/model.onnx')).weightsHash).toBe(config.tiller.weightsHash)
+    const quantized = await fingerprintModel(folder, 'onnx/model_q4.onnx')
+    expect(quantized.weightsHash).toBe(await hashFile(join(folder, 'onnx/model_q4.onnx_data')))
+    expect({ ...quantized, weightsHash: '' }).toEqual({ ...float, weightsHash: '' })
+    expect(fingerprintDifference(float, quantized)).toBe('weightsHash')
+    const model = await loadModel(folder, { provider: 'cpu', variant: 'q4' })
+    try {
+      expect(await fingerprintModel(model.folder, model.baseGraphFile)).toEqual(quantized)
     } finally {
       await model.dispose()
     }

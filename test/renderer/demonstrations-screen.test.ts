@@ -56,6 +56,28 @@ function documentOf(name: string, rows: DemonstrationRow[], version: number): De
   }
 }
 
+const starterEntry = {
+  name: 'truthfulness.pairs',
+  behaviour: 'truthfulness',
+  path: '/bundled/truthfulness.pairs.jsonl',
+  kind: 'pairs' as const,
+  rows: 2,
+  trainPairs: 2,
+  issues: 0,
+  bundled: true,
+}
+
+function starterRows(): DemonstrationRow[] {
+  return [1, 2].map((number) => ({
+    id: `truthfulness-${number}`,
+    prompt: `Question ${number}?`,
+    positive: 'True.',
+    negative: 'False.',
+    split: 'train',
+    tags: [],
+  }))
+}
+
 function bridge(): FakeBridge {
   const fake = createFakeBridge()
   const saved = new Map<string, { rows: DemonstrationRow[]; version: number }>()
@@ -66,6 +88,24 @@ function bridge(): FakeBridge {
       bundledDirectory: null,
     },
   })
+  // The engine lists the bundled sets with the workspace's; only bundled pairs and labelled sets are starters.
+  fake.answers['datasets:list'] = () => ({
+    ok: true,
+    result: {
+      datasets: [
+        { ...starterEntry },
+        { ...starterEntry, name: 'truthfulness.mc', path: '/bundled/truthfulness.mc.jsonl', kind: 'choices' },
+        ...[...saved].map(([name, set]) => documentOf(name, set.rows, set.version).entry),
+      ],
+      bundledDirectory: '/bundled',
+    },
+  })
+  fake.answers['demonstrations:import'] = (args) => {
+    const { name } = args as { name: string }
+    const rows = starterRows()
+    saved.set(name, { rows, version: 0 })
+    return { ok: true, result: documentOf(name, rows, 0) }
+  }
   fake.answers['demonstrations:validate'] = (args) => ({
     ok: true,
     result: issuesOf((args as { rows: DemonstrationRow[] }).rows),
@@ -187,5 +227,42 @@ describe('Demonstrations screen', () => {
       'Yes',
       'No',
     ])
+  })
+
+  test('a starter set is listed read-only, copied into the workspace once, then opened as the user left it', async () => {
+    const fake = bridge()
+    const app = await open(fake)
+    const starters = app.findAll('[data-testid=starter-set]')
+    expect(starters.map((entry) => entry.attributes('data-name'))).toEqual(['truthfulness.pairs'])
+    expect(starters[0]?.text()).toContain('2 rows')
+    expect(app.get('[data-testid=starter-open]').text()).toBe('Copy to my sets')
+
+    await app.get('[data-testid=starter-open]').trigger('click')
+    await flushPromises()
+    expect(
+      fake.calls.filter((call) => call.name === 'demonstrations:import').map((call) => call.args),
+    ).toEqual([{ format: 'jsonl', paths: ['/bundled/truthfulness.pairs.jsonl'], name: 'truthfulness.pairs' }])
+    expect(app.get('[data-testid=open-set]').text()).toBe('truthfulness.pairs')
+    expect(app.findAll('[data-testid=demonstration-row]')).toHaveLength(2)
+    expect(app.get('[data-testid=note]').text()).toContain('Copied the starter set truthfulness.pairs')
+    expect(app.findAll('[data-testid=dataset-entry]').map((entry) => entry.attributes('data-name'))).toEqual([
+      'truthfulness.pairs',
+    ])
+
+    // An edit saved to the copy is what the starter opens next time; nothing is imported again.
+    await type(app, 0, 'positive', 'Truly so.')
+    await app.get('[data-testid=dataset-save]').trigger('click')
+    await flushPromises()
+    useDemonstrationsStore().document = null
+    expect(app.get('[data-testid=starter-open]').text()).toBe('Open my copy')
+    await app.get('[data-testid=starter-open]').trigger('click')
+    await flushPromises()
+    expect(fake.calls.filter((call) => call.name === 'demonstrations:import')).toHaveLength(1)
+    expect(fake.calls.at(-1)).toEqual({ name: 'demonstrations:open', args: { name: 'truthfulness.pairs' } })
+    const positive = app.findAll('[data-testid=cell-positive]')[0]?.find('textarea, input')
+    expect((positive?.element as HTMLInputElement | undefined)?.value).toBe('Truly so.')
+    expect(app.get('[data-testid=note]').text()).toContain(
+      'Opened your copy of the starter set truthfulness.pairs',
+    )
   })
 })

@@ -71,6 +71,24 @@ describe('Evaluate screen', () => {
     )
   })
 
+  test('with no edit yet the empty strengths field is not flagged; a bad list is, once typed or with an edit', async () => {
+    const fake = evaluateBridge([])
+    fake.answers['edits:list'] = () => ({ ok: true, result: [] })
+    const screen = await openEvaluate(fake)
+    const field = (): string =>
+      screen.get('[data-testid=evaluation-strengths]').element.closest('.n-form-item')?.textContent ?? ''
+    expect(screen.get('[data-testid=evaluation-strengths] input').attributes('placeholder')).toBe(
+      'e.g. -2, -1, 0, 1, 2',
+    )
+    expect(field()).toContain('Seven points over the method’s tested range by default')
+    expect(field()).not.toContain('Strengths are numbers separated by commas')
+    await screen.get('[data-testid=evaluation-strengths] input').setValue('1, two')
+    expect(field()).toContain('Strengths are numbers separated by commas')
+    await screen.get('[data-testid=evaluation-strengths] input').setValue('')
+    expect(field()).not.toContain('Strengths are numbers separated by commas')
+    expect(screen.get('[data-testid=evaluation-start]').attributes('disabled')).toBeDefined()
+  })
+
   test('runs an evaluation and shows MC1/MC2 with intervals and chance, shifts, fluency and side effects', async () => {
     const fake = evaluateBridge([])
     const screen = await openEvaluate(fake)

@@ -4,6 +4,7 @@ import { createPinia } from 'pinia'
 import { afterEach, describe, expect, test } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { setClient } from '../../src/renderer/src/api.ts'
+import { optionLabel } from '../../src/renderer/src/format.ts'
 import FitScreen from '../../src/renderer/src/screens/FitScreen.vue'
 import { createClient } from '../../src/shared/contract-client.ts'
 import type { LayerDiagnosticsReport } from '../../src/shared/layer-diagnostics.ts'
@@ -60,6 +61,8 @@ describe('Fit screen', () => {
     expect(screen.get('[data-testid=fit-layers] input').attributes('placeholder')).toBe('default: 2')
     const selector = screen.get('[data-testid=option-selector]')
     expect(selector.text()).toContain('completionMean')
+    expect(selector.get('.option-label').text()).toBe('Selector')
+    expect(selector.get('.option-label').attributes('title')).toBe('selector')
     expect(selector.text()).toContain('Which tokens are read. Paper default: "completionMean".')
     expect(screen.get('[data-testid=fit-start]').text()).toBe('Fit mean-diff at default layers')
   })
@@ -241,5 +244,11 @@ describe('Fit screen', () => {
     expect(screen.get('[data-testid=diagnostics-error]').text()).toBe(
       'No model is ready to diagnose layers. Load a model first.',
     )
+  })
+
+  test('option names become labels in words', () => {
+    expect(
+      ['learningRate', 'neutralMaxNewTokens', 'topK', 'rank', 'phi', 'batchSize'].map(optionLabel),
+    ).toEqual(['Learning rate', 'Neutral max new tokens', 'Top-k', 'Rank', 'Feature map φ', 'Batch size'])
   })
 })

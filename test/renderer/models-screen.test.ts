@@ -141,6 +141,10 @@ describe('Models screen', () => {
     ]) {
       expect(loaded).toContain(text)
     }
+    // Providers' reasons in the studio's words: the CUDA probe's npm script is left out.
+    const cuda = app.get('[data-provider=cuda]').text()
+    expect(cuda).toContain('CUDA libraries are not installed.')
+    expect(cuda).not.toContain('npm run')
     expect(app.get('[data-testid=organism-list]').text()).toContain('loaded')
     expect(app.get('[data-testid=recent-list]').text()).toContain('other')
     // The organism has its own row above, not a second one among the recent models.

@@ -1,10 +1,13 @@
 // @vitest-environment happy-dom
-import type { VueWrapper } from '@vue/test-utils'
+import { mount, type VueWrapper } from '@vue/test-utils'
+import { NConfigProvider, NInput, NSelect } from 'naive-ui'
 import { afterEach, describe, expect, test } from 'vitest'
+import { defineComponent, h } from 'vue'
 import { announceConnection } from '../../src/renderer/src/api.ts'
 import { matchesShortcut, parseShortcut } from '../../src/renderer/src/composables/use-shortcuts.ts'
 import { messageOf, studioWords } from '../../src/renderer/src/errors.ts'
 import { screens } from '../../src/renderer/src/screens/index.ts'
+import { studioLocale } from '../../src/renderer/src/studio-locale.ts'
 import { ContractError } from '../../src/shared/contract-client.ts'
 import {
   createFakeBridge,
@@ -59,6 +62,30 @@ describe('the studio shell', () => {
     await app.get('[data-testid=nav-compare]').trigger('click')
     await settle()
     expect(app.find('[data-testid=steer-view]').exists()).toBe(true)
+  })
+
+  test('an empty field shows no stock “Please Input”: the studio’s locale is the one the whole app uses', async () => {
+    const empty = (locale?: typeof studioLocale) =>
+      mount(
+        defineComponent({
+          setup: () => () =>
+            h(NConfigProvider, { locale: locale ?? null }, () => [
+              h(NInput, { value: '' }),
+              h(NSelect, { options: [] }),
+            ]),
+        }),
+      )
+    const stock = empty()
+    expect(stock.text()).toContain('Please Input')
+    expect(stock.text()).toContain('Please Select')
+    stock.unmount()
+    const studio = empty(studioLocale)
+    expect(studio.text()).not.toContain('Please')
+    expect(studio.text()).toContain('Choose…')
+    studio.unmount()
+
+    const app = await open(loadedBridge())
+    expect(app.getComponent(NConfigProvider).props('locale')).toBe(studioLocale)
   })
 
   test('Alt+digit opens a screen; the header names the loaded model', async () => {

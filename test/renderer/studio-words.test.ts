@@ -68,6 +68,17 @@ describe('schema refusals in the studio’s words', () => {
     expect(studioWords('Strengths other than 0 need an edit; pass --edit FILE.')).toBe(
       'Strengths other than 0 need an edit.',
     )
+    // The execution-provider probe's setup advice, with and without backticks, as the Engine card shows it.
+    expect(
+      studioWords(
+        'The CUDA provider library libonnxruntime_providers_cuda.so is not installed beside the ONNX Runtime binding; run `npm run setup:cuda` to install them (needs the NVIDIA driver, CUDA 12 and cuDNN 9).',
+      ),
+    ).toBe(
+      'The CUDA provider library libonnxruntime_providers_cuda.so is not installed beside the ONNX Runtime binding.',
+    )
+    expect(studioWords('CUDA libraries are not installed; run npm run setup:cuda.')).toBe(
+      'CUDA libraries are not installed.',
+    )
     expect(studioWords('Invalid input was found in row 3 of a.jsonl.')).toBe(
       'Invalid input was found in row 3 of a.jsonl.',
     )

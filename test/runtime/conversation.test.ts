@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from '../../src/main/core/runtime/text-tokenizer.ts'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { isTillerError } from '../../src/main/core/errors.ts'
 import { renderConversation } from '../../src/main/core/runtime/conversation.ts'
@@ -13,7 +13,7 @@ import { loadTokenizer } from '../../src/main/core/runtime/tokenizer.ts'
  */
 
 const organismFolder = join(import.meta.dirname, '../../resources/models/organism')
-let tokenizer: PreTrainedTokenizer
+let tokenizer: TextTokenizer
 
 beforeAll(async () => {
   tokenizer = await loadTokenizer(organismFolder)

@@ -9,7 +9,7 @@ import { generate } from '../../src/main/core/runtime/generate.ts'
 import { logitsAsFloat32 } from '../../src/main/core/runtime/logits.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { renderPrompt } from '../../src/main/core/runtime/prompt.ts'
-import { configureOfflineTransformers } from '../../src/main/core/runtime/tokenizer.ts'
+import { configureOfflineTransformers } from '../../src/main/core/runtime/offline-transformers.ts'
 import { argmaxRow, referenceGreedy } from '../helpers/reference-llama.ts'
 import { buildTinyModel, tinyCheckpoint } from '../helpers/tiny-models.ts'
 

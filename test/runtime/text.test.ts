@@ -1,4 +1,4 @@
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from '../../src/main/core/runtime/text-tokenizer.ts'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isTillerError } from '../../src/main/core/errors.ts'
 import { defaultPlainChatFormat, renderPrompt } from '../../src/main/core/runtime/prompt.ts'
@@ -6,7 +6,7 @@ import { TextStream } from '../../src/main/core/runtime/text-stream.ts'
 import { loadTokenizer } from '../../src/main/core/runtime/tokenizer.ts'
 import { genaiFixture, requireFixture } from './fixtures.ts'
 
-let tokenizer: PreTrainedTokenizer
+let tokenizer: TextTokenizer
 
 beforeAll(async () => {
   tokenizer = await loadTokenizer(requireFixture(genaiFixture))

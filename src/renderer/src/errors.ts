@@ -13,7 +13,9 @@ const plainByCode: Record<string, string> = {
 /** A sentence is command-line advice when it names a flag, a `tiller` command or an npm script. */
 function isCommandLineAdvice(sentence: string): boolean {
   return (
-    /(^|[\s`(])--[a-z]/.test(sentence) || /`?(npx )?tiller [a-z]/.test(sentence) || /`npm run /.test(sentence)
+    /(^|[\s`(])--[a-z]/.test(sentence) ||
+    /`?(npx )?tiller [a-z]/.test(sentence) ||
+    /(^|[\s`(])npm run [a-z]/.test(sentence)
   )
 }
 

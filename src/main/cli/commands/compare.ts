@@ -5,7 +5,7 @@ import type { Command } from '../index.ts'
 import {
   modelFlags,
   modelFolderFlag,
-  numberFlag,
+  invalidFlag,
   parseCommandArgs,
   promptFlag,
   providerFlag,
@@ -61,9 +61,20 @@ function parse(args: string[]) {
   }).values
 }
 
-/** Parse "-2,0,2" into strengths. */
+/** Parse "-2,0,2" into strengths; a bad entry is named by its place in the whole value. */
 export function parseStrengths(value: string): number[] {
-  return value.split(',').map((part) => numberFlag('strengths', part))
+  return value.split(',').map((part, index) => {
+    const parsed = Number(part)
+    if (part.trim() === '' || !Number.isFinite(parsed)) {
+      const entry = part.trim() === '' ? 'is empty' : `is "${part}"`
+      throw invalidFlag(
+        'strengths',
+        value,
+        `entry ${index + 1} ${entry}; give comma-separated numbers, e.g. -2,0,2`,
+      )
+    }
+    return parsed
+  })
 }
 
 /** `tiller compare`: one prompt at several strengths of an edit, side by side. */
@@ -75,10 +86,10 @@ export const compareCommand: Command = {
     const provider = providerFlag(values.provider)
     const strengths = parseStrengths(values.strengths)
     const folder = modelFolderFlag(values.model)
-    const edits = await readEditsFor(folder, values.edit ?? [])
     const options = generationOptions(values, { maxTokens: defaultMaxTokens })
     const choice = variantChoice(folder, values.variant)
     if (choice.note !== undefined) process.stderr.write(`note: ${choice.note}\n`)
+    const edits = await readEditsFor(folder, values.edit ?? [], choice.graphFile)
     const steered = await loadSteeredModel(folder, edits, { provider, graphFile: choice.graphFile })
     try {
       const prompt = renderPrompt(steered.model.tokenizer, text, {

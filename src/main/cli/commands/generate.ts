@@ -65,10 +65,14 @@ export const generateCommand: Command = {
     const steering =
       steered === undefined || values.edit === undefined
         ? undefined
-        : await steered.loadSteeredModel(folder, await steered.readEditsFor(folder, values.edit), {
-            provider,
-            graphFile: choice.graphFile,
-          })
+        : await steered.loadSteeredModel(
+            folder,
+            await steered.readEditsFor(folder, values.edit, choice.graphFile),
+            {
+              provider,
+              graphFile: choice.graphFile,
+            },
+          )
     const model = steering?.model ?? (await loadModel(folder, { provider, variant: choice.variant }))
     const controller = new AbortController()
     const interrupt = () => controller.abort()

@@ -2,30 +2,39 @@ import { readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 
 import { TillerError } from '../../core/errors.ts'
-import { exportModelFolder, type QuantizationReport } from '../../core/models/exporter/index.ts'
+import {
+  defaultLinearCompute,
+  exportModelFolder,
+  type QuantizationReport,
+} from '../../core/models/exporter/index.ts'
 import { defaultExportDtype } from '../../core/models/importers/gguf/default-dtype.ts'
 import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
 import { parseCommandArgs } from './arguments.ts'
 import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
-const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--force]
+const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--compute int8|float32] [--force]
 
 Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3, gemma2 or gemma3;
 F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded
 SentencePiece or byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By
 default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32),
-Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly, Q4_1/Q4_K (q4, q8) and
-Q5_1/Q5_K (q8) with float zero points; other types are requantized. A q4 import of a mixed file (Q4_K_M: Q4_K with
-Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8 bits, keeping the
-file's mix. The import prints how many weights went to each width and the largest difference to the dequantized
-weights.
+Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly; other types are
+requantized, except blocks with offsets (Q4_1, Q4_K, Q5_1, Q5_K), whose quants are kept. A q4 import of a mixed file
+(Q4_K_M: Q4_K with Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8
+bits, keeping the file's mix. The import prints how many weights went to each width and the largest difference to
+the dequantized weights. q4/q8 graphs multiply in int8 by default (activations quantized per block of 32, about 3×
+faster on CPU), which needs integer zero points: blocks with offsets keep their quants at 8 bits, each weight within
+1/32 of its step (a Q4_K folder is then about twice the file's size). --compute float32 multiplies the dequantized
+weights in float32 instead, slower, keeps Q4_1/Q4_K at 4 bits with float zero points, and gives the float32
+import's logits of the same weights. config.json records the choice (tiller.compute).
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
   --graph builder|optimum    ONNX graph family (default builder)
   --dtype auto|float32|float16|q4|q8
                              weight type of the graph (default auto: about the GGUF's size)
+  --compute int8|float32     what q4/q8 linear layers multiply in (default int8: fast; float32: exact)
   --force                    replace DIR if it already exists
   --json                     print the import summary as one JSON object
 
@@ -33,6 +42,7 @@ ${datasetUsage}`
 
 const graphFamilies = ['builder', 'optimum'] as const
 const dtypes = ['auto', 'float32', 'float16', 'q4', 'q8'] as const
+const computes = ['int8', 'float32'] as const
 
 function invalidArgument(message: string, subject?: string): TillerError {
   return new TillerError('invalid-argument', `${message} Run \`tiller import --help\` for the options.`, {
@@ -48,6 +58,7 @@ function parse(args: string[]) {
       out: { type: 'string' },
       graph: { type: 'string', default: 'builder' },
       dtype: { type: 'string', default: 'auto' },
+      compute: { type: 'string' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       to: { type: 'string' },
@@ -102,6 +113,13 @@ export const importCommand: Command = {
       throw invalidArgument('--out DIR is required.', '--out')
     const family = choice('graph', values.graph, graphFamilies)
     const requested = choice('dtype', values.dtype, dtypes)
+    const compute = values.compute === undefined ? undefined : choice('compute', values.compute, computes)
+    if (compute !== undefined && (requested === 'float32' || requested === 'float16')) {
+      throw invalidArgument(
+        `--compute applies to q4 and q8 graphs; a ${requested} graph computes in ${requested}. Drop --compute or pass --dtype q4 or q8.`,
+        '--compute',
+      )
+    }
     const outDir = resolve(values.out)
     const existing = await readdir(outDir).catch(() => [])
     if (!values.force && existing.length > 0) {
@@ -117,10 +135,21 @@ export const importCommand: Command = {
     const quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
       family,
       dtype,
+      ...(compute === undefined ? {} : { compute }),
       overwrite: values.force,
     })
     const { config } = imported.checkpoint
-    const summary = { source: imported.source, outDir, graph: family, dtype, quantization, config }
+    const quantized = dtype === 'q4' || dtype === 'q8'
+    const linearCompute = quantized ? (compute ?? defaultLinearCompute) : undefined
+    const summary = {
+      source: imported.source,
+      outDir,
+      graph: family,
+      dtype,
+      ...(linearCompute === undefined ? {} : { compute: linearCompute }),
+      quantization,
+      config,
+    }
     if (values.json) {
       process.stdout.write(JSON.stringify(summary) + '\n')
     } else {
@@ -129,11 +158,12 @@ export const importCommand: Command = {
         .join(', ')
       process.stdout.write(
         `Imported ${imported.source.fileName} (${config.architecture ?? 'llama'}, ${config.numLayers} layers, hidden ${config.hiddenSize}, ` +
-          `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}).\n` +
+          `vocabulary ${config.vocabSize}; tensors ${types}) into ${outDir} (${family} graph, ${dtype}` +
+          `${linearCompute === undefined ? '' : `, ${linearCompute} compute`}).\n` +
           (imported.source.dequantized && (dtype === 'float32' || dtype === 'float16')
             ? `Dequantized the ${imported.source.dequantizedTypes.join(', ')} weights; the graph holds them as ${dtype}.\n`
             : '') +
-          (dtype === 'q4' || dtype === 'q8'
+          (quantized
             ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
               `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
               `${quantization.requantizedTensors} requantized (largest difference ` +

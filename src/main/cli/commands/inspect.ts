@@ -2,6 +2,7 @@ import { hookSites } from '../../../shared/edit.ts'
 import { locateHookSites, resolveGraphPath } from '../../core/models/locator/index.ts'
 import { variantChoice, variantUsage } from './variant-flag.ts'
 import { describeVariants, megabytes } from '../../core/models/variants.ts'
+import { describeQuantizedLinears, quantizedLinears } from '../../core/models/quantized-linears.ts'
 import type { Command } from '../index.ts'
 import { modelFolderFlag, parseCommandArgs } from './arguments.ts'
 
@@ -15,7 +16,8 @@ Options:
   --graph FILE  graph file inside the folder (default: its decoder graph)
 ${variantUsage(16)}
   --json        print { model, graph, family, activationType, widths, layers: [{ layer, sites }], variants,
-                defaultVariant } (variants: the folder's graphs with their data files and sizes)`
+                defaultVariant, quantizedLinears } (variants: the folder's graphs with their data files and sizes;
+                quantizedLinears: MatMulNBits nodes by bits and by compute, int8 or float)`
 
 function parse(args: string[]) {
   return parseCommandArgs('inspect', {
@@ -50,6 +52,7 @@ export const inspectCommand: Command = {
       ),
     }))
     const { variants, chosen } = describeVariants(folder)
+    const linears = await quantizedLinears(graphPath)
     if (values.json) {
       const { family, activationType, widths } = map
       const defaultVariant = chosen ?? null
@@ -63,6 +66,7 @@ export const inspectCommand: Command = {
           layers,
           variants,
           defaultVariant,
+          quantizedLinears: linears,
         }) + '\n',
       )
       return 0
@@ -78,6 +82,7 @@ export const inspectCommand: Command = {
       )
       lines.push(`variants: ${listed.join(', ')}`)
     }
+    if (linears.count > 0) lines.push(describeQuantizedLinears(linears))
     for (const entry of layers) {
       lines.push(`layer ${entry.layer}`)
       for (const site of hookSites) {

@@ -133,7 +133,7 @@ export async function captureActivations(
   const heads = headsOf(model, options.site, hookMap.widths[options.site])
   const selections = examples.map((example) => selectPositions(options.selector, example))
   const dataHash = options.dataHash ?? renderedHash(examples)
-  const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder))
+  const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder, model.baseGraphFile))
   // The rendered tokens and selected positions are part of the key: one data set rendered two ways (contrast
   // in the prompt or in the completion) gives different activations.
   const renderKey = sha256(JSON.stringify([renderedHash(examples), selections]))

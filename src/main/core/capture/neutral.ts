@@ -77,7 +77,7 @@ export async function captureNeutral(
     )
   }
   const prompts = examples.map(promptTokens)
-  const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder))
+  const fingerprint = options.fingerprint ?? (await fingerprintModel(model.folder, model.baseGraphFile))
   const cacheKey = createHash('sha256')
     .update(
       JSON.stringify([

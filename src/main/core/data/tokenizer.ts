@@ -1,20 +1,21 @@
 /**
- * The Transformers.js tokenizer behind `RenderTokenizer`: loading from a model folder with no network, and the
- * adapter that renders chat templates to text (RUNTIME-NOTES.md §1.4).
+ * The tokenizer behind `RenderTokenizer` (runtime/text-tokenizer.ts, Transformers.js' behaviour without importing
+ * it): loading from a model folder with no network, and the adapter that renders chat templates to text (RUNTIME-NOTES.md §1.4).
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers'
 import { TillerError } from '../errors.ts'
 import { chatTemplateOf, registerTemplateSource, renderChatTemplate } from '../models/chat-template.ts'
 import { checkTokenizerWorks } from '../models/tokenizer-check.ts'
+import type { TextTokenizer } from '../runtime/text-tokenizer.ts'
+import { buildFolderTokenizer } from '../runtime/tokenizer.ts'
 import type { ChatMessage, RenderTokenizer } from './render.ts'
 
 /**
  * The space token: what " " becomes after a word ("a " minus "a"), else the last token of " " alone; undefined
  * for tokenizers that drop spaces (word-level ones), which render everything except ActAdd's padding.
  */
-function findSpaceToken(tokenizer: PreTrainedTokenizer): number | undefined {
+function findSpaceToken(tokenizer: TextTokenizer): number | undefined {
   const word = tokenizer.encode('a', { add_special_tokens: false })
   const spaced = tokenizer.encode('a ', { add_special_tokens: false })
   if (spaced.length === word.length + 1 && word.every((id, index) => spaced[index] === id)) {
@@ -24,8 +25,8 @@ function findSpaceToken(tokenizer: PreTrainedTokenizer): number | undefined {
   return alone[alone.length - 1]
 }
 
-/** Wrap a Transformers.js tokenizer. */
-export function renderTokenizer(tokenizer: PreTrainedTokenizer): RenderTokenizer {
+/** Wrap a folder's tokenizer (or a Transformers.js one: it has the same members). */
+export function renderTokenizer(tokenizer: TextTokenizer): RenderTokenizer {
   const chatTemplate = chatTemplateOf(tokenizer)
   return {
     chatTemplate,
@@ -52,10 +53,9 @@ export async function loadRenderTokenizer(folder: string): Promise<RenderTokeniz
       },
     )
   }
-  env.allowRemoteModels = false
-  let tokenizer: PreTrainedTokenizer
+  let tokenizer: TextTokenizer
   try {
-    tokenizer = await AutoTokenizer.from_pretrained(folder)
+    tokenizer = await buildFolderTokenizer(folder)
   } catch (error) {
     if (error instanceof TillerError) throw error
     throw new TillerError(

@@ -10,12 +10,17 @@
  *
  * Edits fitted before exports recorded a logical hash carry the weights file's hash. They are still accepted on
  * a folder whose weights file has that hash, or on any folder exporting the same logical weights as one.
+ *
+ * A folder with several graph variants (model.onnx, model_q4.onnx, …) is fingerprinted per variant: the variant a
+ * model runs is the model an edit is fitted on. The recorded logical hash describes the graph Tiller exported
+ * (`tiller.dtype`); any other variant is identified by its own weights file.
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ModelFingerprint } from '../../../shared/edit.ts'
 import { TillerError } from '../errors.ts'
-import { recordedWeightsHash } from '../models/exporter/folder-files.ts'
+import { graphFilePath, recordedWeightsHash } from '../models/exporter/folder-files.ts'
+import type { ExportDType } from '../models/exporter/weights.ts'
 import { modelFiles } from '../models/graph-contract.ts'
 import { resolveDecoderGraph } from '../runtime/graph-path.ts'
 import { readModelConfig, type ModelConfig } from '../runtime/model-config.ts'
@@ -33,22 +38,37 @@ const weightsHashCacheFile = 'weights-hash.json'
 const foldersByRecordedHash = new Map<string, Set<string>>()
 
 /**
- * The file holding the decoder's weights: the graph's external data file when there is one (`<graph>_data` or
+ * The file holding the weights of `graph` (absolute): its external data file when there is one (`<graph>_data` or
  * `<graph>.data`), else the graph itself (weights stored inline).
  */
-function weightsFile(folder: string, config: ModelConfig): string {
-  const graph = resolveDecoderGraph(folder, config)
+function weightsFileOf(graph: string): string {
   for (const data of [`${graph}_data`, `${graph}.data`]) if (existsSync(data)) return data
   return graph
+}
+
+/** The weights file of the folder's default decoder graph. */
+function weightsFile(folder: string, config: ModelConfig): string {
+  return weightsFileOf(resolveDecoderGraph(folder, config))
+}
+
+/** The graph (absolute) a Tiller export's record describes, or undefined for folders without a record. */
+function recordedGraph(folder: string, config: ModelConfig): string | undefined {
+  const section = config.raw['tiller']
+  if (typeof section !== 'object' || section === null) return undefined
+  const dtype = (section as Record<string, unknown>)['dtype']
+  const exported: readonly string[] = ['float32', 'float16', 'q4', 'q8'] satisfies ExportDType[]
+  return typeof dtype === 'string' && exported.includes(dtype)
+    ? resolve(folder, graphFilePath(dtype as ExportDType))
+    : undefined
 }
 
 function cacheFileOf(folder: string): string {
   return join(modelCacheFolder(folder), weightsHashCacheFile)
 }
 
-/** sha256 of the folder's weights file, remembered by (path, size, modification time). */
-async function weightsFileHash(folder: string, config: ModelConfig): Promise<string> {
-  return cachedFileHash(weightsFile(folder, config), cacheFileOf(folder))
+/** sha256 of the weights file of `graph` (absolute), remembered by (path, size, modification time). */
+async function weightsFileHash(folder: string, graph: string): Promise<string> {
+  return cachedFileHash(weightsFileOf(graph), cacheFileOf(folder))
 }
 
 /**
@@ -67,10 +87,16 @@ function matchesLegacyHash(recordedHash: string, legacyHash: string): boolean {
   return false
 }
 
-/** The weights hash of `folder`: its recorded logical hash, else its weights file's hash. */
-async function weightsHashOf(folder: string, config: ModelConfig): Promise<string> {
+/**
+ * The weights hash of variant `graph` (absolute) of `folder`: the recorded logical hash when `graph` is the one the
+ * record describes (or the record names no graph), else the graph's weights file's hash.
+ */
+async function weightsHashOf(folder: string, config: ModelConfig, graph: string): Promise<string> {
   const recorded = recordedWeightsHash(config.raw)
-  if (recorded === undefined) return weightsFileHash(folder, config)
+  const described = recordedGraph(folder, config)
+  if (recorded === undefined || (described !== undefined && resolve(graph) !== described)) {
+    return weightsFileHash(folder, graph)
+  }
   const folders = foldersByRecordedHash.get(recorded) ?? new Set<string>()
   folders.add(resolve(folder))
   foldersByRecordedHash.set(recorded, folders)
@@ -78,11 +104,13 @@ async function weightsHashOf(folder: string, config: ModelConfig): Promise<strin
 }
 
 /**
- * Fingerprint the model folder `folder`: reads its configuration, hashes tokenizer.json, and takes the recorded
- * logical weights hash or (foreign folders) the weights file's remembered hash.
+ * Fingerprint the model folder `folder` as it runs `graphFile` (a variant's graph relative to the folder, e.g.
+ * `onnx/model_q4.onnx`; default: the folder's default graph): reads its configuration, hashes tokenizer.json, and
+ * takes the recorded logical weights hash or (foreign folders, other variants) the weights file's remembered hash.
  */
-export async function fingerprintModel(folder: string): Promise<ModelFingerprint> {
+export async function fingerprintModel(folder: string, graphFile?: string): Promise<ModelFingerprint> {
   const config = readModelConfig(folder)
+  const graph = resolveDecoderGraph(folder, config, graphFile)
   const tokenizerPath = join(folder, modelFiles.tokenizer)
   if (!existsSync(tokenizerPath)) {
     throw new TillerError('missing-tokenizer', `No ${modelFiles.tokenizer} in ${folder}.`, {
@@ -94,7 +122,7 @@ export async function fingerprintModel(folder: string): Promise<ModelFingerprint
     layers: config.layers,
     hiddenSize: config.hiddenSize,
     tokenizerHash: await hashFile(tokenizerPath),
-    weightsHash: await weightsHashOf(folder, config),
+    weightsHash: await weightsHashOf(folder, config, graph),
   }
 }
 

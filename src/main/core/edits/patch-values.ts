@@ -40,6 +40,7 @@ export async function recordPatchValues(
   compiled: CompiledGraph,
   rows: number[][],
   zeroStrengthInputs: ExtraInputs,
+  promptLengths?: readonly number[],
 ): Promise<PatchValues | undefined> {
   if (compiled.patchInputs.length === 0) return undefined
   const maskName = patchMaskInput(compiled)
@@ -50,7 +51,11 @@ export async function recordPatchValues(
     return feeds
   }
   const fetch = compiled.patchInputs.map((input) => input.hook)
-  const { outputs, sequence } = await forwardBatch(model, rows, { fetch, extraInputs: inputs })
+  const { outputs, sequence } = await forwardBatch(model, rows, {
+    fetch,
+    extraInputs: inputs,
+    ...(promptLengths === undefined ? {} : { promptLengths }),
+  })
   if (mask === undefined) throw new TillerError('internal', `The strength-0 pass fed no ${maskName}.`)
   const values = new Map<string, Float32Array>()
   for (const input of compiled.patchInputs) {

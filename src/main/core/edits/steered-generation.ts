@@ -53,12 +53,17 @@ export async function loadSteeredModel(
 }
 
 /**
- * Read edit files for `folder`, refusing any fitted on another model (the message names the differing field). A
- * `.gguf` path is a llama.cpp control vector and is imported, as the engine's `edit:load` does.
+ * Read edit files for `folder` as it runs `graphFile` (a variant's graph; default the folder's default graph),
+ * refusing any fitted on another model (the message names the differing field). A `.gguf` path is a llama.cpp
+ * control vector and is imported, as the engine's `edit:load` does.
  */
-export async function readEditsFor(folder: string, paths: readonly string[]): Promise<Edit[]> {
+export async function readEditsFor(
+  folder: string,
+  paths: readonly string[],
+  graphFile?: string,
+): Promise<Edit[]> {
   if (paths.length === 0) throw new TillerError('invalid-argument', 'No edit files given; pass --edit FILE.')
-  const fingerprint = await fingerprintModel(folder)
+  const fingerprint = await fingerprintModel(folder, graphFile)
   const edits: Edit[] = []
   for (const path of paths) {
     edits.push(
@@ -172,6 +177,7 @@ export async function preparedSteeringInputs(
   strengths: readonly number[],
   info: PolicyRowInfo = {},
   editStrengths?: readonly (readonly number[])[],
+  promptLengths?: readonly number[],
 ): Promise<ExtraInputs> {
   const zeros = strengths.map(() => 0)
   const patch = await recordPatchValues(
@@ -179,6 +185,7 @@ export async function preparedSteeringInputs(
     steered.compiled,
     rows,
     steeringInputs(steered.compiled, zeros, info, editStrengths),
+    promptLengths,
   )
   return steeringInputs(steered.compiled, strengths, info, editStrengths, patch)
 }

@@ -163,7 +163,7 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
       }
     },
 
-    fingerprint: (model) => fingerprintModel(model.folder),
+    fingerprint: (model) => fingerprintModel(model.folder, model.baseGraphFile),
 
     async fit(model, request) {
       return pipeline.fitFromDemonstrations({

@@ -24,12 +24,14 @@ export type ChoiceScorer = (
 
 /**
  * Logits of token rows where row b runs at edit strength `strengths[b]` (a steered graph's `tiller_strength`);
- * `assistantStarts[b]` is the token index where the row's answer starts (for answer-only position policies).
+ * `assistantStarts[b]` is the token index where the row's answer starts (for answer-only position policies), and
+ * `promptLengths[b]` (default the whole row) where its prompt ends (for last-prompt-token policies).
  */
 export type StrengthForward = (
   rows: number[][],
   strengths: number[],
   assistantStarts: number[],
+  promptLengths?: readonly number[],
 ) => Promise<RowLogits>
 
 /** Σ log p of `continuation` given the tokens before it, read from `row` of a batch (row tokens left padded). */
@@ -84,7 +86,8 @@ export function rowChoiceScorer(
           }
         }
       }
-      const result = await forward(tokenRows, rowStrengths, assistantStarts)
+      // The prompt ends where the answer starts: last-prompt-token edits act where the cached scorer puts them.
+      const result = await forward(tokenRows, rowStrengths, assistantStarts, assistantStarts)
       const scratch = new Float64Array(result.vocab)
       let row = 0
       for (const item of slice) {

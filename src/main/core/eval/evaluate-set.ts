@@ -143,14 +143,15 @@ export async function evaluateChoiceSet(request: SetEvaluationRequest): Promise<
   const rows = await readChoiceItems(request.data, request.split)
   const texts = request.text === undefined ? [] : await readReferenceTexts(request.text, request.split)
   const tokenizer = await loadRenderTokenizer(request.folder)
-  const editList = edits.length === 0 ? [] : await readEditsFor(request.folder, edits)
+  const graphFile =
+    request.variant === undefined ? undefined : variantGraphFile(request.folder, request.variant)
+  const editList = edits.length === 0 ? [] : await readEditsFor(request.folder, edits, graphFile)
   const steered =
     editList.length === 0
       ? undefined
       : await loadSteeredModel(request.folder, editList, {
           provider: request.provider,
-          graphFile:
-            request.variant === undefined ? undefined : variantGraphFile(request.folder, request.variant),
+          graphFile,
         })
   const model =
     steered?.model ??

@@ -117,9 +117,12 @@ export async function fluencyAtStrengths(
     // Row (t, s) = t·S + s: each text's strengths sit next to each other.
     const rows = slice.flatMap((text) => strengths.map(() => text.tokens))
     const rowStrengths = slice.flatMap(() => [...strengths])
+    // A reference text is read as its first token followed by generated text, as in a generation: answer-only
+    // policies start at token 1 and a last-prompt-token edit acts at token 0, where every later token sees it.
     const result = await forward(
       rows,
       rowStrengths,
+      rows.map(() => 1),
       rows.map(() => 1),
     )
     const { logits, vocab, sequence } = result

@@ -17,8 +17,11 @@ export interface RowLogits {
   leftPadding: number[]
 }
 
-/** Runs rows (token ids, `[batch][length]`, lengths may differ) and returns their logits. */
-export type ForwardLogits = (rows: number[][]) => Promise<RowLogits>
+/**
+ * Runs rows (token ids, `[batch][length]`, lengths may differ) and returns their logits; `promptLengths` (default
+ * each whole row) tells position policies where each row's prompt ends.
+ */
+export type ForwardLogits = (rows: number[][], promptLengths?: readonly number[]) => Promise<RowLogits>
 
 /**
  * A ForwardLogits over a loaded model's batched prefill. `extraInputs` supplies any extra graph inputs for the
@@ -28,9 +31,10 @@ export function runtimeForward(
   model: LoadedModel,
   extraInputs?: (rows: number[][]) => ExtraInputs,
 ): ForwardLogits {
-  return async (rows) => {
+  return async (rows, promptLengths) => {
     const result = await forwardBatch(model, rows, {
       fetch: ['logits'],
+      ...(promptLengths === undefined ? {} : { promptLengths }),
       ...(extraInputs === undefined ? {} : { extraInputs: extraInputs(rows) }),
     })
     const tensor = result.outputs.logits

@@ -12,11 +12,21 @@ import { runtimeForward } from './forward-logits.ts'
  * mode=patch) first records its clean values with a strength-0 pass over the same prompts (edits/patch-values.ts).
  */
 
-/** Rows of a steered model, each at its own strength; answer-only policies start at each row's assistant start. */
+/**
+ * Rows of a steered model, each at its own strength; answer-only policies start at each row's assistant start and
+ * last-prompt-token policies act at each row's `promptLengths` (default its last token).
+ */
 export function steeredForward(steered: SteeredModel): StrengthForward {
-  return async (rows, strengths, assistantStarts) => {
-    const inputs = await preparedSteeringInputs(steered, rows, strengths, { assistantStarts })
-    return runtimeForward(steered.model, () => inputs)(rows)
+  return async (rows, strengths, assistantStarts, promptLengths) => {
+    const inputs = await preparedSteeringInputs(
+      steered,
+      rows,
+      strengths,
+      { assistantStarts },
+      undefined,
+      promptLengths,
+    )
+    return runtimeForward(steered.model, () => inputs)(rows, promptLengths)
   }
 }
 

@@ -127,7 +127,7 @@ export async function fitFromDemonstrations(request: FitRequest): Promise<FitOut
       fraction: stageEnds.render,
       message: `Capturing ${capture.site} at layer ${capture.layers.join(', ')}…`,
     })
-    const fingerprint = request.fingerprint ?? (await fingerprintModel(model.folder))
+    const fingerprint = request.fingerprint ?? (await fingerprintModel(model.folder, model.baseGraphFile))
     const activations = await captureActivations(model, rendered.examples, {
       site: capture.site,
       selector: capture.selector,

@@ -1,9 +1,9 @@
 /**
  * Products of a `[rows, width]` matrix M with a few vectors, as small ONNX Runtime graphs opened once per fit and
  * reused for every layer (fixed graph, the matrix fed as the same tensor every call):
- *   reflect    M (Mᵀ X)        X `[rows, count]` → `[rows, count]`   (G x or S x without forming G or S)
+ *   reflect    M (Mᵀ X)        X `[rows, count]` → `[rows, count]`   (G x or S x without forming G or S), and Mᵀ X
  *   sketch     M Zᵀ            Z `[count, width]` → `[rows, count]`
- *   energies   ‖Mᵀ x_j‖²       X `[rows, count]` → `[count]`
+ *   energies   ‖Mᵀ x_j‖²       X `[rows, count]` → `[count]`, and Mᵀ X
  * Each costs rows · width · count multiply-adds instead of a Gram's rows² · width. `reflect` feeds Lanczos and runs
  * in float64 (a float32 Aᵀ x cancels badly when rows share a large offset, as residual activations do: measured
  * projector errors of 8e-4 against 4e-8 in float64); `sketch` and `energies` only estimate the remainder of a
@@ -21,14 +21,16 @@ function reflectGraph(): Uint8Array {
   const builder = new GraphBuilder({ name: 'reflect', opsets: { '': 17 } })
   builder.input('matrix', 'float64', ['rows', 'width'])
   builder.input('vectors', 'float64', ['rows', 'count'])
-  const back = builder.node1({
+  builder.node({
     op: 'Gemm',
     name: 'back',
     inputs: ['matrix', 'vectors'],
+    outputs: ['back'],
     attributes: { transA: 1 },
   })
-  builder.node({ op: 'MatMul', name: 'forth', inputs: ['matrix', back], outputs: ['result'] })
+  builder.node({ op: 'MatMul', name: 'forth', inputs: ['matrix', 'back'], outputs: ['result'] })
   builder.output('result', 'float64', ['rows', 'count'])
+  builder.output('back', 'float64', ['width', 'count'])
   return encodeModel(builder.toModel())
 }
 
@@ -51,20 +53,22 @@ function energiesGraph(): Uint8Array {
   const builder = new GraphBuilder({ name: 'energies', opsets: { '': 17 } })
   builder.input('matrix', 'float32', ['rows', 'width'])
   builder.input('vectors', 'float32', ['rows', 'count'])
-  const back = builder.node1({
+  builder.node({
     op: 'Gemm',
     name: 'back',
     inputs: ['matrix', 'vectors'],
+    outputs: ['back'],
     attributes: { transA: 1 },
   })
   builder.node({
     op: 'ReduceSumSquare',
     name: 'energies',
-    inputs: [back],
+    inputs: ['back'],
     outputs: ['result'],
     attributes: { axes: [0], keepdims: 0 },
   })
   builder.output('result', 'float32', ['count'])
+  builder.output('back', 'float32', ['width', 'count'])
   return encodeModel(builder.toModel())
 }
 
@@ -88,10 +92,19 @@ export interface RowProducts {
   matrix(values: Float32Array, rows: number, width: number): RowMatrix
   /** M (Mᵀ X) for `count` vectors stored one after another (`[count, rows]`, row-major). */
   reflect(matrix: RowMatrix, vectors: Float64Array, count: number): Promise<Float64Array>
+  /** M (Mᵀ x) for one vector `[rows]`, with the intermediate Mᵀ x `[width]`. */
+  reflectOne(
+    matrix: RowMatrix,
+    vector: Float64Array,
+  ): Promise<{ reflected: Float64Array; back: Float64Array }>
   /** M Zᵀ for Z `[count, width]`, returned as `[count, rows]`. */
   sketch(matrix: RowMatrix, probes: Float32Array, count: number): Promise<Float64Array>
-  /** ‖Mᵀ x_j‖² for `count` vectors `[count, rows]`. */
-  energies(matrix: RowMatrix, vectors: Float64Array, count: number): Promise<Float64Array>
+  /** ‖Mᵀ x_j‖² for `count` vectors `[count, rows]`, with the products Mᵀ x_j themselves (`[count, width]`). */
+  energies(
+    matrix: RowMatrix,
+    vectors: Float64Array,
+    count: number,
+  ): Promise<{ energies: Float64Array; backs: Float64Array }>
   release(): Promise<void>
 }
 
@@ -104,8 +117,9 @@ function columns(vectors: Float64Array, count: number, rows: number): Float32Arr
   return result
 }
 
-/** `[count, rows]` → `[rows, count]` in float64. */
+/** `[count, rows]` → `[rows, count]` in float64 (one vector is its own column: no copy). */
 function columns64(vectors: Float64Array, count: number, rows: number): Float64Array {
+  if (count === 1) return vectors
   const result = new Float64Array(rows * count)
   for (let vector = 0; vector < count; vector++) {
     for (let row = 0; row < rows; row++) result[row * count + vector] = vectors[vector * rows + row] as number
@@ -129,7 +143,7 @@ export function onnxRowProducts(threads = availableParallelism()): RowProducts {
   const run = async (
     kind: RowProductKind,
     feeds: Record<string, ort.Tensor>,
-  ): Promise<Float32Array | Float64Array> => {
+  ): Promise<ort.InferenceSession.OnnxValueMapType> => {
     let opened = sessions.get(kind)
     if (opened === undefined) {
       opened = ort.InferenceSession.create(graphs[kind](), {
@@ -138,36 +152,50 @@ export function onnxRowProducts(threads = availableParallelism()): RowProducts {
       })
       sessions.set(kind, opened)
     }
-    const outputs = await (await opened).run(feeds)
-    return (outputs.result as ort.Tensor).data as Float32Array | Float64Array
+    return (await opened).run(feeds)
   }
+  const data = (outputs: ort.InferenceSession.OnnxValueMapType, name: string) =>
+    (outputs[name] as ort.Tensor).data as Float32Array | Float64Array
   return {
     matrix: (values, rows, width) => ({
       tensor: new ort.Tensor('float32', values, [rows, width]),
-      exact: new ort.Tensor('float64', Float64Array.from(values), [rows, width]),
+      exact: new ort.Tensor('float64', new Float64Array(values), [rows, width]),
       rows,
       width,
     }),
     async reflect(matrix, vectors, count) {
-      const result = await run('reflect', {
+      const outputs = await run('reflect', {
         matrix: matrix.exact,
         vectors: new ort.Tensor('float64', columns64(vectors, count, matrix.rows), [matrix.rows, count]),
       })
-      return fromColumns(result, count, matrix.rows)
+      return fromColumns(data(outputs, 'result'), count, matrix.rows)
+    },
+    async reflectOne(matrix, vector) {
+      const outputs = await run('reflect', {
+        matrix: matrix.exact,
+        vectors: new ort.Tensor('float64', vector, [matrix.rows, 1]),
+      })
+      return {
+        reflected: data(outputs, 'result') as Float64Array,
+        back: data(outputs, 'back') as Float64Array,
+      }
     },
     async sketch(matrix, probes, count) {
-      const result = await run('sketch', {
+      const outputs = await run('sketch', {
         matrix: matrix.tensor,
         vectors: new ort.Tensor('float32', probes, [count, matrix.width]),
       })
-      return fromColumns(result, count, matrix.rows)
+      return fromColumns(data(outputs, 'result'), count, matrix.rows)
     },
     async energies(matrix, vectors, count) {
-      const result = await run('energies', {
+      const outputs = await run('energies', {
         matrix: matrix.tensor,
         vectors: new ort.Tensor('float32', columns(vectors, count, matrix.rows), [matrix.rows, count]),
       })
-      return Float64Array.from(result)
+      return {
+        energies: new Float64Array(data(outputs, 'result')),
+        backs: fromColumns(data(outputs, 'back'), count, matrix.width),
+      }
     },
     async release() {
       const opened = [...sessions.values()]

@@ -7,14 +7,15 @@
  *
  * The first term is trace(H), exact from the Lanczos recurrence. The second, what lies outside the basis, is
  * estimated by Hutchinson's method on Gaussian probes z projected out of V: E[z'ᵀ T z'] = trace(P⊥ T P⊥), with
- * z'ᵀ T z' = ‖Bᵀ (A z')‖² and A z' = A z − (G Q)(Qᵀ A z), so A z is computed once per layer and each estimate
- * costs one thin product with B. The margin is four standard errors of the probe mean plus float32 rounding; as
- * the basis grows the remainder shrinks and with it the margin, and Lanczos (gram-lanczos.ts) accepts a cut-off
+ * z'ᵀ T z' = ‖Bᵀ (A z')‖² and A z' = A z − (G Q)(Qᵀ A z), so A z is computed once per layer and the first
+ * estimate costs one thin product with B (later ones none: see `sketchedOperators`). The margin is four standard
+ * errors of the probe mean plus float32 rounding; as the basis grows the remainder shrinks and with it the margin,
+ * and Lanczos (gram-lanczos.ts) accepts a cut-off
  * only when it is the same at both ends. Deflating by the basis is what makes this accurate (Hutch++ by Meyer,
  * Musco, Musco and Woodruff, 2021, uses the same split): the leading directions, which dominate a plain estimate's
  * variance, are counted exactly.
  */
-import type { KrylovOperators } from './gram-lanczos.ts'
+import type { KrylovBasis, KrylovOperators } from './gram-lanczos.ts'
 import type { RowMatrix, RowProducts } from './row-products.ts'
 
 /** Probes per estimate: the margin's standard error is known to about ±13 % with 32 samples. */
@@ -60,7 +61,14 @@ export async function sketchNeutral(
   return { matrix, sketched, probes }
 }
 
-/** Operators for one side B against the sketched neutral matrix (G x through `applyGram` when given). */
+/**
+ * Operators for one side B against the sketched neutral matrix (G x through `applyGram` when given).
+ *
+ * The remainder's samples are ‖Bᵀ (A z'_p)‖² for the probes deflated by the basis. The first estimate computes
+ * Bᵀ (A z'_p) in one product over B and keeps it; a later one, whose basis only grew, subtracts the new basis
+ * vectors' parts, Bᵀ (A z'_p) − c_pj Bᵀ (G q_j) with c_pj = q_jᵀ (A z_p), where Bᵀ (G q_j) is the intermediate of
+ * the product S (G q_j) Lanczos already took for q_j: no further pass over B.
+ */
 export function sketchedOperators(
   products: RowProducts,
   neutral: NeutralSketch,
@@ -69,26 +77,75 @@ export function sketchedOperators(
     products.reflect(neutral.matrix, vector, 1),
 ): KrylovOperators {
   const size = neutral.matrix.rows
+  const width = side.width
+  const { probes } = neutral
+  // Bᵀ x of every vector S x was applied to, by the vector.
+  const sideBacks = new WeakMap<Float64Array, Float64Array>()
+  // Bᵀ (A z'_p) `[probes, width]` with z'_p deflated by `deflatedBy` (the basis vectors, in order).
+  let deflatedBacks: Float64Array | undefined
+  let deflatedBy: readonly Float64Array[] = []
+  /** q_jᵀ (A z_p) for every probe p: `[probes]`. */
+  const coefficients = (vector: Float64Array): Float64Array =>
+    Float64Array.from({ length: probes }, (_, probe) => {
+      const original = neutral.sketched.subarray(probe * size, (probe + 1) * size)
+      let coefficient = 0
+      for (let row = 0; row < size; row++) coefficient += (vector[row] as number) * (original[row] as number)
+      return coefficient
+    })
+  /** The samples through one product over B with the sketch deflated by the whole basis. */
+  const measured = async (basis: KrylovBasis): Promise<Float64Array> => {
+    const deflated = neutral.sketched.slice()
+    basis.vectors.forEach((vector, index) => {
+      const image = basis.images[index] as Float64Array
+      const weights = coefficients(vector)
+      for (let probe = 0; probe < probes; probe++) {
+        const target = deflated.subarray(probe * size, (probe + 1) * size)
+        const coefficient = weights[probe] as number
+        for (let row = 0; row < size; row++)
+          target[row] = (target[row] as number) - coefficient * (image[row] as number)
+      }
+    })
+    const { energies, backs } = await products.energies(side, deflated, probes)
+    deflatedBacks = backs
+    deflatedBy = basis.vectors.slice()
+    return energies
+  }
+  /** The samples from the kept products when the basis extends the one they were deflated by, else undefined. */
+  const updated = (basis: KrylovBasis): Float64Array | undefined => {
+    const backs = deflatedBacks
+    if (backs === undefined || basis.vectors.length < deflatedBy.length) return undefined
+    if (deflatedBy.some((vector, index) => basis.vectors[index] !== vector)) return undefined
+    const added = basis.vectors.slice(deflatedBy.length)
+    const addedBacks = basis.images.slice(deflatedBy.length).map((image) => sideBacks.get(image))
+    if (addedBacks.some((back) => back === undefined)) return undefined
+    added.forEach((vector, index) => {
+      const back = addedBacks[index] as Float64Array
+      const weights = coefficients(vector)
+      for (let probe = 0; probe < probes; probe++) {
+        const target = backs.subarray(probe * width, (probe + 1) * width)
+        const coefficient = weights[probe] as number
+        for (let column = 0; column < width; column++)
+          target[column] = (target[column] as number) - coefficient * (back[column] as number)
+      }
+    })
+    deflatedBy = basis.vectors.slice()
+    return Float64Array.from({ length: probes }, (_, probe) => {
+      let energy = 0
+      for (let column = probe * width; column < (probe + 1) * width; column++)
+        energy += (backs[column] as number) ** 2
+      return energy
+    })
+  }
   return {
     size,
     applyGram,
-    applySide: (vector) => products.reflect(side, vector, 1),
+    async applySide(vector) {
+      const { reflected, back } = await products.reflectOne(side, vector)
+      sideBacks.set(vector, back)
+      return reflected
+    },
     async total(basis) {
-      const { probes } = neutral
-      const deflated = neutral.sketched.slice()
-      for (let probe = 0; probe < probes; probe++) {
-        const original = neutral.sketched.subarray(probe * size, (probe + 1) * size)
-        const target = deflated.subarray(probe * size, (probe + 1) * size)
-        basis.vectors.forEach((vector, index) => {
-          let coefficient = 0
-          for (let row = 0; row < size; row++)
-            coefficient += (vector[row] as number) * (original[row] as number)
-          const image = basis.images[index] as Float64Array
-          for (let row = 0; row < size; row++)
-            target[row] = (target[row] as number) - coefficient * (image[row] as number)
-        })
-      }
-      const samples = await products.energies(side, deflated, probes)
+      const samples = updated(basis) ?? (await measured(basis))
       let mean = 0
       for (const sample of samples) mean += sample / probes
       let variance = 0

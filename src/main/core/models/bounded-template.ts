@@ -5,8 +5,13 @@
  * for size, `range()` refuses to build huge lists, and a clock is read every few hundred steps. Rendering stays on
  * the caller's thread, so a template costs what it costs in Transformers.js (no worker round trip per render), and
  * a hostile one stops at the first limit it crosses with a `TemplateLimitError`.
+ *
+ * The library loads on the first template parsed, through its CommonJS build (a synchronous require keeps parsing
+ * and rendering synchronous): commands that never render a template, like a plain `tiller generate`, do not pay
+ * the ~20 ms of CPU its import costs at start-up.
  */
-import { Environment, Interpreter, Template } from '@huggingface/jinja'
+import { createRequire } from 'node:module'
+import type { Environment, Interpreter, Template } from '@huggingface/jinja'
 
 /** What one render may use. */
 export interface TemplateLimits {
@@ -56,40 +61,64 @@ const stepsPerClockRead = 256
 /** A marker statement put at the top of every loop body and macro so that even empty ones pay per iteration. */
 const tick = { type: 'Comment', value: '' } as unknown as Statement
 
-class BoundedInterpreter extends Interpreter {
-  private steps = 0
-  private readonly deadline: number
+/** The parts of @huggingface/jinja used here, and the interpreter subclass built on its Interpreter. */
+interface TemplateEngine {
+  Environment: typeof Environment
+  Template: typeof Template
+  BoundedInterpreter: new (environment: Environment, limits: TemplateLimits) => Interpreter
+}
 
-  constructor(
-    environment: Environment,
-    private readonly limits: TemplateLimits,
-  ) {
-    super(environment)
-    this.deadline = performance.now() + limits.milliseconds
+let loadedEngine: TemplateEngine | undefined
+
+function templateEngine(): TemplateEngine {
+  if (loadedEngine === undefined) {
+    const jinja = createRequire(import.meta.url)('@huggingface/jinja') as typeof import('@huggingface/jinja')
+    loadedEngine = {
+      Environment: jinja.Environment,
+      Template: jinja.Template,
+      BoundedInterpreter: boundedInterpreterClass(jinja.Interpreter),
+    }
   }
+  return loadedEngine
+}
 
-  override evaluate(statement: Statement | undefined, environment: Environment): RuntimeValue {
-    this.steps += 1
-    if (this.steps > this.limits.steps) {
-      throw new TemplateLimitError(`it did not finish within ${this.limits.steps} steps (a loop too long?)`)
-    }
-    if (this.steps % stepsPerClockRead === 0 && performance.now() > this.deadline) {
-      throw new TemplateLimitError(`it did not finish within ${this.limits.milliseconds} ms`)
-    }
-    const value = super.evaluate(statement, environment)
-    this.checkSize(value)
-    return value
-  }
+/** The interpreter that counts steps and checks sizes, as a subclass of the loaded library's Interpreter. */
+function boundedInterpreterClass(base: typeof Interpreter) {
+  return class BoundedInterpreter extends base {
+    private steps = 0
+    private readonly deadline: number
 
-  private checkSize(value: RuntimeValue): void {
-    if (value.type === 'StringValue' && (value.value as string).length > this.limits.characters) {
-      throw new TemplateLimitError(`it produced text longer than ${this.limits.characters} characters`)
-    }
-    if (
-      (value.type === 'ArrayValue' || value.type === 'TupleValue') &&
-      (value.value as unknown[]).length > this.limits.items
+    constructor(
+      environment: Environment,
+      private readonly limits: TemplateLimits,
     ) {
-      throw new TemplateLimitError(`it produced a list longer than ${this.limits.items} items`)
+      super(environment)
+      this.deadline = performance.now() + limits.milliseconds
+    }
+
+    override evaluate(statement: Statement | undefined, environment: Environment): RuntimeValue {
+      this.steps += 1
+      if (this.steps > this.limits.steps) {
+        throw new TemplateLimitError(`it did not finish within ${this.limits.steps} steps (a loop too long?)`)
+      }
+      if (this.steps % stepsPerClockRead === 0 && performance.now() > this.deadline) {
+        throw new TemplateLimitError(`it did not finish within ${this.limits.milliseconds} ms`)
+      }
+      const value = super.evaluate(statement, environment)
+      this.checkSize(value)
+      return value
+    }
+
+    private checkSize(value: RuntimeValue): void {
+      if (value.type === 'StringValue' && (value.value as string).length > this.limits.characters) {
+        throw new TemplateLimitError(`it produced text longer than ${this.limits.characters} characters`)
+      }
+      if (
+        (value.type === 'ArrayValue' || value.type === 'TupleValue') &&
+        (value.value as unknown[]).length > this.limits.items
+      ) {
+        throw new TemplateLimitError(`it produced a list longer than ${this.limits.items} items`)
+      }
     }
   }
 }
@@ -150,13 +179,14 @@ export class BoundedTemplate {
     private readonly limits: TemplateLimits = defaultTemplateLimits,
   ) {
     // Template's constructor lexes with lstrip_blocks and trim_blocks, as Transformers.js does.
-    this.program = new Template(source).parsed
+    this.program = new (templateEngine().Template)(source).parsed
     addTicks(this.program)
   }
 
   /** Render with `variables` as the template's globals. */
   render(variables: Record<string, unknown>): string {
-    const environment = new Environment()
+    const engine = templateEngine()
+    const environment = new engine.Environment()
     const globals: Record<string, unknown> = {
       false: false,
       true: true,
@@ -171,7 +201,7 @@ export class BoundedTemplate {
       strftime_now: strftimeNow,
     }
     for (const [name, value] of Object.entries({ ...globals, ...variables })) environment.set(name, value)
-    const result = new BoundedInterpreter(environment, this.limits).run(this.program)
+    const result = new engine.BoundedInterpreter(environment, this.limits).run(this.program)
     if (result.type !== 'StringValue') throw new Error('the template did not render to text')
     return result.value as string
   }

@@ -4,7 +4,7 @@
  * add_generation_prompt, tools, documents and the special tokens), giving the same text for real templates; any
  * failure (syntax, `raise_exception`, an unknown operator, a limit) becomes one TillerError naming the file.
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from '../runtime/text-tokenizer.ts'
 import { TillerError } from '../errors.ts'
 import {
   BoundedTemplate,
@@ -32,15 +32,15 @@ const specialTokenNames = [
 ] as const
 
 /** Where each loaded tokenizer's template came from, for error messages. */
-const templateSources = new WeakMap<PreTrainedTokenizer, string>()
+const templateSources = new WeakMap<TextTokenizer, string>()
 
 /** Record the file a tokenizer's chat template was read from (its tokenizer_config.json). */
-export function registerTemplateSource(tokenizer: PreTrainedTokenizer, source: string): void {
+export function registerTemplateSource(tokenizer: TextTokenizer, source: string): void {
   templateSources.set(tokenizer, source)
 }
 
 /** The file a tokenizer's template came from, or a generic name when it was not recorded. */
-export function templateSourceOf(tokenizer: PreTrainedTokenizer): string {
+export function templateSourceOf(tokenizer: TextTokenizer): string {
   return templateSources.get(tokenizer) ?? "the model's tokenizer_config.json"
 }
 
@@ -111,7 +111,7 @@ export function renderTemplateText(
  * The template text of `tokenizer`: its `chat_template` string, or the "default" (else first) of named templates,
  * which Transformers.js keeps as a list or a name → template map. Undefined when the model has none.
  */
-export function chatTemplateOf(tokenizer: PreTrainedTokenizer): string | undefined {
+export function chatTemplateOf(tokenizer: TextTokenizer): string | undefined {
   const template: unknown = tokenizer.chat_template
   if (typeof template === 'string') return template.trim() === '' ? undefined : template
   if (Array.isArray(template)) {
@@ -128,8 +128,8 @@ export function chatTemplateOf(tokenizer: PreTrainedTokenizer): string | undefin
 }
 
 /** The special-token globals of `tokenizer`'s config, as Transformers.js reads them (AddedToken → content). */
-function specialTokens(tokenizer: PreTrainedTokenizer): Record<string, string> {
-  const config = (tokenizer as unknown as { config?: Record<string, unknown> }).config ?? {}
+function specialTokens(tokenizer: TextTokenizer): Record<string, string> {
+  const config = tokenizer.config
   const tokens: Record<string, string> = {}
   for (const name of specialTokenNames) {
     const value = config[name]
@@ -144,7 +144,7 @@ function specialTokens(tokenizer: PreTrainedTokenizer): Record<string, string> {
 
 /** Render `messages` through `template` (the tokenizer's own unless given) to text, as apply_chat_template does. */
 export function renderChatTemplate(
-  tokenizer: PreTrainedTokenizer,
+  tokenizer: TextTokenizer,
   template: string,
   messages: readonly TemplateMessage[],
   addGenerationPrompt: boolean,

@@ -1,16 +1,16 @@
 import { join } from 'node:path'
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from '../runtime/text-tokenizer.ts'
 import { TillerError } from '../errors.ts'
 
 /** A sentence every working tokenizer turns into some tokens and back. */
 const probeText = 'Tiller checks the tokenizer.'
 
 /**
- * Encode and decode a short sentence with a freshly loaded tokenizer. Transformers.js loads some damaged
+ * Encode and decode a short sentence with a freshly loaded tokenizer. The tokenizers library loads some damaged
  * tokenizer.json files (a post-processor step that is not an object, a special token named by a number) and only
  * fails later, inside encode or decode, with a raw TypeError; this turns that into a TillerError at load time.
  */
-export function checkTokenizerWorks(tokenizer: PreTrainedTokenizer, folder: string): void {
+export function checkTokenizerWorks(tokenizer: TextTokenizer, folder: string): void {
   let problem: string | undefined
   try {
     const tokenIds = tokenizer.encode(probeText, { add_special_tokens: true })

@@ -4,7 +4,7 @@
  * with room for the reply, the oldest exchanges are left out (the system prompt and the new message stay), as
  * local chat apps do; how many were left out is reported.
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from './text-tokenizer.ts'
 import { TillerError } from '../errors.ts'
 import { chatTemplateOf, renderChatTemplate, type TemplateMessage } from '../models/chat-template.ts'
 
@@ -61,7 +61,7 @@ function plainText(messages: readonly TemplateMessage[]): string {
   return `${lines.join('\n')}\nAssistant:`
 }
 
-function encode(tokenizer: PreTrainedTokenizer, messages: readonly TemplateMessage[]): RenderedConversation {
+function encode(tokenizer: TextTokenizer, messages: readonly TemplateMessage[]): RenderedConversation {
   const template = chatTemplateOf(tokenizer)
   if (template !== undefined) {
     const text = renderChatTemplate(tokenizer, template, [...messages], true)
@@ -83,7 +83,7 @@ function encode(tokenizer: PreTrainedTokenizer, messages: readonly TemplateMessa
  * and the new message alone do not fit.
  */
 export function renderConversation(
-  tokenizer: PreTrainedTokenizer,
+  tokenizer: TextTokenizer,
   input: ConversationInput,
   limits: ConversationLimits,
 ): RenderedConversation {

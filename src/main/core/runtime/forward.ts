@@ -16,6 +16,11 @@ export interface ForwardOptions {
   /** Graph outputs to fetch, e.g. `['logits']` or hook names; nothing else is copied out of the runtime. */
   fetch: string[]
   extraInputs?: ExtraInputs
+  /**
+   * Prompt tokens per row, for position policies (default: the whole row, as in a prefill). Teacher-forced text
+   * passes fewer, so that edits at the last prompt token land where a generation would put them.
+   */
+  promptLengths?: readonly number[]
 }
 
 /** Outputs of a forward pass and how the rows were padded. */
@@ -50,6 +55,19 @@ export async function forwardBatch(
   }
   const layout = layoutRows(rows)
   checkTokenIds(rows, model.config.vocabSize)
+  const promptLengths = options.promptLengths
+  if (
+    promptLengths !== undefined &&
+    (promptLengths.length !== rows.length ||
+      promptLengths.some(
+        (length, row) => !Number.isInteger(length) || length < 1 || length > rows[row]!.length,
+      ))
+  ) {
+    throw new TillerError(
+      'internal',
+      `Prompt lengths ${promptLengths.join(', ')} do not fit rows of ${rows.map((row) => row.length).join(', ')} tokens.`,
+    )
+  }
   const { graph } = model
   const feeds = prefillFeeds(layout, rows, paddingTokenId(model.config), graph)
   const past = emptyCache(graph.cache, layout.batch)
@@ -65,7 +83,7 @@ export async function forwardBatch(
     sequence: layout.width,
     pastLength: 0,
     leftPadding: layout.leftPadding,
-    promptLengths: layout.promptLengths,
+    promptLengths: promptLengths === undefined ? layout.promptLengths : [...promptLengths],
     isPrefill: true,
   }
   if (options.extraInputs !== undefined) Object.assign(feeds, options.extraInputs(context))

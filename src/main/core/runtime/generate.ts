@@ -221,7 +221,7 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
   const defaultEos =
     model.config.eosTokenIds.length > 0
       ? model.config.eosTokenIds
-      : [model.tokenizer.eos_token_id].filter(Number.isInteger)
+      : [model.tokenizer.eos_token_id].filter((tokenId): tokenId is number => Number.isInteger(tokenId))
   const options = resolveGenerationOptions(request.options, defaultEos)
   const layout = layoutRows(request.rows)
   checkTokenIds(request.rows, model.config.vocabSize)

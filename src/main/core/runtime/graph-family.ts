@@ -16,23 +16,43 @@ const nodeDomainField = 7
 /** Op types only the onnxruntime-genai builder family uses (com.microsoft domain). */
 const builderOps = new Set(['GroupQueryAttention', 'SkipSimplifiedLayerNormalization', 'MultiHeadAttention'])
 
-/** A positioned reader over a file with a small buffer for varints and node messages. */
+/** Bytes read from the file at a time: a graph's node section is read in a few reads, not one per field. */
+const windowBytes = 64 * 1024
+
+/**
+ * A positioned reader over a file through a window of `windowBytes`: tags, lengths and node messages come from
+ * the window, and skipped payloads (initializers) are never read.
+ */
 class FileCursor {
   private readonly descriptor: number
   readonly size: number
   position = 0
+  private window = Buffer.alloc(0)
+  /** File offset of `window[0]`. */
+  private windowStart = 0
 
   constructor(path: string) {
     this.descriptor = openSync(path, 'r')
     this.size = fstatSync(this.descriptor).size
   }
 
+  /** Make `window` hold the `length` bytes at `position` (fewer only at the end of the file). */
+  private fill(length: number): void {
+    const offset = this.position - this.windowStart
+    if (offset >= 0 && offset + length <= this.window.length) return
+    const wanted = Math.min(Math.max(length, windowBytes), this.size - this.position)
+    const window = Buffer.alloc(Math.max(0, wanted))
+    const count = window.length === 0 ? 0 : readSync(this.descriptor, window, 0, window.length, this.position)
+    this.window = window.subarray(0, count)
+    this.windowStart = this.position
+  }
+
   read(length: number): Buffer {
-    const buffer = Buffer.alloc(length)
-    const count = readSync(this.descriptor, buffer, 0, length, this.position)
-    if (count !== length) throw new Error('truncated protobuf')
+    this.fill(length)
+    const offset = this.position - this.windowStart
+    if (offset + length > this.window.length) throw new Error('truncated protobuf')
     this.position += length
-    return buffer
+    return this.window.subarray(offset, offset + length)
   }
 
   varint(): number {

@@ -8,7 +8,7 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from './text-tokenizer.ts'
 import type * as ort from 'onnxruntime-node'
 import type {
   ExecutionProviderChoice,
@@ -47,7 +47,7 @@ export interface LoadModelOptions {
  */
 export interface LoadedModel {
   folder: string
-  tokenizer: PreTrainedTokenizer
+  tokenizer: TextTokenizer
   config: ModelConfig
   session: ort.InferenceSession
   graphPath: string

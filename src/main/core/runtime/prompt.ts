@@ -2,7 +2,7 @@
  * Turning a user's prompt text into token ids: plain (the tokenizer's own special tokens, e.g. BOS for Llama) or
  * as a chat turn (the tokenizer's chat template, or a plain format for models without one).
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from './text-tokenizer.ts'
 import { TillerError } from '../errors.ts'
 import { chatTemplateOf, renderChatTemplate } from '../models/chat-template.ts'
 
@@ -35,7 +35,7 @@ export interface RenderedPrompt {
  * 'prompt-too-long' when the prompt plus `maxTokens` exceeds `contextLength`.
  */
 export function renderPrompt(
-  tokenizer: PreTrainedTokenizer,
+  tokenizer: TextTokenizer,
   prompt: string,
   options: PromptOptions,
 ): RenderedPrompt {

@@ -6,7 +6,7 @@
  * with and without the new tokens. Text that could be the start of a stop string is held back until it is known
  * not to be one; text after a stop string is never emitted.
  */
-import type { PreTrainedTokenizer } from '@huggingface/transformers'
+import type { TextTokenizer } from './text-tokenizer.ts'
 
 /** Tokens of context kept before the new tokens when decoding a window. */
 const contextTokens = 6
@@ -22,7 +22,7 @@ export interface TextPiece {
 
 /** The running text of one row. */
 export class TextStream {
-  private readonly tokenizer: PreTrainedTokenizer
+  private readonly tokenizer: TextTokenizer
   private readonly stopStrings: string[]
   private readonly tokens: number[]
   private prefixOffset: number
@@ -34,7 +34,7 @@ export class TextStream {
   private stoppedAt: number | undefined
 
   /** `promptTokens` give the first generated token its context; they are never part of the text. */
-  constructor(tokenizer: PreTrainedTokenizer, promptTokens: number[], stopStrings: string[]) {
+  constructor(tokenizer: TextTokenizer, promptTokens: number[], stopStrings: string[]) {
     this.tokenizer = tokenizer
     this.stopStrings = stopStrings.filter((stop) => stop.length > 0)
     this.tokens = [...promptTokens]

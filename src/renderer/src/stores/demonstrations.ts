@@ -32,6 +32,8 @@ function blankRow(rows: readonly DemonstrationRow[]): DemonstrationRow {
 export const useDemonstrationsStore = defineStore('demonstrations', () => {
   const client = useClient()
   const sets = ref<DatasetEntry[]>([])
+  /** The sets shipped with Tiller that open as tables; they are read-only until copied into the workspace. */
+  const starterSets = ref<DatasetEntry[]>([])
   const document = ref<DemonstrationDocument | null>(null)
   const rows = ref<DemonstrationRow[]>([])
   const issues = ref<DatasetIssue[]>([])
@@ -70,7 +72,14 @@ export const useDemonstrationsStore = defineStore('demonstrations', () => {
 
   async function refresh(): Promise<void> {
     try {
-      sets.value = (await client['demonstrations:list']({})).datasets
+      const [workspace, known] = await Promise.all([
+        client['demonstrations:list']({}),
+        client['datasets:list']({}),
+      ])
+      sets.value = workspace.datasets
+      starterSets.value = known.datasets.filter(
+        (entry) => entry.bundled && (entry.kind === 'pairs' || entry.kind === 'labelled'),
+      )
     } catch (error) {
       fail(error)
     }
@@ -186,6 +195,26 @@ export const useDemonstrationsStore = defineStore('demonstrations', () => {
     }
   }
 
+  /**
+   * Open a starter set for editing: a copy in the workspace under the same name (made now, or the one made
+   * before, which keeps the user's changes).
+   */
+  async function copyStarter(entry: DatasetEntry): Promise<void> {
+    if (sets.value.some((set) => set.name === entry.name)) {
+      await open(entry.name)
+      if (openName.value === entry.name) {
+        note.value = { kind: 'ok', text: `Opened your copy of the starter set ${entry.name}.` }
+      }
+      return
+    }
+    if (await importFiles('jsonl', [entry.path], entry.name)) {
+      note.value = {
+        kind: 'ok',
+        text: `Copied the starter set ${entry.name} into your sets (${rows.value.length} rows); edit and save it here.`,
+      }
+    }
+  }
+
   async function exportTo(path: string): Promise<void> {
     const name = openName.value
     if (name === null) return
@@ -213,6 +242,8 @@ export const useDemonstrationsStore = defineStore('demonstrations', () => {
 
   return {
     sets,
+    starterSets,
+    copyStarter,
     document,
     rows,
     issues,

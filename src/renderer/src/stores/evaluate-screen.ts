@@ -46,8 +46,11 @@ export const useEvaluateScreenStore = defineStore('evaluate-screen', () => {
 
   const edit = computed(() => edits.value.find((entry) => entry.id === editId.value) ?? null)
   const strengths = computed(() => parseStrengths(strengthsText.value))
+  // Blank before an edit is chosen is not yet a mistake: choosing the edit fills in its tested range.
   const strengthsProblem = computed(() =>
-    strengths.value === null ? 'Strengths are numbers separated by commas, e.g. -2, 0, 2.' : null,
+    strengths.value === null && (editId.value !== null || strengthsText.value.trim() !== '')
+      ? 'Strengths are numbers separated by commas, e.g. -2, 0, 2.'
+      : null,
   )
   const run = computed(
     () => runs.value.find((entry) => entry.id === selectedRunId.value) ?? runs.value[0] ?? null,

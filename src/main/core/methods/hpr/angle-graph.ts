@@ -1,5 +1,7 @@
 /**
- * HPR's angle-network training step as one ONNX graph for several layers (METHODS.md §2.3–2.4):
+ * HPR's angle-network training step with each layer's network as its own set of tensors (METHODS.md §2.3–2.4):
+ * the gradient graph the tests check against float64 finite differences and train the stacked networks against
+ * (training itself runs stacked-angle-graph.ts), and the per-layer training graph `hpr-train --profile` compares.
  * f_angle(a) = π·sigmoid(MLP(a)), MLP = Linear → GELU → … → Linear with widths `widths` (d → d/2 → d/4 → d/8 → 1),
  * loss = weighted squared error against the target angles. Each layer's network is unrolled with 2-D Gemm nodes
  * (weights in PyTorch's [out, in] layout, so the trained arrays are the edit's `angleWeights` as they are).

@@ -5,6 +5,7 @@
 import { createRandom } from '../../random-streams.ts'
 import { angleNames } from './angle-graph.ts'
 import type { GraphParameter } from './graph-session.ts'
+import type { AngleNetworkValues } from './stacked-angle-graph.ts'
 
 function uniform(size: number, bound: number, seed: number, label: string): Float32Array {
   const random = createRandom(seed).fork(label)
@@ -22,24 +23,42 @@ export function initialProbes(layers: readonly number[], width: number, seed: nu
   return probes
 }
 
-/** Initial angle network of block `layer`, named for graph slot `slot`. */
+/** Initial angle network of block `layer` in the edit's layout (weight i [out, in], bias i [out]). */
+export function initialAngleValues(
+  layer: number,
+  widths: readonly number[],
+  seed: number,
+): AngleNetworkValues {
+  const weights: Float32Array[] = []
+  const biases: Float32Array[] = []
+  for (let linear = 0; linear + 1 < widths.length; linear++) {
+    const input = widths[linear] as number
+    const output = widths[linear + 1] as number
+    const bound = 1 / Math.sqrt(input)
+    weights.push(uniform(output * input, bound, seed, `hpr:angle:${layer}:weight:${linear}`))
+    biases.push(uniform(output, bound, seed, `hpr:angle:${layer}:bias:${linear}`))
+  }
+  return { weights, biases }
+}
+
+/** Initial angle network of block `layer`, named for slot `slot` of the per-layer graphs (angle-graph.ts). */
 export function initialAngleNetwork(
   layer: number,
   slot: number,
   widths: readonly number[],
   seed: number,
 ): Map<string, GraphParameter> {
+  const values = initialAngleValues(layer, widths, seed)
   const parameters = new Map<string, GraphParameter>()
   for (let linear = 0; linear + 1 < widths.length; linear++) {
     const input = widths[linear] as number
     const output = widths[linear + 1] as number
-    const bound = 1 / Math.sqrt(input)
     parameters.set(angleNames.linearWeight(slot, linear), {
-      values: uniform(output * input, bound, seed, `hpr:angle:${layer}:weight:${linear}`),
+      values: values.weights[linear] as Float32Array,
       dims: [output, input],
     })
     parameters.set(angleNames.linearBias(slot, linear), {
-      values: uniform(output, bound, seed, `hpr:angle:${layer}:bias:${linear}`),
+      values: values.biases[linear] as Float32Array,
       dims: [output],
     })
   }

@@ -1,16 +1,22 @@
 /**
  * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly in one
- * ONNX graph (angle-graph.ts) against the target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives.
- * Each layer keeps the network of the epoch with the lowest validation angle error. (The released code keeps one
- * checkpoint of all modules chosen by probe accuracy; probes and angle networks share no parameters, so each is
- * chosen here by its own validation measure — an easily separated layer's probe peaks in the first epoch, long
- * before its angle network has learned anything.)
+ * ONNX graph with their weights stacked per Linear layer (stacked-angle-graph.ts) against the target angles
+ * g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives. Each layer keeps the network of the epoch with the
+ * lowest validation angle error. (The released code keeps one checkpoint of all modules chosen by probe accuracy;
+ * probes and angle networks share no parameters, so each is chosen here by its own validation measure — an easily
+ * separated layer's probe peaks in the first epoch, long before its angle network has learned anything.)
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
-import { angleNames, buildAngleEvaluationGraph, buildAngleTrainingGraph } from './angle-graph.ts'
 import { GraphOptimizer, floatTensor, openSession, type GraphParameter } from './graph-session.ts'
-import { initialAngleNetwork } from './initialization.ts'
+import { initialAngleValues } from './initialization.ts'
+import {
+  buildStackedAngleEvaluationGraph,
+  buildStackedAngleTrainingGraph,
+  stackAngleNetworks,
+  stackedAngleNames,
+  unstackAngleNetwork,
+} from './stacked-angle-graph.ts'
 import { learningRateAt, learningRateSchedule } from './schedule.ts'
 import { clampedAngle, type LayerPairs, type TokenPairs } from './token-pairs.ts'
 import type { PhaseProgress } from './train-probes.ts'
@@ -57,29 +63,36 @@ function targets(pairs: LayerPairs, rows: number, width: number): Goal {
   return { positive, negative }
 }
 
-/** Rows of one layer as fed to an angle graph: a⁺ rows then a⁻ rows [2·rows, width], their targets and weights. */
-function stackRows(
-  pairs: LayerPairs,
-  goal: Goal,
+/**
+ * A batch as fed to the stacked graphs: for every layer its a⁺ rows then its a⁻ rows, input [layers, 2·rows,
+ * width], targets and loss weights [layers, 2·rows] (weight 1 / (2·kept·`weightLayers`), 0 for dropped pairs).
+ */
+function stackBatch(
+  tasks: readonly LayerPairs[],
+  goals: readonly Goal[],
   rows: readonly number[],
   width: number,
-  layerCount: number,
+  weightLayers: number,
 ): { input: Float32Array; target: Float32Array; weight: Float32Array } {
   const size = rows.length
-  const input = new Float32Array(2 * size * width)
-  const target = new Float32Array(2 * size)
-  const weight = new Float32Array(2 * size)
-  let kept = 0
-  for (const row of rows) kept += pairs.kept[row] as number
-  rows.forEach((row, index) => {
-    copyRow(pairs.positive, row, width, input, index * width)
-    copyRow(pairs.negative, row, width, input, (size + index) * width)
-    target[index] = goal.positive[row] as number
-    target[size + index] = goal.negative[row] as number
-    if (pairs.kept[row] === 1) {
-      weight[index] = 1 / (2 * kept * layerCount)
-      weight[size + index] = 1 / (2 * kept * layerCount)
-    }
+  const input = new Float32Array(tasks.length * 2 * size * width)
+  const target = new Float32Array(tasks.length * 2 * size)
+  const weight = new Float32Array(tasks.length * 2 * size)
+  tasks.forEach((pairs, slot) => {
+    const goal = goals[slot] as Goal
+    const first = slot * 2 * size
+    let kept = 0
+    for (const row of rows) kept += pairs.kept[row] as number
+    rows.forEach((row, index) => {
+      copyRow(pairs.positive, row, width, input, (first + index) * width)
+      copyRow(pairs.negative, row, width, input, (first + size + index) * width)
+      target[first + index] = goal.positive[row] as number
+      target[first + size + index] = goal.negative[row] as number
+      if (pairs.kept[row] === 1) {
+        weight[first + index] = 1 / (2 * kept * weightLayers)
+        weight[first + size + index] = 1 / (2 * kept * weightLayers)
+      }
+    })
   })
   return { input, target, weight }
 }
@@ -94,25 +107,23 @@ async function validationErrors(
   parameters: Map<string, GraphParameter>,
 ): Promise<number[]> {
   const width = widths[0] as number
-  const sums = new Array<number>(tasks.length).fill(0)
+  const layers = tasks.length
+  const sums = new Array<number>(layers).fill(0)
   const chunk = 512
   for (let start = 0; start < rows.length; start += chunk) {
     const part = rows.slice(start, start + chunk)
     const feeds: Record<string, ort.Tensor> = {}
     for (const [name, parameter] of parameters) feeds[name] = floatTensor(parameter.values, parameter.dims)
-    const stacks = tasks.map((task, slot) => stackRows(task, goals[slot] as Goal, part, width, 1))
-    stacks.forEach((stack, slot) => {
-      feeds[angleNames.input(slot)] = floatTensor(stack.input, [2 * part.length, width])
-    })
+    const stack = stackBatch(tasks, goals, part, width, 1)
+    feeds[stackedAngleNames.input] = floatTensor(stack.input, [layers, 2 * part.length, width])
     const outputs = await session.run(feeds)
-    stacks.forEach((stack, slot) => {
-      const angles = outputs[angleNames.angle(slot)]?.data as Float32Array
-      for (let index = 0; index < angles.length; index++) {
-        if (stack.weight[index] === 0) continue
-        sums[slot] =
-          (sums[slot] as number) + ((angles[index] as number) - (stack.target[index] as number)) ** 2
-      }
-    })
+    // [layers, 2·rows]
+    const angles = outputs[stackedAngleNames.angle]?.data as Float32Array
+    for (let index = 0; index < angles.length; index++) {
+      if (stack.weight[index] === 0) continue
+      const slot = Math.floor(index / (2 * part.length))
+      sums[slot] = (sums[slot] as number) + ((angles[index] as number) - (stack.target[index] as number)) ** 2
+    }
   }
   return tasks.map((task, slot) => (sums[slot] as number) / (2 * task.keptValidation))
 }
@@ -136,11 +147,10 @@ export async function trainAngles(
   const trainer = async (steps: number): Promise<ort.InferenceSession> => {
     const existing = trainers.get(steps)
     if (existing !== undefined) return existing
-    const model = buildAngleTrainingGraph({
+    const model = buildStackedAngleTrainingGraph({
       layers: count,
       widths,
       floatType: 'float32',
-      mode: 'train',
       adamW: settings.adamW,
       steps,
     })
@@ -148,14 +158,12 @@ export async function trainAngles(
     trainers.set(steps, session)
     return session
   }
-  const evaluator = await openSession(buildAngleEvaluationGraph(count, widths), settings.threads)
+  const evaluator = await openSession(buildStackedAngleEvaluationGraph(count, widths), settings.threads)
   try {
-    const parameters = new Map<string, GraphParameter>()
-    tasks.forEach((task, slot) => {
-      for (const [name, parameter] of initialAngleNetwork(task.layer, slot, widths, settings.seed)) {
-        parameters.set(name, parameter)
-      }
-    })
+    const parameters = stackAngleNetworks(
+      tasks.map((task) => initialAngleValues(task.layer, widths, settings.seed)),
+      widths,
+    )
     const goals = tasks.map((task) => targets(task, pairs.rows, width))
     const optimizer = new GraphOptimizer(
       await trainer(Math.min(stepsPerRun, stepsPerEpoch)),
@@ -178,14 +186,13 @@ export async function trainAngles(
         throwIfCancelled(context)
         const run = batches.slice(start, start + stepsPerRun)
         const feeds = run.map((batch) => {
-          const feed: Record<string, ort.Tensor> = {}
-          tasks.forEach((task, slot) => {
-            const stack = stackRows(task, goals[slot] as Goal, batch, width, count)
-            feed[angleNames.input(slot)] = floatTensor(stack.input, [2 * batch.length, width])
-            feed[angleNames.target(slot)] = floatTensor(stack.target, [2 * batch.length])
-            feed[angleNames.weight(slot)] = floatTensor(stack.weight, [2 * batch.length])
-          })
-          return feed
+          const stack = stackBatch(tasks, goals, batch, width, count)
+          const rows = 2 * batch.length
+          return {
+            [stackedAngleNames.input]: floatTensor(stack.input, [count, rows, width]),
+            [stackedAngleNames.target]: floatTensor(stack.target, [count, rows]),
+            [stackedAngleNames.weight]: floatTensor(stack.weight, [count, rows]),
+          }
         })
         const rates = run.map((_, index) => learningRateAt(schedule, step + index))
         const losses = await optimizer.steps(await trainer(run.length), feeds, rates)
@@ -210,17 +217,9 @@ export async function trainAngles(
         const error = errors[slot] as number
         const kept = networks[slot]
         if (kept !== undefined && !(error < kept.validationError)) return
-        const current = (name: string): Float32Array =>
-          (optimizer.parameters.get(name) as GraphParameter).values.slice()
-        const linears = widths.length - 1
         networks[slot] = {
           layer: task.layer,
-          weights: Array.from({ length: linears }, (_, linear) =>
-            current(angleNames.linearWeight(slot, linear)),
-          ),
-          biases: Array.from({ length: linears }, (_, linear) =>
-            current(angleNames.linearBias(slot, linear)),
-          ),
+          ...unstackAngleNetwork(optimizer.parameters, slot, widths),
           validationError: error,
           keptEpoch: epoch,
         }

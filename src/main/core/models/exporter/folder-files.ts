@@ -1,6 +1,6 @@
 import type { LlamaConfig, ModelArchitecture, RopeScaling } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
-import type { ExportDType } from './weights.ts'
+import type { ExportDType, LinearCompute } from './weights.ts'
 
 /** The attention implementation written into a graph: fused contrib ops (builder) or primitive ops (optimum). */
 export type ExportedAttention = 'mha' | 'gqa' | 'primitive'
@@ -10,6 +10,8 @@ export interface ExportRecord {
   graphFamily: GraphFamily
   attention: ExportedAttention
   dtype: ExportDType
+  /** q4/q8 exports only: what MatMulNBits multiplies in (int8 or float32), absent in float exports. */
+  compute?: LinearCompute
 }
 
 /** Version of the "tiller" section of config.json; bump when its meaning changes. */

@@ -19,8 +19,10 @@ import {
   quantBitsOf,
   validateCheckpoint,
   WeightStore,
+  defaultLinearCompute,
   type ExportDType,
   type FloatType,
+  type LinearCompute,
   type QuantizationReport,
 } from './weights.ts'
 
@@ -40,6 +42,11 @@ export interface ExportOptions {
   family: GraphFamily
   /** Weights, activations and KV cache element type, or q4/q8 MatMulNBits linear weights. Default float32. */
   dtype?: ExportDType
+  /**
+   * q4/q8 only: what MatMulNBits multiplies in (weights.ts LinearCompute). Default int8, the fast one; float32
+   * keeps the float32 export's logits of the same quantized weights.
+   */
+  compute?: LinearCompute
   /**
    * Builder family only. 'auto' picks 'mha': com.microsoft MultiHeadAttention with the in-graph bias is the
    * variant that meets the whole contract (any head size, left-padded batches, multi-token steps over a cache);
@@ -120,7 +127,7 @@ async function writeGraph(
     const inputs = declareDecoderInputs(graph, checkpoint.config, floatType)
     declareDecoderOutputs(graph, checkpoint.config, floatType)
     const constants = new Constants(graph, floatType)
-    const weights = new WeightStore(graph, checkpoint, data, record.dtype)
+    const weights = new WeightStore(graph, checkpoint, data, record.dtype, record.compute)
     const context: DecoderContext = {
       graph,
       config: checkpoint.config,
@@ -156,10 +163,12 @@ export async function exportModelFolder(
   options: ExportOptions,
 ): Promise<QuantizationReport> {
   validateCheckpoint(checkpoint)
+  const dtype = options.dtype ?? 'float32'
   const record: ExportRecord = {
     graphFamily: options.family,
     attention: chooseAttention(options),
-    dtype: options.dtype ?? 'float32',
+    dtype,
+    ...(quantBitsOf(dtype) === undefined ? {} : { compute: options.compute ?? defaultLinearCompute }),
   }
   // An import killed mid-swap left the old folder aside: put it back before deciding whether outDir is taken.
   recoverFolder(outDir)
@@ -174,7 +183,7 @@ export async function exportModelFolder(
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
     report = await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
-    const weightsHash = checkpointWeightsHash(checkpoint, record.dtype)
+    const weightsHash = checkpointWeightsHash(checkpoint, record.dtype, record.compute)
     writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record, weightsHash))
     writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
     writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
@@ -183,7 +192,8 @@ export async function exportModelFolder(
   return report
 }
 
-export type { ExportDType, QuantizationReport } from './weights.ts'
+export type { ExportDType, LinearCompute, QuantizationReport } from './weights.ts'
+export { defaultLinearCompute } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
 export { checkpointWeightsHash } from './weights-hash.ts'
 export { recordedWeightsHash } from './folder-files.ts'

@@ -1,10 +1,12 @@
 import type { DecoderContext } from './context.ts'
+import { accuracyLevelOf } from './weights.ts'
 
 /**
  * One linear projection `[B, S, in]` → `[B, S, out]` of HF weight `source` (`[out, in]`): a MatMul over the
  * transposed float weight, or, in q4/q8 exports, a com.microsoft MatMulNBits over block-quantized weights
  * (quantize-blocks.ts) whose node name ends in `MatMulNBits`, as ONNX Runtime's quantizers name it; the locator
- * normalizes that suffix (locator/node-names.ts). `name` is the float node name, ending in `/MatMul`.
+ * normalizes that suffix (locator/node-names.ts). Its accuracy_level is the export's compute (weights.ts
+ * LinearCompute). `name` is the float node name, ending in `/MatMul`.
  * Returns the output tensor; `outputs` names it when given (e.g. logits).
  */
 export function emitLinear(
@@ -35,6 +37,7 @@ export function emitLinear(
       N: quantized.rows,
       bits: quantized.bits,
       block_size: 32,
+      accuracy_level: accuracyLevelOf(weights.compute),
     },
     outputs,
   })

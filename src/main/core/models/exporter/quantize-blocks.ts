@@ -1,5 +1,5 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
-import type { WeightTensor } from '../checkpoint.ts'
+import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
 
 /**
  * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
@@ -14,6 +14,12 @@ import type { WeightTensor } from '../checkpoint.ts'
  * (float32 zero_points); that differs from s·q + o by float rounding only. Any other weight is requantized from its
  * float values, per block, asymmetrically over [min(x, 0), max(x, 0)] so that 0 stays exact. The largest absolute
  * difference to the float values is returned for the import's report.
+ *
+ * Float zero points are written only when the caller allows them (`floatZeroPoints`): ONNX Runtime 1.30's CPU
+ * MatMulNBits computes them on its slow unpacked path only, ignores int8 compute (accuracy_level 4) for them, and
+ * refuses them with 8 bits ("Only 2b and 4b quantization is supported for unpacked compute"). Without them, blocks
+ * with offsets keep their quants with integer zero points (integerZeroPoints; exporter/weights.ts gives them 8 bits
+ * under int8 compute), the zero point rounded.
  */
 
 export const quantBlockSize = 32
@@ -60,43 +66,109 @@ function pack(
   return { packed, zeroPoints }
 }
 
-/** Requantize float values `[rows · columns]` to `bits` per block of 32; returns quants, scales, zeros, error. */
-function requantize(
-  values: Float32Array,
-  bits: 4 | 8,
-): { quants: Uint8Array; scales: Float32Array; zeros: Uint8Array; maximumError: number } {
-  const levels = (1 << bits) - 1
-  const blocks = values.length / quantBlockSize
-  const quants = new Uint8Array(values.length)
-  const scales = new Float32Array(blocks)
-  const zeros = new Uint8Array(blocks)
-  let maximumError = 0
-  for (let block = 0; block < blocks; block++) {
-    const start = block * quantBlockSize
-    let minimum = 0
-    let maximum = 0
-    for (let at = start; at < start + quantBlockSize; at++) {
-      const value = values[at] as number
-      if (value < minimum) minimum = value
-      if (value > maximum) maximum = value
-    }
-    // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
-    const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
-    const zero = Math.min(levels, Math.max(0, Math.round(-minimum / scale)))
-    scales[block] = scale
-    zeros[block] = zero
-    for (let at = start; at < start + quantBlockSize; at++) {
-      const value = values[at] as number
-      const quant = Math.min(levels, Math.max(0, Math.round(value / scale) + zero))
-      quants[at] = quant
-      maximumError = Math.max(maximumError, Math.abs(Math.fround(scale * (quant - zero)) - value))
-    }
-  }
-  return { quants, scales, zeros, maximumError }
+interface BlockQuants {
+  quants: Uint8Array
+  scales: Float32Array
+  zeros: Uint8Array
+  maximumError: number
 }
 
-/** `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits. */
-export function quantizeLinearWeight(tensor: WeightTensor, bits: 4 | 8): MatMulNBitsWeight {
+/**
+ * Requantize block `block` of float `values` into `into` with `levels + 1` levels, asymmetrically over
+ * [min(x, 0), max(x, 0)] so that 0 stays exact; returns the block's largest difference.
+ */
+function requantizeBlock(values: Float32Array, block: number, levels: number, into: BlockQuants): number {
+  const start = block * quantBlockSize
+  let minimum = 0
+  let maximum = 0
+  for (let at = start; at < start + quantBlockSize; at++) {
+    const value = values[at] as number
+    if (value < minimum) minimum = value
+    if (value > maximum) maximum = value
+  }
+  // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
+  const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
+  const zero = Math.min(levels, Math.max(0, Math.round(-minimum / scale)))
+  into.scales[block] = scale
+  into.zeros[block] = zero
+  let worst = 0
+  for (let at = start; at < start + quantBlockSize; at++) {
+    const value = values[at] as number
+    const quant = Math.min(levels, Math.max(0, Math.round(value / scale) + zero))
+    into.quants[at] = quant
+    worst = Math.max(worst, Math.abs(Math.fround(scale * (quant - zero)) - value))
+  }
+  return worst
+}
+
+function emptyBlockQuants(elements: number): BlockQuants {
+  const blocks = elements / quantBlockSize
+  return {
+    quants: new Uint8Array(elements),
+    scales: new Float32Array(blocks),
+    zeros: new Uint8Array(blocks),
+    maximumError: 0,
+  }
+}
+
+/** Requantize float values `[rows · columns]` to `bits` per block of 32; returns quants, scales, zeros, error. */
+function requantize(values: Float32Array, bits: 4 | 8): BlockQuants {
+  const result = emptyBlockQuants(values.length)
+  const levels = (1 << bits) - 1
+  for (let block = 0; block < values.length / quantBlockSize; block++) {
+    result.maximumError = Math.max(result.maximumError, requantizeBlock(values, block, levels, result))
+  }
+  return result
+}
+
+/**
+ * Blocks with offsets (value = s·(q − z) + o, q with `blocks.bits` bits) as `bits`-bit blocks with integer zero
+ * points, keeping their quants: with m = 2^(bits − blocks.bits), value = (s/m)·(m·q + c − z′) where
+ * z′ = c + m·z − m·o/s is rounded to an integer and c ∈ [0, m) shifts it into range, so each weight moves by at
+ * most s/(2m), a constant per block (half a step at the same width, 1/32 of one from 4 to 8 bits). A block whose
+ * z′ fits no range (offset far from its values, or scale 0) is requantized from its values.
+ */
+function integerZeroPoints(
+  blocks: WeightBlocks,
+  offsets: Float32Array,
+  values: Float32Array,
+  bits: 4 | 8,
+): BlockQuants {
+  const result = emptyBlockQuants(values.length)
+  const levels = (1 << bits) - 1
+  const multiplier = 1 << (bits - blocks.bits)
+  for (let block = 0; block < result.scales.length; block++) {
+    const scale = blocks.scales[block] as number
+    const exactZero = multiplier * blocks.zeroPoint - (multiplier * (offsets[block] as number)) / scale
+    const shift = Math.min(multiplier - 1, Math.max(0, -Math.round(exactZero)))
+    const zero = Math.round(exactZero) + shift
+    if (scale === 0 || !Number.isFinite(exactZero) || zero < 0 || zero > levels) {
+      result.maximumError = Math.max(result.maximumError, requantizeBlock(values, block, levels, result))
+      continue
+    }
+    const step = Math.fround(scale / multiplier)
+    result.scales[block] = step
+    result.zeros[block] = zero
+    const start = block * quantBlockSize
+    for (let at = start; at < start + quantBlockSize; at++) {
+      const quant = multiplier * (blocks.quants[at] as number) + shift
+      result.quants[at] = quant
+      const error = Math.abs(Math.fround(step * (quant - zero)) - (values[at] as number))
+      result.maximumError = Math.max(result.maximumError, error)
+    }
+  }
+  return result
+}
+
+/**
+ * `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits.
+ * @param floatZeroPoints whether blocks with offsets may keep their quants with float zero points (else requantized)
+ */
+export function quantizeLinearWeight(
+  tensor: WeightTensor,
+  bits: 4 | 8,
+  floatZeroPoints: boolean,
+): MatMulNBitsWeight {
   const [rows, columns] = tensor.shape as [number, number]
   const { blocks } = tensor
   const values =
@@ -118,7 +190,7 @@ export function quantizeLinearWeight(tensor: WeightTensor, bits: 4 | 8): MatMulN
       }
     }
     // A group with scale 0 holds its offset alone, which no zero point can express: requantize those weights.
-    if (blocks.scales.every((scale) => scale !== 0)) {
+    if (floatZeroPoints && blocks.scales.every((scale) => scale !== 0)) {
       const floatZeros = Float32Array.from(
         offsets,
         (offset, group) => -offset / (blocks.scales[group] as number),
@@ -139,6 +211,12 @@ export function quantizeLinearWeight(tensor: WeightTensor, bits: 4 | 8): MatMulN
         0,
       )
       return weight
+    }
+    if (!floatZeroPoints) {
+      const { quants, scales, zeros, maximumError } = integerZeroPoints(blocks, offsets, values, bits)
+      const { packed: packedQuants, zeroPoints: packedZeros } = pack(bits, rows, columns, quants, zeros)
+      const weight = { bits, rows, columns, packed: packedQuants, scales, zeroPoints: packedZeros }
+      return { ...weight, source: 'requantized', maximumError }
     }
   }
   const { quants, scales, zeros, maximumError } = requantize(values, bits)

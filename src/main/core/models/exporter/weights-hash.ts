@@ -6,10 +6,12 @@
  *
  * sha256 over, in order:
  *   the scheme line `tiller-weights-sha256/1\n`,
- *   the export dtype line (`float32\n` or `float16\n`),
+ *   the export dtype line (`float32\n`, `float16\n`, `q4\n` or `q8\n`; `q4\tint8\n` or `q8\tint8\n` for a q4/q8 export
+ *   with int8 compute, whose activations are quantized and whose blocks with offsets are requantized, so it
+ *   computes differently from the float-compute export of the same checkpoint, which keeps the plain line),
  *   for each weight the export writes, by Hugging Face name in code-unit order: the line
  *   `<name>\t<shape joined by ','>\n` (`…\tq8\n` for a matrix a q4 export writes with 8 bits, weights.ts
- *   linearBitsOf), then its values in the Hugging Face layout (`[out, in]` for Linear) as
+ *   linearBitsOf, which depends on the compute), then its values in the Hugging Face layout (`[out, in]` for Linear) as
  *   float32 little-endian bytes, after rounding to the export dtype (float16 values widen exactly).
  */
 import { createHash, type Hash } from 'node:crypto'
@@ -17,7 +19,7 @@ import { endianness } from 'node:os'
 import { floatsToHalves, halvesToFloats } from '../../../../shared/float16.ts'
 import { TillerError } from '../../errors.ts'
 import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
-import { linearBitsOf, type ExportDType } from './weights.ts'
+import { linearBitsOf, quantBitsOf, type ExportDType, type LinearCompute } from './weights.ts'
 
 /** The first line hashed; change it when the scheme changes. */
 export const weightsHashScheme = 'tiller-weights-sha256/1'
@@ -44,13 +46,19 @@ function updateLittleEndian(hash: Hash, values: Float32Array): void {
 }
 
 /**
- * The logical weights hash (hex) of `checkpoint` exported as `dtype`. The checkpoint must hold every weight its
- * config needs (validateCheckpoint); weights beyond those are not exported and not hashed.
+ * The logical weights hash (hex) of `checkpoint` exported as `dtype` with `compute` (q4/q8 only; ignored for float
+ * dtypes). The checkpoint must hold every weight its config needs (validateCheckpoint); weights beyond those are
+ * not exported and not hashed.
  */
-export function checkpointWeightsHash(checkpoint: LlamaCheckpoint, dtype: ExportDType): string {
-  const hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}\n`)
+export function checkpointWeightsHash(
+  checkpoint: LlamaCheckpoint,
+  dtype: ExportDType,
+  compute?: LinearCompute,
+): string {
+  const int8 = quantBitsOf(dtype) !== undefined && compute === 'int8'
+  const hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}${int8 ? '\tint8' : ''}\n`)
   const names = [...expectedWeightShapes(checkpoint.config).keys()].sort()
-  const linearBits = linearBitsOf(checkpoint, dtype)
+  const linearBits = linearBitsOf(checkpoint, dtype, int8 ? 'int8' : 'float32')
   for (const name of names) {
     const tensor = checkpoint.weights.get(name)
     if (tensor === undefined) {

@@ -12,6 +12,23 @@ import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '.
  */
 export type ExportDType = 'float32' | 'float16' | 'q4' | 'q8'
 
+/**
+ * What a q4/q8 export's MatMulNBits nodes multiply in. 'int8' (ONNX Runtime's accuracy_level 4): each step's
+ * activations are quantized to int8 per block of 32 and multiplied with integer dot products, about 3× faster on
+ * CPU than 'float32' (accuracy_level 0), which dequantizes the weights and multiplies in float32, giving the float32
+ * export of the same quantized weights up to summation order. 'int8' writes blocks with offsets (Q4_1, Q4_K, …)
+ * with integer zero points, which its kernel needs, and 8 bits to keep them within 1/32 of a step (linearBitsOf).
+ */
+export type LinearCompute = 'int8' | 'float32'
+
+/** The compute of q4/q8 exports when none is asked for: int8, the fast one. */
+export const defaultLinearCompute: LinearCompute = 'int8'
+
+/** MatMulNBits' accuracy_level attribute for a compute: 4 = int8 activations, 0 = float (ONNX Runtime contrib ops). */
+export function accuracyLevelOf(compute: LinearCompute): 0 | 4 {
+  return compute === 'int8' ? 4 : 0
+}
+
 /** Element type of activations, KV cache and float weights. */
 export type FloatType = 'float32' | 'float16'
 
@@ -123,17 +140,24 @@ function keepsMix(checkpoint: LlamaCheckpoint): boolean {
 }
 
 /**
- * The MatMulNBits bits each matrix of `checkpoint` gets in a `dtype` export, as a function of the tensor: undefined
- * for float exports, 8 in q8, and in q4 8 for a source weight above 4 bits when the checkpoint keeps its mix
- * (keepsMix), else 4.
+ * The MatMulNBits bits each matrix of `checkpoint` gets in a `dtype` export with `compute`, as a function of the
+ * tensor: undefined for float exports, 8 in q8, and in q4 8 for a source weight above 4 bits when the checkpoint
+ * keeps its mix (keepsMix), 8 for blocks with offsets (Q4_1, Q4_K) under int8 compute (their quants kept within
+ * 1/32 of a step, where 4 bits would round each block's zero point by up to half a step: quantize-blocks.ts
+ * integerZeroPoints), else 4.
  */
 export function linearBitsOf(
   checkpoint: LlamaCheckpoint,
   dtype: ExportDType,
+  compute: LinearCompute,
 ): (tensor: WeightTensor) => 4 | 8 | undefined {
   const exportBits = quantBitsOf(dtype)
   const mixed = exportBits === 4 && keepsMix(checkpoint)
-  return (tensor) => (mixed && (tensor.sourceBits ?? 0) > 4 ? 8 : exportBits)
+  return (tensor) => {
+    if (exportBits !== 4) return exportBits
+    if (mixed && (tensor.sourceBits ?? 0) > 4) return 8
+    return compute === 'int8' && tensor.blocks?.offsets !== undefined ? 8 : 4
+  }
 }
 
 /**
@@ -145,6 +169,8 @@ export class WeightStore {
   readonly dtype: FloatType
   /** MatMulNBits bits of linear weights, undefined when they are float (MatMul). */
   readonly quantBits: 4 | 8 | undefined
+  /** What the MatMulNBits nodes multiply in (quantized exports). */
+  readonly compute: LinearCompute
   /**
    * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, the largest
    * difference to the float values, and the same per MatMulNBits width.
@@ -167,13 +193,15 @@ export class WeightStore {
     checkpoint: LlamaCheckpoint,
     data: ExternalDataWriter,
     dtype: ExportDType,
+    compute: LinearCompute = defaultLinearCompute,
   ) {
+    this.compute = compute
     this.graph = graph
     this.checkpoint = checkpoint
     this.data = data
     this.dtype = floatTypeOf(dtype)
     this.quantBits = quantBitsOf(dtype)
-    this.linearBits = linearBitsOf(checkpoint, dtype)
+    this.linearBits = linearBitsOf(checkpoint, dtype, compute)
   }
 
   private source(name: string): WeightTensor {
@@ -207,7 +235,8 @@ export class WeightStore {
         { subject: source },
       )
     }
-    const quantized = quantizeLinearWeight(tensor, bits)
+    // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
+    const quantized = quantizeLinearWeight(tensor, bits, bits === 4 && this.compute === 'float32')
     if (quantized.source === 'exact') this.quantization.exactTensors += 1
     else if (quantized.source === 'offsets') this.quantization.offsetTensors += 1
     else this.quantization.requantizedTensors += 1
