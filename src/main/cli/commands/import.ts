@@ -4,9 +4,10 @@ import { resolve } from 'node:path'
 import { TillerError } from '../../core/errors.ts'
 import { exportModelFolder, type QuantizationReport } from '../../core/models/exporter/index.ts'
 import { defaultExportDtype } from '../../core/models/importers/gguf/default-dtype.ts'
-import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
+import { openGgufImport } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
 import { parseCommandArgs } from './arguments.ts'
+import { importProgressPrinter } from './import-progress.ts'
 import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--force]
@@ -19,7 +20,8 @@ Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are wri
 Q5_1/Q5_K (q8) with float zero points; other types are requantized. A q4 import of a mixed file (Q4_K_M: Q4_K with
 Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8 bits, keeping the
 file's mix. The import prints how many weights went to each width and the largest difference to the dequantized
-weights.
+weights. Weights are read, converted and written one tensor at a time (memory stays about the largest tensor),
+with a progress line on standard error.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
@@ -110,15 +112,22 @@ export const importCommand: Command = {
         '--out',
       )
     }
-    // The GGUF is read and validated completely before anything is written; the exporter assembles the folder
-    // in a temporary sibling and renames it into place (replacing an old one only once the new one is whole).
-    const imported = await importGguf(resolve(file))
+    // The GGUF's header, tokenizer and tensor directory are validated before anything is written; its weights are
+    // then read, converted and appended one at a time. The exporter assembles the folder in a temporary sibling
+    // and renames it into place (replacing an old one only once the new one is whole).
+    const imported = await openGgufImport(resolve(file))
     const dtype = requested === 'auto' ? defaultExportDtype(imported.source.tensorTypes) : requested
-    const quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
-      family,
-      dtype,
-      overwrite: values.force,
-    })
+    let quantization: QuantizationReport
+    try {
+      quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
+        family,
+        dtype,
+        overwrite: values.force,
+        onProgress: importProgressPrinter(process.stderr),
+      })
+    } finally {
+      await imported.checkpoint.weights.close()
+    }
     const { config } = imported.checkpoint
     const summary = { source: imported.source, outDir, graph: family, dtype, quantization, config }
     if (values.json) {

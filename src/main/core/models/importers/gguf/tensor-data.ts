@@ -15,7 +15,7 @@ import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
 const maximumReadBytes = 1 << 30
 
 /** Reads `length` bytes at `offset` into a fresh (so 4-byte aligned) buffer. */
-async function readBytes(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+export async function readBytes(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(length)
   let done = 0
   while (done < length) {
