@@ -36,6 +36,19 @@ export function syntheticConfig(layers: number, vocabularySize = 4096): LlamaCon
   }
 }
 
+/** TinyLlama 1.1B's shape (22 layers, hidden 2048, MLP 5632, 32/4 heads, vocabulary 32000): 1.17 GB as Q8_0. */
+export function tinyLlamaShape(): LlamaConfig {
+  return {
+    ...syntheticConfig(22, 32000),
+    hiddenSize: 2048,
+    intermediateSize: 5632,
+    numHeads: 32,
+    numKeyValueHeads: 4,
+    headDim: 64,
+    maxPositionEmbeddings: 2048,
+  }
+}
+
 const blockBytes = 34
 const blockValues = 32
 

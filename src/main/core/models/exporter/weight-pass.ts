@@ -1,5 +1,6 @@
 import { TillerError } from '../../errors.ts'
-import { expectedWeightShapes } from '../checkpoint.ts'
+import { floatsToHalves } from '../../../../shared/float16.ts'
+import { expectedWeightShapes, type WeightTensor } from '../checkpoint.ts'
 import type { StreamedCheckpoint } from '../weight-source.ts'
 import { validateLoadedWeight } from './validate-weights.ts'
 import type { WeightStore } from './weights.ts'
@@ -27,6 +28,20 @@ export interface WeightPassOptions {
 }
 
 /**
+ * A float16 export rounds a float32 weight to float16 once, here, for the hash and every initializer alike (both
+ * would otherwise round it each); other weights pass as they are.
+ */
+function roundedForExport(tensor: WeightTensor, dtype: ExportDType): WeightTensor {
+  if (dtype !== 'float16' || tensor.dtype !== 'float32') return tensor
+  return {
+    dtype: 'float16',
+    shape: tensor.shape,
+    data: floatsToHalves(tensor.data as Float32Array),
+    ...(tensor.sourceBits === undefined ? {} : { sourceBits: tensor.sourceBits }),
+  }
+}
+
+/**
  * Reads the checkpoint's weights one at a time, in the weights hash's order (weights-hash.ts), and for each
  * hashes it and writes every initializer the graph declared from it (WeightStore), then drops it: the export holds
  * one source weight (and what it derives from it) at a time. Returns the logical weights hash.
@@ -47,8 +62,9 @@ export async function writeWeights(
     const tensor = await checkpoint.weights.load(name)
     const shape = expected.get(name) ?? checkpoint.weights.entries.get(name)?.shape ?? tensor.shape
     validateLoadedWeight(name, shape, tensor)
-    if (expected.has(name)) hasher.add(name, tensor)
-    store.write(name, tensor)
+    const exported = roundedForExport(tensor, dtype)
+    if (expected.has(name)) hasher.add(name, exported)
+    store.write(name, exported)
     options.onProgress?.({
       tensor: index + 1,
       tensors: names.length,
