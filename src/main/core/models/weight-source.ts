@@ -15,8 +15,11 @@ export interface WeightEntry {
  */
 export interface WeightSource {
   readonly entries: ReadonlyMap<string, WeightEntry>
-  /** Reads weight `name`. An export loads each weight once and drops it when its initializers are written. */
-  load(name: string): Promise<WeightTensor>
+  /**
+   * Reads weight `name`. An export loads each weight once and drops it when its initializers are written.
+   * `blocks: false` says the caller has no use for WeightTensor.blocks (a float export), so a source may skip them.
+   */
+  load(name: string, options?: { blocks?: boolean }): Promise<WeightTensor>
   /** Releases files the source holds open; loading afterwards is an error. */
   close(): Promise<void>
 }

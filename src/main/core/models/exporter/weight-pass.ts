@@ -5,7 +5,7 @@ import type { StreamedCheckpoint } from '../weight-source.ts'
 import { validateLoadedWeight } from './validate-weights.ts'
 import type { WeightStore } from './weights.ts'
 import { WeightsHasher } from './weights-hash.ts'
-import type { ExportDType } from './weights.ts'
+import { quantBitsOf, type ExportDType } from './weights.ts'
 
 /** Where an export's weight pass is: source weights written of all, and bytes in the external data file so far. */
 export interface ExportProgress {
@@ -59,7 +59,7 @@ export async function writeWeights(
   const names = [...hasher.names, ...extra]
   for (const [index, name] of names.entries()) {
     if (options.signal?.aborted === true) throw new TillerError('cancelled', 'The export was cancelled.')
-    const tensor = await checkpoint.weights.load(name)
+    const tensor = await checkpoint.weights.load(name, { blocks: quantBitsOf(dtype) !== undefined })
     const shape = expected.get(name) ?? checkpoint.weights.entries.get(name)?.shape ?? tensor.shape
     validateLoadedWeight(name, shape, tensor)
     const exported = roundedForExport(tensor, dtype)

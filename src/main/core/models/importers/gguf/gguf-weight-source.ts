@@ -36,8 +36,9 @@ async function readMappedTensor(
   handle: FileHandle,
   { tensor, mapping }: MappedTensor,
   config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+  blocks: boolean,
 ): Promise<WeightTensor[]> {
-  let weight = await readGgufTensor(file, handle, tensor)
+  let weight = await readGgufTensor(file, handle, tensor, { blocks })
   if (mapping.ropeHeads !== undefined) {
     const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
     const { blocks } = weight
@@ -102,7 +103,7 @@ export class GgufWeightSource implements WeightSource {
     }
   }
 
-  async load(name: string): Promise<WeightTensor> {
+  async load(name: string, options: { blocks?: boolean } = {}): Promise<WeightTensor> {
     const waiting = this.waitingParts.get(name)
     if (waiting !== undefined) {
       this.waitingParts.delete(name)
@@ -113,7 +114,7 @@ export class GgufWeightSource implements WeightSource {
       throw new TillerError('shape-mismatch', `Weight ${name} is missing.`, { subject: name })
     if (this.closed)
       throw new TillerError('internal', `${this.file.path} is closed; weight ${name} cannot be read.`)
-    const parts = await readMappedTensor(this.file, this.handle, owner, this.config)
+    const parts = await readMappedTensor(this.file, this.handle, owner, this.config, options.blocks ?? true)
     let loaded: WeightTensor | undefined
     owner.mapping.huggingFaceNames.forEach((partName, index) => {
       const part = parts[index]
