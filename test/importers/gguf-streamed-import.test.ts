@@ -141,6 +141,21 @@ describe('streamed GGUF import', () => {
     expect(existsSync(parent) ? await readdir(parent) : []).toEqual([])
   })
 
+  it('decodes block groups only for callers that use them, with the same values either way', async () => {
+    const opened = await openGgufImport(mixedGguf)
+    try {
+      const name = 'model.layers.1.mlp.up_proj.weight'
+      const withBlocks = await opened.checkpoint.weights.load(name)
+      const withoutBlocks = await opened.checkpoint.weights.load(name, { blocks: false })
+      expect(withBlocks.blocks?.groupSize).toBe(32)
+      expect(withoutBlocks.blocks).toBeUndefined()
+      expect(withoutBlocks.sourceBits).toBe(4)
+      expect(Buffer.from(withoutBlocks.data.buffer).equals(Buffer.from(withBlocks.data.buffer))).toBe(true)
+    } finally {
+      await opened.checkpoint.weights.close()
+    }
+  })
+
   it('a closed source refuses to read more weights', async () => {
     const opened = await openGgufImport(mixedGguf)
     await opened.checkpoint.weights.close()
