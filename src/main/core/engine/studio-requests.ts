@@ -189,7 +189,8 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
           progress(0.1, `Writing the ONNX model folder ${out}…`)
           await mkdir(resolve(out, '..'), { recursive: true })
           // The exporter reads and appends one weight at a time, assembles the folder beside its target and renames
-          // it into place: no half-written model, also when the job is cancelled between weights.
+          // it into place: no half-written model, also when the job is cancelled between weights (the registry
+          // reports an aborted job as cancelled).
           await exportModelFolder(imported.checkpoint, imported.tokenizer, out, {
             family: 'builder',
             dtype: 'float32',
@@ -200,9 +201,6 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
                 `Writing tensor ${step.tensor}/${step.tensors} (${(step.writtenBytes / 1e6).toFixed(1)} MB)…`,
               ),
           })
-        } catch (error) {
-          if (signal.aborted) throw new TillerError('cancelled', `Importing ${basename(file)} was cancelled.`)
-          throw error
         } finally {
           await imported.checkpoint.weights.close()
         }
