@@ -51,10 +51,8 @@ export function halvesToFloats(
   return target
 }
 
-/** The float16 bit pattern nearest to `value` (round to nearest, ties to even; overflow gives infinity). */
-export function floatToHalf(value: number): number {
-  floatScratch[0] = value
-  const bits = bitsScratch[0] as number
+/** The float16 bit pattern nearest to the float32 with bit pattern `bits` (see floatToHalf). */
+function floatBitsToHalf(bits: number): number {
   const sign = (bits >>> 16) & 0x8000
   const exponent = (bits >>> 23) & 0xff
   let mantissa = bits & 0x7fffff
@@ -79,9 +77,21 @@ export function floatToHalf(value: number): number {
   return sign | ((halfExponent << 10) + halfMantissa + (roundUp ? 1 : 0))
 }
 
+/** The float16 bit pattern nearest to `value` (round to nearest, ties to even; overflow gives infinity). */
+export function floatToHalf(value: number): number {
+  floatScratch[0] = value
+  return floatBitsToHalf(bitsScratch[0] as number)
+}
+
 /** Encode float32 values as float16 bit patterns. */
 export function floatsToHalves(source: Float32Array | number[]): Uint16Array {
   const target = new Uint16Array(source.length)
+  if (source instanceof Float32Array) {
+    // Reading the bits through a Uint32 view of the same memory skips the per-value round trip through scratch.
+    const words = new Uint32Array(source.buffer, source.byteOffset, source.length)
+    for (let index = 0; index < words.length; index++) target[index] = floatBitsToHalf(words[index] as number)
+    return target
+  }
   for (let index = 0; index < source.length; index++) target[index] = floatToHalf(source[index] as number)
   return target
 }

@@ -136,6 +136,11 @@ describe('studio requests', () => {
       result: { folder: join(root, 'workspace', 'models', 'stories260K'), layers: 5, hiddenSize: 64 },
     })
     expect(progress.some((message) => message.startsWith('Reading stories260K.gguf'))).toBe(true)
+    // Then one step per weight as the import streams them: stories260K has 47 (5 layers of 9, the tied
+    // embedding, the final norm).
+    const steps = progress.filter((message) => /^Writing tensor \d+\/47 \([\d.]+ MB\)…$/.test(message))
+    expect(steps).toHaveLength(47)
+    expect(steps.at(-1)).toMatch(/^Writing tensor 47\/47/)
     expect(existsSync(join(root, 'workspace', 'models', 'stories260K', 'config.json'))).toBe(true)
     const found = await client['models:discover']({})
     expect(found.folders[0]?.folder).toBe(join(root, 'workspace', 'models'))

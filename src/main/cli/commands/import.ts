@@ -8,9 +8,10 @@ import {
   type QuantizationReport,
 } from '../../core/models/exporter/index.ts'
 import { defaultExportDtype } from '../../core/models/importers/gguf/default-dtype.ts'
-import { importGguf } from '../../core/models/importers/gguf/import-gguf.ts'
+import { openGgufImport } from '../../core/models/importers/gguf/import-gguf.ts'
 import type { Command } from '../index.ts'
 import { parseCommandArgs } from './arguments.ts'
+import { importProgressPrinter } from './import-progress.ts'
 import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
 const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--compute int8|float32] [--force]
@@ -28,6 +29,8 @@ faster on CPU), which needs integer zero points: blocks with offsets keep their 
 1/32 of its step (a Q4_K folder is then about twice the file's size). --compute float32 multiplies the dequantized
 weights in float32 instead, slower, keeps Q4_1/Q4_K at 4 bits with float zero points, and gives the float32
 import's logits of the same weights. config.json records the choice (tiller.compute).
+Weights are read, converted and written one tensor at a time (memory stays about the largest tensor), with a
+progress line on standard error.
 
 Options:
   --out DIR                  the model folder to write (refused if it exists, unless --force)
@@ -128,16 +131,23 @@ export const importCommand: Command = {
         '--out',
       )
     }
-    // The GGUF is read and validated completely before anything is written; the exporter assembles the folder
-    // in a temporary sibling and renames it into place (replacing an old one only once the new one is whole).
-    const imported = await importGguf(resolve(file))
+    // The GGUF's header, tokenizer and tensor directory are validated before anything is written; its weights are
+    // then read, converted and appended one at a time. The exporter assembles the folder in a temporary sibling
+    // and renames it into place (replacing an old one only once the new one is whole).
+    const imported = await openGgufImport(resolve(file))
     const dtype = requested === 'auto' ? defaultExportDtype(imported.source.tensorTypes) : requested
-    const quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
-      family,
-      dtype,
-      ...(compute === undefined ? {} : { compute }),
-      overwrite: values.force,
-    })
+    let quantization: QuantizationReport
+    try {
+      quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
+        family,
+        dtype,
+        ...(compute === undefined ? {} : { compute }),
+        overwrite: values.force,
+        onProgress: importProgressPrinter(process.stderr),
+      })
+    } finally {
+      await imported.checkpoint.weights.close()
+    }
     const { config } = imported.checkpoint
     const quantized = dtype === 'q4' || dtype === 'q8'
     const linearCompute = quantized ? (compute ?? defaultLinearCompute) : undefined

@@ -17,7 +17,7 @@ import { scanModelFolder } from '../models/discovery/local-folders.ts'
 import { describeModelFolder } from '../models/discovery/model-folder.ts'
 import { modelFootprint } from '../models/discovery/model-footprint.ts'
 import { exportModelFolder } from '../models/exporter/index.ts'
-import { importGguf } from '../models/importers/gguf/import-gguf.ts'
+import { openGgufImport } from '../models/importers/gguf/import-gguf.ts'
 import {
   readSettings,
   updateSettings,
@@ -183,15 +183,27 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
       }
       return context.jobs.start('import-gguf', basename(file), async ({ signal, progress }) => {
         progress(0.05, `Reading ${basename(file)}…`)
-        const imported = await importGguf(file)
-        if (signal.aborted) throw new TillerError('cancelled', `Importing ${basename(file)} was cancelled.`)
-        progress(0.5, `Writing the ONNX model folder ${out}…`)
-        await mkdir(resolve(out, '..'), { recursive: true })
-        // The exporter assembles the folder beside its target and renames it into place: no half-written model.
-        await exportModelFolder(imported.checkpoint, imported.tokenizer, out, {
-          family: 'builder',
-          dtype: 'float32',
-        })
+        const imported = await openGgufImport(file)
+        try {
+          if (signal.aborted) throw new TillerError('cancelled', `Importing ${basename(file)} was cancelled.`)
+          progress(0.1, `Writing the ONNX model folder ${out}…`)
+          await mkdir(resolve(out, '..'), { recursive: true })
+          // The exporter reads and appends one weight at a time, assembles the folder beside its target and renames
+          // it into place: no half-written model, also when the job is cancelled between weights (the registry
+          // reports an aborted job as cancelled).
+          await exportModelFolder(imported.checkpoint, imported.tokenizer, out, {
+            family: 'builder',
+            dtype: 'float32',
+            signal,
+            onProgress: (step) =>
+              progress(
+                0.1 + (0.9 * step.tensor) / step.tensors,
+                `Writing tensor ${step.tensor}/${step.tensors} (${(step.writtenBytes / 1e6).toFixed(1)} MB)…`,
+              ),
+          })
+        } finally {
+          await imported.checkpoint.weights.close()
+        }
         const { config } = imported.checkpoint
         return {
           folder: out,

@@ -132,6 +132,11 @@ export class ExternalDataWriter {
     this.file = new AtomicFileWriter(this.path)
   }
 
+  /** Bytes written to the data file so far, padding included. */
+  get writtenBytes(): number {
+    return this.position
+  }
+
   /** Append bytes (padded to the alignment first) and return where they landed. */
   append(bytes: Uint8Array): ExternalDataInfo {
     if (this.file.closed) throw new TillerError('internal', `${this.path} is already closed.`)

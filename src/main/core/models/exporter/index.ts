@@ -4,7 +4,13 @@ import { TillerError } from '../../errors.ts'
 import { GraphBuilder } from '../../onnx/builder.ts'
 import { ExternalDataWriter, saveModel } from '../../onnx/external-data.ts'
 import { recoverFolder, replaceFolderAtomic } from '../../workspace/folder-swap.ts'
-import type { LlamaCheckpoint, LlamaConfig, TokenizerFiles } from '../checkpoint.ts'
+import {
+  expectedWeightShapes,
+  type LlamaCheckpoint,
+  type LlamaConfig,
+  type TokenizerFiles,
+} from '../checkpoint.ts'
+import { streamedCheckpointOf, type StreamedCheckpoint } from '../weight-source.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import { buildAttentionBias } from './attention-bias.ts'
 import { buildBuilderFamily, type BuilderAttention } from './builder-graph.ts'
@@ -13,11 +19,11 @@ import type { DecoderContext } from './context.ts'
 import { declareDecoderInputs, declareDecoderOutputs, type DecoderInputs } from './decoder-io.ts'
 import { configJson, generationConfigJson, graphFilePath, type ExportRecord } from './folder-files.ts'
 import { buildOptimumFamily } from './optimum-graph.ts'
-import { checkpointWeightsHash } from './weights-hash.ts'
+import { validateCheckpoint, validateLoadedWeight } from './validate-weights.ts'
+import { writeWeights, type ExportProgress } from './weight-pass.ts'
 import {
   floatTypeOf,
   quantBitsOf,
-  validateCheckpoint,
   WeightStore,
   defaultLinearCompute,
   type ExportDType,
@@ -35,6 +41,8 @@ import {
  * in either graph family, meeting the graph contract (graph-contract.ts). config.json records the checkpoint's
  * logical weights hash (weights-hash.ts), the model's identity in fingerprints. The folder is assembled in a
  * temporary sibling and renamed into place (replaceFolderAtomic), so a failure never leaves a half-written folder.
+ * Weights are read one at a time from a streamed checkpoint (weight-source.ts, weight-pass.ts) and appended to the
+ * external data file as they come, so an import holds about one weight in memory.
  */
 
 /** How to export: graph family, dtype, attention variant (builder family), overwrite. */
@@ -55,6 +63,10 @@ export interface ExportOptions {
   attention?: 'auto' | 'gqa' | 'mha'
   /** Replace a non-empty `outDir` (default false: refuse). */
   overwrite?: boolean
+  /** Called after each source weight is written to the data file. */
+  onProgress?: (progress: ExportProgress) => void
+  /** Cancels the export between weights (TillerError 'cancelled'); nothing is left behind. */
+  signal?: AbortSignal
 }
 
 function chooseAttention(options: ExportOptions): ExportRecord['attention'] {
@@ -104,12 +116,16 @@ function attentionBiases(
   }
 }
 
-/** Build the decoder graph, streaming its weights into `onnx/<graph>_data`, and write both files. */
+/**
+ * Build the decoder graph, then stream its weights into `onnx/<graph>_data` (weight-pass.ts) and write both files.
+ * Returns the quantization report and the logical weights hash.
+ */
 async function writeGraph(
-  checkpoint: LlamaCheckpoint,
+  checkpoint: StreamedCheckpoint,
   onnxDir: string,
   record: ExportRecord,
-): Promise<QuantizationReport> {
+  options: ExportOptions,
+): Promise<{ report: QuantizationReport; weightsHash: string }> {
   const graphName = basename(graphFilePath(record.dtype))
   // MatMulNBits (quantized exports) and the builder family's fused ops are com.microsoft contrib ops.
   const opsets: Record<string, number> =
@@ -124,27 +140,41 @@ async function writeGraph(
   })
   const data = new ExternalDataWriter(onnxDir, `${graphName}_data`)
   try {
-    const inputs = declareDecoderInputs(graph, checkpoint.config, floatType)
-    declareDecoderOutputs(graph, checkpoint.config, floatType)
+    const { config } = checkpoint
+    const inputs = declareDecoderInputs(graph, config, floatType)
+    declareDecoderOutputs(graph, config, floatType)
     const constants = new Constants(graph, floatType)
-    const weights = new WeightStore(graph, checkpoint, data, record.dtype, record.compute)
+    const weights = new WeightStore(graph, checkpoint.weights.entries, data, record.dtype, record.compute)
     const context: DecoderContext = {
       graph,
-      config: checkpoint.config,
+      config,
       weights,
       constants,
       inputs,
       floatType,
-      ...attentionBiases(graph, constants, inputs, floatType, checkpoint.config),
+      ...attentionBiases(graph, constants, inputs, floatType, config),
     }
     if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
     else buildOptimumFamily(context)
+    const weightsHash = await writeWeights(checkpoint, weights, record.dtype, record.compute, {
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      writtenBytes: () => data.writtenBytes,
+    })
     data.commit()
     await saveModel(graph.toModel({ producerName: 'tiller', producerVersion: '1' }), join(onnxDir, graphName))
-    return { ...weights.quantization }
+    return { report: { ...weights.quantization }, weightsHash }
   } catch (error) {
     data.abort()
     throw error
+  }
+}
+
+/** An in-memory checkpoint's data checked whole before anything is written, as its weights are all at hand. */
+function validateInMemory(checkpoint: LlamaCheckpoint): void {
+  for (const [name, shape] of expectedWeightShapes(checkpoint.config)) {
+    const tensor = checkpoint.weights.get(name)
+    if (tensor !== undefined) validateLoadedWeight(name, shape, tensor)
   }
 }
 
@@ -157,12 +187,14 @@ function writeJson(path: string, value: unknown): void {
  * the tensor when a weight is missing or mis-shaped, and refuses a non-empty `outDir` unless `overwrite`.
  */
 export async function exportModelFolder(
-  checkpoint: LlamaCheckpoint,
+  source: LlamaCheckpoint | StreamedCheckpoint,
   tokenizer: TokenizerFiles,
   outDir: string,
   options: ExportOptions,
 ): Promise<QuantizationReport> {
+  const checkpoint = streamedCheckpointOf(source)
   validateCheckpoint(checkpoint)
+  if (source.weights instanceof Map) validateInMemory(source as LlamaCheckpoint)
   const dtype = options.dtype ?? 'float32'
   const record: ExportRecord = {
     graphFamily: options.family,
@@ -182,8 +214,9 @@ export async function exportModelFolder(
   }
   await replaceFolderAtomic(outDir, async (staging) => {
     mkdirSync(join(staging, dirname(modelFiles.graph)), { recursive: true })
-    report = await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record)
-    const weightsHash = checkpointWeightsHash(checkpoint, record.dtype, record.compute)
+    const written = await writeGraph(checkpoint, join(staging, dirname(modelFiles.graph)), record, options)
+    report = written.report
+    const { weightsHash } = written
     writeJson(join(staging, modelFiles.config), configJson(checkpoint.config, record, weightsHash))
     writeJson(join(staging, modelFiles.generationConfig), generationConfigJson(checkpoint.config))
     writeJson(join(staging, modelFiles.tokenizer), tokenizer.tokenizerJson)
@@ -195,5 +228,6 @@ export async function exportModelFolder(
 export type { ExportDType, LinearCompute, QuantizationReport } from './weights.ts'
 export { defaultLinearCompute } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
+export type { ExportProgress } from './weight-pass.ts'
 export { checkpointWeightsHash } from './weights-hash.ts'
 export { recordedWeightsHash } from './folder-files.ts'

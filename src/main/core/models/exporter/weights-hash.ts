@@ -18,7 +18,13 @@ import { createHash, type Hash } from 'node:crypto'
 import { endianness } from 'node:os'
 import { floatsToHalves, halvesToFloats } from '../../../../shared/float16.ts'
 import { TillerError } from '../../errors.ts'
-import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
+import {
+  expectedWeightShapes,
+  type LlamaCheckpoint,
+  type LlamaConfig,
+  type WeightTensor,
+} from '../checkpoint.ts'
+import type { WeightEntry } from '../weight-source.ts'
 import { linearBitsOf, quantBitsOf, type ExportDType, type LinearCompute } from './weights.ts'
 
 /** The first line hashed; change it when the scheme changes. */
@@ -46,6 +52,56 @@ function updateLittleEndian(hash: Hash, values: Float32Array): void {
 }
 
 /**
+ * The logical weights hash computed weight by weight, for exports that read one weight at a time: `add` each
+ * weight in `names` order (the config's expected weights, sorted), then `digest`.
+ */
+export class WeightsHasher {
+  /** The weights to add, in order. */
+  readonly names: readonly string[]
+  private readonly hash: Hash
+  private readonly dtype: ExportDType
+  private readonly linearBits: (tensor: WeightEntry) => 4 | 8 | undefined
+  private added = 0
+
+  /** `compute` as the export's (q4/q8 only; absent or float32 hashes as float compute). */
+  constructor(
+    config: LlamaConfig,
+    entries: Iterable<WeightEntry>,
+    dtype: ExportDType,
+    compute?: LinearCompute,
+  ) {
+    const int8 = quantBitsOf(dtype) !== undefined && compute === 'int8'
+    this.names = [...expectedWeightShapes(config).keys()].sort()
+    this.hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}${int8 ? '\tint8' : ''}\n`)
+    this.dtype = dtype
+    this.linearBits = linearBitsOf(entries, dtype, int8 ? 'int8' : 'float32')
+  }
+
+  /** Hash weight `name`, which must be the next of `names`. */
+  add(name: string, tensor: WeightTensor): void {
+    if (this.names[this.added] !== name) {
+      throw new TillerError(
+        'internal',
+        `Weight ${name} is hashed out of order (expected ${this.names[this.added]}).`,
+      )
+    }
+    this.added += 1
+    // A q4 export that keeps a source's precision mix writes some matrices with 8 bits: the hash says which.
+    const wider = this.dtype === 'q4' && tensor.shape.length === 2 && this.linearBits(tensor) === 8
+    this.hash.update(`${name}\t${tensor.shape.join(',')}${wider ? '\tq8' : ''}\n`)
+    updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
+  }
+
+  /** The hash (hex), once every weight of `names` is added. */
+  digest(): string {
+    if (this.added !== this.names.length) {
+      throw new TillerError('internal', `Weight ${this.names[this.added]} was not hashed.`)
+    }
+    return this.hash.digest('hex')
+  }
+}
+
+/**
  * The logical weights hash (hex) of `checkpoint` exported as `dtype` with `compute` (q4/q8 only; ignored for float
  * dtypes). The checkpoint must hold every weight its config needs (validateCheckpoint); weights beyond those are
  * not exported and not hashed.
@@ -55,11 +111,8 @@ export function checkpointWeightsHash(
   dtype: ExportDType,
   compute?: LinearCompute,
 ): string {
-  const int8 = quantBitsOf(dtype) !== undefined && compute === 'int8'
-  const hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}${int8 ? '\tint8' : ''}\n`)
-  const names = [...expectedWeightShapes(checkpoint.config).keys()].sort()
-  const linearBits = linearBitsOf(checkpoint, dtype, int8 ? 'int8' : 'float32')
-  for (const name of names) {
+  const hasher = new WeightsHasher(checkpoint.config, checkpoint.weights.values(), dtype, compute)
+  for (const name of hasher.names) {
     const tensor = checkpoint.weights.get(name)
     if (tensor === undefined) {
       throw new TillerError(
@@ -67,10 +120,7 @@ export function checkpointWeightsHash(
         `Weight ${name} is missing; validate the checkpoint before hashing it.`,
       )
     }
-    // A q4 export that keeps a source's precision mix writes some matrices with 8 bits: the hash says which.
-    const wider = dtype === 'q4' && tensor.shape.length === 2 && linearBits(tensor) === 8
-    hash.update(`${name}\t${tensor.shape.join(',')}${wider ? '\tq8' : ''}\n`)
-    updateLittleEndian(hash, exportedValues(tensor, dtype))
+    hasher.add(name, tensor)
   }
-  return hash.digest('hex')
+  return hasher.digest()
 }

@@ -1,10 +1,12 @@
 import { TillerError } from '../../errors.ts'
 import type { GraphBuilder } from '../../onnx/builder.ts'
-import { ExternalDataWriter, externalTensor } from '../../onnx/external-data.ts'
+import { ExternalDataWriter, externalTensor, setExternalData } from '../../onnx/external-data.ts'
+import { TensorElementType, type ElementTypeName, type TensorProto } from '../../onnx/proto.ts'
 import { halvesToFloats, floatsToHalves } from '../../../../shared/float16.ts'
 import { bytesOf } from '../../onnx/tensor.ts'
 import { quantBlockSize, quantizeLinearWeight } from './quantize-blocks.ts'
-import { expectedWeightShapes, type LlamaCheckpoint, type WeightTensor } from '../checkpoint.ts'
+import type { WeightTensor } from '../checkpoint.ts'
+import type { WeightEntry } from '../weight-source.ts'
 
 /**
  * What the exported graph stores: float32 or float16 weights, activations and KV cache, or 4-/8-bit block-quantized
@@ -40,56 +42,6 @@ export function floatTypeOf(dtype: ExportDType): FloatType {
 /** MatMulNBits bits for a quantized dtype, undefined for the float dtypes. */
 export function quantBitsOf(dtype: ExportDType): 4 | 8 | undefined {
   return dtype === 'q4' ? 4 : dtype === 'q8' ? 8 : undefined
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`
-}
-
-/**
- * Check that the checkpoint holds every weight its config needs, with the right shape and a matching amount of
- * data. Throws TillerError('shape-mismatch') naming the tensor, the expected and the actual shape.
- */
-export function validateCheckpoint(checkpoint: LlamaCheckpoint): void {
-  for (const [name, expected] of expectedWeightShapes(checkpoint.config)) {
-    const tensor = checkpoint.weights.get(name)
-    if (tensor === undefined) {
-      throw new TillerError(
-        'shape-mismatch',
-        `Weight ${name} is missing from the checkpoint (expected shape ${shapeText(expected)}).`,
-        { subject: name },
-      )
-    }
-    const sameShape =
-      tensor.shape.length === expected.length && tensor.shape.every((dim, at) => dim === expected[at])
-    if (!sameShape) {
-      throw new TillerError(
-        'shape-mismatch',
-        `Weight ${name} has shape ${shapeText(tensor.shape)} but the config needs ${shapeText(expected)}; ` +
-          'check the config sizes (hidden, heads, kv heads, head dim, intermediate, vocab) against the weights.',
-        { subject: name },
-      )
-    }
-    const count = expected.reduce((product, dim) => product * dim, 1)
-    if (tensor.data.length !== count) {
-      throw new TillerError(
-        'shape-mismatch',
-        `Weight ${name} declares shape ${shapeText(tensor.shape)} but holds ${tensor.data.length} values.`,
-        { subject: name },
-      )
-    }
-    const arrayMatches =
-      tensor.dtype === 'float32' ? tensor.data instanceof Float32Array : tensor.data instanceof Uint16Array
-    if (!arrayMatches) {
-      throw new TillerError(
-        'unsupported-tensor-type',
-        `Weight ${name} is ${tensor.dtype} but its data array is not.`,
-        {
-          subject: name,
-        },
-      )
-    }
-  }
 }
 
 /** `[rows, columns]` → `[columns, rows]`, for either element type. */
@@ -132,38 +84,49 @@ export interface QuantizationReport {
  * and get 8 bits. A checkpoint without such matrices (an F16 or Q8_0 file, or one without source bits) is
  * requantized to 4 bits throughout, as `--dtype q4` asks.
  */
-function keepsMix(checkpoint: LlamaCheckpoint): boolean {
-  for (const tensor of checkpoint.weights.values()) {
+function keepsMix(weights: Iterable<WeightEntry>): boolean {
+  for (const tensor of weights) {
     if (tensor.shape.length === 2 && tensor.sourceBits !== undefined && tensor.sourceBits <= 4) return true
   }
   return false
 }
 
-/**
- * The MatMulNBits bits each matrix of `checkpoint` gets in a `dtype` export with `compute`, as a function of the
- * tensor: undefined for float exports, 8 in q8, and in q4 8 for a source weight above 4 bits when the checkpoint
- * keeps its mix (keepsMix), 8 for blocks with offsets (Q4_1, Q4_K) under int8 compute (their quants kept within
- * 1/32 of a step, where 4 bits would round each block's zero point by up to half a step: quantize-blocks.ts
- * integerZeroPoints), else 4.
- */
-export function linearBitsOf(
-  checkpoint: LlamaCheckpoint,
-  dtype: ExportDType,
-  compute: LinearCompute,
-): (tensor: WeightTensor) => 4 | 8 | undefined {
-  const exportBits = quantBitsOf(dtype)
-  const mixed = exportBits === 4 && keepsMix(checkpoint)
-  return (tensor) => {
-    if (exportBits !== 4) return exportBits
-    if (mixed && (tensor.sourceBits ?? 0) > 4) return 8
-    return compute === 'int8' && tensor.blocks?.offsets !== undefined ? 8 : 4
-  }
+/** Whether a weight's source blocks carry offsets: from its entry, or from the blocks of a loaded weight. */
+function hasBlockOffsets(tensor: WeightEntry | WeightTensor): boolean {
+  if ('blocks' in tensor && tensor.blocks?.offsets !== undefined) return true
+  return 'blockOffsets' in tensor && tensor.blockOffsets === true
 }
 
 /**
- * Writes weights into the graph's one external data file as they are added, so large checkpoints stream
- * through without a second full copy in memory. HF Linear weights `[out, in]` are stored transposed
- * (`[in, out]`), the layout MatMul reads.
+ * The MatMulNBits bits each matrix of a checkpoint (its weights or their entries) gets in a `dtype` export with
+ * `compute`, as a function of the tensor: undefined for float exports, 8 in q8, and in q4 8 for a source weight
+ * above 4 bits when the checkpoint keeps its mix (keepsMix), 8 for blocks with offsets (Q4_1, Q4_K) under int8
+ * compute (their quants kept within 1/32 of a step, where 4 bits would round each block's zero point by up to half
+ * a step: quantize-blocks.ts integerZeroPoints), else 4.
+ */
+export function linearBitsOf(
+  weights: Iterable<WeightEntry>,
+  dtype: ExportDType,
+  compute: LinearCompute,
+): (tensor: WeightEntry | WeightTensor) => 4 | 8 | undefined {
+  const exportBits = quantBitsOf(dtype)
+  const mixed = exportBits === 4 && keepsMix(weights)
+  return (tensor) => {
+    if (exportBits !== 4) return exportBits
+    if (mixed && (tensor.sourceBits ?? 0) > 4) return 8
+    return compute === 'int8' && hasBlockOffsets(tensor) ? 8 : 4
+  }
+}
+
+/** Writes the initializers of one source weight once its data is loaded. */
+type PendingWrite = (tensor: WeightTensor) => void
+
+/**
+ * The graph's weights. Building the graph declares each initializer (name, type, shape) and returns its name at
+ * once; the data follows source weight by source weight (`write`, called by the export pass, weight-pass.ts),
+ * appended to the graph's one external data file and pointed at by the declared initializers, so an export
+ * holds one source weight at a time. HF Linear weights `[out, in]` are stored transposed (`[in, out]`), the
+ * layout MatMul reads.
  */
 export class WeightStore {
   readonly dtype: FloatType
@@ -183,37 +146,63 @@ export class WeightStore {
     byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
   }
   /** The bits of each linear weight (linearBitsOf): 8 for precise source weights in a mixed q4 export. */
-  private readonly linearBits: (tensor: WeightTensor) => 4 | 8 | undefined
+  private readonly linearBits: (tensor: WeightEntry) => 4 | 8 | undefined
   private readonly graph: GraphBuilder
-  private readonly checkpoint: LlamaCheckpoint
+  private readonly entries: ReadonlyMap<string, WeightEntry>
   private readonly data: ExternalDataWriter
+  /** What each source weight's data still has to become, in declaration order. */
+  private readonly pending = new Map<string, PendingWrite[]>()
 
   constructor(
     graph: GraphBuilder,
-    checkpoint: LlamaCheckpoint,
+    entries: ReadonlyMap<string, WeightEntry>,
     data: ExternalDataWriter,
     dtype: ExportDType,
     compute: LinearCompute = defaultLinearCompute,
   ) {
     this.compute = compute
     this.graph = graph
-    this.checkpoint = checkpoint
+    this.entries = entries
     this.data = data
     this.dtype = floatTypeOf(dtype)
     this.quantBits = quantBitsOf(dtype)
-    this.linearBits = linearBitsOf(checkpoint, dtype, compute)
+    this.linearBits = linearBitsOf(entries.values(), dtype, compute)
   }
 
-  private source(name: string): WeightTensor {
-    const tensor = this.checkpoint.weights.get(name)
-    if (tensor === undefined)
+  /** The source weights the graph uses whose data is not written yet. */
+  pendingSources(): string[] {
+    return [...this.pending.keys()]
+  }
+
+  /** Write every initializer declared from source weight `name`, whose data is `tensor`. */
+  write(name: string, tensor: WeightTensor): void {
+    const writes = this.pending.get(name) ?? []
+    this.pending.delete(name)
+    for (const write of writes) write(tensor)
+  }
+
+  private entry(name: string): WeightEntry {
+    const entry = this.entries.get(name)
+    if (entry === undefined)
       throw new TillerError('shape-mismatch', `Weight ${name} is missing.`, { subject: name })
+    return entry
+  }
+
+  /** Declare an external initializer whose bytes come later; returns the proto to point at them. */
+  private declare(name: string, type: ElementTypeName, dims: number[]): TensorProto {
+    const tensor = externalTensor(name, type, dims, { location: this.data.location, offset: 0, length: 0 })
+    this.graph.addInitializer(tensor)
     return tensor
   }
 
-  private write(name: string, dims: number[], values: Float32Array | Uint16Array): string {
-    const info = this.data.append(bytesOf(values))
-    return this.graph.addInitializer(externalTensor(name, this.dtype, dims, info))
+  private later(source: string, write: PendingWrite): void {
+    const writes = this.pending.get(source)
+    if (writes === undefined) this.pending.set(source, [write])
+    else writes.push(write)
+  }
+
+  private append(tensor: TensorProto, bytes: Uint8Array): void {
+    setExternalData(tensor, this.data.append(bytes))
   }
 
   /**
@@ -224,10 +213,10 @@ export class WeightStore {
     name: string,
     source: string,
   ): { weight: string; scales: string; zeroPoints: string; rows: number; columns: number; bits: 4 | 8 } {
-    const tensor = this.source(source)
-    const bits = this.linearBits(tensor)
+    const entry = this.entry(source)
+    const bits = this.linearBits(entry)
     if (bits === undefined) throw new TillerError('internal', `Weight ${name}: the export is not quantized.`)
-    const [rows, columns] = tensor.shape as [number, number]
+    const [rows, columns] = entry.shape as [number, number]
     if (columns % quantBlockSize !== 0) {
       throw new TillerError(
         'unsupported-tensor-type',
@@ -235,50 +224,70 @@ export class WeightStore {
         { subject: source },
       )
     }
-    // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
-    const quantized = quantizeLinearWeight(tensor, bits, bits === 4 && this.compute === 'float32')
-    if (quantized.source === 'exact') this.quantization.exactTensors += 1
-    else if (quantized.source === 'offsets') this.quantization.offsetTensors += 1
-    else this.quantization.requantizedTensors += 1
-    this.quantization.maximumError = Math.max(this.quantization.maximumError, quantized.maximumError)
-    const width = this.quantization.byBits[bits === 4 ? '4' : '8']
-    width.tensors += 1
-    width.maximumError = Math.max(width.maximumError, quantized.maximumError)
     const blocks = columns / quantBlockSize
-    const add = (suffix: string, type: 'uint8' | 'float32', dims: number[], bytes: Uint8Array): string =>
-      this.graph.addInitializer(externalTensor(`${name}.${suffix}`, type, dims, this.data.append(bytes)))
+    const packedWeight = this.declare(`${name}.weight`, 'uint8', [rows, blocks, (quantBlockSize * bits) / 8])
+    const scales = this.declare(`${name}.scales`, 'float32', [rows * blocks])
+    // uint8 packed zero points, or float32 ones for blocks with offsets: known once the weight is quantized.
+    const zeroPoints = this.declare(`${name}.zero_points`, 'uint8', [0])
+    this.later(source, (tensor) => {
+      // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
+      const quantized = quantizeLinearWeight(tensor, bits, bits === 4 && this.compute === 'float32')
+      this.count(quantized.source, bits, quantized.maximumError)
+      this.append(packedWeight, quantized.packed)
+      this.append(scales, bytesOf(quantized.scales))
+      const floatZeros = quantized.zeroPoints instanceof Float32Array
+      zeroPoints.dataType = TensorElementType[floatZeros ? 'float32' : 'uint8']
+      zeroPoints.dims = [floatZeros ? rows * blocks : quantized.zeroPoints.length]
+      this.append(
+        zeroPoints,
+        floatZeros ? bytesOf(quantized.zeroPoints) : (quantized.zeroPoints as Uint8Array),
+      )
+    })
     return {
-      weight: add('weight', 'uint8', [rows, blocks, (quantBlockSize * bits) / 8], quantized.packed),
-      scales: add('scales', 'float32', [rows * blocks], bytesOf(quantized.scales)),
-      zeroPoints:
-        quantized.zeroPoints instanceof Float32Array
-          ? add('zero_points', 'float32', [rows * blocks], bytesOf(quantized.zeroPoints))
-          : add('zero_points', 'uint8', [quantized.zeroPoints.length], quantized.zeroPoints),
+      weight: packedWeight.name,
+      scales: scales.name,
+      zeroPoints: zeroPoints.name,
       rows,
       columns,
       bits,
     }
   }
 
+  private count(source: 'exact' | 'offsets' | 'requantized', bits: 4 | 8, maximumError: number): void {
+    if (source === 'exact') this.quantization.exactTensors += 1
+    else if (source === 'offsets') this.quantization.offsetTensors += 1
+    else this.quantization.requantizedTensors += 1
+    this.quantization.maximumError = Math.max(this.quantization.maximumError, maximumError)
+    const width = this.quantization.byBits[bits === 4 ? '4' : '8']
+    width.tensors += 1
+    width.maximumError = Math.max(width.maximumError, maximumError)
+  }
+
   /** Add checkpoint weight `source` unchanged (embeddings `[vocab, hidden]`, norm weights `[hidden]`). */
   asIs(name: string, source: string): string {
-    const tensor = this.source(source)
-    return this.write(name, tensor.shape, convert(tensor.data, tensor.dtype, this.dtype))
+    const initializer = this.declare(name, this.dtype, this.entry(source).shape)
+    this.later(source, (tensor) =>
+      this.append(initializer, bytesOf(convert(tensor.data, tensor.dtype, this.dtype))),
+    )
+    return name
   }
 
   /** Add an HF Linear weight `[out, in]` transposed to `[in, out]` for MatMul. */
   transposed(name: string, source: string): string {
-    const tensor = this.source(source)
-    const [rows, columns] = tensor.shape as [number, number]
-    return this.write(
-      name,
-      [columns, rows],
-      transpose(convert(tensor.data, tensor.dtype, this.dtype), rows, columns),
+    const [rows, columns] = this.entry(source).shape as [number, number]
+    const initializer = this.declare(name, this.dtype, [columns, rows])
+    this.later(source, (tensor) =>
+      this.append(
+        initializer,
+        bytesOf(transpose(convert(tensor.data, tensor.dtype, this.dtype), rows, columns)),
+      ),
     )
+    return name
   }
 
-  /** Add computed float32 values (e.g. RoPE caches), converted to the export dtype. */
+  /** Add computed float32 values (e.g. RoPE caches), converted to the export dtype, written at once. */
   computed(name: string, dims: number[], values: Float32Array): string {
-    return this.write(name, dims, convert(values, 'float32', this.dtype))
+    this.append(this.declare(name, this.dtype, dims), bytesOf(convert(values, 'float32', this.dtype)))
+    return name
   }
 }

@@ -128,6 +128,18 @@ export function hasQuantizedGroups(type: number): boolean {
 }
 
 /**
+ * Whether a type's groups carry offsets (Q4_1, Q5_1 and the K-quants Q4_K, Q5_K): what `offsets` of its groups
+ * holds, known before any bytes are read.
+ */
+export function hasGroupOffsets(type: number): boolean {
+  return (
+    legacyLayouts.get(type)?.hasMinimum === true ||
+    type === GGMLQuantizationType.Q4_K ||
+    type === GGMLQuantizationType.Q5_K
+  )
+}
+
+/**
  * Raw tensor bytes of a legacy type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) or Q4_K/Q5_K -> its groups. Throws RangeError
  * for other types and for byte counts that do not hold `elementCount` elements.
  */

@@ -1,11 +1,12 @@
 import { basename } from 'node:path'
 
-import type { LlamaCheckpoint, TokenizerFiles } from '../../checkpoint.ts'
+import type { LlamaCheckpoint, TokenizerFiles, WeightTensor } from '../../checkpoint.ts'
+import type { StreamedCheckpoint } from '../../weight-source.ts'
 import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import { blockDequantizer } from './dequantize.ts'
 import { readGgufFile } from './gguf-file.ts'
 import { assertSupportedLlamaGguf, llamaConfigFromGguf } from './llama-config.ts'
-import { readLlamaWeights } from './llama-weights.ts'
+import { openLlamaWeights } from './llama-weights.ts'
 import { metadataString } from './metadata-fields.ts'
 import { embeddedTokenizerFromGguf } from './embedded-tokenizer.ts'
 import { endOfTurnTokenIdsFromGguf } from './end-of-turn.ts'
@@ -73,14 +74,24 @@ function checkChatTemplate(path: string, tokenizer: EmbeddedTokenizer): void {
   })
 }
 
+/** A GGUF opened for a streamed import: the checkpoint's weights stay in the file until the exporter reads them. */
+export interface OpenedGgufImport {
+  /** Close `checkpoint.weights` when the export is done (or failed). */
+  checkpoint: StreamedCheckpoint
+  tokenizer: TokenizerFiles
+  source: GgufSourceSummary
+}
+
 /**
- * Imports a local GGUF of a supported architecture (llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3;
+ * Opens a local GGUF of a supported architecture (llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3;
  * gguf-architectures.ts) (v2/v3; F32, F16, BF16 and the block types of ggml-types.ts: Q4_0..Q8_0,
- * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) into a LlamaCheckpoint with Hugging Face names, `[out, in]`
- * layouts and rotate_half q/k rows and the chat model's end-of-turn ids (end-of-turn.ts), plus Hugging Face tokenizer files converted from the embedded SentencePiece or
- * byte-level BPE vocabulary. Bad input throws a TillerError naming the file and field or tensor.
+ * Q2_K..Q6_K, IQ4_NL, IQ4_XS, dequantized to float32) as a streamed checkpoint with Hugging Face names, `[out, in]`
+ * layouts and rotate_half q/k rows and the chat model's end-of-turn ids (end-of-turn.ts), plus Hugging Face
+ * tokenizer files converted from the embedded SentencePiece or byte-level BPE vocabulary. Header, tokenizer, chat
+ * template and tensor directory are checked here; each weight is read when the exporter asks for it (a damaged
+ * tensor is refused then). Bad input throws a TillerError naming the file and field or tensor.
  */
-export async function importGguf(path: string): Promise<GgufImport> {
+export async function openGgufImport(path: string): Promise<OpenedGgufImport> {
   const file = await withExactStringArrays(await readGgufFile(path), [
     'tokenizer.ggml.tokens',
     'tokenizer.ggml.merges',
@@ -90,7 +101,7 @@ export async function importGguf(path: string): Promise<GgufImport> {
   checkChatTemplate(path, tokenizer)
   const partialConfig = llamaConfigFromGguf(file, tokenizer.tokenCount)
   const endOfTurnTokenIds = endOfTurnTokenIdsFromGguf(file, partialConfig.eosTokenId)
-  const { weights, tieWordEmbeddings, ropeFrequencyFactors } = await readLlamaWeights(file, partialConfig)
+  const { weights, tieWordEmbeddings, ropeFrequencyFactors } = await openLlamaWeights(file, partialConfig)
   const types = [...file.tensors.values()].map((tensor) => tensor.type)
   const tensorTypes = countTypes(types)
   const dequantizedTypes = [...new Set(types)]
@@ -131,4 +142,21 @@ export async function importGguf(path: string): Promise<GgufImport> {
       hasChatTemplate: tokenizer.chatTemplate !== undefined,
     },
   }
+}
+
+/**
+ * Imports a local GGUF (openGgufImport) into an in-memory LlamaCheckpoint: every weight read, in file order. For
+ * callers that need the weights at hand; the CLI and the studio export from openGgufImport, one weight at a time.
+ */
+export async function importGguf(path: string): Promise<GgufImport> {
+  const opened = await openGgufImport(path)
+  const weights = new Map<string, WeightTensor>()
+  try {
+    for (const name of opened.checkpoint.weights.entries.keys()) {
+      weights.set(name, await opened.checkpoint.weights.load(name))
+    }
+  } finally {
+    await opened.checkpoint.weights.close()
+  }
+  return { ...opened, checkpoint: { config: opened.checkpoint.config, weights } }
 }

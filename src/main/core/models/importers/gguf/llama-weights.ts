@@ -2,9 +2,8 @@ import { open } from 'node:fs/promises'
 
 import { TillerError } from '../../../errors.ts'
 import { expectedWeightShapes } from '../../checkpoint.ts'
-import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
+import type { LlamaConfig } from '../../checkpoint.ts'
 import { halvesToFloats } from '../../../../../shared/float16.ts'
-import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import type { GgufFile } from './gguf-file.ts'
 import {
@@ -15,7 +14,9 @@ import {
   type TensorMapping,
 } from './gguf-architectures.ts'
 import { architecturePrefix, checkRopeFrequencies, ggufArchitectureOf } from './llama-config.ts'
+import { GgufWeightSource, type MappedTensor } from './gguf-weight-source.ts'
 import { readGgufTensor } from './tensor-data.ts'
+import { sameTensorValues } from './tied-classifier.ts'
 
 /** The mapping of one GGUF tensor name, or undefined when the architecture has no such tensor. */
 function mappingOf(
@@ -57,24 +58,6 @@ function stackedShape(names: string[], expected: Map<string, number[]>): number[
   const [first] = shapes
   if (first === undefined || shapes.length === 1) return first ?? []
   return [shapes.reduce((rows, shape) => rows + (shape[0] ?? 0), 0), ...first.slice(1)]
-}
-
-/** Consecutive row blocks of `[rows, columns]` data, one per entry of `rowSplit`. */
-function splitRows(weight: WeightTensor, rowSplit: number[]): WeightTensor[] {
-  const columns = weight.shape[1] ?? 1
-  let start = 0
-  return rowSplit.map((rows) => {
-    const data = weight.data.slice(start * columns, (start + rows) * columns)
-    start += rows
-    const part = { dtype: weight.dtype, shape: [rows, columns], data } as WeightTensor
-    if (weight.sourceBits !== undefined) part.sourceBits = weight.sourceBits
-    return part
-  })
-}
-
-function sameWeights(first: WeightTensor, second: WeightTensor): boolean {
-  if (first.dtype !== second.dtype || first.data.length !== second.data.length) return false
-  return first.data.every((value, index) => Object.is(value, second.data[index]))
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -144,27 +127,32 @@ function checkTensorDirectory(
   }
 }
 
-/**
- * Reads every tensor of a GGUF of a supported architecture (gguf-architectures.ts) into Hugging Face names and
- * layouts (`[out, in]`, rotate_half q/k rows, fused tensors split). The classifier is tied (no lm_head.weight) when
- * `output.weight` is absent or bit-identical to the embedding. `rope_freqs.weight` (llama) comes back as
- * `ropeFrequencyFactors`. Throws TillerError 'shape-mismatch' (shape vs metadata), 'unsupported-architecture'
- * (unknown tensors) or 'unsupported-tensor-type', each naming the file and tensor.
- */
-export async function readLlamaWeights(
-  file: GgufFile,
-  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
-): Promise<{
-  weights: Map<string, WeightTensor>
+/** What opening a GGUF's weights finds before any weight is read. */
+export interface OpenedLlamaWeights {
+  /** Reads the weights one tensor at a time; close it when done. */
+  weights: GgufWeightSource
   tieWordEmbeddings: boolean
   ropeFrequencyFactors: number[] | undefined
-}> {
+}
+
+/**
+ * Opens the weights of a GGUF of a supported architecture (gguf-architectures.ts) for reading one tensor at a time
+ * in Hugging Face names and layouts (`[out, in]`, rotate_half q/k rows, fused tensors split), after checking the
+ * tensor directory against the configuration. The classifier is tied (no lm_head.weight) when `output.weight` is
+ * absent or bit-identical to the embedding (compared a few rows at a time). `rope_freqs.weight` (llama) comes back
+ * as `ropeFrequencyFactors`. Throws TillerError 'shape-mismatch' (shape vs metadata), 'unsupported-architecture'
+ * (unknown tensors) or 'unsupported-tensor-type', each naming the file and tensor.
+ */
+export async function openLlamaWeights(
+  file: GgufFile,
+  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+): Promise<OpenedLlamaWeights> {
   const architecture = ggufArchitectureOf(file)
   checkTensorDirectory(file, config, architecture)
-  const weights = new Map<string, WeightTensor>()
-  let ropeFrequencyFactors: number[] | undefined
   const handle = await open(file.path, 'r')
   try {
+    let ropeFrequencyFactors: number[] | undefined
+    const tensors: MappedTensor[] = []
     for (const tensor of file.tensors.values()) {
       if (tensor.name === ropeFrequenciesTensor) {
         const factors = await readGgufTensor(file, handle, tensor)
@@ -174,37 +162,18 @@ export async function readLlamaWeights(
         continue
       }
       const mapping = mappingOf(tensor.name, config, architecture)
-      if (mapping === undefined) continue
-      let weight = await readGgufTensor(file, handle, tensor)
-      if (mapping.ropeHeads !== undefined) {
-        const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
-        const { blocks } = weight
-        weight = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, config.headDim) }
-        if (blocks !== undefined) {
-          // Groups run along a row, so the row permutation moves each row's quants and scales with it.
-          weight.blocks = {
-            ...blocks,
-            quants: interleavedToHalfSplitRows(blocks.quants, heads, config.headDim),
-            scales: interleavedToHalfSplitRows(blocks.scales, heads, config.headDim),
-            ...(blocks.offsets === undefined
-              ? {}
-              : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, config.headDim) }),
-          }
-        }
-      }
-      const parts = mapping.rowSplit === undefined ? [weight] : splitRows(weight, mapping.rowSplit)
-      mapping.huggingFaceNames.forEach((name, index) => {
-        const part = parts[index]
-        if (part !== undefined) weights.set(name, part)
-      })
+      if (mapping !== undefined) tensors.push({ tensor, mapping })
     }
-  } finally {
+    const embedding = file.tensors.get('token_embd.weight')
+    const classifier = file.tensors.get('output.weight')
+    const tieWordEmbeddings =
+      classifier === undefined ||
+      (embedding !== undefined && (await sameTensorValues(handle, embedding, classifier)))
+    const omitted = new Set(tieWordEmbeddings ? ['lm_head.weight'] : [])
+    const weights = new GgufWeightSource(file, handle, config, tensors, omitted)
+    return { weights, tieWordEmbeddings, ropeFrequencyFactors }
+  } catch (error) {
     await handle.close()
+    throw error
   }
-  const embedding = weights.get('model.embed_tokens.weight')
-  const classifier = weights.get('lm_head.weight')
-  const tieWordEmbeddings =
-    classifier === undefined || (embedding !== undefined && sameWeights(embedding, classifier))
-  if (tieWordEmbeddings) weights.delete('lm_head.weight')
-  return { weights, tieWordEmbeddings, ropeFrequencyFactors }
 }

@@ -15,7 +15,7 @@ import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
 const maximumReadBytes = 1 << 30
 
 /** Reads `length` bytes at `offset` into a fresh (so 4-byte aligned) buffer. */
-async function readBytes(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+export async function readBytes(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(length)
   let done = 0
   while (done < length) {
@@ -34,13 +34,15 @@ async function readBytes(handle: FileHandle, offset: number, length: number): Pr
 /**
  * Reads one tensor's data from an open GGUF file as a weight with the tensor's row-major shape.
  * F32 stays float32 and F16 stays float16 (bit patterns, lossless); BF16 and every block-quantized type Tiller
- * reads (ggml-types.ts) are dequantized to float32; `sourceBits` records the type's bits per value. Other types throw TillerError('unsupported-tensor-type')
+ * reads (ggml-types.ts) are dequantized to float32, with their groups of 32 as `blocks` unless `blocks: false`;
+ * `sourceBits` records the type's bits per value. Other types throw TillerError('unsupported-tensor-type')
  * naming the tensor and its type.
  */
 export async function readGgufTensor(
   file: GgufFile,
   handle: FileHandle,
   tensor: GgufTensorEntry,
+  options: { blocks?: boolean } = {},
 ): Promise<WeightTensor> {
   assertReadableTensor(file, tensor)
   const bytes = await readBytes(handle, tensor.offset, tensor.byteLength)
@@ -67,7 +69,7 @@ export async function readGgufTensor(
         )
       }
       weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
-      const blocks = blocksOf(tensor.type, bytes, elementCount, shape)
+      const blocks = options.blocks === false ? undefined : blocksOf(tensor.type, bytes, elementCount, shape)
       if (blocks !== undefined) weight.blocks = blocks
     }
   }

@@ -1,0 +1,60 @@
+import { TillerError } from '../../errors.ts'
+import { expectedWeightShapes, type WeightTensor } from '../checkpoint.ts'
+import type { StreamedCheckpoint } from '../weight-source.ts'
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`
+}
+
+/**
+ * Check, before any data is read, that the checkpoint holds every weight its config needs with the right shape.
+ * Throws TillerError('shape-mismatch') naming the tensor, the expected and the actual shape.
+ */
+export function validateCheckpoint(checkpoint: StreamedCheckpoint): void {
+  for (const [name, expected] of expectedWeightShapes(checkpoint.config)) {
+    const entry = checkpoint.weights.entries.get(name)
+    if (entry === undefined) {
+      throw new TillerError(
+        'shape-mismatch',
+        `Weight ${name} is missing from the checkpoint (expected shape ${shapeText(expected)}).`,
+        { subject: name },
+      )
+    }
+    const sameShape =
+      entry.shape.length === expected.length && entry.shape.every((dim, at) => dim === expected[at])
+    if (!sameShape) {
+      throw new TillerError(
+        'shape-mismatch',
+        `Weight ${name} has shape ${shapeText(entry.shape)} but the config needs ${shapeText(expected)}; ` +
+          'check the config sizes (hidden, heads, kv heads, head dim, intermediate, vocab) against the weights.',
+        { subject: name },
+      )
+    }
+  }
+}
+
+/**
+ * Check a loaded weight against the shape its entry declared: the amount of data and the array type of its
+ * dtype. Throws TillerError('shape-mismatch') or ('unsupported-tensor-type') naming the tensor.
+ */
+export function validateLoadedWeight(name: string, shape: readonly number[], tensor: WeightTensor): void {
+  const count = shape.reduce((product, dim) => product * dim, 1)
+  if (tensor.data.length !== count || shapeText(tensor.shape) !== shapeText(shape)) {
+    throw new TillerError(
+      'shape-mismatch',
+      `Weight ${name} declares shape ${shapeText(shape)} but holds ${tensor.data.length} values.`,
+      { subject: name },
+    )
+  }
+  const arrayMatches =
+    tensor.dtype === 'float32' ? tensor.data instanceof Float32Array : tensor.data instanceof Uint16Array
+  if (!arrayMatches) {
+    throw new TillerError(
+      'unsupported-tensor-type',
+      `Weight ${name} is ${tensor.dtype} but its data array is not.`,
+      {
+        subject: name,
+      },
+    )
+  }
+}

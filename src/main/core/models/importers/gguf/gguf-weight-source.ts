@@ -1,0 +1,139 @@
+import type { FileHandle } from 'node:fs/promises'
+
+import { GGMLQuantizationType } from '@huggingface/gguf'
+
+import { TillerError } from '../../../errors.ts'
+import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
+import type { WeightEntry, WeightSource } from '../../weight-source.ts'
+import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
+import type { TensorMapping } from './gguf-architectures.ts'
+import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
+import { hasGroupOffsets } from './block-decode.ts'
+import { sourceBitsOf } from './source-bits.ts'
+import { readGgufTensor } from './tensor-data.ts'
+
+/** A GGUF tensor and the Hugging Face weights it holds. */
+export interface MappedTensor {
+  tensor: GgufTensorEntry
+  mapping: TensorMapping
+}
+
+/** Consecutive row blocks of `[rows, columns]` data, one per entry of `rowSplit`. */
+function splitRows(weight: WeightTensor, rowSplit: number[]): WeightTensor[] {
+  const columns = weight.shape[1] ?? 1
+  let start = 0
+  return rowSplit.map((rows) => {
+    const data = weight.data.slice(start * columns, (start + rows) * columns)
+    start += rows
+    const part = { dtype: weight.dtype, shape: [rows, columns], data } as WeightTensor
+    if (weight.sourceBits !== undefined) part.sourceBits = weight.sourceBits
+    return part
+  })
+}
+
+/** Reads one GGUF tensor as its Hugging Face weights: q/k rows in rotate_half order, fused tensors split. */
+async function readMappedTensor(
+  file: GgufFile,
+  handle: FileHandle,
+  { tensor, mapping }: MappedTensor,
+  config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+  blocks: boolean,
+): Promise<WeightTensor[]> {
+  let weight = await readGgufTensor(file, handle, tensor, { blocks })
+  if (mapping.ropeHeads !== undefined) {
+    const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
+    const { blocks } = weight
+    weight = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, config.headDim) }
+    if (blocks !== undefined) {
+      // Groups run along a row, so the row permutation moves each row's quants and scales with it.
+      weight.blocks = {
+        ...blocks,
+        quants: interleavedToHalfSplitRows(blocks.quants, heads, config.headDim),
+        scales: interleavedToHalfSplitRows(blocks.scales, heads, config.headDim),
+        ...(blocks.offsets === undefined
+          ? {}
+          : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, config.headDim) }),
+      }
+    }
+  }
+  return mapping.rowSplit === undefined ? [weight] : splitRows(weight, mapping.rowSplit)
+}
+
+/** The entry (dtype, shape, source bits) of part `index` of a mapped tensor, before its data is read. */
+function partEntry({ tensor, mapping }: MappedTensor, index: number): WeightEntry {
+  const rows = mapping.rowSplit?.[index]
+  const shape = rows === undefined ? [...tensor.shape] : [rows, ...tensor.shape.slice(1)]
+  const sourceBits = sourceBitsOf(tensor.type)
+  // As tensor-data.ts blocksOf: groups of 32 only for matrices whose rows are whole groups.
+  const blockOffsets = hasGroupOffsets(tensor.type) && shape.length === 2 && (shape[1] ?? 0) % 32 === 0
+  return {
+    dtype: tensor.type === GGMLQuantizationType.F16 ? 'float16' : 'float32',
+    shape,
+    ...(sourceBits === undefined ? {} : { sourceBits }),
+    ...(blockOffsets ? { blockOffsets } : {}),
+  }
+}
+
+/**
+ * The weights of a GGUF read one tensor at a time through an open file handle: `load` reads (and dequantizes)
+ * the tensor holding a weight; the other parts of a fused tensor wait until asked for, then are dropped.
+ */
+export class GgufWeightSource implements WeightSource {
+  readonly entries = new Map<string, WeightEntry>()
+  private readonly owners = new Map<string, MappedTensor>()
+  private readonly waitingParts = new Map<string, WeightTensor>()
+  private readonly file: GgufFile
+  private readonly handle: FileHandle
+  private readonly config: Omit<LlamaConfig, 'tieWordEmbeddings'>
+  private closed = false
+
+  /** `tensors` in file order; names in `omitted` (a tied lm_head) are left out. */
+  constructor(
+    file: GgufFile,
+    handle: FileHandle,
+    config: Omit<LlamaConfig, 'tieWordEmbeddings'>,
+    tensors: MappedTensor[],
+    omitted: ReadonlySet<string>,
+  ) {
+    this.file = file
+    this.handle = handle
+    this.config = config
+    for (const mapped of tensors) {
+      mapped.mapping.huggingFaceNames.forEach((name, index) => {
+        if (omitted.has(name)) return
+        this.entries.set(name, partEntry(mapped, index))
+        this.owners.set(name, mapped)
+      })
+    }
+  }
+
+  async load(name: string, options: { blocks?: boolean } = {}): Promise<WeightTensor> {
+    const waiting = this.waitingParts.get(name)
+    if (waiting !== undefined) {
+      this.waitingParts.delete(name)
+      return waiting
+    }
+    const owner = this.owners.get(name)
+    if (owner === undefined)
+      throw new TillerError('shape-mismatch', `Weight ${name} is missing.`, { subject: name })
+    if (this.closed)
+      throw new TillerError('internal', `${this.file.path} is closed; weight ${name} cannot be read.`)
+    const parts = await readMappedTensor(this.file, this.handle, owner, this.config, options.blocks ?? true)
+    let loaded: WeightTensor | undefined
+    owner.mapping.huggingFaceNames.forEach((partName, index) => {
+      const part = parts[index]
+      if (part === undefined || !this.entries.has(partName)) return
+      if (partName === name) loaded = part
+      else this.waitingParts.set(partName, part)
+    })
+    if (loaded === undefined) throw new TillerError('internal', `Weight ${name} was not read.`)
+    return loaded
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.waitingParts.clear()
+    await this.handle.close()
+  }
+}

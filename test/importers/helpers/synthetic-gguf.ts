@@ -1,0 +1,135 @@
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+
+import { GGMLQuantizationType } from '@huggingface/gguf'
+
+import { floatsToHalves } from '../../../src/shared/float16.ts'
+import { ggmlTensorByteLength } from '../../../src/main/core/gguf/ggml-types.ts'
+import { serializeGguf, type GgufTensorInput } from '../../../src/main/core/gguf/writer.ts'
+import {
+  expectedWeightShapes,
+  type LlamaConfig,
+  type WeightTensor,
+} from '../../../src/main/core/models/checkpoint.ts'
+import { checkpointToGguf, ggufTensorName } from './gguf-model.ts'
+
+/**
+ * Large synthetic Llama GGUFs for memory and speed measurements: every matrix Q8_0 with random quants, norms F32
+ * ones, written to disk one tensor at a time so that building a 1 GB file holds one tensor, not the file.
+ */
+
+/** A Llama shape of about `layers` × 13.6 MB of Q8_0 (hidden 1024, MLP 2816) plus its embedding and classifier. */
+export function syntheticConfig(layers: number, vocabularySize = 4096): LlamaConfig {
+  return {
+    vocabSize: vocabularySize,
+    hiddenSize: 1024,
+    intermediateSize: 2816,
+    numLayers: layers,
+    numHeads: 16,
+    numKeyValueHeads: 16,
+    headDim: 64,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    maxPositionEmbeddings: 256,
+    tieWordEmbeddings: false,
+    bosTokenId: 1,
+    eosTokenId: 2,
+  }
+}
+
+/** TinyLlama 1.1B's shape (22 layers, hidden 2048, MLP 5632, 32/4 heads, vocabulary 32000): 1.17 GB as Q8_0. */
+export function tinyLlamaShape(): LlamaConfig {
+  return {
+    ...syntheticConfig(22, 32000),
+    hiddenSize: 2048,
+    intermediateSize: 5632,
+    numHeads: 32,
+    numKeyValueHeads: 4,
+    headDim: 64,
+    maxPositionEmbeddings: 2048,
+  }
+}
+
+const blockBytes = 34
+const blockValues = 32
+
+/**
+ * Fills `bytes` (whole Q8_0 blocks) with random blocks from a seeded generator: a float16 scale of 0.05/127, then
+ * 32 int8 quants uniform in [-127, 127], so values lie in ±0.05.
+ */
+function fillRandomQ8Blocks(bytes: Uint8Array, seed: number): void {
+  const scale = floatsToHalves(Float32Array.of(0.05 / 127))[0] as number
+  let state = (seed * 2654435761) >>> 0 || 1
+  for (let block = 0; block < bytes.length; block += blockBytes) {
+    bytes[block] = scale & 0xff
+    bytes[block + 1] = scale >> 8
+    for (let at = block + 2; at < block + blockBytes; at += 4) {
+      // xorshift32: four quants per step, each byte mapped from [0, 255] to [-127, 127] as two's complement.
+      state ^= state << 13
+      state ^= state >>> 17
+      state ^= state << 5
+      for (let byte = 0; byte < 4 && at + byte < block + blockBytes; byte++) {
+        bytes[at + byte] = ((((state >>> (8 * byte)) & 0xff) % 255) - 127) & 0xff
+      }
+    }
+  }
+}
+
+/**
+ * Writes a synthetic Q8_0 Llama GGUF of `config` to `path` (through a temporary file renamed into place). Returns
+ * the file's size in bytes. The vocabulary is the tiny SentencePiece one of the test models.
+ */
+export function writeSyntheticGguf(path: string, config: LlamaConfig): number {
+  const shapes = expectedWeightShapes(config)
+  const largest = Math.max(
+    ...[...shapes.values()].map(
+      (shape) => ggmlTensorByteLength(GGMLQuantizationType.Q8_0, shape[1] ?? blockValues, shape[0] ?? 1) ?? 0,
+    ),
+  )
+  // Every matrix's data is a view of one buffer, refilled with its own random blocks just before it is written.
+  const shared = new Uint8Array(largest)
+  const weights = new Map<string, WeightTensor>()
+  const tensors: Record<string, GgufTensorInput> = {}
+  for (const [name, shape] of shapes) {
+    weights.set(name, { dtype: 'float32', shape, data: new Float32Array(0) })
+    const ggufName = ggufTensorName(name)
+    tensors[ggufName] =
+      shape.length === 1
+        ? {
+            name: ggufName,
+            type: GGMLQuantizationType.F32,
+            shape,
+            data: new Float32Array(shape[0] ?? 0).fill(1),
+          }
+        : {
+            name: ggufName,
+            type: GGMLQuantizationType.Q8_0,
+            shape,
+            data: shared.subarray(
+              0,
+              ggmlTensorByteLength(GGMLQuantizationType.Q8_0, shape[1] ?? 0, shape[0] ?? 0),
+            ),
+          }
+  }
+  const content = checkpointToGguf({ config, weights }, { tensors })
+  const temporary = `${path}.partial`
+  const descriptor = openSync(temporary, 'w')
+  let position = 0
+  let seed = 1
+  try {
+    for (const chunk of serializeGguf(content)) {
+      if (chunk.buffer === shared.buffer && chunk.byteLength > 0) fillRandomQ8Blocks(chunk, seed++)
+      let written = 0
+      while (written < chunk.byteLength) {
+        written += writeSync(descriptor, chunk, written, chunk.byteLength - written, position + written)
+      }
+      position += chunk.byteLength
+    }
+  } catch (error) {
+    closeSync(descriptor)
+    rmSync(temporary, { force: true })
+    throw error
+  }
+  closeSync(descriptor)
+  renameSync(temporary, path)
+  return position
+}
