@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -7,6 +7,7 @@ import { createClient, type TillerClient } from '../../src/shared/contract-clien
 import { bridgeOverPort, createPortPair, serveContract } from '../../src/shared/contract-port.ts'
 import type { JobDone } from '../../src/shared/jobs.ts'
 import { sharedFixture } from '../helpers/shared-fixtures.ts'
+import { syntheticConfig, writeSyntheticGguf } from '../importers/helpers/synthetic-gguf.ts'
 import { createFakeRuntime } from './fake-runtime.ts'
 
 /**
@@ -152,5 +153,23 @@ describe('studio requests', () => {
     await expect(client['model:import-gguf']({ file: join(root, 'none.gguf') })).rejects.toMatchObject({
       code: 'file-not-found',
     })
+  })
+
+  test('GGUF import keeps about the file’s size, as the command line does: a Q8_0 file becomes a q8 folder', async () => {
+    const gguf = join(root, 'synthetic-q8.gguf')
+    writeSyntheticGguf(gguf, {
+      ...syntheticConfig(1, 256),
+      hiddenSize: 64,
+      intermediateSize: 128,
+      numHeads: 2,
+      numKeyValueHeads: 2,
+      headDim: 32,
+    })
+    const job = await client['model:import-gguf']({ file: gguf })
+    const result = await finished(job.id)
+    expect(result).toMatchObject({ outcome: 'succeeded', result: { layers: 1, hiddenSize: 64 } })
+    const folder = join(root, 'workspace', 'models', 'synthetic-q8')
+    expect(readdirSync(join(folder, 'onnx'))).toContain('model_quantized.onnx')
+    expect(readdirSync(join(folder, 'onnx'))).not.toContain('model.onnx')
   })
 })

@@ -17,6 +17,7 @@ import { scanModelFolder } from '../models/discovery/local-folders.ts'
 import { describeModelFolder } from '../models/discovery/model-folder.ts'
 import { modelFootprint } from '../models/discovery/model-footprint.ts'
 import { exportModelFolder } from '../models/exporter/index.ts'
+import { defaultExportDtype } from '../models/importers/gguf/default-dtype.ts'
 import { openGgufImport } from '../models/importers/gguf/import-gguf.ts'
 import {
   readSettings,
@@ -191,9 +192,10 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
           // The exporter reads and appends one weight at a time, assembles the folder beside its target and renames
           // it into place: no half-written model, also when the job is cancelled between weights (the registry
           // reports an aborted job as cancelled).
+          // As the command line's default: about the GGUF's size (q4 for 2- to 5-bit types, q8, float16, float32).
           await exportModelFolder(imported.checkpoint, imported.tokenizer, out, {
             family: 'builder',
-            dtype: 'float32',
+            dtype: defaultExportDtype(imported.source.tensorTypes),
             signal,
             onProgress: (step) =>
               progress(
