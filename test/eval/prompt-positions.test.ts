@@ -10,7 +10,7 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { editOf, maxDifference, randomVector } from '../compiler/support.ts'
 import { buildTinyModel } from '../helpers/tiny-models.ts'
 
-// Where a last-prompt-token edit acts when whole rows are teacher-forced: at the prompt's last token, not the row's.
+// Where prompt-relative edits act when whole rows are teacher-forced: at the prompt's end, not the row's.
 const texts: EncodedText[] = [
   { text: 'first', tokens: [1, 72, 101, 108, 108, 111] },
   { text: 'second', tokens: [1, 87, 104, 97, 116] },
@@ -37,7 +37,12 @@ describe('position policies in teacher-forced rows (tiny builder model)', () => 
 
   beforeAll(async () => {
     folder = await buildTinyModel({ family: 'builder', seed: 8 })
-    for (const positions of [{ kind: 'lastPromptToken' }, { kind: 'promptPrefix', count: 1 }] as const)
+    const policies = [
+      { kind: 'lastPromptToken' },
+      { kind: 'prompt' },
+      { kind: 'promptPrefix', count: 3 },
+    ] as const
+    for (const positions of policies)
       steered.push(await loadSteeredModel(folder, [edited(positions)], { provider: 'cpu' }))
   })
   afterAll(async () => {
@@ -45,14 +50,17 @@ describe('position policies in teacher-forced rows (tiny builder model)', () => 
     rmSync(dirname(folder), { recursive: true, force: true })
   })
 
-  it('reads a reference text as its first token then generated text: the edit acts at token 0', async () => {
-    const [lastPrompt, firstToken] = steered as [SteeredModel, SteeredModel]
+  it('reads a reference text’s first half as its prompt: a last-prompt-token edit acts at the middle', async () => {
+    const [lastPrompt, prompt, firstHalf] = steered as [SteeredModel, SteeredModel, SteeredModel]
     const fromLastPrompt = await fluencyAtStrengths(steeredForward(lastPrompt), texts, [0, 1])
-    const fromFirstToken = await fluencyAtStrengths(steeredForward(firstToken), texts, [0, 1])
     // At the row's last token the edit would change no scored prediction and the divergence would be exactly 0.
     expect(fromLastPrompt[1]!.klFromBase).toBeGreaterThan(1e-3)
-    expect(fromLastPrompt.map((point) => [point.klFromBase, point.fluency.perplexity])).toEqual(
-      fromFirstToken.map((point) => [point.klFromBase, point.fluency.perplexity]),
+    // The prompt is the first ⌈n/2⌉ tokens (3 of 6 and 3 of 5): `prompt` covers what a 3-token prefix covers.
+    const fromPrompt = await fluencyAtStrengths(steeredForward(prompt), texts, [0, 1])
+    const fromFirstHalf = await fluencyAtStrengths(steeredForward(firstHalf), texts, [0, 1])
+    expect(fromPrompt[1]!.klFromBase).toBeGreaterThan(1e-3)
+    expect(fromPrompt.map((point) => [point.klFromBase, point.fluency.perplexity])).toEqual(
+      fromFirstHalf.map((point) => [point.klFromBase, point.fluency.perplexity]),
     )
   })
 

@@ -117,13 +117,15 @@ export async function fluencyAtStrengths(
     // Row (t, s) = t·S + s: each text's strengths sit next to each other.
     const rows = slice.flatMap((text) => strengths.map(() => text.tokens))
     const rowStrengths = slice.flatMap(() => [...strengths])
-    // A reference text is read as its first token followed by generated text, as in a generation: answer-only
-    // policies start at token 1 and a last-prompt-token edit acts at token 0, where every later token sees it.
+    // A reference text has no prompt, yet edits are placed relative to one. Its first half plays the prompt (as
+    // in the fit's smoke check): prompt-prefix edits cover its first tokens, a last-prompt-token edit acts at
+    // the middle where the second half sees it, and answer-only policies start at token 1, so every policy's
+    // effect reaches the scored predictions.
     const result = await forward(
       rows,
       rowStrengths,
       rows.map(() => 1),
-      rows.map(() => 1),
+      rows.map((row) => Math.max(1, Math.ceil(row.length / 2))),
     )
     const { logits, vocab, sequence } = result
     const base = new Float64Array(vocab)
