@@ -1,7 +1,14 @@
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Edit, Intervention, Op, PositionPolicy } from '../../src/shared/edit.ts'
+import {
+  hookSites,
+  type Edit,
+  type HookSite,
+  type Intervention,
+  type Op,
+  type PositionPolicy,
+} from '../../src/shared/edit.ts'
 import { householderEdit } from '../helpers/reference-householder.ts'
 import { spectralReference } from '../helpers/reference-spectral.ts'
 import { sharedFixture } from '../helpers/shared-fixtures.ts'
@@ -123,6 +130,30 @@ export function opsFor(width: number, seed: number): Op[] {
 }
 
 export const allPositions: PositionPolicy = { kind: 'all' }
+
+/**
+ * Two edits over every layer and hook site at all positions, an additive one and a removing projection, sized by
+ * the located `widths`: what strength-0 exactness is checked with on a whole graph.
+ */
+export function editsAtEverySite(
+  layers: number,
+  widths: Readonly<Record<HookSite, number>>,
+  seed: number,
+): Edit[] {
+  const interventions = (kind: 'add' | 'remove'): Intervention[] =>
+    Array.from({ length: layers }, (_, layer) =>
+      hookSites.map((site) => {
+        const [add, , , remove] = opsFor(widths[site], seed + layer)
+        const op = kind === 'add' ? add : remove
+        if (op === undefined) throw new Error('opsFor lost an op')
+        return { layer, site, positions: allPositions, op }
+      }),
+    ).flat()
+  return [
+    editOf('add-everywhere', interventions('add')),
+    editOf('remove-everywhere', interventions('remove')),
+  ]
+}
 
 /** Largest absolute difference between two arrays of equal length. */
 export function maxDifference(first: ArrayLike<number>, second: ArrayLike<number>): number {

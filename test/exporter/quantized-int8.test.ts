@@ -5,7 +5,6 @@ import { join } from 'node:path'
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { hookSites } from '../../src/shared/edit.ts'
 import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
 import { steeringInputs } from '../../src/main/core/edits/steered-generation.ts'
 import type { LlamaCheckpoint, TokenizerFiles } from '../../src/main/core/models/checkpoint.ts'
@@ -16,7 +15,7 @@ import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
 import { loadTokenizer } from '../../src/main/core/runtime/tokenizer.ts'
-import { allPositions, editOf, opsFor } from '../compiler/support.ts'
+import { editsAtEverySite } from '../compiler/support.ts'
 import { logitGaps, type LogitGaps } from '../helpers/logit-gaps.ts'
 import { organismCheckpoint, organismFolder } from '../helpers/organism-checkpoint.ts'
 
@@ -185,19 +184,7 @@ describe('int8 compute on the trained organism', () => {
     const folder = folderOf('q4-int8')
     const base = await logitsOf(folder)
     const widths = (await locateHookSites(folder)).widths
-    const interventions = (kind: 'add' | 'remove') =>
-      Array.from({ length: checkpoint.config.numLayers }, (_, layer) =>
-        hookSites.map((site) => {
-          const [add, , , remove] = opsFor(widths[site], 31 + layer)
-          const op = kind === 'add' ? add : remove
-          if (op === undefined) throw new Error('opsFor lost an op')
-          return { layer, site, positions: allPositions, op }
-        }),
-      ).flat()
-    const edits = [
-      editOf('add-everywhere', interventions('add')),
-      editOf('remove-everywhere', interventions('remove')),
-    ]
+    const edits = editsAtEverySite(checkpoint.config.numLayers, widths, 31)
     const compiled = await compileGraph(folder, { edits })
     const steered = await logitsOf(folder, compiled.graphFile, steeringInputs(compiled, [0]))
     const differing = base.filter((value, index) => !Object.is(value, steered[index])).length

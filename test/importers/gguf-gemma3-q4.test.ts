@@ -17,7 +17,7 @@ import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.t
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
-import { allPositions, editOf, opsFor } from '../compiler/support.ts'
+import { editsAtEverySite } from '../compiler/support.ts'
 import { runTiller } from '../helpers/cli.ts'
 import { logitGaps } from '../helpers/logit-gaps.ts'
 import { familyCheckpointToGguf } from './helpers/family-gguf.ts'
@@ -178,19 +178,7 @@ describe('a Gemma 3 GGUF imported as q4', () => {
   it('strength 0 reproduces the int8 graph logits bit for bit with edits at every layer and site', async () => {
     const base = await logitsOf(folders.q4)
     const widths = (await locateHookSites(folders.q4)).widths
-    const interventions = (kind: 'add' | 'remove') =>
-      Array.from({ length: config.numLayers }, (_, layer) =>
-        hookSites.map((site) => {
-          const [add, , , remove] = opsFor(widths[site], 41 + layer)
-          const op = kind === 'add' ? add : remove
-          if (op === undefined) throw new Error('opsFor lost an op')
-          return { layer, site, positions: allPositions, op }
-        }),
-      ).flat()
-    const edits = [
-      editOf('add-everywhere', interventions('add')),
-      editOf('remove-everywhere', interventions('remove')),
-    ]
+    const edits = editsAtEverySite(config.numLayers, widths, 41)
     const compiled = await compileGraph(folders.q4, { edits })
     const steered = await logitsOf(folders.q4, compiled.graphFile, steeringInputs(compiled, [0]))
     expect(base.length).toBe((rows[0] ?? []).length * config.vocabSize)
