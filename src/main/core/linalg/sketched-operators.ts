@@ -35,6 +35,19 @@ export interface NeutralSketch {
   probes: number
 }
 
+/**
+ * `target` holds one slice of `vector.length` values per probe: slice p −= `weights[p]` · `vector` (deflating every
+ * probe's product by one basis direction at once).
+ */
+function subtractPerProbe(target: Float64Array, weights: Float64Array, vector: Float64Array): void {
+  const length = vector.length
+  weights.forEach((weight, probe) => {
+    const slice = target.subarray(probe * length, (probe + 1) * length)
+    for (let index = 0; index < length; index++)
+      slice[index] = (slice[index] as number) - weight * (vector[index] as number)
+  })
+}
+
 /** Deterministic standard Gaussian probes `[count, width]`, so a fit is reproducible. */
 export function gaussianProbes(count: number, width: number): Float32Array {
   let state = 0x2545f491
@@ -97,13 +110,7 @@ export function sketchedOperators(
     const deflated = neutral.sketched.slice()
     basis.vectors.forEach((vector, index) => {
       const image = basis.images[index] as Float64Array
-      const weights = coefficients(vector)
-      for (let probe = 0; probe < probes; probe++) {
-        const target = deflated.subarray(probe * size, (probe + 1) * size)
-        const coefficient = weights[probe] as number
-        for (let row = 0; row < size; row++)
-          target[row] = (target[row] as number) - coefficient * (image[row] as number)
-      }
+      subtractPerProbe(deflated, coefficients(vector), image)
     })
     const { energies, backs } = await products.energies(side, deflated, probes)
     deflatedBacks = backs
@@ -120,13 +127,7 @@ export function sketchedOperators(
     if (addedBacks.some((back) => back === undefined)) return undefined
     added.forEach((vector, index) => {
       const back = addedBacks[index] as Float64Array
-      const weights = coefficients(vector)
-      for (let probe = 0; probe < probes; probe++) {
-        const target = backs.subarray(probe * width, (probe + 1) * width)
-        const coefficient = weights[probe] as number
-        for (let column = 0; column < width; column++)
-          target[column] = (target[column] as number) - coefficient * (back[column] as number)
-      }
+      subtractPerProbe(backs, coefficients(vector), back)
     })
     deflatedBy = basis.vectors.slice()
     return Float64Array.from({ length: probes }, (_, probe) => {
