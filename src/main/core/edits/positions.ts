@@ -20,6 +20,14 @@ export interface StepPositions {
   promptLengths: readonly number[]
 }
 
+/**
+ * The prompt length a text without one is read with (a reference text, the fit's smoke-check prompt): its first
+ * half, so that prompt-prefix, last-prompt-token and answer policies all act where the rest of the text sees them.
+ */
+export function halfPromptLength(tokens: number): number {
+  return Math.max(1, Math.ceil(tokens / 2))
+}
+
 /** Per-row facts a policy may need beyond the step itself. */
 export interface PolicyRowInfo {
   /**

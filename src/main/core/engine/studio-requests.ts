@@ -189,10 +189,9 @@ export function createStudioRequests(context: StudioContext): StudioRequests {
           if (signal.aborted) throw new TillerError('cancelled', `Importing ${basename(file)} was cancelled.`)
           progress(0.1, `Writing the ONNX model folder ${out}…`)
           await mkdir(resolve(out, '..'), { recursive: true })
-          // The exporter reads and appends one weight at a time, assembles the folder beside its target and renames
-          // it into place: no half-written model, also when the job is cancelled between weights (the registry
-          // reports an aborted job as cancelled).
-          // As the command line's default: about the GGUF's size (q4 for 2- to 5-bit types, q8, float16, float32).
+          // The command line's default dtype keeps about the GGUF's size. The exporter reads and appends one weight
+          // at a time, assembles the folder beside its target and renames it into place: no half-written model,
+          // also when the job is cancelled between weights (the registry reports an aborted job as cancelled).
           await exportModelFolder(imported.checkpoint, imported.tokenizer, out, {
             family: 'builder',
             dtype: defaultExportDtype(imported.source.tensorTypes),

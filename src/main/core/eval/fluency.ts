@@ -1,4 +1,5 @@
 import { TillerError } from '../errors.ts'
+import { halfPromptLength } from '../edits/positions.ts'
 import type { StrengthForward } from './choice-scorer.ts'
 import { klDivergence, logSoftmaxAt } from './log-softmax.ts'
 
@@ -117,15 +118,14 @@ export async function fluencyAtStrengths(
     // Row (t, s) = t·S + s: each text's strengths sit next to each other.
     const rows = slice.flatMap((text) => strengths.map(() => text.tokens))
     const rowStrengths = slice.flatMap(() => [...strengths])
-    // A reference text has no prompt, yet edits are placed relative to one. Its first half plays the prompt (as
-    // in the fit's smoke check): prompt-prefix edits cover its first tokens, a last-prompt-token edit acts at
-    // the middle where the second half sees it, and answer-only policies start at token 1, so every policy's
-    // effect reaches the scored predictions.
+    // A reference text has no prompt, yet edits are placed relative to one: its first half plays the prompt
+    // (halfPromptLength) and answer-only policies start at token 1, so every policy's effect reaches the scored
+    // predictions.
     const result = await forward(
       rows,
       rowStrengths,
       rows.map(() => 1),
-      rows.map((row) => Math.max(1, Math.ceil(row.length / 2))),
+      rows.map((row) => halfPromptLength(row.length)),
     )
     const { logits, vocab, sequence } = result
     const base = new Float64Array(vocab)

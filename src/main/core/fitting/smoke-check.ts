@@ -8,6 +8,7 @@ import type { ExecutionProviderChoice } from '../../../shared/engine-status.ts'
 import { recordPatchValues } from '../edits/patch-values.ts'
 import { loadSteeredModel, steeringInputs } from '../edits/steered-generation.ts'
 import { TillerError } from '../errors.ts'
+import { halfPromptLength } from '../edits/positions.ts'
 import { runtimeForward } from '../eval/forward-logits.ts'
 import type { ExtraInputs } from '../runtime/step-context.ts'
 
@@ -37,7 +38,7 @@ export async function smokeCheckEdit(request: SmokeCheckRequest): Promise<void> 
       (step) =>
         inputs({
           ...step,
-          promptLengths: step.promptLengths.map((length) => Math.max(1, Math.ceil(length / 2))),
+          promptLengths: step.promptLengths.map(halfPromptLength),
         })
     const rows = request.strengths.map(() => [...request.tokens])
     // A patch-mode edit (SADI mode=patch) needs the clean values of a strength-0 pass first.
