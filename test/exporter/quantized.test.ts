@@ -21,9 +21,8 @@ import { defaultExportDtype } from '../../src/main/core/models/importers/gguf/de
 import { importGguf, type GgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { loadModel as loadGraph } from '../../src/main/core/onnx/external-data.ts'
-import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
-import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
+import { folderLogits } from '../helpers/folder-logits.ts'
 import {
   checkpointToGguf,
   randomCheckpoint,
@@ -43,20 +42,8 @@ const rows = [[1, 259, 262, 270, 5, 290, 42]]
 env.allowRemoteModels = false
 env.useFSCache = false
 
-async function logitsOf(folder: string, graphFile?: string, extra?: ExtraInputs): Promise<Float32Array> {
-  const model = await loadModel(folder, {
-    provider: 'cpu',
-    ...(graphFile === undefined ? {} : { graphFile }),
-  })
-  try {
-    const result = await forwardBatch(model, rows, {
-      fetch: ['logits'],
-      ...(extra === undefined ? {} : { extraInputs: extra }),
-    })
-    return Float32Array.from(result.outputs.logits?.data as Float32Array)
-  } finally {
-    await model.dispose()
-  }
+function logitsOf(folder: string, graphFile?: string, extra?: ExtraInputs): Promise<Float32Array> {
+  return folderLogits(folder, rows, graphFile, extra)
 }
 
 function largestGap(first: Float32Array, second: Float32Array): number {

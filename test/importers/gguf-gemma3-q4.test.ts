@@ -14,9 +14,8 @@ import { exportModelFolder, type QuantizationReport } from '../../src/main/core/
 import { importGguf, type GgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { randomCheckpoint } from '../../src/main/core/models/random-checkpoint.ts'
-import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
-import { loadModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
+import { folderLogits } from '../helpers/folder-logits.ts'
 import { editsAtEverySite } from '../compiler/support.ts'
 import { runTiller } from '../helpers/cli.ts'
 import { logitGaps } from '../helpers/logit-gaps.ts'
@@ -71,20 +70,8 @@ let imported: GgufImport
 const folders = { float32: '', q4: '', 'q4-float32': '' }
 const reports = new Map<string, QuantizationReport>()
 
-async function logitsOf(folder: string, graphFile?: string, extra?: ExtraInputs): Promise<Float32Array> {
-  const model = await loadModel(folder, {
-    provider: 'cpu',
-    ...(graphFile === undefined ? {} : { graphFile }),
-  })
-  try {
-    const result = await forwardBatch(model, rows, {
-      fetch: ['logits'],
-      ...(extra === undefined ? {} : { extraInputs: extra }),
-    })
-    return Float32Array.from(result.outputs.logits?.data as Float32Array)
-  } finally {
-    await model.dispose()
-  }
+function logitsOf(folder: string, graphFile?: string, extra?: ExtraInputs): Promise<Float32Array> {
+  return folderLogits(folder, rows, graphFile, extra)
 }
 
 beforeAll(async () => {
