@@ -132,17 +132,24 @@ describe('tiller import gguf', () => {
     expect(run.stderr.split('\n').filter((line) => line.startsWith('tiller'))).toEqual([])
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('tensors 14 Q4_K, 5 F32, 2 Q6_K')
-    // The default dtype is q4 with int8 compute, whose kernel needs integer zero points: the Q4_K blocks keep their
-    // quants at 8 bits (zero points rounded to 1/32 of a step), Q6_K is requantized to 8 bits.
+    // The default dtype is q4 with int8 compute, whose kernel needs integer zero points: the Q4_K blocks are
+    // requantized to 4 bits with fitted zero points (the import says how far), Q6_K is requantized to 8 bits.
     expect(run.stdout).toContain('(builder graph, q4, int8 compute)')
     expect(run.stdout).toContain(
-      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 0 copied with float zero points, 15 requantized (largest difference',
+      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 0 copied with float zero points, 2 requantized, 13 requantized with fitted zero points (largest difference',
     )
-    expect(run.stdout).toMatch(/Precision: 15 at 8 bits \(largest difference [\d.e-]+\)\./)
+    expect(run.stdout).toMatch(
+      /Blocks with offsets: 13 weights requantized to 4 bits with fitted zero points, relative RMS difference 0\.0\d+ to the dequantized weights/,
+    )
+    expect(run.stdout).toMatch(/Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits/)
     expect(existsSync(join(outDir, 'config.json'))).toBe(true)
     expect(existsSync(join(outDir, 'onnx/model_q4.onnx'))).toBe(true)
     const recorded = JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8'))
-    expect(recorded.tiller.compute).toBe('int8')
+    expect(recorded.tiller).toMatchObject({ compute: 'int8', offsetBlocks: '4bit' })
+    // --offset-blocks 8bit keeps the Q4_K quants at 8 bits (zero points rounded to 1/32 of a step).
+    const kept = spawnTiller('import', 'gguf', path, '--out', `${outDir}-8bit`, '--offset-blocks', '8bit')
+    expect(kept.status).toBe(0)
+    expect(kept.stdout).toMatch(/Precision: 15 at 8 bits \(largest difference [\d.e-]+\)\./)
     // Float compute keeps the file's mix as it is: Q4_K blocks at 4 bits with float zero points, Q6_K at 8.
     const exact = spawnTiller('import', 'gguf', path, '--out', `${outDir}-exact`, '--compute', 'float32')
     expect(exact.status).toBe(0)
@@ -210,6 +217,11 @@ describe('tiller import gguf', () => {
       [
         ['import', 'gguf', storiesGgufPath, '--out', outDir, '--dtype', 'float32', '--compute', 'int8'],
         '--compute',
+      ],
+      [['import', 'gguf', storiesGgufPath, '--out', outDir, '--offset-blocks', '6bit'], '--offset-blocks'],
+      [
+        ['import', 'gguf', storiesGgufPath, '--out', outDir, '--dtype', 'q8', '--offset-blocks', '8bit'],
+        '--offset-blocks',
       ],
       [['import', 'gguf', storiesGgufPath], '--out'],
       [['import', 'safetensors', storiesGgufPath, '--out', outDir], '"safetensors"'],

@@ -14,21 +14,22 @@ import { parseCommandArgs } from './arguments.ts'
 import { importProgressPrinter } from './import-progress.ts'
 import { datasetFormats, datasetUsage, importDataset, type DatasetFormat } from './import-dataset.ts'
 
-const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--compute int8|float32] [--force]
+const usage = `Usage: tiller import gguf FILE --out DIR [--graph builder|optimum] [--dtype auto|float32|float16|q4|q8] [--compute int8|float32] [--offset-blocks 4bit|8bit] [--force]
 
 Convert a local GGUF model (architecture llama incl. Llama 3.x and Mistral, qwen2, qwen3, phi3, gemma2 or gemma3;
 F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL or IQ4_XS tensors; embedded
 SentencePiece or byte-level BPE tokenizer) into an ONNX model folder that Tiller and Transformers.js load. By
 default the folder keeps about the GGUF's size: 4/5-bit types become q4 (ONNX Runtime MatMulNBits, block 32),
 Q8_0/Q6_K q8, F16/BF16 float16. Q4_0 (q4, q8), Q5_0 and Q8_0 (q8) blocks are written exactly; other types are
-requantized, except blocks with offsets (Q4_1, Q4_K, Q5_1, Q5_K), whose quants are kept. A q4 import of a mixed file
-(Q4_K_M: Q4_K with Q6_K) writes the tensors stored with more than 4 bits (Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8
-bits, keeping the file's mix. The import prints how many weights went to each width and the largest difference to
-the dequantized weights. q4/q8 graphs multiply in int8 by default (activations quantized per block of 32, about 3×
-faster on CPU), which needs integer zero points: blocks with offsets keep their quants at 8 bits, each weight within
-1/32 of its step (a Q4_K folder is then about twice the file's size). --compute float32 multiplies the dequantized
+requantized. A q4 import of a mixed file (Q4_K_M: Q4_K with Q6_K) writes the tensors stored with more than 4 bits
+(Q5_*, Q6_K, Q8_0, F16, BF16, F32) with 8 bits, keeping the file's mix. The import prints how many weights went to
+each width and the largest difference to the dequantized weights. q4/q8 graphs multiply in int8 by default
+(activations quantized per block of 32, about 3× faster on CPU), which needs integer zero points: blocks with offsets
+(Q4_1, Q4_K, Q5_1, Q5_K) are requantized to 4 bits with a zero point fitted per block, and the import prints their
+relative RMS difference to the dequantized weights; --offset-blocks 8bit keeps their quants at 8 bits instead, each
+weight within 1/32 of its step, a folder about twice the file's size. --compute float32 multiplies the dequantized
 weights in float32 instead, slower, keeps Q4_1/Q4_K at 4 bits with float zero points, and gives the float32
-import's logits of the same weights. config.json records the choice (tiller.compute).
+import's logits of the same weights. config.json records the choices (tiller.compute, tiller.offsetBlocks).
 Weights are read, converted and written one tensor at a time (memory stays about the largest tensor), with a
 progress line on standard error.
 
@@ -38,6 +39,8 @@ Options:
   --dtype auto|float32|float16|q4|q8
                              weight type of the graph (default auto: about the GGUF's size)
   --compute int8|float32     what q4/q8 linear layers multiply in (default int8: fast; float32: exact)
+  --offset-blocks 4bit|8bit  q4 with int8 compute: blocks with offsets (Q4_1, Q4_K, ...) requantized to 4 bits with
+                             fitted zero points (default: about the GGUF's size) or kept at 8 bits (twice it, closer)
   --force                    replace DIR if it already exists
   --json                     print the import summary as one JSON object
 
@@ -46,6 +49,7 @@ ${datasetUsage}`
 const graphFamilies = ['builder', 'optimum'] as const
 const dtypes = ['auto', 'float32', 'float16', 'q4', 'q8'] as const
 const computes = ['int8', 'float32'] as const
+const offsetBlockWidths = ['4bit', '8bit'] as const
 
 function invalidArgument(message: string, subject?: string): TillerError {
   return new TillerError('invalid-argument', `${message} Run \`tiller import --help\` for the options.`, {
@@ -62,6 +66,7 @@ function parse(args: string[]) {
       graph: { type: 'string', default: 'builder' },
       dtype: { type: 'string', default: 'auto' },
       compute: { type: 'string' },
+      'offset-blocks': { type: 'string' },
       force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       to: { type: 'string' },
@@ -87,6 +92,16 @@ function precisionLine(quantization: QuantizationReport): string {
       return `${tensors} at ${bits} bits (largest difference ${maximumError.toPrecision(3)})`
     })
   return `Precision: ${widths.join(', ')}.\n`
+}
+
+/** What the import did to blocks with offsets at 4 bits with fitted zero points, when it did. */
+function fittedLine(quantization: QuantizationReport): string {
+  if (quantization.fittedTensors === 0) return ''
+  return (
+    `Blocks with offsets: ${quantization.fittedTensors} weights requantized to 4 bits with fitted zero points, ` +
+    `relative RMS difference ${quantization.fittedRelativeRms.toPrecision(3)} to the dequantized weights ` +
+    `(--offset-blocks 8bit keeps their quants at 8 bits).\n`
+  )
 }
 
 /** `tiller import gguf FILE --out DIR`: GGUF -> checkpoint + tokenizer -> ONNX model folder, atomically. */
@@ -117,6 +132,10 @@ export const importCommand: Command = {
     const family = choice('graph', values.graph, graphFamilies)
     const requested = choice('dtype', values.dtype, dtypes)
     const compute = values.compute === undefined ? undefined : choice('compute', values.compute, computes)
+    const offsetBlocks =
+      values['offset-blocks'] === undefined
+        ? undefined
+        : choice('offset-blocks', values['offset-blocks'], offsetBlockWidths)
     if (compute !== undefined && (requested === 'float32' || requested === 'float16')) {
       throw invalidArgument(
         `--compute applies to q4 and q8 graphs; a ${requested} graph computes in ${requested}. Drop --compute or pass --dtype q4 or q8.`,
@@ -136,12 +155,21 @@ export const importCommand: Command = {
     // and renames it into place (replacing an old one only once the new one is whole).
     const imported = await openGgufImport(resolve(file))
     const dtype = requested === 'auto' ? defaultExportDtype(imported.source.tensorTypes) : requested
+    if (offsetBlocks !== undefined && (dtype !== 'q4' || (compute ?? defaultLinearCompute) !== 'int8')) {
+      await imported.checkpoint.weights.close()
+      throw invalidArgument(
+        `--offset-blocks applies to q4 graphs with int8 compute; this import writes ${dtype}` +
+          `${compute === undefined ? '' : ` with ${compute} compute`}. Drop --offset-blocks.`,
+        '--offset-blocks',
+      )
+    }
     let quantization: QuantizationReport
     try {
       quantization = await exportModelFolder(imported.checkpoint, imported.tokenizer, outDir, {
         family,
         dtype,
         ...(compute === undefined ? {} : { compute }),
+        ...(offsetBlocks === undefined ? {} : { offsetBlocks }),
         overwrite: values.force,
         onProgress: importProgressPrinter(process.stderr),
       })
@@ -176,8 +204,12 @@ export const importCommand: Command = {
           (quantized
             ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
               `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
-              `${quantization.requantizedTensors} requantized (largest difference ` +
-              `${quantization.maximumError.toPrecision(3)}).\n` +
+              `${quantization.requantizedTensors} requantized` +
+              (quantization.fittedTensors > 0
+                ? `, ${quantization.fittedTensors} requantized with fitted zero points`
+                : '') +
+              ` (largest difference ${quantization.maximumError.toPrecision(3)}).\n` +
+              fittedLine(quantization) +
               precisionLine(quantization)
             : ''),
       )

@@ -1,6 +1,6 @@
 import type { LlamaConfig, ModelArchitecture, RopeScaling } from '../checkpoint.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
-import type { ExportDType, LinearCompute } from './weights.ts'
+import type { ExportDType, LinearCompute, OffsetBlocks } from './weights.ts'
 
 /** The attention implementation written into a graph: fused contrib ops (builder) or primitive ops (optimum). */
 export type ExportedAttention = 'mha' | 'gqa' | 'primitive'
@@ -12,6 +12,8 @@ export interface ExportRecord {
   dtype: ExportDType
   /** q4/q8 exports only: what MatMulNBits multiplies in (int8 or float32), absent in float exports. */
   compute?: LinearCompute
+  /** q4 exports with int8 compute only: how blocks with offsets were written (4bit fitted or 8bit). */
+  offsetBlocks?: OffsetBlocks
 }
 
 /** Version of the "tiller" section of config.json; bump when its meaning changes. */

@@ -26,9 +26,11 @@ import {
   quantBitsOf,
   WeightStore,
   defaultLinearCompute,
+  defaultOffsetBlocks,
   type ExportDType,
   type FloatType,
   type LinearCompute,
+  type OffsetBlocks,
   type QuantizationReport,
 } from './weights.ts'
 
@@ -55,6 +57,11 @@ export interface ExportOptions {
    * keeps the float32 export's logits of the same quantized weights.
    */
   compute?: LinearCompute
+  /**
+   * q4 with int8 compute only: how blocks with offsets (Q4_1, Q4_K, …) are written (weights.ts OffsetBlocks).
+   * Default '4bit': requantized with fitted zero points, about the GGUF's size; '8bit' keeps their quants.
+   */
+  offsetBlocks?: OffsetBlocks
   /**
    * Builder family only. 'auto' picks 'mha': com.microsoft MultiHeadAttention with the in-graph bias is the
    * variant that meets the whole contract (any head size, left-padded batches, multi-token steps over a cache);
@@ -144,7 +151,9 @@ async function writeGraph(
     const inputs = declareDecoderInputs(graph, config, floatType)
     declareDecoderOutputs(graph, config, floatType)
     const constants = new Constants(graph, floatType)
-    const weights = new WeightStore(graph, checkpoint.weights.entries, data, record.dtype, record.compute)
+    const { entries } = checkpoint.weights
+    const { dtype, compute, offsetBlocks } = record
+    const weights = new WeightStore(graph, entries, data, dtype, compute, offsetBlocks)
     const context: DecoderContext = {
       graph,
       config,
@@ -160,6 +169,7 @@ async function writeGraph(
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       writtenBytes: () => data.writtenBytes,
+      ...(record.offsetBlocks === undefined ? {} : { offsetBlocks: record.offsetBlocks }),
     })
     data.commit()
     await saveModel(graph.toModel({ producerName: 'tiller', producerVersion: '1' }), join(onnxDir, graphName))
@@ -196,11 +206,22 @@ export async function exportModelFolder(
   validateCheckpoint(checkpoint)
   if (source.weights instanceof Map) validateInMemory(source as LlamaCheckpoint)
   const dtype = options.dtype ?? 'float32'
+  const compute = options.compute ?? defaultLinearCompute
+  const offsetBlocks = options.offsetBlocks ?? defaultOffsetBlocks
+  if (options.offsetBlocks !== undefined && (dtype !== 'q4' || compute !== 'int8')) {
+    throw new TillerError(
+      'invalid-argument',
+      `offsetBlocks applies to q4 exports with int8 compute; this export is ${dtype}` +
+        `${quantBitsOf(dtype) === undefined ? '' : ` with ${compute} compute`}. Drop it or export q4 with int8 compute.`,
+      { subject: 'offsetBlocks' },
+    )
+  }
   const record: ExportRecord = {
     graphFamily: options.family,
     attention: chooseAttention(options),
     dtype,
-    ...(quantBitsOf(dtype) === undefined ? {} : { compute: options.compute ?? defaultLinearCompute }),
+    ...(quantBitsOf(dtype) === undefined ? {} : { compute }),
+    ...(dtype === 'q4' && compute === 'int8' ? { offsetBlocks } : {}),
   }
   // An import killed mid-swap left the old folder aside: put it back before deciding whether outDir is taken.
   recoverFolder(outDir)
@@ -209,6 +230,8 @@ export async function exportModelFolder(
     exactTensors: 0,
     offsetTensors: 0,
     requantizedTensors: 0,
+    fittedTensors: 0,
+    fittedRelativeRms: 0,
     maximumError: 0,
     byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
   }
@@ -225,8 +248,8 @@ export async function exportModelFolder(
   return report
 }
 
-export type { ExportDType, LinearCompute, QuantizationReport } from './weights.ts'
-export { defaultLinearCompute } from './weights.ts'
+export type { ExportDType, LinearCompute, OffsetBlocks, QuantizationReport } from './weights.ts'
+export { defaultLinearCompute, defaultOffsetBlocks } from './weights.ts'
 export type { ExportRecord } from './folder-files.ts'
 export type { ExportProgress } from './weight-pass.ts'
 export { checkpointWeightsHash } from './weights-hash.ts'

@@ -1,5 +1,6 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
+import { fitZeroPoints } from './fitted-zero-points.ts'
 
 /**
  * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
@@ -18,8 +19,8 @@ import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
  * Float zero points are written only when the caller allows them (`floatZeroPoints`): ONNX Runtime 1.30's CPU
  * MatMulNBits computes them on its slow unpacked path only, ignores int8 compute (accuracy_level 4) for them, and
  * refuses them with 8 bits ("Only 2b and 4b quantization is supported for unpacked compute"). Without them, blocks
- * with offsets keep their quants with integer zero points (integerZeroPoints; exporter/weights.ts gives them 8 bits
- * under int8 compute), the zero point rounded.
+ * with offsets are written at 4 bits from their values with fitted integer zero points (fitted-zero-points.ts), or
+ * at 8 bits with their quants kept and integer zero points (integerZeroPoints), as exporter/weights.ts chooses.
  */
 
 export const quantBlockSize = 32
@@ -34,10 +35,16 @@ export interface MatMulNBitsWeight {
   scales: Float32Array
   /** uint8 packed as above, or float32 `[N · K/32]` for blocks with offsets (zero point = −offset / scale). */
   zeroPoints: Uint8Array | Float32Array
-  /** How the weight was written: blocks copied (exact or with float zero points) or requantized. */
-  source: 'exact' | 'offsets' | 'requantized'
+  /**
+   * How the weight was written: blocks copied (exact or with float zero points), requantized, or (blocks with
+   * offsets at 4 bits with integer zero points) requantized with fitted zero points.
+   */
+  source: 'exact' | 'offsets' | 'requantized' | 'fitted'
   /** Largest |dequantized − float value| over the weight (0 when exact). */
   maximumError: number
+  /** Fitted weights: Σ (dequantized − float value)² and Σ float value², for the relative RMS difference. */
+  squaredError?: number
+  squaredValues?: number
 }
 
 /** quants `[rows · columns]` and per-block zero points `[rows · blocksPerRow]` → MatMulNBits' packed layouts. */
@@ -162,7 +169,8 @@ function integerZeroPoints(
 
 /**
  * `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits.
- * @param floatZeroPoints whether blocks with offsets may keep their quants with float zero points (else requantized)
+ * @param floatZeroPoints whether blocks with offsets may keep their quants with float zero points (else fitted at 4
+ * bits, quants kept at 8)
  */
 export function quantizeLinearWeight(
   tensor: WeightTensor,
@@ -173,6 +181,13 @@ export function quantizeLinearWeight(
   const { blocks } = tensor
   const values =
     tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+  if (blocks?.offsets !== undefined && bits === 4 && !floatZeroPoints) {
+    const fitted = fitZeroPoints(values)
+    const { packed, zeroPoints } = pack(4, rows, columns, fitted.quants, fitted.zeros)
+    const { scales, maximumError, squaredError, squaredValues } = fitted
+    const weight = { bits, rows, columns, packed, scales, zeroPoints, maximumError }
+    return { ...weight, source: 'fitted', squaredError, squaredValues }
+  }
   if (blocks !== undefined && blocks.groupSize === quantBlockSize && blocks.bits <= bits) {
     const zeros = new Uint8Array(blocks.scales.length).fill(blocks.zeroPoint)
     const { packed, zeroPoints } = pack(bits, rows, columns, blocks.quants, zeros)

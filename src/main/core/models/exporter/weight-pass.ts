@@ -5,7 +5,7 @@ import type { StreamedCheckpoint } from '../weight-source.ts'
 import { validateLoadedWeight } from './validate-weights.ts'
 import type { WeightStore } from './weights.ts'
 import { WeightsHasher } from './weights-hash.ts'
-import { quantBitsOf, type ExportDType, type LinearCompute } from './weights.ts'
+import { quantBitsOf, type ExportDType, type LinearCompute, type OffsetBlocks } from './weights.ts'
 
 /** Where an export's weight pass is: source weights written of all, and bytes in the external data file so far. */
 export interface ExportProgress {
@@ -25,6 +25,8 @@ export interface WeightPassOptions {
   signal?: AbortSignal
   /** Bytes written to the external data file so far (for progress). */
   writtenBytes: () => number
+  /** How the export writes blocks with offsets (weights.ts OffsetBlocks), for the weights hash; default '4bit'. */
+  offsetBlocks?: OffsetBlocks
 }
 
 /**
@@ -54,7 +56,8 @@ export async function writeWeights(
   options: WeightPassOptions,
 ): Promise<string> {
   const expected = expectedWeightShapes(checkpoint.config)
-  const hasher = new WeightsHasher(checkpoint.config, checkpoint.weights.entries.values(), dtype, compute)
+  const entries = checkpoint.weights.entries.values()
+  const hasher = new WeightsHasher(checkpoint.config, entries, dtype, compute, options.offsetBlocks)
   // Every weight the graph reads is one the config expects; anything else would be written unhashed, after them.
   const extra = store.pendingSources().filter((name) => !expected.has(name))
   const names = [...hasher.names, ...extra]

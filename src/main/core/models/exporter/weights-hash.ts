@@ -11,7 +11,9 @@
  *   computes differently from the float-compute export of the same checkpoint, which keeps the plain line),
  *   for each weight the export writes, by Hugging Face name in code-unit order: the line
  *   `<name>\t<shape joined by ','>\n` (`…\tq8\n` for a matrix a q4 export writes with 8 bits, weights.ts
- *   linearBitsOf, which depends on the compute), then its values in the Hugging Face layout (`[out, in]` for Linear) as
+ *   linearBitsOf, which depends on the compute and on how blocks with offsets are written; `…\tq4-fitted/1\n` for
+ *   blocks with offsets requantized to 4 bits with fitted zero points, fitted-zero-points.ts, whose `/1` names the
+ *   fit and changes with it), then its values in the Hugging Face layout (`[out, in]` for Linear) as
  *   float32 little-endian bytes, after rounding to the export dtype (float16 values widen exactly).
  */
 import { createHash, type Hash } from 'node:crypto'
@@ -25,10 +27,20 @@ import {
   type WeightTensor,
 } from '../checkpoint.ts'
 import type { WeightEntry } from '../weight-source.ts'
-import { linearBitsOf, quantBitsOf, type ExportDType, type LinearCompute } from './weights.ts'
+import {
+  fitsZeroPoints,
+  linearBitsOf,
+  quantBitsOf,
+  type ExportDType,
+  type LinearCompute,
+  type OffsetBlocks,
+} from './weights.ts'
 
 /** The first line hashed; change it when the scheme changes. */
 export const weightsHashScheme = 'tiller-weights-sha256/1'
+
+/** The mark of a matrix written with fitted zero points; bump its number when the fit changes. */
+const fittedMark = '\tq4-fitted/1'
 
 /**
  * A tensor's values as the export stores them, widened to float32 `[elements]`. q4/q8 exports hash the float
@@ -61,20 +73,26 @@ export class WeightsHasher {
   private readonly hash: Hash
   private readonly dtype: ExportDType
   private readonly linearBits: (tensor: WeightEntry) => 4 | 8 | undefined
+  private readonly compute: LinearCompute
   private added = 0
 
-  /** `compute` as the export's (q4/q8 only; absent or float32 hashes as float compute). */
+  /**
+   * `compute` and `offsetBlocks` as the export's (q4/q8 only; compute absent or float32 hashes as float compute,
+   * offsetBlocks absent as the default).
+   */
   constructor(
     config: LlamaConfig,
     entries: Iterable<WeightEntry>,
     dtype: ExportDType,
     compute?: LinearCompute,
+    offsetBlocks?: OffsetBlocks,
   ) {
     const int8 = quantBitsOf(dtype) !== undefined && compute === 'int8'
     this.names = [...expectedWeightShapes(config).keys()].sort()
     this.hash = createHash('sha256').update(`${weightsHashScheme}\n${dtype}${int8 ? '\tint8' : ''}\n`)
     this.dtype = dtype
-    this.linearBits = linearBitsOf(entries, dtype, int8 ? 'int8' : 'float32')
+    this.compute = int8 ? 'int8' : 'float32'
+    this.linearBits = linearBitsOf(entries, dtype, this.compute, offsetBlocks)
   }
 
   /** Hash weight `name`, which must be the next of `names`. */
@@ -86,9 +104,11 @@ export class WeightsHasher {
       )
     }
     this.added += 1
-    // A q4 export that keeps a source's precision mix writes some matrices with 8 bits: the hash says which.
-    const wider = this.dtype === 'q4' && tensor.shape.length === 2 && this.linearBits(tensor) === 8
-    this.hash.update(`${name}\t${tensor.shape.join(',')}${wider ? '\tq8' : ''}\n`)
+    // A q4 export that keeps a source's precision mix writes some matrices with 8 bits, and with int8 compute
+    // fits the zero points of blocks with offsets: the hash says which.
+    const bits = this.dtype === 'q4' && tensor.shape.length === 2 ? this.linearBits(tensor) : undefined
+    const mark = bits === 8 ? '\tq8' : fitsZeroPoints(tensor, bits, this.compute) ? fittedMark : ''
+    this.hash.update(`${name}\t${tensor.shape.join(',')}${mark}\n`)
     updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
   }
 
@@ -102,16 +122,23 @@ export class WeightsHasher {
 }
 
 /**
- * The logical weights hash (hex) of `checkpoint` exported as `dtype` with `compute` (q4/q8 only; ignored for float
- * dtypes). The checkpoint must hold every weight its config needs (validateCheckpoint); weights beyond those are
+ * The logical weights hash (hex) of `checkpoint` exported as `dtype` with `compute` and `offsetBlocks` (q4/q8 only;
+ * ignored for float dtypes). The checkpoint must hold every weight its config needs (validateCheckpoint); weights beyond those are
  * not exported and not hashed.
  */
 export function checkpointWeightsHash(
   checkpoint: LlamaCheckpoint,
   dtype: ExportDType,
   compute?: LinearCompute,
+  offsetBlocks?: OffsetBlocks,
 ): string {
-  const hasher = new WeightsHasher(checkpoint.config, checkpoint.weights.values(), dtype, compute)
+  const hasher = new WeightsHasher(
+    checkpoint.config,
+    checkpoint.weights.values(),
+    dtype,
+    compute,
+    offsetBlocks,
+  )
   for (const name of hasher.names) {
     const tensor = checkpoint.weights.get(name)
     if (tensor === undefined) {

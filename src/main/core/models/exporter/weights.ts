@@ -19,12 +19,24 @@ export type ExportDType = 'float32' | 'float16' | 'q4' | 'q8'
  * activations are quantized to int8 per block of 32 and multiplied with integer dot products, about 3× faster on
  * CPU than 'float32' (accuracy_level 0), which dequantizes the weights and multiplies in float32, giving the float32
  * export of the same quantized weights up to summation order. 'int8' writes blocks with offsets (Q4_1, Q4_K, …)
- * with integer zero points, which its kernel needs, and 8 bits to keep them within 1/32 of a step (linearBitsOf).
+ * with integer zero points, which its kernel needs (OffsetBlocks).
  */
 export type LinearCompute = 'int8' | 'float32'
 
 /** The compute of q4/q8 exports when none is asked for: int8, the fast one. */
 export const defaultLinearCompute: LinearCompute = 'int8'
+
+/**
+ * How a q4 export with int8 compute writes blocks with offsets (Q4_1, Q4_K, and Q5_1, Q5_K where they get 4 bits):
+ * '4bit' requantizes them to 4 bits with fitted integer zero points (fitted-zero-points.ts), about the GGUF's size,
+ * at the error a 4-bit requantization costs; '8bit' keeps their quants at 8 bits with integer zero points, each
+ * weight within 1/32 of its step (quantize-blocks.ts integerZeroPoints), about twice the GGUF's size.
+ * Float compute keeps them at 4 bits with float zero points either way.
+ */
+export type OffsetBlocks = '4bit' | '8bit'
+
+/** How blocks with offsets are written when nothing is asked: at 4 bits, the GGUF's size. */
+export const defaultOffsetBlocks: OffsetBlocks = '4bit'
 
 /** MatMulNBits' accuracy_level attribute for a compute: 4 = int8 activations, 0 = float (ONNX Runtime contrib ops). */
 export function accuracyLevelOf(compute: LinearCompute): 0 | 4 {
@@ -74,6 +86,12 @@ export interface QuantizationReport {
   /** Blocks with offsets (Q4_1, Q5_1, Q4_K, Q5_K) copied with float zero points: exact up to float rounding. */
   offsetTensors: number
   requantizedTensors: number
+  /**
+   * Blocks with offsets requantized to 4 bits with fitted zero points (int8 compute, OffsetBlocks '4bit'), and their
+   * relative RMS difference to the float weights over all of them, sqrt(Σ gap² / Σ weight²) (0 when none).
+   */
+  fittedTensors: number
+  fittedRelativeRms: number
   maximumError: number
   byBits: Record<'4' | '8', { tensors: number; maximumError: number }>
 }
@@ -101,21 +119,33 @@ function hasBlockOffsets(tensor: WeightEntry | WeightTensor): boolean {
  * The MatMulNBits bits each matrix of a checkpoint (its weights or their entries) gets in a `dtype` export with
  * `compute`, as a function of the tensor: undefined for float exports, 8 in q8, and in q4 8 for a source weight
  * above 4 bits when the checkpoint keeps its mix (keepsMix), 8 for blocks with offsets (Q4_1, Q4_K) under int8
- * compute (their quants kept within 1/32 of a step, where 4 bits would round each block's zero point by up to half
- * a step: quantize-blocks.ts integerZeroPoints), else 4.
+ * compute when `offsetBlocks` is '8bit' (their quants kept within 1/32 of a step), else 4.
  */
 export function linearBitsOf(
   weights: Iterable<WeightEntry>,
   dtype: ExportDType,
   compute: LinearCompute,
+  offsetBlocks: OffsetBlocks = defaultOffsetBlocks,
 ): (tensor: WeightEntry | WeightTensor) => 4 | 8 | undefined {
   const exportBits = quantBitsOf(dtype)
   const mixed = exportBits === 4 && keepsMix(weights)
   return (tensor) => {
     if (exportBits !== 4) return exportBits
     if (mixed && (tensor.sourceBits ?? 0) > 4) return 8
-    return compute === 'int8' && hasBlockOffsets(tensor) ? 8 : 4
+    return compute === 'int8' && offsetBlocks === '8bit' && hasBlockOffsets(tensor) ? 8 : 4
   }
+}
+
+/**
+ * Whether a matrix a q4 export writes with `bits` holds blocks with offsets requantized with fitted zero points
+ * (quantize-blocks.ts: 4 bits, int8 compute): the weights hash marks them, as their values change with the fit.
+ */
+export function fitsZeroPoints(
+  tensor: WeightEntry | WeightTensor,
+  bits: 4 | 8 | undefined,
+  compute: LinearCompute,
+): boolean {
+  return bits === 4 && compute === 'int8' && hasBlockOffsets(tensor)
 }
 
 /** Writes the initializers of one source weight once its data is loaded. */
@@ -135,16 +165,21 @@ export class WeightStore {
   /** What the MatMulNBits nodes multiply in (quantized exports). */
   readonly compute: LinearCompute
   /**
-   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, the largest
-   * difference to the float values, and the same per MatMulNBits width.
+   * What `quantized` did: tensors copied exactly, copied with float zero points, requantized, requantized with
+   * fitted zero points (with their relative RMS difference), the largest difference to the float values, and the
+   * same per MatMulNBits width.
    */
   readonly quantization: QuantizationReport = {
     exactTensors: 0,
     offsetTensors: 0,
     requantizedTensors: 0,
+    fittedTensors: 0,
+    fittedRelativeRms: 0,
     maximumError: 0,
     byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 0, maximumError: 0 } },
   }
+  /** Σ gap² and Σ weight² over the fitted weights, for fittedRelativeRms. */
+  private readonly fittedSums = { squaredError: 0, squaredValues: 0 }
   /** The bits of each linear weight (linearBitsOf): 8 for precise source weights in a mixed q4 export. */
   private readonly linearBits: (tensor: WeightEntry) => 4 | 8 | undefined
   private readonly graph: GraphBuilder
@@ -159,6 +194,7 @@ export class WeightStore {
     data: ExternalDataWriter,
     dtype: ExportDType,
     compute: LinearCompute = defaultLinearCompute,
+    offsetBlocks: OffsetBlocks = defaultOffsetBlocks,
   ) {
     this.compute = compute
     this.graph = graph
@@ -166,7 +202,7 @@ export class WeightStore {
     this.data = data
     this.dtype = floatTypeOf(dtype)
     this.quantBits = quantBitsOf(dtype)
-    this.linearBits = linearBitsOf(entries.values(), dtype, compute)
+    this.linearBits = linearBitsOf(entries.values(), dtype, compute, offsetBlocks)
   }
 
   /** The source weights the graph uses whose data is not written yet. */
@@ -233,6 +269,7 @@ export class WeightStore {
       // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
       const quantized = quantizeLinearWeight(tensor, bits, bits === 4 && this.compute === 'float32')
       this.count(quantized.source, bits, quantized.maximumError)
+      if (quantized.source === 'fitted') this.countFitted(quantized.squaredError, quantized.squaredValues)
       this.append(packedWeight, quantized.packed)
       this.append(scales, bytesOf(quantized.scales))
       const floatZeros = quantized.zeroPoints instanceof Float32Array
@@ -253,14 +290,26 @@ export class WeightStore {
     }
   }
 
-  private count(source: 'exact' | 'offsets' | 'requantized', bits: 4 | 8, maximumError: number): void {
+  private count(
+    source: 'exact' | 'offsets' | 'requantized' | 'fitted',
+    bits: 4 | 8,
+    maximumError: number,
+  ): void {
     if (source === 'exact') this.quantization.exactTensors += 1
     else if (source === 'offsets') this.quantization.offsetTensors += 1
+    else if (source === 'fitted') this.quantization.fittedTensors += 1
     else this.quantization.requantizedTensors += 1
     this.quantization.maximumError = Math.max(this.quantization.maximumError, maximumError)
     const width = this.quantization.byBits[bits === 4 ? '4' : '8']
     width.tensors += 1
     width.maximumError = Math.max(width.maximumError, maximumError)
+  }
+
+  private countFitted(squaredError = 0, squaredValues = 0): void {
+    this.fittedSums.squaredError += squaredError
+    this.fittedSums.squaredValues += squaredValues
+    const { squaredError: gaps, squaredValues: sizes } = this.fittedSums
+    this.quantization.fittedRelativeRms = sizes > 0 ? Math.sqrt(gaps / sizes) : 0
   }
 
   /** Add checkpoint weight `source` unchanged (embeddings `[vocab, hidden]`, norm weights `[hidden]`). */

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { fitZeroPoints } from '../../src/main/core/models/exporter/fitted-zero-points.ts'
+
+/** Weight `at` as MatMulNBits computes it: scale · (quant − zero point), in float32. */
+function dequantized(fit: ReturnType<typeof fitZeroPoints>, at: number): number {
+  const block = at >> 5
+  return Math.fround(
+    (fit.scales[block] as number) * ((fit.quants[at] as number) - (fit.zeros[block] as number)),
+  )
+}
+
+/** Σ (x − s·(q − z))² of block `block` on the plain min/max grid over [min(x, 0), max(x, 0)] in 15 steps. */
+function minMaxError(values: Float32Array, block: number): number {
+  const slice = values.subarray(block * 32, block * 32 + 32)
+  const lowest = Math.min(0, ...slice)
+  const scale = Math.fround((Math.max(0, ...slice) - lowest) / 15)
+  const zero = Math.min(15, Math.max(0, Math.round(-lowest / scale)))
+  return slice.reduce((sum, value) => {
+    const quant = Math.min(15, Math.max(0, Math.round(value / scale) + zero))
+    return sum + (Math.fround(scale * (quant - zero)) - value) ** 2
+  }, 0)
+}
+
+describe('4-bit blocks with fitted integer zero points', () => {
+  it('finds a block that already lies on a 4-bit grid with an integer zero point exactly', () => {
+    // scale 0.125 (a power of two, so every product is exact), zero point 5, every level 0..15 present.
+    const levels = Array.from({ length: 32 }, (_, at) => (at * 7) % 16)
+    const values = Float32Array.from(levels, (level) => 0.125 * (level - 5))
+    const fit = fitZeroPoints(values)
+    expect(fit.zeros[0]).toBe(5)
+    expect(fit.scales[0]).toBe(0.125)
+    expect(Array.from(fit.quants)).toEqual(levels)
+    expect(fit.squaredError).toBe(0)
+    expect(fit.maximumError).toBe(0)
+  })
+
+  it('writes an all-zero block as zeros', () => {
+    const fit = fitZeroPoints(new Float32Array(32))
+    expect(Array.from(fit.quants)).toEqual(new Array(32).fill(0))
+    expect(fit.zeros[0]).toBe(0)
+    expect(fit.squaredError).toBe(0)
+    expect(fit.squaredValues).toBe(0)
+  })
+
+  it('keeps quants and zero points in 0..15, never does worse than the min/max grid, and reports its error', () => {
+    // Q4_1-like blocks: s·q + o with offsets that are not whole steps, one all-positive block, one constant block.
+    const scales = [0.02, 0.05, 0.01, 0]
+    const offsets = [-0.048, 0.015, 0.3, 0.25]
+    const values = Float32Array.from({ length: 128 }, (_, at) =>
+      Math.fround(
+        (scales[at >> 5] as number) * (((at * 5 + 1) % 16) as number) + (offsets[at >> 5] as number),
+      ),
+    )
+    const fit = fitZeroPoints(values)
+    let squaredError = 0
+    let maximumError = 0
+    for (let at = 0; at < values.length; at++) {
+      expect(fit.quants[at]).toBeLessThanOrEqual(15)
+      const gap = dequantized(fit, at) - (values[at] as number)
+      squaredError += gap * gap
+      maximumError = Math.max(maximumError, Math.abs(gap))
+    }
+    for (let block = 0; block < 4; block++) {
+      expect(fit.zeros[block]).toBeLessThanOrEqual(15)
+      const blockError = values
+        .subarray(block * 32, block * 32 + 32)
+        .reduce((sum, value, index) => sum + (dequantized(fit, block * 32 + index) - value) ** 2, 0)
+      expect(blockError).toBeLessThanOrEqual(minMaxError(values, block) * (1 + 1e-6) + 1e-12)
+    }
+    expect(fit.squaredError).toBeCloseTo(squaredError, 10)
+    expect(fit.maximumError).toBeCloseTo(maximumError, 7)
+    expect(fit.squaredValues).toBeCloseTo(
+      values.reduce((sum, value) => sum + value * value, 0),
+      6,
+    )
+    // Block 0's offset is 2.4 of its steps: keeping its quants and rounding the zero point to 2 would move all 32
+    // weights by 0.4·s; the fit does better.
+    const block0 = values
+      .subarray(0, 32)
+      .reduce((sum, value, index) => sum + (dequantized(fit, index) - value) ** 2, 0)
+    expect(block0).toBeGreaterThan(0)
+    expect(block0).toBeLessThan(32 * (0.4 * 0.02) ** 2)
+  })
+})
