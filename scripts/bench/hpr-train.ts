@@ -9,7 +9,9 @@
  * layer's. Prints each phase's wall and process CPU time, how much of it ONNX Runtime's `run` took (a timer around
  * every call; the rest is the JavaScript around it: batches, feeds, validation), and the load average, since the
  * development machine is shared. `--profile` instead runs ONNX Runtime's profiler on the angle training graph and
- * prints where a step's kernel time goes, by part of the step and by operator.
+ * prints where a step's kernel time goes, by part of the step and by operator, and its CPU time: for the stacked
+ * graph at each weight chunk size of `--chunks` (elements, comma-separated; `Infinity` = one tensor per weight), the
+ * per-layer graph too with `--per-layer`, all `--repeats` times in turn.
  */
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
