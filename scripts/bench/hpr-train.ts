@@ -9,7 +9,9 @@
  * layer's. Prints each phase's wall and process CPU time, how much of it ONNX Runtime's `run` took (a timer around
  * every call; the rest is the JavaScript around it: batches, feeds, validation), and the load average, since the
  * development machine is shared. `--profile` instead runs ONNX Runtime's profiler on the angle training graph and
- * prints where a step's kernel time goes, by part of the step and by operator.
+ * prints where a step's kernel time goes, by part of the step and by operator, and its CPU time: for the stacked
+ * graph at each weight chunk size of `--chunks` (elements, comma-separated; `Infinity` = one tensor per weight), the
+ * per-layer graph too with `--per-layer`, all `--repeats` times in turn.
  */
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -26,11 +28,12 @@ import {
   buildAngleTrainingGraph,
 } from '../../src/main/core/methods/hpr/angle-graph.ts'
 import { optimizerScalars, stateNames, stepInput } from '../../src/main/core/methods/hpr/graph-pieces.ts'
+import { buildStackedAngleTrainingGraph } from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
 import {
-  buildStackedAngleTrainingGraph,
+  defaultChunkElements,
   stackedAngleNames,
   stackedAngleParameters,
-} from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
+} from '../../src/main/core/methods/hpr/stacked-angle-layout.ts'
 import { stepsPerRun } from '../../src/main/core/methods/hpr/train-angles.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
 import { encodeModel } from '../../src/main/core/onnx/proto.ts'
@@ -88,8 +91,10 @@ async function profileAngleStep(problem: {
   batch: number
   threads: number
   stacked: boolean
+  /** Elements per weight chunk of the stacked graph (Infinity: one tensor per weight). */
+  chunkElements: number
 }): Promise<string> {
-  const { layers, width, batch, threads, stacked } = problem
+  const { layers, width, batch, threads, stacked, chunkElements } = problem
   const widths = angleWidths(width)
   const random = createRandom(2)
   const filled = (size: number, value?: number): Float32Array =>
@@ -104,6 +109,7 @@ async function profileAngleStep(problem: {
             floatType: 'float32',
             adamW: paperAdamW,
             steps: stepsPerRun,
+            chunkElements,
           })
         : buildAngleTrainingGraph({
             layers,
@@ -147,7 +153,8 @@ async function profileAngleStep(problem: {
     }
   }
   if (stacked) {
-    for (const [name, dims] of stackedAngleParameters(layers, widths)) parameter(name, dims)
+    for (const tensor of stackedAngleParameters(layers, widths, chunkElements))
+      parameter(tensor.name, tensor.dims)
     batchInputs(stackedAngleNames, [layers, rows])
   } else {
     for (let slot = 0; slot < layers; slot++) {
@@ -164,11 +171,17 @@ async function profileAngleStep(problem: {
   }
   const runs = 5
   let wall = 0
+  let cpu = 0
   for (let index = 0; index <= runs; index++) {
     const start = performance.now()
+    const startCpu = process.cpuUsage()
     await session.run(feeds)
+    const used = process.cpuUsage(startCpu)
     // The first run allocates the arena; it is left out.
-    if (index > 0) wall += performance.now() - start
+    if (index > 0) {
+      wall += performance.now() - start
+      cpu += (used.user + used.system) / 1000
+    }
   }
   session.endProfiling()
   await session.release()
@@ -204,9 +217,9 @@ async function profileAngleStep(problem: {
       )
       .join('')
   return (
-    `hpr-train --profile: ${stacked ? 'stacked' : 'per-layer'} angle training graph, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
+    `hpr-train --profile: ${stacked ? `stacked angle training graph (weight chunks of ${chunkElements} elements)` : 'per-layer angle training graph'}, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
     `${stepsPerRun} steps a run, ${threads} threads, ${runs} runs; load average ${load()}\n` +
-    `  a step: ${(wall / runs / stepsPerRun).toFixed(2)} ms wall in run, ${perStep(kernels)} in kernels ` +
+    `  a step: ${(cpu / runs / stepsPerRun).toFixed(2)} ms CPU and ${(wall / runs / stepsPerRun).toFixed(2)} ms wall in run, ${perStep(kernels)} in kernels ` +
     `(the rest: launching nodes, feeding and copying out the parameters and moments)\n` +
     table('by part of the step', byPart) +
     table('by operator', byOperator)
@@ -289,6 +302,9 @@ export async function run(args: string[]): Promise<void> {
       batch: { type: 'string', default: '16' },
       threads: { type: 'string', default: '2' },
       profile: { type: 'boolean', default: false },
+      chunks: { type: 'string', default: `Infinity,${defaultChunkElements}` },
+      'per-layer': { type: 'boolean', default: false },
+      repeats: { type: 'string', default: '1' },
     },
   })
   const [pairs, width, layers, epochs, batch, threads] = [
@@ -300,9 +316,19 @@ export async function run(args: string[]): Promise<void> {
     values.threads,
   ].map(Number) as [number, number, number, number, number, number]
   if (values.profile) {
-    // Both graphs back to back, the per-layer one first: same load, same random rows.
-    for (const stacked of [false, true])
-      process.stdout.write(await profileAngleStep({ layers, width, batch, threads, stacked }))
+    // The graphs back to back, the per-layer one first: same load, same random rows.
+    const chunks = values.chunks.split(',').map(Number)
+    for (let repeat = 0; repeat < Number(values.repeats); repeat++) {
+      if (values['per-layer'])
+        process.stdout.write(
+          await profileAngleStep({ layers, width, batch, threads, stacked: false, chunkElements: 0 }),
+        )
+      for (const chunkElements of chunks) {
+        process.stdout.write(
+          await profileAngleStep({ layers, width, batch, threads, stacked: true, chunkElements }),
+        )
+      }
+    }
     return
   }
   const activations = syntheticActivations(pairs, width, layers)

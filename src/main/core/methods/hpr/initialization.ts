@@ -5,7 +5,7 @@
 import { createRandom } from '../../random-streams.ts'
 import { angleNames } from './angle-graph.ts'
 import type { GraphParameter } from './graph-session.ts'
-import type { AngleNetworkValues } from './stacked-angle-graph.ts'
+import type { AngleNetworkValues } from './stacked-angle-layout.ts'
 
 function uniform(size: number, bound: number, seed: number, label: string): Float32Array {
   const random = createRandom(seed).fork(label)

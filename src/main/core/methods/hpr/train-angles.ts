@@ -10,13 +10,8 @@ import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
 import { GraphOptimizer, floatTensor, openSession, type GraphParameter } from './graph-session.ts'
 import { initialAngleValues } from './initialization.ts'
-import {
-  buildStackedAngleEvaluationGraph,
-  buildStackedAngleTrainingGraph,
-  stackAngleNetworks,
-  stackedAngleNames,
-  unstackAngleNetwork,
-} from './stacked-angle-graph.ts'
+import { buildStackedAngleEvaluationGraph, buildStackedAngleTrainingGraph } from './stacked-angle-graph.ts'
+import { stackAngleNetworks, stackedAngleNames, unstackAngleNetwork } from './stacked-angle-layout.ts'
 import { learningRateAt, learningRateSchedule } from './schedule.ts'
 import { clampedAngle, type LayerPairs, type TokenPairs } from './token-pairs.ts'
 import type { PhaseProgress } from './train-probes.ts'
