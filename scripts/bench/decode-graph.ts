@@ -1,9 +1,12 @@
 /**
- * `npm run bench -- decode-graph [--tokens N] [--repeats R] [--threads T] [--provider P] [--skip-large]
- * [--variants a,b,…]`: decode step time of graph variants of the same model, exported side by side and run
- * interleaved in one process, so the ratios hold whatever the machine's load.
+ * `npm run bench -- decode-graph [--baseline CHECKOUT] [--variants a,b,…] [--tokens N] [--repeats R] [--threads T]
+ * [--provider P] [--skip-large]`: decode step time of graph variants of the same model, exported side by side and
+ * run interleaved in one process, so the ratios hold whatever the machine's load.
  *
- * Each variant is an export option set (builder family); the first is the reference (today's default export).
+ * Variants: `default` (this checkout's default export), `onnx`, `mha`, `gqa` (its builder family with that attention
+ * op), and `baseline`: the default export of another checkout (--baseline, e.g. /work/main or a `git worktree` of an
+ * older commit), through that checkout's own exporter. Default: `baseline,default` with --baseline, else
+ * `mha,default`. The first variant is the reference.
  * For stories260K and the random 110M Llama, every variant is exported into a scratch folder, its greedy logits are
  * checked against the reference's (largest difference printed), and then each repeat runs, in rotating order, one
  * 64-token prefill and one greedy decode of `tokens` steps per variant. Printed per variant: median `session.run`

@@ -90,19 +90,16 @@ describe.each(['builder', 'optimum'] as const)('mlp_gate in %s graphs', (family)
       /Layer 0: cannot locate mlp_gate — .*act_fn\/Mul multiplies .* by a function of itself/,
     )
     // Both factors computed through non-linearities: which one is the gate is ambiguous.
-    // The up side comes from up_proj, or from the second output of a fused gate|up projection's Split.
-    const upTensor = nodeNamed(model, /layers\.1\/mlp\/Mul$/).input[1] ?? ''
-    const up = model.graph.node.find((node) => node.output.includes(upTensor))
-    if (up === undefined) throw new Error(`no node produces ${upTensor}`)
+    const up = nodeNamed(model, /layers\.1\/mlp\/up_proj\/MatMul$/)
     const sigmoid = nodeNamed(model, /layers\.1\/mlp\/act_fn\/Sigmoid$/)
     down.input[0] = nodeNamed(model, /layers\.0\/mlp\/Mul$/).output[0] ?? ''
-    up.output[up.output.indexOf(upTensor)] = `${upTensor}_raw`
+    up.output[0] = `${up.output[0] ?? ''}_raw`
     model.graph.node.push({
       name: '/model/layers.1/mlp/up_proj/Tanh',
       opType: 'Tanh',
       domain: '',
-      input: [`${upTensor}_raw`],
-      output: [upTensor],
+      input: [up.output[0]],
+      output: [nodeNamed(model, /layers\.1\/mlp\/Mul$/).input[1] ?? ''],
       attribute: [],
     })
     expect(sigmoid.opType).toBe('Sigmoid')

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { byteTokenizerFiles, byteTokenizerSpecialIds } from '../../../src/main/core/models/byte-tokenizer.ts'
 import type { LlamaConfig } from '../../../src/main/core/models/checkpoint.ts'
-import { exportModelFolder, type ExportOptions } from '../../../src/main/core/models/exporter/index.ts'
+import { exportModelFolder } from '../../../src/main/core/models/exporter/index.ts'
 import type { GraphFamily } from '../../../src/main/core/models/graph-contract.ts'
 import { importGguf } from '../../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { randomCheckpoint } from '../../../src/main/core/models/random-checkpoint.ts'
@@ -51,28 +51,16 @@ export function randomLlamaConfig(shape: RandomLlamaShape): LlamaConfig {
   }
 }
 
-/** Export stories260K (imported from its GGUF) as a `family` folder at `folder`, with `options` on top. */
-export async function exportStories(
-  folder: string,
-  family: GraphFamily,
-  options: Partial<ExportOptions> = {},
-): Promise<void> {
+/** Export stories260K (imported from its GGUF) as a `family` folder at `folder`. */
+export async function exportStories(folder: string, family: GraphFamily): Promise<void> {
   const imported = await importGguf(storiesGguf)
-  await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family, ...options })
+  await exportModelFolder(imported.checkpoint, imported.tokenizer, folder, { family })
 }
 
-/**
- * Export a random Llama of `config` (weight seed 7) with the byte tokenizer as a builder-family folder, with
- * `options` on top.
- */
-export async function exportRandomLlama(
-  folder: string,
-  config: LlamaConfig,
-  options: Partial<ExportOptions> = {},
-): Promise<void> {
+/** Export a random Llama of `config` (weight seed 7) with the byte tokenizer as a builder-family folder. */
+export async function exportRandomLlama(folder: string, config: LlamaConfig): Promise<void> {
   await exportModelFolder(randomCheckpoint(config, 7), byteTokenizerFiles(config.vocabSize), folder, {
     family: 'builder',
-    ...options,
   })
 }
 

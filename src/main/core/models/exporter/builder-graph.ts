@@ -6,7 +6,7 @@ import { attention, gqaLengths, type BuilderAttention } from './builder-attentio
 import { builderActivation, needsLocalRope, scaledEmbedding, softcap, usesLocalRope } from './gemma-extras.ts'
 import type { DecoderContext } from './context.ts'
 import { keptPositions } from './decoder-io.ts'
-import { emitFusedLinear, emitLinear } from './linear.ts'
+import { emitLinear } from './linear.ts'
 import { ropeTables } from './rope.ts'
 
 /**
@@ -15,15 +15,15 @@ import { ropeTables } from './rope.ts'
  *   /model/embed_tokens/Gather
  *   /model/layers.{i}/input_layernorm/LayerNorm      SimplifiedLayerNormalization (layer 0)
  *   /model/layers.{i}/input_layernorm/SkipLayerNorm  SkipSimplifiedLayerNormalization, output_3 = residual sum
- *   /model/layers.{i}/attn/qkv_proj/{MatMul,Split}, /attn/{q,k}_rotary/RotaryEmbedding (com.microsoft)
+ *   /model/layers.{i}/attn/{q,k,v}_proj/MatMul, /attn/{q,k}_rotary/RotaryEmbedding (com.microsoft)
  *   /model/layers.{i}/attn/Attention | MultiHeadAttention | GroupQueryAttention   output_0 = heads [B, S, heads·headDim]
  *   /model/layers.{i}/attn/o_proj/MatMul, /post_attention_layernorm/SkipLayerNorm
- *   /model/layers.{i}/mlp/gate_up_proj/{MatMul,Split}, /mlp/act_fn/{Sigmoid,Mul}, /mlp/Mul, /mlp/down_proj/MatMul
+ *   /model/layers.{i}/mlp/{gate,up}_proj/MatMul, /mlp/act_fn/{Sigmoid,Mul}, /mlp/Mul, /mlp/down_proj/MatMul
  *   /model/layers.{L}/final_norm_layernorm/SkipLayerNorm, /lm_head/MatMul → logits
  * Norm outputs are named by scope (`/model/layers.{i}/input_layernorm/output_0`, `…/output_3`), other tensors
  * `{node}/output_{k}`, as in real builder exports (the ortgenai fixture). Layer 0's plain norm is named
- * `…/LayerNorm`, like the builder's `make_layernorm`. q|k|v and gate|up are one MatMul each, split after
- * (linear.ts emitFusedLinear); quantized exports keep {q,k,v}_proj and {gate,up}_proj MatMulNBits nodes.
+ * `…/LayerNorm`, like the builder's `make_layernorm`. q|k|v and gate|up stay separate MatMuls: one MatMul plus a
+ * Split each measured no faster on stories260K (0.96×) nor the random 110M Llama (1.01×) (docs/performance.md).
  *
  * Gemma adds /model/embed_tokens/Mul, the norms /post_attention_layernorm/LayerNorm (attention output, plain
  * SimplifiedLayerNormalization), /pre_feedforward_layernorm/SkipLayerNorm (residual join before the MLP) and
@@ -120,26 +120,14 @@ function decoderBlock(
     )
   const inputWeight = weights.asIs(`${hf}.input_layernorm.weight`, `${hf}.input_layernorm.weight`)
   const inputNorm = norm(context, `${scope}/input_layernorm`, inputWeight, residual, skip, true)
-  // q/k/v `[B, S, heads·headDim]` (kv: kvHeads·headDim) from one q|k|v product, with the family's biases and
-  // q/k norms before RoPE.
-  const projections = ['q', 'k', 'v'] as const
-  const qkv = emitFusedLinear(
-    context,
-    `${scope}/attn/qkv_proj/MatMul`,
-    inputNorm.normed,
-    projections.map((which) => ({
-      initializer: `${hf}.attn.${which}_proj.MatMul.weight`,
-      source: `${hf}.self_attn.${which}_proj.weight`,
-    })),
-    projections.map((which) => `${scope}/attn/${which}_proj/MatMul`),
-  )
+  // q/k/v `[B, S, heads·headDim]` (kv: kvHeads·headDim), with the family's biases and q/k norms before RoPE.
   const project = (which: 'q' | 'k' | 'v'): string =>
     withProjectionBias(
       context,
       `${scope}/attn`,
       layer,
       which,
-      qkv[projections.indexOf(which)] as string,
+      linear(`attn/${which}_proj`, inputNorm.normed, `${hf}.self_attn.${which}_proj.weight`),
       `${hf}.attn.${which}_proj.Add.bias`,
     )
   const q = rotary(
@@ -174,16 +162,8 @@ function decoderBlock(
     attentionOut,
     true,
   )
-  const [gate = '', up = ''] = emitFusedLinear(
-    context,
-    `${scope}/mlp/gate_up_proj/MatMul`,
-    postNorm.normed,
-    (['gate', 'up'] as const).map((which) => ({
-      initializer: `${hf}.mlp.${which}_proj.MatMul.weight`,
-      source: `${hf}.mlp.${which}_proj.weight`,
-    })),
-    [`${scope}/mlp/gate_proj/MatMul`, `${scope}/mlp/up_proj/MatMul`],
-  ) // [B, S, intermediate] each
+  const gate = linear('mlp/gate_proj', postNorm.normed, `${hf}.mlp.gate_proj.weight`)
+  const up = linear('mlp/up_proj', postNorm.normed, `${hf}.mlp.up_proj.weight`)
   const activated = builderActivation(context, `${scope}/mlp/act_fn`, gate)
   const neurons = graph.node1({ op: 'Mul', name: `${scope}/mlp/Mul`, inputs: [activated, up] })
   const down = linear('mlp/down_proj', neurons, `${hf}.mlp.down_proj.weight`)

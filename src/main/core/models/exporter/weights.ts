@@ -272,11 +272,6 @@ export class WeightStore {
     return name
   }
 
-  /** The output width (`out`) of HF Linear weight `source` `[out, in]`. */
-  rowsOf(source: string): number {
-    return this.entry(source).shape[0] as number
-  }
-
   /** Add an HF Linear weight `[out, in]` transposed to `[in, out]` for MatMul. */
   transposed(name: string, source: string): string {
     const [rows, columns] = this.entry(source).shape as [number, number]
