@@ -82,6 +82,7 @@ const features: { name: string; config: Partial<LlamaConfig> }[] = [
 ]
 
 const variants: { label: string; options: Pick<TinyModelOptions, 'family' | 'attention'> }[] = [
+  { label: 'builder ONNX Attention', options: { family: 'builder', attention: 'onnx' } },
   { label: 'builder MultiHeadAttention', options: { family: 'builder', attention: 'mha' } },
   { label: 'builder GroupQueryAttention', options: { family: 'builder', attention: 'gqa' } },
   { label: 'optimum', options: { family: 'optimum' } },

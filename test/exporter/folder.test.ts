@@ -72,7 +72,7 @@ describe('exportModelFolder: the folder', () => {
       eos_token_id: tinyConfig.eosTokenId,
       pad_token_id: tinyConfig.padTokenId,
       'transformers.js_config': { use_external_data_format: true, dtype: 'fp32' },
-      tiller: { graphFamily: 'builder', attention: 'mha', dtype: 'float32' },
+      tiller: { graphFamily: 'builder', attention: 'onnx', dtype: 'float32' },
     })
     expect(readJson(join(folder, modelFiles.generationConfig))).toMatchObject({
       bos_token_id: tinyConfig.bosTokenId,

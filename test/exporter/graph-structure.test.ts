@@ -27,7 +27,7 @@ const layers = 3
 const tensorsByFamily: Record<GraphFamily, (layer: number) => Partial<Record<keyof ReferenceLayer, string>>> =
   {
     builder: (layer) => ({
-      attnHeads: `/model/layers.${layer}/attn/MultiHeadAttention/output_0`,
+      attnHeads: `/model/layers.${layer}/attn/Attention/output_0`,
       attnOut: `/model/layers.${layer}/attn/o_proj/MatMul/output_0`,
       residMid: `/model/layers.${layer}/post_attention_layernorm/output_3`,
       mlpAct: `/model/layers.${layer}/mlp/Mul/output_0`,
@@ -53,7 +53,7 @@ const expectedNodes: Record<GraphFamily, string[]> = {
     '/model/layers.1/attn/v_proj/MatMul',
     '/model/layers.1/attn/q_rotary/RotaryEmbedding',
     '/model/layers.1/attn/k_rotary/RotaryEmbedding',
-    '/model/layers.1/attn/MultiHeadAttention',
+    '/model/layers.1/attn/Attention',
     '/model/layers.1/attn/o_proj/MatMul',
     '/model/layers.1/post_attention_layernorm/SkipLayerNorm',
     '/model/layers.1/mlp/gate_proj/MatMul',
@@ -103,9 +103,9 @@ for (const family of families) {
         .filter((node) => node.domain === 'com.microsoft')
         .map((node) => node.opType)
       if (family === 'builder') {
-        expect(new Set(microsoft)).toEqual(
-          new Set(['SkipSimplifiedLayerNormalization', 'RotaryEmbedding', 'MultiHeadAttention']),
-        )
+        expect(new Set(microsoft)).toEqual(new Set(['SkipSimplifiedLayerNormalization', 'RotaryEmbedding']))
+        expect(index.node('/model/layers.1/attn/Attention')?.domain).toBe('')
+        expect(Number(model.opsetImport.find((opset) => opset.domain === '')?.version)).toBe(23)
         expect(index.node('/model/layers.1/mlp/down_proj/MatMul')?.output).toEqual([
           '/model/layers.1/mlp/down_proj/MatMul/output_0',
         ])

@@ -32,7 +32,7 @@ export const tinyConfig: LlamaConfig = {
 export interface TinyModelOptions {
   family: GraphFamily
   dtype?: ExportDType
-  attention?: 'auto' | 'gqa' | 'mha'
+  attention?: 'auto' | 'gqa' | 'mha' | 'onnx'
   /** Overrides of `tinyConfig` (vocabSize must stay ≥ 262 for the byte tokenizer). */
   config?: Partial<LlamaConfig>
   /** Weight seed (default 1). */

@@ -3,7 +3,7 @@ import { modelFiles, type GraphFamily } from '../graph-contract.ts'
 import type { ExportDType, LinearCompute, OffsetBlocks } from './weights.ts'
 
 /** The attention implementation written into a graph: fused contrib ops (builder) or primitive ops (optimum). */
-export type ExportedAttention = 'mha' | 'gqa' | 'primitive'
+export type ExportedAttention = 'mha' | 'gqa' | 'onnx' | 'primitive'
 
 /** What Tiller records about how a folder's graph was exported (config.json → "tiller"). */
 export interface ExportRecord {

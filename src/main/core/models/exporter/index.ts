@@ -63,11 +63,12 @@ export interface ExportOptions {
    */
   offsetBlocks?: OffsetBlocks
   /**
-   * Builder family only. 'auto' picks 'mha': com.microsoft MultiHeadAttention with the in-graph bias is the
-   * variant that meets the whole contract (any head size, left-padded batches, multi-token steps over a cache);
-   * GroupQueryAttention refuses batch > 1 with a cache and more than one new token on CPU (builder-graph.ts).
+   * Builder family only. 'auto' picks 'onnx': the standard ONNX Attention op (opset 23) meets the whole contract
+   * (any head size, left-padded batches, multi-token steps over a cache) in one node per layer, also with shared kv
+   * heads. 'mha' (com.microsoft MultiHeadAttention) meets it too with more nodes; GroupQueryAttention refuses
+   * batch > 1 with a cache and more than one new token on CPU (builder-graph.ts).
    */
-  attention?: 'auto' | 'gqa' | 'mha'
+  attention?: 'auto' | 'gqa' | 'mha' | 'onnx'
   /** Replace a non-empty `outDir` (default false: refuse). */
   overwrite?: boolean
   /** Called after each source weight is written to the data file. */
@@ -78,7 +79,7 @@ export interface ExportOptions {
 
 function chooseAttention(options: ExportOptions): ExportRecord['attention'] {
   if (options.family === 'optimum') {
-    if (options.attention === 'gqa' || options.attention === 'mha') {
+    if (options.attention === 'gqa' || options.attention === 'mha' || options.attention === 'onnx') {
       throw new TillerError(
         'invalid-argument',
         `attention '${options.attention}' applies to the builder family; the optimum family uses primitive ops.`,
@@ -88,7 +89,7 @@ function chooseAttention(options: ExportOptions): ExportRecord['attention'] {
     return 'primitive'
   }
   const requested = options.attention ?? 'auto'
-  return requested === 'auto' ? 'mha' : requested
+  return requested === 'auto' ? 'onnx' : requested
 }
 
 function checkOutDir(outDir: string, overwrite: boolean): void {
@@ -134,10 +135,11 @@ async function writeGraph(
   options: ExportOptions,
 ): Promise<{ report: QuantizationReport; weightsHash: string }> {
   const graphName = basename(graphFilePath(record.dtype))
-  // MatMulNBits (quantized exports) and the builder family's fused ops are com.microsoft contrib ops.
+  // MatMulNBits (quantized exports) and the builder family's fused ops are com.microsoft contrib ops; the ONNX
+  // Attention op needs opset 23.
   const opsets: Record<string, number> =
     record.graphFamily === 'builder' || quantBitsOf(record.dtype) !== undefined
-      ? { '': 17, 'com.microsoft': 1 }
+      ? { '': record.attention === 'onnx' ? 23 : 17, 'com.microsoft': 1 }
       : { '': 17 }
   const floatType = floatTypeOf(record.dtype)
   const graph = new GraphBuilder({
