@@ -70,9 +70,19 @@ export const spaceToken = byteToCharacter[32] as string
  * "The fox is red." → ["The", "Ġfox", "Ġis", "Ġred", "."].
  */
 export function splitWords(text: string): string[] {
-  return (text.match(preTokenPattern) ?? []).map((piece) =>
-    Array.from(utf8.encode(piece), (byte) => byteToCharacter[byte] as string).join(''),
-  )
+  return (text.match(preTokenPattern) ?? []).map(byteLevelPiece)
+}
+
+/** One pre-token in byte-level characters. An ASCII character is its own single UTF-8 byte, so it maps directly. */
+function byteLevelPiece(piece: string): string {
+  let characters = ''
+  for (let index = 0; index < piece.length; index++) {
+    const code = piece.charCodeAt(index)
+    // Text sampling calls this for every word it writes: encoding each piece to bytes dominated its time.
+    if (code >= 128) return Array.from(utf8.encode(piece), (byte) => byteToCharacter[byte] as string).join('')
+    characters += byteToCharacter[code] as string
+  }
+  return characters
 }
 
 /** Text of byte-level pre-tokens joined back ("Ġ" becomes a space again). */

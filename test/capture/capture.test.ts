@@ -91,7 +91,11 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
       edits: [],
       hooks: layers.map((layer) => ({ layer, site })),
     })
-    single = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+    single = await loadModel(folder, {
+      provider: 'cpu',
+      graphFile: compiled.graphFile,
+      tokenizer: model.tokenizer,
+    })
   })
   afterAll(async () => {
     await model.dispose()

@@ -32,7 +32,11 @@ describe.each(testModels)('edits compose: $name', ({ create, activationType }) =
     const edits = interventions.map((list, index) => editOf(`edit-${index}`, list))
     const hooks = interventions.flat().map(({ layer, site }) => ({ layer, site }))
     const compiled = await compileGraph(folder, { edits, hooks, exposeEditInputs })
-    const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+    const model = await loadModel(folder, {
+      provider: 'cpu',
+      graphFile: compiled.graphFile,
+      tokenizer: base.tokenizer,
+    })
     opened.push(model)
     return forwardBatch(model, rows, {
       fetch: ['logits', ...fetch],

@@ -59,7 +59,11 @@ describe.each(float16Models)('strength 0 is the base model at every site of $nam
             edits: [edit],
             ...(hooked ? { hooks: [{ layer, site }], exposeEditInputs: true } : {}),
           })
-          const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+          const model = await loadModel(folder, {
+            provider: 'cpu',
+            graphFile: compiled.graphFile,
+            tokenizer: base.tokenizer,
+          })
           try {
             const result = await forwardBatch(model, rows, {
               fetch: ['logits'],

@@ -48,7 +48,11 @@ describe.each(testModels)('every op at every site: $name', ({ create, activation
       hooks: [{ layer, site }],
       exposeEditInputs: true,
     })
-    const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+    const model = await loadModel(folder, {
+      provider: 'cpu',
+      graphFile: compiled.graphFile,
+      tokenizer: base.tokenizer,
+    })
     steeredModels.push(model)
     const canonical = canonicalSite({ layer, site })
     const after = hookOutputName(site, layer)

@@ -82,7 +82,11 @@ describe.each(families)('patch op on the tiny $name model', ({ create }) => {
     base = await loadModel(folder, { provider: 'cpu' })
     baseLogits = (await forwardBatch(base, rows, { fetch: ['logits'] })).outputs.logits?.data as Float32Array
     const hooked = await compileGraph(folder, { edits: [], hooks: allHooks })
-    const capture = await loadModel(folder, { provider: 'cpu', graphFile: hooked.graphFile })
+    const capture = await loadModel(folder, {
+      provider: 'cpu',
+      graphFile: hooked.graphFile,
+      tokenizer: base.tokenizer,
+    })
     loaded.push(capture)
     const result = await forwardBatch(capture, rows, { fetch: hooked.hookOutputs })
     clean = allHooks.map(({ layer }) => result.outputs[hookOutputName(site, layer)]?.data as Float32Array)
@@ -95,7 +99,11 @@ describe.each(families)('patch op on the tiny $name model', ({ create }) => {
 
   async function steered(edit: Edit): Promise<SteeredModel> {
     const compiled = await compileGraph(folder, { edits: [edit], hooks: allHooks })
-    const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+    const model = await loadModel(folder, {
+      provider: 'cpu',
+      graphFile: compiled.graphFile,
+      tokenizer: base.tokenizer,
+    })
     loaded.push(model)
     return { model, compiled }
   }
@@ -226,7 +234,11 @@ describe.each(testModels.filter((model) => model.activationType === 'float16'))(
       )
       const compiled = await compileGraph(folder, { edits: [editOf('patch16', interventions)] })
       const base = await loadModel(folder, { provider: 'cpu' })
-      const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      const model = await loadModel(folder, {
+        provider: 'cpu',
+        graphFile: compiled.graphFile,
+        tokenizer: base.tokenizer,
+      })
       try {
         const baseLogits = (await forwardBatch(base, rows, { fetch: ['logits'] })).outputs.logits?.data
         const inputs = await preparedSteeringInputs({ model, compiled }, rows, [0, 1])

@@ -88,7 +88,11 @@ describe.each(testModels)('spectral and householder edits: $name', ({ create, ac
         hooks: [{ layer, site }],
         exposeEditInputs: true,
       })
-      const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      const model = await loadModel(folder, {
+        provider: 'cpu',
+        graphFile: compiled.graphFile,
+        tokenizer: base.tokenizer,
+      })
       opened.push(model)
       const canonical = canonicalSite({ layer, site })
       const after = hookOutputName(site, layer)

@@ -68,7 +68,11 @@ describe('SADI patch mode at run time (tiny optimum model)', () => {
     base = await loadModel(folder, { provider: 'cpu' })
     const load = async (edit: Edit): Promise<SteeredModel> => {
       const compiled = await compileGraph(folder, { edits: [edit] })
-      const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      const model = await loadModel(folder, {
+        provider: 'cpu',
+        graphFile: compiled.graphFile,
+        tokenizer: base.tokenizer,
+      })
       loaded.push(model)
       return { model, compiled }
     }

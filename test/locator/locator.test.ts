@@ -85,7 +85,11 @@ describe.each(testModels)('locator: $name', ({ create }) => {
         { graphFile: quantized },
       )
       const base = await loadModel(folder, { provider: 'cpu', graphFile: quantized })
-      const steered = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
+      const steered = await loadModel(folder, {
+        provider: 'cpu',
+        graphFile: compiled.graphFile,
+        tokenizer: base.tokenizer,
+      })
       const rows = [[3, 4, 5]]
       const expected = (await forwardBatch(base, rows, { fetch: ['logits'] })).outputs.logits?.data
       const atZero = (

@@ -57,6 +57,19 @@ describe('loadModel on the genai fp16 fixture', () => {
     expect(model.tokenizer.encode('Once upon a time')[0]).toBe(1)
   })
 
+  it('a second graph of the folder can reuse the loaded tokenizer and gives the same logits', async () => {
+    const second = await loadModel(model.folder, { provider: 'cpu', tokenizer: model.tokenizer })
+    try {
+      expect(second.tokenizer).toBe(model.tokenizer)
+      const rows = [[1, 5, 6, 7]]
+      const expected = (await forwardBatch(model, rows, { fetch: ['logits'] })).outputs.logits?.data
+      const actual = (await forwardBatch(second, rows, { fetch: ['logits'] })).outputs.logits?.data
+      expect(Array.from(actual as ArrayLike<number>)).toEqual(Array.from(expected as ArrayLike<number>))
+    } finally {
+      await second.dispose()
+    }
+  })
+
   it('round-trips the fp16 cache: decode steps keep the past bits and match a full forward pass', async () => {
     const prompt = model.tokenizer.encode('The quick brown fox')
     const layout = layoutRows([prompt])

@@ -39,6 +39,11 @@ export interface LoadModelOptions {
    * (a steered graph compiled from `onnx/model_q4.onnx`); defaults to the variant's graph, else the folder's default.
    */
   baseGraphFile?: string
+  /**
+   * The folder's tokenizer when the caller already loaded it (e.g. from the base model while opening steered graphs
+   * of the same folder): parsing a large tokenizer.json costs more than creating a small model's session.
+   */
+  tokenizer?: TextTokenizer
 }
 
 /**
@@ -120,7 +125,7 @@ function describeModel(
 export async function loadModel(folder: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const root = resolveFolder(folder)
   const config = readModelConfig(root)
-  const tokenizer = await loadTokenizer(root)
+  const tokenizer = options.tokenizer ?? (await loadTokenizer(root))
   const graphPath = resolveDecoderGraph(root, config, options.graphFile, options.variant)
   const baseGraphFile =
     options.baseGraphFile ??
