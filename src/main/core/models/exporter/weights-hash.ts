@@ -79,6 +79,15 @@ export class WeightsHasher {
 
   /** Hash weight `name`, which must be the next of `names`. */
   add(name: string, tensor: WeightTensor): void {
+    this.begin(name, tensor)
+    this.update(tensor)
+  }
+
+  /**
+   * Start hashing weight `name` (the next of `names`), described by its entry or its whole tensor; its values
+   * follow through `update`, in order, in one or more pieces.
+   */
+  begin(name: string, weight: WeightEntry | WeightTensor): void {
     if (this.names[this.added] !== name) {
       throw new TillerError(
         'internal',
@@ -87,8 +96,12 @@ export class WeightsHasher {
     }
     this.added += 1
     // A q4 export that keeps a source's precision mix writes some matrices with 8 bits: the hash says which.
-    const wider = this.dtype === 'q4' && tensor.shape.length === 2 && this.linearBits(tensor) === 8
-    this.hash.update(`${name}\t${tensor.shape.join(',')}${wider ? '\tq8' : ''}\n`)
+    const wider = this.dtype === 'q4' && weight.shape.length === 2 && this.linearBits(weight) === 8
+    this.hash.update(`${name}\t${weight.shape.join(',')}${wider ? '\tq8' : ''}\n`)
+  }
+
+  /** Hash the next values of the weight begun last (a band of its rows, or all of them). */
+  update(tensor: WeightTensor): void {
     updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
   }
 
