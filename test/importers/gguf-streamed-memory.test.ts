@@ -23,6 +23,8 @@ describe('streamed import memory', () => {
     folder = await mkdtemp(join(tmpdir(), 'tiller-import-memory-'))
     writeSyntheticGguf(join(folder, 'small.gguf'), syntheticConfig(1))
     writeSyntheticGguf(join(folder, 'large.gguf'), syntheticConfig(5))
+    // One layer with a 32768-word vocabulary: embedding and classifier 32768 × 1024 (134 MB each as float32).
+    writeSyntheticGguf(join(folder, 'wide.gguf'), syntheticConfig(1, 32768))
     // Compile the CLI now if it is stale, so that neither measured run includes the build.
     expect(runTillerMeasured(['--help'], join(folder, 'help.json')).status).toBe(0)
   })
@@ -59,5 +61,34 @@ describe('streamed import memory', () => {
     const progress = large.stderr.split('\n').filter((line) => line.startsWith('Writing weights: tensor'))
     expect(progress.length).toBeGreaterThanOrEqual(10)
     expect(progress.at(-1)).toMatch(/^Writing weights: tensor (\d+)\/\1 \(.+\), [\d.]+ MB written$/)
+  })
+
+  /**
+   * Matrices are read a band of rows at a time (weight-pass.ts): a q4 import streams the float32 embedding and the
+   * classifier's 4-bit quants to the data file band by band, so its peak follows the band, not the largest tensor.
+   * From a 4096- to a 32768-word vocabulary the largest tensor grows by 117 MB as float32 (to 134 MB); an import
+   * that held it whole, as float32 plus its quantized copies, would add about three times that (before bands, a
+   * q4 import peaked at about three times its largest float32 tensor). The peak may grow by at most 48 MB.
+   */
+  it('peak memory of a q4 import grows by less than 48 MB when the largest tensor grows by 117 MB', () => {
+    const small = measureImport(
+      join(folder, 'small.gguf'),
+      join(folder, 'small-q4'),
+      'q4',
+      join(folder, 'sq.json'),
+    )
+    const wide = measureImport(
+      join(folder, 'wide.gguf'),
+      join(folder, 'wide-q4'),
+      'q4',
+      join(folder, 'wq.json'),
+    )
+    expect(small.status, small.stderr).toBe(0)
+    expect(wide.status, wide.stderr).toBe(0)
+    const growth = wide.maxRssBytes - small.maxRssBytes
+    expect({ growthMegabytes: Math.round(growth / megabyte), boundMegabytes: 48 }).toSatisfy(
+      (result: { growthMegabytes: number; boundMegabytes: number }) =>
+        result.growthMegabytes < result.boundMegabytes,
+    )
   })
 })

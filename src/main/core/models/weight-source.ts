@@ -25,6 +25,20 @@ export interface WeightSource {
    * `blocks: false` says the caller has no use for WeightTensor.blocks (a float export), so a source may skip them.
    */
   load(name: string, options?: { blocks?: boolean }): Promise<WeightTensor>
+  /**
+   * Reads rows `[first, first + count)` of matrix weight `name` (`[rows, columns]`) as a `[count, columns]`
+   * weight, so that an export holds a band of rows rather than the whole matrix. Its groups of 32
+   * (WeightTensor.blocks) come along when their bits are at most `blockBits` (a source may skip decoding wider
+   * ones, which no export copies). `first` and `count` are multiples of `rowStep(name)`, or `count` ends the matrix.
+   */
+  loadRows(
+    name: string,
+    first: number,
+    count: number,
+    options?: { blockBits?: number },
+  ): Promise<WeightTensor>
+  /** The rows loadRows reads together: a head's rows where the source permutes rows within heads, else 1. */
+  rowStep(name: string): number
   /** Releases files the source holds open; loading afterwards is an error. */
   close(): Promise<void>
 }
@@ -44,20 +58,53 @@ function entryOf(tensor: WeightTensor): WeightEntry {
   }
 }
 
+/** Rows `[first, first + count)` of a `[rows, columns]` weight, as views of its arrays (no copy). */
+export function weightRows(tensor: WeightTensor, first: number, count: number): WeightTensor {
+  const columns = tensor.shape[1] ?? 1
+  const rows: WeightTensor = {
+    dtype: tensor.dtype,
+    shape: [count, columns],
+    data: tensor.data.subarray(first * columns, (first + count) * columns),
+  }
+  if (tensor.sourceBits !== undefined) rows.sourceBits = tensor.sourceBits
+  const { blocks } = tensor
+  if (blocks !== undefined) {
+    const groups = columns / blocks.groupSize
+    const { offsets } = blocks
+    rows.blocks = {
+      ...blocks,
+      quants: blocks.quants.subarray(first * columns, (first + count) * columns),
+      scales: blocks.scales.subarray(first * groups, (first + count) * groups),
+      ...(offsets === undefined
+        ? {}
+        : { offsets: offsets.subarray(first * groups, (first + count) * groups) }),
+    }
+  }
+  return rows
+}
+
 /** The weights of an in-memory checkpoint as a source (loading returns the tensor that is already there). */
 export function memoryWeightSource(weights: ReadonlyMap<string, WeightTensor>): WeightSource {
   const entries = new Map([...weights].map(([name, tensor]) => [name, entryOf(tensor)]))
+  const load = (name: string): Promise<WeightTensor> => {
+    const tensor = weights.get(name)
+    if (tensor === undefined) {
+      return Promise.reject(
+        new TillerError('shape-mismatch', `Weight ${name} is missing.`, { subject: name }),
+      )
+    }
+    return Promise.resolve(tensor)
+  }
   return {
     entries,
-    load(name) {
-      const tensor = weights.get(name)
-      if (tensor === undefined) {
-        return Promise.reject(
-          new TillerError('shape-mismatch', `Weight ${name} is missing.`, { subject: name }),
-        )
-      }
-      return Promise.resolve(tensor)
+    load,
+    loadRows: async (name, first, count) => {
+      const tensor = await load(name)
+      // Data that does not fill its shape goes whole, for the export's check to name.
+      const elements = tensor.shape.reduce((product, size) => product * size, 1)
+      return tensor.data.length === elements ? weightRows(tensor, first, count) : tensor
     },
+    rowStep: () => 1,
     close: () => Promise.resolve(),
   }
 }

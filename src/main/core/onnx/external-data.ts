@@ -139,14 +139,35 @@ export class ExternalDataWriter {
 
   /** Append bytes (padded to the alignment first) and return where they landed. */
   append(bytes: Uint8Array): ExternalDataInfo {
+    const piece = this.appendInPieces(bytes.byteLength)
+    piece.write(bytes)
+    return piece.info
+  }
+
+  /**
+   * Start appending `byteLength` bytes that arrive in pieces (a tensor written a few rows at a time): aligned as
+   * `append` aligns them, then each `write` continues where the last stopped. Nothing else may be appended until
+   * all `byteLength` bytes are written.
+   */
+  appendInPieces(byteLength: number): { info: ExternalDataInfo; write: (bytes: Uint8Array) => void } {
     if (this.file.closed) throw new TillerError('internal', `${this.path} is already closed.`)
-    const alignment = bytes.byteLength >= pageAlignmentThreshold ? pageAlignment : smallAlignment
+    const alignment = byteLength >= pageAlignmentThreshold ? pageAlignment : smallAlignment
     const padding = (alignment - (this.position % alignment)) % alignment
     if (padding > 0) this.file.write(new Uint8Array(padding), this.position)
     const offset = this.position + padding
-    this.file.write(bytes, offset)
-    this.position = offset + bytes.byteLength
-    return { location: this.location, offset, length: bytes.byteLength }
+    this.position = offset
+    const end = offset + byteLength
+    const write = (bytes: Uint8Array): void => {
+      if (this.position + bytes.byteLength > end) {
+        throw new TillerError(
+          'internal',
+          `${this.path}: more bytes written than the ${byteLength} announced.`,
+        )
+      }
+      this.file.write(bytes, this.position)
+      this.position += bytes.byteLength
+    }
+    return { info: { location: this.location, offset, length: byteLength }, write }
   }
 
   /** Append a tensor's embedded bytes and turn it into an external tensor pointing at them. */

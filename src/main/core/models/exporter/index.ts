@@ -75,6 +75,8 @@ export interface ExportOptions {
   onProgress?: (progress: ExportProgress) => void
   /** Cancels the export between weights (TillerError 'cancelled'); nothing is left behind. */
   signal?: AbortSignal
+  /** About how many values of a matrix the export reads at a time (weight-pass.ts); tests pass small ones. */
+  bandElements?: number
 }
 
 function chooseAttention(options: ExportOptions): ExportRecord['attention'] {
@@ -170,6 +172,7 @@ async function writeGraph(
     const weightsHash = await writeWeights(checkpoint, weights, record.dtype, record.compute, {
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.bandElements === undefined ? {} : { bandElements: options.bandElements }),
       writtenBytes: () => data.writtenBytes,
       ...(record.offsetBlocks === undefined ? {} : { offsetBlocks: record.offsetBlocks }),
     })

@@ -171,17 +171,20 @@ function integerZeroPoints(
  * `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits.
  * @param floatZeroPoints whether blocks with offsets may keep their quants with float zero points (else fitted at 4
  * bits, quants kept at 8)
+ * @param sourceOffsets whether the source's blocks have offsets, known from its type even when a band arrives
+ * without its decoded groups
  */
 export function quantizeLinearWeight(
   tensor: WeightTensor,
   bits: 4 | 8,
   floatZeroPoints: boolean,
+  sourceOffsets = tensor.blocks?.offsets !== undefined,
 ): MatMulNBitsWeight {
   const [rows, columns] = tensor.shape as [number, number]
   const { blocks } = tensor
   const values =
     tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
-  if (blocks?.offsets !== undefined && bits === 4 && !floatZeroPoints) {
+  if (sourceOffsets && bits === 4 && !floatZeroPoints) {
     const fitted = fitZeroPoints(values)
     const { packed, zeroPoints } = pack(4, rows, columns, fitted.quants, fitted.zeros)
     const { scales, maximumError, squaredError, squaredValues } = fitted

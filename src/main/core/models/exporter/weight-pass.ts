@@ -27,7 +27,12 @@ export interface WeightPassOptions {
   writtenBytes: () => number
   /** How the export writes blocks with offsets (weights.ts OffsetBlocks), for the weights hash; default '4bit'. */
   offsetBlocks?: OffsetBlocks
+  /** About how many values of a matrix are read at a time (a band of whole rows); tests pass small ones. */
+  bandElements?: number
 }
+
+/** Values per band of rows: 8 MB as float32, so an export holds a band, not the largest matrix. */
+export const defaultBandElements = 1 << 21
 
 /**
  * A float16 export rounds a float32 weight to float16 once, here, for the hash and every initializer alike (both
@@ -45,8 +50,10 @@ function roundedForExport(tensor: WeightTensor, dtype: ExportDType): WeightTenso
 
 /**
  * Reads the checkpoint's weights one at a time, in the weights hash's order (weights-hash.ts), and for each
- * hashes it and writes every initializer the graph declared from it (WeightStore), then drops it: the export holds
- * one source weight (and what it derives from it) at a time. Returns the logical weights hash.
+ * hashes it and writes every initializer the graph declared from it (WeightStore), then drops it. Matrices are read
+ * a band of rows at a time (about `bandElements` values), hashed and written band by band, so the export holds a
+ * band plus what cannot be streamed (a transposed MatMul weight, a tied head's MatMulNBits beside the embedding,
+ * scales and zero points, in their exported form). Returns the logical weights hash.
  */
 export async function writeWeights(
   checkpoint: StreamedCheckpoint,
@@ -61,14 +68,39 @@ export async function writeWeights(
   // Every weight the graph reads is one the config expects; anything else would be written unhashed, after them.
   const extra = store.pendingSources().filter((name) => !expected.has(name))
   const names = [...hasher.names, ...extra]
-  for (const [index, name] of names.entries()) {
+  const cancelled = (): void => {
     if (options.signal?.aborted === true) throw new TillerError('cancelled', 'The export was cancelled.')
-    const tensor = await checkpoint.weights.load(name, { blocks: quantBitsOf(dtype) !== undefined })
-    const shape = expected.get(name) ?? checkpoint.weights.entries.get(name)?.shape ?? tensor.shape
-    validateLoadedWeight(name, shape, tensor)
-    const exported = roundedForExport(tensor, dtype)
-    if (expected.has(name)) hasher.add(name, exported)
-    store.write(name, exported)
+  }
+  for (const [index, name] of names.entries()) {
+    cancelled()
+    const entry = checkpoint.weights.entries.get(name)
+    const shape = expected.get(name) ?? entry?.shape
+    if (entry !== undefined && shape?.length === 2) {
+      const [rows, columns] = shape as [number, number]
+      const step = checkpoint.weights.rowStep(name)
+      const wanted = Math.floor((options.bandElements ?? defaultBandElements) / columns / step) * step
+      const band = store.needsWhole(name) ? rows : Math.max(step, wanted)
+      if (expected.has(name)) hasher.begin(name, { ...entry, shape })
+      const sink = store.open(name)
+      for (let first = 0; first < rows; first += band) {
+        if (first > 0) cancelled()
+        const count = Math.min(band, rows - first)
+        const tensor = await checkpoint.weights.loadRows(name, first, count, {
+          blockBits: store.blockBitsOf(name),
+        })
+        validateLoadedWeight(name, tensor.data.length === count * columns ? [count, columns] : shape, tensor)
+        const exported = roundedForExport(tensor, dtype)
+        if (expected.has(name)) hasher.update(exported)
+        sink.rows(exported, first)
+      }
+      sink.finish()
+    } else {
+      const tensor = await checkpoint.weights.load(name, { blocks: quantBitsOf(dtype) !== undefined })
+      validateLoadedWeight(name, shape ?? tensor.shape, tensor)
+      const exported = roundedForExport(tensor, dtype)
+      if (expected.has(name)) hasher.add(name, exported)
+      store.write(name, exported)
+    }
     options.onProgress?.({
       tensor: index + 1,
       tensors: names.length,

@@ -97,6 +97,15 @@ export class WeightsHasher {
 
   /** Hash weight `name`, which must be the next of `names`. */
   add(name: string, tensor: WeightTensor): void {
+    this.begin(name, tensor)
+    this.update(tensor)
+  }
+
+  /**
+   * Start hashing weight `name` (the next of `names`), described by its entry or its whole tensor; its values
+   * follow through `update`, in order, in one or more pieces.
+   */
+  begin(name: string, weight: WeightEntry | WeightTensor): void {
     if (this.names[this.added] !== name) {
       throw new TillerError(
         'internal',
@@ -106,9 +115,13 @@ export class WeightsHasher {
     this.added += 1
     // A q4 export that keeps a source's precision mix writes some matrices with 8 bits, and with int8 compute
     // fits the zero points of blocks with offsets: the hash says which.
-    const bits = this.dtype === 'q4' && tensor.shape.length === 2 ? this.linearBits(tensor) : undefined
-    const mark = bits === 8 ? '\tq8' : fitsZeroPoints(tensor, bits, this.compute) ? fittedMark : ''
-    this.hash.update(`${name}\t${tensor.shape.join(',')}${mark}\n`)
+    const bits = this.dtype === 'q4' && weight.shape.length === 2 ? this.linearBits(weight) : undefined
+    const mark = bits === 8 ? '\tq8' : fitsZeroPoints(weight, bits, this.compute) ? fittedMark : ''
+    this.hash.update(`${name}\t${weight.shape.join(',')}${mark}\n`)
+  }
+
+  /** Hash the next values of the weight begun last (a band of its rows, or all of them). */
+  update(tensor: WeightTensor): void {
     updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
   }
 

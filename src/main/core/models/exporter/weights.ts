@@ -7,6 +7,7 @@ import { bytesOf } from '../../onnx/tensor.ts'
 import { quantBlockSize, quantizeLinearWeight } from './quantize-blocks.ts'
 import type { WeightTensor } from '../checkpoint.ts'
 import type { WeightEntry } from '../weight-source.ts'
+import { concatenated, InitializerBytes, type RowSink } from './row-sinks.ts'
 
 /**
  * What the exported graph stores: float32 or float16 weights, activations and KV cache, or 4-/8-bit block-quantized
@@ -56,14 +57,22 @@ export function quantBitsOf(dtype: ExportDType): 4 | 8 | undefined {
   return dtype === 'q4' ? 4 : dtype === 'q8' ? 8 : undefined
 }
 
-/** `[rows, columns]` → `[columns, rows]`, for either element type. */
-function transpose<T extends Float32Array | Uint16Array>(data: T, rows: number, columns: number): T {
-  const result = new (data.constructor as new (length: number) => T)(data.length)
-  for (let row = 0; row < rows; row++) {
+/**
+ * Band `[bandRows, columns]` (rows `firstRow…` of a `[rows, columns]` weight) into its place in the transposed
+ * `[columns, rows]` `result`, for either element type.
+ */
+function transposeInto(
+  band: Float32Array | Uint16Array,
+  bandRows: number,
+  columns: number,
+  result: Float32Array | Uint16Array,
+  rows: number,
+  firstRow: number,
+): void {
+  for (let row = 0; row < bandRows; row++) {
     for (let column = 0; column < columns; column++)
-      result[column * rows + row] = data[row * columns + column] ?? 0
+      result[column * rows + firstRow + row] = band[row * columns + column] ?? 0
   }
-  return result
 }
 
 function convert(
@@ -148,8 +157,11 @@ export function fitsZeroPoints(
   return bits === 4 && compute === 'int8' && hasBlockOffsets(tensor)
 }
 
-/** Writes the initializers of one source weight once its data is loaded. */
-type PendingWrite = (tensor: WeightTensor) => void
+/**
+ * The sink of one declared initializer group, made when its source weight starts arriving; `direct` for the
+ * first group of a source, which may append to the data file as rows arrive (row-sinks.ts).
+ */
+type PendingWrite = (direct: boolean) => RowSink
 
 /**
  * The graph's weights. Building the graph declares each initializer (name, type, shape) and returns its name at
@@ -187,6 +199,10 @@ export class WeightStore {
   private readonly data: ExternalDataWriter
   /** What each source weight's data still has to become, in declaration order. */
   private readonly pending = new Map<string, PendingWrite[]>()
+  /** The widest MatMulNBits bits declared from each source weight (whose groups up to those bits are useful). */
+  private readonly blockBits = new Map<string, number>()
+  /** Source weights whose initializers need the whole weight at once (float zero points: quantize-blocks.ts). */
+  private readonly whole = new Set<string>()
 
   constructor(
     graph: GraphBuilder,
@@ -212,9 +228,34 @@ export class WeightStore {
 
   /** Write every initializer declared from source weight `name`, whose data is `tensor`. */
   write(name: string, tensor: WeightTensor): void {
+    const sink = this.open(name)
+    sink.rows(tensor, 0)
+    sink.finish()
+  }
+
+  /**
+   * Start writing every initializer declared from source weight `name`: give the sink the weight's bands of rows
+   * in order, then finish it. The first initializer group streams to the data file; later ones (a tied head's
+   * MatMulNBits beside the embedding) gather their bytes and append them at `finish`, in declaration order.
+   */
+  open(name: string): RowSink {
     const writes = this.pending.get(name) ?? []
     this.pending.delete(name)
-    for (const write of writes) write(tensor)
+    const sinks = writes.map((write, index) => write(index === 0))
+    return {
+      rows: (tensor, firstRow) => sinks.forEach((sink) => sink.rows(tensor, firstRow)),
+      finish: () => sinks.forEach((sink) => sink.finish()),
+    }
+  }
+
+  /** The widest MatMulNBits bits declared from source weight `name`, or 0: its groups of more bits go unused. */
+  blockBitsOf(name: string): number {
+    return this.blockBits.get(name) ?? 0
+  }
+
+  /** Whether source weight `name` must arrive whole, in one band. */
+  needsWhole(name: string): boolean {
+    return this.whole.has(name)
   }
 
   private entry(name: string): WeightEntry {
@@ -265,20 +306,42 @@ export class WeightStore {
     const scales = this.declare(`${name}.scales`, 'float32', [rows * blocks])
     // uint8 packed zero points, or float32 ones for blocks with offsets: known once the weight is quantized.
     const zeroPoints = this.declare(`${name}.zero_points`, 'uint8', [0])
-    this.later(source, (tensor) => {
-      // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
-      const quantized = quantizeLinearWeight(tensor, bits, bits === 4 && this.compute === 'float32')
-      this.count(quantized.source, bits, quantized.maximumError)
-      if (quantized.source === 'fitted') this.countFitted(quantized.squaredError, quantized.squaredValues)
-      this.append(packedWeight, quantized.packed)
-      this.append(scales, bytesOf(quantized.scales))
-      const floatZeros = quantized.zeroPoints instanceof Float32Array
-      zeroPoints.dataType = TensorElementType[floatZeros ? 'float32' : 'uint8']
-      zeroPoints.dims = [floatZeros ? rows * blocks : quantized.zeroPoints.length]
-      this.append(
-        zeroPoints,
-        floatZeros ? bytesOf(quantized.zeroPoints) : (quantized.zeroPoints as Uint8Array),
-      )
+    // Float zero points only where ONNX Runtime computes them: 4 bits, float compute (quantize-blocks.ts).
+    const floatZeroPoints = bits === 4 && this.compute === 'float32'
+    // Whether blocks with offsets get float zero points depends on every scale of the weight: it arrives whole.
+    const sourceOffsets = entry.blockOffsets === true
+    if (floatZeroPoints && sourceOffsets) this.whole.add(source)
+    this.blockBits.set(source, Math.max(bits, this.blockBits.get(source) ?? 0))
+    this.later(source, (direct) => {
+      // Every block is quantized on its own, so bands of rows give the whole weight's bytes, band after band.
+      const packed = new InitializerBytes(this.data, packedWeight, (rows * columns * bits) / 8, direct)
+      const scalePieces: Float32Array[] = []
+      const zeroPieces: (Uint8Array | Float32Array)[] = []
+      let kind: 'exact' | 'offsets' | 'requantized' | 'fitted' = 'exact'
+      let maximumError = 0
+      return {
+        rows: (tensor) => {
+          const quantized = quantizeLinearWeight(tensor, bits, floatZeroPoints, sourceOffsets)
+          kind = quantized.source
+          if (quantized.source === 'fitted') this.countFitted(quantized.squaredError, quantized.squaredValues)
+          maximumError = Math.max(maximumError, quantized.maximumError)
+          packed.add(quantized.packed)
+          scalePieces.push(quantized.scales)
+          zeroPieces.push(quantized.zeroPoints)
+        },
+        finish: () => {
+          this.count(kind, bits, maximumError)
+          packed.finish()
+          this.append(scales, bytesOf(concatenated(scalePieces)))
+          const floatZeros = zeroPieces[0] instanceof Float32Array
+          const zeros = floatZeros
+            ? concatenated(zeroPieces as Float32Array[])
+            : concatenated(zeroPieces as Uint8Array[])
+          zeroPoints.dataType = TensorElementType[floatZeros ? 'float32' : 'uint8']
+          zeroPoints.dims = [floatZeros ? rows * blocks : zeros.length]
+          this.append(zeroPoints, bytesOf(zeros))
+        },
+      }
     })
     return {
       weight: packedWeight.name,
@@ -314,23 +377,42 @@ export class WeightStore {
 
   /** Add checkpoint weight `source` unchanged (embeddings `[vocab, hidden]`, norm weights `[hidden]`). */
   asIs(name: string, source: string): string {
-    const initializer = this.declare(name, this.dtype, this.entry(source).shape)
-    this.later(source, (tensor) =>
-      this.append(initializer, bytesOf(convert(tensor.data, tensor.dtype, this.dtype))),
-    )
+    const { shape } = this.entry(source)
+    const initializer = this.declare(name, this.dtype, shape)
+    const byteLength = shape.reduce((product, size) => product * size, 1) * (this.dtype === 'float16' ? 2 : 4)
+    this.later(source, (direct) => {
+      const bytes = new InitializerBytes(this.data, initializer, byteLength, direct)
+      return {
+        rows: (tensor) => bytes.add(bytesOf(convert(tensor.data, tensor.dtype, this.dtype))),
+        finish: () => bytes.finish(),
+      }
+    })
     return name
   }
 
-  /** Add an HF Linear weight `[out, in]` transposed to `[in, out]` for MatMul. */
+  /**
+   * Add an HF Linear weight `[out, in]` transposed to `[in, out]` for MatMul: every band of rows lands in every
+   * output row, so the transposed weight is gathered whole (in the export's float type) and written at the end.
+   */
   transposed(name: string, source: string): string {
     const [rows, columns] = this.entry(source).shape as [number, number]
     const initializer = this.declare(name, this.dtype, [columns, rows])
-    this.later(source, (tensor) =>
-      this.append(
-        initializer,
-        bytesOf(transpose(convert(tensor.data, tensor.dtype, this.dtype), rows, columns)),
-      ),
-    )
+    this.later(source, () => {
+      const result =
+        this.dtype === 'float16' ? new Uint16Array(rows * columns) : new Float32Array(rows * columns)
+      return {
+        rows: (tensor, firstRow) =>
+          transposeInto(
+            convert(tensor.data, tensor.dtype, this.dtype),
+            tensor.shape[0] ?? 0,
+            columns,
+            result,
+            rows,
+            firstRow,
+          ),
+        finish: () => this.append(initializer, bytesOf(result)),
+      }
+    })
     return name
   }
 

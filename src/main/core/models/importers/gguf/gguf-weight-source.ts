@@ -4,13 +4,13 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
 import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
-import type { WeightEntry, WeightSource } from '../../weight-source.ts'
+import { weightRows, type WeightEntry, type WeightSource } from '../../weight-source.ts'
 import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
 import type { TensorMapping } from './gguf-architectures.ts'
 import type { GgufFile, GgufTensorEntry } from './gguf-file.ts'
 import { hasGroupOffsets } from './block-decode.ts'
 import { sourceBitsOf } from './source-bits.ts'
-import { readGgufTensor } from './tensor-data.ts'
+import { ggufRowBytes, readGgufRows, readGgufTensor } from './tensor-data.ts'
 
 /** A GGUF tensor and the Hugging Face weights it holds. */
 export interface MappedTensor {
@@ -42,21 +42,27 @@ async function readMappedTensor(
   let weight = await readGgufTensor(file, handle, tensor, { blocks })
   if (mapping.ropeHeads !== undefined) {
     const heads = mapping.ropeHeads === 'query' ? config.numHeads : config.numKeyValueHeads
-    const { blocks } = weight
-    weight = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, config.headDim) }
-    if (blocks !== undefined) {
-      // Groups run along a row, so the row permutation moves each row's quants and scales with it.
-      weight.blocks = {
-        ...blocks,
-        quants: interleavedToHalfSplitRows(blocks.quants, heads, config.headDim),
-        scales: interleavedToHalfSplitRows(blocks.scales, heads, config.headDim),
-        ...(blocks.offsets === undefined
-          ? {}
-          : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, config.headDim) }),
-      }
-    }
+    weight = permutedRows(weight, heads, config.headDim)
   }
   return mapping.rowSplit === undefined ? [weight] : splitRows(weight, mapping.rowSplit)
+}
+
+/** `heads` heads of interleaved q/k rows in rotate_half order, with their groups. */
+function permutedRows(weight: WeightTensor, heads: number, headDim: number): WeightTensor {
+  const { blocks } = weight
+  const permuted = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, headDim) }
+  if (blocks !== undefined) {
+    // Groups run along a row, so the row permutation moves each row's quants and scales with it.
+    permuted.blocks = {
+      ...blocks,
+      quants: interleavedToHalfSplitRows(blocks.quants, heads, headDim),
+      scales: interleavedToHalfSplitRows(blocks.scales, heads, headDim),
+      ...(blocks.offsets === undefined
+        ? {}
+        : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, headDim) }),
+    }
+  }
+  return permuted
 }
 
 /** The entry (dtype, shape, source bits) of part `index` of a mapped tensor, before its data is read. */
@@ -128,6 +134,35 @@ export class GgufWeightSource implements WeightSource {
     })
     if (loaded === undefined) throw new TillerError('internal', `Weight ${name} was not read.`)
     return loaded
+  }
+
+  /**
+   * Reads rows `[first, first + count)` of weight `name` straight from its rows of the file: a fused tensor's part
+   * from its own rows, q/k projections a whole number of heads at a time (rowStep), permuted as `load` permutes them.
+   * A tensor whose rows are not whole blocks is read whole and sliced.
+   */
+  async loadRows(
+    name: string,
+    first: number,
+    count: number,
+    options: { blockBits?: number } = {},
+  ): Promise<WeightTensor> {
+    const owner = this.owners.get(name)
+    if (owner === undefined || this.closed || ggufRowBytes(owner.tensor) === undefined) {
+      return weightRows(await this.load(name, { blocks: (options.blockBits ?? 0) > 0 }), first, count)
+    }
+    const { tensor, mapping } = owner
+    const partIndex = mapping.huggingFaceNames.indexOf(name)
+    const partStart = (mapping.rowSplit ?? []).slice(0, partIndex).reduce((sum, rows) => sum + rows, 0)
+    // As `load` (splitRows), the parts of a fused tensor come without their groups.
+    const blockBits = mapping.rowSplit === undefined ? (options.blockBits ?? 0) : 0
+    const weight = await readGgufRows(this.file, this.handle, tensor, partStart + first, count, blockBits)
+    if (mapping.ropeHeads === undefined) return weight
+    return permutedRows(weight, count / this.config.headDim, this.config.headDim)
+  }
+
+  rowStep(name: string): number {
+    return this.owners.get(name)?.mapping.ropeHeads === undefined ? 1 : this.config.headDim
   }
 
   async close(): Promise<void> {

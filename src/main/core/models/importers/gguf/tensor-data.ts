@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
-import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
+import { ggmlTensorByteLength, ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import type { WeightBlocks, WeightTensor } from '../../checkpoint.ts'
 import { decodeQuantizedGroups, hasQuantizedGroups } from './block-decode.ts'
 import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
@@ -46,8 +46,57 @@ export async function readGgufTensor(
 ): Promise<WeightTensor> {
   assertReadableTensor(file, tensor)
   const bytes = await readBytes(handle, tensor.offset, tensor.byteLength)
-  const elementCount = tensor.shape.reduce((product, size) => product * size, 1)
-  const shape = [...tensor.shape]
+  return decodeTensorBytes(file, tensor, bytes, [...tensor.shape], 0, options.blocks === false ? 0 : Infinity)
+}
+
+/** The bytes of one row of a matrix tensor, or undefined when its rows are not whole blocks. */
+export function ggufRowBytes(tensor: GgufTensorEntry): number | undefined {
+  const [rows, columns] = tensor.shape
+  if (
+    tensor.shape.length !== 2 ||
+    rows === undefined ||
+    columns === undefined ||
+    tensor.byteLength === undefined
+  )
+    return undefined
+  const rowBytes = ggmlTensorByteLength(tensor.type, columns, 1)
+  return rowBytes !== undefined && rowBytes * rows === tensor.byteLength ? rowBytes : undefined
+}
+
+/**
+ * Reads rows `[first, first + count)` of a matrix tensor (`[rows, columns]`, rows of whole blocks: ggufRowBytes)
+ * as readGgufTensor reads the whole, a `[count, columns]` weight; its groups of 32 come along when their bits are
+ * at most `blockBits`.
+ */
+export async function readGgufRows(
+  file: GgufFile,
+  handle: FileHandle,
+  tensor: GgufTensorEntry,
+  first: number,
+  count: number,
+  blockBits: number,
+): Promise<WeightTensor> {
+  assertReadableTensor(file, tensor)
+  const rowBytes = ggufRowBytes(tensor)
+  if (rowBytes === undefined)
+    throw new TillerError('internal', `${file.path}: tensor "${tensor.name}" cannot be read by rows.`)
+  const bytes = await readBytes(handle, tensor.offset + first * rowBytes, count * rowBytes)
+  return decodeTensorBytes(file, tensor, bytes, [count, tensor.shape[1] ?? 1], first, blockBits)
+}
+
+/**
+ * `bytes`, whole rows of `tensor` starting at row `firstRow`, as a weight of `shape`: see readGgufTensor. Groups
+ * are decoded when the type has them and their bits are at most `blockBits`.
+ */
+function decodeTensorBytes(
+  file: GgufFile,
+  tensor: GgufTensorEntry,
+  bytes: Uint8Array,
+  shape: number[],
+  firstRow: number,
+  blockBits: number,
+): WeightTensor {
+  const elementCount = shape.reduce((product, size) => product * size, 1)
   let weight: WeightTensor
   switch (tensor.type) {
     case GGMLQuantizationType.F32:
@@ -69,11 +118,12 @@ export async function readGgufTensor(
         )
       }
       weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
-      const blocks = options.blocks === false ? undefined : blocksOf(tensor.type, bytes, elementCount, shape)
+      const wanted = (sourceBitsOf(tensor.type) ?? Infinity) <= blockBits
+      const blocks = wanted ? blocksOf(tensor.type, bytes, elementCount, shape) : undefined
       if (blocks !== undefined) weight.blocks = blocks
     }
   }
-  assertFinite(file, tensor, weight)
+  assertFinite(file, tensor, weight, firstRow)
   const sourceBits = sourceBitsOf(tensor.type)
   if (sourceBits !== undefined) weight.sourceBits = sourceBits
   return weight
@@ -98,16 +148,24 @@ function blocksOf(
 
 /** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */
 function firstNonFinite(weight: WeightTensor): number {
-  const { data } = weight
-  if (weight.dtype === 'float16') {
-    // A float16 with all exponent bits set is an infinity or a NaN.
-    for (let index = 0; index < data.length; index++) {
-      if (((data[index] as number) & 0x7c00) === 0x7c00) return index
-    }
-    return -1
-  }
+  return weight.dtype === 'float16'
+    ? firstNonFiniteHalf(weight.data as Uint16Array)
+    : firstNonFiniteFloat(weight.data as Float32Array)
+}
+
+function firstNonFiniteHalf(data: Uint16Array): number {
+  // A float16 with all exponent bits set is an infinity or a NaN.
   for (let index = 0; index < data.length; index++) {
-    if (!Number.isFinite(data[index])) return index
+    if (((data[index] as number) & 0x7c00) === 0x7c00) return index
+  }
+  return -1
+}
+
+function firstNonFiniteFloat(data: Float32Array): number {
+  // x − x is 0 for every finite x and NaN for infinities and NaN: one comparison per value.
+  for (let index = 0; index < data.length; index++) {
+    const value = data[index] as number
+    if (value - value !== 0) return index
   }
   return -1
 }
@@ -116,14 +174,15 @@ function firstNonFinite(weight: WeightTensor): number {
  * Refuses weights holding NaN or infinity, as llama.cpp's loader does (ggml_validate_row_data): in a quantized
  * tensor they come from a damaged float16 block scale, and they would turn every logit into NaN.
  */
-function assertFinite(file: GgufFile, tensor: GgufTensorEntry, weight: WeightTensor): void {
+function assertFinite(file: GgufFile, tensor: GgufTensorEntry, weight: WeightTensor, firstRow: number): void {
   const index = firstNonFinite(weight)
   if (index < 0) return
   const columns = tensor.shape[tensor.shape.length - 1] ?? 1
   throw new TillerError(
     'file-corrupt',
     `${file.path}: tensor "${tensor.name}" (${ggmlTypeName(tensor.type)}) holds a NaN or infinite value at row ` +
-      `${Math.floor(index / columns)}, column ${index % columns}. The file is damaged; download or convert it again.`,
+      `${firstRow + Math.floor(index / columns)}, column ${index % columns}. The file is damaged; download or ` +
+      'convert it again.',
     { subject: `${file.path}: ${tensor.name}` },
   )
 }
