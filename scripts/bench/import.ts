@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- import [--repeats R] [--dtypes q4,float16]`: `tiller import gguf` against a plain copy of the
- * same file. A synthetic Q8_0 GGUF of TinyLlama's shape (1.17 GB; test/importers/helpers/synthetic-gguf.ts) is built
- * once into .cache/bench/import/; then, interleaved so that a change in machine load hits every variant alike,
+ * `npm run bench -- import [--repeats R] [--dtypes q4,float16] [--source q8_0|q4_k]`: `tiller import gguf` against a
+ * plain copy of the same file. A synthetic GGUF of TinyLlama's shape with Q8_0 matrices (1.17 GB), or Q4_K ones
+ * (0.62 GB, whose q4 import fits 4-bit zero points), built by test/importers/helpers/synthetic-gguf.ts once into
+ * .cache/bench/import/; then, interleaved so that a change in machine load hits every variant alike,
  * each repeat runs `cp` of the file and one import per dtype, each a child process. Prints per variant the median
  * wall time, CPU time (user + system) and peak resident memory (the import reports its own through
  * test/helpers/peak-memory-reporter.mjs; cp's is not measured), and the ratio of each to the copy.
@@ -12,13 +13,14 @@ import { availableParallelism, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { GGMLQuantizationType } from '@huggingface/gguf'
 import { buildCli, isBuildFresh } from '../build-cli.mjs'
 import { tinyLlamaShape, writeSyntheticGguf } from '../../test/importers/helpers/synthetic-gguf.ts'
 import { median } from './support/timing.ts'
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 const cacheFolder = join(root, '.cache', 'bench', 'import')
-const source = join(cacheFolder, 'tinyllama-shape-q8_0.gguf')
+const sourceTypes = { q8_0: GGMLQuantizationType.Q8_0, q4_k: GGMLQuantizationType.Q4_K } as const
 const reporter = join(root, 'test', 'helpers', 'peak-memory-reporter.mjs')
 const bin = join(root, 'bin', 'tiller.mjs')
 
@@ -59,12 +61,14 @@ function measure(command: string, args: string[], usageFile?: string): Measureme
   return { wallSeconds, cpuSeconds: usage.cpuSeconds, peakBytes: usage.maxRssBytes }
 }
 
-/** Writes the synthetic GGUF unless it is already in the cache. */
-function ensureSource(): void {
-  if (existsSync(source)) return
+/** The synthetic GGUF with `type` matrices, written unless it is already in the cache. */
+function ensureSource(type: keyof typeof sourceTypes): string {
+  const source = join(cacheFolder, `tinyllama-shape-${type}.gguf`)
+  if (existsSync(source)) return source
   mkdirSync(cacheFolder, { recursive: true })
-  process.stdout.write(`Building ${source} (TinyLlama shape, Q8_0)…\n`)
-  writeSyntheticGguf(source, tinyLlamaShape())
+  process.stdout.write(`Building ${source} (TinyLlama shape, ${type.toUpperCase()})…\n`)
+  writeSyntheticGguf(source, tinyLlamaShape(), sourceTypes[type])
+  return source
 }
 
 const format = (value: number | undefined, digits: number): string =>
@@ -73,12 +77,18 @@ const format = (value: number | undefined, digits: number): string =>
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { repeats: { type: 'string', default: '2' }, dtypes: { type: 'string', default: 'q4,float16' } },
+    options: {
+      repeats: { type: 'string', default: '2' },
+      dtypes: { type: 'string', default: 'q4,float16' },
+      source: { type: 'string', default: 'q8_0' },
+    },
   })
+  const sourceType = values.source
+  if (!(sourceType in sourceTypes)) throw new Error(`--source is q8_0 or q4_k, not ${sourceType}.`)
   const repeats = Number(values.repeats)
   const dtypes = values.dtypes.split(',')
   if (!isBuildFresh()) await buildCli()
-  ensureSource()
+  const source = ensureSource(sourceType as keyof typeof sourceTypes)
   const fileBytes = statSync(source).size
   const scratch = join(cacheFolder, 'scratch')
   const names = ['cp (plain copy)', ...dtypes.map((dtype) => `tiller import --dtype ${dtype}`)]
@@ -114,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
   const loadAfter = loadavg()
   const copyWall = median((results.get(names[0] as string) ?? []).map((entry) => entry.wallSeconds))
   process.stdout.write(
-    `import of a ${(fileBytes / 1e9).toFixed(2)} GB Q8_0 GGUF (TinyLlama shape), median of ${repeats} interleaved ` +
+    `import of a ${(fileBytes / 1e9).toFixed(2)} GB ${sourceType.toUpperCase()} GGUF (TinyLlama shape), median of ${repeats} interleaved ` +
       `runs; load average ${loadBefore.map((load) => load.toFixed(2)).join(' ')} → ` +
       `${loadAfter.map((load) => load.toFixed(2)).join(' ')} on ${availableParallelism()} cores:\n`,
   )

@@ -13,8 +13,8 @@ import {
 import { checkpointToGguf, ggufTensorName } from './gguf-model.ts'
 
 /**
- * Large synthetic Llama GGUFs for memory and speed measurements: every matrix Q8_0 with random quants, norms F32
- * ones, written to disk one tensor at a time so that building a 1 GB file holds one tensor, not the file.
+ * Large synthetic Llama GGUFs for memory and speed measurements: every matrix Q8_0 (or Q4_K) with random quants,
+ * norms F32 ones, written to disk one tensor at a time so that building a 1 GB file holds one tensor, not the file.
  */
 
 /** A Llama shape of about `layers` × 13.6 MB of Q8_0 (hidden 1024, MLP 2816) plus its embedding and classifier. */
@@ -75,14 +75,50 @@ function fillRandomQ8Blocks(bytes: Uint8Array, seed: number): void {
 }
 
 /**
- * Writes a synthetic Q8_0 Llama GGUF of `config` to `path` (through a temporary file renamed into place). Returns
+ * Fills `bytes` (whole Q4_K super-blocks of 256 values) from a seeded generator: float16 d = 0.05/63/15 and
+ * dmin = 0.05/63, then random 6-bit sub-block scales and minimums and random 4-bit quants, so values lie in ±0.05.
+ */
+function fillRandomQ4kBlocks(bytes: Uint8Array, seed: number): void {
+  const [scale, minimum] = floatsToHalves(Float32Array.of(0.05 / 63 / 15, 0.05 / 63)) as unknown as [
+    number,
+    number,
+  ]
+  let state = (seed * 2654435761) >>> 0 || 1
+  for (let block = 0; block < bytes.length; block += q4kBlockBytes) {
+    bytes[block] = scale & 0xff
+    bytes[block + 1] = scale >> 8
+    bytes[block + 2] = minimum & 0xff
+    bytes[block + 3] = minimum >> 8
+    for (let at = block + 4; at < block + q4kBlockBytes; at += 4) {
+      state ^= state << 13
+      state ^= state >>> 17
+      state ^= state << 5
+      for (let byte = 0; byte < 4; byte++) bytes[at + byte] = (state >>> (8 * byte)) & 0xff
+    }
+  }
+}
+
+const q4kBlockBytes = 144
+
+/** Random block fillers of the matrix types a synthetic GGUF can have. */
+const fillers = {
+  [GGMLQuantizationType.Q8_0]: fillRandomQ8Blocks,
+  [GGMLQuantizationType.Q4_K]: fillRandomQ4kBlocks,
+}
+
+/**
+ * Writes a synthetic Q8_0 (or `matrixType`) Llama GGUF of `config` to `path` (through a temporary file renamed into place). Returns
  * the file's size in bytes. The vocabulary is the tiny SentencePiece one of the test models.
  */
-export function writeSyntheticGguf(path: string, config: LlamaConfig): number {
+export function writeSyntheticGguf(
+  path: string,
+  config: LlamaConfig,
+  matrixType: keyof typeof fillers = GGMLQuantizationType.Q8_0,
+): number {
   const shapes = expectedWeightShapes(config)
   const largest = Math.max(
     ...[...shapes.values()].map(
-      (shape) => ggmlTensorByteLength(GGMLQuantizationType.Q8_0, shape[1] ?? blockValues, shape[0] ?? 1) ?? 0,
+      (shape) => ggmlTensorByteLength(matrixType, shape[1] ?? blockValues, shape[0] ?? 1) ?? 0,
     ),
   )
   // Every matrix's data is a view of one buffer, refilled with its own random blocks just before it is written.
@@ -102,12 +138,9 @@ export function writeSyntheticGguf(path: string, config: LlamaConfig): number {
           }
         : {
             name: ggufName,
-            type: GGMLQuantizationType.Q8_0,
+            type: matrixType,
             shape,
-            data: shared.subarray(
-              0,
-              ggmlTensorByteLength(GGMLQuantizationType.Q8_0, shape[1] ?? 0, shape[0] ?? 0),
-            ),
+            data: shared.subarray(0, ggmlTensorByteLength(matrixType, shape[1] ?? 0, shape[0] ?? 0)),
           }
   }
   const content = checkpointToGguf({ config, weights }, { tensors })
@@ -117,7 +150,7 @@ export function writeSyntheticGguf(path: string, config: LlamaConfig): number {
   let seed = 1
   try {
     for (const chunk of serializeGguf(content)) {
-      if (chunk.buffer === shared.buffer && chunk.byteLength > 0) fillRandomQ8Blocks(chunk, seed++)
+      if (chunk.buffer === shared.buffer && chunk.byteLength > 0) fillers[matrixType](chunk, seed++)
       let written = 0
       while (written < chunk.byteLength) {
         written += writeSync(descriptor, chunk, written, chunk.byteLength - written, position + written)

@@ -1,3 +1,5 @@
+import { roundQuotient } from './round-quotient.ts'
+
 /**
  * 4-bit blocks of 32 with integer zero points fitted to float values: what a q4 export with int8 compute writes for
  * blocks with offsets (GGUF Q4_1, Q5_1, Q4_K, Q5_K: value = s·q + o), whose exact form needs a float zero point
@@ -40,38 +42,39 @@ function clampLevel(value: number): number {
   return value < 0 ? 0 : value > levels ? levels : value
 }
 
-/** Squared error of block [start, start + 32) written with float32 `scale` and `zero`. */
-function blockError(values: Float32Array, start: number, scale: number, zero: number): number {
-  let error = 0
-  for (let at = start; at < start + blockSize; at++) {
-    const value = values[at] as number
-    const quant = clampLevel(Math.round(value / scale) + zero)
-    const gap = Math.fround(scale * (quant - zero)) - value
-    error += gap * gap
-  }
-  return error
-}
+/**
+ * One try's outcome, written by `evaluate`: its squared error and the least-squares scale Σ x·k / Σ k² of the
+ * quants it gives (k = q − zero). Module-level so the hot loop allocates nothing; the export runs on one thread.
+ */
+const outcome = { error: 0, refinedScale: 0 }
 
-/** Least-squares scale Σ x·k / Σ k² of block [start, start + 32) for the quants `scale` and `zero` give. */
-function refinedScale(values: Float32Array, start: number, scale: number, zero: number): number {
+/**
+ * Writes in `outcome` the squared error of block [start, start + 32) written with float32 `scale` and `zero`, and
+ * the least-squares scale of the same quants: one pass, since both follow from the quants alone.
+ */
+function evaluate(values: Float32Array, start: number, scale: number, zero: number): void {
+  let error = 0
   let numerator = 0
   let denominator = 0
   for (let at = start; at < start + blockSize; at++) {
     const value = values[at] as number
-    const level = clampLevel(Math.round(value / scale) + zero) - zero
+    const level = clampLevel(roundQuotient(value, scale) + zero) - zero
+    const gap = Math.fround(scale * level) - value
+    error += gap * gap
     numerator += value * level
     denominator += level * level
   }
-  return denominator > 0 ? numerator / denominator : scale
+  outcome.error = error
+  outcome.refinedScale = denominator > 0 ? numerator / denominator : scale
 }
 
 /** The zero point of `scale` that puts the grid's lowest level at or below `lowest`, as near as 0..15 allows. */
 function zeroFor(lowest: number, scale: number): number {
-  return clampLevel(Math.round(-lowest / scale))
+  return clampLevel(roundQuotient(-lowest, scale))
 }
 
-/** The fitted scale and zero point of block `block` of `values`. */
-function fitBlock(values: Float32Array, block: number): { scale: number; zero: number } {
+/** The fitted scale and zero point of block `block` of `values`, written to `scales` and `zeros`. */
+function fitBlock(values: Float32Array, block: number, scales: Float32Array, zeros: Uint8Array): void {
   const start = block * blockSize
   let lowest = 0
   let highest = 0
@@ -81,18 +84,27 @@ function fitBlock(values: Float32Array, block: number): { scale: number; zero: n
     if (value > highest) highest = value
   }
   // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
-  if (highest === lowest) return { scale: 1, zero: 0 }
-  let best = { scale: 1, zero: 0, error: Infinity }
-  for (const steps of stepCounts) {
-    let scale = Math.fround((highest - lowest) / steps)
+  let bestScale = 1
+  let bestZero = 0
+  let bestError = Infinity
+  for (let tried = 0; tried < stepCounts.length && highest !== lowest; tried++) {
+    let scale = Math.fround((highest - lowest) / (stepCounts[tried] as number))
     for (let round = 0; round <= refinements && scale > 0; round++) {
       const zero = zeroFor(lowest, scale)
-      const error = blockError(values, start, scale, zero)
-      if (error < best.error) best = { scale, zero, error }
-      if (round < refinements) scale = Math.fround(refinedScale(values, start, scale, zero))
+      evaluate(values, start, scale, zero)
+      if (outcome.error < bestError) {
+        bestScale = scale
+        bestZero = zero
+        bestError = outcome.error
+      }
+      const refined = Math.fround(outcome.refinedScale)
+      // A scale its own refinement returns gives the same quants, error and refinement again: the try is done.
+      if (refined === scale) break
+      scale = refined
     }
   }
-  return best
+  scales[block] = bestScale
+  zeros[block] = bestZero
 }
 
 /** Float values `[rows · columns]` (columns a multiple of 32) as 4-bit blocks of 32 with fitted zero points. */
@@ -107,12 +119,12 @@ export function fitZeroPoints(values: Float32Array): FittedQuants {
     squaredValues: 0,
   }
   for (let block = 0; block < blocks; block++) {
-    const { scale, zero } = fitBlock(values, block)
-    result.scales[block] = scale
-    result.zeros[block] = zero
+    fitBlock(values, block, result.scales, result.zeros)
+    const scale = result.scales[block] as number
+    const zero = result.zeros[block] as number
     for (let at = block * blockSize; at < (block + 1) * blockSize; at++) {
       const value = values[at] as number
-      const quant = clampLevel(Math.round(value / scale) + zero)
+      const quant = clampLevel(roundQuotient(value, scale) + zero)
       result.quants[at] = quant
       const gap = Math.abs(Math.fround(scale * (quant - zero)) - value)
       result.maximumError = Math.max(result.maximumError, gap)

@@ -1,6 +1,7 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
 import { fitZeroPoints } from './fitted-zero-points.ts'
+import { roundQuotient } from './round-quotient.ts'
 
 /**
  * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
@@ -95,13 +96,13 @@ function requantizeBlock(values: Float32Array, block: number, levels: number, in
   }
   // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
   const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
-  const zero = Math.min(levels, Math.max(0, Math.round(-minimum / scale)))
+  const zero = Math.min(levels, Math.max(0, roundQuotient(-minimum, scale)))
   into.scales[block] = scale
   into.zeros[block] = zero
   let worst = 0
   for (let at = start; at < start + quantBlockSize; at++) {
     const value = values[at] as number
-    const quant = Math.min(levels, Math.max(0, Math.round(value / scale) + zero))
+    const quant = Math.min(levels, Math.max(0, roundQuotient(value, scale) + zero))
     into.quants[at] = quant
     worst = Math.max(worst, Math.abs(Math.fround(scale * (quant - zero)) - value))
   }
