@@ -8,6 +8,7 @@ import type { RenderedExample, RenderedSequence } from '../../src/main/core/data
 import { compileGraph } from '../../src/main/core/edits/compiler/compile.ts'
 import { fingerprintModel } from '../../src/main/core/edits/fingerprint.ts'
 import { hookOutputName } from '../../src/main/core/models/locator/hook-map.ts'
+import { loadModel as loadGraph } from '../../src/main/core/onnx/external-data.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import { testModels } from '../compiler/models.ts'
@@ -197,6 +198,42 @@ describe.each(testModels)('capture: $name', ({ create, activationType }) => {
     expect(await captureActivations(model, examples, options)).toEqual(captured)
     const residual = await captureActivations(model, examples, { ...options, site, cacheDirectory: false })
     expect(residual.heads).toBeUndefined()
+  })
+
+  it('runs a hooks-only graph: nothing after the deepest hook, same values as the full hooked graph', async () => {
+    const hooksOnly = async (hookLayers: number[]) => {
+      const compiled = await compileGraph(folder, {
+        edits: [],
+        hooks: hookLayers.map((layer) => ({ layer, site })),
+        hooksOnly: true,
+      })
+      return (await loadGraph(compiled.graphPath)).model.graph
+    }
+    const full = (await loadGraph(single.graphPath)).model.graph
+    const first = await hooksOnly([0])
+    expect(first.output.map((output) => output.name)).toEqual([hookOutputName(site, 0)])
+    // Every layer after the hook, the output head and the cache outputs are gone; the inputs stay declared.
+    expect(first.node.length).toBeLessThan((await hooksOnly([1])).node.length)
+    expect((await hooksOnly([1])).node.length).toBeLessThan(full.node.length)
+    expect(first.input.map((input) => input.name)).toEqual(full.input.map((input) => input.name))
+    const set = await captureActivations(model, examples, {
+      site,
+      selector: 'promptTokens',
+      layers: [1],
+      cacheDirectory: false,
+    })
+    const row = examples[0]?.positive as RenderedSequence
+    const run = await forwardBatch(single, [row.tokenIds], { fetch: [hookOutputName(site, 1)] })
+    const values = run.outputs[hookOutputName(site, 1)]?.data as Float32Array
+    const expected = expectedRows('promptTokens', row, values, set.width, 3)
+    expected.forEach((vector, offset) =>
+      expect(
+        maxDifference(
+          set.positive[0]?.subarray(offset * set.width, (offset + 1) * set.width) ?? vector,
+          vector,
+        ),
+      ).toBeLessThanOrEqual(tolerance),
+    )
   })
 
   it('names the example when a selector has nothing to read', async () => {

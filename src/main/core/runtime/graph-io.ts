@@ -51,8 +51,16 @@ function floatType(type: string, what: string, graphPath: string): CacheDType {
   )
 }
 
-/** Read the cache layout and optional inputs of `session`, loaded from `graphPath`. */
-export function readGraphInterface(session: ort.InferenceSession, graphPath: string): GraphInterface {
+/**
+ * Read the cache layout and optional inputs of `session`, loaded from `graphPath`. A `hooksOnly` graph (capture's,
+ * compiled with `hooksOnly`) keeps the decoder's inputs but outputs only hooks: no logits or cache outputs.
+ */
+export function readGraphInterface(
+  session: ort.InferenceSession,
+  graphPath: string,
+  options: { hooksOnly?: boolean } = {},
+): GraphInterface {
+  const hooksOnly = options.hooksOnly === true
   const inputs = new Map(session.inputMetadata.map((entry) => [entry.name, entry]))
   const outputs = new Map(session.outputMetadata.map((entry) => [entry.name, entry]))
   for (const name of [graphInputs.inputIds, graphInputs.attentionMask]) {
@@ -65,7 +73,7 @@ export function readGraphInterface(session: ort.InferenceSession, graphPath: str
     }
   }
   const logits = outputs.get(graphOutputs.logits)
-  if (logits === undefined || !logits.isTensor) {
+  if (!hooksOnly && (logits === undefined || !logits.isTensor)) {
     throw new TillerError(
       'invalid-model-folder',
       `${graphPath} has no "logits" output; export it with logits.`,
@@ -87,7 +95,7 @@ export function readGraphInterface(session: ort.InferenceSession, graphPath: str
   const presentNames: string[] = []
   for (let layer = 0; layer < layers; layer++) {
     for (const kind of ['key', 'value'] as const) {
-      if (!inputs.has(pastName(layer, kind)) || !outputs.has(presentName(layer, kind))) {
+      if (!inputs.has(pastName(layer, kind)) || (!hooksOnly && !outputs.has(presentName(layer, kind)))) {
         throw new TillerError(
           'invalid-model-folder',
           `${graphPath} lacks ${pastName(layer, kind)} or ${presentName(layer, kind)}; the cache must be complete.`,
@@ -118,7 +126,7 @@ export function readGraphInterface(session: ort.InferenceSession, graphPath: str
     cache: { dtype, layers, kvHeads, headDim, pastNames, presentNames },
     hasPositionIds: inputs.has(graphInputs.positionIds),
     logitsToKeepInput,
-    logitsDType: floatType(logits.type, 'logits', graphPath),
+    logitsDType: logits?.isTensor === true ? floatType(logits.type, 'logits', graphPath) : dtype,
     extraInputNames,
     outputNames: session.outputNames,
   }

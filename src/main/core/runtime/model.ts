@@ -44,6 +44,8 @@ export interface LoadModelOptions {
    * of the same folder): parsing a large tokenizer.json costs more than creating a small model's session.
    */
   tokenizer?: TextTokenizer
+  /** The graph outputs only hooks (compiled with `hooksOnly` for capture): it runs forward passes, not generation. */
+  hooksOnly?: boolean
 }
 
 /**
@@ -136,7 +138,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
   const created = await createProviderSession(graphPath, providerChoice)
   let graph: GraphInterface
   try {
-    graph = readGraphInterface(created.session, graphPath)
+    graph = readGraphInterface(created.session, graphPath, { hooksOnly: options.hooksOnly })
     checkAgainstConfig(config, graph, graphPath)
   } catch (error) {
     await created.session.release()

@@ -10,6 +10,7 @@ import { writeDerivedGraph } from '../../models/locator/graph-placement.ts'
 import { canonicalSite, type HookMap, type SiteAddress } from '../../models/locator/hook-map.ts'
 import { locateHookSites, resolveGraphPath } from '../../models/locator/index.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
+import { removeDeadNodes } from '../../onnx/rewire.ts'
 import { checkEdits } from './check-edits.ts'
 import { lowerSite, type PlacedIntervention } from './lower-site.ts'
 import { maskInputName, RuntimeInputs, runtimeInputNames, type PatchInput } from './runtime-inputs.ts'
@@ -30,6 +31,11 @@ export interface CompileSpec {
   exposeEditInputs?: boolean
   /** Give each edit its own strength factor (`tiller_edit_strength [batch, edits]`), for stacked edits. */
   strengthPerEdit?: boolean
+  /**
+   * Make the hooks the graph's only outputs and drop every node they do not depend on: the layers after the
+   * deepest hook, the output head and the cache outputs. Capture runs such graphs (load them with `hooksOnly`).
+   */
+  hooksOnly?: boolean
 }
 
 /** A compiled graph and what the runtime must feed it. */
@@ -99,6 +105,18 @@ function placeInterventions(
   )
 }
 
+/** Make `outputs` the graph's only outputs and remove what they do not read (graph inputs stay declared). */
+function keepOnlyOutputs(editor: GraphEditor, outputs: readonly string[]): void {
+  if (outputs.length === 0)
+    throw new TillerError('internal', 'A hooks-only graph needs at least one hook to expose.')
+  const kept = new Set(outputs)
+  const graph = editor.model.graph
+  graph.output = graph.output.filter((output) => kept.has(output.name))
+  removeDeadNodes(graph)
+  const produced = new Set(graph.node.flatMap((node) => node.output))
+  graph.valueInfo = graph.valueInfo.filter((info) => produced.has(info.name))
+}
+
 /**
  * Compile `spec` for the graph of `folder` (`options.graphFile` relative to it; default the folder's decoder
  * graph). Returns the compiled graph's file and its runtime inputs.
@@ -143,6 +161,7 @@ export async function compileGraph(
     },
   })
   hookOutputs.push(...inputs.map((address) => `hook.${address.site}.${address.layer}.input`))
+  if (spec.hooksOnly === true) keepOnlyOutputs(editor, hookOutputs)
   const prefix = spec.edits.length > 0 ? 'steered' : 'hooked'
   const fileName = `${prefix}-${specHash(hookMap.graphHash, spec)}.onnx`
   let outputPath: string
