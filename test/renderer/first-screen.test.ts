@@ -198,4 +198,32 @@ describe('Models screen and plain generation', () => {
     await press('Enter', true)
     expect(fake.calls.filter((call) => call.name === 'generate:start')).toHaveLength(2)
   })
+
+  test('Esc stops a chat reply only while Chat is shown', async () => {
+    const fake = createFakeBridge(loadedStatus())
+    fake.answers['chat:list'] = () => ({ ok: true, result: [] })
+    fake.answers['edits:list'] = () => ({ ok: true, result: [] })
+    fake.answers['datasets:list'] = () => ({ ok: true, result: { datasets: [], bundledDirectory: null } })
+    fake.answers['chat:send'] = () => ({ ok: true, result: { id: 'chat-job-1', kind: 'chat' } })
+    fake.answers['job:cancel'] = () => ({ ok: true, result: { cancelled: true } })
+    const app = await mountApp(fake, 'chat')
+    const cancels = () => fake.calls.filter((call) => call.name === 'job:cancel')
+    const pressEscape = async () => {
+      window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }))
+      await flushPromises()
+    }
+    await app.get('#chat-message').setValue('Where does the fox live?')
+    await app.get('[data-testid=send-button]').trigger('click')
+    await flushPromises()
+    expect(fake.calls.filter((call) => call.name === 'chat:send')).toHaveLength(1)
+    // Chat stays alive behind the Models screen, still streaming; Esc there is not Chat's.
+    await app.get('[data-testid=nav-models]').trigger('click')
+    await settle()
+    await pressEscape()
+    expect(cancels()).toEqual([])
+    await app.get('[data-testid=nav-chat]').trigger('click')
+    await settle()
+    await pressEscape()
+    expect(cancels()).toEqual([{ name: 'job:cancel', args: { id: 'chat-job-1' } }])
+  })
 })

@@ -137,7 +137,12 @@ describe('browser mode with an engine that stops responding', () => {
     expect(health[0]).toMatchObject({
       restarts: restartsBefore + 1,
       // Killed with SIGKILL: 128 + 9, as a shell reports it.
-      reason: { code: 'engine-exited', message: expect.stringContaining('The engine exited (code 137)') },
+      reason: {
+        code: 'engine-exited',
+        message: expect.stringContaining(
+          'The engine was killed by the system (SIGKILL, exit code 137: usually memory ran out',
+        ),
+      },
       failedJobs: [running.id],
     })
     // Ready again: the failure is over, the reason stays for the studio's notice.

@@ -4,6 +4,7 @@ import type { ContractEvent, Outcome, TillerBridge } from '../../src/shared/cont
 import type { EngineHealth } from '../../src/shared/engine-health.ts'
 import type { ErrorInfo, JobDone } from '../../src/shared/jobs.ts'
 import {
+  describeExit,
   watchEngine,
   type EngineInstance,
   type EngineSignals,
@@ -85,6 +86,13 @@ function setUp(maximumRestarts = 5) {
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 describe('engine watchdog', () => {
+  it('says how the engine ended in words, and what to do when the system killed it', () => {
+    expect(describeExit(137)).toContain('memory ran out')
+    expect(describeExit(139)).toContain('SIGSEGV')
+    expect(describeExit(3)).toBe('exited (code 3)')
+    expect(describeExit(null)).toBe('exited without an exit code')
+  })
+
   it('keeps a healthy engine: heartbeats answered, requests and events relayed, no restart', async () => {
     const { clock, engines, watched, events, healthEvents } = setUp()
     expect(watched.health().state).toBe('starting')
@@ -175,7 +183,9 @@ describe('engine watchdog', () => {
       state: 'restarting',
       reason: {
         code: 'engine-exited',
-        message: 'The engine exited (code 134) and was restarted; run it again.',
+        message:
+          'The engine aborted (SIGABRT, exit code 134: a native library such as ONNX Runtime stopped it) and was ' +
+          'restarted; run it again.',
       },
     })
     // A stale exit of the replaced engine changes nothing.

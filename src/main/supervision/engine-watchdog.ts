@@ -73,6 +73,28 @@ export type SupervisedEngine = ContractService & {
 export const notRespondingCode = 'engine-not-responding'
 export const exitedCode = 'engine-exited'
 
+/**
+ * How the engine ended, in a user's words: `code` as a shell reports it (128 + the signal number for a signal).
+ * SIGKILL is what the system's out-of-memory killer sends, so that case says what to do about memory.
+ */
+export function describeExit(code: number | null): string {
+  switch (code) {
+    case 137:
+      return (
+        'was killed by the system (SIGKILL, exit code 137: usually memory ran out; close other programs, or load a ' +
+        'smaller or quantized model)'
+      )
+    case 134:
+      return 'aborted (SIGABRT, exit code 134: a native library such as ONNX Runtime stopped it)'
+    case 139:
+      return 'crashed (SIGSEGV, exit code 139: a fault in native code)'
+    case null:
+      return 'exited without an exit code'
+    default:
+      return `exited (code ${code})`
+  }
+}
+
 /** A request failure the watchdog makes, carrying a code like a TillerError. */
 class EngineFailure extends Error {
   constructor(
@@ -124,7 +146,7 @@ export function watchEngine(options: WatchdogOptions): SupervisedEngine {
       exited(code) {
         if (mine !== generation || stopped) return
         restart(
-          { code: exitedCode, message: `The engine exited (code ${code}) and was restarted; run it again.` },
+          { code: exitedCode, message: `The engine ${describeExit(code)} and was restarted; run it again.` },
           'Tiller engine exited',
         )
       },
