@@ -89,7 +89,9 @@ describe('the studio in browser mode', () => {
     await studio.mode.engine.kill()
     await page.getByText('The engine stopped responding — restarting…').waitFor()
     await page.getByText('The engine was restarted.').waitFor()
-    expect(await page.getByTestId('health-banner').textContent()).toContain('exited')
+    expect(await page.getByTestId('health-banner').textContent()).toContain(
+      'was killed by the system (SIGKILL',
+    )
     await expect.poll(() => page.getByTestId('engine-state').textContent()).toContain('Engine ready')
     await expect.poll(() => page.getByTestId('header-model').textContent()).toBe('stories260K')
     await page.getByTestId('header-model').scrollIntoViewIfNeeded()
