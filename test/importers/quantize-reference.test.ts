@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest'
 
 import {
   decodeQuantizedGroups,
+  groupsAreFinite,
   hasQuantizedGroups,
+  legacyGroupValues,
 } from '../../src/main/core/models/importers/gguf/block-decode.ts'
 import { blockDequantizer } from '../../src/main/core/models/importers/gguf/dequantize.ts'
 import { quantize, quantizers } from './helpers/quantize.ts'
@@ -78,6 +80,47 @@ describe('group decode (scales, offsets, unsigned quants) for quantized writers'
       expect(Array.from(rebuilt)).toEqual(Array.from(floats))
     })
   }
+
+  const legacyTypes = [
+    ['Q4_0', GGMLQuantizationType.Q4_0, 18],
+    ['Q4_1', GGMLQuantizationType.Q4_1, 20],
+    ['Q5_0', GGMLQuantizationType.Q5_0, 22],
+    ['Q5_1', GGMLQuantizationType.Q5_1, 24],
+    ['Q8_0', GGMLQuantizationType.Q8_0, 34],
+  ] as const
+  for (const [name, id, blockBytes] of legacyTypes) {
+    it(`${name}: values from the groups equal the dequantizer's bit for bit, negative zeros included`, () => {
+      // Random blocks whose float16 scales (and minimums) are finite, of either sign: q = zero point then gives −0.
+      let state = 12345
+      const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 16
+      const blocks = 64
+      const raw = Uint8Array.from({ length: blocks * blockBytes }, () => next() & 0xff)
+      for (let block = 0; block < blocks; block++) {
+        for (const at of [0, 2])
+          raw[block * blockBytes + at + 1] = ((raw[block * blockBytes + at + 1] as number) & 0xbb) | 0x10
+      }
+      const groups = decodeQuantizedGroups(id, raw, blocks * 32)
+      const values = legacyGroupValues(id, groups) ?? new Float32Array()
+      const floats = blockDequantizer(id)?.(raw, blocks * 32) ?? new Float32Array(1)
+      expect(values.length).toBe(floats.length)
+      const differing = Array.from(values).filter((value, index) => !Object.is(value, floats[index]))
+      expect(differing).toEqual([])
+      expect(Array.from(values).some((value) => Object.is(value, -0))).toBe(!name.endsWith('_1'))
+      expect(groupsAreFinite(groups)).toBe(true)
+    })
+  }
+
+  it('the K-quants have no values from groups; a damaged scale makes groups non-finite', () => {
+    const raw = quantize(GGMLQuantizationType.Q8_0, inputs)
+    const groups = decodeQuantizedGroups(GGMLQuantizationType.Q8_0, raw, 512)
+    expect(groupsAreFinite(groups)).toBe(true)
+    raw[34 * 3 + 1] = 0x7c
+    raw[34 * 3] = 0x00
+    expect(groupsAreFinite(decodeQuantizedGroups(GGMLQuantizationType.Q8_0, raw, 512))).toBe(false)
+    const k = reference.types.find(({ type }) => type === 'Q4_K')
+    const kGroups = decodeQuantizedGroups(GGMLQuantizationType.Q4_K, hexBytes(k?.bytes ?? ''), 512)
+    expect(legacyGroupValues(GGMLQuantizationType.Q4_K, kGroups)).toBeUndefined()
+  })
 
   it('Q4_0 maps to 4-bit groups of 32 with zero point 8 and no offsets', () => {
     const groups = decodeQuantizedGroups(

@@ -122,6 +122,41 @@ function decodeK(type: number, bytes: Uint8Array, elementCount: number): Quantiz
   return { type: name, groupSize: 32, bits: fiveBit ? 5 : 4, zeroPoint: 0, scales, offsets, quants }
 }
 
+/**
+ * The float values of a legacy type's groups, bit for bit what the type's dequantizer gives (dequantize-legacy.ts
+ * computes the same products and sums in the same order: (q − zero)·d, or q·d + m), or undefined for the K-quants,
+ * whose dequantizers multiply the super-block and group scales in another order. Saves decoding the bytes twice.
+ */
+export function legacyGroupValues(type: number, groups: QuantizedGroups): Float32Array | undefined {
+  if (!legacyLayouts.has(type)) return undefined
+  const { scales, offsets, quants, zeroPoint, groupSize } = groups
+  const values = new Float32Array(quants.length)
+  for (let group = 0; group < scales.length; group++) {
+    const scale = scales[group] as number
+    const start = group * groupSize
+    // No offset: nothing is added, since (−0) + 0 would turn a negative zero into a positive one.
+    if (offsets === undefined) {
+      for (let at = start; at < start + groupSize; at++)
+        values[at] = ((quants[at] as number) - zeroPoint) * scale
+      continue
+    }
+    const offset = offsets[group] as number
+    for (let at = start; at < start + groupSize; at++) values[at] = (quants[at] as number) * scale + offset
+  }
+  return values
+}
+
+/**
+ * Whether every value of the groups is finite: with quants of at most 8 bits and float16 scales and offsets, a
+ * value is finite exactly when its group's scale and offset are.
+ */
+export function groupsAreFinite(groups: QuantizedGroups): boolean {
+  for (const scale of groups.scales) if (scale - scale !== 0) return false
+  if (groups.offsets !== undefined)
+    for (const offset of groups.offsets) if (offset - offset !== 0) return false
+  return true
+}
+
 /** True for the types decodeQuantizedGroups takes. */
 export function hasQuantizedGroups(type: number): boolean {
   return legacyLayouts.has(type) || type === GGMLQuantizationType.Q4_K || type === GGMLQuantizationType.Q5_K

@@ -4,8 +4,14 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
 import { ggmlTensorByteLength, ggmlTypeName } from '../../../gguf/ggml-types.ts'
-import type { WeightBlocks, WeightTensor } from '../../checkpoint.ts'
-import { decodeQuantizedGroups, hasQuantizedGroups } from './block-decode.ts'
+import type { WeightTensor } from '../../checkpoint.ts'
+import {
+  decodeQuantizedGroups,
+  groupsAreFinite,
+  hasQuantizedGroups,
+  legacyGroupValues,
+  type QuantizedGroups,
+} from './block-decode.ts'
 import { blockDequantizer, dequantizeBfloat16 } from './dequantize.ts'
 import { assertReadableTensor } from './gguf-file.ts'
 import { sourceBitsOf } from './source-bits.ts'
@@ -98,6 +104,8 @@ function decodeTensorBytes(
 ): WeightTensor {
   const elementCount = shape.reduce((product, size) => product * size, 1)
   let weight: WeightTensor
+  // Set when the groups' scales already show every value finite, so the values need no scan.
+  let knownFinite = false
   switch (tensor.type) {
     case GGMLQuantizationType.F32:
       // Typed arrays are little-endian on every platform Tiller runs on, as GGUF is.
@@ -117,13 +125,26 @@ function decodeTensorBytes(
           `${file.path}: no reader for tensor "${tensor.name}" of type ${ggmlTypeName(tensor.type)}.`,
         )
       }
-      weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
       const wanted = (sourceBitsOf(tensor.type) ?? Infinity) <= blockBits
-      const blocks = wanted ? blocksOf(tensor.type, bytes, elementCount, shape) : undefined
-      if (blocks !== undefined) weight.blocks = blocks
+      const groups = wanted ? groupsOf(tensor.type, bytes, elementCount, shape) : undefined
+      // Legacy groups give the dequantized values directly, and their scales tell whether all are finite.
+      const values = groups === undefined ? undefined : legacyGroupValues(tensor.type, groups)
+      weight = { dtype: 'float32', shape, data: values ?? dequantize(bytes, elementCount) }
+      if (groups !== undefined) {
+        const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
+        weight.blocks = {
+          groupSize,
+          bits,
+          zeroPoint,
+          scales,
+          quants,
+          ...(offsets === undefined ? {} : { offsets }),
+        }
+      }
+      knownFinite = groups !== undefined && groupsAreFinite(groups)
     }
   }
-  assertFinite(file, tensor, weight, firstRow)
+  if (!knownFinite) assertFinite(file, tensor, weight, firstRow)
   const sourceBits = sourceBitsOf(tensor.type)
   if (sourceBits !== undefined) weight.sourceBits = sourceBits
   return weight
@@ -133,17 +154,15 @@ function decodeTensorBytes(
  * The groups of 32 of a type that has them (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K: block-decode.ts), which a
  * quantized export writes as MatMulNBits blocks, or undefined for other types and rows that are not whole groups.
  */
-function blocksOf(
+function groupsOf(
   type: number,
   bytes: Uint8Array,
   elementCount: number,
   shape: readonly number[],
-): WeightBlocks | undefined {
+): QuantizedGroups | undefined {
   if (!hasQuantizedGroups(type) || shape.length !== 2 || (shape[1] ?? 0) % 32 !== 0) return undefined
   const groups = decodeQuantizedGroups(type, bytes, elementCount)
-  if (groups.groupSize !== 32) return undefined
-  const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
-  return { groupSize, bits, zeroPoint, scales, quants, ...(offsets === undefined ? {} : { offsets }) }
+  return groups.groupSize === 32 ? groups : undefined
 }
 
 /** The index of the first NaN or infinity in a weight (float16 kept as bit patterns), or -1. */
