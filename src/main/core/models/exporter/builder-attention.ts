@@ -9,7 +9,8 @@ import type { DecoderContext } from './context.ts'
  *
  * Attention variants:
  *   onnx the standard ONNX Attention op (opset 23) with q_num_heads/kv_num_heads, the in-graph bias as attn_mask
- *        and the kvHeads-wide cache as past/present: shares kv heads natively and meets the whole contract (any
+ *        (padding only, with `is_causal`, when no layer slides: attention-bias.ts buildPaddingBias) and the
+ *        kvHeads-wide cache as past/present: shares kv heads natively and meets the whole contract (any
  *        batch, left padding, multi-token steps over a cache), in one node where MultiHeadAttention needs twelve
  *        more per layer to concatenate and repeat a shared-kv cache. Measured 1.3–1.4× faster decode steps on
  *        stories260K (scripts/bench/decode-graph.ts); the default.
@@ -132,6 +133,7 @@ export function attention(
         kv_num_heads: config.numKeyValueHeads,
         scale,
         ...(cap === undefined ? {} : { softcap: float(cap) }),
+        ...(context.causalInAttention === true ? { is_causal: 1 } : {}),
       },
     })
     return heads ?? ''

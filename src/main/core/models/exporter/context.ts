@@ -12,8 +12,13 @@ export interface DecoderContext {
   constants: Constants
   inputs: DecoderInputs
   floatType: FloatType
-  /** `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts) */
+  /**
+   * `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts), or only its padding part
+   * `[batch, 1, 1, total]` when `causalInAttention`.
+   */
   attentionBias: string
+  /** The attention op applies the causal mask itself (ONNX Attention's `is_causal`); the bias holds padding only. */
+  causalInAttention?: boolean
   /** The sliding layers' bias when the config mixes sliding and global layers (slidingWindowPattern). */
   localAttentionBias?: string
 }

@@ -12,7 +12,7 @@ import {
 } from '../checkpoint.ts'
 import { streamedCheckpointOf, type StreamedCheckpoint } from '../weight-source.ts'
 import { modelFiles, type GraphFamily } from '../graph-contract.ts'
-import { buildAttentionBias } from './attention-bias.ts'
+import { buildAttentionBias, buildPaddingBias } from './attention-bias.ts'
 import { buildBuilderFamily, type BuilderAttention } from './builder-graph.ts'
 import { Constants } from './constants.ts'
 import type { DecoderContext } from './context.ts'
@@ -107,7 +107,9 @@ function checkOutDir(outDir: string, overwrite: boolean): void {
 
 /**
  * The attention biases of the config: one shared by every layer (windowed when every layer slides), or a global
- * and a sliding one when a slidingWindowPattern mixes them (Gemma).
+ * and a sliding one when a slidingWindowPattern mixes them (Gemma). Builder graphs on the ONNX Attention op without
+ * sliding windows take the padding part only and let the op add the causal part (`is_causal`): 3 nodes a step
+ * instead of 14.
  */
 function attentionBiases(
   graph: GraphBuilder,
@@ -115,8 +117,12 @@ function attentionBiases(
   inputs: DecoderInputs,
   floatType: FloatType,
   config: LlamaConfig,
-): Pick<DecoderContext, 'attentionBias' | 'localAttentionBias'> {
+  record: ExportRecord,
+): Pick<DecoderContext, 'attentionBias' | 'localAttentionBias' | 'causalInAttention'> {
   const { slidingWindow, slidingWindowPattern } = config
+  if (record.graphFamily === 'builder' && record.attention === 'onnx' && slidingWindow === undefined) {
+    return { attentionBias: buildPaddingBias(graph, constants, inputs, floatType), causalInAttention: true }
+  }
   if (slidingWindow === undefined || slidingWindowPattern === undefined) {
     return { attentionBias: buildAttentionBias(graph, constants, inputs, floatType, slidingWindow) }
   }
@@ -165,7 +171,7 @@ async function writeGraph(
       constants,
       inputs,
       floatType,
-      ...attentionBiases(graph, constants, inputs, floatType, config),
+      ...attentionBiases(graph, constants, inputs, floatType, config, record),
     }
     if (record.graphFamily === 'builder') buildBuilderFamily(context, record.attention as BuilderAttention)
     else buildOptimumFamily(context)
