@@ -175,6 +175,8 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
 
   it('writes every linear weight as MatMulNBits copied exactly from the Q4_0 blocks', async () => {
     const linearCount = 7 * tinyConfig.numLayers + 1
+    // The untied embedding's blocks too (GatherBlockQuantized).
+    const blockCount = linearCount + 1
     for (const [dtype, file, bits] of [
       ['q4', 'onnx/model_q4.onnx', 4],
       ['q8', 'onnx/model_quantized.onnx', 8],
@@ -191,17 +193,19 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
         graph.graph.node.some((node) => node.opType === 'MatMul' && /_proj|lm_head/.test(node.name)),
       ).toBe(false)
       expect(reports.get(dtype)).toEqual({
-        exactTensors: linearCount,
+        exactTensors: blockCount,
         offsetTensors: 0,
         requantizedTensors: 0,
         fittedTensors: 0,
         fittedRelativeRms: 0,
         maximumError: 0,
         byBits: {
-          '4': { tensors: bits === 4 ? linearCount : 0, maximumError: 0 },
-          '8': { tensors: bits === 8 ? linearCount : 0, maximumError: 0 },
+          '4': { tensors: bits === 4 ? blockCount : 0, maximumError: 0 },
+          '8': { tensors: bits === 8 ? blockCount : 0, maximumError: 0 },
         },
       })
+      const gathers = graph.graph.node.filter((node) => node.opType === 'GatherBlockQuantized')
+      expect(gathers.map((node) => node.name)).toEqual(['/model/embed_tokens/GatherBlockQuantized'])
       const config = JSON.parse(readFileSync(join(folders.get(dtype) ?? '', 'config.json'), 'utf8'))
       expect(config['transformers.js_config'].dtype).toBe(dtype)
       expect(config.tiller.compute).toBe('float32')
@@ -249,7 +253,9 @@ describe.each(['builder', 'optimum'] as const)('q4/q8 export of a Q4_0 GGUF, %s 
     expect(quantized.widths).toEqual(float.widths)
     expect(quantized.activationType).toBe('float32')
     const normalize = (map: typeof float): string =>
-      JSON.stringify({ ...map, graphHash: '' }).replaceAll('MatMulNBits', 'MatMul')
+      JSON.stringify({ ...map, graphHash: '' })
+        .replaceAll('MatMulNBits', 'MatMul')
+        .replaceAll('GatherBlockQuantized', 'Gather')
     expect(normalize(quantized)).toBe(normalize(float))
   })
 
@@ -325,14 +331,15 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
   it('copies Q8_0 and Q5_0 blocks exactly into q8', async () => {
     for (const type of [GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q5_0]) {
       const { report, gap } = await exportAs(type, 'q8')
+      // 14 projections, the head and the embedding.
       expect(report).toEqual({
-        exactTensors: 15,
+        exactTensors: 16,
         offsetTensors: 0,
         requantizedTensors: 0,
         fittedTensors: 0,
         fittedRelativeRms: 0,
         maximumError: 0,
-        byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 15, maximumError: 0 } },
+        byBits: { '4': { tensors: 0, maximumError: 0 }, '8': { tensors: 16, maximumError: 0 } },
       })
       expect(gap).toBeLessThanOrEqual(1e-4)
     }
@@ -364,7 +371,7 @@ describe('q8 export of Q8_0 and Q5_0 GGUFs, q4 export of a Q4_K GGUF', () => {
 
   it('requantizes Q6_K into q4 within half a step and reports the difference', async () => {
     const { report, largestWeight, relativeGap } = await exportAs(GGMLQuantizationType.Q6_K, 'q4', 256)
-    expect(report.requantizedTensors).toBe(15)
+    expect(report.requantizedTensors).toBe(16)
     expect(report.maximumError).toBeGreaterThan(0)
     // A block's step is at most (max − min) / 15 ≤ 2·|x|max / 15, and rounding is off by half a step at most.
     expect(report.maximumError).toBeLessThanOrEqual(largestWeight / 15 + 1e-6)

@@ -136,12 +136,12 @@ describe('tiller import gguf', () => {
     // requantized to 4 bits with fitted zero points (the import says how far), Q6_K is requantized to 8 bits.
     expect(run.stdout).toContain('(builder graph, q4, int8 compute)')
     expect(run.stdout).toContain(
-      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 0 copied with float zero points, 2 requantized, 13 requantized with fitted zero points (largest difference',
+      'Weight matrices as q4 blocks: 0 copied exactly from their blocks, 0 copied with float zero points, 2 requantized, 14 requantized with fitted zero points (largest difference',
     )
     expect(run.stdout).toMatch(
-      /Blocks with offsets: 13 weights requantized to 4 bits with fitted zero points, relative RMS difference 0\.0\d+ to the dequantized weights/,
+      /Blocks with offsets: 14 weights requantized to 4 bits with fitted zero points, relative RMS difference 0\.0\d+ to the dequantized weights/,
     )
-    expect(run.stdout).toMatch(/Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits/)
+    expect(run.stdout).toMatch(/Precision: 14 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits/)
     expect(existsSync(join(outDir, 'config.json'))).toBe(true)
     expect(existsSync(join(outDir, 'onnx/model_q4.onnx'))).toBe(true)
     const recorded = JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8'))
@@ -149,13 +149,13 @@ describe('tiller import gguf', () => {
     // --offset-blocks 8bit keeps the Q4_K quants at 8 bits (zero points rounded to 1/32 of a step).
     const kept = spawnTiller('import', 'gguf', path, '--out', `${outDir}-8bit`, '--offset-blocks', '8bit')
     expect(kept.status).toBe(0)
-    expect(kept.stdout).toMatch(/Precision: 15 at 8 bits \(largest difference [\d.e-]+\)\./)
+    expect(kept.stdout).toMatch(/Precision: 16 at 8 bits \(largest difference [\d.e-]+\)\./)
     // Float compute keeps the file's mix as it is: Q4_K blocks at 4 bits with float zero points, Q6_K at 8.
     const exact = spawnTiller('import', 'gguf', path, '--out', `${outDir}-exact`, '--compute', 'float32')
     expect(exact.status).toBe(0)
     expect(exact.stdout).toContain('(builder graph, q4, float32 compute)')
     expect(exact.stdout).toContain(
-      'Linear weights as q4 MatMulNBits: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
+      'Weight matrices as q4 blocks: 0 copied exactly from their blocks, 13 copied with float zero points, 2 requantized (largest difference',
     )
     expect(exact.stdout).toMatch(
       /Precision: 13 at 4 bits \(largest difference [\d.e-]+\), 2 at 8 bits \(largest difference [\d.e-]+\)\./,

@@ -202,7 +202,7 @@ export const importCommand: Command = {
             ? `Dequantized the ${imported.source.dequantizedTypes.join(', ')} weights; the graph holds them as ${dtype}.\n`
             : '') +
           (quantized
-            ? `Linear weights as ${dtype} MatMulNBits: ${quantization.exactTensors} copied exactly from their ` +
+            ? `Weight matrices as ${dtype} blocks: ${quantization.exactTensors} copied exactly from their ` +
               `blocks, ${quantization.offsetTensors} copied with float zero points, ` +
               `${quantization.requantizedTensors} requantized` +
               (quantization.fittedTensors > 0

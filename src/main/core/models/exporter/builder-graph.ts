@@ -5,6 +5,7 @@ import { builderHeadNorm, withProjectionBias } from './attention-extras.ts'
 import { attention, gqaLengths, type BuilderAttention } from './builder-attention.ts'
 import { builderActivation, needsLocalRope, scaledEmbedding, softcap, usesLocalRope } from './gemma-extras.ts'
 import type { DecoderContext } from './context.ts'
+import { embeddingLookup, embeddingWeight } from './embedding.ts'
 import { keptPositions } from './decoder-io.ts'
 import { emitLinear } from './linear.ts'
 import { ropeTables } from './rope.ts'
@@ -185,16 +186,7 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
     weights.computed('sin_cache_local', [local.positions, local.half], local.sin)
   }
   if (variant === 'gqa') gqaLengths(context)
-  const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
-  let residual = scaledEmbedding(
-    context,
-    '/model/embed_tokens',
-    graph.node1({
-      op: 'Gather',
-      name: '/model/embed_tokens/Gather',
-      inputs: [embedding, context.inputs.inputIds],
-    }),
-  )
+  let residual = scaledEmbedding(context, '/model/embed_tokens', embeddingLookup(context))
   let skip: string | undefined
   for (let layer = 0; layer < config.numLayers; layer++) {
     ;({ residual, skip } = decoderBlock(context, layer, variant, residual, skip))
@@ -217,7 +209,7 @@ export function buildBuilderFamily(context: DecoderContext, variant: BuilderAtte
     '/lm_head/MatMul',
     keptPositions(graph, context.constants, context.inputs, finalNorm.normed),
     'lm_head.MatMul.weight',
-    config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+    config.tieWordEmbeddings ? embeddingWeight : 'lm_head.weight',
     cap === undefined ? [graphOutputs.logits] : undefined,
   )
   if (cap !== undefined) softcap(context, '/lm_head/softcap', logits, cap, [graphOutputs.logits])

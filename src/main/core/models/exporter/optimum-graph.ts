@@ -13,6 +13,7 @@ import {
   usesLocalRope,
 } from './gemma-extras.ts'
 import type { DecoderContext } from './context.ts'
+import { embeddingLookup, embeddingWeight } from './embedding.ts'
 import { keptPositions } from './decoder-io.ts'
 import { emitLinear } from './linear.ts'
 import { fullWidth, ropeTables } from './rope.ts'
@@ -221,12 +222,7 @@ export function buildOptimumFamily(context: DecoderContext): void {
   const { config, weights } = context
   const globalRotary = rotaryAt(context, 'model.rotary_emb', false)
   const localRotary = needsLocalRope(config) ? rotaryAt(context, 'model.rotary_emb_local', true) : undefined
-  const embedding = weights.asIs('model.embed_tokens.weight', 'model.embed_tokens.weight')
-  let residual = scaledEmbedding(
-    context,
-    '/model/embed_tokens',
-    emit(context, '/model/embed_tokens', 'Gather', [embedding, context.inputs.inputIds]),
-  )
+  let residual = scaledEmbedding(context, '/model/embed_tokens', embeddingLookup(context))
   const sandwich = config.sandwichNorms === true
   for (let layer = 0; layer < config.numLayers; layer++) {
     const hf = `model.layers.${layer}`
@@ -261,7 +257,7 @@ export function buildOptimumFamily(context: DecoderContext): void {
     context.graph.uniqueName('/lm_head/MatMul'),
     kept,
     'lm_head.MatMul.weight',
-    config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+    config.tieWordEmbeddings ? embeddingWeight : 'lm_head.weight',
     cap === undefined ? [graphOutputs.logits] : undefined,
   )
   if (cap !== undefined) softcap(context, '/lm_head/softcap', logits, cap, [graphOutputs.logits])

@@ -108,5 +108,6 @@ export async function writeWeights(
       writtenBytes: options.writtenBytes(),
     })
   }
+  store.resolveAliases()
   return hasher.digest()
 }

@@ -1,6 +1,11 @@
 import { TillerError } from '../../errors.ts'
 import type { GraphBuilder } from '../../onnx/builder.ts'
-import { ExternalDataWriter, externalTensor, setExternalData } from '../../onnx/external-data.ts'
+import {
+  ExternalDataWriter,
+  externalDataInfo,
+  externalTensor,
+  setExternalData,
+} from '../../onnx/external-data.ts'
 import { TensorElementType, type ElementTypeName, type TensorProto } from '../../onnx/proto.ts'
 import { halvesToFloats, floatsToHalves } from '../../../../shared/float16.ts'
 import { bytesOf } from '../../onnx/tensor.ts'
@@ -8,54 +13,30 @@ import { quantBlockSize, quantizeLinearWeight } from './quantize-blocks.ts'
 import type { WeightTensor } from '../checkpoint.ts'
 import type { WeightEntry } from '../weight-source.ts'
 import { concatenated, InitializerBytes, type RowSink } from './row-sinks.ts'
+import {
+  defaultLinearCompute,
+  defaultOffsetBlocks,
+  floatTypeOf,
+  quantBitsOf,
+  type ExportDType,
+  type FloatType,
+  type LinearCompute,
+  type OffsetBlocks,
+} from './export-dtype.ts'
+import { gathersQuantized, linearBitsOf } from './linear-bits.ts'
 
-/**
- * What the exported graph stores: float32 or float16 weights, activations and KV cache, or 4-/8-bit block-quantized
- * linear weights (com.microsoft MatMulNBits) with float32 activations, KV cache, norms and embedding table.
- */
-export type ExportDType = 'float32' | 'float16' | 'q4' | 'q8'
-
-/**
- * What a q4/q8 export's MatMulNBits nodes multiply in. 'int8' (ONNX Runtime's accuracy_level 4): each step's
- * activations are quantized to int8 per block of 32 and multiplied with integer dot products, about 3× faster on
- * CPU than 'float32' (accuracy_level 0), which dequantizes the weights and multiplies in float32, giving the float32
- * export of the same quantized weights up to summation order. 'int8' writes blocks with offsets (Q4_1, Q4_K, …)
- * with integer zero points, which its kernel needs (OffsetBlocks).
- */
-export type LinearCompute = 'int8' | 'float32'
-
-/** The compute of q4/q8 exports when none is asked for: int8, the fast one. */
-export const defaultLinearCompute: LinearCompute = 'int8'
-
-/**
- * How a q4 export with int8 compute writes blocks with offsets (Q4_1, Q4_K, and Q5_1, Q5_K where they get 4 bits):
- * '4bit' requantizes them to 4 bits with fitted integer zero points (fitted-zero-points.ts), about the GGUF's size,
- * at the error a 4-bit requantization costs; '8bit' keeps their quants at 8 bits with integer zero points, each
- * weight within 1/32 of its step (quantize-blocks.ts integerZeroPoints), about twice the GGUF's size.
- * Float compute keeps them at 4 bits with float zero points either way.
- */
-export type OffsetBlocks = '4bit' | '8bit'
-
-/** How blocks with offsets are written when nothing is asked: at 4 bits, the GGUF's size. */
-export const defaultOffsetBlocks: OffsetBlocks = '4bit'
-
-/** MatMulNBits' accuracy_level attribute for a compute: 4 = int8 activations, 0 = float (ONNX Runtime contrib ops). */
-export function accuracyLevelOf(compute: LinearCompute): 0 | 4 {
-  return compute === 'int8' ? 4 : 0
-}
-
-/** Element type of activations, KV cache and float weights. */
-export type FloatType = 'float32' | 'float16'
-
-/** The float type the graph computes in for an export dtype. */
-export function floatTypeOf(dtype: ExportDType): FloatType {
-  return dtype === 'float16' ? 'float16' : 'float32'
-}
-
-/** MatMulNBits bits for a quantized dtype, undefined for the float dtypes. */
-export function quantBitsOf(dtype: ExportDType): 4 | 8 | undefined {
-  return dtype === 'q4' ? 4 : dtype === 'q8' ? 8 : undefined
-}
+export {
+  accuracyLevelOf,
+  defaultLinearCompute,
+  defaultOffsetBlocks,
+  floatTypeOf,
+  quantBitsOf,
+  type ExportDType,
+  type FloatType,
+  type LinearCompute,
+  type OffsetBlocks,
+} from './export-dtype.ts'
+export { fitsZeroPoints, gathersQuantized, linearBitsOf } from './linear-bits.ts'
 
 /**
  * Band `[bandRows, columns]` (rows `firstRow…` of a `[rows, columns]` weight) into its place in the transposed
@@ -105,56 +86,14 @@ export interface QuantizationReport {
   byBits: Record<'4' | '8', { tensors: number; maximumError: number }>
 }
 
-/**
- * Whether a q4 export keeps the checkpoint's precision mix: true when some matrix was stored with 4 bits or fewer
- * (a Q4_K_M file's Q4_K), so its more precise matrices (Q6_K, Q8_0, F16, ...) are the file's deliberate choice
- * and get 8 bits. A checkpoint without such matrices (an F16 or Q8_0 file, or one without source bits) is
- * requantized to 4 bits throughout, as `--dtype q4` asks.
- */
-function keepsMix(weights: Iterable<WeightEntry>): boolean {
-  for (const tensor of weights) {
-    if (tensor.shape.length === 2 && tensor.sourceBits !== undefined && tensor.sourceBits <= 4) return true
-  }
-  return false
-}
-
-/** Whether a weight's source blocks carry offsets: from its entry, or from the blocks of a loaded weight. */
-function hasBlockOffsets(tensor: WeightEntry | WeightTensor): boolean {
-  if ('blocks' in tensor && tensor.blocks?.offsets !== undefined) return true
-  return 'blockOffsets' in tensor && tensor.blockOffsets === true
-}
-
-/**
- * The MatMulNBits bits each matrix of a checkpoint (its weights or their entries) gets in a `dtype` export with
- * `compute`, as a function of the tensor: undefined for float exports, 8 in q8, and in q4 8 for a source weight
- * above 4 bits when the checkpoint keeps its mix (keepsMix), 8 for blocks with offsets (Q4_1, Q4_K) under int8
- * compute when `offsetBlocks` is '8bit' (their quants kept within 1/32 of a step), else 4.
- */
-export function linearBitsOf(
-  weights: Iterable<WeightEntry>,
-  dtype: ExportDType,
-  compute: LinearCompute,
-  offsetBlocks: OffsetBlocks = defaultOffsetBlocks,
-): (tensor: WeightEntry | WeightTensor) => 4 | 8 | undefined {
-  const exportBits = quantBitsOf(dtype)
-  const mixed = exportBits === 4 && keepsMix(weights)
-  return (tensor) => {
-    if (exportBits !== 4) return exportBits
-    if (mixed && (tensor.sourceBits ?? 0) > 4) return 8
-    return compute === 'int8' && offsetBlocks === '8bit' && hasBlockOffsets(tensor) ? 8 : 4
-  }
-}
-
-/**
- * Whether a matrix a q4 export writes with `bits` holds blocks with offsets requantized with fitted zero points
- * (quantize-blocks.ts: 4 bits, int8 compute): the weights hash marks them, as their values change with the fit.
- */
-export function fitsZeroPoints(
-  tensor: WeightEntry | WeightTensor,
-  bits: 4 | 8 | undefined,
-  compute: LinearCompute,
-): boolean {
-  return bits === 4 && compute === 'int8' && hasBlockOffsets(tensor)
+/** The inputs of a MatMulNBits (or GatherBlockQuantized) node over one quantized weight `[rows, columns]`. */
+export interface QuantizedInputs {
+  weight: string
+  scales: string
+  zeroPoints: string
+  rows: number
+  columns: number
+  bits: 4 | 8
 }
 
 /**
@@ -203,6 +142,10 @@ export class WeightStore {
   private readonly blockBits = new Map<string, number>()
   /** Source weights whose initializers need the whole weight at once (float zero points: quantize-blocks.ts). */
   private readonly whole = new Set<string>()
+  /** The MatMulNBits inputs written from each source weight, so a second use (a tied head) shares them. */
+  private readonly quantizedBySource = new Map<string, QuantizedInputs>()
+  /** Initializers that point at another initializer's bytes once those are written (`resolveAliases`). */
+  private readonly aliases: Array<{ alias: TensorProto; target: string }> = []
 
   constructor(
     graph: GraphBuilder,
@@ -286,10 +229,9 @@ export class WeightStore {
    * Add an HF Linear weight `[out, in]` as MatMulNBits inputs named `${name}.{weight,scales,zero_points}`
    * (quantize-blocks.ts). Only for quantized exports; `in` must be a multiple of 32.
    */
-  quantized(
-    name: string,
-    source: string,
-  ): { weight: string; scales: string; zeroPoints: string; rows: number; columns: number; bits: 4 | 8 } {
+  quantized(name: string, source: string): QuantizedInputs {
+    const known = this.quantizedBySource.get(source)
+    if (known !== undefined) return known
     const entry = this.entry(source)
     const bits = this.linearBits(entry)
     if (bits === undefined) throw new TillerError('internal', `Weight ${name}: the export is not quantized.`)
@@ -343,13 +285,49 @@ export class WeightStore {
         },
       }
     })
-    return {
+    const inputs: QuantizedInputs = {
       weight: packedWeight.name,
       scales: scales.name,
       zeroPoints: zeroPoints.name,
       rows,
       columns,
       bits,
+    }
+    this.quantizedBySource.set(source, inputs)
+    return inputs
+  }
+
+  /**
+   * The token embedding `source` `[vocab, hidden]` as com.microsoft GatherBlockQuantized inputs (data
+   * `[vocab, hidden·bits/8]`, scales `[vocab, blocks]`, zero points `[vocab, blocks·bits/8]`), or undefined when it
+   * stays float (gathersQuantized). They are views of the MatMulNBits blocks `quantized` writes from the same
+   * weight, which a tied head reads too: the bytes are written once.
+   */
+  quantizedGather(name: string, source: string): QuantizedInputs | undefined {
+    const entry = this.entry(source)
+    if (!gathersQuantized(entry, this.linearBits(entry), this.compute)) return undefined
+    const blocks = this.quantized(name, source)
+    const groups = blocks.columns / quantBlockSize
+    const view = (suffix: string, target: string, type: ElementTypeName, columns: number): string => {
+      const alias = this.declare(`${name}.gather_${suffix}`, type, [blocks.rows, columns])
+      this.aliases.push({ alias, target })
+      return alias.name
+    }
+    return {
+      ...blocks,
+      weight: view('data', blocks.weight, 'uint8', (blocks.columns * blocks.bits) / 8),
+      scales: view('scales', blocks.scales, 'float32', groups),
+      zeroPoints: view('zero_points', blocks.zeroPoints, 'uint8', Math.ceil((groups * blocks.bits) / 8)),
+    }
+  }
+
+  /** Point every view (`quantizedGather`) at its target's bytes; call once every weight is written. */
+  resolveAliases(): void {
+    const initializers = new Map(this.graph.graph.initializer.map((tensor) => [tensor.name, tensor]))
+    for (const { alias, target } of this.aliases) {
+      const written = initializers.get(target)
+      if (written === undefined) throw new TillerError('internal', `No initializer ${target} to view.`)
+      setExternalData(alias, externalDataInfo(written))
     }
   }
 
