@@ -25,17 +25,8 @@ import {
 } from './export-dtype.ts'
 import { gathersQuantized, linearBitsOf } from './linear-bits.ts'
 
-export {
-  accuracyLevelOf,
-  defaultLinearCompute,
-  defaultOffsetBlocks,
-  floatTypeOf,
-  quantBitsOf,
-  type ExportDType,
-  type FloatType,
-  type LinearCompute,
-  type OffsetBlocks,
-} from './export-dtype.ts'
+// The dtype vocabulary and bit choices, for the exporter's callers that know this module only.
+export * from './export-dtype.ts'
 export { fitsZeroPoints, gathersQuantized, linearBitsOf } from './linear-bits.ts'
 
 /**
