@@ -2,7 +2,8 @@
 
 /**
  * What the exported graph stores: float32 or float16 weights, activations and KV cache, or 4-/8-bit block-quantized
- * linear weights (com.microsoft MatMulNBits) with float32 activations, KV cache, norms and embedding table.
+ * linear weights (com.microsoft MatMulNBits) and embedding table (GatherBlockQuantized, embedding.ts) with float32
+ * activations, KV cache and norms.
  */
 export type ExportDType = 'float32' | 'float16' | 'q4' | 'q8'
 
