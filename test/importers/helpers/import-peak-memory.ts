@@ -21,9 +21,16 @@ export interface ImportPeak {
   stderr: string
 }
 
+/**
+ * V8 grows its young generation (up to 16 MB a semi-space) under allocation pressure, by an amount that varies from
+ * run to run: with it, the same two imports' peaks differed by 26–67 MB. Capped at 2 MB, the peak is what the
+ * import holds, give or take a few MB (3–18 MB for the same pair), and the tests compare retained memory.
+ */
+const youngGeneration = '--max-semi-space-size=2'
+
 /** Runs `tiller <args>` in a child process that reports its peak memory into `usageFile`. */
 export function runTillerMeasured(args: string[], usageFile: string): ImportPeak {
-  const result = spawnSync(process.execPath, ['--import', reporter, bin, ...args], {
+  const result = spawnSync(process.execPath, [youngGeneration, '--import', reporter, bin, ...args], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, TILLER_PEAK_MEMORY_FILE: usageFile },
