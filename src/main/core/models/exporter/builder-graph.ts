@@ -13,7 +13,7 @@ import { ropeTables } from './rope.ts'
 /**
  * The onnxruntime-genai builder family (RUNTIME-NOTES §2.3): fused contrib ops and the builder's node names.
  *
- *   /model/embed_tokens/Gather
+ *   /model/embed_tokens/Gather                       GatherBlockQuantized in q4/q8 exports (embedding.ts)
  *   /model/layers.{i}/input_layernorm/LayerNorm      SimplifiedLayerNormalization (layer 0)
  *   /model/layers.{i}/input_layernorm/SkipLayerNorm  SkipSimplifiedLayerNormalization, output_3 = residual sum
  *   /model/layers.{i}/attn/{q,k,v}_proj/MatMul, /attn/{q,k}_rotary/RotaryEmbedding (com.microsoft)

@@ -22,7 +22,7 @@ import { fullWidth, ropeTables } from './rope.ts'
  * The Optimum / TorchScript family (RUNTIME-NOTES §2.2): primitive ops only, module-scoped node names numbered
  * per scope (`Add`, `Add_1`, ...) and tensors named `{node}_output_0`.
  *
- *   /model/embed_tokens/Gather
+ *   /model/embed_tokens/Gather   GatherBlockQuantized in q4/q8 exports (embedding.ts)
  *   /model/layers.{i}/input_layernorm/{Pow,ReduceMean,Add,Sqrt,Div,Mul,Mul_1}   RMSNorm
  *   /model/layers.{i}/self_attn/{q,k,v,o}_proj/MatMul
  *   /model/layers.{i}/self_attn/...   RoPE (Mul, Slice, Neg, Concat, Add), cache Concat on axis 2, repeat-kv,
