@@ -58,20 +58,34 @@ const blockValues = 32
  */
 function fillRandomQ8Blocks(bytes: Uint8Array, seed: number): void {
   const scale = floatsToHalves(Float32Array.of(0.05 / 127))[0] as number
-  let state = (seed * 2654435761) >>> 0 || 1
+  const next = xorshift(seed)
   for (let block = 0; block < bytes.length; block += blockBytes) {
-    bytes[block] = scale & 0xff
-    bytes[block + 1] = scale >> 8
+    setHalf(bytes, block, scale)
     for (let at = block + 2; at < block + blockBytes; at += 4) {
-      // xorshift32: four quants per step, each byte mapped from [0, 255] to [-127, 127] as two's complement.
-      state ^= state << 13
-      state ^= state >>> 17
-      state ^= state << 5
+      // Four quants per word, each byte mapped from [0, 255] to [-127, 127] as two's complement.
+      const word = next()
       for (let byte = 0; byte < 4 && at + byte < block + blockBytes; byte++) {
-        bytes[at + byte] = ((((state >>> (8 * byte)) & 0xff) % 255) - 127) & 0xff
+        bytes[at + byte] = ((((word >>> (8 * byte)) & 0xff) % 255) - 127) & 0xff
       }
     }
   }
+}
+
+/** xorshift32 from `seed`: successive 32-bit words. */
+function xorshift(seed: number): () => number {
+  let state = (seed * 2654435761) >>> 0 || 1
+  return () => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return state >>> 0
+  }
+}
+
+/** Writes float16 bit pattern `half` little-endian at `at`. */
+function setHalf(bytes: Uint8Array, at: number, half: number): void {
+  bytes[at] = half & 0xff
+  bytes[at + 1] = half >> 8
 }
 
 /**
@@ -79,21 +93,14 @@ function fillRandomQ8Blocks(bytes: Uint8Array, seed: number): void {
  * dmin = 0.05/63, then random 6-bit sub-block scales and minimums and random 4-bit quants, so values lie in ±0.05.
  */
 function fillRandomQ4kBlocks(bytes: Uint8Array, seed: number): void {
-  const [scale, minimum] = floatsToHalves(Float32Array.of(0.05 / 63 / 15, 0.05 / 63)) as unknown as [
-    number,
-    number,
-  ]
-  let state = (seed * 2654435761) >>> 0 || 1
+  const halves = floatsToHalves(Float32Array.of(0.05 / 63 / 15, 0.05 / 63))
+  const next = xorshift(seed)
   for (let block = 0; block < bytes.length; block += q4kBlockBytes) {
-    bytes[block] = scale & 0xff
-    bytes[block + 1] = scale >> 8
-    bytes[block + 2] = minimum & 0xff
-    bytes[block + 3] = minimum >> 8
+    setHalf(bytes, block, halves[0] as number)
+    setHalf(bytes, block + 2, halves[1] as number)
     for (let at = block + 4; at < block + q4kBlockBytes; at += 4) {
-      state ^= state << 13
-      state ^= state >>> 17
-      state ^= state << 5
-      for (let byte = 0; byte < 4; byte++) bytes[at + byte] = (state >>> (8 * byte)) & 0xff
+      const word = next()
+      for (let byte = 0; byte < 4; byte++) bytes[at + byte] = (word >>> (8 * byte)) & 0xff
     }
   }
 }
@@ -107,8 +114,8 @@ const fillers = {
 }
 
 /**
- * Writes a synthetic Q8_0 (or `matrixType`) Llama GGUF of `config` to `path` (through a temporary file renamed into place). Returns
- * the file's size in bytes. The vocabulary is the tiny SentencePiece one of the test models.
+ * Writes a synthetic Llama GGUF of `config` with `matrixType` matrices (Q8_0 by default) to `path`, through a
+ * temporary file renamed into place. Returns the file's size in bytes. The vocabulary is the tiny SentencePiece one of the test models.
  */
 export function writeSyntheticGguf(
   path: string,

@@ -13,8 +13,8 @@ export interface DecoderContext {
   inputs: DecoderInputs
   floatType: FloatType
   /**
-   * `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts), or only its padding part
-   * `[batch, 1, 1, total]` when `causalInAttention`.
+   * `[batch, 1, sequence, total]` additive attention bias (attention-bias.ts), only its padding part when
+   * `causalInAttention`.
    */
   attentionBias: string
   /** The attention op applies the causal mask itself (ONNX Attention's `is_causal`); the bias holds padding only. */

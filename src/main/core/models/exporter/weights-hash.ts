@@ -13,9 +13,10 @@
  *   `<name>\t<shape joined by ','>\n` (`…\tq8\n` for a matrix a q4 export writes with 8 bits, weights.ts
  *   linearBitsOf, which depends on the compute and on how blocks with offsets are written; `…\tq4-fitted/1\n` for
  *   blocks with offsets requantized to 4 bits with fitted zero points, fitted-zero-points.ts, whose `/1` names the
- *   fit and changes with it; `…\tgather-blocks` after that for the token embedding of a q4/q8 export that stores it
- *   as blocks read by GatherBlockQuantized, linear-bits.ts gathersQuantized), then its values in the Hugging Face layout (`[out, in]` for Linear) as
- *   float32 little-endian bytes, after rounding to the export dtype (float16 values widen exactly).
+ *   fit and changes with it; `…\tgather-blocks` after that for the token embedding of a q4/q8 export that stores
+ *   it as blocks read by GatherBlockQuantized, linear-bits.ts gathersQuantized), then its values in the Hugging Face
+ *   layout (`[out, in]` for Linear) as float32 little-endian bytes, after rounding to the export dtype (float16
+ *   values widen exactly).
  */
 import { createHash, type Hash } from 'node:crypto'
 import { endianness } from 'node:os'
@@ -28,6 +29,7 @@ import {
   type WeightTensor,
 } from '../checkpoint.ts'
 import type { WeightEntry } from '../weight-source.ts'
+import { embeddingWeight } from './embedding.ts'
 import {
   fitsZeroPoints,
   gathersQuantized,
@@ -41,8 +43,7 @@ import {
 /** The first line hashed; change it when the scheme changes. */
 export const weightsHashScheme = 'tiller-weights-sha256/1'
 
-/** The token embedding's name, and the mark of an embedding a quantized export gathers from blocks. */
-const embeddingName = 'model.embed_tokens.weight'
+/** The mark of an embedding a quantized export gathers from blocks. */
 const gatherMark = '\tgather-blocks'
 
 /** The mark of a matrix written with fitted zero points; bump its number when the fit changes. */
@@ -125,7 +126,7 @@ export class WeightsHasher {
     const mark = bits === 8 ? '\tq8' : fitsZeroPoints(weight, bits, this.compute) ? fittedMark : ''
     // A quantized export's embedding gathered from blocks computes with their values, not the float ones.
     const gathered =
-      name === embeddingName && gathersQuantized(weight, this.linearBits(weight), this.compute)
+      name === embeddingWeight && gathersQuantized(weight, this.linearBits(weight), this.compute)
         ? gatherMark
         : ''
     this.hash.update(`${name}\t${weight.shape.join(',')}${mark}${gathered}\n`)
