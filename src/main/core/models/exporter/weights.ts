@@ -218,7 +218,8 @@ export class WeightStore {
 
   /**
    * Add an HF Linear weight `[out, in]` as MatMulNBits inputs named `${name}.{weight,scales,zero_points}`
-   * (quantize-blocks.ts). Only for quantized exports; `in` must be a multiple of 32.
+   * (quantize-blocks.ts). Only for quantized exports; `in` must be a multiple of 32. A second call for the same
+   * `source` returns the first call's inputs, under the first call's names (a tied head shares the embedding's).
    */
   quantized(name: string, source: string): QuantizedInputs {
     const known = this.quantizedBySource.get(source)
