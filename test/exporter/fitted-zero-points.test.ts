@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { fitSlots } from '../../src/main/core/models/exporter/fit-workers.ts'
 import { fitZeroPoints } from '../../src/main/core/models/exporter/fitted-zero-points.ts'
 
 /** Weight `at` as MatMulNBits computes it: scale · (quant − zero point), in float32. */
@@ -80,5 +81,37 @@ describe('4-bit blocks with fitted integer zero points', () => {
       .reduce((sum, value, index) => sum + (dequantized(fit, index) - value) ** 2, 0)
     expect(block0).toBeGreaterThan(0)
     expect(block0).toBeLessThan(32 * (0.4 * 0.02) ** 2)
+  })
+  it('gives the same quants, scales, zero points and statistics with worker threads as on one thread', () => {
+    // 37 blocks in chunks of 4: ten chunks over two workers and this thread, the last one short. Blocks with
+    // offsets, all-zero and constant blocks, and one spanning a wide range.
+    let state = 12345
+    const uniform = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32
+    const values = new Float32Array(37 * 32)
+    for (let block = 0; block < 37; block++) {
+      const scale = block === 5 ? 0 : 0.01 + 0.05 * uniform()
+      const offset = block === 9 ? 0 : (uniform() - 0.6) * (block === 20 ? 30 : 0.3)
+      for (let at = block * 32; at < block * 32 + 32; at++)
+        values[at] = Math.fround(scale * Math.floor(16 * uniform()) + offset)
+    }
+    values.fill(0, 9 * 32, 10 * 32)
+    const alone = fitZeroPoints(values, { workers: 0, chunkBlocks: 4 })
+    const parallel = fitZeroPoints(values, { workers: 2, chunkBlocks: 4 })
+    const oneChunk = fitZeroPoints(values, { workers: 0, chunkBlocks: 64 })
+    for (const other of [parallel, oneChunk]) {
+      expect(Array.from(other.quants)).toEqual(Array.from(alone.quants))
+      expect(Array.from(other.scales)).toEqual(Array.from(alone.scales))
+      expect(Array.from(other.zeros)).toEqual(Array.from(alone.zeros))
+      expect([other.squaredError, other.squaredValues, other.maximumError]).toEqual([
+        alone.squaredError,
+        alone.squaredValues,
+        alone.maximumError,
+      ])
+    }
+    expect(alone.squaredError).toBeGreaterThan(0)
+    expect(Array.from(alone.quants.subarray(9 * 32, 10 * 32))).toEqual(new Array(32).fill(0))
+    // The workers did fit: rounds of 4 + 4 + 4 blocks, so the second worker's last chunk was blocks 28..31.
+    const second = fitSlots(2, 4)[1]
+    expect(Array.from(second?.scales ?? [])).toEqual(Array.from(alone.scales.subarray(28, 32)))
   })
 })

@@ -1,4 +1,5 @@
-import { roundQuotient } from './round-quotient.ts'
+import { fitBlocks, statisticsPerBlock } from './fit-blocks.ts'
+import { awaitChunk, defaultFitWorkers, fitSlots, postChunk, type FitSlot } from './fit-workers.ts'
 
 /**
  * 4-bit blocks of 32 with integer zero points fitted to float values: what a q4 export with int8 compute writes for
@@ -13,14 +14,15 @@ import { roundQuotient } from './round-quotient.ts'
  * steps, and each try is refined twice by the least-squares scale of its quants (Σ x·k / Σ k², k = q − zero). The
  * try with the smallest squared error is kept. A block already of the form scale · (q − zero) over the whole range
  * (16 levels present) is found exactly; an all-zero block is written as zeros.
+ *
+ * The search itself is fit-blocks.ts; large weights are fitted in chunks by worker threads beside this one
+ * (fit-workers.ts). The statistics are summed block by block in order, so the result is the same with any number
+ * of workers.
  */
 
-const levels = 15
-/** How many steps the block's range is spread over, one try each. */
-const stepCounts = [15, 14, 14.5, 15.5, 16]
-/** Least-squares refinements of each try's scale. */
-const refinements = 2
 const blockSize = 32
+/** Blocks a chunk holds: 2 MB of float32 values, about 70 ms of fitting, so handing it over costs nothing. */
+const defaultChunkBlocks = 16_384
 
 /** Quants, scales and zero points of a fitted weight, with its differences to the float values. */
 export interface FittedQuants {
@@ -38,78 +40,46 @@ export interface FittedQuants {
   squaredValues: number
 }
 
-function clampLevel(value: number): number {
-  return value < 0 ? 0 : value > levels ? levels : value
+/** How `fitZeroPoints` spreads its work; the defaults suit an import, tests choose small chunks. */
+export interface FitOptions {
+  /** Worker threads beside this one (default: one per further core, at most three; 0 fits on this thread). */
+  workers?: number
+  /** Blocks per chunk handed to a worker. */
+  chunkBlocks?: number
 }
 
-/**
- * One try's outcome, written by `evaluate`: its squared error and the least-squares scale Σ x·k / Σ k² of the
- * quants it gives (k = q − zero). Module-level so the hot loop allocates nothing; the export runs on one thread.
- */
-const outcome = { error: 0, refinedScale: 0 }
-
-/**
- * Writes in `outcome` the squared error of block [start, start + 32) written with float32 `scale` and `zero`, and
- * the least-squares scale of the same quants: one pass, since both follow from the quants alone.
- */
-function evaluate(values: Float32Array, start: number, scale: number, zero: number): void {
-  let error = 0
-  let numerator = 0
-  let denominator = 0
-  for (let at = start; at < start + blockSize; at++) {
-    const value = values[at] as number
-    const level = clampLevel(roundQuotient(value, scale) + zero) - zero
-    const gap = Math.fround(scale * level) - value
-    error += gap * gap
-    numerator += value * level
-    denominator += level * level
+/** Add a chunk's per-block statistics to the weight's totals, in block order. */
+function addStatistics(result: FittedQuants, statistics: Float64Array, count: number): void {
+  for (let block = 0; block < count; block++) {
+    const at = block * statisticsPerBlock
+    result.squaredError += statistics[at] as number
+    result.squaredValues += statistics[at + 1] as number
+    result.maximumError = Math.max(result.maximumError, statistics[at + 2] as number)
   }
-  outcome.error = error
-  outcome.refinedScale = denominator > 0 ? numerator / denominator : scale
 }
 
-/** The zero point of `scale` that puts the grid's lowest level at or below `lowest`, as near as 0..15 allows. */
-function zeroFor(lowest: number, scale: number): number {
-  return clampLevel(roundQuotient(-lowest, scale))
-}
-
-/** The fitted scale and zero point of block `block` of `values`, written to `scales` and `zeros`. */
-function fitBlock(values: Float32Array, block: number, scales: Float32Array, zeros: Uint8Array): void {
-  const start = block * blockSize
-  let lowest = 0
-  let highest = 0
-  for (let at = start; at < start + blockSize; at++) {
-    const value = values[at] as number
-    if (value < lowest) lowest = value
-    if (value > highest) highest = value
-  }
-  // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
-  let bestScale = 1
-  let bestZero = 0
-  let bestError = Infinity
-  for (let tried = 0; tried < stepCounts.length && highest !== lowest; tried++) {
-    let scale = Math.fround((highest - lowest) / (stepCounts[tried] as number))
-    for (let round = 0; round <= refinements && scale > 0; round++) {
-      const zero = zeroFor(lowest, scale)
-      evaluate(values, start, scale, zero)
-      if (outcome.error < bestError) {
-        bestScale = scale
-        bestZero = zero
-        bestError = outcome.error
-      }
-      const refined = Math.fround(outcome.refinedScale)
-      // A scale its own refinement returns gives the same quants, error and refinement again: the try is done.
-      if (refined === scale) break
-      scale = refined
-    }
-  }
-  scales[block] = bestScale
-  zeros[block] = bestZero
+/** Fit `count` blocks from block `first` on this thread, straight into the result's arrays. */
+function fitHere(
+  values: Float32Array,
+  result: FittedQuants,
+  statistics: Float64Array,
+  first: number,
+  count: number,
+): void {
+  fitBlocks(
+    values.subarray(first * blockSize, (first + count) * blockSize),
+    result.quants.subarray(first * blockSize, (first + count) * blockSize),
+    result.scales.subarray(first, first + count),
+    result.zeros.subarray(first, first + count),
+    statistics,
+    count,
+  )
 }
 
 /** Float values `[rows · columns]` (columns a multiple of 32) as 4-bit blocks of 32 with fitted zero points. */
-export function fitZeroPoints(values: Float32Array): FittedQuants {
+export function fitZeroPoints(values: Float32Array, options: FitOptions = {}): FittedQuants {
   const blocks = values.length / blockSize
+  const chunkBlocks = options.chunkBlocks ?? defaultChunkBlocks
   const result: FittedQuants = {
     quants: new Uint8Array(values.length),
     scales: new Float32Array(blocks),
@@ -118,19 +88,35 @@ export function fitZeroPoints(values: Float32Array): FittedQuants {
     squaredError: 0,
     squaredValues: 0,
   }
-  for (let block = 0; block < blocks; block++) {
-    fitBlock(values, block, result.scales, result.zeros)
-    const scale = result.scales[block] as number
-    const zero = result.zeros[block] as number
-    for (let at = block * blockSize; at < (block + 1) * blockSize; at++) {
-      const value = values[at] as number
-      const quant = clampLevel(roundQuotient(value, scale) + zero)
-      result.quants[at] = quant
-      const gap = Math.abs(Math.fround(scale * (quant - zero)) - value)
-      result.maximumError = Math.max(result.maximumError, gap)
-      result.squaredError += gap * gap
-      result.squaredValues += value * value
+  const wanted = Math.min(options.workers ?? defaultFitWorkers(), Math.ceil(blocks / chunkBlocks) - 1)
+  const slots = wanted > 0 ? fitSlots(wanted, chunkBlocks) : []
+  const statistics = new Float64Array(chunkBlocks * statisticsPerBlock)
+  // Each round: one chunk per worker, then the next one here; the chunks are taken back in block order.
+  for (let next = 0; next < blocks;) {
+    const posted: Array<{ slot: FitSlot; first: number; count: number }> = []
+    for (const slot of slots) {
+      if (next >= blocks || !slot.usable) break
+      const count = Math.min(chunkBlocks, blocks - next)
+      postChunk(slot, values, next, count)
+      posted.push({ slot, first: next, count })
+      next += count
     }
+    const own = { first: next, count: Math.min(chunkBlocks, blocks - next) }
+    next += own.count
+    fitHere(values, result, statistics, own.first, own.count)
+    const ownStatistics = statistics.slice(0, own.count * statisticsPerBlock)
+    for (const { slot, first, count } of posted) {
+      if (awaitChunk(slot)) {
+        result.quants.set(slot.quants.subarray(0, count * blockSize), first * blockSize)
+        result.scales.set(slot.scales.subarray(0, count), first)
+        result.zeros.set(slot.zeros.subarray(0, count), first)
+        addStatistics(result, slot.statistics, count)
+      } else {
+        fitHere(values, result, statistics, first, count)
+        addStatistics(result, statistics, count)
+      }
+    }
+    addStatistics(result, ownStatistics, own.count)
   }
   return result
 }
