@@ -50,19 +50,15 @@ parentPort.on('message', (count) => {
 })
 `
 
-function sharedArray<T>(make: (buffer: SharedArrayBuffer) => T, bytes: number): T {
-  return make(new SharedArrayBuffer(bytes))
-}
-
 function createSlot(chunkBlocks: number): FitSlot {
   const values = chunkBlocks * blockSize
   const buffers = {
-    control: sharedArray((buffer) => new Int32Array(buffer), 4),
-    values: sharedArray((buffer) => new Float32Array(buffer), values * 4),
-    quants: sharedArray((buffer) => new Uint8Array(buffer), values),
-    scales: sharedArray((buffer) => new Float32Array(buffer), chunkBlocks * 4),
-    zeros: sharedArray((buffer) => new Uint8Array(buffer), chunkBlocks),
-    statistics: sharedArray((buffer) => new Float64Array(buffer), chunkBlocks * statisticsPerBlock * 8),
+    control: new Int32Array(new SharedArrayBuffer(4)),
+    values: new Float32Array(new SharedArrayBuffer(values * 4)),
+    quants: new Uint8Array(new SharedArrayBuffer(values)),
+    scales: new Float32Array(new SharedArrayBuffer(chunkBlocks * 4)),
+    zeros: new Uint8Array(new SharedArrayBuffer(chunkBlocks)),
+    statistics: new Float64Array(new SharedArrayBuffer(chunkBlocks * statisticsPerBlock * 8)),
   }
   const worker = new Worker(workerSource, { eval: true, workerData: buffers })
   // Idle workers must not keep the process alive.
@@ -90,7 +86,12 @@ let workersFailed = false
 export function fitSlots(count: number, chunkBlocks: number): FitSlot[] {
   if (workersFailed) return []
   const pool = (pools.get(chunkBlocks) ?? []).filter((slot) => slot.usable)
-  while (pool.length < count) pool.push(createSlot(chunkBlocks))
+  try {
+    while (pool.length < count) pool.push(createSlot(chunkBlocks))
+  } catch {
+    // A runtime without worker threads (or out of them): fit with the slots there are, and none from now on.
+    workersFailed = true
+  }
   pools.set(chunkBlocks, pool)
   return pool.slice(0, count)
 }
