@@ -25,7 +25,7 @@ export const isolatedTestFiles = [
   'test/edits/steered-export-cli.test.ts',
   'test/compiler/read-only.test.ts',
   'test/models/pull.test.ts',
-  'test/exporter/fit-workers.test.ts',
+  'test/exporter/block-workers.test.ts',
 ]
 
 // Timeouts only catch hangs: on a machine shared with other work a test may run many times slower than on an idle

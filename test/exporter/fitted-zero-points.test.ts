@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fitSlots } from '../../src/main/core/models/exporter/fit-workers.ts'
+import { blockSlots } from '../../src/main/core/models/exporter/block-workers.ts'
 import { fitZeroPoints } from '../../src/main/core/models/exporter/fitted-zero-points.ts'
 
 /** Weight `at` as MatMulNBits computes it: scale · (quant − zero point), in float32. */
@@ -111,7 +111,7 @@ describe('4-bit blocks with fitted integer zero points', () => {
     expect(alone.squaredError).toBeGreaterThan(0)
     expect(Array.from(alone.quants.subarray(9 * 32, 10 * 32))).toEqual(new Array(32).fill(0))
     // The workers did fit: rounds of 4 + 4 + 4 blocks, so the second worker's last chunk was blocks 28..31.
-    const second = fitSlots(2, 4)[1]
+    const second = blockSlots(2, 4)[1]
     expect(Array.from(second?.scales ?? [])).toEqual(Array.from(alone.scales.subarray(28, 32)))
   })
 })

@@ -1,5 +1,4 @@
-import { fitBlocks, statisticsPerBlock } from './fit-blocks.ts'
-import { awaitChunk, defaultFitWorkers, fitSlots, postChunk, type FitSlot } from './fit-workers.ts'
+import { runBlockKernel, type BlockRunOptions, type KernelResult } from './block-workers.ts'
 
 /**
  * 4-bit blocks of 32 with integer zero points fitted to float values: what a q4 export with int8 compute writes for
@@ -15,108 +14,14 @@ import { awaitChunk, defaultFitWorkers, fitSlots, postChunk, type FitSlot } from
  * try with the smallest squared error is kept. A block already of the form scale · (q − zero) over the whole range
  * (16 levels present) is found exactly; an all-zero block is written as zeros.
  *
- * The search itself is fit-blocks.ts; large weights are fitted in chunks by worker threads beside this one
- * (fit-workers.ts). The statistics are summed block by block in order, so the result is the same with any number
- * of workers.
+ * The search itself is block-kernels.ts fitBlocks, run in chunks on worker threads beside this one
+ * (block-workers.ts); the result is the same with any number of workers.
  */
 
-const blockSize = 32
-/** Blocks a chunk holds: 2 MB of float32 values, about 70 ms of fitting, so handing it over costs nothing. */
-const defaultChunkBlocks = 16_384
-
 /** Quants, scales and zero points of a fitted weight, with its differences to the float values. */
-export interface FittedQuants {
-  /** `[elements]`, each in 0..15 */
-  quants: Uint8Array
-  /** `[blocks]` */
-  scales: Float32Array
-  /** `[blocks]`, each in 0..15 */
-  zeros: Uint8Array
-  /** Largest |scale · (q − zero) − x| over the weight, as MatMulNBits computes it (float32). */
-  maximumError: number
-  /** Σ (scale · (q − zero) − x)² over the weight. */
-  squaredError: number
-  /** Σ x² over the weight, so that sqrt(squaredError / squaredValues) is its relative RMS difference. */
-  squaredValues: number
-}
-
-/** How `fitZeroPoints` spreads its work; the defaults suit an import, tests choose small chunks. */
-export interface FitOptions {
-  /** Worker threads beside this one (default: one per further core, at most three; 0 fits on this thread). */
-  workers?: number
-  /** Blocks per chunk handed to a worker. */
-  chunkBlocks?: number
-}
-
-/** Add a chunk's per-block statistics to the weight's totals, in block order. */
-function addStatistics(result: FittedQuants, statistics: Float64Array, count: number): void {
-  for (let block = 0; block < count; block++) {
-    const at = block * statisticsPerBlock
-    result.squaredError += statistics[at] as number
-    result.squaredValues += statistics[at + 1] as number
-    result.maximumError = Math.max(result.maximumError, statistics[at + 2] as number)
-  }
-}
-
-/** Fit `count` blocks from block `first` on this thread, straight into the result's arrays. */
-function fitHere(
-  values: Float32Array,
-  result: FittedQuants,
-  statistics: Float64Array,
-  first: number,
-  count: number,
-): void {
-  fitBlocks(
-    values.subarray(first * blockSize, (first + count) * blockSize),
-    result.quants.subarray(first * blockSize, (first + count) * blockSize),
-    result.scales.subarray(first, first + count),
-    result.zeros.subarray(first, first + count),
-    statistics,
-    count,
-  )
-}
+export type FittedQuants = KernelResult
 
 /** Float values `[rows · columns]` (columns a multiple of 32) as 4-bit blocks of 32 with fitted zero points. */
-export function fitZeroPoints(values: Float32Array, options: FitOptions = {}): FittedQuants {
-  const blocks = values.length / blockSize
-  const chunkBlocks = options.chunkBlocks ?? defaultChunkBlocks
-  const result: FittedQuants = {
-    quants: new Uint8Array(values.length),
-    scales: new Float32Array(blocks),
-    zeros: new Uint8Array(blocks),
-    maximumError: 0,
-    squaredError: 0,
-    squaredValues: 0,
-  }
-  const wanted = Math.min(options.workers ?? defaultFitWorkers(), Math.ceil(blocks / chunkBlocks) - 1)
-  const slots = wanted > 0 ? fitSlots(wanted, chunkBlocks) : []
-  const statistics = new Float64Array(chunkBlocks * statisticsPerBlock)
-  // Each round: one chunk per worker, then the next one here; the chunks are taken back in block order.
-  for (let next = 0; next < blocks;) {
-    const posted: Array<{ slot: FitSlot; first: number; count: number }> = []
-    for (const slot of slots) {
-      if (next >= blocks || !slot.usable) break
-      const count = Math.min(chunkBlocks, blocks - next)
-      postChunk(slot, values, next, count)
-      posted.push({ slot, first: next, count })
-      next += count
-    }
-    const own = { first: next, count: Math.min(chunkBlocks, blocks - next) }
-    next += own.count
-    fitHere(values, result, statistics, own.first, own.count)
-    const ownStatistics = statistics.slice(0, own.count * statisticsPerBlock)
-    for (const { slot, first, count } of posted) {
-      if (awaitChunk(slot)) {
-        result.quants.set(slot.quants.subarray(0, count * blockSize), first * blockSize)
-        result.scales.set(slot.scales.subarray(0, count), first)
-        result.zeros.set(slot.zeros.subarray(0, count), first)
-        addStatistics(result, slot.statistics, count)
-      } else {
-        fitHere(values, result, statistics, first, count)
-        addStatistics(result, statistics, count)
-      }
-    }
-    addStatistics(result, ownStatistics, own.count)
-  }
-  return result
+export function fitZeroPoints(values: Float32Array, options: BlockRunOptions = {}): FittedQuants {
+  return runBlockKernel('fit', values, 15, options)
 }

@@ -1,7 +1,8 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
+import { requantizeBlocks, statisticsPerBlock } from './block-kernels.ts'
+import { runBlockKernel } from './block-workers.ts'
 import { fitZeroPoints } from './fitted-zero-points.ts'
-import { roundQuotient } from './round-quotient.ts'
 
 /**
  * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
@@ -82,31 +83,23 @@ interface BlockQuants {
 }
 
 /**
- * Requantize block `block` of float `values` into `into` with `levels + 1` levels, asymmetrically over
- * [min(x, 0), max(x, 0)] so that 0 stays exact; returns the block's largest difference.
+ * Requantize block `block` of float `values` into `into` with `levels + 1` levels (block-kernels.ts
+ * requantizeBlocks); returns the block's largest difference.
  */
 function requantizeBlock(values: Float32Array, block: number, levels: number, into: BlockQuants): number {
   const start = block * quantBlockSize
-  let minimum = 0
-  let maximum = 0
-  for (let at = start; at < start + quantBlockSize; at++) {
-    const value = values[at] as number
-    if (value < minimum) minimum = value
-    if (value > maximum) maximum = value
-  }
-  // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
-  const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
-  const zero = Math.min(levels, Math.max(0, roundQuotient(-minimum, scale)))
-  into.scales[block] = scale
-  into.zeros[block] = zero
-  let worst = 0
-  for (let at = start; at < start + quantBlockSize; at++) {
-    const value = values[at] as number
-    const quant = Math.min(levels, Math.max(0, roundQuotient(value, scale) + zero))
-    into.quants[at] = quant
-    worst = Math.max(worst, Math.abs(Math.fround(scale * (quant - zero)) - value))
-  }
-  return worst
+  const statistics = new Float64Array(statisticsPerBlock)
+  const elements = [start, start + quantBlockSize] as const
+  requantizeBlocks(
+    values.subarray(...elements),
+    into.quants.subarray(...elements),
+    into.scales.subarray(block, block + 1),
+    into.zeros.subarray(block, block + 1),
+    statistics,
+    1,
+    levels,
+  )
+  return statistics[2] as number
 }
 
 function emptyBlockQuants(elements: number): BlockQuants {
@@ -119,14 +112,9 @@ function emptyBlockQuants(elements: number): BlockQuants {
   }
 }
 
-/** Requantize float values `[rows · columns]` to `bits` per block of 32; returns quants, scales, zeros, error. */
+/** Requantize float values `[rows · columns]` to `bits` per block of 32 (on worker threads: block-workers.ts). */
 function requantize(values: Float32Array, bits: 4 | 8): BlockQuants {
-  const result = emptyBlockQuants(values.length)
-  const levels = (1 << bits) - 1
-  for (let block = 0; block < values.length / quantBlockSize; block++) {
-    result.maximumError = Math.max(result.maximumError, requantizeBlock(values, block, levels, result))
-  }
-  return result
+  return runBlockKernel('requantize', values, (1 << bits) - 1)
 }
 
 /**

@@ -1,16 +1,23 @@
 /**
- * The search behind fitted 4-bit zero points (fitted-zero-points.ts explains the fit), as one self-contained
- * function: its source text is also the code of the worker threads that fit blocks in parallel (fit-workers.ts), so
- * it refers to nothing outside itself (no imports, no module constants, no inner functions) and must stay so.
+ * The per-block work of a quantized export, as self-contained functions: their source text is also the code of the
+ * worker threads that run chunks of blocks in parallel (block-workers.ts), so each refers to nothing outside itself
+ * (no imports, no module constants, no inner functions) and must stay so. Every kernel takes the same arguments:
+ * float values `[count · 32]`, and writes per block 32 quants, a scale, a zero point and its statistics.
+ *
+ * Rounding is Math.floor(x / s + 0.5), several times faster than Math.round(x / s) in V8's optimised loops and
+ * equal to it here: floor(x + 0.5) equals Math.round(x) (halves toward +∞) whenever x + 0.5 is exact, that is for
+ * |x| ≥ 0.5 up to 2^52, and for |x| < 0.5 unless x lies within 2^-54 below 0.5; a quotient of two float32 values is
+ * either exactly 0.5 or at least about 2^-25 away from it, so the forms never differ and the output stays bit-exact.
  */
 
 /** Values each statistics entry holds per block: Σ gap², Σ x², largest |gap|. */
 export const statisticsPerBlock = 3
 
 /**
- * Fit blocks 0..count − 1 of `values` (`[count · 32]`): writes each block's 32 quants (0..15) to `quants`, its
- * scale and zero point (0..15) to `scales[block]` and `zeros[block]`, and to `statistics[3·block …]` its squared
- * error, its squared values and its largest absolute error as MatMulNBits computes the weights (float32).
+ * Fitted 4-bit zero points (fitted-zero-points.ts explains the search). Fits blocks 0..count − 1 of `values`:
+ * writes each block's 32 quants (0..15) to `quants`, its scale and zero point (0..15) to `scales[block]` and
+ * `zeros[block]`, and to `statistics[3·block …]` its squared error, its squared values and its largest absolute
+ * error as MatMulNBits computes the weights (float32).
  */
 export function fitBlocks(
   values: Float32Array,
@@ -25,7 +32,6 @@ export function fitBlocks(
   // How many steps the block's range is spread over, one try each, and the least-squares refinements of each try.
   const stepCounts = [15, 14, 14.5, 15.5, 16]
   const refinements = 2
-  // Math.floor(x / s + 0.5) is Math.round(x / s) for float32 operands (round-quotient.ts), and faster.
   for (let block = 0; block < count; block++) {
     const start = block * blockSize
     const end = start + blockSize
@@ -89,5 +95,48 @@ export function fitBlocks(
     statistics[3 * block] = squaredError
     statistics[3 * block + 1] = squaredValues
     statistics[3 * block + 2] = maximumError
+  }
+}
+
+/**
+ * Requantize blocks 0..count − 1 of `values` with `levels + 1` levels (15: 4 bits, 255: 8 bits), asymmetrically
+ * over [min(x, 0), max(x, 0)] so that 0 stays exact (quantize-blocks.ts). Statistics: only the largest absolute
+ * error (the sums stay 0).
+ */
+export function requantizeBlocks(
+  values: Float32Array,
+  quants: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  statistics: Float64Array,
+  count: number,
+  levels: number,
+): void {
+  const blockSize = 32
+  for (let block = 0; block < count; block++) {
+    const start = block * blockSize
+    const end = start + blockSize
+    let minimum = 0
+    let maximum = 0
+    for (let at = start; at < end; at++) {
+      const value = values[at] as number
+      if (value < minimum) minimum = value
+      if (value > maximum) maximum = value
+    }
+    // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
+    const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
+    const zero = Math.min(levels, Math.max(0, Math.floor(-minimum / scale + 0.5)))
+    scales[block] = scale
+    zeros[block] = zero
+    let worst = 0
+    for (let at = start; at < end; at++) {
+      const value = values[at] as number
+      const quant = Math.min(levels, Math.max(0, Math.floor(value / scale + 0.5) + zero))
+      quants[at] = quant
+      worst = Math.max(worst, Math.abs(Math.fround(scale * (quant - zero)) - value))
+    }
+    statistics[3 * block] = 0
+    statistics[3 * block + 1] = 0
+    statistics[3 * block + 2] = worst
   }
 }
