@@ -50,7 +50,7 @@ export interface KernelResult {
   maximumError: number
   /** Σ (scale · (q − zero) − x)² (kernel `fit` only, else 0). */
   squaredError: number
-  /** Σ x² (kernel `fit` only, else 0). */
+  /** Σ x² (kernel `fit` only, else 0): sqrt(squaredError / squaredValues) is the relative RMS difference. */
   squaredValues: number
 }
 
