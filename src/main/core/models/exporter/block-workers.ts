@@ -62,8 +62,8 @@ export interface BlockRunOptions {
   chunkBlocks?: number
 }
 
-// A shim for `__name`, which esbuild's keepNames (tsx) would insert for inner functions: the kernels have none,
-// but a worker that fails to compile would only show as a slower export.
+// A shim for `__name`, which esbuild's keepNames (tsx) inserts for inner functions: the kernels have none, and
+// a worker that met one anyway would fail, leaving every chunk to the exporting thread after the deadline.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads')
 const __name = (target) => target
@@ -175,12 +175,15 @@ function addStatistics(result: KernelResult, statistics: Float64Array, count: nu
   }
 }
 
-/** Run `count` blocks from block `first` on this thread, straight into the result's arrays. */
-function runHere(
+/**
+ * Run `kernel` over `count` blocks of `values` from block `first` on this thread, straight into `into`'s arrays at
+ * the same blocks; the blocks' statistics go to the start of `statistics`.
+ */
+export function runHere(
   kernel: BlockKernel,
   levels: number,
   values: Float32Array,
-  result: KernelResult,
+  into: Pick<KernelResult, 'quants' | 'scales' | 'zeros'>,
   statistics: Float64Array,
   first: number,
   count: number,
@@ -188,9 +191,9 @@ function runHere(
   const elements = [first * blockSize, (first + count) * blockSize] as const
   const arrays = [
     values.subarray(...elements),
-    result.quants.subarray(...elements),
-    result.scales.subarray(first, first + count),
-    result.zeros.subarray(first, first + count),
+    into.quants.subarray(...elements),
+    into.scales.subarray(first, first + count),
+    into.zeros.subarray(first, first + count),
     statistics,
     count,
   ] as const

@@ -1,7 +1,7 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
-import { requantizeBlocks, statisticsPerBlock } from './block-kernels.ts'
-import { runBlockKernel } from './block-workers.ts'
+import { statisticsPerBlock } from './block-kernels.ts'
+import { runBlockKernel, runHere } from './block-workers.ts'
 import { fitZeroPoints } from './fitted-zero-points.ts'
 
 /**
@@ -87,18 +87,8 @@ interface BlockQuants {
  * requantizeBlocks); returns the block's largest difference.
  */
 function requantizeBlock(values: Float32Array, block: number, levels: number, into: BlockQuants): number {
-  const start = block * quantBlockSize
   const statistics = new Float64Array(statisticsPerBlock)
-  const elements = [start, start + quantBlockSize] as const
-  requantizeBlocks(
-    values.subarray(...elements),
-    into.quants.subarray(...elements),
-    into.scales.subarray(block, block + 1),
-    into.zeros.subarray(block, block + 1),
-    statistics,
-    1,
-    levels,
-  )
+  runHere('requantize', levels, values, into, statistics, block, 1)
   return statistics[2] as number
 }
 
