@@ -82,12 +82,14 @@ describe('captureNeutral on the organism', () => {
         const expected = output.subarray((fed.length - 1) * 224, fed.length * 224)
         const actual = (neutral.values[1] as Float32Array).subarray(row * 224, (row + 1) * 224)
         let difference = 0
-        actual.forEach(
-          (value, column) =>
-            (difference = Math.max(difference, Math.abs(value - (expected[column] as number)))),
-        )
-        // Left padding changes the kernels' summation order only.
-        expect(difference).toBeLessThan(1e-4)
+        let largest = 0
+        actual.forEach((value, column) => {
+          difference = Math.max(difference, Math.abs(value - (expected[column] as number)))
+          largest = Math.max(largest, Math.abs(expected[column] as number))
+        })
+        // Left padding, and capture's products packing their weights per run instead of at load, change the
+        // kernels' summation order only: a few float32 ulps of the row's largest value (about 300 at layer 5).
+        expect(difference).toBeLessThan(1e-6 * largest)
       }
     } finally {
       await hooked.dispose()

@@ -45,6 +45,16 @@ describe('probeProviders', () => {
     expect(sessionOptions('cpu').executionProviders).toEqual(['cpu'])
     expect(sessionOptions('cpu').graphOptimizationLevel).toBe('all')
   })
+
+  it('prepacks weights unless a session runs only large batches (capture)', () => {
+    const settings = (options: ReturnType<typeof sessionOptions>): Record<string, unknown> =>
+      (options.extra as { session: Record<string, unknown> }).session
+    expect(settings(sessionOptions('cpu'))).not.toHaveProperty('disable_prepacking')
+    expect(settings(sessionOptions('cpu', { prepackWeights: false }))).toMatchObject({
+      disable_prepacking: '1',
+      intra_op: { allow_spinning: '0' },
+    })
+  })
 })
 
 describe('loading on a provider that is not there', () => {

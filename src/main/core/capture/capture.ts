@@ -62,22 +62,26 @@ function renderedHash(examples: readonly RenderedExample[]): string {
   )
 }
 
-/** Average the rows of `output` `[batch, seq, width]` at `columns` of batch row `row` into `target`. */
+/**
+ * Average the positions `padding + columns[i]` of batch row `row` of `output` `[batch, seq, width]` into `target`,
+ * summing in float64 in `sums` (scratch, `width` long).
+ */
 function reduceRow(
   output: Float32Array,
   sequence: number,
-  width: number,
   row: number,
-  columns: number[],
+  padding: number,
+  columns: readonly number[],
+  sums: Float64Array,
   target: Float32Array,
 ): void {
-  const sums = new Float64Array(width)
+  const width = sums.length
+  sums.fill(0)
   for (const column of columns) {
-    const offset = (row * sequence + column) * width
-    for (let index = 0; index < width; index++)
-      sums[index] = (sums[index] ?? 0) + (output[offset + index] ?? 0)
+    const offset = (row * sequence + padding + column) * width
+    for (let index = 0; index < width; index++) sums[index]! += output[offset + index]!
   }
-  for (let index = 0; index < width; index++) target[index] = (sums[index] ?? 0) / columns.length
+  for (let index = 0; index < width; index++) target[index] = sums[index]! / columns.length
 }
 
 function concatenate(chunks: Float32Array[], length: number): Float32Array {
@@ -177,6 +181,7 @@ export async function captureActivations(
   const negative: Float32Array[][] = layers.map(() => [])
   let rows = 0
   const batchSize = Math.max(1, options.batchSize ?? 8)
+  const sums = new Float64Array(width)
   try {
     for (let start = 0; start < examples.length; start += batchSize) {
       if (options.signal?.aborted) throw new TillerError('cancelled', 'Capture was cancelled.')
@@ -214,16 +219,9 @@ export async function captureActivations(
           for (const [side, row, target] of sides) {
             const padding = result.leftPadding[row] ?? 0
             const block = new Float32Array(side.rows.length * width)
-            side.rows.forEach((indices, rowIndex) => {
-              const columns = indices.map((index) => padding + index)
-              reduceRow(
-                output,
-                result.sequence,
-                width,
-                row,
-                columns,
-                block.subarray(rowIndex * width, (rowIndex + 1) * width),
-              )
+            side.rows.forEach((columns, rowIndex) => {
+              const target = block.subarray(rowIndex * width, (rowIndex + 1) * width)
+              reduceRow(output, result.sequence, row, padding, columns, sums, target)
             })
             target.push(block)
           }

@@ -44,7 +44,10 @@ export interface LoadModelOptions {
    * of the same folder): parsing a large tokenizer.json costs more than creating a small model's session.
    */
   tokenizer?: TextTokenizer
-  /** The graph outputs only hooks (compiled with `hooksOnly` for capture): it runs forward passes, not generation. */
+  /**
+   * The graph outputs only hooks (compiled with `hooksOnly` for capture): it runs forward passes over whole batches,
+   * not generation, so its weights are not prepacked at load (session.ts).
+   */
   hooksOnly?: boolean
 }
 
@@ -135,7 +138,9 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
       ? graphFileOf(root, graphPath)
       : undefined)
   const providerChoice = options.provider ?? 'auto'
-  const created = await createProviderSession(graphPath, providerChoice)
+  const created = await createProviderSession(graphPath, providerChoice, {
+    prepackWeights: options.hooksOnly !== true,
+  })
   let graph: GraphInterface
   try {
     graph = readGraphInterface(created.session, graphPath, { hooksOnly: options.hooksOnly })

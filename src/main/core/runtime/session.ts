@@ -32,8 +32,23 @@ export function setIntraOpThreads(threads: number | undefined): void {
   intraOpThreads = threads
 }
 
+/** How a session will be used, where that changes its options. */
+export interface SessionUse {
+  /**
+   * Pack the weights of products for the CPU kernels once at load (default true). Decoding needs it (a one-row
+   * product would otherwise pack its weights every step); sessions that run a few large batches do not: the
+   * kernels pack a weight once per product, a small part of a product over hundreds of rows, while packing at load
+   * was most of a small model's session creation (12 of 20 ms for the organism's hooks-only graph).
+   */
+  prepackWeights?: boolean
+}
+
 /** Session options for one provider. */
-export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  provider: ExecutionProviderName,
+  use: SessionUse = {},
+): ort.InferenceSession.SessionOptions {
+  const prepacking = use.prepackWeights === false ? { disable_prepacking: '1' } : {}
   return {
     // The CPU provider stays listed so nodes another provider lacks a kernel for still run.
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
@@ -48,7 +63,9 @@ export function sessionOptions(provider: ExecutionProviderName): ort.InferenceSe
     logSeverityLevel: 3,
     // Idle pool threads sleep instead of spinning: a decode step is a burst of small kernels, and spinning threads
     // fight the JS thread and other processes for cores (measured 2-4x slower per step on a busy 2-core machine).
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: {
+      session: { ...prepacking, intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } },
+    },
   }
 }
 
@@ -63,6 +80,7 @@ function describe(error: unknown): string {
 export async function createProviderSession(
   graphPath: string,
   choice: ExecutionProviderChoice,
+  use: SessionUse = {},
 ): Promise<ProviderSession> {
   const report = await probeProviders(choice)
   let fallbackReason: string | undefined
@@ -71,14 +89,14 @@ export async function createProviderSession(
   }
   if (report.active !== 'cpu') {
     try {
-      const session = await ort.InferenceSession.create(graphPath, sessionOptions(report.active))
+      const session = await ort.InferenceSession.create(graphPath, sessionOptions(report.active, use))
       return { session, provider: report.active, fallbackReason }
     } catch (error) {
       fallbackReason = `${report.active} could not load ${graphPath} (${describe(error)}); running on CPU instead.`
     }
   }
   try {
-    const session = await ort.InferenceSession.create(graphPath, sessionOptions('cpu'))
+    const session = await ort.InferenceSession.create(graphPath, sessionOptions('cpu', use))
     return { session, provider: 'cpu', fallbackReason }
   } catch (error) {
     throw new TillerError(

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { isTillerError, TillerError } from '../../errors.ts'
 import { loadModel as loadGraph } from '../../onnx/external-data.ts'
@@ -56,6 +57,26 @@ function locateIn(graphPath: string, model: ModelProto): ReturnType<typeof locat
   }
 }
 
+/** Identity of a file's current contents as the file system records it; undefined when it does not exist. */
+function fileSignature(path: string): string | undefined {
+  try {
+    const stat = statSync(path, { bigint: true })
+    return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Maps this process located or read, by folder, graph file and cache folder, with the signatures of the graph and its cache
+ * file then. Every capture and compile asks again; while neither file changed, the answer is the same, without
+ * hashing and parsing the graph (3–5 ms for a small model, more for a large graph).
+ */
+const locatedMaps = new Map<
+  string,
+  { graph: string; cachePath: string; cacheFile: string | undefined; map: HookMap }
+>()
+
 function cachePath(folder: string, graphHash: string): string {
   return join(modelCacheFolder(folder), `hooks-${graphHash.slice(0, 16)}.json`)
 }
@@ -69,8 +90,24 @@ export async function locateHookSites(
   options: { graphFile?: string; cache?: boolean } = {},
 ): Promise<HookMap> {
   const graphPath = resolveGraphPath(folder, options.graphFile)
+  // The cache folder is part of the key: where the map is cached can change (TILLER_CACHE, a read-only folder).
+  const memoKey = [folder, graphPath, modelCacheFolder(folder)].join('\0')
+  const memo = options.cache === false ? undefined : locatedMaps.get(memoKey)
+  const graphSignature = fileSignature(graphPath)
+  if (memo !== undefined && memo.graph === graphSignature && memo.cacheFile === fileSignature(memo.cachePath))
+    return structuredClone(memo.map)
   const graphHash = await hashFile(graphPath)
   const path = cachePath(folder, graphHash)
+  const remember = (map: HookMap): HookMap => {
+    if (graphSignature !== undefined && options.cache !== false)
+      locatedMaps.set(memoKey, {
+        graph: graphSignature,
+        cachePath: path,
+        cacheFile: fileSignature(path),
+        map: structuredClone(map),
+      })
+    return map
+  }
   const { model } = await loadGraph(graphPath)
   let sites: GraphSites | undefined
   const graphSites = (): GraphSites => {
@@ -79,7 +116,7 @@ export async function locateHookSites(
   }
   if (options.cache !== false) {
     const cached = await readCachedHookMap(path, graphHash, folder, graphSites)
-    if (cached !== undefined) return cached
+    if (cached !== undefined) return remember(cached)
   }
   const {
     located: { family, layers },
@@ -95,5 +132,5 @@ export async function locateHookSites(
   )
   const map: HookMap = { version: 2, graphHash, family, activationType, layers, widths }
   if (options.cache !== false) await writeCachedHookMap(path, map)
-  return map
+  return remember(map)
 }
