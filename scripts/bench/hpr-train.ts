@@ -8,10 +8,11 @@
  * on 2 cores. All layers share one activation matrix (the values do not change the cost), so memory stays at one
  * layer's. Prints each phase's wall and process CPU time, how much of it ONNX Runtime's `run` took (a timer around
  * every call; the rest is the JavaScript around it: batches, feeds, validation), and the load average, since the
- * development machine is shared. `--profile` instead runs ONNX Runtime's profiler on the angle training graph and
- * prints where a step's kernel time goes, by part of the step and by operator, and its CPU time: for the stacked
- * graph at each weight chunk size of `--chunks` (elements, comma-separated; `Infinity` = one tensor per weight), the
- * per-layer graph too with `--per-layer`, all `--repeats` times in turn.
+ * development machine is shared. `--profile` instead runs ONNX Runtime's profiler on an angle training step and
+ * prints where its kernel time goes, by part of the step and by operator, its CPU time and the fused AdamW's: for
+ * the stacked gradient graph at each weight chunk size of `--chunks` (elements, comma-separated; `Infinity` = one
+ * tensor per weight), the per-layer graph with AdamW in the graph too with `--per-layer`, all `--repeats` times in
+ * turn.
  */
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -27,14 +28,14 @@ import {
   angleParameters,
   buildAngleTrainingGraph,
 } from '../../src/main/core/methods/hpr/angle-graph.ts'
+import { FusedAdamW } from '../../src/main/core/methods/hpr/fused-adamw.ts'
 import { optimizerScalars, stateNames, stepInput } from '../../src/main/core/methods/hpr/graph-pieces.ts'
-import { buildStackedAngleTrainingGraph } from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
+import { gradientOutput } from '../../src/main/core/methods/hpr/probe-graph.ts'
+import { buildStackedAngleGradientGraph } from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
 import {
-  defaultChunkElements,
   stackedAngleNames,
   stackedAngleParameters,
 } from '../../src/main/core/methods/hpr/stacked-angle-layout.ts'
-import { stepsPerRun } from '../../src/main/core/methods/hpr/train-angles.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
 import { encodeModel } from '../../src/main/core/onnx/proto.ts'
 import { createRandom } from '../../src/main/core/random-streams.ts'
@@ -80,10 +81,23 @@ function stepPart(node: string): string {
   return 'other'
 }
 
+/** Steps a run of the per-layer graph's unrolled optimizer, as training ran it before the fused optimizer. */
+const perLayerStepsPerRun = 8
+
+/** A training step's measured parts, summed over the profiled runs. */
+interface StepMeasure {
+  steps: number
+  runWall: number
+  runCpu: number
+  /** The fused AdamW after each run (stacked graph only). */
+  optimizerWall: number
+  optimizerCpu: number
+}
+
 /**
- * Run an angle training graph (`stepsPerRun` steps a run, as training does) under ONNX Runtime's profiler on
- * random rows and sum kernel time per step by part of the step and by operator: the stacked graph training uses
- * (`stacked`) or the per-layer graph it replaced.
+ * Profile an angle training step on random rows: the stacked gradient graph with the fused AdamW training uses
+ * (`stacked`), or the per-layer graph with AdamW unrolled in the graph (`perLayerStepsPerRun` steps a run) it
+ * replaced. ONNX Runtime's profiler sums the graph's kernel time by part of the step and by operator.
  */
 async function profileAngleStep(problem: {
   layers: number
@@ -103,21 +117,14 @@ async function profileAngleStep(problem: {
   const session = await ort.InferenceSession.create(
     encodeModel(
       stacked
-        ? buildStackedAngleTrainingGraph({
-            layers,
-            widths,
-            floatType: 'float32',
-            adamW: paperAdamW,
-            steps: stepsPerRun,
-            chunkElements,
-          })
+        ? buildStackedAngleGradientGraph({ layers, widths, floatType: 'float32', chunkElements })
         : buildAngleTrainingGraph({
             layers,
             widths,
             floatType: 'float32',
             mode: 'train',
             adamW: paperAdamW,
-            steps: stepsPerRun,
+            steps: perLayerStepsPerRun,
           }),
     ),
     {
@@ -132,59 +139,97 @@ async function profileAngleStep(problem: {
     },
   )
   const rows = 2 * batch
+  const steps = stacked ? 1 : perLayerStepsPerRun
   const feeds: Record<string, ort.Tensor> = {}
-  const parameter = (name: string, dims: number[]): void => {
-    const size = dims.reduce((product, dim) => product * dim, 1)
-    const names = stateNames(name)
-    feeds[name] = new ort.Tensor(
-      'float32',
-      filled(size).map((value) => value * 0.02),
-      dims,
-    )
-    feeds[names.first] = new ort.Tensor('float32', filled(size, 0), dims)
-    feeds[names.second] = new ort.Tensor('float32', filled(size, 0), dims)
-  }
   const batchInputs = (names: { input: string; target: string; weight: string }, dims: number[]): void => {
     const size = dims.reduce((product, dim) => product * dim, 1)
-    for (let step = 0; step < stepsPerRun; step++) {
+    for (let step = 0; step < steps; step++) {
       feeds[stepInput(names.input, step)] = new ort.Tensor('float32', filled(size * width), [...dims, width])
       feeds[stepInput(names.target, step)] = new ort.Tensor('float32', filled(size, 1), dims)
       feeds[stepInput(names.weight, step)] = new ort.Tensor('float32', filled(size, 1 / rows), dims)
     }
   }
+  const initial = (dims: number[]): Float32Array =>
+    filled(dims.reduce((product, dim) => product * dim, 1)).map((value) => value * 0.02)
+  let optimizer: FusedAdamW | undefined
+  const fetches: Record<string, ort.Tensor | null> = {}
   if (stacked) {
-    for (const tensor of stackedAngleParameters(layers, widths, chunkElements))
-      parameter(tensor.name, tensor.dims)
+    const parameters = new Map(
+      stackedAngleParameters(layers, widths, chunkElements).map((tensor) => [
+        tensor.name,
+        { values: initial(tensor.dims), dims: tensor.dims },
+      ]),
+    )
+    optimizer = new FusedAdamW(parameters, paperAdamW)
+    for (const [name, parameter] of optimizer.parameters)
+      feeds[name] = new ort.Tensor('float32', parameter.values, parameter.dims)
+    for (const [name, gradient] of optimizer.gradients)
+      fetches[gradientOutput(name)] = new ort.Tensor('float32', gradient.values, gradient.dims)
+    fetches[stackedAngleNames.loss] = null
     batchInputs(stackedAngleNames, [layers, rows])
   } else {
     for (let slot = 0; slot < layers; slot++) {
-      for (const [name, dims] of angleParameters(slot, widths)) parameter(name, dims)
+      for (const [name, dims] of angleParameters(slot, widths)) {
+        const names = stateNames(name)
+        const size = dims.reduce((product, dim) => product * dim, 1)
+        feeds[name] = new ort.Tensor('float32', initial(dims), dims)
+        feeds[names.first] = new ort.Tensor('float32', filled(size, 0), dims)
+        feeds[names.second] = new ort.Tensor('float32', filled(size, 0), dims)
+      }
       batchInputs(
         { input: angleNames.input(slot), target: angleNames.target(slot), weight: angleNames.weight(slot) },
         [rows],
       )
     }
+    for (let step = 0; step < steps; step++) {
+      for (const [name, value] of Object.entries(optimizerScalars(paperAdamW, step + 1, 5e-4)))
+        feeds[stepInput(name, step)] = new ort.Tensor('float32', new Float32Array([value]), [])
+    }
   }
-  for (let step = 0; step < stepsPerRun; step++) {
-    for (const [name, value] of Object.entries(optimizerScalars(paperAdamW, step + 1, 5e-4)))
-      feeds[stepInput(name, step)] = new ort.Tensor('float32', new Float32Array([value]), [])
+  const runs = stacked ? 40 : 5
+  const measure: StepMeasure = {
+    steps: runs * steps,
+    runWall: 0,
+    runCpu: 0,
+    optimizerWall: 0,
+    optimizerCpu: 0,
   }
-  const runs = 5
-  let wall = 0
-  let cpu = 0
   for (let index = 0; index <= runs; index++) {
     const start = performance.now()
     const startCpu = process.cpuUsage()
-    await session.run(feeds)
+    await session.run(feeds, stacked ? fetches : undefined)
     const used = process.cpuUsage(startCpu)
+    const optimizerStart = performance.now()
+    optimizer?.step(5e-4)
+    const optimizerUsed = process.cpuUsage(startCpu)
     // The first run allocates the arena; it is left out.
     if (index > 0) {
-      wall += performance.now() - start
-      cpu += (used.user + used.system) / 1000
+      measure.runWall += optimizerStart - start
+      measure.runCpu += (used.user + used.system) / 1000
+      measure.optimizerWall += performance.now() - optimizerStart
+      measure.optimizerCpu += (optimizerUsed.user + optimizerUsed.system - used.user - used.system) / 1000
     }
   }
   session.endProfiling()
   await session.release()
+  return profileReport(prefix, measure, {
+    title: stacked
+      ? `stacked angle gradient graph and fused AdamW (weight chunks of ${chunkElements} elements)`
+      : `per-layer angle training graph (AdamW in the graph, ${steps} steps a run)`,
+    layers,
+    width,
+    batch,
+    threads,
+    runs,
+  })
+}
+
+/** Read the profile ONNX Runtime wrote at `prefix` and describe a step's time. */
+function profileReport(
+  prefix: string,
+  measure: StepMeasure,
+  problem: { title: string; layers: number; width: number; batch: number; threads: number; runs: number },
+): string {
   // ONNX Runtime names the file `<prefix>_<time>.json`.
   const name = readdirSync(tmpdir()).find((entry) => entry.startsWith(`tiller-hpr-profile-${process.pid}_`))
   if (name === undefined) throw new Error(`hpr-train: ONNX Runtime wrote no profile next to ${prefix}`)
@@ -205,8 +250,8 @@ async function profileAngleStep(problem: {
     kernels += event.dur
   }
   // Kernel durations are microseconds, summed over the profiled runs.
-  const perStep = (microseconds: number): string =>
-    `${(microseconds / 1000 / runs / stepsPerRun).toFixed(2)} ms`
+  const perStep = (microseconds: number): string => `${(microseconds / 1000 / measure.steps).toFixed(2)} ms`
+  const milliseconds = (total: number): string => `${(total / measure.steps).toFixed(2)} ms`
   const share = (microseconds: number): string => `${((100 * microseconds) / kernels).toFixed(0)} %`
   const table = (title: string, entries: Map<string, number>): string =>
     `  ${title}\n` +
@@ -216,11 +261,15 @@ async function profileAngleStep(problem: {
         ([name, time]) => `    ${name.padEnd(12)} ${perStep(time).padStart(9)} ${share(time).padStart(5)}\n`,
       )
       .join('')
+  const fused =
+    measure.optimizerWall > 0
+      ? `; fused AdamW ${milliseconds(measure.optimizerCpu)} CPU and ${milliseconds(measure.optimizerWall)} wall`
+      : ''
   return (
-    `hpr-train --profile: ${stacked ? `stacked angle training graph (weight chunks of ${chunkElements} elements)` : 'per-layer angle training graph'}, ${layers} layers of width ${width}, ${batch} pairs a step, ` +
-    `${stepsPerRun} steps a run, ${threads} threads, ${runs} runs; load average ${load()}\n` +
-    `  a step: ${(cpu / runs / stepsPerRun).toFixed(2)} ms CPU and ${(wall / runs / stepsPerRun).toFixed(2)} ms wall in run, ${perStep(kernels)} in kernels ` +
-    `(the rest: launching nodes, feeding and copying out the parameters and moments)\n` +
+    `hpr-train --profile: ${problem.title}, ${problem.layers} layers of width ${problem.width}, ` +
+    `${problem.batch} pairs a step, ${problem.threads} threads, ${problem.runs} runs; load average ${load()}\n` +
+    `  a step: ${milliseconds(measure.runCpu)} CPU and ${milliseconds(measure.runWall)} wall in run, ` +
+    `${perStep(kernels)} in kernels (the rest: launching nodes, feeds and outputs)${fused}\n` +
     table('by part of the step', byPart) +
     table('by operator', byOperator)
   )
@@ -302,7 +351,7 @@ export async function run(args: string[]): Promise<void> {
       batch: { type: 'string', default: '16' },
       threads: { type: 'string', default: '2' },
       profile: { type: 'boolean', default: false },
-      chunks: { type: 'string', default: `Infinity,${defaultChunkElements}` },
+      chunks: { type: 'string', default: 'Infinity,262144' },
       'per-layer': { type: 'boolean', default: false },
       repeats: { type: 'string', default: '1' },
     },

@@ -1,16 +1,18 @@
 /**
  * The stacked angle networks' weight chunks (stacked-angle-layout.ts): the layout round-trips every layer's network
  * exactly, and training or evaluating with the weights cut into many chunks gives what one tensor per weight gives
- * (the chunks change only which products and optimizer passes run over which block, never a value beyond float32
- * rounding of the split sums).
+ * (the chunks change only which products run over which block, never a value beyond float32 rounding of the split
+ * sums).
  */
 import * as ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
-import { GraphOptimizer, openSession } from '../../src/main/core/methods/hpr/graph-session.ts'
+import { FusedAdamW } from '../../src/main/core/methods/hpr/fused-adamw.ts'
+import { openSession } from '../../src/main/core/methods/hpr/graph-session.ts'
 import { initialAngleValues } from '../../src/main/core/methods/hpr/initialization.ts'
+import { gradientOutput } from '../../src/main/core/methods/hpr/probe-graph.ts'
 import {
   buildStackedAngleEvaluationGraph,
-  buildStackedAngleTrainingGraph,
+  buildStackedAngleGradientGraph,
 } from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
 import {
   stackAngleNetworks,
@@ -90,22 +92,22 @@ describe('HPR stacked angle weights in chunks', () => {
     const evaluationInput = new ort.Tensor('float32', normals(layers * rows * width), [layers, rows, width])
     const train = async (chunkElements: number) => {
       const session = await openSession(
-        buildStackedAngleTrainingGraph({
-          layers,
-          widths,
-          floatType: 'float32',
-          adamW: paperAdamW,
-          steps,
-          chunkElements,
-        }),
+        buildStackedAngleGradientGraph({ layers, widths, floatType: 'float32', chunkElements }),
         1,
       )
-      const optimizer = new GraphOptimizer(
-        session,
-        stackAngleNetworks(networks, widths, chunkElements),
-        paperAdamW,
-      )
-      const losses = await optimizer.steps(session, batches, rates)
+      const optimizer = new FusedAdamW(stackAngleNetworks(networks, widths, chunkElements), paperAdamW)
+      const losses: number[] = []
+      for (const [step, batch] of batches.entries()) {
+        const feeds: Record<string, ort.Tensor> = { ...batch }
+        for (const [name, parameter] of optimizer.parameters)
+          feeds[name] = new ort.Tensor('float32', parameter.values, parameter.dims)
+        const fetches: Record<string, ort.Tensor | null> = { [stackedAngleNames.loss]: null }
+        for (const [name, gradient] of optimizer.gradients)
+          fetches[gradientOutput(name)] = new ort.Tensor('float32', gradient.values, gradient.dims)
+        const outputs = await session.run(feeds, fetches)
+        losses.push(Number((outputs[stackedAngleNames.loss]?.data as Float32Array)[0]))
+        optimizer.step(rates[step] as number)
+      }
       await session.release()
       const evaluator = await openSession(buildStackedAngleEvaluationGraph(layers, widths, chunkElements), 1)
       const feeds: Record<string, ort.Tensor> = { [stackedAngleNames.input]: evaluationInput }

@@ -1,7 +1,8 @@
 /**
- * Runs HPR's training graphs: one ONNX Runtime session per graph, parameters and AdamW moments carried between
- * steps as tensors (fed in, read back from the graph's `.next` outputs), so the optimizer's arithmetic runs in the
- * graph too.
+ * Runs HPR's training graphs: one ONNX Runtime session per graph. `GraphOptimizer` steps graphs with AdamW inside
+ * them (the probes, whose few thousand weights make a step's cost the run's fixed cost, so several steps are
+ * unrolled into one run), carrying parameters and moments between runs as tensors (fed in, read back from the
+ * graph's `.next` outputs). The angle networks' 2.6 M weights take the fused kernel instead (fused-adamw.ts).
  */
 import * as ort from 'onnxruntime-node'
 import { encodeModel, type ModelProto } from '../../onnx/proto.ts'

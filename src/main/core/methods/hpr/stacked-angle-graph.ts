@@ -1,35 +1,24 @@
 /**
  * HPR's angle networks of all trained layers stacked into one set of tensors (METHODS.md §2.3–2.4; layout and
- * chunks in stacked-angle-layout.ts), so a training step is a few batched MatMuls and one AdamW chain per stacked
- * tensor. The layers stay independent: every product is batched over the leading layer axis, the loss is a sum of
- * per-layer terms and AdamW is element-wise, so each layer's slice follows exactly its own network's gradients
+ * chunks in stacked-angle-layout.ts), so a training step's gradients are a few batched MatMuls (AdamW runs after
+ * the graph, fused-adamw.ts). The layers stay independent: every product is batched over the leading layer axis, the
+ * loss is a sum of per-layer terms and AdamW is element-wise, so each layer's slice follows exactly its own network's gradients
  * (test/methods/hpr-training-path.test.ts trains them against networks trained one by one).
  *
  * Activations after the first Linear are kept transposed, [layers, features, rows], so every product has the
  * weight as its left operand: the runtime's GEMM packs only its right operand, here the few batch rows, not the
- * weight (with the weight on the right, every product began by copying all 2.6 M weights). The weights' chunks
- * each get their own product, gradient and AdamW chain, so each chain runs over a cache-sized block.
+ * weight (with the weight on the right, every product began by copying all 2.6 M weights). A weight cut into chunks
+ * gets one product and one gradient per chunk.
  *
  * Inputs: input [layers, rows, width] (a⁺ rows then a⁻ rows of each layer), target [layers, rows], weight
- * [layers, rows] (1 / (kept rows · layers), 0 for dropped rows), the stacked parameters, and (training) their
- * moments and the optimizer scalars (graph-pieces.ts); per unrolled step the batch inputs are named with
- * `stepInput`. Outputs: loss per step [] (summed over layers), every parameter's .next/.first.next/.second.next.
- * The evaluation graph maps input [layers, rows, width] to angle [layers, rows].
+ * [layers, rows] (1 / (kept rows · layers), 0 for dropped rows) and the stacked parameters. Outputs of the gradient
+ * graph: loss [] (summed over layers) and gradient.<parameter> with each parameter's dims. The evaluation graph maps
+ * input [layers, rows, width] to angle [layers, rows].
  */
 import type { ModelProto } from '../../onnx/proto.ts'
 import { GraphOps, type FloatType } from '../../onnx/graph-ops.ts'
-import {
-  adamWStep,
-  declareOptimizerInputs,
-  declareOptimizerState,
-  gelu,
-  geluBackward,
-  outputOptimizerState,
-  stepInput,
-  type AdamWConstants,
-  type GeluSaved,
-  type OptimizerState,
-} from './graph-pieces.ts'
+import { gelu, geluBackward, type GeluSaved } from './graph-pieces.ts'
+import { gradientOutput } from './probe-graph.ts'
 import {
   defaultChunkElements,
   stackedAngleNames,
@@ -163,58 +152,42 @@ function stackedLossAndGradients(
   return { loss, gradients }
 }
 
-/** Sizes and numerics of a stacked angle training graph. */
+/** Sizes and numerics of a stacked angle gradient graph. */
 export interface StackedAngleGraphOptions {
   layers: number
   /** Widths input first: [width, …, 1]. */
   widths: readonly number[]
   floatType: FloatType
-  adamW: AdamWConstants
-  /** Optimizer steps unrolled in one run. */
-  steps: number
   /** Elements per weight chunk (stacked-angle-layout.ts). */
   chunkElements?: number
 }
 
 /**
- * Build the stacked training graph: `steps` optimizer steps unrolled, each reading its own batch inputs and
- * scalars (named with `stepInput`) and outputting its loss as `stepInput('loss', step)`.
+ * Build the stacked gradient graph: one batch's loss and the gradient of every stacked tensor, output as
+ * `gradientOutput(name)` with the tensor's dims (the optimizer runs outside the graph, fused-adamw.ts).
  */
-export function buildStackedAngleTrainingGraph(options: StackedAngleGraphOptions): ModelProto {
-  const { layers, widths, floatType, steps } = options
+export function buildStackedAngleGradientGraph(options: StackedAngleGraphOptions): ModelProto {
+  const { layers, widths, floatType } = options
   const ops = new GraphOps(floatType)
   const builder = ops.builder
   const width = widths[0] as number
-  declareOptimizerInputs(ops, steps)
   const tensors = stackedAngleParameters(layers, widths, options.chunkElements ?? defaultChunkElements)
   const linears = byLinear(tensors, widths.length - 1)
   const parameters = new Map<string, string>()
-  const states = new Map<string, OptimizerState>()
-  for (const tensor of tensors) {
-    parameters.set(tensor.name, builder.input(tensor.name, floatType, tensor.dims))
-    states.set(tensor.name, declareOptimizerState(ops, tensor.name, tensor.dims))
-  }
-  for (let step = 0; step < steps; step++) {
-    const rows = `rows_${step}`
-    const batch = {
-      x: builder.input(stepInput(stackedAngleNames.input, step), floatType, [layers, rows, width]),
-      target: builder.input(stepInput(stackedAngleNames.target, step), floatType, [layers, rows]),
-      rowWeights: builder.input(stepInput(stackedAngleNames.weight, step), floatType, [layers, rows]),
-    }
-    const result = ops.scoped(`step.${step}`, () => stackedLossAndGradients(ops, linears, parameters, batch))
-    builder.output(ops.identity(result.loss, stepInput('loss', step)), floatType, [])
-    for (const [name, gradient] of result.gradients) {
-      const state = { ...(states.get(name) as OptimizerState), parameter: current(parameters, name) }
-      const next = ops.scoped(`step.${step}/${name}/optimizer`, () =>
-        adamWStep(ops, state, gradient, options.adamW, step),
-      )
-      parameters.set(name, next.parameter)
-      states.set(name, next)
-    }
-  }
   for (const tensor of tensors)
-    outputOptimizerState(ops, tensor.name, states.get(tensor.name) as OptimizerState, tensor.dims)
-  return builder.toModel({ producerName: 'tiller-hpr-stacked-angle' })
+    parameters.set(tensor.name, builder.input(tensor.name, floatType, tensor.dims))
+  const batch = {
+    x: builder.input(stackedAngleNames.input, floatType, [layers, 'rows', width]),
+    target: builder.input(stackedAngleNames.target, floatType, [layers, 'rows']),
+    rowWeights: builder.input(stackedAngleNames.weight, floatType, [layers, 'rows']),
+  }
+  const result = stackedLossAndGradients(ops, linears, parameters, batch)
+  builder.output(ops.identity(result.loss, stackedAngleNames.loss), floatType, [])
+  for (const tensor of tensors) {
+    const gradient = result.gradients.get(tensor.name) as string
+    builder.output(ops.identity(gradient, gradientOutput(tensor.name)), floatType, tensor.dims)
+  }
+  return builder.toModel({ producerName: 'tiller-hpr-stacked-angle-gradients' })
 }
 
 /** Build the forward-only graph: input [layers, rows, width] and the stacked parameters → angle [layers, rows]. */

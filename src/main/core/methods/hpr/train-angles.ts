@@ -1,16 +1,19 @@
 /**
- * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly in one
- * ONNX graph with their weights stacked per Linear layer (stacked-angle-graph.ts) against the target angles
- * g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives. Each layer keeps the network of the epoch with the
+ * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly against
+ * the target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives: one ONNX graph computes every
+ * layer's loss and gradients with the weights stacked per Linear layer (stacked-angle-graph.ts), and the fused
+ * AdamW kernel (fused-adamw.ts) updates them in place, one run and one kernel call a step. Each layer keeps the network of the epoch with the
  * lowest validation angle error. (The released code keeps one checkpoint of all modules chosen by probe accuracy;
  * probes and angle networks share no parameters, so each is chosen here by its own validation measure — an easily
  * separated layer's probe peaks in the first epoch, long before its angle network has learned anything.)
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'
-import { GraphOptimizer, floatTensor, openSession, type GraphParameter } from './graph-session.ts'
+import { FusedAdamW } from './fused-adamw.ts'
+import { floatTensor, openSession, type GraphParameter } from './graph-session.ts'
 import { initialAngleValues } from './initialization.ts'
-import { buildStackedAngleEvaluationGraph, buildStackedAngleTrainingGraph } from './stacked-angle-graph.ts'
+import { gradientOutput } from './probe-graph.ts'
+import { buildStackedAngleEvaluationGraph, buildStackedAngleGradientGraph } from './stacked-angle-graph.ts'
 import { stackAngleNetworks, stackedAngleNames, unstackAngleNetwork } from './stacked-angle-layout.ts'
 import { learningRateAt, learningRateSchedule } from './schedule.ts'
 import { clampedAngle, type LayerPairs, type TokenPairs } from './token-pairs.ts'
@@ -34,12 +37,6 @@ export interface AnglePhase {
   /** Mean training loss (squared angle error averaged over layers) of each epoch. */
   epochLosses: number[]
 }
-
-/**
- * Optimizer steps unrolled per graph run: the parameters and moments cross into and out of the runtime once per
- * run instead of once per step.
- */
-export const stepsPerRun = 8
 
 /** Target angles per token row of each side. */
 interface Goal {
@@ -137,34 +134,27 @@ export async function trainAngles(
   const stepsPerEpoch = Math.ceil(pairs.trainRows.length / settings.batchSize)
   const totalSteps = stepsPerEpoch * settings.epochs
   progress(0, totalSteps, 'angle networks: building the training graph')
-  // One session per unrolled step count: `stepsPerRun` for most runs, fewer for an epoch's last.
-  const trainers = new Map<number, ort.InferenceSession>()
-  const trainer = async (steps: number): Promise<ort.InferenceSession> => {
-    const existing = trainers.get(steps)
-    if (existing !== undefined) return existing
-    const model = buildStackedAngleTrainingGraph({
-      layers: count,
-      widths,
-      floatType: 'float32',
-      adamW: settings.adamW,
-      steps,
-    })
-    const session = await openSession(model, settings.threads)
-    trainers.set(steps, session)
-    return session
-  }
+  const trainer = await openSession(
+    buildStackedAngleGradientGraph({ layers: count, widths, floatType: 'float32' }),
+    settings.threads,
+  )
   const evaluator = await openSession(buildStackedAngleEvaluationGraph(count, widths), settings.threads)
   try {
-    const parameters = stackAngleNetworks(
-      tasks.map((task) => initialAngleValues(task.layer, widths, settings.seed)),
-      widths,
-    )
-    const goals = tasks.map((task) => targets(task, pairs.rows, width))
-    const optimizer = new GraphOptimizer(
-      await trainer(Math.min(stepsPerRun, stepsPerEpoch)),
-      parameters,
+    const optimizer = new FusedAdamW(
+      stackAngleNetworks(
+        tasks.map((task) => initialAngleValues(task.layer, widths, settings.seed)),
+        widths,
+      ),
       settings.adamW,
     )
+    const goals = tasks.map((task) => targets(task, pairs.rows, width))
+    // The graph reads the parameters from the optimizer's memory and writes the gradients into it.
+    const parameterFeeds: Record<string, ort.Tensor> = {}
+    for (const [name, parameter] of optimizer.parameters)
+      parameterFeeds[name] = floatTensor(parameter.values, parameter.dims)
+    const fetches: Record<string, ort.Tensor | null> = { [stackedAngleNames.loss]: null }
+    for (const [name, gradient] of optimizer.gradients)
+      fetches[gradientOutput(name)] = floatTensor(gradient.values, gradient.dims)
     const schedule = learningRateSchedule(
       settings.schedule,
       settings.learningRate,
@@ -177,22 +167,22 @@ export async function trainAngles(
     for (let epoch = 0; epoch < settings.epochs; epoch++) {
       let lossSum = 0
       const batches = epochBatches(pairs.trainRows, settings.batchSize, settings.seed, epoch)
-      for (let start = 0; start < batches.length; start += stepsPerRun) {
+      for (const batch of batches) {
         throwIfCancelled(context)
-        const run = batches.slice(start, start + stepsPerRun)
-        const feeds = run.map((batch) => {
-          const stack = stackBatch(tasks, goals, batch, width, count)
-          const rows = 2 * batch.length
-          return {
+        const stack = stackBatch(tasks, goals, batch, width, count)
+        const rows = 2 * batch.length
+        const outputs = await trainer.run(
+          {
+            ...parameterFeeds,
             [stackedAngleNames.input]: floatTensor(stack.input, [count, rows, width]),
             [stackedAngleNames.target]: floatTensor(stack.target, [count, rows]),
             [stackedAngleNames.weight]: floatTensor(stack.weight, [count, rows]),
-          }
-        })
-        const rates = run.map((_, index) => learningRateAt(schedule, step + index))
-        const losses = await optimizer.steps(await trainer(run.length), feeds, rates)
-        lossSum += losses.reduce((sum, loss) => sum + loss, 0)
-        step += run.length
+          },
+          fetches,
+        )
+        lossSum += Number((outputs[stackedAngleNames.loss]?.data as Float32Array)[0])
+        optimizer.step(learningRateAt(schedule, step))
+        step++
         progress(
           step,
           totalSteps,
@@ -222,7 +212,7 @@ export async function trainAngles(
     }
     return { networks: networks.map((network) => network as AngleResult), epochLosses }
   } finally {
-    for (const session of trainers.values()) await session.release()
+    await trainer.release()
     await evaluator.release()
   }
 }
