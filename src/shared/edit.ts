@@ -45,6 +45,10 @@ export type PositionPolicy =
  *   spectral   h + α·(SEA(h) − h), SEA(h) = merge(φ⁻¹(P⁺φ(h)), φ⁻¹(P⁻φ(h))) with P⁺ = U⁺U⁺ᵀ, P⁻ = I − U⁻U⁻ᵀ
  *   householder HPR: probe-negative tokens rotate toward their reflection by α·γ₁ (norm kept exactly)
  */
+/** How SEA's kept and removed projections combine (the `spectral` op's `merge`). */
+export const spectralMerges = ['norm', 'feature-norm', 'average', 'sum'] as const
+export type SpectralMerge = (typeof spectralMerges)[number]
+
 export type Op =
   | { kind: 'add'; vector: Float32Array /* [width] */ }
   | { kind: 'addAt'; vectors: Float32Array /* [count, width] row-major */; count: number }
@@ -66,9 +70,11 @@ export type Op =
       remove: Float32Array /* [removeRank, width] */
       removeRank: number
       /**
-       * norm: (h⁺ + h⁻)·‖h‖/‖h⁺ + h⁻‖ per token; average: (h⁺ + h⁻)/2; sum: h⁺ + h⁻ (METHODS.md §1.5).
+       * norm: (h⁺ + h⁻)·‖h‖/‖h⁺ + h⁻‖ per token; feature-norm: the released code's l2_norm, each feature of
+       * y = h⁺ + h⁻ rescaled by ‖x_i‖/‖y_i‖ over the positions the edit acts on in one forward pass of a row (so
+       * a decode step's single token gets sign(y_i)·|h_i|); average: (h⁺ + h⁻)/2; sum: h⁺ + h⁻ (METHODS.md §1.5).
        */
-      merge: 'norm' | 'average' | 'sum'
+      merge: SpectralMerge
       /** Φ-SEA's elementwise feature map (METHODS.md §1.8); identity is linear SEA. */
       phi: 'identity' | 'squared-exponential' | 'tanh' | 'elu'
       /** paper: φ⁻¹(P φ(h)); code: φ⁻¹(P h), the released inference's behaviour (reproduction only). */

@@ -78,7 +78,7 @@ describe('check-edits: spectral and householder', () => {
     )
     expectFailure(
       { ...spectral, merge: 'l2' as never },
-      /op\.merge is "l2"; it must be one of norm, average, sum/,
+      /op\.merge is "l2"; it must be one of norm, feature-norm, average, sum/,
     )
     expectFailure({ ...spectral, phi: 'relu' as never }, /op\.phi is "relu"/)
     expectFailure({ ...spectral, phiMode: undefined as never }, /op\.phiMode is undefined/)

@@ -6,13 +6,14 @@ import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { canonicalSite, hookOutputName } from '../../src/main/core/models/locator/hook-map.ts'
 import { forwardBatch } from '../../src/main/core/runtime/forward.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
+import { featureNormReference } from '../helpers/reference-spectral.ts'
 import { testModels } from './models.ts'
 import { allPositions, applyOp, editOf, maxDifference, orthonormalBasis, randomVector } from './support.ts'
 
 /**
  * `spectral` and `householder` edits compiled into real graphs (float32 and float16, both families): strength 0
  * reproduces the base logits bit for bit, and at strength 1.5 the edited site equals the float64 reference applied
- * to the captured pre-edit value, token by token.
+ * to the captured pre-edit value, token by token (feature-norm: over the row's real tokens, padding left out).
  */
 
 const rows = [
@@ -27,7 +28,10 @@ function rowSlice(data: ArrayLike<number>, row: number, rowCount: number): numbe
 }
 
 function opsFor(width: number): Array<{ site: HookSite; op: Op }> {
-  const spectral = (phi: 'identity' | 'tanh' | 'squared-exponential', merge: 'norm' | 'average' | 'sum') => ({
+  const spectral = (
+    phi: 'identity' | 'tanh' | 'squared-exponential',
+    merge: 'norm' | 'feature-norm' | 'average' | 'sum',
+  ) => ({
     kind: 'spectral' as const,
     keep: orthonormalBasis(3, width, 31),
     keepRank: 3,
@@ -41,6 +45,7 @@ function opsFor(width: number): Array<{ site: HookSite; op: Op }> {
     { site: 'resid_post', op: spectral('identity', 'norm') },
     { site: 'mlp_out', op: spectral('tanh', 'average') },
     { site: 'resid_post', op: spectral('squared-exponential', 'sum') },
+    { site: 'mlp_out', op: spectral('identity', 'feature-norm') },
     {
       site: 'resid_post',
       op: {
@@ -111,10 +116,18 @@ describe.each(testModels)('spectral and householder edits: $name', ({ create, ac
       const output = result.outputs[after]?.data as Float32Array
       for (let row = 0; row < rows.length; row++) {
         const padding = result.leftPadding[row] ?? 0
+        const tokens = Array.from({ length: result.sequence }, (_, position) => {
+          const offset = (row * result.sequence + position) * width
+          return input.subarray(offset, offset + width)
+        })
+        const gates = tokens.map((_, position) => (position >= padding ? (strengths[row] ?? 0) : 0))
+        const block =
+          op.kind === 'spectral' && op.merge === 'feature-norm' ? featureNormReference(op, tokens, gates) : []
         for (let position = 0; position < result.sequence; position++) {
           const offset = (row * result.sequence + position) * width
-          const h = input.subarray(offset, offset + width)
-          const expected = position >= padding ? applyOp(op, h, strengths[row] ?? 0, 0) : h
+          const h = tokens[position] as Float32Array
+          const expected =
+            block[position] ?? (position >= padding ? applyOp(op, h, strengths[row] ?? 0, 0) : h)
           const scale = Math.max(1, ...Array.from(expected, Math.abs))
           const tolerance = activationType === 'float16' ? 4e-3 * scale : 2e-5 * scale
           expect(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Op } from '../../src/shared/edit.ts'
-import { spectralReference } from '../helpers/reference-spectral.ts'
+import { featureNormReference, spectralReference } from '../helpers/reference-spectral.ts'
 import { runLowering } from './lowering-graph.ts'
 import { orthonormalBasis, randomVector } from './support.ts'
 
@@ -12,6 +12,7 @@ import { orthonormalBasis, randomVector } from './support.ts'
 type Spectral = Extract<Op, { kind: 'spectral' }>
 
 const phis: Spectral['phi'][] = ['identity', 'squared-exponential', 'tanh', 'elu']
+/** The merges that act on each token alone. */
 const merges: Spectral['merge'][] = ['norm', 'average', 'sum']
 
 function spectral(overrides: Partial<Spectral> & { width: number; seed: number }): Spectral {
@@ -83,6 +84,61 @@ describe('spectral lowering', () => {
     const expected = [0.7071, 0.7071, 0, 2.1602, 2.1602, 2.1602]
     expected.forEach((value, index) => expect(edited[index]).toBeCloseTo(value, 4))
   })
+
+  it('reproduces the code-faithful per-feature merge of METHODS.md §1.8 on the two-token block', async () => {
+    const half = Math.SQRT1_2
+    const op: Spectral = {
+      kind: 'spectral',
+      keep: Float32Array.of(half, half, 0),
+      keepRank: 1,
+      remove: Float32Array.of(half, -half, 0),
+      removeRank: 1,
+      merge: 'feature-norm',
+      phi: 'identity',
+      phiMode: 'paper',
+    }
+    const edited = await runLowering(op, Float32Array.of(1, 0, 0, 1, 2, 3), Float32Array.of(1, 1), 3)
+    // Feature rows (0.4472, 1.3416), (0.6325, 1.8974), (0, 3) across the two tokens.
+    const expected = [0.4472, 0.6325, 0, 1.3416, 1.8974, 3]
+    expected.forEach((value, index) => expect(edited[index]).toBeCloseTo(value, 4))
+    // One token alone (a decode step): each feature becomes sign(y_i)·|x_i|; y = (1, 1, 0) keeps x_2 = 0.
+    const single = await runLowering(op, Float32Array.of(-2, 0.5, 0), Float32Array.of(1), 3)
+    // y = x + P⁺x − Q⁻x = (−2, 0.5, 0) + (−0.75, −0.75, 0) − (−1.25, 1.25, 0) = (−1.5, −1.5, 0)
+    expect(Array.from(single)).toEqual([-2, -0.5, 0])
+  })
+
+  for (const phi of phis) {
+    it(`${phi} feature map, feature-norm merge: matches the float64 reference over the active tokens`, async () => {
+      const width = 24
+      const tokens = 48
+      const h = activations(tokens, width, 7)
+      // Gate 0 on every fourth token: those take no part in the norms and stay bit-identical.
+      const gates = Float32Array.from({ length: tokens }, (_, token) => [1, 0.5, 2, 0][token % 4] ?? 1)
+      for (const phiMode of ['paper', 'code'] as const) {
+        const op = spectral({ width, seed: 3, phi, merge: 'feature-norm', phiMode })
+        const edited = await runLowering(op, h, gates, width)
+        const expected = featureNormReference(
+          op,
+          Array.from({ length: tokens }, (_, token) => h.subarray(token * width, (token + 1) * width)),
+          Array.from(gates),
+        )
+        let worst = 0
+        expected.forEach((values, token) =>
+          values.forEach((value, i) => {
+            const error = Math.abs((edited[token * width + i] ?? 0) - value) / Math.max(1, Math.abs(value))
+            worst = Math.max(worst, error)
+          }),
+        )
+        expect(worst, phiMode).toBeLessThanOrEqual(toleranceOf(phi))
+        for (let token = 3; token < tokens; token += 4) {
+          const range = [token * width, (token + 1) * width] as const
+          expect(Array.from(edited.subarray(...range)), `gate 0 token ${token}`).toEqual(
+            Array.from(h.subarray(...range)),
+          )
+        }
+      }
+    })
+  }
 
   for (const phi of phis) {
     for (const merge of merges) {
@@ -158,7 +214,7 @@ describe('spectral lowering', () => {
     h.fill(-1e-30, 2 * width, 3 * width) // squares underflow to 0
     h.set(activations(1, width, 17), 3 * width)
     for (const phi of phis) {
-      for (const merge of merges) {
+      for (const merge of [...merges, 'feature-norm'] as const) {
         const op = spectral({ width, seed: 19, phi, merge, keepRank: 2, removeRank: 2 })
         const atOne = await runLowering(op, h, new Float32Array(4).fill(1), width)
         expect(atOne.every(Number.isFinite), `${phi} ${merge}`).toBe(true)

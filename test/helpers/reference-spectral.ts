@@ -40,8 +40,9 @@ function norm(values: Float64Array | Float32Array): number {
   return Math.sqrt(total)
 }
 
-/** SEA(h) for one token h `[width]`. */
+/** SEA(h) for one token h `[width]` (the per-token merges; feature-norm: `featureNormReference`). */
 export function spectralReference(op: Spectral, h: Float32Array): Float64Array {
+  if (op.merge === 'feature-norm') throw new RangeError('feature-norm spans tokens: use featureNormReference')
   const z = Float64Array.from(h, (value) => (op.phiMode === 'paper' ? featureMap(op.phi, value) : value))
   const kept = projectOnto(op.keep, op.keepRank, z)
   const removed = projectOnto(op.remove, op.removeRank, z)
@@ -55,4 +56,35 @@ export function spectralReference(op: Spectral, h: Float32Array): Float64Array {
   if (sumNorm === 0) return Float64Array.from(h)
   const scale = norm(h) / sumNorm
   return sum.map((value) => value * scale)
+}
+
+/**
+ * The gated feature-norm edit of one row's tokens (METHODS.md §1.5, the released code's l2_norm): y_t = h⁺_t + h⁻_t,
+ * each feature i scaled by ‖x_i‖/‖y_i‖ over the tokens whose gate is non-zero (h_i kept where ‖y_i‖ = 0); token t
+ * becomes h_t + gate_t·(y'_t − h_t).
+ */
+export function featureNormReference(
+  op: Spectral,
+  tokens: readonly Float32Array[],
+  gates: readonly number[],
+): Float64Array[] {
+  const sums = tokens.map((h) => spectralReference({ ...op, merge: 'sum' }, h))
+  const width = tokens[0]?.length ?? 0
+  const inputSquares = new Float64Array(width)
+  const sumSquares = new Float64Array(width)
+  tokens.forEach((h, token) => {
+    if (gates[token] === 0) return
+    for (let i = 0; i < width; i++) {
+      inputSquares[i] = (inputSquares[i] ?? 0) + (h[i] ?? 0) ** 2
+      sumSquares[i] = (sumSquares[i] ?? 0) + (sums[token]?.[i] ?? 0) ** 2
+    }
+  })
+  return tokens.map((h, token) =>
+    Float64Array.from(h, (value, i) => {
+      const gate = gates[token] ?? 0
+      if (gate === 0 || sumSquares[i] === 0) return value
+      const merged = (sums[token]?.[i] ?? 0) * Math.sqrt((inputSquares[i] ?? 0) / (sumSquares[i] ?? 1))
+      return value + gate * (merged - value)
+    }),
+  )
 }

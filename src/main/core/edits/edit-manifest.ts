@@ -3,7 +3,7 @@
  * in the safetensors `__metadata__.manifest`. The zod schema here is what reading validates against.
  */
 import { z } from 'zod'
-import { hookSites, methodIds, type HookSite } from '../../../shared/edit.ts'
+import { hookSites, methodIds, spectralMerges, type HookSite } from '../../../shared/edit.ts'
 
 /** Stored in `__metadata__.format`. */
 export const editFileFormat = 'tiller-edit'
@@ -52,7 +52,7 @@ const opScalarsSchema = z.discriminatedUnion('kind', [
     kind: z.literal('spectral'),
     keepRank: z.number().int().min(0),
     removeRank: z.number().int().min(0),
-    merge: z.enum(['norm', 'average', 'sum']),
+    merge: z.enum(spectralMerges),
     phi: z.enum(['identity', 'squared-exponential', 'tanh', 'elu']),
     phiMode: z.enum(['paper', 'code']),
   }),

@@ -14,7 +14,9 @@ const optionSentences: Record<string, string> = {
   selector: 'Which tokens are read: the mean over the completion, or the last prompt token.',
   positiveVariance: 'K⁺ in (0, 1): keep the fewest top directions of Ω⁺ explaining this share of Σσ².',
   negativeVariance: 'K⁻ in (0, 1): remove the fewest top directions of Ω⁻ explaining this share of Σσ².',
-  merge: 'How the kept and removed projections combine: norm (keep ‖h‖), average or sum.',
+  merge:
+    'How the kept and removed projections combine: norm (keep each token’s ‖h‖), feature-norm (the released code: ' +
+    'keep each feature’s norm over the tokens of one pass), average or sum.',
   site: 'Where the edit is applied: resid_post (where it was estimated) or mlp_out (the released code).',
   neutralMaxNewTokens: 'Greedy tokens generated per prompt for the neutral activations.',
   centering: 'Subtract each matrix’s mean over samples first (off in the paper’s runs).',

@@ -11,8 +11,9 @@
  * The released script uses 0.998 with N = 2000 demonstrations; with Tiller's tens to hundreds of pairs 0.998 keeps
  * and removes nearly the whole neutral span, so the two projections come close to cancelling into the identity
  * plus a full-rank reshuffle. 0.99 is the value METHODS.md recommends for a slider; 0.998 stays one option away.
- * Merge `norm` restores each token's norm (the per-token reading of the paper's prose; the released code's
- * per-feature l2_norm depends on which tokens share a forward pass and is not offered).
+ * Merge `norm` restores each token's norm (the per-token reading of the paper's prose). The released code's
+ * per-feature l2_norm is `merge=feature-norm`, for reproduction: it depends on which tokens share a forward pass
+ * (during cached decoding each feature becomes sign(y_i)·|h_i|).
  */
 import { z } from 'zod'
 import type { ActivationSet } from '../../../shared/activations.ts'

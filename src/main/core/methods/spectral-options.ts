@@ -2,6 +2,7 @@
  * Options SEA and Φ-SEA share (METHODS.md §1.7), their strength semantics, and the "last L blocks" layer rule.
  */
 import { z } from 'zod'
+import { spectralMerges } from '../../../shared/edit.ts'
 import type { StrengthSemantics } from './method.ts'
 
 /** An explained-variance share K in (0, 1): K = 1 is never reached by a floating-point sum (METHODS.md §1.10). */
@@ -13,8 +14,8 @@ export const spectralOptionShapes = {
   positiveVariance: share,
   /** K⁻: remove the fewest top directions of Ω⁻ whose σ² explain this share. */
   negativeVariance: share,
-  /** norm: (h⁺ + h⁻)·‖h‖/‖h⁺ + h⁻‖ per token; average: (h⁺ + h⁻)/2; sum: h⁺ + h⁻. */
-  merge: z.enum(['norm', 'average', 'sum']),
+  /** norm: (h⁺ + h⁻)·‖h‖/‖h⁺ + h⁻‖ per token; feature-norm: the released code's per-feature l2_norm; see Op. */
+  merge: z.enum(spectralMerges),
   /** Where the edit is applied: resid_post (where P± were estimated) or mlp_out (the released code's adapter). */
   site: z.enum(['resid_post', 'mlp_out']),
   /** Greedy tokens generated per prompt for the neutral activations (the organism's answers are short). */

@@ -1,4 +1,4 @@
-import { hookSites, type Edit, type Intervention, type Op } from '../../../../shared/edit.ts'
+import { hookSites, spectralMerges, type Edit, type Intervention, type Op } from '../../../../shared/edit.ts'
 import { TillerError } from '../../errors.ts'
 import type { HookMap } from '../../models/locator/hook-map.ts'
 
@@ -65,7 +65,7 @@ function checkSpectral(
   const removeRank = checkRank(edit, position, 'op.removeRank', op.removeRank, width)
   checkLength(edit, position, 'op.keep', op.keep, keepRank * width)
   checkLength(edit, position, 'op.remove', op.remove, removeRank * width)
-  checkChoice(edit, position, 'op.merge', op.merge, ['norm', 'average', 'sum'])
+  checkChoice(edit, position, 'op.merge', op.merge, spectralMerges)
   checkChoice(edit, position, 'op.phi', op.phi, ['identity', 'squared-exponential', 'tanh', 'elu'])
   checkChoice(edit, position, 'op.phiMode', op.phiMode, ['paper', 'code'])
 }
