@@ -11,8 +11,8 @@ import { openStudioPage, startStudio, type Studio } from './studio-browser.ts'
 /**
  * End to end in browser mode on a real model (stories260K, imported from GGUF into a temporary folder): fit a
  * happy/sad mean difference from a demonstration file added in the Steer view, compare base and steered side by
- * side, and check the base column is exactly what the Generate panel produces for the same prompt. Screenshots go
- * to test-output/.
+ * side, and check the base column is exactly what the Generate panel produces for the same prompt; then fit SEA and
+ * HPR through the same fit card and compare with each. Screenshots go to test-output/.
  */
 
 const gguf = sharedFixture('stories260K-gguf/stories260K.gguf')
@@ -152,6 +152,53 @@ describe('steering in browser mode', () => {
     expect(statSync(exported).size).toBeGreaterThan(256)
 
     await page.screenshot({ path: `${outputDirectory}steer-compare.png`, fullPage: true })
+    expect(problems).toEqual([])
+  })
+
+  test('fit the seed methods SEA and HPR from the fit card, then compare with each', async () => {
+    const { page, problems } = await openStudioPage(studio, { viewport: { width: 1360, height: 1000 } })
+    await page.getByTestId('model-loaded').waitFor()
+    await page.getByTestId('nav-compare').click()
+    await page.locator('#dataset-path').fill(dataset)
+    await page.getByTestId('dataset-add').click()
+    await expect.poll(() => page.locator('#dataset-select').inputValue()).toBe(dataset)
+
+    const baseColumns: string[] = []
+    for (const [method, note] of [
+      ['sea', /keep k⁺ = \d+/],
+      ['hpr', /probe/],
+    ] as const) {
+      const editsBefore = await page.locator('#edit-select option').count()
+      await page.locator('#method-select').selectOption(method)
+      await page.getByTestId('fit-button').click()
+      await expect
+        .poll(() => page.locator('#edit-select option').count(), { timeout: 60_000 })
+        .toBe(editsBefore + 1)
+      const summary = (await page.getByTestId('fit-summary').textContent()) ?? ''
+      expect(summary, method).toContain(`${method} fitted on 12 pairs`)
+      expect(summary, method).toMatch(note)
+      expect(await page.getByTestId('fit-error').count()).toBe(0)
+
+      await page.locator('#compare-prompt').fill(prompt)
+      await page.locator('#compare-chat').uncheck()
+      await page.locator('#compare-max-tokens').fill(String(maxTokens))
+      await page.locator('#compare-temperature').fill('0')
+      await page.getByTestId('compare-button').click()
+      // The method's default strengths, 0 and 1: two columns, each with its finish reason once done.
+      await expect.poll(() => page.locator('[data-testid=compare-column] footer').count()).toBe(2)
+      expect(await page.getByTestId('compare-error').count()).toBe(0)
+      const columns = await columnTexts(page)
+      expect(columns.map((column) => [column.strength, column.label])).toEqual([
+        ['0', 'base'],
+        ['1', 'steered · α 1'],
+      ])
+      baseColumns.push(columns[0]?.text ?? '')
+      // HPR's rotation at strength 1 moves this model's story (SEA keeps it: the kept and removed directions are few).
+      if (method === 'hpr') expect(columns[1]?.text).not.toBe(columns[0]?.text)
+    }
+    // Strength 0 of either edit is the base model.
+    expect(baseColumns[0]?.length).toBeGreaterThan(20)
+    expect(baseColumns[1]).toBe(baseColumns[0])
     expect(problems).toEqual([])
   })
 })
