@@ -1,3 +1,4 @@
+import type { Op } from '../../../../shared/edit.ts'
 import { applyFeatureMap, invertFeatureMap } from './feature-map.ts'
 import type { Lowering } from './lowering.ts'
 import { LoweringMath } from './lowering-math.ts'
@@ -11,9 +12,10 @@ import { LoweringMath } from './lowering-math.ts'
  *            row where the gate is non-zero (the released code's l2_norm over the tokens of one forward call;
  *            feature i keeps h_i where ‖y_i‖ = 0)
  *   delta = α·mask · (SEA(h) − h)
- * Projections are two thin MatMuls per factor (`[batch, seq, width] → [batch, seq, k] → [batch, seq, width]`); a
- * rank of 0 gives z⁺ = 0, resp. z⁻ = z. The feature maps' clamps keep SEA(h) finite for finite h; a non-finite
- * SEA(h) − h (overflow of ‖h‖² beyond float32) is replaced by 0 so strength 0 stays exact (0·NaN would be NaN).
+ * Projections are thin MatMul pairs (`[batch, seq, width] → [batch, seq, k] → [batch, seq, width]`): one pair for
+ * both factors in linear SEA, one per factor in Φ-SEA; a rank of 0 gives z⁺ = 0, resp. z⁻ = z. The feature maps'
+ * clamps keep SEA(h) finite for finite h; a non-finite SEA(h) − h (overflow of ‖h‖² beyond float32, or the 0/0 of
+ * a zero ‖h⁺ + h⁻‖) is replaced by 0, which keeps h and keeps strength 0 exact (0·NaN would be NaN).
  */
 
 /** K `[rank, width]` row-major as its transpose `[width, rank]`. */
@@ -23,6 +25,31 @@ function transpose(rows: Float32Array, rank: number, width: number): Float32Arra
     for (let column = 0; column < width; column++)
       columns[column * rank + row] = rows[row * width + column] ?? 0
   return columns
+}
+
+/**
+ * Linear SEA's h⁺ + h⁻ = z + K⁺ᵀK⁺z − K⁻ᵀK⁻z as z + (z·[K⁺ᵀ | K⁻ᵀ])·[K⁺; −K⁻]: one pair of thin MatMuls for
+ * both factors (`[batch, seq, width] → [batch, seq, k⁺ + k⁻] → [batch, seq, width]`). A decode step runs every
+ * node of the edit for a single token, so each node saved counts.
+ */
+function linearSum(math: LoweringMath, z: string, op: Extract<Op, { kind: 'spectral' }>): string {
+  const { width } = math
+  const rank = op.keepRank + op.removeRank
+  if (rank === 0) return z
+  const rows = new Float32Array(rank * width)
+  rows.set(op.keep.subarray(0, op.keepRank * width))
+  const remove = op.remove.subarray(0, op.removeRank * width)
+  for (let index = 0; index < remove.length; index++)
+    rows[op.keepRank * width + index] = -(remove[index] as number)
+  const columns = new Float32Array(width * rank)
+  for (let row = 0; row < rank; row++) {
+    const sign = row < op.keepRank ? 1 : -1
+    for (let column = 0; column < width; column++)
+      columns[column * rank + row] = sign * (rows[row * width + column] as number)
+  }
+  const coordinates = math.op('MatMul', [z, math.tensor('factors_t', [width, rank], columns)], 'coordinates')
+  const update = math.op('MatMul', [coordinates, math.tensor('factors', [rank, width], rows)], 'update')
+  return math.add(z, update, 'sum')
 }
 
 /** K⁺ᵀK⁺z `[batch, seq, width]` for orthonormal rows `basis` `[rank, width]` (rank ≥ 1). */
@@ -62,26 +89,35 @@ function featureNorm(math: LoweringMath, gate: string, x: string, y: string): st
 
 export const lowerSpectral: Lowering<'spectral'> = (context, input, op) => {
   const math = new LoweringMath(context.editor, context.label, context.width)
-  const z = op.phiMode === 'paper' ? applyFeatureMap(math, op.phi, input, 'phi') : input
-  const kept =
-    op.keepRank > 0
-      ? project(math, z, op.keep, op.keepRank, 'keep')
-      : math.tensor('keep_zero', [context.width], new Float32Array(context.width))
-  const remaining =
-    op.removeRank > 0 ? math.sub(z, project(math, z, op.remove, op.removeRank, 'remove'), 'removed') : z
-  const positive = invertFeatureMap(math, op.phi, kept, 'inverse_keep')
-  const negative = invertFeatureMap(math, op.phi, remaining, 'inverse_remove')
-  const sum = math.add(positive, negative, 'sum')
+  const sum = op.phi === 'identity' ? linearSum(math, input, op) : featureMapSum(math, input, op)
   let merged = sum
   if (op.merge === 'average') merged = math.mul(sum, math.scalar(0.5), 'average')
   else if (op.merge === 'norm') {
-    const sumNorm = math.norm(sum, 'sum_norm')
-    const scale = math.div(math.norm(input, 'input_norm'), sumNorm, 'norm_ratio')
-    const positiveNorm = math.op('Greater', [sumNorm, math.scalar(0)], 'sum_nonzero')
-    merged = math.where(positiveNorm, math.mul(sum, scale, 'renormed'), input, 'norm')
+    // ‖h‖/‖sum‖ as sqrt(‖h‖²/‖sum‖²). A zero ‖sum‖ makes the ratio infinite or NaN, and so the change below, which
+    // finiteOrZero turns into 0: the token keeps h, as the merge's definition asks.
+    const ratio = math.div(
+      math.dot(input, input, 'input_norm_squared'),
+      math.dot(sum, sum, 'sum_norm_squared'),
+      'norm_ratio_squared',
+    )
+    merged = math.mul(sum, math.op('Sqrt', [ratio], 'norm_ratio'), 'renormed')
   } else if (op.merge === 'feature-norm') {
     merged = featureNorm(math, context.gate, input, sum)
   }
   const change = math.finiteOrZero(math.sub(merged, input, 'change'), 'change_finite')
   return math.mul(context.gate, change, 'Mul')
+}
+
+/** Φ-SEA's h⁺ + h⁻ = φ⁻¹(K⁺ᵀK⁺z) + φ⁻¹(z − K⁻ᵀK⁻z), z = φ(h) (phiMode code: z = h). */
+function featureMapSum(math: LoweringMath, input: string, op: Extract<Op, { kind: 'spectral' }>): string {
+  const z = op.phiMode === 'paper' ? applyFeatureMap(math, op.phi, input, 'phi') : input
+  const kept =
+    op.keepRank > 0
+      ? project(math, z, op.keep, op.keepRank, 'keep')
+      : math.tensor('keep_zero', [math.width], new Float32Array(math.width))
+  const remaining =
+    op.removeRank > 0 ? math.sub(z, project(math, z, op.remove, op.removeRank, 'remove'), 'removed') : z
+  const positive = invertFeatureMap(math, op.phi, kept, 'inverse_keep')
+  const negative = invertFeatureMap(math, op.phi, remaining, 'inverse_remove')
+  return math.add(positive, negative, 'sum')
 }
