@@ -3,9 +3,10 @@
  * containing "native" keeps ONNX Runtime busy in asynchronous native calls (session.run of a chain of large
  * MatMuls, one after another, so a native call is always in flight) and stops answering heartbeats meanwhile, as
  * an engine starved by long ONNX Runtime work on a loaded machine does. Before each run it writes
- * `<its process id> <runs started>` to the `markerFile` setting, so the test knows a native call was in flight.
+ * `<its process id> <runs started>` to the `markerFile` setting (atomically), so the test knows a native call was in
+ * flight.
  */
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import { createEngine } from '../../../src/main/core/engine.ts'
 import { GraphBuilder } from '../../../src/main/core/onnx/builder.ts'
@@ -52,7 +53,9 @@ async function stayBusyInNativeCalls(): Promise<never> {
   const feeds = { first: randomMatrix(), second: randomMatrix() }
   busy = true
   for (let started = 1; ; started++) {
-    writeFileSync(markerFile, `${process.pid} ${started}`)
+    // Written aside and renamed into place: a kill between truncating and writing the marker would leave it empty.
+    writeFileSync(`${markerFile}.next`, `${process.pid} ${started}`)
+    renameSync(`${markerFile}.next`, markerFile)
     await session.run(feeds)
   }
 }
