@@ -21,7 +21,7 @@ export interface GraphParameter {
  * series' long constant chain (erf(6) came out as 0.99998 instead of 1). The pool's threads sleep instead of
  * spinning between operators: a training step is hundreds of short operators, and on a busy machine spinning
  * threads take the cores from the ones with work (an angle step under load took half the CPU time and a third
- * of the wall time without spinning; README "Fit cost").
+ * of the wall time without spinning; docs/performance.md "Fit cost").
  */
 export async function openSession(
   model: ModelProto,

@@ -18,7 +18,7 @@ export const stackedAngleNames = {
 /**
  * Elements per weight chunk by default: one tensor per weight. Chunks of 262,144 elements (1 MB) kept the in-graph
  * AdamW's ten passes in cache; with the fused kernel (fused-adamw.ts) they only add products, and a step's run
- * took 4.0–4.5 s against 3.6–3.7 s per 904 steps without them (README "Fit cost").
+ * took 4.0–4.5 s against 3.6–3.7 s per 904 steps without them (docs/performance.md "Fit cost").
  */
 export const defaultChunkElements = Infinity
 
