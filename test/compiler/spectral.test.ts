@@ -67,36 +67,31 @@ function worstError(
   return worst
 }
 
+/** METHODS.md §1.11's hand case: keep (1, 1, 0)/√2, remove (1, −1, 0)/√2, linear SEA with `merge`. */
+function handCase(merge: Spectral['merge']): Spectral {
+  const half = Math.SQRT1_2
+  return {
+    kind: 'spectral',
+    keep: Float32Array.of(half, half, 0),
+    keepRank: 1,
+    remove: Float32Array.of(half, -half, 0),
+    removeRank: 1,
+    merge,
+    phi: 'identity',
+    phiMode: 'paper',
+  }
+}
+
 describe('spectral lowering', () => {
   it('reproduces the hand case of METHODS.md §1.11 (norm merge)', async () => {
-    const half = Math.SQRT1_2
-    const op: Spectral = {
-      kind: 'spectral',
-      keep: Float32Array.of(half, half, 0),
-      keepRank: 1,
-      remove: Float32Array.of(half, -half, 0),
-      removeRank: 1,
-      merge: 'norm',
-      phi: 'identity',
-      phiMode: 'paper',
-    }
+    const op = handCase('norm')
     const edited = await runLowering(op, Float32Array.of(1, 0, 0, 1, 2, 3), Float32Array.of(1, 1), 3)
     const expected = [0.7071, 0.7071, 0, 2.1602, 2.1602, 2.1602]
     expected.forEach((value, index) => expect(edited[index]).toBeCloseTo(value, 4))
   })
 
   it('reproduces the code-faithful per-feature merge of METHODS.md §1.8 on the two-token block', async () => {
-    const half = Math.SQRT1_2
-    const op: Spectral = {
-      kind: 'spectral',
-      keep: Float32Array.of(half, half, 0),
-      keepRank: 1,
-      remove: Float32Array.of(half, -half, 0),
-      removeRank: 1,
-      merge: 'feature-norm',
-      phi: 'identity',
-      phiMode: 'paper',
-    }
+    const op = handCase('feature-norm')
     const edited = await runLowering(op, Float32Array.of(1, 0, 0, 1, 2, 3), Float32Array.of(1, 1), 3)
     // Feature rows (0.4472, 1.3416), (0.6325, 1.8974), (0, 3) across the two tokens.
     const expected = [0.4472, 0.6325, 0, 1.3416, 1.8974, 3]

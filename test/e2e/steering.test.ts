@@ -73,6 +73,17 @@ async function columnTexts(page: Page): Promise<{ strength: string | null; label
   )
 }
 
+/** Start the comparison and wait until each of its `count` columns shows its finish reason, without an error. */
+async function runCompare(
+  page: Page,
+  count: number,
+): Promise<{ strength: string | null; label: string; text: string }[]> {
+  await page.getByTestId('compare-button').click()
+  await expect.poll(() => page.locator('[data-testid=compare-column] footer').count()).toBe(count)
+  expect(await page.getByTestId('compare-error').count()).toBe(0)
+  return columnTexts(page)
+}
+
 beforeAll(async () => {
   expect(existsSync(gguf), `missing fixture ${gguf}`).toBe(true)
   mkdirSync(outputDirectory, { recursive: true })
@@ -130,12 +141,7 @@ describe('steering in browser mode', () => {
     await page.locator('#strength-input').fill('2')
     await page.locator('#strength-input').press('Enter')
     await page.getByRole('button', { name: 'Add negative' }).click()
-    await page.getByTestId('compare-button').click()
-    // Every column shows its finish reason once the job is done.
-    await expect.poll(() => page.locator('[data-testid=compare-column] footer').count()).toBe(3)
-    expect(await page.getByTestId('compare-error').count()).toBe(0)
-
-    const columns = await columnTexts(page)
+    const columns = await runCompare(page, 3)
     expect(columns.map((column) => [column.strength, column.label])).toEqual([
       ['0', 'base'],
       ['2', 'steered · α 2'],
@@ -183,11 +189,8 @@ describe('steering in browser mode', () => {
       await page.locator('#compare-chat').uncheck()
       await page.locator('#compare-max-tokens').fill(String(maxTokens))
       await page.locator('#compare-temperature').fill('0')
-      await page.getByTestId('compare-button').click()
-      // The method's default strengths, 0 and 1: two columns, each with its finish reason once done.
-      await expect.poll(() => page.locator('[data-testid=compare-column] footer').count()).toBe(2)
-      expect(await page.getByTestId('compare-error').count()).toBe(0)
-      const columns = await columnTexts(page)
+      // The method's default strengths, 0 and 1.
+      const columns = await runCompare(page, 2)
       expect(columns.map((column) => [column.strength, column.label])).toEqual([
         ['0', 'base'],
         ['1', 'steered · α 1'],
