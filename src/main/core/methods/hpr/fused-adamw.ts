@@ -1,8 +1,8 @@
 /**
  * AdamW as one fused pass over each parameter: reads p, g, M, V and writes p, M, V once per element, in a small
- * WebAssembly kernel on four float32 lanes. Written as ONNX nodes the same update is ten element-wise passes, each
- * a separate trip through memory; over HPR's 2.6 M angle weights those took about two thirds of a training step's
- * kernel time, and ONNX Runtime's inference build has no fused optimizer op (docs/performance.md "Fit cost"). The parameters,
+ * WebAssembly kernel on four float32 lanes. Written as ONNX nodes the same update is ten element-wise passes, each a
+ * separate trip through memory; over HPR's 2.6 M angle weights those took about two thirds of a training step's kernel
+ * time, and ONNX Runtime's inference build has no fused optimizer op (docs/performance.md "Fit cost"). The parameters,
  * gradients and moments live in the kernel's memory; the training graph writes its gradients straight into it
  * (pre-allocated outputs) and reads the parameters from it, so nothing is copied between steps.
  *

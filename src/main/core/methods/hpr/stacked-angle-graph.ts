@@ -1,19 +1,19 @@
 /**
- * HPR's angle networks of all trained layers stacked into one set of tensors (METHODS.md §2.3–2.4; layout and
- * chunks in stacked-angle-layout.ts), so a training step's gradients are a few batched MatMuls (AdamW runs after
- * the graph, fused-adamw.ts). The layers stay independent: every product is batched over the leading layer axis, the
- * loss is a sum of per-layer terms and AdamW is element-wise, so each layer's slice follows exactly its own network's gradients
+ * HPR's angle networks of all trained layers stacked into one set of tensors (METHODS.md §2.3–2.4; layout and chunks in
+ * stacked-angle-layout.ts), so a training step's gradients are a few batched MatMuls (AdamW runs after the graph,
+ * fused-adamw.ts). The layers stay independent: every product is batched over the leading layer axis, the loss is a sum
+ * of per-layer terms and AdamW is element-wise, so each layer's slice follows exactly its own network's gradients
  * (test/methods/hpr-training-path.test.ts trains them against networks trained one by one).
  *
- * Activations after the first Linear are kept transposed, [layers, features, rows], so every product has the
- * weight as its left operand: the runtime's GEMM packs only its right operand, here the few batch rows, not the
- * weight (with the weight on the right, every product began by copying all 2.6 M weights). A weight cut into chunks
- * gets one product and one gradient per chunk.
+ * Activations after the first Linear are kept transposed, [layers, features, rows], so every product has the weight as
+ * its left operand: the runtime's GEMM packs only its right operand, here the few batch rows, not the weight (with the
+ * weight on the right, every product began by copying all 2.6 M weights). A weight cut into chunks gets one product and
+ * one gradient per chunk.
  *
- * Inputs: input [layers, rows, width] (a⁺ rows then a⁻ rows of each layer), target [layers, rows], weight
- * [layers, rows] (1 / (kept rows · layers), 0 for dropped rows) and the stacked parameters. Outputs of the gradient
- * graph: loss [] (summed over layers) and gradient.<parameter> with each parameter's dims. The evaluation graph maps
- * input [layers, rows, width] to angle [layers, rows].
+ * Inputs: input [layers, rows, width] (a⁺ rows then a⁻ rows of each layer), target [layers, rows], weight [layers,
+ * rows] (1 / (kept rows · layers), 0 for dropped rows) and the stacked parameters. Outputs of the gradient graph: loss
+ * [] (summed over layers) and gradient.<parameter> with each parameter's dims. The evaluation graph maps input [layers,
+ * rows, width] to angle [layers, rows].
  */
 import type { ModelProto } from '../../onnx/proto.ts'
 import { GraphOps, type FloatType } from '../../onnx/graph-ops.ts'

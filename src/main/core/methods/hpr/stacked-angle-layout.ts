@@ -1,8 +1,9 @@
 /**
- * How the stacked angle networks' parameters are laid out as graph tensors (stacked-angle-graph.ts): Linear i of
- * every trained layer is one bias [layers, out, 1] and one weight [layers, out, in] (PyTorch's [out, in] per layer,
- * so stacking copies whole rows), optionally cut along its output rows into chunks of about `chunkElements`
- * elements (each chunk its own product and gradient). `stackAngleNetworks` / `unstackAngleNetwork` convert from and to the edit's per-layer layout.
+ * How the stacked angle networks' parameters are laid out as graph tensors (stacked-angle-graph.ts): Linear i of every
+ * trained layer is one bias [layers, out, 1] and one weight [layers, out, in] (PyTorch's [out, in] per layer, so
+ * stacking copies whole rows), optionally cut along its output rows into chunks of about `chunkElements` elements (each
+ * chunk its own product and gradient). `stackAngleNetworks` / `unstackAngleNetwork` convert from and to the edit's
+ * per-layer layout.
  */
 import type { GraphParameter } from './graph-session.ts'
 

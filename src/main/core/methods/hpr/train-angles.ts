@@ -1,11 +1,11 @@
 /**
- * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly against
- * the target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives: one ONNX graph computes every
- * layer's loss and gradients with the weights stacked per Linear layer (stacked-angle-graph.ts), and the fused
- * AdamW kernel (fused-adamw.ts) updates them in place, one run and one kernel call a step. Each layer keeps the network of the epoch with the
- * lowest validation angle error. (The released code keeps one checkpoint of all modules chosen by probe accuracy;
- * probes and angle networks share no parameters, so each is chosen here by its own validation measure — an easily
- * separated layer's probe peaks in the first epoch, long before its angle network has learned anything.)
+ * Phase 2 of HPR's fit: the angle networks f_angle = π·sigmoid(MLP) of the selected layers, trained jointly against the
+ * target angles g(a⁻, a⁺) for negatives and g(a⁺, a⁺) ≈ 0 for positives: one ONNX graph computes every layer's loss and
+ * gradients with the weights stacked per Linear layer (stacked-angle-graph.ts), and the fused AdamW kernel
+ * (fused-adamw.ts) updates them in place, one run and one kernel call a step. Each layer keeps the network of the epoch
+ * with the lowest validation angle error. (The released code keeps one checkpoint of all modules chosen by probe
+ * accuracy; probes and angle networks share no parameters, so each is chosen here by its own validation measure — an
+ * easily separated layer's probe peaks in the first epoch, long before its angle network has learned anything.)
  */
 import type * as ort from 'onnxruntime-node'
 import type { FitContext } from '../method.ts'

@@ -68,8 +68,8 @@ function fileSignature(path: string): string | undefined {
 }
 
 /**
- * Maps this process located or read, by folder, graph file and cache folder, with the signatures of the graph and its cache
- * file then. Every capture and compile asks again; while neither file changed, the answer is the same, without
+ * Maps this process located or read, by folder, graph file and cache folder, with the signatures of the graph and its
+ * cache file then. Every capture and compile asks again; while neither file changed, the answer is the same, without
  * hashing and parsing the graph (3–5 ms for a small model, more for a large graph).
  */
 const locatedMaps = new Map<
