@@ -32,7 +32,10 @@ function referenceStep(state: ReferenceState, gradient: Float32Array, rate: numb
 }
 
 describe('fused AdamW', () => {
-  it('takes the steps of PyTorch AdamW on parameters of any length', () => {
+  it.each([
+    ['the SIMD kernel', false],
+    ['the JavaScript update', true],
+  ])('takes the steps of PyTorch AdamW on parameters of any length: %s', (_, javascript) => {
     const random = createRandom(8)
     const lengths = { a: 7, b: 1, c: 64, d: 13 }
     const initial = new Map(
@@ -41,7 +44,8 @@ describe('fused AdamW', () => {
         { values: Float32Array.from({ length }, () => random.normal()), dims: [length] },
       ]),
     )
-    const optimizer = new FusedAdamW(initial, constants)
+    const optimizer = new FusedAdamW(initial, constants, { javascript })
+    expect(optimizer.simd).toBe(!javascript)
     const reference = new Map<string, ReferenceState>(
       [...initial].map(([name, parameter]) => [
         name,
@@ -75,6 +79,28 @@ describe('fused AdamW', () => {
     // Six steps move the weights by about 0.3; float32 against float64 differs by rounding only.
     expect(moved).toBeGreaterThan(0.2)
     expect(worst).toBeLessThan(1e-6)
+  })
+
+  it('gives bit for bit the same weights with the SIMD kernel and the JavaScript update', () => {
+    const random = createRandom(12)
+    const initial = new Map([
+      ['w', { values: Float32Array.from({ length: 37 }, () => random.normal()), dims: [37] }],
+    ])
+    const [simd, javascript] = [false, true].map(
+      (forced) => new FusedAdamW(initial, constants, { javascript: forced }),
+    )
+    for (let step = 0; step < 5; step++) {
+      const gradient = Float32Array.from({ length: 37 }, () => random.normal())
+      for (const optimizer of [simd, javascript]) {
+        optimizer?.gradients.get('w')?.values.set(gradient)
+        optimizer?.step(0.05)
+      }
+    }
+    // Float32 at every operation in both, each correctly rounded (a float64 result of float32 operands rounds to the
+    // same float32): bit for bit the same.
+    const expected = Array.from(simd?.parameters.get('w')?.values as Float32Array)
+    expect(expected).toHaveLength(37)
+    expect(Array.from(javascript?.parameters.get('w')?.values as Float32Array)).toEqual(expected)
   })
 
   it('leaves the caller’s arrays alone and keeps a zero gradient’s weight where decay puts it', () => {

@@ -173,6 +173,43 @@ const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).W
 
 let compiled: object | undefined
 
+/**
+ * The same update in JavaScript over `buffer`, for a runtime that cannot compile the SIMD kernel (x86 processors
+ * without SSE4.1): several times slower, same formulas, each result rounded to float32 as the kernel stores it.
+ */
+function javascriptKernel(buffer: ArrayBuffer): Kernel {
+  const floats = new Float32Array(buffer)
+  return (parameter, gradient, first, second, bytes, ...scalars) => {
+    // The kernel takes its scalars as float32.
+    const [beta1, beta2, stepSize, epsilon, decay] = scalars.map(Math.fround) as typeof scalars
+    const [parameterAt, gradientAt, firstAt, secondAt] = [parameter, gradient, first, second].map(
+      (offset) => offset / 4,
+    ) as [number, number, number, number]
+    for (let index = 0; index < bytes / 4; index++) {
+      const slope = floats[gradientAt + index] as number
+      const moment = Math.fround(Math.fround((floats[firstAt + index] as number) * beta1) + slope)
+      const square = Math.fround(
+        Math.fround((floats[secondAt + index] as number) * beta2) + Math.fround(slope * slope),
+      )
+      floats[firstAt + index] = moment
+      floats[secondAt + index] = square
+      const denominator = Math.fround(Math.fround(Math.sqrt(square)) + epsilon)
+      const step = Math.fround(Math.fround(moment / denominator) * stepSize)
+      floats[parameterAt + index] = Math.fround((floats[parameterAt + index] as number) * decay) - step
+    }
+  }
+}
+
+/** The SIMD kernel over `memory`, or undefined when this runtime cannot compile it. */
+function simdKernel(memory: { buffer: ArrayBuffer }): Kernel | undefined {
+  try {
+    compiled ??= new webAssembly.Module(kernelModule())
+    return new webAssembly.Instance(compiled, { env: { memory } }).exports['adamw'] as Kernel
+  } catch {
+    return undefined
+  }
+}
+
 /** A parameter's four regions in the kernel's memory (byte offsets) and its dims. */
 interface Regions {
   dims: number[]
@@ -196,9 +233,14 @@ export class FusedAdamW {
   private readonly kernel: Kernel
   private stepCount = 0
 
+  /** Whether the update runs as the SIMD kernel (else as `javascriptKernel`). */
+  readonly simd: boolean
+
+  /** `options.javascript` forces the JavaScript update (tests compare the two). */
   constructor(
     initial: ReadonlyMap<string, GraphParameter>,
     private readonly constants: AdamWConstants,
+    options: { javascript?: boolean } = {},
   ) {
     let used = 0
     const claim = (bytes: number): number => {
@@ -227,9 +269,9 @@ export class FusedAdamW {
       )
     // Fresh pages are zero: the moments and the padding after each region start at 0 and stay there.
     const memory = new webAssembly.Memory({ initial: pages })
-    compiled ??= new webAssembly.Module(kernelModule())
-    const instance = new webAssembly.Instance(compiled, { env: { memory } })
-    this.kernel = instance.exports['adamw'] as Kernel
+    const simd = options.javascript === true ? undefined : simdKernel(memory)
+    this.simd = simd !== undefined
+    this.kernel = simd ?? javascriptKernel(memory.buffer)
     for (const [parameterName, region] of this.regions) {
       const view = (offset: number) => new Float32Array(memory.buffer, offset, region.length)
       const values = view(region.parameter)
