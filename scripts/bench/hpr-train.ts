@@ -30,12 +30,12 @@ import {
 } from '../../src/main/core/methods/hpr/angle-graph.ts'
 import { FusedAdamW } from '../../src/main/core/methods/hpr/fused-adamw.ts'
 import { optimizerScalars, stateNames, stepInput } from '../../src/main/core/methods/hpr/graph-pieces.ts'
-import { gradientOutput } from '../../src/main/core/methods/hpr/probe-graph.ts'
 import { buildStackedAngleGradientGraph } from '../../src/main/core/methods/hpr/stacked-angle-graph.ts'
 import {
   stackedAngleNames,
   stackedAngleParameters,
 } from '../../src/main/core/methods/hpr/stacked-angle-layout.ts'
+import { optimizerBindings } from '../../src/main/core/methods/hpr/train-angles.ts'
 import { angleWidths } from '../../src/main/core/methods/hpr/training.ts'
 import { encodeModel } from '../../src/main/core/onnx/proto.ts'
 import { createRandom } from '../../src/main/core/random-streams.ts'
@@ -152,7 +152,7 @@ async function profileAngleStep(problem: {
   const initial = (dims: number[]): Float32Array =>
     filled(dims.reduce((product, dim) => product * dim, 1)).map((value) => value * 0.02)
   let optimizer: FusedAdamW | undefined
-  const fetches: Record<string, ort.Tensor | null> = {}
+  let fetches: Record<string, ort.Tensor | null> = {}
   if (stacked) {
     const parameters = new Map(
       stackedAngleParameters(layers, widths, chunkElements).map((tensor) => [
@@ -161,11 +161,9 @@ async function profileAngleStep(problem: {
       ]),
     )
     optimizer = new FusedAdamW(parameters, paperAdamW)
-    for (const [name, parameter] of optimizer.parameters)
-      feeds[name] = new ort.Tensor('float32', parameter.values, parameter.dims)
-    for (const [name, gradient] of optimizer.gradients)
-      fetches[gradientOutput(name)] = new ort.Tensor('float32', gradient.values, gradient.dims)
-    fetches[stackedAngleNames.loss] = null
+    const bindings = optimizerBindings(optimizer)
+    Object.assign(feeds, bindings.parameters)
+    fetches = bindings.fetches
     batchInputs(stackedAngleNames, [layers, rows])
   } else {
     for (let slot = 0; slot < layers; slot++) {

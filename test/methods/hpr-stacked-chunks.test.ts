@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { FusedAdamW } from '../../src/main/core/methods/hpr/fused-adamw.ts'
 import { openSession } from '../../src/main/core/methods/hpr/graph-session.ts'
 import { initialAngleValues } from '../../src/main/core/methods/hpr/initialization.ts'
-import { gradientOutput } from '../../src/main/core/methods/hpr/probe-graph.ts'
+import { optimizerBindings } from '../../src/main/core/methods/hpr/train-angles.ts'
 import {
   buildStackedAngleEvaluationGraph,
   buildStackedAngleGradientGraph,
@@ -97,14 +97,9 @@ describe('HPR stacked angle weights in chunks', () => {
       )
       const optimizer = new FusedAdamW(stackAngleNetworks(networks, widths, chunkElements), paperAdamW)
       const losses: number[] = []
+      const bindings = optimizerBindings(optimizer)
       for (const [step, batch] of batches.entries()) {
-        const feeds: Record<string, ort.Tensor> = { ...batch }
-        for (const [name, parameter] of optimizer.parameters)
-          feeds[name] = new ort.Tensor('float32', parameter.values, parameter.dims)
-        const fetches: Record<string, ort.Tensor | null> = { [stackedAngleNames.loss]: null }
-        for (const [name, gradient] of optimizer.gradients)
-          fetches[gradientOutput(name)] = new ort.Tensor('float32', gradient.values, gradient.dims)
-        const outputs = await session.run(feeds, fetches)
+        const outputs = await session.run({ ...batch, ...bindings.parameters }, bindings.fetches)
         losses.push(Number((outputs[stackedAngleNames.loss]?.data as Float32Array)[0]))
         optimizer.step(rates[step] as number)
       }

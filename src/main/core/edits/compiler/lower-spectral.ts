@@ -36,17 +36,12 @@ function linearSum(math: LoweringMath, z: string, op: Extract<Op, { kind: 'spect
   const { width } = math
   const rank = op.keepRank + op.removeRank
   if (rank === 0) return z
-  const rows = new Float32Array(rank * width)
-  rows.set(op.keep.subarray(0, op.keepRank * width))
-  const remove = op.remove.subarray(0, op.removeRank * width)
-  for (let index = 0; index < remove.length; index++)
-    rows[op.keepRank * width + index] = -(remove[index] as number)
-  const columns = new Float32Array(width * rank)
-  for (let row = 0; row < rank; row++) {
-    const sign = row < op.keepRank ? 1 : -1
-    for (let column = 0; column < width; column++)
-      columns[column * rank + row] = sign * (rows[row * width + column] as number)
-  }
+  // [K⁺; K⁻] [rank, width]; the second product subtracts the removed rows.
+  const basis = new Float32Array(rank * width)
+  basis.set(op.keep.subarray(0, op.keepRank * width))
+  basis.set(op.remove.subarray(0, op.removeRank * width), op.keepRank * width)
+  const columns = transpose(basis, rank, width)
+  const rows = basis.map((value, index) => (index < op.keepRank * width ? value : -value))
   const coordinates = math.op('MatMul', [z, math.tensor('factors_t', [width, rank], columns)], 'coordinates')
   const update = math.op('MatMul', [coordinates, math.tensor('factors', [rank, width], rows)], 'update')
   return math.add(z, update, 'sum')
@@ -71,6 +66,7 @@ function featureNorm(math: LoweringMath, gate: string, x: string, y: string): st
   // [batch, seq, 1] → [batch, 1, seq]
   const weights = math.op(
     'Transpose',
+    // ONNX element type 1: float32.
     [math.op('Cast', [active], 'active_weights', { to: 1 })],
     'active_row',
     { perm: [0, 2, 1] },

@@ -38,6 +38,23 @@ export interface AnglePhase {
   epochLosses: number[]
 }
 
+/**
+ * The gradient graph's bindings to `optimizer`'s memory: the parameters as feeds and the gradients as pre-allocated
+ * outputs (the loss left to the runtime), so a run reads and writes the optimizer's arrays directly.
+ */
+export function optimizerBindings(optimizer: FusedAdamW): {
+  parameters: Record<string, ort.Tensor>
+  fetches: Record<string, ort.Tensor | null>
+} {
+  const parameters: Record<string, ort.Tensor> = {}
+  for (const [name, parameter] of optimizer.parameters)
+    parameters[name] = floatTensor(parameter.values, parameter.dims)
+  const fetches: Record<string, ort.Tensor | null> = { [stackedAngleNames.loss]: null }
+  for (const [name, gradient] of optimizer.gradients)
+    fetches[gradientOutput(name)] = floatTensor(gradient.values, gradient.dims)
+  return { parameters, fetches }
+}
+
 /** Target angles per token row of each side. */
 interface Goal {
   positive: Float32Array
@@ -148,13 +165,7 @@ export async function trainAngles(
       settings.adamW,
     )
     const goals = tasks.map((task) => targets(task, pairs.rows, width))
-    // The graph reads the parameters from the optimizer's memory and writes the gradients into it.
-    const parameterFeeds: Record<string, ort.Tensor> = {}
-    for (const [name, parameter] of optimizer.parameters)
-      parameterFeeds[name] = floatTensor(parameter.values, parameter.dims)
-    const fetches: Record<string, ort.Tensor | null> = { [stackedAngleNames.loss]: null }
-    for (const [name, gradient] of optimizer.gradients)
-      fetches[gradientOutput(name)] = floatTensor(gradient.values, gradient.dims)
+    const bindings = optimizerBindings(optimizer)
     const schedule = learningRateSchedule(
       settings.schedule,
       settings.learningRate,
@@ -173,12 +184,12 @@ export async function trainAngles(
         const rows = 2 * batch.length
         const outputs = await trainer.run(
           {
-            ...parameterFeeds,
+            ...bindings.parameters,
             [stackedAngleNames.input]: floatTensor(stack.input, [count, rows, width]),
             [stackedAngleNames.target]: floatTensor(stack.target, [count, rows]),
             [stackedAngleNames.weight]: floatTensor(stack.weight, [count, rows]),
           },
-          fetches,
+          bindings.fetches,
         )
         lossSum += Number((outputs[stackedAngleNames.loss]?.data as Float32Array)[0])
         optimizer.step(learningRateAt(schedule, step))
