@@ -164,8 +164,9 @@ export async function openStudioPage(
     viewport: options.viewport ?? { width: 1360, height: 860 },
     colorScheme: options.colorScheme ?? 'light',
   })
-  // No Playwright deadline (its default is 30 s): a busy machine is slow, and vitest's timeout catches hangs.
-  page.setDefaultTimeout(0)
+  // Playwright's 30 s default is too short for a busy machine; a step stuck for five minutes is a hang, and failing
+  // then names the step waited on (vitest's own timeout names none).
+  page.setDefaultTimeout(300_000)
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(error.message))
   // Browser mode's policy allows no inline script and no inline style attribute; a violation shows only in the console.

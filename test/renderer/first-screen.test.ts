@@ -91,6 +91,30 @@ describe('Models screen and plain generation', () => {
     expect(app.find('[data-testid=model-loading]').exists()).toBe(false)
   })
 
+  test('a model:changed event that overtakes the status read it follows is not lost', async () => {
+    const fake = createFakeBridge()
+    const loading = {
+      ...sampleStatus(),
+      modelLoading: { jobId: 'job-4', path: '/models/organism' },
+      modelProblem: null,
+    }
+    let reads = 0
+    // The first read was answered while loading, but the "loaded" event reaches the page before that answer.
+    fake.answers['engine:status'] = () => {
+      reads += 1
+      if (reads === 1) {
+        fake.emit('model:changed', { model: sampleModel(), loading: null, problem: null })
+        return { ok: true, result: loading }
+      }
+      return { ok: true, result: loadedStatus() }
+    }
+    const app = await mountApp(fake)
+    await flushPromises()
+    expect(reads).toBe(2)
+    expect(app.get('[data-testid=model-loaded]').text()).toContain('LlamaForCausalLM')
+    expect(app.find('[data-testid=model-loading]').exists()).toBe(false)
+  })
+
   test('a generation streams tokens, shows the summary, and cancel asks the engine to stop', async () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-3', kind: 'generate' } })

@@ -15,11 +15,21 @@ export const useEngineStore = defineStore('engine', () => {
   /** Why the last `model:load` request was refused (a bad path); load failures arrive in `modelProblem`. */
   const loadError = ref<string | null>(null)
   const refreshing = ref(false)
+  /** How many `model:changed` events have arrived: a status read while one arrives may be older than it. */
+  let modelEvents = 0
 
   async function refresh(): Promise<void> {
     refreshing.value = true
     try {
-      status.value = await client['engine:status']({})
+      // The server may forward an event before the response to a status read that preceded it, so a read
+      // overtaken by an event is repeated rather than trusted.
+      for (;;) {
+        const seen = modelEvents
+        const read = await client['engine:status']({})
+        if (seen !== modelEvents) continue
+        status.value = read
+        break
+      }
       error.value = null
     } catch (thrown) {
       error.value = messageOf(thrown)
@@ -38,6 +48,7 @@ export const useEngineStore = defineStore('engine', () => {
   }
 
   useContractEvent('model:changed', (state) => {
+    modelEvents += 1
     if (status.value === null) return
     status.value = {
       ...status.value,
