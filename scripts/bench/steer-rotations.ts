@@ -9,7 +9,9 @@
  *
  * Method as in `steer`: greedy generation timed with 1 and N new tokens, decode time per token = (T_N − T_1)/(N − 1),
  * median over repeats, variants interleaved. Models: stories260K imported from ../shared/fixtures and, unless
- * --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers). Options: --model DIR, --tokens N, --repeats R.
+ * --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers). Options: --model DIR, --tokens N, --repeats R,
+ * and --edit FILE (repeatable) to time fitted edit files of the --model folder beside the synthetic ones (a fitted
+ * SEA keeps far fewer directions than the synthetic rank 2 × 64).
  */
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -24,6 +26,7 @@ import { benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { elapsedMilliseconds, median } from './support/timing.ts'
 import { orthonormalize } from '../../src/main/core/linalg/gram-schmidt.ts'
+import { readEditFile } from '../../src/main/core/edits/edit-file.ts'
 
 const largeConfig = randomLlamaConfig({
   vocabSize: 16000,
@@ -109,7 +112,22 @@ async function timeGeneration(
   )
 }
 
-async function benchFolder(label: string, folder: string, tokens: number, repeats: number): Promise<void> {
+/** A fitted edit as a benchmark variant: its method, layers and, for SEA, its ranks. */
+async function fittedEdit(path: string): Promise<{ name: string; edit: Edit }> {
+  const { edit } = await readEditFile(path)
+  const layers = edit.interventions.map((intervention) => intervention.layer).join(',')
+  const first = edit.interventions[0]?.op
+  const ranks = first?.kind === 'spectral' ? `, ranks ${first.keepRank}+${first.removeRank}` : ''
+  return { name: `fitted ${edit.method} (layers ${layers}${ranks})`, edit }
+}
+
+async function benchFolder(
+  label: string,
+  folder: string,
+  tokens: number,
+  repeats: number,
+  editFiles: string[] = [],
+): Promise<void> {
   const map = await locateHookSites(folder)
   const width = map.widths.resid_post
   const layers = Array.from(
@@ -127,8 +145,10 @@ async function benchFolder(label: string, folder: string, tokens: number, repeat
     { name: 'unsteered', model: base },
   ]
   try {
-    for (const { name, op } of edits) {
-      const compiled = await compileEdits(folder, [editOf(name, layers, op)])
+    const stacks = edits.map(({ name, op }) => ({ name, edit: editOf(name, layers, op) }))
+    for (const path of editFiles) stacks.push(await fittedEdit(path))
+    for (const { name, edit } of stacks) {
+      const compiled = await compileEdits(folder, [edit])
       const model = await loadModel(folder, { provider: 'cpu', graphFile: compiled.graphFile })
       variants.push({ name, model, extraInputs: steeringInputs(compiled, [1]) })
     }
@@ -148,7 +168,7 @@ async function benchFolder(label: string, folder: string, tokens: number, repeat
     variants.forEach((variant, index) => {
       const rate = rates[index] ?? 0
       lines.push(
-        `  ${variant.name.padEnd(30)} ${rate.toFixed(1).padStart(8)} tokens/s   ratio ${(rate / plain).toFixed(3)}`,
+        `  ${variant.name.padEnd(44)} ${rate.toFixed(1).padStart(8)} tokens/s   ratio ${(rate / plain).toFixed(3)}`,
       )
     })
     process.stdout.write(lines.join('\n') + '\n')
@@ -159,10 +179,17 @@ async function benchFolder(label: string, folder: string, tokens: number, repeat
 
 /** Entry point for `npm run bench -- steer-rotations`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: benchmarkOptions(5) })
+  const { values } = parseArgs({
+    args,
+    options: { ...benchmarkOptions(5), edit: { type: 'string', multiple: true, default: [] } },
+  })
   const tokens = Number(values.tokens)
   const repeats = Number(values.repeats)
-  if (values.model !== undefined) return benchFolder(values.model, resolve(values.model), tokens, repeats)
+  const editFiles = values.edit.map((path) => resolve(path))
+  if (values.model !== undefined)
+    return benchFolder(values.model, resolve(values.model), tokens, repeats, editFiles)
+  if (editFiles.length > 0)
+    throw new Error('steer-rotations: --edit needs the --model folder it was fitted on')
   await withScratchFolder('tiller-bench-rotations-', async (scratch) => {
     const storiesFolder = join(scratch, 'stories260K')
     await exportStories(storiesFolder, 'builder')

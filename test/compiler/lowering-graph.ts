@@ -9,23 +9,33 @@ import { encodeModel } from '../../src/main/core/onnx/proto.ts'
 
 /**
  * One op's lowering alone in a graph: inputs `h` float32 `[1, tokens, width]` and `gate` `[1, tokens, 1]`, output
- * `h + delta`. Opset 14, the oldest opset among the test graphs (the onnxruntime-genai fixture), so the lowering is
- * checked against the ops that graph allows. For hand cases and many random tokens without a model around them.
+ * `h + delta`. Opset 14 by default, the oldest opset among the test graphs (the onnxruntime-genai fixture), so the
+ * lowering is checked against the ops that graph allows; 18 and later take reduction axes as an input. For hand cases and many random tokens without a model around them.
  */
 export async function runLowering(
   op: Extract<Op, { kind: 'spectral' | 'householder' }>,
   h: Float32Array,
   gates: Float32Array,
   width: number,
+  opset = 14,
 ): Promise<Float32Array> {
-  const builder = new GraphBuilder({ name: 'lowering', opsets: { '': 14 } })
+  const builder = new GraphBuilder({ name: 'lowering', opsets: { '': opset } })
   builder.input('h', 'float32', [1, 'tokens', width])
   builder.input('gate', 'float32', [1, 'tokens', 1])
   const model = builder.toModel()
   const editor = new GraphEditor(model)
+  const scaledGates = new Map<number, string>()
   const context: LoweringContext = {
     editor,
     gate: 'gate',
+    scaledGate: (factor) => {
+      const known = scaledGates.get(factor)
+      if (known !== undefined) return known
+      const constant = editor.constant('factor', 'float32', [], Float32Array.of(factor))
+      const scaled = editor.node('Mul', ['gate', constant], { name: 'scaled_gate' })
+      scaledGates.set(factor, scaled)
+      return scaled
+    },
     width,
     label: 'edit',
     tokenIndex: () => {

@@ -218,4 +218,16 @@ describe('spectral lowering', () => {
       }
     }
   })
+
+  it('gives the same values at opset 18, where reductions take their axes as an input', async () => {
+    const width = 12
+    const h = activations(6, width, 23)
+    const gates = Float32Array.of(1, 0.5, 0, 2, 1, 1)
+    for (const phi of phis) {
+      const op = spectral({ width, seed: 29, phi, merge: 'norm' })
+      const atFourteen = await runLowering(op, h, gates, width, 14)
+      const atEighteen = await runLowering(op, h, gates, width, 18)
+      expect(Array.from(atEighteen), phi).toEqual(Array.from(atFourteen))
+    }
+  })
 })

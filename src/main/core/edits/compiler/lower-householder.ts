@@ -6,25 +6,23 @@ import { LoweringMath } from './lowering-math.ts'
  * `householder` (HPR; METHODS.md §2.7, §2.9) per token a `[width]` with probe θ:
  *   p = θᵀa; positive iff p > 0 (sigmoid(p) rounds to 1; p = 0 counts as negative) → delta 0
  *   γ₁ = α·mask · π·sigmoid(MLP(a))    (MLP: Linear → GELU(erf) → … → Linear to a scalar)
- *   ȧ = a − c·θ with c = 2p/θᵀθ;  cos γ₂ = clamp(cos(ȧ, a), −1+1e-7, 1−1e-7)
- *   u = normalize(ȧ − cos γ₂·a);   â = cos γ₁·a + sin γ₁·‖a‖·u
- *   delta = â − a for negative tokens
- * Fallbacks: when ‖ȧ − cos γ₂·a‖ < 1e-6‖a‖ (a on the hyperplane), u = normalize(θ − (p/‖a‖²)a), rotating toward
- * the positive side; when that is degenerate too (a ∥ θ) or a = 0, a is left unchanged.
+ *   u = normalize(ȧ − cos γ₂·a) with ȧ = a − c·θ, c = 2p/θᵀθ;   â = cos γ₁·a + sin γ₁·‖a‖·u;   delta = â − a
  *
- * Two exact rewrites keep float32 accurate and strength 0 exact: since ‖ȧ‖ = ‖a‖ (H is orthogonal),
- * cos(ȧ, a) = 1 − c·p/‖a‖², so ȧ − cos γ₂·a = (1 − cos γ₂)·a − c·θ with 1 − cos γ₂ = clamp(c·p/‖a‖², 1e-7, 2 − 1e-7)
- * (no cancellation between two near-equal vectors); and â − a = −2 sin²(γ₁/2)·a + sin γ₁·‖a‖·u, which is 0 exactly
- * when γ₁ = 0 (the gate is 0) because u is finite wherever it is selected. Any non-finite change (overflow of
- * ‖a‖²) becomes 0.
+ * Since ‖ȧ‖ = ‖a‖, cos γ₂ = ȧᵀa/‖a‖² and ȧ − cos γ₂·a is ȧ's part orthogonal to a, which is −c·w with
+ * w = θ − (p/‖a‖²)·a (θ's part orthogonal to a). For a negative token c ≤ 0, so u = w/‖w‖ exactly: the stable form
+ * and §2.9's fallback toward the positive side are one formula. Without the division by sin γ₂ that Eq. 12 has, the
+ * code's clamp of cos γ₂ has nothing to guard and is not applied (it would tilt u toward a within 4.5e-4 rad of the
+ * hyperplane). A token rotates when ‖w‖ ≥ 1e-6‖θ‖ (a not parallel to θ) and a ≠ 0, else it is left unchanged:
+ *   delta = (cos γ₁ − 1)·a + sin γ₁·(‖a‖/‖w‖)·w
+ * which is 0 exactly when γ₁ = 0 (the gate is 0, the token is positive or degenerate) wherever it is finite; any
+ * non-finite delta (a = 0 gives 0/0, ‖a‖² may overflow float32) becomes 0. Every node counts: a steered decode step
+ * runs all of them for a single token.
  */
 
 type Householder = Extract<Op, { kind: 'householder' }>
 
 /** Relative size under which a rotation direction counts as degenerate (METHODS.md §2.9). */
 const degenerate = 1e-6
-/** The arccos clamp of HPR's angle: cos γ₂ ∈ [−1 + 1e-7, 1 − 1e-7]. */
-const cosineMargin = 1e-7
 
 /** W `[out, in]` row-major as Wᵀ `[in, out]`, the right operand of `x [batch, seq, in] · Wᵀ`. */
 function transpose(weight: Float32Array, outputs: number, inputs: number): Float32Array {
@@ -69,69 +67,6 @@ function angleNetwork(math: LoweringMath, input: string, op: Householder): strin
   return x
 }
 
-/** Per-token quantities of one activation a `[batch, seq, width]` (each `[batch, seq, 1]`). */
-interface TokenTerms {
-  a: string
-  /** p = θᵀa */
-  p: string
-  /** c = 2p/θᵀθ, so ȧ = a − c·θ */
-  c: string
-  norm: string
-  normSquared: string
-}
-
-/**
- * The unit rotation direction u `[batch, seq, width]` (0 where none exists) and whether the token can rotate:
- * v = (1 − cos γ₂)·a − c·θ with 1 − cos γ₂ = clamp(c·p/‖a‖², 1e-7, 2 − 1e-7), else w = θ − (p/‖a‖²)·a.
- * Each is used only where its norm is at least 1e-6 of ‖a‖ (resp. ‖θ‖) and a ≠ 0, so u is finite everywhere.
- */
-function rotationDirection(
-  math: LoweringMath,
-  terms: TokenTerms,
-  probe: string,
-  probeNorm: number,
-): { unit: string; rotatable: string } {
-  const { a, p, c, norm, normSquared } = terms
-  const aNonzero = math.op('Greater', [norm, math.scalar(0)], 'a_nonzero')
-  const usable = (vector: string, floor: string, step: string): { unit: string; usable: string } => {
-    const length = math.norm(vector, `${step}_norm`)
-    const large = math.op('GreaterOrEqual', [length, floor], `${step}_large`)
-    return {
-      unit: math.div(vector, length, `${step}_unit`),
-      usable: math.op('And', [aNonzero, large], `${step}_usable`),
-    }
-  }
-  const ratio = math.div(math.mul(c, p, 'cp'), normSquared, 'one_minus_cos_raw')
-  const low = math.op('Max', [ratio, math.scalar(cosineMargin)], 'one_minus_cos_low')
-  const oneMinusCosine = math.op('Min', [low, math.scalar(2 - cosineMargin)], 'one_minus_cos')
-  const direction = usable(
-    math.sub(
-      math.mul(oneMinusCosine, a, 'direction_along_a'),
-      math.mul(c, probe, 'direction_along_probe'),
-      'direction',
-    ),
-    math.mul(norm, math.scalar(degenerate), 'direction_floor'),
-    'direction',
-  )
-  const fallback = usable(
-    math.sub(
-      probe,
-      math.mul(math.div(p, normSquared, 'fallback_coefficient'), a, 'fallback_along_a'),
-      'fallback',
-    ),
-    math.scalar(degenerate * probeNorm),
-    'fallback',
-  )
-  const zero = math.scalar(0)
-  const unit = math.where(
-    direction.usable,
-    direction.unit,
-    math.where(fallback.usable, fallback.unit, zero, 'fallback_or_zero'),
-    'unit',
-  )
-  return { unit, rotatable: math.op('Or', [direction.usable, fallback.usable], 'rotatable') }
-}
-
 export const lowerHouseholder: Lowering<'householder'> = (context, input, op) => {
   const { width } = context
   const math = new LoweringMath(context.editor, context.label, width)
@@ -139,34 +74,35 @@ export const lowerHouseholder: Lowering<'householder'> = (context, input, op) =>
   const probeValues = op.probe.subarray(0, width)
   let probeSquared = 0
   for (const value of probeValues) probeSquared += value * value
-  const probe = math.tensor('probe', [width], probeValues)
-  const probeColumn = math.tensor('probe_column', [width, 1], probeValues)
 
-  // p = θᵀa; c = 2p/θᵀθ (check-edits keeps θᵀθ in [1e-30, 1e30]).
-  const p = math.op('MatMul', [a, probeColumn], 'probe_score')
-  const positive = math.op('Greater', [p, math.scalar(0)], 'positive')
-  const c = math.mul(p, math.scalar(2 / probeSquared), 'reflection_coefficient')
-  const normSquared = math.dot(a, a, 'norm_squared')
-  const norm = math.op('Sqrt', [normSquared], 'norm')
-  const { unit, rotatable } = rotationDirection(
-    math,
-    { a, p, c, norm, normSquared },
-    probe,
-    Math.sqrt(probeSquared),
-  )
+  // p = θᵀa, ‖a‖² [batch, seq, 1]; w = θ − (p/‖a‖²)·a [batch, seq, width]
+  const p = math.op('MatMul', [a, math.tensor('probe_column', [width, 1], probeValues)], 'probe_score')
+  const normSquared = math.sumOfSquares(a, 'norm_squared')
+  const alongProbe = math.mul(math.div(p, normSquared, 'probe_over_norm'), a, 'probe_along_a')
+  const w = math.sub(math.tensor('probe', [width], probeValues), alongProbe, 'direction')
+  const directionSquared = math.sumOfSquares(w, 'direction_squared')
 
-  // γ₁ = α·mask·π·sigmoid(MLP(a)); â − a = −2 sin²(γ₁/2)·a + sin γ₁·‖a‖·u.
+  // A NaN (a = 0) compares false, so such a token does not rotate either.
+  const negative = math.op('LessOrEqual', [p, math.scalar(0)], 'negative')
+  const floor = math.scalar(degenerate * degenerate * probeSquared)
+  const usable = math.op('GreaterOrEqual', [directionSquared, floor], 'direction_usable')
+  const rotates = math.op('And', [negative, usable], 'rotates')
+
+  // γ₁ = α·mask·π·sigmoid(MLP(a)), 0 where the token does not rotate.
   const sigmoid = math.op('Sigmoid', [angleNetwork(math, a, op)], 'angle_sigmoid')
-  const angle = math.mul(context.gate, math.mul(sigmoid, math.scalar(Math.PI), 'angle_full'), 'angle')
-  const halfSine = math.op('Sin', [math.mul(angle, math.scalar(0.5), 'half_angle')], 'half_sine')
-  const alongA = math.mul(
-    math.mul(halfSine, halfSine, 'half_sine_squared'),
-    math.scalar(-2),
-    'along_a_coefficient',
+  const angle = math.where(
+    rotates,
+    math.mul(sigmoid, context.scaledGate(Math.PI), 'angle_full'),
+    math.scalar(0),
+    'angle',
   )
-  const alongUnit = math.mul(math.op('Sin', [angle], 'sine'), norm, 'along_unit_coefficient')
-  const change = math.add(math.mul(alongA, a, 'along_a'), math.mul(alongUnit, unit, 'along_unit'), 'change')
-  const zero = math.scalar(0)
-  const negativeChange = math.where(rotatable, change, zero, 'change_rotatable')
-  return math.where(positive, zero, math.finiteOrZero(negativeChange, 'change_finite'), 'delta')
+  const alongA = math.sub(math.op('Cos', [angle], 'cosine'), math.scalar(1), 'along_a_coefficient')
+  const lengthRatio = math.op(
+    'Sqrt',
+    [math.div(normSquared, directionSquared, 'length_ratio_squared')],
+    'length_ratio',
+  )
+  const alongW = math.mul(math.op('Sin', [angle], 'sine'), lengthRatio, 'along_direction_coefficient')
+  const change = math.add(math.mul(alongA, a, 'along_a'), math.mul(alongW, w, 'along_direction'), 'change')
+  return math.finiteOrZero(change, 'delta')
 }

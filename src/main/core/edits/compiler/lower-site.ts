@@ -93,6 +93,7 @@ export function lowerSite(
   const contextFor = (entry: PlacedIntervention): LoweringContext => ({
     editor,
     gate: runtime.gate(entry.intervention.positions, entry.editPosition),
+    scaledGate: (factor) => runtime.scaledGate(entry.intervention.positions, entry.editPosition, factor),
     width,
     label: entry.label,
     tokenIndex: () => runtime.tokenIndex(),

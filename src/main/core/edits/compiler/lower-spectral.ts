@@ -18,6 +18,9 @@ import { LoweringMath } from './lowering-math.ts'
  * a zero ‖h⁺ + h⁻‖) is replaced by 0, which keeps h and keeps strength 0 exact (0·NaN would be NaN).
  */
 
+/** The largest finite float32. */
+const largestFloat32 = 3.4028234663852886e38
+
 /** K `[rank, width]` row-major as its transpose `[width, rank]`. */
 function transpose(rows: Float32Array, rank: number, width: number): Float32Array {
   const columns = new Float32Array(width * rank)
@@ -86,22 +89,30 @@ function featureNorm(math: LoweringMath, gate: string, x: string, y: string): st
 export const lowerSpectral: Lowering<'spectral'> = (context, input, op) => {
   const math = new LoweringMath(context.editor, context.label, context.width)
   const sum = op.phi === 'identity' ? linearSum(math, input, op) : featureMapSum(math, input, op)
+  if (op.merge === 'norm') return normMergeDelta(math, context.gate, input, sum)
   let merged = sum
   if (op.merge === 'average') merged = math.mul(sum, math.scalar(0.5), 'average')
-  else if (op.merge === 'norm') {
-    // ‖h‖/‖sum‖ as sqrt(‖h‖²/‖sum‖²). A zero ‖sum‖ makes the ratio infinite or NaN, and so the change below, which
-    // finiteOrZero turns into 0: the token keeps h, as the merge's definition asks.
-    const ratio = math.div(
-      math.dot(input, input, 'input_norm_squared'),
-      math.dot(sum, sum, 'sum_norm_squared'),
-      'norm_ratio_squared',
-    )
-    merged = math.mul(sum, math.op('Sqrt', [ratio], 'norm_ratio'), 'renormed')
-  } else if (op.merge === 'feature-norm') {
-    merged = featureNorm(math, context.gate, input, sum)
-  }
+  else if (op.merge === 'feature-norm') merged = featureNorm(math, context.gate, input, sum)
   const change = math.finiteOrZero(math.sub(merged, input, 'change'), 'change_finite')
   return math.mul(context.gate, change, 'Mul')
+}
+
+/**
+ * The norm merge's delta α·mask·(sum·‖h‖/‖sum‖ − h), with the ratio taken as sqrt(‖h‖²/‖sum‖²). Only that ratio can
+ * be non-finite for a finite h (a zero ‖sum‖, or ‖h‖² beyond float32): the token then keeps h, as the merge's
+ * definition asks, by one Where on the ratio's finiteness rather than a finiteness test of every element.
+ */
+function normMergeDelta(math: LoweringMath, gate: string, input: string, sum: string): string {
+  const ratio = math.div(
+    math.sumOfSquares(input, 'input_norm_squared'),
+    math.sumOfSquares(sum, 'sum_norm_squared'),
+    'norm_ratio_squared',
+  )
+  // NaN and +Inf compare false.
+  const finite = math.op('LessOrEqual', [ratio, math.scalar(largestFloat32)], 'norm_ratio_finite')
+  const renormed = math.mul(sum, math.op('Sqrt', [ratio], 'norm_ratio'), 'renormed')
+  const change = math.mul(gate, math.sub(renormed, input, 'change'), 'Mul')
+  return math.where(finite, change, math.scalar(0), 'change_finite')
 }
 
 /** Φ-SEA's h⁺ + h⁻ = φ⁻¹(K⁺ᵀK⁺z) + φ⁻¹(z − K⁻ᵀK⁻z), z = φ(h) (phiMode code: z = h). */

@@ -1,10 +1,11 @@
 import type { GraphEditor } from '../../models/locator/graph-editor.ts'
 import type { AttributeValue } from '../../onnx/builder.ts'
+import { opsetVersion } from '../../onnx/proto.ts'
 
 /**
  * Float32 arithmetic for lowerings that are more than a product or two (spectral, householder): each call adds
- * one node named `{label}/{step}`. Reductions over the width are MatMuls with a ones column, so no op depends on
- * the graph's opset (ReduceSum/ReduceL2 changed their axes from attribute to input across opsets).
+ * one node named `{label}/{step}`. Sums of squares over the width are one ReduceSumSquare, whose axes are an attribute
+ * before opset 18 and an input from 18 on.
  * Shapes in comments: `[batch, seq, width]` is a site value, `[batch, seq, 1]` one number per token.
  */
 export class LoweringMath {
@@ -57,20 +58,12 @@ export class LoweringMath {
     return this.op('Where', [condition, whenTrue, whenFalse], step)
   }
 
-  /** Σ over the width of `x ⊙ y`: `[batch, seq, width]` → `[batch, seq, 1]`. */
-  dot(first: string, second: string, step: string): string {
-    return this.sumOverWidth(this.mul(first, second, `${step}_product`), step)
-  }
-
-  /** Σ over the width: `[batch, seq, width]` → `[batch, seq, 1]`. */
-  sumOverWidth(x: string, step: string): string {
-    this.ones ??= this.tensor('ones', [this.width, 1], new Float32Array(this.width).fill(1))
-    return this.op('MatMul', [x, this.ones], step)
-  }
-
-  /** ‖x‖ over the width: `[batch, seq, width]` → `[batch, seq, 1]`. */
-  norm(x: string, step: string): string {
-    return this.op('Sqrt', [this.dot(x, x, `${step}_squared`)], step)
+  /** ‖x‖² over the width in one node: `[batch, seq, width]` → `[batch, seq, 1]`. */
+  sumOfSquares(x: string, step: string): string {
+    const opset = opsetVersion(this.editor.model, '') ?? 1
+    if (opset < 18) return this.op('ReduceSumSquare', [x], step, { axes: [-1], keepdims: 1 })
+    this.lastAxis ??= this.editor.constant(`${this.label}/last_axis`, 'int64', [1], BigInt64Array.of(-1n))
+    return this.op('ReduceSumSquare', [x, this.lastAxis], step, { keepdims: 1 })
   }
 
   /**
@@ -86,5 +79,5 @@ export class LoweringMath {
     return this.where(finite, x, this.scalar(0), step)
   }
 
-  private ones: string | undefined
+  private lastAxis: string | undefined
 }

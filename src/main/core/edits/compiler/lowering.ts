@@ -10,6 +10,8 @@ export interface LoweringContext {
   editor: GraphEditor
   /** `tiller_strength ⊙ mask` for this intervention's policy, float32 `[batch, seq, 1]`. */
   gate: string
+  /** `factor · gate`, built once per gate and factor and shared by every site that asks for it. */
+  scaledGate(factor: number): string
   /** The site's width (hidden size, heads·headDim or intermediate size). */
   width: number
   /** Node-name prefix for this intervention, e.g. `edits/layers.3/resid_post/0`. */

@@ -49,6 +49,7 @@ export class RuntimeInputs {
   readonly policies: PositionPolicy[] = []
   readonly patchInputs: PatchInput[] = []
   private readonly gates = new Map<string, string>()
+  private readonly scaledGates = new Map<string, string>()
   private readonly masks = new Map<string, string>()
   private readonly rowStrengths = new Map<number, string>()
   private strength: string | undefined
@@ -73,6 +74,18 @@ export class RuntimeInputs {
     })
     this.gates.set(key, gate)
     return gate
+  }
+
+  /** `factor · gate(policy, editPosition)`, one node per distinct gate and factor. */
+  scaledGate(policy: PositionPolicy, editPosition: number, factor: number): string {
+    const gate = this.gate(policy, editPosition)
+    const key = `${gate}|${factor}`
+    const known = this.scaledGates.get(key)
+    if (known !== undefined) return known
+    const constant = this.editor.constant('gates/factor', 'float32', [], Float32Array.of(factor))
+    const scaled = this.editor.node('Mul', [gate, constant], { name: 'gates/scaled_gate' })
+    this.scaledGates.set(key, scaled)
+    return scaled
   }
 
   /** Whether the graph reads `tiller_edit_strength`. */
