@@ -2,8 +2,9 @@
  * `npm run bench -- fit`: the fit-time and decode-time costs of the seed methods' performance targets in one run:
  *   1. SEA fit, 20 layers, width 4096, N = 1000 synthetic pairs (target ≤ 5 s on 2 cores)      → bench sea-fit
  *   2. HPR probes and angle networks, 5 layers, width 896, 20 k token pairs, 5 epochs (≤ 60 s) → bench hpr-train
- *   3. decode tokens/s with SEA or HPR on the last 5 layers vs unsteered, on the organism (≥ 0.9×)
- *                                                                                               → bench steer-rotations
+ *   3. decode tokens/s with SEA or HPR on the last 5 layers vs unsteered, on the organism (≥ 0.9×): the synthetic
+ *      edits of steer-rotations, and SEA (last 5 layers) and HPR (its defaults) fitted on the organism's
+ *      truthfulness pairs                                                                       → bench steer-rotations
  * Each part prints its own measurements with the ratio or the target beside them.
  *
  * Options: --sea-strategy matrix-free|grams|both (matrix-free), --hpr-epochs E (5), --repeats R (5), --skip-hpr.
@@ -12,6 +13,8 @@ import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { writeEditFile } from '../../src/main/core/edits/edit-file.ts'
+import { fitFromDemonstrations } from '../../src/main/core/fitting/fit-pipeline.ts'
 import { organismModelDirectory } from '../../src/organism/organism-paths.ts'
 import { run as hprTrain } from './hpr-train.ts'
 import { run as seaFit } from './sea-fit.ts'
@@ -44,7 +47,24 @@ export async function run(args: string[]): Promise<void> {
   try {
     const folder = join(scratch, 'organism')
     await cp(organismModelDirectory, folder, { recursive: true })
-    await steerRotations(['--model', folder, '--repeats', values.repeats])
+    const pairs = join(import.meta.dirname, '..', '..', 'resources', 'datasets', 'truthfulness.pairs.jsonl')
+    const fits = [
+      { method: 'sea', options: { layers: [1, 2, 3, 4, 5] } },
+      { method: 'hpr', options: {} },
+    ]
+    const editFiles: string[] = []
+    for (const { method, options } of fits) {
+      const { edit, extras } = await fitFromDemonstrations({
+        model: { folder },
+        data: pairs,
+        method,
+        options,
+      })
+      const path = join(scratch, `${method}.safetensors`)
+      await writeEditFile(path, edit, extras)
+      editFiles.push('--edit', path)
+    }
+    await steerRotations(['--model', folder, '--repeats', values.repeats, ...editFiles])
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
