@@ -8,7 +8,7 @@
  * unsteered graph; nothing is asserted.
  *
  * Method as in `steer`: greedy generation timed with 1 and N new tokens, decode time per token = (T_N − T_1)/(N − 1),
- * median over repeats, variants interleaved. Models: stories260K imported from ../shared/fixtures and, unless
+ * median over repeats, variants interleaved; the ratio is the median of the per-repeat ratios. Models: stories260K imported from ../shared/fixtures and, unless
  * --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers). Options: --model DIR, --tokens N, --repeats R,
  * and --edit FILE (repeatable) to time fitted edit files of the --model folder beside the synthetic ones (a fitted
  * SEA keeps far fewer directions than the synthetic rank 2 × 64).
@@ -163,12 +163,17 @@ async function benchFolder(
       }
     }
     const rates = samples.map((times) => 1000 / median(times))
-    const plain = rates[0] ?? 1
+    // The ratio is the median of each repeat's own ratio: the machine's speed drifts between repeats far more than
+    // within one, where the variants run back to back.
+    const plainTimes = samples[0] ?? []
+    const ratios = samples.map((times) =>
+      median(times.map((time, repeat) => (plainTimes[repeat] ?? time) / time)),
+    )
     const lines = [`${label}: decode at resid_post of layers ${layers.join(', ')}`]
     variants.forEach((variant, index) => {
       const rate = rates[index] ?? 0
       lines.push(
-        `  ${variant.name.padEnd(44)} ${rate.toFixed(1).padStart(8)} tokens/s   ratio ${(rate / plain).toFixed(3)}`,
+        `  ${variant.name.padEnd(44)} ${rate.toFixed(1).padStart(8)} tokens/s   ratio ${(ratios[index] ?? 0).toFixed(3)}`,
       )
     })
     process.stdout.write(lines.join('\n') + '\n')

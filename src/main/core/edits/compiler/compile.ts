@@ -73,7 +73,7 @@ const siteOrder = new Map(hookSites.map((site, position) => [site, position]))
  * The version of the nodes the lowerings write, part of every compiled graph's file name: compiled graphs are
  * reused from disk by name, so a change to any lowering must bump it or older graphs would keep running.
  */
-const loweringVersion = 4
+const loweringVersion = 5
 
 function specHash(graphHash: string, spec: CompileSpec): string {
   const hash = createHash('sha256').update(`${graphHash}\nlowering ${loweringVersion}\n`)

@@ -98,20 +98,15 @@ export const lowerSpectral: Lowering<'spectral'> = (context, input, op) => {
 }
 
 /**
- * The norm merge's delta α·mask·(sum·‖h‖/‖sum‖ − h), with the ratio taken as sqrt(‖h‖²/‖sum‖²). Only that ratio can
- * be non-finite for a finite h (a zero ‖sum‖, or ‖h‖² beyond float32): the token then keeps h, as the merge's
- * definition asks, by one Where on the ratio's finiteness rather than a finiteness test of every element.
+ * The norm merge's delta α·mask·(sum·‖h‖/‖sum‖ − h). Only the ratio ‖h‖/‖sum‖ can be non-finite for a finite h (a zero
+ * ‖sum‖, or ‖h‖² beyond float32 inside the norm): the token then keeps h, as the merge's definition asks, by one
+ * Where on the ratio's finiteness rather than a finiteness test of every element.
  */
 function normMergeDelta(math: LoweringMath, gate: string, input: string, sum: string): string {
-  const ratio = math.div(
-    math.sumOfSquares(input, 'input_norm_squared'),
-    math.sumOfSquares(sum, 'sum_norm_squared'),
-    'norm_ratio_squared',
-  )
+  const ratio = math.div(math.norm(input, 'input_norm'), math.norm(sum, 'sum_norm'), 'norm_ratio')
   // NaN and +Inf compare false.
   const finite = math.op('LessOrEqual', [ratio, math.scalar(largestFloat32)], 'norm_ratio_finite')
-  const renormed = math.mul(sum, math.op('Sqrt', [ratio], 'norm_ratio'), 'renormed')
-  const change = math.mul(gate, math.sub(renormed, input, 'change'), 'Mul')
+  const change = math.mul(gate, math.sub(math.mul(sum, ratio, 'renormed'), input, 'change'), 'Mul')
   return math.where(finite, change, math.scalar(0), 'change_finite')
 }
 

@@ -4,8 +4,8 @@ import { opsetVersion } from '../../onnx/proto.ts'
 
 /**
  * Float32 arithmetic for lowerings that are more than a product or two (spectral, householder): each call adds
- * one node named `{label}/{step}`. Sums of squares over the width are one ReduceSumSquare, whose axes are an attribute
- * before opset 18 and an input from 18 on.
+ * one node named `{label}/{step}`. Sums of squares and norms over the width are one ReduceSumSquare or ReduceL2, whose
+ * axes are an attribute before opset 18 and an input from 18 on.
  * Shapes in comments: `[batch, seq, width]` is a site value, `[batch, seq, 1]` one number per token.
  */
 export class LoweringMath {
@@ -60,10 +60,19 @@ export class LoweringMath {
 
   /** ‖x‖² over the width in one node: `[batch, seq, width]` → `[batch, seq, 1]`. */
   sumOfSquares(x: string, step: string): string {
+    return this.reduceWidth('ReduceSumSquare', x, step)
+  }
+
+  /** ‖x‖ over the width in one node: `[batch, seq, width]` → `[batch, seq, 1]`. */
+  norm(x: string, step: string): string {
+    return this.reduceWidth('ReduceL2', x, step)
+  }
+
+  private reduceWidth(op: 'ReduceSumSquare' | 'ReduceL2', x: string, step: string): string {
     const opset = opsetVersion(this.editor.model, '') ?? 1
-    if (opset < 18) return this.op('ReduceSumSquare', [x], step, { axes: [-1], keepdims: 1 })
+    if (opset < 18) return this.op(op, [x], step, { axes: [-1], keepdims: 1 })
     this.lastAxis ??= this.editor.constant(`${this.label}/last_axis`, 'int64', [1], BigInt64Array.of(-1n))
-    return this.op('ReduceSumSquare', [x, this.lastAxis], step, { keepdims: 1 })
+    return this.op(op, [x, this.lastAxis], step, { keepdims: 1 })
   }
 
   /**
