@@ -5,5 +5,10 @@ import { endToEndTestFiles, sharedTestOptions } from './vitest.config.ts'
 // `npm run test:e2e`: the studio in Debian's Chromium, each file with its own browser mode and browser.
 export default defineConfig({
   plugins: [vue()],
-  test: { ...sharedTestOptions, include: [endToEndTestFiles] },
+  test: {
+    ...sharedTestOptions,
+    // The renderer is built once, before the files run in parallel.
+    globalSetup: [sharedTestOptions.globalSetup, 'test/e2e/renderer-build.ts'],
+    include: [endToEndTestFiles],
+  },
 })

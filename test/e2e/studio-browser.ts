@@ -1,12 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { workspaceVariable } from '../../src/main/core/workspace/workspace-root.ts'
 import { startBrowserMode, type BrowserMode } from '../../src/main/server/main.ts'
+import { rendererDirectory } from './renderer-build.ts'
 
 /**
- * What studio end-to-end tests share: browser mode started in this process (so a test can reach its supervised
+ * What studio end-to-end tests share (the renderer is built once before any file runs: renderer-build.ts):
+ * browser mode started in this process (so a test can reach its supervised
  * engine, e.g. to kill it) or through `npm start` as a user runs it, Debian's Chromium through Playwright, a page
  * that records script errors and content security policy violations, and screenshots of a screen in the light and
  * the dark theme.
@@ -14,33 +16,6 @@ import { startBrowserMode, type BrowserMode } from '../../src/main/server/main.t
 
 export const chromiumPath = '/usr/bin/chromium'
 const root = new URL('../../', import.meta.url).pathname
-const rendererDirectory = join(root, 'out', 'renderer')
-
-/** Newest modification time of any file under `folder`. */
-function newestChange(folder: string): number {
-  let newest = 0
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const path = join(folder, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestChange(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/** Build the renderer when `out/renderer` is missing or older than its sources (as `npm start` does). */
-export function ensureRendererBuilt(): void {
-  const index = join(rendererDirectory, 'index.html')
-  const sources = Math.max(
-    newestChange(join(root, 'src', 'renderer')),
-    newestChange(join(root, 'src', 'shared')),
-  )
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return
-  const cli = join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js')
-  const result = spawnSync(process.execPath, [cli, 'build'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  if (result.status !== 0) throw new Error('electron-vite build failed; run `npm run build` to see why.')
-}
 
 /** A running studio: its page address (with the token), a browser, and how to stop both. */
 export interface RunningStudio {
@@ -77,7 +52,6 @@ async function launchChromium(): Promise<Browser> {
 /** Start browser mode in this process on `options.model` and launch Chromium. */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   requireChromium()
-  ensureRendererBuilt()
   // Each end-to-end file runs in its own process, so this moves only this file's studio (and its engine thread,
   // which copies the environment when it starts) to the workspace.
   if (options.workspace !== undefined) process.env[workspaceVariable] = options.workspace
