@@ -22,7 +22,82 @@ function minMaxError(values: Float32Array, block: number): number {
   }, 0)
 }
 
+/**
+ * The search of fitted-zero-points.ts written from its definition, rounding every quotient by division and
+ * Math.round: each block's (scale, zero point) pair, for comparing the kernel with bit for bit.
+ */
+function referenceFit(block: Float32Array): { scale: number; zero: number } {
+  const lowest = Math.min(0, ...block)
+  const highest = Math.max(0, ...block)
+  let best = { scale: 1, zero: 0, error: Infinity }
+  if (highest === lowest) return best
+  for (const steps of [15, 14, 14.5, 15.5, 16]) {
+    let scale = Math.fround((highest - lowest) / steps)
+    for (let round = 0; round <= 2 && scale > 0; round++) {
+      const zero = Math.min(15, Math.max(0, Math.round(-lowest / scale)))
+      let error = 0
+      let numerator = 0
+      let denominator = 0
+      for (const value of block) {
+        const level = Math.min(15, Math.max(0, Math.round(value / scale) + zero)) - zero
+        error += (Math.fround(scale * level) - value) ** 2
+        numerator += value * level
+        denominator += level * level
+      }
+      if (error < best.error) best = { scale, zero, error }
+      const refined = Math.fround(denominator > 0 ? numerator / denominator : scale)
+      if (refined === scale) break
+      scale = refined
+    }
+  }
+  return best
+}
+
 describe('4-bit blocks with fitted integer zero points', () => {
+  it('chooses each block as the search defines it, also where value/scale lies on a half', () => {
+    let state = 7
+    const random = (): number => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+      return state / 4294967296
+    }
+    const blocks: number[][] = []
+    // Steps with short mantissas: a block spanning 15 steps gets that scale on its first try, and (k + 0.5)·step puts
+    // value/scale exactly on a half, where the kernel's floor(x + 0.5) must round as Math.round does.
+    for (const step of [49 / 128, 49 / 1024, 3 / 32])
+      for (let variant = 0; variant < 32; variant++)
+        blocks.push(
+          Array.from({ length: 32 }, (_, at) =>
+            at === 0 ? 15 * step : (step * Math.floor(random() * 30)) / 2,
+          ),
+        )
+    // Q4_K-like levels with offsets, Gaussian-ish and uniform values, tiny and large magnitudes.
+    for (let variant = 0; variant < 512; variant++) {
+      const magnitude = 10 ** (Math.floor(random() * 12) - 8)
+      const offset = (random() - 0.5) * 8 * magnitude
+      blocks.push(
+        Array.from({ length: 32 }, () =>
+          variant % 2 === 0
+            ? magnitude * Math.floor(random() * 16) + offset
+            : magnitude * (random() + random() + random() - 1.5) * 4,
+        ),
+      )
+    }
+    const values = Float32Array.from(blocks.flat(), (value) => Math.fround(value))
+    const fit = fitZeroPoints(values, { workers: 0 })
+    for (let block = 0; block < blocks.length; block++) {
+      const slice = values.subarray(block * 32, block * 32 + 32)
+      const expected = referenceFit(slice)
+      expect([fit.scales[block], fit.zeros[block]], `block ${block}`).toEqual([expected.scale, expected.zero])
+      for (let at = 0; at < 32; at++) {
+        const quant = Math.min(
+          15,
+          Math.max(0, Math.round((slice[at] as number) / expected.scale) + expected.zero),
+        )
+        expect(fit.quants[block * 32 + at], `block ${block} [${at}]`).toBe(quant)
+      }
+    }
+  })
+
   it('finds a block that already lies on a 4-bit grid with an integer zero point exactly', () => {
     // scale 0.125 (a power of two, so every product is exact), zero point 5, every level 0..15 present.
     const levels = Array.from({ length: 32 }, (_, at) => (at * 7) % 16)
