@@ -115,6 +115,24 @@ describe('Models screen and plain generation', () => {
     expect(app.find('[data-testid=model-loading]').exists()).toBe(false)
   })
 
+  test('after a failed first status read, a model:changed event reads the status again', async () => {
+    const fake = createFakeBridge()
+    let reads = 0
+    fake.answers['engine:status'] = () => {
+      reads += 1
+      return reads === 1
+        ? { ok: false, error: { code: 'engine-not-responding', message: 'The engine is restarting.' } }
+        : { ok: true, result: loadedStatus() }
+    }
+    const app = await mountApp(fake)
+    await flushPromises()
+    expect(app.find('[data-testid=model-loaded]').exists()).toBe(false)
+    fake.emit('model:changed', { model: sampleModel(), loading: null, problem: null })
+    await flushPromises()
+    expect(reads).toBe(2)
+    expect(app.get('[data-testid=model-loaded]').text()).toContain('LlamaForCausalLM')
+  })
+
   test('a generation streams tokens, shows the summary, and cancel asks the engine to stop', async () => {
     const fake = createFakeBridge(loadedStatus())
     fake.answers['generate:start'] = () => ({ ok: true, result: { id: 'job-3', kind: 'generate' } })

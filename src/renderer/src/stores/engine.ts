@@ -49,7 +49,12 @@ export const useEngineStore = defineStore('engine', () => {
 
   useContractEvent('model:changed', (state) => {
     modelEvents += 1
-    if (status.value === null) return
+    // Without a status (the first read failed, e.g. the engine was still starting) the event proves the engine is
+    // answering: read the whole status again rather than stay on the error.
+    if (status.value === null) {
+      if (!refreshing.value) void refresh()
+      return
+    }
     status.value = {
       ...status.value,
       model: state.model,
