@@ -32,6 +32,11 @@ export function fitBlocks(
   // How many steps the block's range is spread over, one try each, and the least-squares refinements of each try.
   const stepCounts = [15, 14, 14.5, 15.5, 16]
   const refinements = 2
+  // The scales this block has evaluated and the earliest round each was evaluated at. A try that reaches a scale
+  // already evaluated at the same round or earlier would repeat that chain's passes (same quants, error and
+  // refinement; no error below the best so far) within fewer remaining rounds, so the try stops there.
+  const seenScales = new Float64Array(stepCounts.length * (refinements + 1))
+  const seenRounds = new Int32Array(stepCounts.length * (refinements + 1))
   for (let block = 0; block < count; block++) {
     const start = block * blockSize
     const end = start + blockSize
@@ -46,9 +51,19 @@ export function fitBlocks(
     let bestScale = 1
     let bestZero = 0
     let bestError = Infinity
+    let seen = 0
     for (let tried = 0; tried < stepCounts.length && highest !== lowest; tried++) {
       let scale = Math.fround((highest - lowest) / (stepCounts[tried] as number))
       for (let round = 0; round <= refinements && scale > 0; round++) {
+        let known = -1
+        for (let entry = 0; entry < seen && known < 0; entry++) if (seenScales[entry] === scale) known = entry
+        if (known >= 0 && (seenRounds[known] as number) <= round) break
+        if (known >= 0) seenRounds[known] = round
+        else {
+          seenScales[seen] = scale
+          seenRounds[seen] = round
+          seen++
+        }
         // The zero point that puts the grid's lowest level at or below `lowest`, as near as 0..15 allows.
         let zero = Math.floor(-lowest / scale + 0.5)
         zero = zero < 0 ? 0 : zero > levels ? levels : zero
