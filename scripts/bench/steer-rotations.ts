@@ -10,7 +10,7 @@
  * Method as in `steer`: greedy generation timed with 1 and N new tokens, decode time per token = (T_N − T_1)/(N − 1),
  * median over repeats, variants interleaved; the ratio is the median of the per-repeat ratios. Models: stories260K imported from ../shared/fixtures and, unless
  * --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers). Options: --model DIR, --tokens N, --repeats R,
- * and --edit FILE (repeatable) to time fitted edit files of the --model folder beside the synthetic ones (a fitted
+ * --threads T, and --edit FILE (repeatable) to time fitted edit files of the --model folder beside the synthetic ones (a fitted
  * SEA keeps far fewer directions than the synthetic rank 2 × 64).
  */
 import { join, resolve } from 'node:path'
@@ -22,7 +22,7 @@ import { locateHookSites } from '../../src/main/core/models/locator/index.ts'
 import { generate } from '../../src/main/core/runtime/generate.ts'
 import { loadModel, type LoadedModel } from '../../src/main/core/runtime/model.ts'
 import type { ExtraInputs } from '../../src/main/core/runtime/step-context.ts'
-import { benchmarkOptions } from './support/options.ts'
+import { applyRuntimeOptions, benchmarkOptions } from './support/options.ts'
 import { exportRandomLlama, exportStories, randomLlamaConfig, withScratchFolder } from './support/models.ts'
 import { elapsedMilliseconds, median } from './support/timing.ts'
 import { orthonormalize } from '../../src/main/core/linalg/gram-schmidt.ts'
@@ -188,6 +188,7 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: { ...benchmarkOptions(5), edit: { type: 'string', multiple: true, default: [] } },
   })
+  applyRuntimeOptions(values)
   const tokens = Number(values.tokens)
   const repeats = Number(values.repeats)
   const editFiles = values.edit.map((path) => resolve(path))
