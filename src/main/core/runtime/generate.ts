@@ -269,7 +269,9 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
       isPrefill,
     }
     const feeds = stepFeeds(model, request, layout, context, nextTokens, past)
-    const outputs = await model.session.run(feeds, fetches)
+    // Decode steps of a small model run on its one-thread session, the prompt on every core.
+    const session = isPrefill ? model.session : (model.decodeSession ?? model.session)
+    const outputs = await session.run(feeds, fetches)
     past = model.graph.cache.presentNames.map((name) => outputs[name] as ort.Tensor)
     pastLength += sequence
     const logits = outputs[graphOutputs.logits] as ort.Tensor

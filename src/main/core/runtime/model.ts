@@ -20,7 +20,7 @@ import { detectGraphFamily } from './graph-family.ts'
 import { readGraphInterface, type CacheLayout, type GraphInterface } from './graph-io.ts'
 import { resolveDecoderGraph } from './graph-path.ts'
 import { readModelConfig, type ModelConfig } from './model-config.ts'
-import { createProviderSession } from './session.ts'
+import { createProviderSession, singleThreadDecodeSession } from './session.ts'
 import { loadTokenizer } from './tokenizer.ts'
 import { recoverFolder } from '../workspace/folder-swap.ts'
 import { graphFileOf } from '../models/locator/graph-file.ts'
@@ -60,6 +60,8 @@ export interface LoadedModel {
   tokenizer: TextTokenizer
   config: ModelConfig
   session: ort.InferenceSession
+  /** The same graph on one thread for decode steps of a small model (session.ts `singleThreadDecodeSession`). */
+  decodeSession: ort.InferenceSession | undefined
   graphPath: string
   graph: GraphInterface
   /**
@@ -149,11 +151,14 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     await created.session.release()
     throw error
   }
+  const decodeSession =
+    options.hooksOnly === true ? undefined : await singleThreadDecodeSession(graphPath, created.provider)
   const model: LoadedModel = {
     folder: root,
     tokenizer,
     config,
     session: created.session,
+    decodeSession,
     graphPath,
     graph,
     baseGraphFile,
@@ -164,6 +169,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     info: describeModel(root, config, graphPath, graph),
     dispose: async () => {
       await model.session.release()
+      await model.decodeSession?.release()
     },
   }
   return model
@@ -185,13 +191,15 @@ export async function replaceGraph(model: LoadedModel, graphFile: string): Promi
     await created.session.release()
     throw error
   }
-  const previous = model.session
+  const decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
+  const previous = [model.session, model.decodeSession]
   model.session = created.session
+  model.decodeSession = decodeSession
   model.graphPath = graphPath
   model.graph = graph
   model.cache = graph.cache
   model.provider = created.provider
   model.providerFallbackReason = created.fallbackReason
   model.info = { ...model.info, graphFamily: detectGraphFamily(graphPath), dtype: graph.cache.dtype }
-  await previous.release()
+  for (const session of previous) await session?.release()
 }

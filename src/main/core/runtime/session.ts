@@ -1,7 +1,9 @@
 /**
  * ONNX Runtime sessions for decoder graphs: options tuned for a token-by-token loop, and provider fallback.
  */
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { basename, dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import type { ExecutionProviderChoice, ExecutionProviderName } from '../../../shared/engine-status.ts'
 import { TillerError } from '../errors.ts'
@@ -41,6 +43,8 @@ export interface SessionUse {
    * was most of a small model's session creation (12 of 20 ms for the organism's hooks-only graph).
    */
   prepackWeights?: boolean
+  /** Intra-op threads of this session, over `setIntraOpThreads` and the default. */
+  intraOpThreads?: number
 }
 
 /** Session options for one provider. */
@@ -54,7 +58,7 @@ export function sessionOptions(
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    intraOpNumThreads: intraOpThreads ?? availableParallelism(),
+    intraOpNumThreads: use.intraOpThreads ?? intraOpThreads ?? availableParallelism(),
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     // Shapes grow by one position every decode step, so memory patterns planned for one shape are rarely reused
@@ -105,4 +109,37 @@ export async function createProviderSession(
       { subject: graphPath, cause: error },
     )
   }
+}
+
+/**
+ * Weights up to which a decode step runs faster on one intra-op thread: on the organism (17 MB) one thread decoded
+ * 1.5–1.7× faster than two in alternating runs (waking a sleeping pool thread for each small parallel kernel costs
+ * more than the kernel), stories260K the same, a random 30M model (142 MB) 1.1× slower; prefill of the organism is
+ * 1.7× faster on two (docs/performance.md).
+ */
+export const singleThreadDecodeBytes = 32 * 1024 * 1024
+
+/** Bytes of the graph file and the external data files beside it (every variant's: an overestimate is safe). */
+function graphWeightBytes(graphPath: string): number {
+  const folder = dirname(graphPath)
+  let total = statSync(graphPath).size
+  for (const name of readdirSync(folder)) {
+    if (name !== basename(graphPath) && (name.endsWith('_data') || name.endsWith('.data')))
+      total += statSync(join(folder, name)).size
+  }
+  return total
+}
+
+/**
+ * A second session of `graphPath` on one intra-op thread for decode steps, when it pays: the CPU provider, more
+ * than one core, no thread count set with `setIntraOpThreads`, and weights of at most `singleThreadDecodeBytes`.
+ * Prefill and batched scoring keep the session on every core.
+ */
+export async function singleThreadDecodeSession(
+  graphPath: string,
+  provider: ExecutionProviderName,
+): Promise<ort.InferenceSession | undefined> {
+  if (provider !== 'cpu' || intraOpThreads !== undefined || availableParallelism() < 2) return undefined
+  if (!existsSync(graphPath) || graphWeightBytes(graphPath) > singleThreadDecodeBytes) return undefined
+  return ort.InferenceSession.create(graphPath, sessionOptions('cpu', { intraOpThreads: 1 }))
 }
