@@ -144,15 +144,16 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     prepackWeights: options.hooksOnly !== true,
   })
   let graph: GraphInterface
+  let decodeSession: ort.InferenceSession | undefined
   try {
     graph = readGraphInterface(created.session, graphPath, { hooksOnly: options.hooksOnly })
     checkAgainstConfig(config, graph, graphPath)
+    if (options.hooksOnly !== true)
+      decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
   } catch (error) {
     await created.session.release()
     throw error
   }
-  const decodeSession =
-    options.hooksOnly === true ? undefined : await singleThreadDecodeSession(graphPath, created.provider)
   const model: LoadedModel = {
     folder: root,
     tokenizer,
@@ -184,14 +185,15 @@ export async function replaceGraph(model: LoadedModel, graphFile: string): Promi
   const graphPath = resolveDecoderGraph(model.folder, model.config, graphFile)
   const created = await createProviderSession(graphPath, model.providerChoice)
   let graph: GraphInterface
+  let decodeSession: ort.InferenceSession | undefined
   try {
     graph = readGraphInterface(created.session, graphPath)
     checkAgainstConfig(model.config, graph, graphPath)
+    decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
   } catch (error) {
     await created.session.release()
     throw error
   }
-  const decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
   const previous = [model.session, model.decodeSession]
   model.session = created.session
   model.decodeSession = decodeSession
