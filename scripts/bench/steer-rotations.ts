@@ -8,10 +8,10 @@
  * unsteered graph; nothing is asserted.
  *
  * Method as in `steer`: greedy generation timed with 1 and N new tokens, decode time per token = (T_N − T_1)/(N − 1),
- * median over repeats, variants interleaved; the ratio is the median of the per-repeat ratios. Models: stories260K imported from ../shared/fixtures and, unless
- * --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers). Options: --model DIR, --tokens N, --repeats R,
- * --threads T, and --edit FILE (repeatable) to time fitted edit files of the --model folder beside the synthetic ones (a fitted
- * SEA keeps far fewer directions than the synthetic rank 2 × 64).
+ * median over repeats, variants interleaved; the ratio is the median of the per-repeat ratios. Models: stories260K
+ * imported from ../shared/fixtures and, unless --skip-large, a random ~30M-parameter Llama (hidden 512, 8 layers).
+ * Options: --model DIR, --tokens N, --repeats R, --threads T, and --edit FILE (repeatable) to time fitted edit files
+ * of the --model folder beside the synthetic ones (a fitted SEA keeps far fewer directions than the synthetic one).
  */
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'

@@ -26,7 +26,7 @@ import {
 } from './generation-options.ts'
 import { emptyCache } from './graph-io.ts'
 import { LogitsRows } from './logits.ts'
-import type { LoadedModel } from './model.ts'
+import { decodeSessionOf, type LoadedModel } from './model.ts'
 import { paddingTokenId } from './model-config.ts'
 import { RowSampler } from './sampling.ts'
 import type { ExtraInputs, StepContext } from './step-context.ts'
@@ -248,6 +248,7 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
   let pastLength = 0
   const start = performance.now()
   let prefillEnd = start
+  let decoder = model.session
   for (let step = 0; ; step++) {
     if (request.signal?.aborted) {
       const now = performance.now()
@@ -270,8 +271,8 @@ export async function generate(model: LoadedModel, request: GenerationRequest): 
     }
     const feeds = stepFeeds(model, request, layout, context, nextTokens, past)
     // Decode steps of a small model run on its one-thread session, the prompt on every core.
-    const session = isPrefill ? model.session : (model.decodeSession ?? model.session)
-    const outputs = await session.run(feeds, fetches)
+    if (step === 1) decoder = (await decodeSessionOf(model)) ?? model.session
+    const outputs = await (isPrefill ? model.session : decoder).run(feeds, fetches)
     past = model.graph.cache.presentNames.map((name) => outputs[name] as ort.Tensor)
     pastLength += sequence
     const logits = outputs[graphOutputs.logits] as ort.Tensor

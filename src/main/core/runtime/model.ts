@@ -60,8 +60,11 @@ export interface LoadedModel {
   tokenizer: TextTokenizer
   config: ModelConfig
   session: ort.InferenceSession
-  /** The same graph on one thread for decode steps of a small model (session.ts `singleThreadDecodeSession`). */
-  decodeSession: ort.InferenceSession | undefined
+  /**
+   * The same graph on one thread for decode steps of a small model (session.ts `singleThreadDecodeSession`),
+   * created when a generation first decodes (`decodeSessionOf`), so models that only score never pay for it.
+   */
+  decodeSession: Promise<ort.InferenceSession | undefined> | undefined
   graphPath: string
   graph: GraphInterface
   /**
@@ -144,12 +147,9 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     prepackWeights: options.hooksOnly !== true,
   })
   let graph: GraphInterface
-  let decodeSession: ort.InferenceSession | undefined
   try {
     graph = readGraphInterface(created.session, graphPath, { hooksOnly: options.hooksOnly })
     checkAgainstConfig(config, graph, graphPath)
-    if (options.hooksOnly !== true)
-      decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
   } catch (error) {
     await created.session.release()
     throw error
@@ -159,7 +159,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     tokenizer,
     config,
     session: created.session,
-    decodeSession,
+    decodeSession: undefined,
     graphPath,
     graph,
     baseGraphFile,
@@ -170,7 +170,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     info: describeModel(root, config, graphPath, graph),
     dispose: async () => {
       await model.session.release()
-      await model.decodeSession?.release()
+      await (await model.decodeSession)?.release()
     },
   }
   return model
@@ -185,23 +185,32 @@ export async function replaceGraph(model: LoadedModel, graphFile: string): Promi
   const graphPath = resolveDecoderGraph(model.folder, model.config, graphFile)
   const created = await createProviderSession(graphPath, model.providerChoice)
   let graph: GraphInterface
-  let decodeSession: ort.InferenceSession | undefined
   try {
     graph = readGraphInterface(created.session, graphPath)
     checkAgainstConfig(model.config, graph, graphPath)
-    decodeSession = await singleThreadDecodeSession(graphPath, created.provider)
   } catch (error) {
     await created.session.release()
     throw error
   }
-  const previous = [model.session, model.decodeSession]
+  const previous = model.session
+  const previousDecode = model.decodeSession
   model.session = created.session
-  model.decodeSession = decodeSession
+  model.decodeSession = undefined
   model.graphPath = graphPath
   model.graph = graph
   model.cache = graph.cache
   model.provider = created.provider
   model.providerFallbackReason = created.fallbackReason
   model.info = { ...model.info, graphFamily: detectGraphFamily(graphPath), dtype: graph.cache.dtype }
-  for (const session of previous) await session?.release()
+  await previous.release()
+  await (await previousDecode)?.release()
+}
+
+/**
+ * The session decode steps of `model` run on: its one-thread session when the model is small enough to gain from
+ * one (created on first use), else undefined and the main session serves. A failed creation only costs the speed.
+ */
+export function decodeSessionOf(model: LoadedModel): Promise<ort.InferenceSession | undefined> {
+  model.decodeSession ??= singleThreadDecodeSession(model.graphPath, model.provider).catch(() => undefined)
+  return model.decodeSession
 }
