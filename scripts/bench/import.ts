@@ -3,9 +3,11 @@
  * plain copy of the same file. A synthetic GGUF of TinyLlama's shape with Q8_0 matrices (1.17 GB), or Q4_K ones
  * (0.62 GB, whose q4 import fits 4-bit zero points), built by test/importers/helpers/synthetic-gguf.ts once into
  * .cache/bench/import/; then, interleaved so that a change in machine load hits every variant alike,
- * each repeat runs `cp` of the file and one import per dtype, each a child process. Prints per variant the median
- * wall time, CPU time (user + system) and peak resident memory (the import reports its own through
- * test/helpers/peak-memory-reporter.mjs; cp's is not measured), and the ratio of each to the copy.
+ * each repeat runs `cp` of the file, a Node process that reads it once in 8 MB pieces and writes them out with a
+ * final fsync (support/read-write.mjs: the floor of a streaming import in user space, where `cp` may copy inside the
+ * kernel), and one import per dtype, each a child process. Prints per variant the median wall time, CPU time
+ * (user + system) and peak resident memory (the import reports its own through test/helpers/peak-memory-reporter.mjs;
+ * the baselines' is not measured), and the ratio of each to the copy and to the read-and-write pass.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -22,6 +24,7 @@ const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 const cacheFolder = join(root, '.cache', 'bench', 'import')
 const sourceTypes = { q8_0: GGMLQuantizationType.Q8_0, q4_k: GGMLQuantizationType.Q4_K } as const
 const reporter = join(root, 'test', 'helpers', 'peak-memory-reporter.mjs')
+const readWrite = join(root, 'scripts', 'bench', 'support', 'read-write.mjs')
 const bin = join(root, 'bin', 'tiller.mjs')
 
 interface Measurement {
@@ -91,7 +94,11 @@ export async function run(args: string[]): Promise<void> {
   const source = ensureSource(sourceType as keyof typeof sourceTypes)
   const fileBytes = statSync(source).size
   const scratch = join(cacheFolder, 'scratch')
-  const names = ['cp (plain copy)', ...dtypes.map((dtype) => `tiller import --dtype ${dtype}`)]
+  const names = [
+    'cp (plain copy)',
+    'read + write + fsync (Node)',
+    ...dtypes.map((dtype) => `tiller import --dtype ${dtype}`),
+  ]
   const results = new Map<string, Measurement[]>(names.map((name) => [name, []]))
   const outputBytes = new Map<string, number>()
   const loadBefore = loadavg()
@@ -103,6 +110,10 @@ export async function run(args: string[]): Promise<void> {
     mkdirSync(scratch, { recursive: true })
     results.get(names[0] as string)?.push(measure('cp', [source, join(scratch, 'copy.gguf')]))
     rmSync(join(scratch, 'copy.gguf'), { force: true })
+    results
+      .get(names[1] as string)
+      ?.push(measure(process.execPath, [readWrite, source, join(scratch, 'read-write.gguf')]))
+    rmSync(join(scratch, 'read-write.gguf'), { force: true })
     for (const dtype of dtypes) {
       const outDir = join(scratch, dtype)
       const usageFile = join(scratch, `${dtype}.json`)
@@ -123,6 +134,7 @@ export async function run(args: string[]): Promise<void> {
   rmSync(scratch, { recursive: true, force: true })
   const loadAfter = loadavg()
   const copyWall = median((results.get(names[0] as string) ?? []).map((entry) => entry.wallSeconds))
+  const readWriteWall = median((results.get(names[1] as string) ?? []).map((entry) => entry.wallSeconds))
   process.stdout.write(
     `import of a ${(fileBytes / 1e9).toFixed(2)} GB ${sourceType.toUpperCase()} GGUF (TinyLlama shape), median of ${repeats} interleaved ` +
       `runs; load average ${loadBefore.map((load) => load.toFixed(2)).join(' ')} → ` +
@@ -137,7 +149,8 @@ export async function run(args: string[]): Promise<void> {
     const dtype = name.split(' ').at(-1) ?? ''
     const written = outputBytes.get(dtype)
     process.stdout.write(
-      `  ${name.padEnd(30)} wall ${format(wall, 1).padStart(6)} s (${format(wall / copyWall, 1)}× copy)  ` +
+      `  ${name.padEnd(30)} wall ${format(wall, 1).padStart(6)} s (${format(wall / copyWall, 1)}× copy, ` +
+        `${format(wall / readWriteWall, 1)}× read + write)  ` +
         `CPU ${format(cpu, 1).padStart(6)} s  peak RSS ${format(peak, 0).padStart(5)} MB` +
         (written === undefined ? '' : `  output ${(written / 1e9).toFixed(2)} GB`) +
         '\n',

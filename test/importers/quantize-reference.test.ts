@@ -107,6 +107,12 @@ describe('group decode (scales, offsets, unsigned quants) for quantized writers'
       expect(differing).toEqual([])
       expect(Array.from(values).some((value) => Object.is(value, -0))).toBe(!name.endsWith('_1'))
       expect(groupsAreFinite(groups)).toBe(true)
+      // The same bytes at an odd offset of their buffer (Q8_0 then decodes a byte at a time, not in pairs).
+      const shifted = new Uint8Array(raw.length + 1)
+      shifted.set(raw, 1)
+      const unaligned = decodeQuantizedGroups(id, shifted.subarray(1), blocks * 32)
+      expect(Array.from(unaligned.quants)).toEqual(Array.from(groups.quants))
+      expect(Array.from(unaligned.scales)).toEqual(Array.from(groups.scales))
     })
   }
 

@@ -146,6 +146,12 @@ export interface WeightBlocks {
   quants: Uint8Array
   /** `[groups]` added to each group's values (Q4_1, Q5_1, Q4_K, Q5_K minimums), when the type has them. */
   offsets?: Float32Array
+  /**
+   * True when the weight's values are a function of these blocks alone: scales·(quants − zeroPoint), or
+   * quants·scales + offsets (GGUF's legacy types; not the K-quants, whose two-level scales the blocks fold). A
+   * quantized export's weights hash then hashes the blocks instead of the values (weights-hash.ts).
+   */
+  determineValues?: boolean
 }
 
 export interface WeightTensor {
@@ -159,6 +165,27 @@ export interface WeightTensor {
    * floats), when known; a q4 export writes weights above 4 bits with 8 (exporter/weights.ts).
    */
   sourceBits?: number
+}
+
+/**
+ * `weight` with `data` computed by `values` on its first read and kept: a quantized export that copies a weight's
+ * blocks exactly never needs its float values, which are 4 bytes an element against the blocks' one or less.
+ * Spreading the result reads `data`.
+ */
+export function withLazyValues(
+  weight: Omit<WeightTensor, 'data'>,
+  values: () => Float32Array | Uint16Array,
+): WeightTensor {
+  let computed: Float32Array | Uint16Array | undefined
+  return Object.defineProperty({ ...weight }, 'data', {
+    get: () => (computed ??= values()),
+    enumerable: true,
+  }) as WeightTensor
+}
+
+/** Whether `weight.data` is computed on first read (withLazyValues), so checks that need no values avoid it. */
+export function hasLazyValues(weight: WeightTensor): boolean {
+  return Object.getOwnPropertyDescriptor(weight, 'data')?.get !== undefined
 }
 
 export interface LlamaCheckpoint {

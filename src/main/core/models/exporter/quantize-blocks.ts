@@ -161,10 +161,13 @@ export function quantizeLinearWeight(
 ): MatMulNBitsWeight {
   const [rows, columns] = tensor.shape as [number, number]
   const { blocks } = tensor
-  const values =
-    tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array)
+  // Read only where a branch needs the float values: blocks copied exactly never compute them (tensor-data.ts).
+  let floats: Float32Array | undefined
+  const values = (): Float32Array =>
+    (floats ??=
+      tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array))
   if (sourceOffsets && bits === 4 && !floatZeroPoints) {
-    const fitted = fitZeroPoints(values)
+    const fitted = fitZeroPoints(values())
     const { packed, zeroPoints } = pack(4, rows, columns, fitted.quants, fitted.zeros)
     const { scales, maximumError, squaredError, squaredValues } = fitted
     const weight = { bits, rows, columns, packed, scales, zeroPoints, maximumError }
@@ -203,20 +206,21 @@ export function quantizeLinearWeight(
         maximumError: 0,
       }
       const back = dequantizeLinearWeight(weight)
+      const floatValues = values()
       weight.maximumError = back.reduce(
-        (worst, value, at) => Math.max(worst, Math.abs(value - (values[at] as number))),
+        (worst, value, at) => Math.max(worst, Math.abs(value - (floatValues[at] as number))),
         0,
       )
       return weight
     }
     if (!floatZeroPoints) {
-      const { quants, scales, zeros, maximumError } = integerZeroPoints(blocks, offsets, values, bits)
+      const { quants, scales, zeros, maximumError } = integerZeroPoints(blocks, offsets, values(), bits)
       const { packed: packedQuants, zeroPoints: packedZeros } = pack(bits, rows, columns, quants, zeros)
       const weight = { bits, rows, columns, packed: packedQuants, scales, zeroPoints: packedZeros }
       return { ...weight, source: 'requantized', maximumError }
     }
   }
-  const { quants, scales, zeros, maximumError } = requantize(values, bits)
+  const { quants, scales, zeros, maximumError } = requantize(values(), bits)
   const { packed, zeroPoints } = pack(bits, rows, columns, quants, zeros)
   return { bits, rows, columns, packed, scales, zeroPoints, source: 'requantized', maximumError }
 }

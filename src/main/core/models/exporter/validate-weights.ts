@@ -1,5 +1,5 @@
 import { TillerError } from '../../errors.ts'
-import { expectedWeightShapes, type WeightTensor } from '../checkpoint.ts'
+import { expectedWeightShapes, hasLazyValues, type WeightTensor } from '../checkpoint.ts'
 import type { StreamedCheckpoint } from '../weight-source.ts'
 
 function shapeText(shape: readonly number[]): string {
@@ -34,18 +34,30 @@ export function validateCheckpoint(checkpoint: StreamedCheckpoint): void {
 }
 
 /**
+ * How many values a loaded weight holds. Values computed on demand come from the blocks, one per quant: counting
+ * the quants does not compute them.
+ */
+export function valueCount(tensor: WeightTensor): number {
+  return hasLazyValues(tensor) && tensor.blocks !== undefined
+    ? tensor.blocks.quants.length
+    : tensor.data.length
+}
+
+/**
  * Check a loaded weight against the shape its entry declared: the amount of data and the array type of its
  * dtype. Throws TillerError('shape-mismatch') or ('unsupported-tensor-type') naming the tensor.
  */
 export function validateLoadedWeight(name: string, shape: readonly number[], tensor: WeightTensor): void {
   const count = shape.reduce((product, dim) => product * dim, 1)
-  if (tensor.data.length !== count || shapeText(tensor.shape) !== shapeText(shape)) {
+  const held = valueCount(tensor)
+  if (held !== count || shapeText(tensor.shape) !== shapeText(shape)) {
     throw new TillerError(
       'shape-mismatch',
-      `Weight ${name} declares shape ${shapeText(shape)} but holds ${tensor.data.length} values.`,
+      `Weight ${name} declares shape ${shapeText(shape)} but holds ${held} values.`,
       { subject: name },
     )
   }
+  if (hasLazyValues(tensor)) return
   const arrayMatches =
     tensor.dtype === 'float32' ? tensor.data instanceof Float32Array : tensor.data instanceof Uint16Array
   if (!arrayMatches) {

@@ -2,7 +2,7 @@ import { TillerError } from '../../errors.ts'
 import { floatsToHalves } from '../../../../shared/float16.ts'
 import { expectedWeightShapes, type WeightTensor } from '../checkpoint.ts'
 import type { StreamedCheckpoint } from '../weight-source.ts'
-import { validateLoadedWeight } from './validate-weights.ts'
+import { validateLoadedWeight, valueCount } from './validate-weights.ts'
 import type { WeightStore } from './weights.ts'
 import { WeightsHasher } from './weights-hash.ts'
 import { quantBitsOf, type ExportDType, type LinearCompute, type OffsetBlocks } from './weights.ts'
@@ -88,7 +88,7 @@ export async function writeWeights(
         const tensor = await checkpoint.weights.loadRows(name, first, count, {
           blockBits: store.blockBitsOf(name),
         })
-        validateLoadedWeight(name, tensor.data.length === count * columns ? [count, columns] : shape, tensor)
+        validateLoadedWeight(name, valueCount(tensor) === count * columns ? [count, columns] : shape, tensor)
         const exported = roundedForExport(tensor, dtype)
         if (expected.has(name)) hasher.update(exported)
         sink.rows(exported, first)

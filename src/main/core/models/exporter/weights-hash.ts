@@ -17,6 +17,12 @@
  *   it as blocks read by GatherBlockQuantized, linear-bits.ts gathersQuantized), then its values in the Hugging Face
  *   layout (`[out, in]` for Linear) as float32 little-endian bytes, after rounding to the export dtype (float16
  *   values widen exactly).
+ * In a q4/q8 export, a matrix whose blocks determine its values (GGUF's legacy types: WeightBlocks.determineValues)
+ * and which the export writes from them (their bits at most its MatMulNBits bits; the token embedding only when
+ * gathered from blocks) hashes the blocks instead, the same weight in a quarter of the bytes or less and without
+ * computing its values: its line ends in `\tblocks/<bits>/<zero point>` (`/offsets` when the blocks have offsets), and
+ * the quants follow (one byte each, row-major), then the sha256 digests of its scales and, with offsets, of its
+ * offsets (float32 little-endian), so a weight read whole or in bands of rows hashes the same.
  */
 import { createHash, type Hash } from 'node:crypto'
 import { endianness } from 'node:os'
@@ -82,6 +88,14 @@ export class WeightsHasher {
   private readonly linearBits: (tensor: WeightEntry) => 4 | 8 | undefined
   private readonly compute: LinearCompute
   private added = 0
+  /** The line of the weight begun last, written with its first values (which say whether blocks are hashed). */
+  private line: string | undefined
+  /** The weight begun last: its name and MatMulNBits bits. */
+  private current: { name: string; bits: 4 | 8 | undefined; weight: WeightEntry | WeightTensor } | undefined
+  /** Whether the weight begun last hashes its blocks; undefined until its first values arrive. */
+  private byBlocks: boolean | undefined
+  /** The scales' and offsets' hashes of a weight hashed by its blocks, appended when it ends. */
+  private blockParts: { scales: Hash; offsets: Hash | undefined } | undefined
 
   /**
    * `compute` and `offsetBlocks` as the export's (q4/q8 only; compute absent or float32 hashes as float compute,
@@ -113,6 +127,7 @@ export class WeightsHasher {
    * follow through `update`, in order, in one or more pieces.
    */
   begin(name: string, weight: WeightEntry | WeightTensor): void {
+    this.endWeight()
     if (this.names[this.added] !== name) {
       throw new TillerError(
         'internal',
@@ -129,16 +144,65 @@ export class WeightsHasher {
       name === embeddingWeight && gathersQuantized(weight, this.linearBits(weight), this.compute)
         ? gatherMark
         : ''
-    this.hash.update(`${name}\t${weight.shape.join(',')}${mark}${gathered}\n`)
+    this.line = `${name}\t${weight.shape.join(',')}${mark}${gathered}`
+    this.current = { name, bits: this.linearBits(weight), weight }
+    this.byBlocks = undefined
   }
 
   /** Hash the next values of the weight begun last (a band of its rows, or all of them). */
   update(tensor: WeightTensor): void {
-    updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
+    const byBlocks = this.hashesBlocks(tensor)
+    if (this.byBlocks === undefined) {
+      const { blocks } = tensor
+      const form =
+        byBlocks && blocks !== undefined
+          ? `\tblocks/${blocks.bits}/${blocks.zeroPoint}${blocks.offsets === undefined ? '' : '/offsets'}`
+          : ''
+      this.hash.update(`${this.line ?? ''}${form}\n`)
+      this.byBlocks = byBlocks
+      if (byBlocks) {
+        const offsets = blocks?.offsets === undefined ? undefined : createHash('sha256')
+        this.blockParts = { scales: createHash('sha256'), offsets }
+      }
+    } else if (this.byBlocks !== byBlocks) {
+      throw new TillerError('internal', `Weight ${this.current?.name}: some bands carry blocks, others not.`)
+    }
+    const { blocks } = tensor
+    if (!byBlocks || blocks === undefined || this.blockParts === undefined) {
+      updateLittleEndian(this.hash, exportedValues(tensor, this.dtype))
+      return
+    }
+    this.hash.update(blocks.quants)
+    updateLittleEndian(this.blockParts.scales, blocks.scales)
+    const { offsets } = this.blockParts
+    if (offsets !== undefined && blocks.offsets !== undefined) updateLittleEndian(offsets, blocks.offsets)
+  }
+
+  /** Whether `tensor`, values of the weight begun last, is hashed by its blocks (see the scheme above). */
+  private hashesBlocks(tensor: WeightTensor): boolean {
+    const { blocks } = tensor
+    const bits = this.current?.bits
+    if (quantBitsOf(this.dtype) === undefined || bits === undefined || blocks === undefined) return false
+    if (blocks.determineValues !== true || blocks.groupSize !== 32 || blocks.bits > bits) return false
+    const weight = this.current?.weight ?? tensor
+    return this.current?.name !== embeddingWeight || gathersQuantized(weight, bits, this.compute)
+  }
+
+  /** Append the block parts of the weight begun last, if it was hashed by its blocks. */
+  private endWeight(): void {
+    // A weight whose values never arrived (no rows) still hashes its line.
+    if (this.line !== undefined && this.byBlocks === undefined) this.hash.update(`${this.line}\n`)
+    this.line = undefined
+    if (this.blockParts !== undefined) {
+      this.hash.update(this.blockParts.scales.digest())
+      if (this.blockParts.offsets !== undefined) this.hash.update(this.blockParts.offsets.digest())
+    }
+    this.blockParts = undefined
   }
 
   /** The hash (hex), once every weight of `names` is added. */
   digest(): string {
+    this.endWeight()
     if (this.added !== this.names.length) {
       throw new TillerError('internal', `Weight ${this.names[this.added]} was not hashed.`)
     }

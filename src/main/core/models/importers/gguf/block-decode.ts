@@ -55,6 +55,19 @@ function decodeLegacy(
   const scales = new Float32Array(blocks)
   const offsets = layout.hasMinimum ? new Float32Array(blocks) : undefined
   const quants = new Uint8Array(elementCount)
+  const groups = {
+    type: name,
+    groupSize: 32,
+    bits: layout.bits,
+    zeroPoint: layout.zeroPoint,
+    scales,
+    offsets,
+    quants,
+  }
+  if (layout.bits === 8 && bytes.byteOffset % 2 === 0) {
+    decodeQ8Pairs(bytes, blocks, scales, quants)
+    return groups
+  }
   for (let block = 0; block < blocks; block++) {
     const start = block * layout.bytesPerBlock
     scales[block] = halfAt(bytes, start)
@@ -79,14 +92,23 @@ function decodeLegacy(
       quants[base + j + 16] = upper
     }
   }
-  return {
-    type: name,
-    groupSize: 32,
-    bits: layout.bits,
-    zeroPoint: layout.zeroPoint,
-    scales,
-    offsets,
-    quants,
+  return groups
+}
+
+/**
+ * Q8_0 blocks (a float16 scale, then 32 int8 quants: 34 bytes, so every quant pair starts at an even byte) → their
+ * scales and unsigned quants q + 128, two quants per operation: flipping each byte's top bit adds 128 modulo 256.
+ * `bytes` must start at an even offset of its buffer.
+ */
+function decodeQ8Pairs(bytes: Uint8Array, blocks: number, scales: Float32Array, quants: Uint8Array): void {
+  const sourcePairs = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1)
+  const quantPairs = new Uint16Array(quants.buffer, quants.byteOffset, quants.length >> 1)
+  for (let block = 0; block < blocks; block++) {
+    scales[block] = halfAt(bytes, block * 34)
+    const source = block * 17 + 1
+    const target = block * 16
+    for (let pair = 0; pair < 16; pair++)
+      quantPairs[target + pair] = (sourcePairs[source + pair] as number) ^ 0x8080
   }
 }
 
@@ -155,6 +177,11 @@ export function groupsAreFinite(groups: QuantizedGroups): boolean {
   if (groups.offsets !== undefined)
     for (const offset of groups.offsets) if (offset - offset !== 0) return false
   return true
+}
+
+/** True for the legacy types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0), whose values legacyGroupValues gives. */
+export function hasLegacyGroups(type: number): boolean {
+  return legacyLayouts.has(type)
 }
 
 /** True for the types decodeQuantizedGroups takes. */

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
-import type { LlamaConfig, WeightTensor } from '../../checkpoint.ts'
+import { hasLazyValues, withLazyValues, type LlamaConfig, type WeightTensor } from '../../checkpoint.ts'
 import { weightRows, type WeightEntry, type WeightSource } from '../../weight-source.ts'
 import { interleavedToHalfSplitRows } from '../rope-permutation.ts'
 import type { TensorMapping } from './gguf-architectures.ts'
@@ -49,8 +49,12 @@ async function readMappedTensor(
 
 /** `heads` heads of interleaved q/k rows in rotate_half order, with their groups. */
 function permutedRows(weight: WeightTensor, heads: number, headDim: number): WeightTensor {
-  const { blocks } = weight
-  const permuted = { ...weight, data: interleavedToHalfSplitRows(weight.data, heads, headDim) }
+  const { blocks, dtype, shape, sourceBits } = weight
+  const permuted: Omit<WeightTensor, 'data'> = {
+    dtype,
+    shape,
+    ...(sourceBits === undefined ? {} : { sourceBits }),
+  }
   if (blocks !== undefined) {
     // Groups run along a row, so the row permutation moves each row's quants and scales with it.
     permuted.blocks = {
@@ -62,7 +66,10 @@ function permutedRows(weight: WeightTensor, heads: number, headDim: number): Wei
         : { offsets: interleavedToHalfSplitRows(blocks.offsets, heads, headDim) }),
     }
   }
-  return permuted
+  // The values are permuted only if something reads them, as they are computed (tensor-data.ts).
+  return hasLazyValues(weight)
+    ? withLazyValues(permuted, () => interleavedToHalfSplitRows(weight.data, heads, headDim))
+    : { ...permuted, data: interleavedToHalfSplitRows(weight.data, heads, headDim) }
 }
 
 /** The entry (dtype, shape, source bits) of part `index` of a mapped tensor, before its data is read. */

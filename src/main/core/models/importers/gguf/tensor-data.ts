@@ -4,10 +4,11 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { TillerError } from '../../../errors.ts'
 import { ggmlTensorByteLength, ggmlTypeName } from '../../../gguf/ggml-types.ts'
-import type { WeightTensor } from '../../checkpoint.ts'
+import { withLazyValues, type WeightTensor } from '../../checkpoint.ts'
 import {
   decodeQuantizedGroups,
   groupsAreFinite,
+  hasLegacyGroups,
   hasQuantizedGroups,
   legacyGroupValues,
   type QuantizedGroups,
@@ -127,21 +128,29 @@ function decodeTensorBytes(
       }
       const wanted = (sourceBitsOf(tensor.type) ?? Infinity) <= blockBits
       const groups = wanted ? groupsOf(tensor.type, bytes, elementCount, shape) : undefined
-      // Legacy groups give the dequantized values directly, and their scales tell whether all are finite.
-      const values = groups === undefined ? undefined : legacyGroupValues(tensor.type, groups)
-      weight = { dtype: 'float32', shape, data: values ?? dequantize(bytes, elementCount) }
-      if (groups !== undefined) {
-        const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
-        weight.blocks = {
-          groupSize,
-          bits,
-          zeroPoint,
-          scales,
-          quants,
-          ...(offsets === undefined ? {} : { offsets }),
-        }
+      if (groups === undefined) {
+        weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+        break
       }
-      knownFinite = groups !== undefined && groupsAreFinite(groups)
+      const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
+      // Legacy groups give the dequantized values directly, only when something reads them (a quantized export
+      // copying the blocks does not); K-quant values come from the type's own dequantizer.
+      const legacy = hasLegacyGroups(tensor.type)
+      const blocks = {
+        groupSize,
+        bits,
+        zeroPoint,
+        scales,
+        quants,
+        ...(offsets === undefined ? {} : { offsets }),
+        ...(legacy ? { determineValues: true } : {}),
+      }
+      weight = withLazyValues(
+        { dtype: 'float32', shape, blocks },
+        () => legacyGroupValues(tensor.type, groups) ?? dequantize(bytes, elementCount),
+      )
+      // Finite scales and offsets make every value finite.
+      knownFinite = groupsAreFinite(groups)
     }
   }
   if (!knownFinite) assertFinite(file, tensor, weight, firstRow)
