@@ -132,13 +132,13 @@ export async function createRealRuntime(): Promise<EngineRuntime<LoadedModel>> {
     probeProviders: providers.probeProviders,
     defaultModelFolder: defaults.defaultModelFolder,
     async loadModel(folder, options) {
-      const loaded = await models.loadModel(folder, { provider: options.provider, variant: options.variant })
-      const model: LoadedModel = {
-        ...loaded,
-        dispose: async () => {
-          await releaseSlot(model)
-          await loaded.dispose()
-        },
+      const model = await models.loadModel(folder, { provider: options.provider, variant: options.variant })
+      // Wrapped in place, not copied: sessions created later (the decode session, capture's kept graphs) are set on
+      // this object, and its own dispose releases what it holds.
+      const release = model.dispose
+      model.dispose = async () => {
+        await releaseSlot(model)
+        await release()
       }
       return model
     },

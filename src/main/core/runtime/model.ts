@@ -65,6 +65,11 @@ export interface LoadedModel {
    * created when a generation first decodes (`decodeSessionOf`), so models that only score never pay for it.
    */
   decodeSession: Promise<ort.InferenceSession | undefined> | undefined
+  /**
+   * Models of the same folder kept open beside this one for reuse, by graph path (capture's hooks-only graphs of a
+   * small model: capture/hooked-model.ts); disposed with it.
+   */
+  companions: Map<string, LoadedModel>
   graphPath: string
   graph: GraphInterface
   /**
@@ -160,6 +165,7 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     config,
     session: created.session,
     decodeSession: undefined,
+    companions: new Map(),
     graphPath,
     graph,
     baseGraphFile,
@@ -169,6 +175,9 @@ export async function loadModel(folder: string, options: LoadModelOptions = {}):
     providerFallbackReason: created.fallbackReason,
     info: describeModel(root, config, graphPath, graph),
     dispose: async () => {
+      const companions = [...model.companions.values()]
+      model.companions.clear()
+      for (const companion of companions) await companion.dispose()
       await model.session.release()
       await (await model.decodeSession)?.release()
     },

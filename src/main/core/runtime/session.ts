@@ -130,6 +130,11 @@ function graphWeightBytes(graphPath: string): number {
   return total
 }
 
+/** Whether the weights of `graphPath` (and the data files beside it) are at most `singleThreadDecodeBytes`. */
+export function isSmallGraph(graphPath: string): boolean {
+  return existsSync(graphPath) && graphWeightBytes(graphPath) <= singleThreadDecodeBytes
+}
+
 /**
  * A second session of `graphPath` on one intra-op thread for decode steps, when it pays: the CPU provider, more
  * than one core, no thread count set with `setIntraOpThreads`, and weights of at most `singleThreadDecodeBytes`.
@@ -140,6 +145,6 @@ export async function singleThreadDecodeSession(
   provider: ExecutionProviderName,
 ): Promise<ort.InferenceSession | undefined> {
   if (provider !== 'cpu' || intraOpThreads !== undefined || availableParallelism() < 2) return undefined
-  if (!existsSync(graphPath) || graphWeightBytes(graphPath) > singleThreadDecodeBytes) return undefined
+  if (!isSmallGraph(graphPath)) return undefined
   return ort.InferenceSession.create(graphPath, sessionOptions('cpu', { intraOpThreads: 1 }))
 }
