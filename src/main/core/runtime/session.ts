@@ -119,13 +119,22 @@ export async function createProviderSession(
  */
 export const singleThreadDecodeBytes = 32 * 1024 * 1024
 
-/** Bytes of the graph file and the external data files beside it (every variant's: an overestimate is safe). */
+/** Files beside a graph that are never its weights: other graphs, and configuration and tokenizer files. */
+const notWeights = /\.(onnx|json|txt|model|jinja|md)$/i
+
+/**
+ * Bytes of the graph file and every other file beside it that could hold its external data (any name: exporters
+ * name them `.onnx_data`, `.onnx.data`, `.bin`, `.pb`, ...). Every variant's data counts: an overestimate only
+ * forgoes the small-model path, an underestimate would keep a second copy of a large model's weights.
+ */
 function graphWeightBytes(graphPath: string): number {
   const folder = dirname(graphPath)
   let total = statSync(graphPath).size
   for (const name of readdirSync(folder)) {
-    if (name !== basename(graphPath) && (name.endsWith('_data') || name.endsWith('.data')))
-      total += statSync(join(folder, name)).size
+    if (name === basename(graphPath) || notWeights.test(name)) continue
+    // statSync follows links: the Hugging Face cache links its snapshots' files to blobs.
+    const stats = statSync(join(folder, name), { throwIfNoEntry: false })
+    if (stats?.isFile() === true) total += stats.size
   }
   return total
 }
