@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -34,11 +34,10 @@ describe('isSmallGraph: the weights beside a graph, whatever their file names', 
     expect(isSmallGraph(join(folderWith(beside), 'model.onnx'))).toBe(true)
   })
 
-  it('follows links (the Hugging Face cache links snapshot files to blobs) and skips folders', () => {
+  it('follows links (the Hugging Face cache links snapshot files to blobs)', () => {
     const blobs = folderWith({ blob: large })
     const snapshot = folderWith({})
     symlinkSync(join(blobs, 'blob'), join(snapshot, 'model.onnx_data'))
-    mkdirSync(join(snapshot, '.tiller'))
     expect(isSmallGraph(join(snapshot, 'model.onnx'))).toBe(false)
     expect(isSmallGraph(join(folderWith({}), 'missing.onnx'))).toBe(false)
   })
