@@ -164,6 +164,8 @@ describe('demonstrations and edits in browser mode', () => {
       .toBe('Open my copy')
 
     await page.getByTestId('import-choose').click()
+    // The picker opens on a first listing; typing before it arrives would be replaced by its path.
+    await expect.poll(() => page.getByTestId('picker-path').locator('input').inputValue()).not.toBe('')
     await page.getByTestId('picker-path').locator('input').fill(bundledDatasets)
     await page.getByTestId('picker-path').locator('input').press('Enter')
     await page.locator('[data-testid="picker-entry-sentiment.pairs.jsonl"]').dblclick()

@@ -77,13 +77,19 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
+  /** The latest `browse`: an answer to an earlier one arriving after it (the picker's first listing) is dropped. */
+  let browsing = 0
+
   /** Show `path` in the server-side picker (the home folder when omitted). */
   async function browse(path?: string): Promise<void> {
+    const request = ++browsing
     try {
-      listing.value = await client['files:list'](path === undefined ? {} : { path })
+      const answer = await client['files:list'](path === undefined ? {} : { path })
+      if (request !== browsing) return
+      listing.value = answer
       listingError.value = null
     } catch (thrown) {
-      listingError.value = messageOf(thrown)
+      if (request === browsing) listingError.value = messageOf(thrown)
     }
   }
 
