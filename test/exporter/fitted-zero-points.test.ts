@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import {
+  fitBlocks,
+  fitBlocksSimd,
+  type FitKernel,
+} from '../../src/main/core/models/exporter/block-kernels.ts'
 import { blockSlots } from '../../src/main/core/models/exporter/block-workers.ts'
+import { fitKernelModule } from '../../src/main/core/models/exporter/fit-kernel-module.ts'
+import { webAssembly } from '../../src/main/core/wasm/encoding.ts'
 import { fitZeroPoints } from '../../src/main/core/models/exporter/fitted-zero-points.ts'
 
 /** Weight `at` as MatMulNBits computes it: scale · (quant − zero point), in float32. */
@@ -188,5 +195,48 @@ describe('4-bit blocks with fitted integer zero points', () => {
     // The workers did fit: rounds of 4 + 4 + 4 blocks, so the second worker's last chunk was blocks 28..31.
     const second = blockSlots(2, 4)[1]
     expect(Array.from(second?.scales ?? [])).toEqual(Array.from(alone.scales.subarray(28, 32)))
+  })
+
+  it('writes the same bytes with the WebAssembly kernel as with the JavaScript one, which this runtime compiles', () => {
+    // Q4_K-like 16-level grids with offsets, Gaussian-ish blocks, all-zero blocks and magnitudes from 1e-8 to 1e3,
+    // in two calls on one kernel instance (the second smaller, over memory the first left behind).
+    let state = 99
+    const uniform = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32
+    const blocks = 3000
+    const values = new Float32Array(blocks * 32)
+    for (let block = 0; block < blocks; block++) {
+      const magnitude = 10 ** (Math.floor(uniform() * 12) - 8)
+      const offset = (uniform() - 0.5) * 8 * magnitude
+      for (let at = block * 32; at < block * 32 + 32; at++)
+        values[at] =
+          block % 7 === 3
+            ? 0
+            : block % 2 === 0
+              ? magnitude * Math.floor(uniform() * 16) + offset
+              : magnitude * (uniform() + uniform() + uniform() - 1.5) * 4
+    }
+    const kernel = new webAssembly.Instance(new webAssembly.Module(fitKernelModule()), {})
+      .exports as unknown as FitKernel
+    const outputs = (count: number) => ({
+      quants: new Uint8Array(count * 32),
+      scales: new Float32Array(count),
+      zeros: new Uint8Array(count),
+      statistics: new Float64Array(count * 3),
+    })
+    for (const [first, count] of [
+      [0, blocks],
+      [1000, 333],
+    ] as const) {
+      const slice = values.subarray(first * 32, (first + count) * 32)
+      const script = outputs(count)
+      const simd = outputs(count)
+      fitBlocks(slice, script.quants, script.scales, script.zeros, script.statistics, count)
+      fitBlocksSimd(slice, simd.quants, simd.scales, simd.zeros, simd.statistics, count, kernel)
+      expect(simd.quants).toEqual(script.quants)
+      expect(simd.scales).toEqual(script.scales)
+      expect(simd.zeros).toEqual(script.zeros)
+      expect(simd.statistics).toEqual(script.statistics)
+      expect(script.statistics[0]).toBeGreaterThan(0)
+    }
   })
 })

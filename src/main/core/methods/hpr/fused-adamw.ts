@@ -11,61 +11,28 @@
  */
 import type { GraphParameter } from './graph-session.ts'
 import { optimizerInputs, optimizerScalars, type AdamWConstants } from './graph-pieces.ts'
+import {
+  functionCode,
+  leb,
+  localGet,
+  localSet,
+  moduleHeader,
+  name,
+  op,
+  pageBytes,
+  section,
+  sectionId,
+  simd,
+  valueType,
+  webAssembly,
+} from '../../wasm/encoding.ts'
 
 /** Bytes of a float32x4 lane group: every tensor's region starts and ends on one. */
 const laneBytes = 16
-const pageBytes = 65_536
 /** wasm32's address space. */
 const largestMemoryPages = 65_536
 
-/** Unsigned LEB128, the encoding of every size and index in a WebAssembly binary. */
-function leb(value: number): number[] {
-  const bytes: number[] = []
-  let rest = value
-  do {
-    const low = rest & 0x7f
-    rest = Math.floor(rest / 128)
-    bytes.push(rest === 0 ? low : low | 0x80)
-  } while (rest !== 0)
-  return bytes
-}
-
-function section(id: number, contents: number[]): number[] {
-  return [id, ...leb(contents.length), ...contents]
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)]
-  return [...leb(bytes.length), ...bytes]
-}
-
-const i32 = 0x7f
-const f32 = 0x7d
-const v128 = 0x7b
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  localGet: 0x20,
-  localSet: 0x21,
-  i32Const: 0x41,
-  i32GreaterOrEqualUnsigned: 0x4f,
-  i32Add: 0x6a,
-  emptyBlockType: 0x40,
-}
-/** SIMD instructions: the 0xfd prefix, then the instruction's LEB128 number. */
-const simd = {
-  load: [0xfd, ...leb(0x00)],
-  store: [0xfd, ...leb(0x0b)],
-  splat: [0xfd, ...leb(0x13)],
-  sqrt: [0xfd, ...leb(0xe3)],
-  add: [0xfd, ...leb(0xe4)],
-  sub: [0xfd, ...leb(0xe5)],
-  mul: [0xfd, ...leb(0xe6)],
-  div: [0xfd, ...leb(0xe7)],
-}
+const { i32, f32, v128 } = valueType
 /** Memory immediate of a 16-byte-aligned access at offset 0: log2 alignment, offset. */
 const aligned = [4, 0]
 
@@ -92,8 +59,8 @@ const slot = {
   decays: 18,
 }
 
-const get = (index: number): number[] => [op.localGet, index]
-const set = (index: number): number[] => [op.localSet, index]
+const get = localGet
+const set = localSet
 /** The lane group at byte `offset` of the region starting at local `base`. */
 const address = (base: number): number[] => [...get(base), ...get(slot.offset), op.i32Add]
 const load = (base: number): number[] => [...address(base), ...simd.load, ...aligned]
@@ -108,29 +75,47 @@ function kernelBody(): number[] {
       [slot.epsilon, slot.epsilons],
       [slot.decay, slot.decays],
     ] as const
-  ).flatMap(([scalar, lanes]) => [...get(scalar), ...simd.splat, ...set(lanes)])
+  ).flatMap(([scalar, lanes]) => [...get(scalar), ...simd.f32x4Splat, ...set(lanes)])
   const loop = [
     ...[op.block, op.emptyBlockType, op.loop, op.emptyBlockType],
     ...[...get(slot.offset), ...get(slot.bytes), op.i32GreaterOrEqualUnsigned, op.brIf, 1],
     ...[...load(slot.gradient), ...set(slot.g)],
     // M' = β₁M + g
-    ...[...load(slot.first), ...get(slot.beta1s), ...simd.mul, ...get(slot.g), ...simd.add, ...set(slot.m)],
+    ...[
+      ...load(slot.first),
+      ...get(slot.beta1s),
+      ...simd.f32x4Mul,
+      ...get(slot.g),
+      ...simd.f32x4Add,
+      ...set(slot.m),
+    ],
     // V' = β₂V + g²
-    ...[...load(slot.second), ...get(slot.beta2s), ...simd.mul],
-    ...[...get(slot.g), ...get(slot.g), ...simd.mul, ...simd.add, ...set(slot.v)],
+    ...[...load(slot.second), ...get(slot.beta2s), ...simd.f32x4Mul],
+    ...[...get(slot.g), ...get(slot.g), ...simd.f32x4Mul, ...simd.f32x4Add, ...set(slot.v)],
     ...[...address(slot.first), ...get(slot.m), ...simd.store, ...aligned],
     ...[...address(slot.second), ...get(slot.v), ...simd.store, ...aligned],
     // p' = p·decay − stepSize · M' / (sqrt(V') + ε̂)
-    ...[...address(slot.parameter), ...load(slot.parameter), ...get(slot.decays), ...simd.mul],
-    ...[...get(slot.m), ...get(slot.v), ...simd.sqrt, ...get(slot.epsilons), ...simd.add, ...simd.div],
-    ...[...get(slot.stepSizes), ...simd.mul, ...simd.sub, ...simd.store, ...aligned],
+    ...[...address(slot.parameter), ...load(slot.parameter), ...get(slot.decays), ...simd.f32x4Mul],
+    ...[
+      ...get(slot.m),
+      ...get(slot.v),
+      ...simd.f32x4Sqrt,
+      ...get(slot.epsilons),
+      ...simd.f32x4Add,
+      ...simd.f32x4Div,
+    ],
+    ...[...get(slot.stepSizes), ...simd.f32x4Mul, ...simd.f32x4Sub, ...simd.store, ...aligned],
     ...[...get(slot.offset), op.i32Const, ...leb(laneBytes), op.i32Add, ...set(slot.offset)],
     ...[op.br, 0, op.end, op.end],
   ]
   // One i32 local (the offset), then the eight lane-group locals.
-  const locals = [2, 1, i32, 8, v128]
-  const body = [...locals, ...splats, ...loop, op.end]
-  return [...leb(body.length), ...body]
+  return functionCode(
+    [
+      [1, i32],
+      [8, v128],
+    ],
+    [...splats, ...loop],
+  )
 }
 
 /** The module: imports its memory as env.memory, exports `adamw`. */
@@ -138,12 +123,12 @@ function kernelModule(): Uint8Array {
   const signature = [0x60, 10, i32, i32, i32, i32, i32, f32, f32, f32, f32, f32, 0]
   const memoryImport = [...name('env'), ...name('memory'), 0x02, 0x00, 1]
   return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [1, ...signature]),
-    ...section(2, [1, ...memoryImport]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('adamw'), 0x00, 0]),
-    ...section(10, [1, ...kernelBody()]),
+    ...moduleHeader,
+    ...section(sectionId.type, [1, ...signature]),
+    ...section(sectionId.import, [1, ...memoryImport]),
+    ...section(sectionId.function, [1, 0]),
+    ...section(sectionId.export, [1, ...name('adamw'), 0x00, 0]),
+    ...section(sectionId.code, [1, ...kernelBody()]),
   ])
 }
 
@@ -159,17 +144,6 @@ type Kernel = (
   epsilon: number,
   decay: number,
 ) => void
-
-/** The part of the WebAssembly JavaScript API used here: a Node global that Node's type library does not declare. */
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer }
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (
-    module: object,
-    imports: Record<string, Record<string, unknown>>,
-  ) => { exports: Record<string, unknown> }
-}
-const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly
 
 let compiled: object | undefined
 

@@ -9,7 +9,15 @@
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { fitBlocks, requantizeBlocks, statisticsPerBlock } from './block-kernels.ts'
+import {
+  fitBlocks,
+  fitBlocksSimd,
+  requantizeBlocks,
+  statisticsPerBlock,
+  type FitKernel,
+} from './block-kernels.ts'
+import { fitKernelModule } from './fit-kernel-module.ts'
+import { webAssembly } from '../../wasm/encoding.ts'
 
 const blockSize = 32
 /** Blocks a chunk holds: 2 MB of float32 values, 10–100 ms of work, so handing it over costs nothing. */
@@ -64,16 +72,23 @@ export interface BlockRunOptions {
 
 // A shim for `__name`, which esbuild's keepNames (tsx) inserts for inner functions: the kernels have none, and
 // a worker that met one anyway would fail, leaving every chunk to the exporting thread after the deadline.
+// A worker compiles the fit's WebAssembly module from the bytes it is given and fits in JavaScript where it cannot.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads')
 const __name = (target) => target
 const fitBlocks = (${fitBlocks.toString()})
+const fitBlocksSimd = (${fitBlocksSimd.toString()})
 const requantizeBlocks = (${requantizeBlocks.toString()})
-const { control, values, quants, scales, zeros, statistics } = workerData
+const { control, values, quants, scales, zeros, statistics, fitModule } = workerData
+let fitKernel
+try {
+  fitKernel = new WebAssembly.Instance(new WebAssembly.Module(fitModule), {}).exports
+} catch {}
 parentPort.on('message', ({ kernel, count, levels }) => {
   Atomics.store(control, 0, ${state.started})
   try {
-    if (kernel === 'fit') fitBlocks(values, quants, scales, zeros, statistics, count)
+    if (kernel === 'fit' && fitKernel) fitBlocksSimd(values, quants, scales, zeros, statistics, count, fitKernel)
+    else if (kernel === 'fit') fitBlocks(values, quants, scales, zeros, statistics, count)
     else requantizeBlocks(values, quants, scales, zeros, statistics, count, levels)
     Atomics.store(control, 0, ${state.done})
   } catch {
@@ -93,7 +108,10 @@ function createSlot(chunkBlocks: number): BlockSlot {
     zeros: new Uint8Array(new SharedArrayBuffer(chunkBlocks)),
     statistics: new Float64Array(new SharedArrayBuffer(chunkBlocks * statisticsPerBlock * 8)),
   }
-  const worker = new Worker(workerSource, { eval: true, workerData: buffers })
+  const worker = new Worker(workerSource, {
+    eval: true,
+    workerData: { ...buffers, fitModule: fitKernelModule() },
+  })
   // Idle workers must not keep the process alive.
   worker.unref()
   const slot: BlockSlot = { worker, ...buffers, usable: true }
@@ -175,6 +193,20 @@ function addStatistics(result: KernelResult, statistics: Float64Array, count: nu
   }
 }
 
+let localFitKernel: FitKernel | null | undefined
+
+/** This thread's instance of the fit's WebAssembly module; null where the runtime cannot compile it. */
+function fitKernelHere(): FitKernel | null {
+  if (localFitKernel !== undefined) return localFitKernel
+  try {
+    const module = new webAssembly.Module(fitKernelModule())
+    localFitKernel = new webAssembly.Instance(module, {}).exports as unknown as FitKernel
+  } catch {
+    localFitKernel = null
+  }
+  return localFitKernel
+}
+
 /**
  * Run `kernel` over `count` blocks of `values` from block `first` on this thread, straight into `into`'s arrays at
  * the same blocks; the blocks' statistics go to the start of `statistics`.
@@ -197,7 +229,9 @@ export function runHere(
     statistics,
     count,
   ] as const
-  if (kernel === 'fit') fitBlocks(...arrays)
+  const fitKernel = kernel === 'fit' ? fitKernelHere() : null
+  if (fitKernel !== null) fitBlocksSimd(...arrays, fitKernel)
+  else if (kernel === 'fit') fitBlocks(...arrays)
   else requantizeBlocks(...arrays, levels)
 }
 
