@@ -201,3 +201,35 @@ describe('file choosers beside import fields', () => {
     })
   })
 })
+
+test('a path typed into the picker before its first listing arrives stays; Go then lists it', async () => {
+  const fake = bridge()
+  const pending: Array<() => void> = []
+  // The first listing (the picker opening on home) answers only when released, after the user has typed.
+  fake.answers['files:list'] = (args) => {
+    const path = (args as { path?: string }).path ?? '/data'
+    if (pending.length > 0 || path !== '/data') return { ok: true, result: listing(path) }
+    return new Promise((resolve) => {
+      pending.push(() => resolve({ ok: true, result: listing(path) }))
+    }) as never
+  }
+  const app = await mountScreen(fake, DemonstrationsScreen)
+  await app.get('[data-testid=import-choose]').trigger('click')
+  await flushPromises()
+  expect(pending).toHaveLength(1)
+  const field = document.body.querySelector<HTMLInputElement>('[data-testid=picker-path] input')
+  if (field === null) throw new Error('the picker has no path field')
+  field.value = '/data/sets'
+  field.dispatchEvent(new Event('input'))
+  await flushPromises()
+  pending[0]?.()
+  await flushPromises()
+  expect(field.value).toBe('/data/sets')
+  field.closest('form')?.dispatchEvent(new Event('submit'))
+  await flushPromises()
+  expect(fake.calls.filter((call) => call.name === 'files:list').map((call) => call.args)).toEqual([
+    {},
+    { path: '/data/sets' },
+  ])
+  expect(field.value).toBe('/data/sets')
+})
