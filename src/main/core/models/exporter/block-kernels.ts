@@ -150,11 +150,11 @@ export function fitBlocksSimd(
   const stepCounts = [15, 14, 14.5, 15.5, 16]
   const tries = 5
   const rounds = 3
-  // The kernel's memory, in regions aligned to their elements (8 bytes at least before float64s): values, ranges, the candidate table (block addresses, scales,
-  // zero points; one spare entry pads an odd count to whole pairs), its sums, each block's choice, quants,
-  // statistics, then this function's own bookkeeping, kept there too since fresh pages cost a fault each on first
-  // touch: per block, try and round the scale evaluated and its squared error, per chain its length, per entry
-  // its block and try.
+  // The kernel's memory, in regions aligned to their elements (8 bytes at least before float64s): values, ranges,
+  // the candidate table (block addresses, scales, zero points; one spare entry pads an odd count to whole pairs),
+  // its sums, each block's choice, quants, statistics, then this function's own bookkeeping, kept there too since
+  // fresh pages cost a fault each on first touch: per block, try and round the scale evaluated and its squared
+  // error, per chain its length, per entry its block and try.
   const entries = count * tries + 2
   const chains = count * tries
   const valuesAt = 0
