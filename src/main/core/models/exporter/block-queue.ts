@@ -5,7 +5,6 @@ import {
   buffersOf,
   createSlot,
   defaultChunkBlocks,
-  emptyKernelResult,
   postChunk,
   runBlockKernel,
   runHere,
@@ -150,7 +149,14 @@ export function runBlockKernelAsync(
   if (queueLanes().length === 0)
     return Promise.resolve(runBlockKernel(kernel, values, levels, { workers: 0 }))
   const blocks = values.length / blockSize
-  const result = emptyKernelResult(values.length)
+  const result: KernelResult = {
+    quants: new Uint8Array(values.length),
+    scales: new Float32Array(blocks),
+    zeros: new Uint8Array(blocks),
+    maximumError: 0,
+    squaredError: 0,
+    squaredValues: 0,
+  }
   const statistics = new Float64Array(blocks * statisticsPerBlock)
   return new Promise((resolve, reject) => {
     let left = Math.ceil(blocks / defaultChunkBlocks)

@@ -263,19 +263,6 @@ export function runHere(
   else requantizeBlocks(...arrays, levels)
 }
 
-/** A result for `elements` values with every quant, scale and statistic still 0. */
-export function emptyKernelResult(elements: number): KernelResult {
-  const blocks = elements / blockSize
-  return {
-    quants: new Uint8Array(elements),
-    scales: new Float32Array(blocks),
-    zeros: new Uint8Array(blocks),
-    maximumError: 0,
-    squaredError: 0,
-    squaredValues: 0,
-  }
-}
-
 /**
  * Run `kernel` over every block of float values `[blocks · 32]` (`levels` for `requantize`: 15 or 255), in chunks
  * shared with worker threads.
@@ -288,7 +275,14 @@ export function runBlockKernel(
 ): KernelResult {
   const blocks = values.length / blockSize
   const chunkBlocks = options.chunkBlocks ?? defaultChunkBlocks
-  const result = emptyKernelResult(values.length)
+  const result: KernelResult = {
+    quants: new Uint8Array(values.length),
+    scales: new Float32Array(blocks),
+    zeros: new Uint8Array(blocks),
+    maximumError: 0,
+    squaredError: 0,
+    squaredValues: 0,
+  }
   const wanted = Math.min(options.workers ?? defaultBlockWorkers(), Math.ceil(blocks / chunkBlocks) - 1)
   const slots = wanted > 0 ? blockSlots(wanted, chunkBlocks) : []
   const statistics = new Float64Array(chunkBlocks * statisticsPerBlock)
