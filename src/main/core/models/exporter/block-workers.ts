@@ -21,35 +21,27 @@ import { webAssembly } from '../../wasm/encoding.ts'
 
 const blockSize = 32
 /** Blocks a chunk holds: 2 MB of float32 values, 10–100 ms of work, so handing it over costs nothing. */
-export const defaultChunkBlocks = 16_384
+const defaultChunkBlocks = 16_384
 
 /** The kernels by name: `fit` (fitted 4-bit zero points) or `requantize` (min/max grid with `levels` levels). */
 export type BlockKernel = 'fit' | 'requantize'
 
 /** Control word states, `control[0]`. */
-export const state = { idle: 0, posted: 1, started: 2, done: 3, failed: 4 } as const
+const state = { idle: 0, posted: 1, started: 2, done: 3, failed: 4 } as const
 
 /** How long a posted chunk may wait for its worker to pick it up before the exporting thread runs it itself. */
-export const startDeadlineMs = 10_000
+const startDeadlineMs = 10_000
 
-/** The shared buffers of one chunk of `chunkBlocks` blocks: its values, what the kernel writes, and its state. */
-export interface ChunkBuffers {
-  /** `[1]`: the state of the chunk. */
+/** One worker and the shared buffers of the chunk it runs: `chunkBlocks` blocks at a time. */
+export interface BlockSlot {
+  worker: Worker
+  /** `[1]`: the state of the current chunk. */
   control: Int32Array
   values: Float32Array
   quants: Uint8Array
   scales: Float32Array
   zeros: Uint8Array
   statistics: Float64Array
-}
-
-/**
- * One worker and the buffers of the chunks it runs: its own (set 0), and in `spare` further sets (1, 2, …), so that
- * a chunk can wait in its message queue while it runs another (block-queue.ts).
- */
-export interface BlockSlot extends ChunkBuffers {
-  worker: Worker
-  spare: ChunkBuffers[]
   /** False once the worker failed or did not answer: its buffers are then never reused. */
   usable: boolean
 }
@@ -87,13 +79,12 @@ const __name = (target) => target
 const fitBlocks = (${fitBlocks.toString()})
 const fitBlocksSimd = (${fitBlocksSimd.toString()})
 const requantizeBlocks = (${requantizeBlocks.toString()})
-const { sets, fitModule } = workerData
+const { control, values, quants, scales, zeros, statistics, fitModule } = workerData
 let fitKernel
 try {
   fitKernel = new WebAssembly.Instance(new WebAssembly.Module(fitModule), {}).exports
 } catch {}
-parentPort.on('message', ({ kernel, count, levels, set }) => {
-  const { control, values, quants, scales, zeros, statistics } = sets[set]
+parentPort.on('message', ({ kernel, count, levels }) => {
   Atomics.store(control, 0, ${state.started})
   try {
     if (kernel === 'fit' && fitKernel) fitBlocksSimd(values, quants, scales, zeros, statistics, count, fitKernel)
@@ -104,13 +95,12 @@ parentPort.on('message', ({ kernel, count, levels, set }) => {
     Atomics.store(control, 0, ${state.failed})
   }
   Atomics.notify(control, 0)
-  parentPort.postMessage(set)
 })
 `
 
-function chunkBuffers(chunkBlocks: number): ChunkBuffers {
+function createSlot(chunkBlocks: number): BlockSlot {
   const values = chunkBlocks * blockSize
-  return {
+  const buffers = {
     control: new Int32Array(new SharedArrayBuffer(4)),
     values: new Float32Array(new SharedArrayBuffer(values * 4)),
     quants: new Uint8Array(new SharedArrayBuffer(values)),
@@ -118,31 +108,17 @@ function chunkBuffers(chunkBlocks: number): ChunkBuffers {
     zeros: new Uint8Array(new SharedArrayBuffer(chunkBlocks)),
     statistics: new Float64Array(new SharedArrayBuffer(chunkBlocks * statisticsPerBlock * 8)),
   }
-}
-
-/**
- * A worker with `sets` sets of shared buffers for chunks of `chunkBlocks` blocks. It tells that a chunk ended both
- * in the set's control word (`awaitChunk` waits on it) and by a message with the set's number (block-queue.ts).
- */
-export function createSlot(chunkBlocks: number, sets = 1): BlockSlot {
-  const own = chunkBuffers(chunkBlocks)
-  const spare = Array.from({ length: sets - 1 }, () => chunkBuffers(chunkBlocks))
   const worker = new Worker(workerSource, {
     eval: true,
-    workerData: { sets: [own, ...spare], fitModule: fitKernelModule() },
+    workerData: { ...buffers, fitModule: fitKernelModule() },
   })
   // Idle workers must not keep the process alive.
   worker.unref()
-  const slot: BlockSlot = { worker, ...own, spare, usable: true }
+  const slot: BlockSlot = { worker, ...buffers, usable: true }
   worker.on('error', () => {
     slot.usable = false
   })
   return slot
-}
-
-/** Buffer set `set` of `slot`: 0 its own, then its spare ones. */
-export function buffersOf(slot: BlockSlot, set: number): ChunkBuffers {
-  return set === 0 ? slot : (slot.spare[set - 1] as ChunkBuffers)
 }
 
 /** Worker count when the caller does not choose: one per core beside the exporting thread, at most three. */
@@ -171,9 +147,7 @@ export function blockSlots(count: number, chunkBlocks: number): BlockSlot[] {
   return pool.slice(0, count)
 }
 
-/**
- * Copy `count` blocks of `values` from block `first` into the slot's buffer set `set` and queue them to its worker.
- */
+/** Copy `count` blocks of `values` from block `first` into the slot and start its worker on them. */
 export function postChunk(
   slot: BlockSlot,
   kernel: BlockKernel,
@@ -181,12 +155,10 @@ export function postChunk(
   values: Float32Array,
   first: number,
   count: number,
-  set = 0,
 ): void {
-  const buffers = buffersOf(slot, set)
-  buffers.values.set(values.subarray(first * blockSize, (first + count) * blockSize))
-  Atomics.store(buffers.control, 0, state.posted)
-  slot.worker.postMessage({ kernel, count, levels, set })
+  slot.values.set(values.subarray(first * blockSize, (first + count) * blockSize))
+  Atomics.store(slot.control, 0, state.posted)
+  slot.worker.postMessage({ kernel, count, levels })
 }
 
 /**
@@ -212,7 +184,7 @@ export function awaitChunk(slot: BlockSlot, deadlineMs = startDeadlineMs): boole
 }
 
 /** Add a chunk's per-block statistics to the weight's totals, in block order. */
-export function addStatistics(result: KernelResult, statistics: Float64Array, count: number): void {
+function addStatistics(result: KernelResult, statistics: Float64Array, count: number): void {
   for (let block = 0; block < count; block++) {
     const at = block * statisticsPerBlock
     result.squaredError += statistics[at] as number

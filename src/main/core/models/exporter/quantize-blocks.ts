@@ -1,7 +1,8 @@
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
 import { statisticsPerBlock } from './block-kernels.ts'
-import { runBlockKernel, runHere, type BlockKernel, type KernelResult } from './block-workers.ts'
+import { runBlockKernel, runHere } from './block-workers.ts'
+import { fitZeroPoints } from './fitted-zero-points.ts'
 
 /**
  * HF Linear weights `[N = out, K = in]` → the inputs of com.microsoft MatMulNBits (block 32, with zero points):
@@ -101,6 +102,11 @@ function emptyBlockQuants(elements: number): BlockQuants {
   }
 }
 
+/** Requantize float values `[rows · columns]` to `bits` per block of 32 (on worker threads: block-workers.ts). */
+function requantize(values: Float32Array, bits: 4 | 8): BlockQuants {
+  return runBlockKernel('requantize', values, (1 << bits) - 1)
+}
+
 /**
  * Blocks with offsets (value = s·(q − z) + o, q with `blocks.bits` bits) as `bits`-bit blocks with integer zero
  * points, keeping their quants: with m = 2^(bits − blocks.bits), value = (s/m)·(m·q + c − z′) where
@@ -141,20 +147,6 @@ function integerZeroPoints(
 }
 
 /**
- * A linear weight's MatMulNBits inputs, or the block kernel run its blocks still need (on `values` with `levels`) and
- * how to finish the inputs from that run's result: an export runs the kernel where it likes (on worker threads while
- * it reads the next band: block-workers.ts runBlockKernelAsync), the result is the same.
- */
-export type LinearWeightPlan =
-  | { weight: MatMulNBitsWeight }
-  | {
-      kernel: BlockKernel
-      values: Float32Array
-      levels: number
-      complete: (result: KernelResult) => MatMulNBitsWeight
-    }
-
-/**
  * `tensor` (an HF Linear weight `[out, in]`, in a multiple of 32) as MatMulNBits inputs with `bits` bits.
  * @param floatZeroPoints whether blocks with offsets may keep their quants with float zero points (else fitted at 4
  * bits, quants kept at 8)
@@ -167,17 +159,6 @@ export function quantizeLinearWeight(
   floatZeroPoints: boolean,
   sourceOffsets = tensor.blocks?.offsets !== undefined,
 ): MatMulNBitsWeight {
-  const plan = planLinearWeight(tensor, bits, floatZeroPoints, sourceOffsets)
-  return 'weight' in plan ? plan.weight : plan.complete(runBlockKernel(plan.kernel, plan.values, plan.levels))
-}
-
-/** `quantizeLinearWeight` as a plan: the inputs, or the kernel run they need first. */
-export function planLinearWeight(
-  tensor: WeightTensor,
-  bits: 4 | 8,
-  floatZeroPoints: boolean,
-  sourceOffsets = tensor.blocks?.offsets !== undefined,
-): LinearWeightPlan {
   const [rows, columns] = tensor.shape as [number, number]
   const { blocks } = tensor
   // Read only where a branch needs the float values: blocks copied exactly never compute them (tensor-data.ts).
@@ -186,14 +167,11 @@ export function planLinearWeight(
     (floats ??=
       tensor.dtype === 'float16' ? halvesToFloats(tensor.data as Uint16Array) : (tensor.data as Float32Array))
   if (sourceOffsets && bits === 4 && !floatZeroPoints) {
-    // Zero points fitted per block (fitted-zero-points.ts).
-    const complete = (fitted: KernelResult): MatMulNBitsWeight => {
-      const { packed, zeroPoints } = pack(4, rows, columns, fitted.quants, fitted.zeros)
-      const { scales, maximumError, squaredError, squaredValues } = fitted
-      const weight = { bits, rows, columns, packed, scales, zeroPoints, maximumError }
-      return { ...weight, source: 'fitted', squaredError, squaredValues }
-    }
-    return { kernel: 'fit', values: values(), levels: 15, complete }
+    const fitted = fitZeroPoints(values())
+    const { packed, zeroPoints } = pack(4, rows, columns, fitted.quants, fitted.zeros)
+    const { scales, maximumError, squaredError, squaredValues } = fitted
+    const weight = { bits, rows, columns, packed, scales, zeroPoints, maximumError }
+    return { ...weight, source: 'fitted', squaredError, squaredValues }
   }
   if (blocks !== undefined && blocks.groupSize === quantBlockSize && blocks.bits <= bits) {
     const zeros = new Uint8Array(blocks.scales.length).fill(blocks.zeroPoint)
@@ -201,16 +179,14 @@ export function planLinearWeight(
     const { offsets } = blocks
     if (offsets === undefined) {
       return {
-        weight: {
-          bits,
-          rows,
-          columns,
-          packed,
-          scales: blocks.scales,
-          zeroPoints,
-          source: 'exact',
-          maximumError: 0,
-        },
+        bits,
+        rows,
+        columns,
+        packed,
+        scales: blocks.scales,
+        zeroPoints,
+        source: 'exact',
+        maximumError: 0,
       }
     }
     // A group with scale 0 holds its offset alone, which no zero point can express: requantize those weights.
@@ -235,20 +211,18 @@ export function planLinearWeight(
         (worst, value, at) => Math.max(worst, Math.abs(value - (floatValues[at] as number))),
         0,
       )
-      return { weight }
+      return weight
     }
     if (!floatZeroPoints) {
       const { quants, scales, zeros, maximumError } = integerZeroPoints(blocks, offsets, values(), bits)
       const { packed: packedQuants, zeroPoints: packedZeros } = pack(bits, rows, columns, quants, zeros)
       const weight = { bits, rows, columns, packed: packedQuants, scales, zeroPoints: packedZeros }
-      return { weight: { ...weight, source: 'requantized', maximumError } }
+      return { ...weight, source: 'requantized', maximumError }
     }
   }
-  const complete = ({ quants, scales, zeros, maximumError }: KernelResult): MatMulNBitsWeight => {
-    const { packed, zeroPoints } = pack(bits, rows, columns, quants, zeros)
-    return { bits, rows, columns, packed, scales, zeroPoints, source: 'requantized', maximumError }
-  }
-  return { kernel: 'requantize', values: values(), levels: (1 << bits) - 1, complete }
+  const { quants, scales, zeros, maximumError } = requantize(values(), bits)
+  const { packed, zeroPoints } = pack(bits, rows, columns, quants, zeros)
+  return { bits, rows, columns, packed, scales, zeroPoints, source: 'requantized', maximumError }
 }
 
 /** The float values MatMulNBits computes with for `weight`: `[rows, columns]`, the reference for tests. */

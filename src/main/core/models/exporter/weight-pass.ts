@@ -35,41 +35,6 @@ export interface WeightPassOptions {
 export const defaultBandElements = 1 << 21
 
 /**
- * Writes queued ahead of the reading: at most this many steps (a band's bytes, a weight's finish, a progress report)
- * wait behind the band being read, so the block kernels of a band or two run on worker threads while this thread
- * reads, dequantizes and hashes the next.
- */
-const writesAhead = 2
-
-/** Steps that run one after another in the order they were added, each after the previous one settled. */
-class OrderedWrites {
-  private tail: Promise<void> = Promise.resolve()
-  private readonly queued: Promise<void>[] = []
-
-  constructor(private readonly limit: number) {}
-
-  /** Queue `step`; returns once at most `limit` steps wait, with the error of a step that failed. */
-  async add(step: () => void | Promise<void>): Promise<void> {
-    const next = this.tail.then(step)
-    // Awaited below or by `done`; until then a failure is not unhandled.
-    next.catch(() => undefined)
-    this.tail = next
-    this.queued.push(next)
-    while (this.queued.length > this.limit) await this.queued.shift()
-  }
-
-  /** Every step has run; throws the first failure. */
-  async done(): Promise<void> {
-    await this.tail
-  }
-
-  /** Every step has run or was skipped after a failure. */
-  async settled(): Promise<void> {
-    await this.tail.catch(() => undefined)
-  }
-}
-
-/**
  * A float16 export rounds a float32 weight to float16 once, here, for the hash and every initializer alike (both
  * would otherwise round it each); other weights pass as they are.
  */
@@ -87,9 +52,8 @@ function roundedForExport(tensor: WeightTensor, dtype: ExportDType): WeightTenso
  * Reads the checkpoint's weights one at a time, in the weights hash's order (weights-hash.ts), and for each
  * hashes it and writes every initializer the graph declared from it (WeightStore), then drops it. Matrices are read
  * a band of rows at a time (about `bandElements` values), hashed and written band by band, so the export holds a
- * few bands (the one being read, and up to `writesAhead` whose block kernels run on worker threads meanwhile) plus
- * what cannot be streamed (a transposed MatMul weight, a tied head's MatMulNBits beside the embedding, scales and
- * zero points, in their exported form). Returns the logical weights hash.
+ * band plus what cannot be streamed (a transposed MatMul weight, a tied head's MatMulNBits beside the embedding,
+ * scales and zero points, in their exported form). Returns the logical weights hash.
  */
 export async function writeWeights(
   checkpoint: StreamedCheckpoint,
@@ -107,59 +71,42 @@ export async function writeWeights(
   const cancelled = (): void => {
     if (options.signal?.aborted === true) throw new TillerError('cancelled', 'The export was cancelled.')
   }
-  const writes = new OrderedWrites(writesAhead)
-  try {
-    for (const [index, name] of names.entries()) {
-      cancelled()
-      const entry = checkpoint.weights.entries.get(name)
-      const shape = expected.get(name) ?? entry?.shape
-      if (entry !== undefined && shape?.length === 2) {
-        const [rows, columns] = shape as [number, number]
-        const step = checkpoint.weights.rowStep(name)
-        const wanted = Math.floor((options.bandElements ?? defaultBandElements) / columns / step) * step
-        const band = store.needsWhole(name) ? rows : Math.max(step, wanted)
-        if (expected.has(name)) hasher.begin(name, { ...entry, shape })
-        const weight = store.open(name)
-        for (let first = 0; first < rows; first += band) {
-          if (first > 0) cancelled()
-          const count = Math.min(band, rows - first)
-          const tensor = await checkpoint.weights.loadRows(name, first, count, {
-            blockBits: store.blockBitsOf(name),
-          })
-          validateLoadedWeight(
-            name,
-            valueCount(tensor) === count * columns ? [count, columns] : shape,
-            tensor,
-          )
-          const exported = roundedForExport(tensor, dtype)
-          if (expected.has(name)) hasher.update(exported)
-          const prepared = weight.prepare(exported)
-          // Its failure surfaces where the band is written.
-          prepared.catch(() => undefined)
-          await writes.add(async () => (await prepared)(first))
-        }
-        await writes.add(() => weight.finish())
-      } else {
-        const tensor = await checkpoint.weights.load(name, { blocks: quantBitsOf(dtype) !== undefined })
-        validateLoadedWeight(name, shape ?? tensor.shape, tensor)
+  for (const [index, name] of names.entries()) {
+    cancelled()
+    const entry = checkpoint.weights.entries.get(name)
+    const shape = expected.get(name) ?? entry?.shape
+    if (entry !== undefined && shape?.length === 2) {
+      const [rows, columns] = shape as [number, number]
+      const step = checkpoint.weights.rowStep(name)
+      const wanted = Math.floor((options.bandElements ?? defaultBandElements) / columns / step) * step
+      const band = store.needsWhole(name) ? rows : Math.max(step, wanted)
+      if (expected.has(name)) hasher.begin(name, { ...entry, shape })
+      const sink = store.open(name)
+      for (let first = 0; first < rows; first += band) {
+        if (first > 0) cancelled()
+        const count = Math.min(band, rows - first)
+        const tensor = await checkpoint.weights.loadRows(name, first, count, {
+          blockBits: store.blockBitsOf(name),
+        })
+        validateLoadedWeight(name, valueCount(tensor) === count * columns ? [count, columns] : shape, tensor)
         const exported = roundedForExport(tensor, dtype)
-        if (expected.has(name)) hasher.add(name, exported)
-        await writes.add(() => store.write(name, exported))
+        if (expected.has(name)) hasher.update(exported)
+        sink.rows(exported, first)
       }
-      await writes.add(() =>
-        options.onProgress?.({
-          tensor: index + 1,
-          tensors: names.length,
-          name,
-          writtenBytes: options.writtenBytes(),
-        }),
-      )
+      sink.finish()
+    } else {
+      const tensor = await checkpoint.weights.load(name, { blocks: quantBitsOf(dtype) !== undefined })
+      validateLoadedWeight(name, shape ?? tensor.shape, tensor)
+      const exported = roundedForExport(tensor, dtype)
+      if (expected.has(name)) hasher.add(name, exported)
+      store.write(name, exported)
     }
-    await writes.done()
-  } catch (error) {
-    // Nothing may still be writing when the caller cleans up after the error.
-    await writes.settled()
-    throw error
+    options.onProgress?.({
+      tensor: index + 1,
+      tensors: names.length,
+      name,
+      writtenBytes: options.writtenBytes(),
+    })
   }
   store.resolveAliases()
   return hasher.digest()

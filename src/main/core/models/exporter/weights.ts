@@ -9,11 +9,10 @@ import {
 import { TensorElementType, type ElementTypeName, type TensorProto } from '../../onnx/proto.ts'
 import { halvesToFloats, floatsToHalves } from '../../../../shared/float16.ts'
 import { bytesOf } from '../../onnx/tensor.ts'
-import { quantizeLinearWeightAsync } from './block-queue.ts'
-import { quantBlockSize, quantizeLinearWeight, type MatMulNBitsWeight } from './quantize-blocks.ts'
+import { quantBlockSize, quantizeLinearWeight } from './quantize-blocks.ts'
 import type { WeightTensor } from '../checkpoint.ts'
 import type { WeightEntry } from '../weight-source.ts'
-import { concatenated, InitializerBytes, openWeight, type OpenWeight, type RowSink } from './row-sinks.ts'
+import { concatenated, InitializerBytes, type RowSink } from './row-sinks.ts'
 import {
   defaultLinearCompute,
   defaultOffsetBlocks,
@@ -163,26 +162,24 @@ export class WeightStore {
 
   /** Write every initializer declared from source weight `name`, whose data is `tensor`. */
   write(name: string, tensor: WeightTensor): void {
-    const sinks = this.sinksOf(name)
-    sinks.forEach((sink) => sink.rows(tensor, 0))
-    sinks.forEach((sink) => sink.finish())
+    const sink = this.open(name)
+    sink.rows(tensor, 0)
+    sink.finish()
   }
 
   /**
-   * Start writing every initializer declared from source weight `name`, a band of rows at a time: `prepare` starts
-   * a band's block kernel runs (on worker threads) and resolves to the function that writes the band once they are
-   * done; the caller calls those in band order, then `finish`. The first initializer group streams to the data
-   * file; later ones (a tied head's MatMulNBits beside the embedding) gather their bytes and append them at
-   * `finish`, in declaration order.
+   * Start writing every initializer declared from source weight `name`: give the sink the weight's bands of rows
+   * in order, then finish it. The first initializer group streams to the data file; later ones (a tied head's
+   * MatMulNBits beside the embedding) gather their bytes and append them at `finish`, in declaration order.
    */
-  open(name: string): OpenWeight {
-    return openWeight(this.sinksOf(name))
-  }
-
-  private sinksOf(name: string): RowSink[] {
+  open(name: string): RowSink {
     const writes = this.pending.get(name) ?? []
     this.pending.delete(name)
-    return writes.map((write, index) => write(index === 0))
+    const sinks = writes.map((write, index) => write(index === 0))
+    return {
+      rows: (tensor, firstRow) => sinks.forEach((sink) => sink.rows(tensor, firstRow)),
+      finish: () => sinks.forEach((sink) => sink.finish()),
+    }
   }
 
   /** The widest MatMulNBits bits declared from source weight `name`, or 0: its groups of more bits go unused. */
@@ -256,20 +253,16 @@ export class WeightStore {
       const zeroPieces: (Uint8Array | Float32Array)[] = []
       let kind: 'exact' | 'offsets' | 'requantized' | 'fitted' = 'exact'
       let maximumError = 0
-      const add = (quantized: MatMulNBitsWeight): void => {
-        kind = quantized.source
-        if (quantized.source === 'fitted') this.countFitted(quantized.squaredError, quantized.squaredValues)
-        maximumError = Math.max(maximumError, quantized.maximumError)
-        packed.add(quantized.packed)
-        scalePieces.push(quantized.scales)
-        zeroPieces.push(quantized.zeroPoints)
-      }
       return {
-        prepare: async (tensor) => {
-          const quantized = await quantizeLinearWeightAsync(tensor, bits, floatZeroPoints, sourceOffsets)
-          return () => add(quantized)
+        rows: (tensor) => {
+          const quantized = quantizeLinearWeight(tensor, bits, floatZeroPoints, sourceOffsets)
+          kind = quantized.source
+          if (quantized.source === 'fitted') this.countFitted(quantized.squaredError, quantized.squaredValues)
+          maximumError = Math.max(maximumError, quantized.maximumError)
+          packed.add(quantized.packed)
+          scalePieces.push(quantized.scales)
+          zeroPieces.push(quantized.zeroPoints)
         },
-        rows: (tensor) => add(quantizeLinearWeight(tensor, bits, floatZeroPoints, sourceOffsets)),
         finish: () => {
           this.count(kind, bits, maximumError)
           packed.finish()
