@@ -83,11 +83,34 @@ const loadValue = (at: number, offset = 0): number[] => [
   op.f64PromoteF32,
 ]
 
+/** local += bytes (i32; a negative step counts down). */
+const advance = (local: number, bytes: number): number[] => [
+  ...get(local),
+  ...i32Const(bytes),
+  op.i32Add,
+  ...set(local),
+]
+
+/** extreme = candidate ⋚ extreme ? candidate : extreme (float64; `compare` is f64.lt or f64.gt). */
+const keepExtreme = (candidate: number, extreme: number, compare: number): number[] => [
+  ...[
+    ...get(candidate),
+    ...get(extreme),
+    ...get(candidate),
+    ...get(extreme),
+    compare,
+    op.select,
+    ...set(extreme),
+  ],
+]
+
+/** sum = sum + left · right (float64). */
+const accumulateProduct = (sum: number, left: number, right: number): number[] => [
+  ...[...get(sum), ...get(left), ...get(right), op.f64Mul, op.f64Add, ...set(sum)],
+]
+
 function rangeCode(): number[] {
   const [values, count, out, stop, value, lowest, highest] = [0, 1, 2, 3, 4, 5, 6]
-  const keep = (extreme: number, compare: number): number[] => [
-    ...[...get(value), ...get(extreme), ...get(value), ...get(extreme), compare, op.select, ...set(extreme)],
-  ]
   return functionCode(
     [
       [1, i32],
@@ -99,13 +122,12 @@ function rangeCode(): number[] {
         ...[...f64Const(0), ...set(lowest), ...f64Const(0), ...set(highest)],
         ...overValues(values, stop, [
           ...[...loadValue(values), ...set(value)],
-          ...keep(lowest, op.f64Less),
-          ...keep(highest, op.f64Greater),
+          ...keepExtreme(value, lowest, op.f64Less),
+          ...keepExtreme(value, highest, op.f64Greater),
         ]),
         ...[...get(out), ...get(lowest), op.f64Store, ...memory(3, 0)],
         ...[...get(out), ...get(highest), op.f64Store, ...memory(3, 8)],
-        ...[...get(out), ...i32Const(16), op.i32Add, ...set(out)],
-        ...[...get(count), ...i32Const(1), op.i32Sub, ...set(count)],
+        ...[...advance(out, 16), ...advance(count, -1)],
       ],
     ),
   )
@@ -116,12 +138,6 @@ function evaluateCode(): number[] {
   const [first, second, stop] = [5, 6, 7]
   const [scale, zero, error, numerator, denominator, value, level, gap, half, highest, nothing] = [
     8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
-  ]
-  const advance = (local: number, bytes: number): number[] => [
-    ...get(local),
-    ...i32Const(bytes),
-    op.i32Add,
-    ...set(local),
   ]
   const accumulate = (sum: number, left: number, right: number): number[] => [
     ...[...get(sum), ...get(left), ...get(right), ...simd.f64x2Mul, ...simd.f64x2Add, ...set(sum)],
@@ -187,7 +203,7 @@ function evaluateCode(): number[] {
           ...[...get(out), ...get(numerator), ...simd.store, ...memory(3, 16)],
           ...[...get(out), ...get(denominator), ...simd.store, ...memory(3, 32)],
           ...[...advance(pointers, 8), ...advance(scales, 16), ...advance(zeros, 16), ...advance(out, 48)],
-          ...[...get(pairs), ...i32Const(1), op.i32Sub, ...set(pairs)],
+          ...advance(pairs, -1),
         ],
       ),
     ],
@@ -198,12 +214,6 @@ function finishCode(): number[] {
   const [values, scales, zeros, count, quants, statistics] = [0, 1, 2, 3, 4, 5]
   const [stop, scale, zero, value, quant, gap, squaredError, squaredValues, largest] = [
     6, 7, 8, 9, 10, 11, 12, 13, 14,
-  ]
-  const advance = (local: number, bytes: number): number[] => [
-    ...get(local),
-    ...i32Const(bytes),
-    op.i32Add,
-    ...set(local),
   ]
   // quant = quant ⋚ limit ? limit : quant
   const clamp = (limit: number, compare: number): number[] => [
@@ -275,37 +285,32 @@ function finishCode(): number[] {
             op.f64PromoteF32,
           ],
           ...[...get(value), op.f64Sub, op.f64Abs, ...set(gap)],
-          ...[
-            ...get(gap),
-            ...get(largest),
-            ...get(gap),
-            ...get(largest),
-            op.f64Greater,
-            op.select,
-            ...set(largest),
-          ],
-          ...[...get(squaredError), ...get(gap), ...get(gap), op.f64Mul, op.f64Add, ...set(squaredError)],
-          ...[
-            ...get(squaredValues),
-            ...get(value),
-            ...get(value),
-            op.f64Mul,
-            op.f64Add,
-            ...set(squaredValues),
-          ],
+          ...keepExtreme(gap, largest, op.f64Greater),
+          ...accumulateProduct(squaredError, gap, gap),
+          ...accumulateProduct(squaredValues, value, value),
         ]),
         ...[...get(statistics), ...get(squaredError), op.f64Store, ...memory(3, 0)],
         ...[...get(statistics), ...get(squaredValues), op.f64Store, ...memory(3, 8)],
         ...[...get(statistics), ...get(largest), op.f64Store, ...memory(3, 16)],
         ...[...advance(statistics, 24), ...advance(scales, 8), ...advance(zeros, 8)],
-        ...[...get(count), ...i32Const(1), op.i32Sub, ...set(count)],
+        ...advance(count, -1),
       ],
     ),
   )
 }
 
-/** The module's bytes: one page of memory to start with (exported as `memory`), then `range`, `evaluate`, `finish`. */
+let moduleBytes: Uint8Array | undefined
+
+/**
+ * The module's bytes, built once: one page of memory to start with (exported as `memory`), then `range`,
+ * `evaluate`, `finish`.
+ */
 export function fitKernelModule(): Uint8Array {
+  moduleBytes ??= buildModule()
+  return moduleBytes
+}
+
+function buildModule(): Uint8Array {
   const signature = (parameters: number[]): number[] => [0x60, parameters.length, ...parameters, 0]
   const types = [
     signature([i32, i32, i32]),
