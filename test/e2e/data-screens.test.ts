@@ -164,7 +164,7 @@ describe('demonstrations and edits in browser mode', () => {
       .toBe('Open my copy')
 
     await page.getByTestId('import-choose').click()
-    // The picker opens on a first listing; typing before it arrives would be replaced by its path.
+    // The picker opens on a first listing (home); the path is typed once it shows.
     await expect.poll(() => page.getByTestId('picker-path').locator('input').inputValue()).not.toBe('')
     await page.getByTestId('picker-path').locator('input').fill(bundledDatasets)
     await page.getByTestId('picker-path').locator('input').press('Enter')
