@@ -29,9 +29,24 @@ function minMaxError(values: Float32Array, block: number): number {
   }, 0)
 }
 
+/** A quant's level before clamping, as the search rounds: floor(x / s + 0.5) in float32. */
+function rounded(value: number, scale: number): number {
+  return Math.floor(Math.fround(Math.fround(value / scale) + 0.5))
+}
+
+/** Σ over a block of `terms` (each already float32) as four float32 lanes (value i in lane i mod 4), (l₀ + l₂) + (l₁ + l₃). */
+function laneSum(terms: number[]): number {
+  const lanes = [0, 0, 0, 0]
+  terms.forEach((term, index) => {
+    lanes[index % 4] = Math.fround((lanes[index % 4] as number) + term)
+  })
+  const [first, second, third, fourth] = lanes as [number, number, number, number]
+  return Math.fround(Math.fround(first + third) + Math.fround(second + fourth))
+}
+
 /**
- * The search of fitted-zero-points.ts written from its definition, rounding every quotient by division and
- * Math.round: each block's (scale, zero point) pair, for comparing the kernel with bit for bit.
+ * The search of fitted-zero-points.ts written from its definition: each block's (scale, zero point) pair, for
+ * comparing the kernel with bit for bit.
  */
 function referenceFit(block: Float32Array): { scale: number; zero: number } {
   const lowest = Math.min(0, ...block)
@@ -42,17 +57,19 @@ function referenceFit(block: Float32Array): { scale: number; zero: number } {
     let scale = Math.fround((highest - lowest) / steps)
     for (let round = 0; round <= 2 && scale > 0; round++) {
       const zero = Math.min(15, Math.max(0, Math.round(-lowest / scale)))
-      let error = 0
-      let numerator = 0
-      let denominator = 0
-      for (const value of block) {
-        const level = Math.min(15, Math.max(0, Math.round(value / scale) + zero)) - zero
-        error += (Math.fround(scale * level) - value) ** 2
-        numerator += value * level
-        denominator += level * level
-      }
+      const levels = Array.from(
+        block,
+        (value) => Math.min(15, Math.max(0, rounded(value, scale) + zero)) - zero,
+      )
+      const error = laneSum(
+        levels.map((level, at) =>
+          Math.fround(Math.fround(Math.fround(scale * level) - (block[at] as number)) ** 2),
+        ),
+      )
+      const numerator = laneSum(levels.map((level, at) => Math.fround((block[at] as number) * level)))
+      const denominator = laneSum(levels.map((level) => level * level))
       if (error < best.error) best = { scale, zero, error }
-      const refined = Math.fround(denominator > 0 ? numerator / denominator : scale)
+      const refined = denominator > 0 ? Math.fround(numerator / denominator) : scale
       if (refined === scale) break
       scale = refined
     }
@@ -96,10 +113,7 @@ describe('4-bit blocks with fitted integer zero points', () => {
       const expected = referenceFit(slice)
       expect([fit.scales[block], fit.zeros[block]], `block ${block}`).toEqual([expected.scale, expected.zero])
       for (let at = 0; at < 32; at++) {
-        const quant = Math.min(
-          15,
-          Math.max(0, Math.round((slice[at] as number) / expected.scale) + expected.zero),
-        )
+        const quant = Math.min(15, Math.max(0, rounded(slice[at] as number, expected.scale) + expected.zero))
         expect(fit.quants[block * 32 + at], `block ${block} [${at}]`).toBe(quant)
       }
     }

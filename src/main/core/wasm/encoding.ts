@@ -42,6 +42,7 @@ export function functionCode(locals: Array<readonly [number, number]>, instructi
 export const op = {
   block: 0x02,
   loop: 0x03,
+  if: 0x04,
   end: 0x0b,
   br: 0x0c,
   brIf: 0x0d,
@@ -52,18 +53,34 @@ export const op = {
   i32Load: 0x28,
   f32Load: 0x2a,
   f64Load: 0x2b,
+  i32Store: 0x36,
+  f32Store: 0x38,
   f64Store: 0x39,
   i32Store8: 0x3a,
   i32Const: 0x41,
+  f32Const: 0x43,
   f64Const: 0x44,
   i32Eqz: 0x45,
+  i32LessSigned: 0x48,
   i32LessUnsigned: 0x49,
   i32GreaterOrEqualUnsigned: 0x4f,
+  f32Greater: 0x5e,
+  f64Equal: 0x61,
+  f64NotEqual: 0x62,
   f64Less: 0x63,
   f64Greater: 0x64,
   i32Add: 0x6a,
+  i32GreaterOrEqualSigned: 0x4e,
   i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32ShiftLeft: 0x74,
+  f32Floor: 0x8e,
+  f32Add: 0x92,
+  f32Div: 0x95,
   f64Abs: 0x99,
+  f64Negate: 0x9a,
   f64Floor: 0x9c,
   f64Add: 0xa0,
   f64Sub: 0xa1,
@@ -90,6 +107,20 @@ export const simd = {
   f64x2ReplaceLane: simdOp(0x22),
   f32x4DemoteF64x2Zero: simdOp(0x5e),
   f64x2PromoteLowF32x4: simdOp(0x5f),
+  /** Followed by the lane index. */
+  f32x4ReplaceLane: simdOp(0x20),
+  /** Followed by the lane index. */
+  f64x2ExtractLane: simdOp(0x21),
+  f64x2Abs: simdOp(0xec),
+  /** Followed by 16 lane indices into the bytes of a (0–15) and b (16–31). */
+  shuffle: simdOp(0x0d),
+  /** Followed by the lane index. */
+  f32x4ExtractLane: simdOp(0x1f),
+  f32x4Floor: simdOp(0x68),
+  /** b < a ? b : a per lane. */
+  f32x4PseudoMin: simdOp(0xea),
+  /** a < b ? b : a per lane. */
+  f32x4PseudoMax: simdOp(0xeb),
   f64x2Floor: simdOp(0x75),
   f32x4Sqrt: simdOp(0xe3),
   f32x4Add: simdOp(0xe4),
@@ -104,6 +135,10 @@ export const simd = {
   f64x2PseudoMin: simdOp(0xf6),
   /** a < b ? b : a. */
   f64x2PseudoMax: simdOp(0xf7),
+}
+
+export function f32Const(value: number): number[] {
+  return [op.f32Const, ...new Uint8Array(Float32Array.of(value).buffer)]
 }
 
 export function f64Const(value: number): number[] {

@@ -19,6 +19,11 @@ export const statisticsPerBlock = 3
  * writes each block's 32 quants (0..15) to `quants`, its scale and zero point (0..15) to `scales[block]` and
  * `zeros[block]`, and to `statistics[3·block …]` its squared error, its squared values and its largest absolute
  * error as MatMulNBits computes the weights (float32).
+ *
+ * A try's quants, error and least-squares sums are float32 arithmetic, as the WebAssembly kernel's f32x4 lanes
+ * compute them: q = floor(fround(fround(x / s) + 0.5)), and value i adds to lane i mod 4 of each sum, the lanes then
+ * summed as (l₀ + l₂) + (l₁ + l₃). Each float32 operation is its double-precision result rounded by Math.fround,
+ * which is exact for the sum, difference, product and quotient of two float32 values.
  */
 export function fitBlocks(
   values: Float32Array,
@@ -38,6 +43,8 @@ export function fitBlocks(
   // refinement; no error below the best so far) within fewer remaining rounds, so the try stops there.
   const seenScales = new Float64Array(stepCounts.length * (refinements + 1))
   const seenRounds = new Int32Array(stepCounts.length * (refinements + 1))
+  // Four float32 lanes each of Σ gap², Σ x·k and Σ k².
+  const lanes = new Float32Array(12)
   for (let block = 0; block < count; block++) {
     const start = block * blockSize
     const end = start + blockSize
@@ -69,25 +76,36 @@ export function fitBlocks(
         let zero = Math.floor(-lowest / scale + 0.5)
         zero = zero < 0 ? 0 : zero > levels ? levels : zero
         // The try's squared error and the least-squares scale Σ x·k / Σ k² of its quants (k = q − zero).
-        let error = 0
-        let numerator = 0
-        let denominator = 0
+        lanes.fill(0)
         for (let at = start; at < end; at++) {
           const value = values[at] as number
-          let quant = Math.floor(value / scale + 0.5) + zero
+          const lane = at & 3
+          let quant = Math.floor(Math.fround(Math.fround(value / scale) + 0.5)) + zero
           quant = quant < 0 ? 0 : quant > levels ? levels : quant
           const level = quant - zero
-          const gap = Math.fround(scale * level) - value
-          error += gap * gap
-          numerator += value * level
-          denominator += level * level
+          const gap = Math.fround(Math.fround(scale * level) - value)
+          lanes[lane] = (lanes[lane] as number) + Math.fround(gap * gap)
+          lanes[4 + lane] = (lanes[4 + lane] as number) + Math.fround(value * level)
+          lanes[8 + lane] = (lanes[8 + lane] as number) + level * level
         }
+        const error = Math.fround(
+          Math.fround((lanes[0] as number) + (lanes[2] as number)) +
+            Math.fround((lanes[1] as number) + (lanes[3] as number)),
+        )
+        const numerator = Math.fround(
+          Math.fround((lanes[4] as number) + (lanes[6] as number)) +
+            Math.fround((lanes[5] as number) + (lanes[7] as number)),
+        )
+        const denominator = Math.fround(
+          Math.fround((lanes[8] as number) + (lanes[10] as number)) +
+            Math.fround((lanes[9] as number) + (lanes[11] as number)),
+        )
         if (error < bestError) {
           bestScale = scale
           bestZero = zero
           bestError = error
         }
-        const refined = Math.fround(denominator > 0 ? numerator / denominator : scale)
+        const refined = denominator > 0 ? Math.fround(numerator / denominator) : scale
         // A scale its own refinement returns gives the same quants, error and refinement again: the try is done.
         if (refined === scale) break
         scale = refined
@@ -100,7 +118,7 @@ export function fitBlocks(
     let maximumError = 0
     for (let at = start; at < end; at++) {
       const value = values[at] as number
-      let quant = Math.floor(value / bestScale + 0.5) + bestZero
+      let quant = Math.floor(Math.fround(Math.fround(value / bestScale) + 0.5)) + bestZero
       quant = quant < 0 ? 0 : quant > levels ? levels : quant
       quants[at] = quant
       const gap = Math.abs(Math.fround(bestScale * (quant - bestZero)) - value)
@@ -118,7 +136,33 @@ export function fitBlocks(
 export interface FitKernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number }
   range(values: number, count: number, out: number): void
-  evaluate(pointers: number, scales: number, zeros: number, pairs: number, out: number): void
+  evaluate(pointers: number, scales: number, zeros: number, lowests: number, count: number, out: number): void
+  start(
+    ranges: number,
+    count: number,
+    values: number,
+    pointers: number,
+    scales: number,
+    zeros: number,
+    lowests: number,
+    blocks: number,
+    orders: number,
+  ): number
+  choose(
+    pointers: number,
+    scales: number,
+    zeros: number,
+    lowests: number,
+    results: number,
+    blocks: number,
+    orders: number,
+    chosenScales: number,
+    chosenZeros: number,
+    chosenErrors: number,
+    chosenOrders: number,
+    count: number,
+    last: number,
+  ): number
   finish(
     values: number,
     scales: number,
@@ -130,11 +174,12 @@ export interface FitKernel {
 }
 
 /**
- * `fitBlocks` with its passes over values in the WebAssembly kernel: the same search, the same bytes. The search
- * runs round by round over all `count` blocks at once (every try's first scale, then each try's first refinement,
- * then its second), so each round is one call that evaluates its candidates two at a time; the best of each block
- * is then chosen in fitBlocks' order (try by try, round by round, the first smallest error), which gives its result
- * whatever order the candidates were evaluated in.
+ * `fitBlocks` in the WebAssembly kernel: the same search, the same bytes. The search runs round by round over all
+ * `count` blocks at once (every try's first scale, then each try's first refinement, then its second): one call
+ * evaluates a round's candidates, one keeps each block's choice and lists the next round's. Each block keeps the
+ * candidate that comes first in fitBlocks' order (try by try, round by round) among those of smallest error, which is
+ * fitBlocks' choice whatever order the candidates were evaluated in: the candidates fitBlocks skips repeat the scale
+ * of one it evaluated earlier in that order.
  */
 export function fitBlocksSimd(
   values: Float32Array,
@@ -146,124 +191,59 @@ export function fitBlocksSimd(
   kernel: FitKernel,
 ): void {
   const blockSize = 32
-  const levels = 15
-  const stepCounts = [15, 14, 14.5, 15.5, 16]
   const tries = 5
   const rounds = 3
   // The kernel's memory, in regions aligned to their elements (8 bytes at least before float64s): values, ranges,
-  // the candidate table (block addresses, scales, zero points; one spare entry pads an odd count to whole pairs),
-  // its sums, each block's choice, quants, statistics, then this function's own bookkeeping, kept there too since
-  // fresh pages cost a fault each on first touch: per block, try and round the scale evaluated and its squared
-  // error, per chain its length, per entry its block and try.
-  const entries = count * tries + 2
-  const chains = count * tries
+  // the candidate table (block addresses, scales, zero points, −min(x, 0), then each entry's block and order), its
+  // results, each block's choice so far (scale, zero point, error, then its order), quants and statistics. All of
+  // it stays in the module's memory, since fresh pages cost a fault each on first touch.
+  const entries = count * tries
   const valuesAt = 0
   const rangesAt = valuesAt + count * blockSize * 4
   const pointersAt = rangesAt + count * 16
   const candidateScalesAt = pointersAt + Math.ceil(entries / 2) * 8
   const candidateZerosAt = candidateScalesAt + entries * 8
-  const sumsAt = candidateZerosAt + entries * 8
-  const chosenScalesAt = sumsAt + entries * 24
+  const candidateLowestsAt = candidateZerosAt + entries * 8
+  const resultsAt = candidateLowestsAt + entries * 8
+  const chosenScalesAt = resultsAt + entries * 24
   const chosenZerosAt = chosenScalesAt + count * 8
-  const quantsAt = chosenZerosAt + count * 8
+  const chosenErrorsAt = chosenZerosAt + count * 8
+  const quantsAt = chosenErrorsAt + count * 8
   const statisticsAt = quantsAt + count * blockSize
-  const chainScalesAt = statisticsAt + count * 24
-  const chainErrorsAt = chainScalesAt + chains * rounds * 8
-  const chainLengthsAt = chainErrorsAt + chains * rounds * 8
-  const entryBlocksAt = chainLengthsAt + chains * 4
-  const entryTriesAt = entryBlocksAt + entries * 4
-  const needed = entryTriesAt + entries * 4
+  const chosenOrdersAt = statisticsAt + count * 24
+  const entryBlocksAt = chosenOrdersAt + count * 4
+  const entryOrdersAt = entryBlocksAt + entries * 4
+  const needed = entryOrdersAt + entries * 4
   const have = kernel.memory.buffer.byteLength
   if (needed > have) kernel.memory.grow(Math.ceil((needed - have) / 65536))
   const buffer = kernel.memory.buffer
   new Float32Array(buffer, valuesAt, count * blockSize).set(values.subarray(0, count * blockSize))
-  const ranges = new Float64Array(buffer, rangesAt, count * 2)
-  const pointers = new Int32Array(buffer, pointersAt, entries)
-  const candidateScales = new Float64Array(buffer, candidateScalesAt, entries)
-  const candidateZeros = new Float64Array(buffer, candidateZerosAt, entries)
-  const sums = new Float64Array(buffer, sumsAt, entries * 3)
-  const chosenScales = new Float64Array(buffer, chosenScalesAt, count)
-  const chosenZeros = new Float64Array(buffer, chosenZerosAt, count)
-  const chainScales = new Float64Array(buffer, chainScalesAt, chains * rounds)
-  const chainErrors = new Float64Array(buffer, chainErrorsAt, chains * rounds)
-  const chainLengths = new Int32Array(buffer, chainLengthsAt, chains).fill(0)
-  const entryBlocks = new Int32Array(buffer, entryBlocksAt, entries)
-  const entryTries = new Int32Array(buffer, entryTriesAt, entries)
+  // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero. Order −1 lets no error tie with the
+  // initial Infinity (fitBlocks takes only a smaller error).
+  const chosenScales = new Float64Array(buffer, chosenScalesAt, count).fill(1)
+  const chosenZeros = new Float64Array(buffer, chosenZerosAt, count).fill(0)
+  new Float64Array(buffer, chosenErrorsAt, count).fill(Infinity)
+  new Int32Array(buffer, chosenOrdersAt, count).fill(-1)
   kernel.range(valuesAt, count, rangesAt)
-  // The candidate table of the first round: every try's first scale.
-  let candidates = 0
-  for (let block = 0; block < count; block++) {
-    const lowest = ranges[2 * block] as number
-    const highest = ranges[2 * block + 1] as number
-    if (highest === lowest) continue
-    for (let tried = 0; tried < tries; tried++) {
-      const scale = Math.fround((highest - lowest) / (stepCounts[tried] as number))
-      chainScales[(block * tries + tried) * rounds] = scale
-      if (!(scale > 0)) continue
-      const zero = Math.floor(-lowest / scale + 0.5)
-      entryBlocks[candidates] = block
-      entryTries[candidates] = tried
-      pointers[candidates] = valuesAt + block * blockSize * 4
-      candidateScales[candidates] = scale
-      candidateZeros[candidates] = zero < 0 ? 0 : zero > levels ? levels : zero
-      candidates++
-    }
-  }
+  const table = [pointersAt, candidateScalesAt, candidateZerosAt, candidateLowestsAt] as const
+  let candidates = kernel.start(rangesAt, count, valuesAt, ...table, entryBlocksAt, entryOrdersAt)
   for (let round = 0; round < rounds && candidates > 0; round++) {
-    pointers[candidates] = pointers[candidates - 1] as number
-    candidateScales[candidates] = candidateScales[candidates - 1] as number
-    candidateZeros[candidates] = candidateZeros[candidates - 1] as number
-    kernel.evaluate(pointersAt, candidateScalesAt, candidateZerosAt, (candidates + 1) >> 1, sumsAt)
-    // Record each candidate's error; a refinement that can still change the try becomes the next round's candidate
-    // (written over this round's table at an index no larger than the one read).
-    let next = 0
-    for (let entry = 0; entry < candidates; entry++) {
-      const block = entryBlocks[entry] as number
-      const tried = entryTries[entry] as number
-      const at = (block * tries + tried) * rounds + round
-      const scale = candidateScales[entry] as number
-      const pair = 6 * (entry >> 1) + (entry & 1)
-      chainErrors[at] = sums[pair] as number
-      chainLengths[block * tries + tried] = round + 1
-      const denominator = sums[pair + 4] as number
-      const refined = Math.fround(denominator > 0 ? (sums[pair + 2] as number) / denominator : scale)
-      // A scale its own refinement returns gives the same quants, error and refinement again: the try is done.
-      if (round + 1 === rounds || refined === scale || !(refined > 0)) continue
-      const zero = Math.floor(-(ranges[2 * block] as number) / refined + 0.5)
-      chainScales[at + 1] = refined
-      entryBlocks[next] = block
-      entryTries[next] = tried
-      pointers[next] = pointers[entry] as number
-      candidateScales[next] = refined
-      candidateZeros[next] = zero < 0 ? 0 : zero > levels ? levels : zero
-      next++
-    }
-    candidates = next
+    kernel.evaluate(...table, candidates, resultsAt)
+    candidates = kernel.choose(
+      ...table,
+      resultsAt,
+      entryBlocksAt,
+      entryOrdersAt,
+      chosenScalesAt,
+      chosenZerosAt,
+      chosenErrorsAt,
+      chosenOrdersAt,
+      candidates,
+      round + 1 === rounds ? 1 : 0,
+    )
   }
-  for (let block = 0; block < count; block++) {
-    // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
-    let bestScale = 1
-    let bestZero = 0
-    let bestError = Infinity
-    for (let tried = 0; tried < tries; tried++) {
-      const chain = block * tries + tried
-      for (let round = 0; round < (chainLengths[chain] as number); round++) {
-        const error = chainErrors[chain * rounds + round] as number
-        if (error < bestError) {
-          bestError = error
-          bestScale = chainScales[chain * rounds + round] as number
-        }
-      }
-    }
-    if (bestError < Infinity) {
-      const zero = Math.floor(-(ranges[2 * block] as number) / bestScale + 0.5)
-      bestZero = zero < 0 ? 0 : zero > levels ? levels : zero
-    }
-    chosenScales[block] = bestScale
-    chosenZeros[block] = bestZero
-    scales[block] = bestScale
-    zeros[block] = bestZero
-  }
+  scales.set(chosenScales)
+  zeros.set(chosenZeros)
   kernel.finish(valuesAt, chosenScalesAt, chosenZerosAt, count, quantsAt, statisticsAt)
   quants.set(new Uint8Array(buffer, quantsAt, count * blockSize))
   statistics.set(new Float64Array(buffer, statisticsAt, count * 3))

@@ -11,8 +11,10 @@ import { runBlockKernel, type BlockRunOptions, type KernelResult } from './block
  * to minimise its squared error, in the manner of llama.cpp's make_qkx quantizers (written independently): the grid
  * always holds 0 (q = zero), so it spans [min(x, 0), max(x, 0)]; that range is tried over 14, 14.5, 15, 15.5 and 16
  * steps, and each try is refined twice by the least-squares scale of its quants (Σ x·k / Σ k², k = q − zero). The
- * try with the smallest squared error is kept. A block already of the form scale · (q − zero) over the whole range
- * (16 levels present) is found exactly; an all-zero block is written as zeros.
+ * try with the smallest squared error is kept. A try's quants and sums are float32 arithmetic (four lanes of SIMD
+ * per value, block-kernels.ts fitBlocks defines the order), twice as fast as float64 in the WebAssembly kernel; the
+ * fit's version in the weights hash (`q4-fitted/2`) names this definition. A block already of the form
+ * scale · (q − zero) over the whole range (16 levels present) is found exactly; an all-zero block is written as zeros.
  *
  * The search itself is block-kernels.ts fitBlocks, run in chunks on worker threads beside this one
  * (block-workers.ts); the result is the same with any number of workers.

@@ -11,7 +11,7 @@
  *   computes differently from the float-compute export of the same checkpoint, which keeps the plain line),
  *   for each weight the export writes, by Hugging Face name in code-unit order: the line
  *   `<name>\t<shape joined by ','>\n` (`…\tq8\n` for a matrix a q4 export writes with 8 bits, weights.ts
- *   linearBitsOf, which depends on the compute and on how blocks with offsets are written; `…\tq4-fitted/1\n` for
+ *   linearBitsOf, which depends on the compute and on how blocks with offsets are written; `…\tq4-fitted/2\n` for
  *   blocks with offsets requantized to 4 bits with fitted zero points, fitted-zero-points.ts, whose `/1` names the
  *   fit and changes with it; `…\tgather-blocks` after that for the token embedding of a q4/q8 export that stores
  *   it as blocks read by GatherBlockQuantized, linear-bits.ts gathersQuantized), then its values in the Hugging Face
@@ -53,7 +53,7 @@ export const weightsHashScheme = 'tiller-weights-sha256/1'
 const gatherMark = '\tgather-blocks'
 
 /** The mark of a matrix written with fitted zero points; bump its number when the fit changes. */
-const fittedMark = '\tq4-fitted/1'
+const fittedMark = '\tq4-fitted/2'
 
 /**
  * A tensor's values as the export stores them, widened to float32 `[elements]`. q4/q8 exports hash the float
