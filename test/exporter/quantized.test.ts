@@ -80,6 +80,17 @@ describe('quantize-blocks', () => {
       expect(exact.source).toBe('exact')
       expect(Array.from(dequantizeLinearWeight(exact))).toEqual(Array.from(data))
     }
+    // Quants that do not start on a 4-byte boundary pack a byte at a time, to the same nibbles.
+    const shifted = new Uint8Array(quants.length + 1)
+    shifted.set(quants, 1)
+    const unaligned = quantizeLinearWeight(
+      { ...blocked, blocks: { groupSize: 32, bits: 4, zeroPoint: 8, scales, quants: shifted.subarray(1) } },
+      4,
+      false,
+    )
+    const aligned = quantizeLinearWeight(blocked, 4, false)
+    expect(Array.from(unaligned.packed)).toEqual(Array.from(aligned.packed))
+    expect(aligned.packed[0]).toBe(((quants[0] as number) & 0x0f) | ((quants[1] as number) << 4))
     const values = randomValues(4 * 64, 5, 0.3)
     for (const bits of [4, 8] as const) {
       const requantized = quantizeLinearWeight(

@@ -1,3 +1,4 @@
+import { endianness } from 'node:os'
 import { halvesToFloats } from '../../../../shared/float16.ts'
 import type { WeightBlocks, WeightTensor } from '../checkpoint.ts'
 import { statisticsPerBlock } from './block-kernels.ts'
@@ -49,6 +50,33 @@ export interface MatMulNBitsWeight {
   squaredValues?: number
 }
 
+/** Whether 32-bit words read bytes lowest first (every platform Tiller ships for; checked, not assumed). */
+const littleEndian = endianness() === 'LE'
+
+/**
+ * Pairs of 4-bit quants as bytes, the first in the low nibble: `[n]` → `[n / 2]`. Four quants a step through 32-bit
+ * words where the buffers allow it (a little-endian machine, aligned quants): a byte at a time took 4 s of a 0.62 GB
+ * Q4_K import.
+ */
+function packNibbles(quants: Uint8Array): Uint8Array {
+  const packed = new Uint8Array(quants.length / 2)
+  let at = 0
+  if (littleEndian && quants.byteOffset % 4 === 0) {
+    const words = new Uint32Array(quants.buffer, quants.byteOffset, quants.length >> 2)
+    const pairs = new Uint16Array(packed.buffer, 0, words.length)
+    for (let word = 0; word < words.length; word++) {
+      // bytes q₀ q₁ q₂ q₃ (q₀ lowest) → (q₀ | q₁ << 4) | (q₂ | q₃ << 4) << 8
+      const value = words[word] as number
+      pairs[word] =
+        (value & 0x0f) | ((value >>> 4) & 0xf0) | ((value >>> 8) & 0x0f00) | ((value >>> 12) & 0xf000)
+    }
+    at = words.length * 2
+  }
+  for (; at < packed.length; at++)
+    packed[at] = ((quants[2 * at] as number) & 0x0f) | (((quants[2 * at + 1] as number) & 0x0f) << 4)
+  return packed
+}
+
 /** quants `[rows · columns]` and per-block zero points `[rows · blocksPerRow]` → MatMulNBits' packed layouts. */
 function pack(
   bits: 4 | 8,
@@ -58,10 +86,7 @@ function pack(
   zeros: Uint8Array,
 ): { packed: Uint8Array; zeroPoints: Uint8Array } {
   if (bits === 8) return { packed: quants, zeroPoints: zeros }
-  const packed = new Uint8Array(quants.length / 2)
-  for (let at = 0; at < packed.length; at++) {
-    packed[at] = ((quants[2 * at] as number) & 0x0f) | (((quants[2 * at + 1] as number) & 0x0f) << 4)
-  }
+  const packed = packNibbles(quants)
   const blocksPerRow = columns / quantBlockSize
   const bytesPerRow = Math.ceil(blocksPerRow / 2)
   const zeroPoints = new Uint8Array(rows * bytesPerRow)

@@ -23,7 +23,7 @@ import {
   type LinearCompute,
   type OffsetBlocks,
 } from './export-dtype.ts'
-import { gathersQuantized, linearBitsOf } from './linear-bits.ts'
+import { fitsZeroPoints, gathersQuantized, linearBitsOf } from './linear-bits.ts'
 
 // The dtype vocabulary and bit choices, for the exporter's callers that know this module only.
 export * from './export-dtype.ts'
@@ -245,7 +245,10 @@ export class WeightStore {
     // Whether blocks with offsets get float zero points depends on every scale of the weight: it arrives whole.
     const sourceOffsets = entry.blockOffsets === true
     if (floatZeroPoints && sourceOffsets) this.whole.add(source)
-    this.blockBits.set(source, Math.max(bits, this.blockBits.get(source) ?? 0))
+    // Fitted zero points come from the values alone: the source need not decode its groups (for the K-quants,
+    // 4 s of a 0.62 GB import) unless another use of the weight wants them.
+    if (!fitsZeroPoints(entry, bits, this.compute))
+      this.blockBits.set(source, Math.max(bits, this.blockBits.get(source) ?? 0))
     this.later(source, (direct) => {
       // Every block is quantized on its own, so bands of rows give the whole weight's bytes, band after band.
       const packed = new InitializerBytes(this.data, packedWeight, (rows * columns * bits) / 8, direct)

@@ -2,7 +2,7 @@ import { GGMLQuantizationType } from '@huggingface/gguf'
 
 import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import { blockCount, halfAt } from './block-bytes.ts'
-import { scaleAndMinK4 } from './dequantize-k.ts'
+import { minimumK4, scaleK4 } from './dequantize-k.ts'
 
 /**
  * Block-quantized tensors decoded to their parts rather than to floats, for writers that keep weights quantized
@@ -126,9 +126,8 @@ function decodeK(type: number, bytes: Uint8Array, elementCount: number): Quantiz
     const scale = halfAt(bytes, start)
     const minimumScale = halfAt(bytes, start + 2)
     for (let group = 0; group < 8; group++) {
-      const [groupScale, groupMinimum] = scaleAndMinK4(bytes, start + 4, group)
-      scales[block * 8 + group] = scale * groupScale
-      offsets[block * 8 + group] = -(minimumScale * groupMinimum)
+      scales[block * 8 + group] = scale * scaleK4(bytes, start + 4, group)
+      offsets[block * 8 + group] = -(minimumScale * minimumK4(bytes, start + 4, group))
     }
     const nibbles = start + (fiveBit ? 48 : 16)
     for (let chunk = 0; chunk < 4; chunk++) {

@@ -30,18 +30,20 @@ function kQuant(name: string, bytesPerBlock: number): BlockLayout {
 }
 
 /**
- * The 6-bit scale and min of 32-element sub-block `index` (0..7) of a Q4_K/Q5_K super-block, from its 12 packed
- * bytes at `offset`: sub-blocks 0..3 keep both in the low 6 bits of bytes 0..3 and 4..7; sub-blocks 4..7 keep
- * their low 4 bits in the nibbles of bytes 8..11 and their top 2 bits in the spare top bits of bytes 0..7.
+ * The 6-bit scale of 32-element sub-block `index` (0..7) of a Q4_K/Q5_K super-block, from its 12 packed bytes at
+ * `offset`: sub-blocks 0..3 keep it in the low 6 bits of bytes 0..3; sub-blocks 4..7 keep its low 4 bits in the low
+ * nibbles of bytes 8..11 and its top 2 bits in the spare top bits of bytes 0..3. A number each, no pair: these run
+ * for every 32 weights of a model, and an array per call was most of an import's garbage collection.
  */
-export function scaleAndMinK4(bytes: Uint8Array, offset: number, index: number): [number, number] {
-  if (index < 4) {
-    return [(bytes[offset + index] as number) & 63, (bytes[offset + index + 4] as number) & 63]
-  }
-  const packed = bytes[offset + index + 4] as number
-  const scale = (packed & 0x0f) | (((bytes[offset + index - 4] as number) >> 6) << 4)
-  const minimum = (packed >> 4) | (((bytes[offset + index] as number) >> 6) << 4)
-  return [scale, minimum]
+export function scaleK4(bytes: Uint8Array, offset: number, index: number): number {
+  if (index < 4) return (bytes[offset + index] as number) & 63
+  return ((bytes[offset + index + 4] as number) & 0x0f) | (((bytes[offset + index - 4] as number) >> 6) << 4)
+}
+
+/** The 6-bit minimum of sub-block `index`, as `scaleK4`: bytes 4..7, or the high nibbles of 8..11 and bytes 4..7. */
+export function minimumK4(bytes: Uint8Array, offset: number, index: number): number {
+  if (index < 4) return (bytes[offset + index + 4] as number) & 63
+  return ((bytes[offset + index + 4] as number) >> 4) | (((bytes[offset + index] as number) >> 6) << 4)
 }
 
 /** The sixteen signed 6-bit scales of a Q3_K super-block (each stored plus 32) from 12 bytes at `offset`. */
@@ -105,29 +107,27 @@ export function dequantizeQ3_K(bytes: Uint8Array, elementCount: number, output?:
 
 /**
  * Q4_K and Q5_K: the steps and offsets of chunk `chunk` (0–3) of the super-block at `start`, whose low and high
- * nibbles are two 32-value sub-blocks with their own 6-bit scale and minimum under the block's float16 pair.
+ * nibbles are two 32-value sub-blocks with their own 6-bit scale and minimum under the block's float16 pair, into
+ * `steps`: low step, low offset, high step, high offset (float64, so the products stay exact).
  */
-function chunkStepsK4(
-  bytes: Uint8Array,
-  start: number,
-  chunk: number,
-): { lowStep: number; lowOffset: number; highStep: number; highOffset: number } {
+function chunkStepsK4(bytes: Uint8Array, start: number, chunk: number, steps: Float64Array): void {
   const scale = halfAt(bytes, start)
   const minimumScale = halfAt(bytes, start + 2)
-  const [lowScale, lowMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk)
-  const [highScale, highMinimum] = scaleAndMinK4(bytes, start + 4, 2 * chunk + 1)
-  return {
-    lowStep: scale * lowScale,
-    lowOffset: minimumScale * lowMinimum,
-    highStep: scale * highScale,
-    highOffset: minimumScale * highMinimum,
-  }
+  steps[0] = scale * scaleK4(bytes, start + 4, 2 * chunk)
+  steps[1] = minimumScale * minimumK4(bytes, start + 4, 2 * chunk)
+  steps[2] = scale * scaleK4(bytes, start + 4, 2 * chunk + 1)
+  steps[3] = minimumScale * minimumK4(bytes, start + 4, 2 * chunk + 1)
 }
 
 export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const steps = new Float64Array(4)
   return dequantizeBlocks(kQuant('Q4_K', 144), bytes, elementCount, output, (values, start, first) => {
     for (let chunk = 0; chunk < 4; chunk++) {
-      const { lowStep, lowOffset, highStep, highOffset } = chunkStepsK4(bytes, start, chunk)
+      chunkStepsK4(bytes, start, chunk, steps)
+      const lowStep = steps[0] as number
+      const lowOffset = steps[1] as number
+      const highStep = steps[2] as number
+      const highOffset = steps[3] as number
       const quants = start + 16 + 32 * chunk
       const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
@@ -140,9 +140,14 @@ export function dequantizeQ4_K(bytes: Uint8Array, elementCount: number, output?:
 }
 
 export function dequantizeQ5_K(bytes: Uint8Array, elementCount: number, output?: Float32Array): Float32Array {
+  const steps = new Float64Array(4)
   return dequantizeBlocks(kQuant('Q5_K', 176), bytes, elementCount, output, (values, start, first) => {
     for (let chunk = 0; chunk < 4; chunk++) {
-      const { lowStep, lowOffset, highStep, highOffset } = chunkStepsK4(bytes, start, chunk)
+      chunkStepsK4(bytes, start, chunk, steps)
+      const lowStep = steps[0] as number
+      const lowOffset = steps[1] as number
+      const highStep = steps[2] as number
+      const highOffset = steps[3] as number
       const quants = start + 48 + 32 * chunk
       const base = first + 64 * chunk
       for (let l = 0; l < 32; l++) {
