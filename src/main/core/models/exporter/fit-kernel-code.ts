@@ -1,6 +1,6 @@
 /**
  * Instruction runs the fitted-zero-point kernels (fit-kernel-module.ts, fit-search-code.ts) share: loops, pointer
- * steps, the 0..15 clamp and float64 reductions, each as the bytes of its WebAssembly instructions.
+ * steps, conditionals, the 0..15 clamp and keeping an extreme, each as the bytes of its WebAssembly instructions.
  */
 import {
   f64Const,
