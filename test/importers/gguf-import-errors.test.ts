@@ -9,7 +9,7 @@ import { isTillerError } from '../../src/main/core/errors.ts'
 import type { TillerErrorCode } from '../../src/main/core/errors.ts'
 import { serializeGguf, writeGgufFile } from '../../src/main/core/gguf/writer.ts'
 import { readGgufFile } from '../../src/main/core/models/importers/gguf/gguf-file.ts'
-import { importGguf } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
+import { importGguf, openGgufImport } from '../../src/main/core/models/importers/gguf/import-gguf.ts'
 import { requireFixture, storiesGgufPath } from './helpers/fixtures.ts'
 import { checkpointToGguf, randomCheckpoint, tinyConfig } from './helpers/gguf-model.ts'
 import type { GgufModelOptions } from './helpers/gguf-model.ts'
@@ -183,6 +183,48 @@ describe('GGUF import refuses bad input with errors naming the file and field', 
     expect(error.message).toContain(
       '"blk.1.ffn_down.weight" (Q8_0) holds a NaN or infinite value at row 1, column 0',
     )
+  })
+
+  it('a damaged block scale or minimum found from the scales alone, when the groups are not decoded', async () => {
+    // A q4 export with int8 compute fits the zero points of blocks with offsets from their values and reads such
+    // weights without their groups: the float16 scales at each block's start say whether the values are finite.
+    const wide = randomCheckpoint({ ...tinyConfig, hiddenSize: 256, intermediateSize: 512, headDim: 64 }, 7)
+    // ffn_down [256, 512]: Q4_1 has 20-byte blocks of 32 (scale, then minimum), row 1 starting at block 16; Q4_K has
+    // 144-byte super-blocks of 256 (d, then dmin), row 1 starting at super-block 2. Layer 1 gets a damaged scale at
+    // the row's first block, layer 0 a damaged minimum at its second.
+    const layouts = [
+      { type: GGMLQuantizationType.Q4_1, block: 20, rowStart: 16, secondColumn: 32 },
+      { type: GGMLQuantizationType.Q4_K, block: 144, rowStart: 2, secondColumn: 256 },
+    ]
+    for (const layout of layouts) {
+      const path = join(folder, `damaged-scales-${layout.type}.gguf`)
+      await writeGgufFile(path, checkpointToGguf(wide, { matrixType: layout.type }))
+      const { tensors } = await readGgufFile(path)
+      const bytes = await readFile(path)
+      const damaged = [
+        { layer: 1, block: layout.rowStart, field: 0, column: 0 },
+        { layer: 0, block: layout.rowStart + 1, field: 2, column: layout.secondColumn },
+      ]
+      for (const { layer, block, field } of damaged) {
+        const offset = tensors.get(`blk.${layer}.ffn_down.weight`)?.offset ?? -1
+        bytes.writeUInt16LE(0x7e00, offset + block * layout.block + field)
+      }
+      await writeFile(path, bytes)
+      const opened = await openGgufImport(path)
+      try {
+        for (const { layer, column } of damaged) {
+          const error: unknown = await opened.checkpoint.weights
+            .load(`model.layers.${layer}.mlp.down_proj.weight`, { blocks: false })
+            .catch((caught: unknown) => caught)
+          expect(isTillerError(error) ? error.code : error).toBe('file-corrupt')
+          expect(isTillerError(error) ? error.message : '').toContain(
+            `holds a NaN or infinite value at row 1, column ${column}`,
+          )
+        }
+      } finally {
+        await opened.checkpoint.weights.close()
+      }
+    }
   })
 
   it('tensor shapes that disagree with the metadata', async () => {

@@ -88,6 +88,8 @@ function pack(
   if (bits === 8) return { packed: quants, zeroPoints: zeros }
   const packed = packNibbles(quants)
   const blocksPerRow = columns / quantBlockSize
+  // An even number of blocks a row: the rows' zero points pair up as one run of nibbles.
+  if (blocksPerRow % 2 === 0) return { packed, zeroPoints: packNibbles(zeros) }
   const bytesPerRow = Math.ceil(blocksPerRow / 2)
   const zeroPoints = new Uint8Array(rows * bytesPerRow)
   for (let row = 0; row < rows; row++) {

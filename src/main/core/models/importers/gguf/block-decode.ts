@@ -178,6 +178,26 @@ export function groupsAreFinite(groups: QuantizedGroups): boolean {
   return true
 }
 
+/**
+ * For the types with groups (hasQuantizedGroups), whether every value of `bytes` is finite, read from the float16
+ * block scales alone without decoding the groups: a legacy block's scale (and minimum), a K-quant super-block's d and
+ * dmin. With integer quants and sub-block scales of at most 8 bits, a value is finite exactly when they are, as
+ * groupsAreFinite says of the decoded groups. Undefined for other types.
+ */
+export function blockScalesAreFinite(type: number, bytes: Uint8Array): boolean | undefined {
+  const legacy = legacyLayouts.get(type)
+  const kQuant = type === GGMLQuantizationType.Q4_K || type === GGMLQuantizationType.Q5_K
+  if (legacy === undefined && !kQuant) return undefined
+  const bytesPerBlock = legacy?.bytesPerBlock ?? (type === GGMLQuantizationType.Q5_K ? 176 : 144)
+  const secondHalf = legacy === undefined || legacy.hasMinimum
+  // The high byte of a float16 with every exponent bit set (0x7c of 0x7c00) is an infinity or a NaN.
+  for (let start = 0; start + bytesPerBlock <= bytes.length; start += bytesPerBlock) {
+    if (((bytes[start + 1] as number) & 0x7c) === 0x7c) return false
+    if (secondHalf && ((bytes[start + 3] as number) & 0x7c) === 0x7c) return false
+  }
+  return true
+}
+
 /** True for the legacy types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0), whose values legacyGroupValues gives. */
 export function hasLegacyGroups(type: number): boolean {
   return legacyLayouts.has(type)

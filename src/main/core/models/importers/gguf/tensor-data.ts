@@ -7,6 +7,7 @@ import { ggmlTensorByteLength, ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import { withLazyValues, type WeightTensor } from '../../checkpoint.ts'
 import {
   decodeQuantizedGroups,
+  blockScalesAreFinite,
   groupsAreFinite,
   hasLegacyGroups,
   hasQuantizedGroups,
@@ -130,6 +131,8 @@ function decodeTensorBytes(
       const groups = wanted ? groupsOf(tensor.type, bytes, elementCount, shape) : undefined
       if (groups === undefined) {
         weight = { dtype: 'float32', shape, data: dequantize(bytes, elementCount) }
+        // Finite block scales make every value finite: no scan of the values.
+        knownFinite = blockScalesAreFinite(tensor.type, bytes) === true
         break
       }
       const { groupSize, bits, zeroPoint, scales, quants, offsets } = groups
