@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   fitBlocks,
   fitBlocksSimd,
+  requantizeBlocks,
+  requantizeBlocksSimd,
   type FitKernel,
 } from '../../src/main/core/models/exporter/block-kernels.ts'
 import { blockSlots } from '../../src/main/core/models/exporter/block-workers.ts'
@@ -211,7 +213,7 @@ describe('4-bit blocks with fitted integer zero points', () => {
     expect(Array.from(second?.scales ?? [])).toEqual(Array.from(alone.scales.subarray(28, 32)))
   })
 
-  it('writes the same bytes with the WebAssembly kernel as with the JavaScript one, which this runtime compiles', () => {
+  it('writes the same bytes with the WebAssembly kernels as with the JavaScript ones, which this runtime compiles', () => {
     // Q4_K-like 16-level grids with offsets, Gaussian-ish blocks, all-zero blocks and magnitudes from 1e-8 to 1e3,
     // in two calls on one kernel instance (the second smaller, over memory the first left behind).
     let state = 99
@@ -251,6 +253,20 @@ describe('4-bit blocks with fitted integer zero points', () => {
       expect(simd.zeros).toEqual(script.zeros)
       expect(simd.statistics).toEqual(script.statistics)
       expect(script.statistics[0]).toBeGreaterThan(0)
+      // The min/max requantizer of other sources (float, Q8_0, Q6_K) at 4 and 8 bits, in the same module.
+      for (const levels of [15, 255]) {
+        const requantized = outputs(count)
+        const requantizedSimd = outputs(count)
+        const arrays = (into: ReturnType<typeof outputs>) =>
+          [slice, into.quants, into.scales, into.zeros, into.statistics, count, levels] as const
+        requantizeBlocks(...arrays(requantized))
+        requantizeBlocksSimd(...arrays(requantizedSimd), kernel)
+        expect(requantizedSimd.quants).toEqual(requantized.quants)
+        expect(requantizedSimd.scales).toEqual(requantized.scales)
+        expect(requantizedSimd.zeros).toEqual(requantized.zeros)
+        expect(requantizedSimd.statistics).toEqual(requantized.statistics)
+        expect(Math.max(...requantized.statistics)).toBeGreaterThan(0)
+      }
     }
   })
 })

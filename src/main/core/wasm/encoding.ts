@@ -88,6 +88,7 @@ export const op = {
   f64Div: 0xa3,
   i32TruncateF64Unsigned: 0xab,
   f32DemoteF64: 0xb6,
+  f64ConvertI32Unsigned: 0xb8,
   f64PromoteF32: 0xbb,
   emptyBlockType: 0x40,
 } as const

@@ -171,6 +171,15 @@ export interface FitKernel {
     quants: number,
     statistics: number,
   ): void
+  requantize(
+    values: number,
+    scales: number,
+    zeros: number,
+    count: number,
+    quants: number,
+    statistics: number,
+    levels: number,
+  ): void
 }
 
 /**
@@ -289,5 +298,57 @@ export function requantizeBlocks(
     statistics[3 * block] = 0
     statistics[3 * block + 1] = 0
     statistics[3 * block + 2] = worst
+  }
+}
+
+/**
+ * `requantizeBlocks` with its passes over values in the WebAssembly kernel (`range`, then `requantize`, two blocks per
+ * float64 instruction): the same operations in the same precision, so the same bytes.
+ */
+export function requantizeBlocksSimd(
+  values: Float32Array,
+  quants: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  statistics: Float64Array,
+  count: number,
+  levels: number,
+  kernel: FitKernel,
+): void {
+  const blockSize = 32
+  // The kernel's memory: values, ranges, each block's scale and zero point (float64), quants, statistics.
+  const valuesAt = 0
+  const rangesAt = valuesAt + count * blockSize * 4
+  const scalesAt = rangesAt + count * 16
+  const zerosAt = scalesAt + count * 8
+  const quantsAt = zerosAt + count * 8
+  const statisticsAt = quantsAt + count * blockSize
+  const needed = statisticsAt + count * 24
+  const have = kernel.memory.buffer.byteLength
+  if (needed > have) kernel.memory.grow(Math.ceil((needed - have) / 65536))
+  const buffer = kernel.memory.buffer
+  new Float32Array(buffer, valuesAt, count * blockSize).set(values.subarray(0, count * blockSize))
+  kernel.range(valuesAt, count, rangesAt)
+  const ranges = new Float64Array(buffer, rangesAt, count * 2)
+  const blockScales = new Float64Array(buffer, scalesAt, count)
+  const blockZeros = new Float64Array(buffer, zerosAt, count)
+  for (let block = 0; block < count; block++) {
+    const minimum = ranges[2 * block] as number
+    const maximum = ranges[2 * block + 1] as number
+    // An all-zero block keeps scale 1, zero point 0 and quants 0: exactly zero.
+    const scale = maximum > minimum ? Math.fround((maximum - minimum) / levels) : 1
+    blockScales[block] = scale
+    blockZeros[block] = Math.min(levels, Math.max(0, Math.floor(-minimum / scale + 0.5)))
+  }
+  kernel.requantize(valuesAt, scalesAt, zerosAt, count, quantsAt, statisticsAt, levels)
+  scales.set(blockScales)
+  zeros.set(blockZeros)
+  quants.set(new Uint8Array(buffer, quantsAt, count * blockSize))
+  // Only the largest absolute error; the sums stay 0.
+  const measured = new Float64Array(buffer, statisticsAt, count * 3)
+  for (let block = 0; block < count; block++) {
+    statistics[3 * block] = 0
+    statistics[3 * block + 1] = 0
+    statistics[3 * block + 2] = measured[3 * block + 2] as number
   }
 }

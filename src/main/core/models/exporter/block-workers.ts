@@ -13,6 +13,7 @@ import {
   fitBlocks,
   fitBlocksSimd,
   requantizeBlocks,
+  requantizeBlocksSimd,
   statisticsPerBlock,
   type FitKernel,
 } from './block-kernels.ts'
@@ -79,6 +80,7 @@ const __name = (target) => target
 const fitBlocks = (${fitBlocks.toString()})
 const fitBlocksSimd = (${fitBlocksSimd.toString()})
 const requantizeBlocks = (${requantizeBlocks.toString()})
+const requantizeBlocksSimd = (${requantizeBlocksSimd.toString()})
 const { control, values, quants, scales, zeros, statistics, fitModule } = workerData
 let fitKernel
 try {
@@ -89,6 +91,7 @@ parentPort.on('message', ({ kernel, count, levels }) => {
   try {
     if (kernel === 'fit' && fitKernel) fitBlocksSimd(values, quants, scales, zeros, statistics, count, fitKernel)
     else if (kernel === 'fit') fitBlocks(values, quants, scales, zeros, statistics, count)
+    else if (fitKernel) requantizeBlocksSimd(values, quants, scales, zeros, statistics, count, levels, fitKernel)
     else requantizeBlocks(values, quants, scales, zeros, statistics, count, levels)
     Atomics.store(control, 0, ${state.done})
   } catch {
@@ -229,9 +232,10 @@ export function runHere(
     statistics,
     count,
   ] as const
-  const fitKernel = kernel === 'fit' ? fitKernelHere() : null
-  if (fitKernel !== null) fitBlocksSimd(...arrays, fitKernel)
+  const blockKernel = fitKernelHere()
+  if (kernel === 'fit' && blockKernel !== null) fitBlocksSimd(...arrays, blockKernel)
   else if (kernel === 'fit') fitBlocks(...arrays)
+  else if (blockKernel !== null) requantizeBlocksSimd(...arrays, levels, blockKernel)
   else requantizeBlocks(...arrays, levels)
 }
 

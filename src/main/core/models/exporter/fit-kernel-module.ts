@@ -5,7 +5,7 @@
  * the JavaScript kernel's own (block-kernels.ts `fitBlocks`), in the same order and precision, so the chosen blocks
  * are bit for bit the same (test/exporter/fitted-zero-points.test.ts).
  *
- * Exports its memory and five functions over byte addresses in it; values are float32 blocks of 32, tables of
+ * Exports its memory and six functions over byte addresses in it; values are float32 blocks of 32, tables of
  * candidates hold int32 block addresses and float64 scales, zero points and −min(x, 0):
  * - `range(values, count, out)`: per block, min(x, 0) and max(x, 0) to out[2b], out[2b + 1] (float64).
  * - `start(…)` (fit-search-code.ts): the first round's candidates, one per try.
@@ -16,6 +16,8 @@
  * - `finish(values, scales, zeros, count, quants, statistics)`: per block, its 32 quants (bytes) at the block's
  *   scale and zero point, and Σ gap², Σ x², largest |gap| to statistics[3b …] (float64, in element order, two blocks
  *   in the lanes of f64x2).
+ * - `requantize(values, scales, zeros, count, quants, statistics, levels)`: `finish` for the min/max requantizer
+ *   (block-kernels.ts `requantizeBlocks`): the quotient and its rounding in float64, quants in 0..levels.
  */
 import {
   f32Const,
@@ -179,23 +181,47 @@ function evaluateCode(): number[] {
   )
 }
 
-function finishCode(): number[] {
-  const [values, scales, zeros, count, quants, statistics] = [0, 1, 2, 3, 4, 5]
-  const [first, second, stop, firstQuant, secondQuant, other] = [6, 7, 8, 9, 10, 11]
-  const [
-    scale,
-    zero,
-    scales4,
-    value,
-    quant,
-    gap,
-    squaredError,
-    squaredValues,
-    largest,
-    half,
-    highest,
-    nothing,
-  ] = [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]
+/**
+ * `finish` (quotient 'float32', the fit's rounding, quants in 0..15) or `requantize` (quotient 'float64', the
+ * min/max requantizer's rounding floor(x / scale + 0.5) in float64, quants in 0..levels with `levels` its seventh
+ * parameter).
+ */
+function finishCode(quotient: 'float32' | 'float64'): number[] {
+  // The requantizer's seventh parameter moves every local up by one.
+  const local = (index: number): number => index + (quotient === 'float64' ? 1 : 0)
+  const [values, scales, zeros, count, quants, statistics, levels] = [0, 1, 2, 3, 4, 5, 6]
+  const [first, second, stop] = [local(6), local(7), local(8)]
+  const [firstQuant, secondQuant, other] = [local(9), local(10), local(11)]
+  const [scale, zero, scales4, value, quant, gap] = [
+    local(12),
+    local(13),
+    local(14),
+    local(15),
+    local(16),
+    local(17),
+  ]
+  const [squaredError, squaredValues, largest] = [local(18), local(19), local(20)]
+  const [half, highest, nothing] = [local(21), local(22), local(23)]
+  const limits =
+    quotient === 'float32'
+      ? [
+          ...f32Const(0.5),
+          ...simd.f32x4Splat,
+          ...set(half),
+          ...f64Const(top),
+          ...simd.f64x2Splat,
+          ...set(highest),
+        ]
+      : [
+          ...[...f64Const(0.5), ...simd.f64x2Splat, ...set(half), ...get(levels), op.f64ConvertI32Unsigned],
+          ...[...simd.f64x2Splat, ...set(highest)],
+        ]
+  // floor(x / scale + 0.5) as float64 lanes, from the values [x_a, x_b, 0, 0] on the stack
+  const rounded =
+    quotient === 'float32'
+      ? [...get(scales4), ...simd.f32x4Div, ...get(half), ...simd.f32x4Add, ...simd.f32x4Floor]
+      : [...simd.f64x2PromoteLowF32x4, ...get(scale), ...simd.f64x2Div, ...get(half), ...simd.f64x2Add]
+  const widened = quotient === 'float32' ? simd.f64x2PromoteLowF32x4 : simd.f64x2Floor
   // The float64 pair [a at `address`, b at `address + other · bytes`] (other is 0 or 1).
   const pairAt = (address: number, bytes: number): number[] => [
     ...[...get(address), op.f64Load, ...memory(3), ...simd.f64x2Splat, ...get(address), ...get(other)],
@@ -220,14 +246,7 @@ function finishCode(): number[] {
       [12, v128],
     ],
     [
-      ...[
-        ...f32Const(0.5),
-        ...simd.f32x4Splat,
-        ...set(half),
-        ...f64Const(top),
-        ...simd.f64x2Splat,
-        ...set(highest),
-      ],
+      ...limits,
       ...loopOver(
         [...get(count), op.i32Eqz],
         [
@@ -250,9 +269,8 @@ function finishCode(): number[] {
           ...overValues(first, stop, [
             ...[...get(first), op.f32Load, ...memory(2), ...simd.f32x4Splat, ...get(second), op.f32Load],
             ...[...memory(2), ...simd.f32x4ReplaceLane, 1, ...tee(value)],
-            // q = clamp(floor(x / scale + 0.5) + zero, 0, 15), the quotient and its rounding in float32
-            ...[...get(scales4), ...simd.f32x4Div, ...get(half), ...simd.f32x4Add, ...simd.f32x4Floor],
-            ...[...simd.f64x2PromoteLowF32x4, ...get(zero), ...simd.f64x2Add, ...get(nothing)],
+            // q = clamp(floor(x / scale + 0.5) + zero, 0, highest)
+            ...[...rounded, ...widened, ...get(zero), ...simd.f64x2Add, ...get(nothing)],
             ...[...simd.f64x2PseudoMax, ...get(highest), ...simd.f64x2PseudoMin, ...set(quant)],
             ...storeQuant(firstQuant, 0),
             ...storeQuant(secondQuant, 1),
@@ -297,31 +315,33 @@ function buildModule(): Uint8Array {
     results.length,
     ...results,
   ]
-  // range; evaluate and finish; start; choose
-  const types = [signature(3), signature(6), signature(9, [i32]), signature(13, [i32])]
+  // range; evaluate and finish; start; choose; requantize
+  const types = [signature(3), signature(6), signature(9, [i32]), signature(13, [i32]), signature(7)]
   const exported = (text: string, kind: number, index: number): number[] => [...name(text), kind, index]
   return new Uint8Array([
     ...moduleHeader,
     ...section(sectionId.type, [types.length, ...types.flat()]),
-    ...section(sectionId.function, [5, 0, 1, 1, 2, 3]),
+    ...section(sectionId.function, [6, 0, 1, 1, 2, 3, 4]),
     // One memory, at least one page, no maximum.
     ...section(sectionId.memory, [1, 0, 1]),
     ...section(sectionId.export, [
-      6,
+      7,
       ...exported('range', 0, 0),
       ...exported('evaluate', 0, 1),
       ...exported('finish', 0, 2),
       ...exported('start', 0, 3),
       ...exported('choose', 0, 4),
+      ...exported('requantize', 0, 5),
       ...exported('memory', 2, 0),
     ]),
     ...section(sectionId.code, [
-      5,
+      6,
       ...rangeCode(),
       ...evaluateCode(),
-      ...finishCode(),
+      ...finishCode('float32'),
       ...startCode(),
       ...chooseCode(),
+      ...finishCode('float64'),
     ]),
   ])
 }
