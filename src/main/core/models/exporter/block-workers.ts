@@ -73,7 +73,8 @@ export interface BlockRunOptions {
 
 // A shim for `__name`, which esbuild's keepNames (tsx) inserts for inner functions: the kernels have none, and
 // a worker that met one anyway would fail, leaving every chunk to the exporting thread after the deadline.
-// A worker compiles the fit's WebAssembly module from the bytes it is given and fits in JavaScript where it cannot.
+// A worker compiles the block kernels' WebAssembly module from the bytes it is given, and fits and requantizes
+// in JavaScript where it cannot.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads')
 const __name = (target) => target
