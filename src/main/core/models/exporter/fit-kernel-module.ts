@@ -222,6 +222,9 @@ function finishCode(quotient: 'float32' | 'float64'): number[] {
       ? [...get(scales4), ...simd.f32x4Div, ...get(half), ...simd.f32x4Add, ...simd.f32x4Floor]
       : [...simd.f64x2PromoteLowF32x4, ...get(scale), ...simd.f64x2Div, ...get(half), ...simd.f64x2Add]
   const widened = quotient === 'float32' ? simd.f64x2PromoteLowF32x4 : simd.f64x2Floor
+  // The fit divides in float32 lanes; the requantizer reports only the largest gap, its sums staying 0.
+  const scaleLanes =
+    quotient === 'float32' ? [...tee(scale), ...simd.f32x4DemoteF64x2Zero, ...set(scales4)] : [...set(scale)]
   // The float64 pair [a at `address`, b at `address + other · bytes`] (other is 0 or 1).
   const pairAt = (address: number, bytes: number): number[] => [
     ...[...get(address), op.f64Load, ...memory(3), ...simd.f64x2Splat, ...get(address), ...get(other)],
@@ -240,6 +243,10 @@ function finishCode(quotient: 'float32' | 'float64'): number[] {
   const accumulate = (sum: number, left: number, right: number): number[] => [
     ...[...get(sum), ...get(left), ...get(right), ...simd.f64x2Mul, ...simd.f64x2Add, ...set(sum)],
   ]
+  const sums =
+    quotient === 'float32'
+      ? [...accumulate(squaredError, gap, gap), ...accumulate(squaredValues, value, value)]
+      : []
   return functionCode(
     [
       [6, i32],
@@ -252,7 +259,7 @@ function finishCode(quotient: 'float32' | 'float64'): number[] {
         [
           // Two blocks a time, the last one alone (as its own pair) when the count is odd.
           ...[...get(count), ...i32Const(2), op.i32GreaterOrEqualUnsigned, ...set(other)],
-          ...[...pairAt(scales, 8), ...tee(scale), ...simd.f32x4DemoteF64x2Zero, ...set(scales4)],
+          ...[...pairAt(scales, 8), ...scaleLanes],
           ...[...pairAt(zeros, 8), ...set(zero)],
           ...[
             ...get(values),
@@ -279,8 +286,7 @@ function finishCode(quotient: 'float32' | 'float64'): number[] {
             ...[...simd.f32x4DemoteF64x2Zero, ...simd.f64x2PromoteLowF32x4, ...get(value)],
             ...[...simd.f64x2PromoteLowF32x4, ...tee(value), ...simd.f64x2Sub, ...simd.f64x2Abs, ...set(gap)],
             ...[...get(largest), ...get(gap), ...simd.f64x2PseudoMax, ...set(largest)],
-            ...accumulate(squaredError, gap, gap),
-            ...accumulate(squaredValues, value, value),
+            ...sums,
             ...advance(second, 4),
           ]),
           ...storeStatistic(squaredError, 0),

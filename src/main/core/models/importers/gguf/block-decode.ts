@@ -1,6 +1,6 @@
 import { GGMLQuantizationType } from '@huggingface/gguf'
 
-import { ggmlTypeName } from '../../../gguf/ggml-types.ts'
+import { ggmlTypeLayout, ggmlTypeName } from '../../../gguf/ggml-types.ts'
 import { blockCount, halfAt } from './block-bytes.ts'
 import { minimumK4, scaleK4 } from './dequantize-k.ts'
 
@@ -185,10 +185,10 @@ export function groupsAreFinite(groups: QuantizedGroups): boolean {
  * groupsAreFinite says of the decoded groups. Undefined for other types.
  */
 export function blockScalesAreFinite(type: number, bytes: Uint8Array): boolean | undefined {
+  const layout = ggmlTypeLayout(type)
+  if (!hasQuantizedGroups(type) || layout === undefined) return undefined
+  const { bytesPerBlock } = layout
   const legacy = legacyLayouts.get(type)
-  const kQuant = type === GGMLQuantizationType.Q4_K || type === GGMLQuantizationType.Q5_K
-  if (legacy === undefined && !kQuant) return undefined
-  const bytesPerBlock = legacy?.bytesPerBlock ?? (type === GGMLQuantizationType.Q5_K ? 176 : 144)
   const secondHalf = legacy === undefined || legacy.hasMinimum
   // The high byte of a float16 with every exponent bit set (0x7c of 0x7c00) is an infinity or a NaN.
   for (let start = 0; start + bytesPerBlock <= bytes.length; start += bytesPerBlock) {
